@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# `npm test`: installs what is missing, starts a throwaway stack on free ports in a temporary folder,
+# runs Jest against it, and tears the stack down whatever happens. Extra arguments go to Jest.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+bash scripts/ensure-deps.sh
+
+free_port() { node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
+stack_dir="$(mktemp -d "${TMPDIR:-/tmp}/ems-test.XXXXXX")"
+mongo_port="$(free_port)"
+redis_port="$(free_port)"
+while [[ "$redis_port" == "$mongo_port" ]]; do redis_port="$(free_port)"; done
+
+cleanup() {
+  bash scripts/stack.sh stop --dir "$stack_dir" || true
+  rm -rf "$stack_dir"
+}
+trap cleanup EXIT
+
+while IFS='=' read -r key value; do
+  export "TEST_$key=$value"
+done < <(bash scripts/stack.sh start --dir "$stack_dir" --mongo-port "$mongo_port" --redis-port "$redis_port" --ephemeral)
+
+export FERRETDB_BIN="$ROOT/.bin/ferretdb"
+export TEST_STACK_DIR="$stack_dir"
+npx tsc -p tsconfig.build.json
+npx jest "$@"

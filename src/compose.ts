@@ -1,0 +1,53 @@
+import type { Express } from 'express';
+import type { Redis } from 'ioredis';
+import type { Config } from './config';
+import { createApp } from './http/app';
+import type { Logger } from './logging';
+import { connectMongo, type Mongo } from './mongo';
+import { createCheckHealth } from './queries/checkHealth';
+import { createRedis } from './redis';
+import { startWorkers, type RunningWorkers } from './workers/startWorkers';
+
+/**
+ * The composition root: the only place that opens connections and wires handlers to them.
+ * Everything else receives what it needs as arguments.
+ */
+export interface Runtime {
+  config: Config;
+  logger: Logger;
+  mongo: Mongo;
+  /** Fail-fast connection for the request path (health checks, queue producers). */
+  redis: Redis;
+  close(): Promise<void>;
+}
+
+export async function openRuntime(config: Config, logger: Logger): Promise<Runtime> {
+  const mongo = await connectMongo(config.mongo.uri, config.mongo.dbName);
+  const redis = createRedis(config.redis.url, 'request');
+  redis.on('error', (err: Error) => {
+    logger.debug('redis connection error', { err: err.message });
+  });
+  return {
+    config,
+    logger,
+    mongo,
+    redis,
+    async close() {
+      redis.disconnect();
+      await mongo.client.close();
+    },
+  };
+}
+
+export function buildApp(runtime: Runtime): Express {
+  const { config, logger, mongo, redis } = runtime;
+  return createApp({
+    config,
+    logger,
+    checkHealth: createCheckHealth({ db: mongo.db, redis, timeoutMs: config.healthTimeoutMs }),
+  });
+}
+
+export function runWorkers(runtime: Runtime): RunningWorkers {
+  return startWorkers({ config: runtime.config, logger: runtime.logger, db: runtime.mongo.db });
+}

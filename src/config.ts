@@ -1,0 +1,119 @@
+import { existsSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+
+/** The only module that reads process.env: everything else receives a Config. */
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  PORT: int(0, 65535).default(3000),
+  MONGODB_URI: z.string().regex(/^mongodb(\+srv)?:\/\//, 'must start with mongodb:// or mongodb+srv://'),
+  MONGODB_DB: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,63}$/, 'letters, digits, _ and - only')
+    .default('event_metrics'),
+  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://'),
+  REDIS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_:-]{1,64}$/, 'letters, digits, _, : and - only')
+    .default('ems'),
+  ADMIN_API_KEY: z.string().optional(),
+  LOG_LEVEL: z.enum(['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly']).default('info'),
+  UPLOAD_RATE_LIMIT: int(1, 1_000_000).default(10),
+  MAX_UPLOAD_BYTES: int(1, 64 * 1024 ** 3).default(10 * 1024 * 1024),
+  EVENTS_PER_JOB: int(1, 100_000).default(100),
+  WORKER_CONCURRENCY: int(1, 1000).default(10),
+  TRUST_PROXY: bool.default(false),
+  CORS_ORIGINS: z.string().default(''),
+  HEALTH_TIMEOUT_MS: int(50, 60_000).default(1000),
+  SHUTDOWN_TIMEOUT_MS: int(100, 600_000).default(10_000),
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+export interface Config {
+  env: Env['NODE_ENV'];
+  http: { host: string; port: number; trustProxy: boolean; corsOrigins: string[] };
+  mongo: { uri: string; dbName: string };
+  redis: { url: string; prefix: string };
+  admin: { apiKey: string; generated: boolean };
+  logLevel: Env['LOG_LEVEL'];
+  uploads: { rateLimitPerMinute: number; maxBytes: number };
+  processing: { eventsPerJob: number; workerConcurrency: number };
+  healthTimeoutMs: number;
+  shutdownTimeoutMs: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly issues: { key: string; message: string }[]) {
+    super(`Invalid configuration:\n${issues.map((i) => `  ${i.key}: ${i.message}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const MIN_ADMIN_KEY_LENGTH = 16;
+
+/** Parses an environment (process.env by default) into a Config, or throws ConfigError naming each bad key. */
+export function loadConfig(source: Record<string, string | undefined> = process.env): Config {
+  // Empty strings mean "unset", as in most .env files.
+  const cleaned = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = envSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => ({ key: issue.path.join('.') || '(root)', message: issue.message })),
+    );
+  }
+  const env = parsed.data;
+
+  let apiKey = env.ADMIN_API_KEY;
+  let generated = false;
+  if (apiKey === undefined || apiKey.length < MIN_ADMIN_KEY_LENGTH) {
+    if (env.NODE_ENV === 'production') {
+      throw new ConfigError([
+        {
+          key: 'ADMIN_API_KEY',
+          message: `required in production, at least ${MIN_ADMIN_KEY_LENGTH} characters`,
+        },
+      ]);
+    }
+    if (apiKey !== undefined) {
+      throw new ConfigError([
+        { key: 'ADMIN_API_KEY', message: `at least ${MIN_ADMIN_KEY_LENGTH} characters` },
+      ]);
+    }
+    apiKey = randomBytes(24).toString('base64url');
+    generated = true;
+  }
+
+  return {
+    env: env.NODE_ENV,
+    http: {
+      host: env.HOST,
+      port: env.PORT,
+      trustProxy: env.TRUST_PROXY,
+      corsOrigins: env.CORS_ORIGINS.split(',')
+        .map((o) => o.trim())
+        .filter((o) => o !== ''),
+    },
+    mongo: { uri: env.MONGODB_URI, dbName: env.MONGODB_DB },
+    redis: { url: env.REDIS_URL, prefix: env.REDIS_PREFIX },
+    admin: { apiKey, generated },
+    logLevel: env.LOG_LEVEL,
+    uploads: { rateLimitPerMinute: env.UPLOAD_RATE_LIMIT, maxBytes: env.MAX_UPLOAD_BYTES },
+    processing: { eventsPerJob: env.EVENTS_PER_JOB, workerConcurrency: env.WORKER_CONCURRENCY },
+    healthTimeoutMs: env.HEALTH_TIMEOUT_MS,
+    shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+  };
+}
+
+/** Loads `.env` from the working directory into process.env (existing variables win), if the file exists. */
+export function loadDotEnv(path = '.env'): void {
+  if (existsSync(path)) process.loadEnvFile(path);
+}

@@ -1,0 +1,51 @@
+/**
+ * Typed errors that cross the boundary to clients. src/http/errorMapping.ts turns each one into a
+ * status code and a `{error, message, details?}` body; anything else is a 500 with no internals shown.
+ */
+export abstract class AppError extends Error {
+  abstract readonly code: string;
+  constructor(
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+export class ValidationError extends AppError {
+  readonly code = 'ValidationError';
+}
+
+export class NotFoundError extends AppError {
+  readonly code = 'NotFound';
+}
+
+export class UnauthorizedError extends AppError {
+  readonly code = 'Unauthorized';
+}
+
+export class PayloadTooLargeError extends AppError {
+  readonly code = 'PayloadTooLarge';
+}
+
+export class RateLimitedError extends AppError {
+  readonly code = 'TooManyRequests';
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(message);
+  }
+}
+
+/** A dependency (MongoDB, Redis) did not answer; the client may retry later. */
+export class DependencyUnavailableError extends AppError {
+  readonly code = 'ServiceUnavailable';
+  constructor(
+    readonly dependency: 'mongo' | 'redis',
+    message = `${dependency} is unavailable`,
+  ) {
+    super(message);
+  }
+}

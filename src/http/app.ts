@@ -1,0 +1,31 @@
+import express, { type Express } from 'express';
+import type { Config } from '../config';
+import type { Logger } from '../logging';
+import type { CheckHealth } from '../queries/checkHealth';
+import { correlationId } from './correlationId';
+import { errorResponder, notFoundResponder } from './errorMapping';
+import { healthRouter } from './health';
+import { requestLogger } from './requestLogger';
+
+export interface AppDeps {
+  config: Config;
+  logger: Logger;
+  checkHealth: CheckHealth;
+}
+
+/** Builds the Express app from ready-made handlers; it opens no connections itself. */
+export function createApp(deps: AppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', deps.config.http.trustProxy);
+
+  app.use(correlationId);
+  app.use(requestLogger(deps.logger));
+  app.use(express.json({ limit: '100kb' }));
+
+  app.use(healthRouter(deps.checkHealth));
+
+  app.use(notFoundResponder);
+  app.use(errorResponder(deps.logger));
+  return app;
+}

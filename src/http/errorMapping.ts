@@ -1,0 +1,115 @@
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+import multer from 'multer';
+import {
+  AppError,
+  DependencyUnavailableError,
+  NotFoundError,
+  PayloadTooLargeError,
+  RateLimitedError,
+  UnauthorizedError,
+  ValidationError,
+} from '../errors';
+import type { Logger } from '../logging';
+import { isMongoUnavailable } from '../mongo';
+import { isRedisUnavailable } from '../redis';
+
+/** The one place where errors become HTTP responses: `{error, message, details?}`. */
+
+interface ErrorBody {
+  error: string;
+  message: string;
+  details?: unknown;
+  [extra: string]: unknown;
+}
+
+interface Mapped {
+  status: number;
+  body: ErrorBody;
+  headers?: Record<string, string>;
+}
+
+const RETRY_AFTER_UNAVAILABLE_SECONDS = 5;
+
+function mapError(error: unknown): Mapped {
+  if (error instanceof AppError) {
+    const body: ErrorBody = { error: error.code, message: error.message };
+    if (error.details !== undefined) body.details = error.details;
+    if (error instanceof ValidationError) return { status: 400, body };
+    if (error instanceof UnauthorizedError) return { status: 401, body };
+    if (error instanceof NotFoundError) return { status: 404, body };
+    if (error instanceof PayloadTooLargeError) return { status: 413, body };
+    if (error instanceof RateLimitedError) {
+      return {
+        status: 429,
+        body: { ...body, retryAfter: error.retryAfterSeconds },
+        headers: { 'Retry-After': String(error.retryAfterSeconds) },
+      };
+    }
+    if (error instanceof DependencyUnavailableError) {
+      return { status: 503, body, headers: { 'Retry-After': String(RETRY_AFTER_UNAVAILABLE_SECONDS) } };
+    }
+  }
+  if (error instanceof multer.MulterError) {
+    if (error.code === 'LIMIT_FILE_SIZE') {
+      return {
+        status: 413,
+        body: { error: 'PayloadTooLarge', message: 'The file is larger than the upload limit' },
+      };
+    }
+    return {
+      status: 400,
+      body: { error: 'ValidationError', message: `Bad multipart request: ${error.message}` },
+    };
+  }
+  if (isMongoUnavailable(error)) return mapError(new DependencyUnavailableError('mongo'));
+  if (isRedisUnavailable(error)) return mapError(new DependencyUnavailableError('redis'));
+  if (isBodyParserError(error)) {
+    const status = error.status === 413 ? 413 : 400;
+    return {
+      status,
+      body: {
+        error: status === 413 ? 'PayloadTooLarge' : 'ValidationError',
+        message: status === 413 ? 'The request body is too large' : 'The request body is not valid',
+      },
+    };
+  }
+  return { status: 500, body: { error: 'InternalError', message: 'Something went wrong on our side' } };
+}
+
+function isBodyParserError(error: unknown): error is { status: number; type: string } {
+  return (
+    typeof error === 'object' &&
+    error !== null &&
+    'type' in error &&
+    'status' in error &&
+    typeof error.status === 'number' &&
+    error.status >= 400 &&
+    error.status < 500
+  );
+}
+
+export function errorResponder(logger: Logger): ErrorRequestHandler {
+  return (error: unknown, req, res, _next) => {
+    const mapped = mapError(error);
+    if (mapped.status >= 500) {
+      logger.error('request failed', {
+        err: error,
+        method: req.method,
+        path: req.path,
+        status: mapped.status,
+      });
+    } else {
+      logger.info('request rejected', { method: req.method, path: req.path, status: mapped.status });
+    }
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    for (const [name, value] of Object.entries(mapped.headers ?? {})) res.setHeader(name, value);
+    res.status(mapped.status).json(mapped.body);
+  };
+}
+
+export const notFoundResponder: RequestHandler = (req, _res, next) => {
+  next(new NotFoundError(`No route for ${req.method} ${req.path}`));
+};

@@ -1,0 +1,38 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import winston from 'winston';
+
+/** Carries the correlation id of the request or job being handled, so every log line can name it. */
+const correlation = new AsyncLocalStorage<string>();
+
+export function runWithCorrelationId<T>(correlationId: string, fn: () => T): T {
+  return correlation.run(correlationId, fn);
+}
+
+export function currentCorrelationId(): string | undefined {
+  return correlation.getStore();
+}
+
+const addCorrelationId = winston.format((info) => {
+  const id = correlation.getStore();
+  if (id !== undefined && info['correlationId'] === undefined) info['correlationId'] = id;
+  return info;
+});
+
+export type Logger = winston.Logger;
+
+export function createLogger(options: { level: string; role: string; silent?: boolean }): Logger {
+  return winston.createLogger({
+    level: options.level,
+    silent: options.silent ?? false,
+    defaultMeta: { role: options.role },
+    format: winston.format.combine(
+      addCorrelationId(),
+      winston.format.timestamp(),
+      winston.format.errors({ stack: true }),
+      winston.format.json(),
+    ),
+    // winston declares Console's instance type as an interface, which this rule cannot trace to its class.
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment
+    transports: [new winston.transports.Console()],
+  });
+}

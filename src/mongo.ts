@@ -1,0 +1,40 @@
+import { MongoClient, MongoError, MongoNetworkError, MongoServerSelectionError, type Db } from 'mongodb';
+
+export interface Mongo {
+  client: MongoClient;
+  db: Db;
+}
+
+/** Connects with short timeouts so an unavailable database surfaces as a 503 within seconds. */
+export async function connectMongo(uri: string, dbName: string): Promise<Mongo> {
+  const client = new MongoClient(uri, {
+    serverSelectionTimeoutMS: 2000,
+    connectTimeoutMS: 2000,
+    appName: 'event-metrics-service',
+  });
+  await client.connect();
+  return { client, db: client.db(dbName) };
+}
+
+/** True for errors that mean "the database is not reachable", as opposed to a bad request. */
+export function isMongoUnavailable(error: unknown): boolean {
+  if (error instanceof MongoServerSelectionError || error instanceof MongoNetworkError) return true;
+  if (error instanceof MongoError) {
+    const name = error.name;
+    return (
+      name === 'MongoNotConnectedError' ||
+      name === 'MongoTopologyClosedError' ||
+      name === 'MongoPoolClearedError' ||
+      error.hasErrorLabel('RetryableWriteError') ||
+      error.hasErrorLabel('ResetPool')
+    );
+  }
+  return false;
+}
+
+/** MongoDB's duplicate-key code; FerretDB reports it per write too. */
+export const DUPLICATE_KEY = 11000;
+
+export function isDuplicateKey(error: unknown): boolean {
+  return error instanceof MongoError && error.code === DUPLICATE_KEY;
+}

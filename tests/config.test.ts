@@ -1,0 +1,58 @@
+import { ConfigError, loadConfig } from '../src/config';
+import { testEnv } from './support/testConfig';
+
+describe('loadConfig', () => {
+  it('applies the documented defaults', () => {
+    const config = loadConfig({ MONGODB_URI: 'mongodb://127.0.0.1:1/', REDIS_URL: 'redis://127.0.0.1:2' });
+    expect(config.http.port).toBe(3000);
+    expect(config.uploads).toEqual({ rateLimitPerMinute: 10, maxBytes: 10 * 1024 * 1024 });
+    expect(config.processing).toEqual({ eventsPerJob: 100, workerConcurrency: 10 });
+    expect(config.http.trustProxy).toBe(false);
+    expect(config.admin.generated).toBe(true);
+    expect(config.admin.apiKey.length).toBeGreaterThanOrEqual(16);
+  });
+
+  it('names every bad key', () => {
+    let caught: unknown;
+    try {
+      loadConfig({
+        ...testEnv(),
+        PORT: 'abc',
+        UPLOAD_RATE_LIMIT: '-1',
+        MONGODB_URI: 'http://x',
+        TRUST_PROXY: 'maybe',
+      });
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(ConfigError);
+    const keys = (caught as ConfigError).issues.map((i) => i.key).sort();
+    expect(keys).toEqual(['MONGODB_URI', 'PORT', 'TRUST_PROXY', 'UPLOAD_RATE_LIMIT']);
+  });
+
+  it('requires MONGODB_URI and REDIS_URL', () => {
+    expect(() => loadConfig({})).toThrow(/MONGODB_URI[\s\S]*REDIS_URL|REDIS_URL[\s\S]*MONGODB_URI/);
+  });
+
+  it('refuses a missing or short ADMIN_API_KEY in production', () => {
+    const env = { MONGODB_URI: 'mongodb://h/', REDIS_URL: 'redis://h', NODE_ENV: 'production' };
+    expect(() => loadConfig(env)).toThrow(/ADMIN_API_KEY/);
+    expect(() => loadConfig({ ...env, ADMIN_API_KEY: 'short' })).toThrow(/ADMIN_API_KEY/);
+    expect(loadConfig({ ...env, ADMIN_API_KEY: 'a-long-enough-admin-key' }).admin.generated).toBe(false);
+  });
+
+  it('reads the tuning knobs', () => {
+    const config = loadConfig({
+      ...testEnv(),
+      MAX_UPLOAD_BYTES: '2048',
+      EVENTS_PER_JOB: '250',
+      WORKER_CONCURRENCY: '3',
+      TRUST_PROXY: 'true',
+      CORS_ORIGINS: 'https://a.example, https://b.example',
+    });
+    expect(config.uploads.maxBytes).toBe(2048);
+    expect(config.processing).toEqual({ eventsPerJob: 250, workerConcurrency: 3 });
+    expect(config.http.trustProxy).toBe(true);
+    expect(config.http.corsOrigins).toEqual(['https://a.example', 'https://b.example']);
+  });
+});

@@ -1,0 +1,65 @@
+import { startPrivateRedis, type PrivateServer } from './support/privateServers';
+import { startTestService, type TestService } from './support/testService';
+
+describe('GET /health', () => {
+  let redis: PrivateServer;
+  let service: TestService;
+
+  beforeAll(async () => {
+    redis = await startPrivateRedis();
+    service = await startTestService({ env: { REDIS_URL: redis.url }, workers: false });
+  });
+
+  afterAll(async () => {
+    await service.stop();
+    await redis.destroy();
+  });
+
+  it('answers 200 with both checks ok when MongoDB and Redis answer', async () => {
+    const res = await fetch(`${service.baseUrl}/health`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ status: 'ok', checks: { mongo: 'ok', redis: 'ok' } });
+  });
+
+  it('answers 503 naming redis within two seconds when Redis is stopped, and recovers', async () => {
+    await redis.stop();
+    const started = Date.now();
+    const res = await fetch(`${service.baseUrl}/health`);
+    const elapsed = Date.now() - started;
+    expect(res.status).toBe(503);
+    const body = (await res.json()) as { status: string; checks: Record<string, string> };
+    expect(body.checks.mongo).toBe('ok');
+    expect(body.checks.redis).not.toBe('ok');
+    expect(elapsed).toBeLessThan(2000);
+
+    await redis.start();
+    const deadline = Date.now() + 15_000;
+    let status = 0;
+    while (Date.now() < deadline) {
+      status = (await fetch(`${service.baseUrl}/health`)).status;
+      if (status === 200) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(status).toBe(200);
+  });
+
+  it('echoes a well-formed X-Correlation-ID and replaces a malformed one', async () => {
+    const given = 'test-correlation-0001';
+    const echoed = await fetch(`${service.baseUrl}/health`, { headers: { 'X-Correlation-ID': given } });
+    expect(echoed.headers.get('x-correlation-id')).toBe(given);
+
+    const replaced = await fetch(`${service.baseUrl}/health`, {
+      headers: { 'X-Correlation-ID': 'bad id\twith spaces' },
+    });
+    const id = replaced.headers.get('x-correlation-id');
+    expect(id).not.toBeNull();
+    expect(id).not.toBe('bad id\twith spaces');
+    expect(id).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('answers unknown routes with 404 JSON', async () => {
+    const res = await fetch(`${service.baseUrl}/no/such/route`);
+    expect(res.status).toBe(404);
+    expect(await res.json()).toMatchObject({ error: 'NotFound' });
+  });
+});

@@ -1,0 +1,31 @@
+import { randomBytes } from 'node:crypto';
+import { loadConfig, type Config } from '../../src/config';
+
+export const TEST_ADMIN_KEY = 'test-admin-key-0123456789';
+
+/** A unique suffix so every test file gets its own database and Redis key prefix. */
+export function uniqueName(label: string): string {
+  return `${label}_${randomBytes(5).toString('hex')}`;
+}
+
+export function testEnv(overrides: Record<string, string> = {}): Record<string, string> {
+  const mongo = process.env.TEST_MONGODB_URI;
+  const redis = process.env.TEST_REDIS_URL;
+  if (mongo === undefined || redis === undefined) throw new Error('Run the tests with `npm test`.');
+  return {
+    NODE_ENV: 'test',
+    MONGODB_URI: mongo,
+    MONGODB_DB: uniqueName('t'),
+    REDIS_URL: redis,
+    REDIS_PREFIX: uniqueName('t'),
+    ADMIN_API_KEY: TEST_ADMIN_KEY,
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error',
+    PORT: '0',
+    HOST: '127.0.0.1',
+    ...overrides,
+  };
+}
+
+export function testConfig(overrides: Record<string, string> = {}): Config {
+  return loadConfig(testEnv(overrides));
+}

@@ -1,0 +1,55 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { buildApp, openRuntime, runWorkers, type Runtime } from '../../src/compose';
+import type { Config } from '../../src/config';
+import { createLogger } from '../../src/logging';
+import type { RunningWorkers } from '../../src/workers/startWorkers';
+import { testConfig } from './testConfig';
+
+export interface TestService {
+  baseUrl: string;
+  config: Config;
+  runtime: Runtime;
+  workers: RunningWorkers | undefined;
+  /** Stops the server and workers, drops the test database, closes connections. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs the real app (and, unless `workers: false`, the real workers) in this process against the
+ * throwaway stack, with its own database and Redis prefix.
+ */
+export async function startTestService(
+  options: { env?: Record<string, string>; workers?: boolean; keepDatabase?: boolean } = {},
+): Promise<TestService> {
+  const config = testConfig(options.env);
+  const logger = createLogger({ level: config.logLevel, role: 'test' });
+  const runtime = await openRuntime(config, logger);
+  const workers = options.workers === false ? undefined : runWorkers(runtime);
+  const app = buildApp(runtime);
+  const server = await new Promise<Server>((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => {
+      resolve(s);
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    baseUrl: `http://127.0.0.1:${port}`,
+    config,
+    runtime,
+    workers,
+    async stop() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) =>
+        server.close(() => {
+          resolve();
+        }),
+      );
+      if (workers) await workers.close();
+      if (options.keepDatabase !== true) {
+        await runtime.mongo.db.dropDatabase().catch(() => undefined);
+      }
+      await runtime.close();
+    },
+  };
+}
