@@ -1,6 +1,7 @@
 import type { Express } from 'express';
 import type { Redis } from 'ioredis';
 import type { Config } from './config';
+import { createEventLog, ensureEventLogIndexes, type EventLog } from './events/eventLog';
 import { createApp } from './http/app';
 import type { Logger } from './logging';
 import { connectMongo, type Mongo } from './mongo';
@@ -18,11 +19,13 @@ export interface Runtime {
   mongo: Mongo;
   /** Fail-fast connection for the request path (health checks, queue producers). */
   redis: Redis;
+  eventLog: EventLog;
   close(): Promise<void>;
 }
 
 export async function openRuntime(config: Config, logger: Logger): Promise<Runtime> {
   const mongo = await connectMongo(config.mongo.uri, config.mongo.dbName);
+  await ensureEventLogIndexes(mongo.db);
   const redis = createRedis(config.redis.url, 'request');
   redis.on('error', (err: Error) => {
     logger.debug('redis connection error', { err: err.message });
@@ -32,6 +35,7 @@ export async function openRuntime(config: Config, logger: Logger): Promise<Runti
     logger,
     mongo,
     redis,
+    eventLog: createEventLog(mongo.db),
     async close() {
       redis.disconnect();
       await mongo.client.close();

@@ -1,0 +1,166 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Collection, Db } from 'mongodb';
+import { isDuplicateKey } from '../mongo';
+import { currentVersion, isRecordType, recordSchemas, type RecordData, type RecordType } from './recordTypes';
+
+/**
+ * The append-only event log. One document per record; `_id` is the record's position, so a
+ * position exists only once its record is committed and positions have no gaps. Each record also
+ * has a natural `key` under a unique index, which makes a retried append a no-op.
+ */
+
+export const EVENT_LOG_COLLECTION = 'event_log';
+
+export interface RecordMetadata {
+  correlationId: string;
+  recordedAt: Date;
+}
+
+export interface LogRecord<T extends RecordType = RecordType> {
+  position: number;
+  key: string;
+  type: T;
+  version: number;
+  streamId: string;
+  data: RecordData<T>;
+  metadata: RecordMetadata;
+}
+
+/** Any record, narrowed by `type`. */
+export type AnyLogRecord = { [T in RecordType]: LogRecord<T> }[RecordType];
+
+export interface NewRecord<T extends RecordType> {
+  type: T;
+  /** Natural idempotency key, e.g. `EventsProcessed:<batchId>:<chunk>`. */
+  key: string;
+  streamId: string;
+  data: RecordData<T>;
+  correlationId: string;
+}
+
+interface LogDocument {
+  _id: number;
+  key: string;
+  type: string;
+  version: number;
+  streamId: string;
+  data: unknown;
+  metadata: RecordMetadata;
+}
+
+export class CorruptRecordError extends Error {
+  constructor(position: number, reason: string) {
+    super(`event log record at position ${position} is unreadable: ${reason}`);
+  }
+}
+
+function toRecord(doc: LogDocument): AnyLogRecord {
+  if (!isRecordType(doc.type)) throw new CorruptRecordError(doc._id, `unknown type ${doc.type}`);
+  const versions: Record<
+    number,
+    { safeParse(v: unknown): { success: boolean; data?: unknown } } | undefined
+  > = recordSchemas[doc.type];
+  const schema = versions[doc.version];
+  if (schema === undefined)
+    throw new CorruptRecordError(doc._id, `unknown version ${doc.version} of ${doc.type}`);
+  const parsed = schema.safeParse(doc.data);
+  if (!parsed.success)
+    throw new CorruptRecordError(doc._id, `data does not match ${doc.type} v${doc.version}`);
+  return {
+    position: doc._id,
+    key: doc.key,
+    type: doc.type,
+    version: doc.version,
+    streamId: doc.streamId,
+    data: parsed.data,
+    metadata: doc.metadata,
+  } as AnyLogRecord;
+}
+
+export interface EventLog {
+  /** Appends a record, or returns the record already stored under the same key. */
+  append<T extends RecordType>(record: NewRecord<T>): Promise<{ record: LogRecord<T>; appended: boolean }>;
+  /** Up to `limit` records with position >= `from`, in position order. */
+  readFrom(from: number, limit?: number): Promise<AnyLogRecord[]>;
+  /** Every record from `from` on, in position order, fetched a page at a time. */
+  readAll(from?: number, pageSize?: number): AsyncGenerator<AnyLogRecord>;
+  /** The position of the newest record, 0 when the log is empty. */
+  head(): Promise<number>;
+  findByKey(key: string): Promise<AnyLogRecord | undefined>;
+}
+
+const MAX_APPEND_ATTEMPTS = 200;
+
+export async function ensureEventLogIndexes(db: Db): Promise<void> {
+  const log = db.collection<LogDocument>(EVENT_LOG_COLLECTION);
+  await log.createIndex({ key: 1 }, { unique: true, name: 'key_unique' });
+  await log.createIndex({ streamId: 1, _id: 1 }, { name: 'stream_position' });
+}
+
+export function createEventLog(
+  db: Db,
+  options: { onAppended?: (record: AnyLogRecord) => void } = {},
+): EventLog {
+  const log: Collection<LogDocument> = db.collection<LogDocument>(EVENT_LOG_COLLECTION);
+
+  async function head(): Promise<number> {
+    const newest = await log.find({}, { sort: { _id: -1 }, limit: 1, projection: { _id: 1 } }).next();
+    return newest?._id ?? 0;
+  }
+
+  async function findByKey(key: string): Promise<AnyLogRecord | undefined> {
+    const doc = await log.findOne({ key });
+    return doc === null ? undefined : toRecord(doc);
+  }
+
+  async function append<T extends RecordType>(
+    input: NewRecord<T>,
+  ): Promise<{ record: LogRecord<T>; appended: boolean }> {
+    const version = currentVersion[input.type];
+    const schema: { parse(v: unknown): unknown } = recordSchemas[input.type][version];
+    const data = schema.parse(input.data);
+    for (let attempt = 1; attempt <= MAX_APPEND_ATTEMPTS; attempt++) {
+      const existing = await findByKey(input.key);
+      if (existing !== undefined) return { record: existing as LogRecord<T>, appended: false };
+      const doc: LogDocument = {
+        _id: (await head()) + 1,
+        key: input.key,
+        type: input.type,
+        version,
+        streamId: input.streamId,
+        data,
+        metadata: { correlationId: input.correlationId, recordedAt: new Date() },
+      };
+      try {
+        await log.insertOne(doc);
+      } catch (error) {
+        // Another writer took this position (or appended the same key): look again.
+        if (!isDuplicateKey(error)) throw error;
+        if (attempt > 3) await sleep(Math.random() * Math.min(50, attempt * 2));
+        continue;
+      }
+      const record = toRecord(doc) as LogRecord<T>;
+      options.onAppended?.(record as AnyLogRecord);
+      return { record, appended: true };
+    }
+    throw new Error(`could not append ${input.key} after ${MAX_APPEND_ATTEMPTS} attempts`);
+  }
+
+  async function readFrom(from: number, limit = 1000): Promise<AnyLogRecord[]> {
+    const docs = await log.find({ _id: { $gte: from } }, { sort: { _id: 1 }, limit }).toArray();
+    return docs.map(toRecord);
+  }
+
+  async function* readAll(from = 1, pageSize = 1000): AsyncGenerator<AnyLogRecord> {
+    let next = from;
+    for (;;) {
+      const page = await readFrom(next, pageSize);
+      for (const record of page) yield record;
+      const last = page.at(-1);
+      if (last === undefined || page.length < pageSize) return;
+      next = last.position + 1;
+    }
+  }
+
+  return { append, readFrom, readAll, head, findByKey };
+}

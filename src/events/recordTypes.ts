@@ -1,0 +1,49 @@
+import { z } from 'zod';
+
+/**
+ * Every kind of record the event log holds, with the zod schema of its `data` per version.
+ * Names are past tense: each record is a fact that has happened. Add a version instead of
+ * changing a schema in place: records already in the log never change.
+ */
+
+const batchId = z.string().min(1).max(128);
+const utcDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/);
+
+export const BatchUploadedV1 = z.object({
+  batchId,
+  fileName: z.string().max(1024),
+  totalRows: z.number().int().nonnegative(),
+  newEvents: z.number().int().nonnegative(),
+  duplicates: z.number().int().nonnegative(),
+});
+
+/** Counts per (UTC date, eventType); an array because event types may contain `.` or `$`. */
+export const DailyCounts = z.array(
+  z.object({ date: utcDate, eventType: z.string().min(1), count: z.number().int().positive() }),
+);
+
+export const EventsProcessedV1 = z.object({
+  batchId,
+  chunk: z.number().int().nonnegative(),
+  events: z.number().int().nonnegative(),
+  counts: DailyCounts,
+});
+
+export const recordSchemas = {
+  BatchUploaded: { 1: BatchUploadedV1 },
+  EventsProcessed: { 1: EventsProcessedV1 },
+} as const;
+
+export type RecordType = keyof typeof recordSchemas;
+
+/** The current (newest) version of each record type: what `append` writes. */
+export const currentVersion = {
+  BatchUploaded: 1,
+  EventsProcessed: 1,
+} as const satisfies { [T in RecordType]: keyof (typeof recordSchemas)[T] };
+
+export type RecordData<T extends RecordType> = z.infer<(typeof recordSchemas)[T][(typeof currentVersion)[T]]>;
+
+export function isRecordType(value: string): value is RecordType {
+  return Object.hasOwn(recordSchemas, value);
+}

@@ -1,0 +1,98 @@
+import { MongoClient, type Db } from 'mongodb';
+import { createEventLog, ensureEventLogIndexes, EVENT_LOG_COLLECTION } from '../../src/events/eventLog';
+import { uniqueName } from '../support/testConfig';
+
+const uri = process.env.TEST_MONGODB_URI ?? '';
+
+describe('event log', () => {
+  const clients: MongoClient[] = [];
+  let db: Db;
+
+  beforeAll(async () => {
+    for (let i = 0; i < 4; i++) clients.push(await new MongoClient(uri).connect());
+    const first = clients[0];
+    if (first === undefined) throw new Error('no client');
+    db = first.db(uniqueName('eventlog'));
+    await ensureEventLogIndexes(db);
+  });
+
+  afterAll(async () => {
+    await db.dropDatabase();
+    await Promise.all(clients.map((c) => c.close()));
+  });
+
+  beforeEach(async () => {
+    await db.collection(EVENT_LOG_COLLECTION).deleteMany({});
+  });
+
+  const uploaded = (batchId: string) => ({
+    type: 'BatchUploaded' as const,
+    key: `BatchUploaded:${batchId}`,
+    streamId: `batch-${batchId}`,
+    data: { batchId, fileName: 'a.csv', totalRows: 3, newEvents: 2, duplicates: 1 },
+    correlationId: 'corr-1',
+  });
+
+  it('gives concurrent appends from several clients positions 1..N with no gap and no duplicate', async () => {
+    const logs = clients.map((c) => createEventLog(c.db(db.databaseName)));
+    const n = 60;
+    const results = await Promise.all(
+      Array.from({ length: n }, (_, i) => logs[i % logs.length]?.append(uploaded(`b${i}`))),
+    );
+    const positions = results.map((r) => r?.record.position).sort((a, b) => (a ?? 0) - (b ?? 0));
+    expect(positions).toEqual(Array.from({ length: n }, (_, i) => i + 1));
+
+    const stored = await createEventLog(db).readFrom(1, 1000);
+    expect(stored.map((r) => r.position)).toEqual(positions);
+    expect(new Set(stored.map((r) => r.key)).size).toBe(n);
+  });
+
+  it('returns the original record for a retried append, concurrent or not', async () => {
+    const log = createEventLog(db);
+    const first = await log.append({ ...uploaded('x'), correlationId: 'first' });
+    expect(first.appended).toBe(true);
+
+    const again = await Promise.all(
+      clients.map((c) =>
+        createEventLog(c.db(db.databaseName)).append({ ...uploaded('x'), correlationId: 'retry' }),
+      ),
+    );
+    for (const r of again) {
+      expect(r.appended).toBe(false);
+      expect(r.record.position).toBe(first.record.position);
+      expect(r.record.metadata.correlationId).toBe('first');
+    }
+    expect(await log.head()).toBe(1);
+  });
+
+  it('rejects data that does not match the schema of its type', async () => {
+    const log = createEventLog(db);
+    const bad = {
+      ...uploaded('y'),
+      data: { batchId: 'y', fileName: 'a.csv', totalRows: -1, newEvents: 0, duplicates: 0 },
+    };
+    await expect(log.append(bad)).rejects.toThrow();
+    expect(await log.head()).toBe(0);
+  });
+
+  it('reads in position order, a page at a time', async () => {
+    const log = createEventLog(db);
+    for (let i = 0; i < 7; i++) await log.append(uploaded(`p${i}`));
+    expect((await log.readFrom(3, 2)).map((r) => r.position)).toEqual([3, 4]);
+    const all: number[] = [];
+    for await (const record of log.readAll(2, 3)) all.push(record.position);
+    expect(all).toEqual([2, 3, 4, 5, 6, 7]);
+    const [record] = await log.readFrom(1, 1);
+    expect(record?.type).toBe('BatchUploaded');
+    expect(record?.metadata.recordedAt).toBeInstanceOf(Date);
+  });
+
+  it('calls onAppended only for records it really appended', async () => {
+    const seen: number[] = [];
+    const log = createEventLog(db, { onAppended: (r) => seen.push(r.position) });
+    await log.append(uploaded('n1'));
+    await log.append(uploaded('n1'));
+    await log.append(uploaded('n2'));
+    expect(seen).toEqual([1, 2]);
+  });
+});
