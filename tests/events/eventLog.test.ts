@@ -37,9 +37,13 @@ describe('event log', () => {
     const logs = clients.map((c) => createEventLog(c.db(db.databaseName)));
     const n = 60;
     const results = await Promise.all(
-      Array.from({ length: n }, (_, i) => logs[i % logs.length]?.append(uploaded(`b${i}`))),
+      Array.from({ length: n }, (_, i) => {
+        const log = logs[i % logs.length];
+        if (log === undefined) throw new Error('no log');
+        return log.append(uploaded(`b${i}`));
+      }),
     );
-    const positions = results.map((r) => r?.record.position).sort((a, b) => (a ?? 0) - (b ?? 0));
+    const positions = results.map((r) => r.record.position).sort((a, b) => a - b);
     expect(positions).toEqual(Array.from({ length: n }, (_, i) => i + 1));
 
     const stored = await createEventLog(db).readFrom(1, 1000);
