@@ -16,6 +16,12 @@ configured() {
   [[ -f .env ]] && grep -Eq "^[[:space:]]*${key}[[:space:]]*=[[:space:]]*[^[:space:]#]" .env
 }
 
+# The embedded FerretDB may use PostgreSQL instead of SQLite (scripts/stack.sh reads this variable).
+if [[ -z "${FERRETDB_POSTGRESQL_URL:-}" && -f .env ]]; then
+  FERRETDB_POSTGRESQL_URL="$(sed -nE 's/^[[:space:]]*FERRETDB_POSTGRESQL_URL[[:space:]]*=[[:space:]]*//p' .env | tail -n 1)"
+  export FERRETDB_POSTGRESQL_URL
+fi
+
 stack_args=()
 configured MONGODB_URI && stack_args+=(--no-mongo)
 configured REDIS_URL && stack_args+=(--no-redis)

@@ -30,6 +30,11 @@ export async function openRuntime(config: Config, logger: Logger): Promise<Runti
   redis.on('error', (err: Error) => {
     logger.debug('redis connection error', { err: err.message });
   });
+  // The request-path connection has no offline queue, so wait for it once; a Redis that is down at
+  // start-up is not fatal: /health reports it and the connection keeps retrying.
+  await waitUntilReady(redis, 2000).catch(() => {
+    logger.warn('redis is not reachable yet; continuing', { url: config.redis.url });
+  });
   return {
     config,
     logger,
@@ -41,6 +46,21 @@ export async function openRuntime(config: Config, logger: Logger): Promise<Runti
       await mongo.client.close();
     },
   };
+}
+
+function waitUntilReady(redis: Redis, timeoutMs: number): Promise<void> {
+  if (redis.status === 'ready') return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      redis.off('ready', onReady);
+      reject(new Error('redis not ready'));
+    }, timeoutMs);
+    const onReady = (): void => {
+      clearTimeout(timer);
+      resolve();
+    };
+    redis.once('ready', onReady);
+  });
 }
 
 export function buildApp(runtime: Runtime): Express {

@@ -1,4 +1,4 @@
-import { startPrivateRedis, type PrivateServer } from './support/privateServers';
+import { startPrivateFerretDb, startPrivateRedis, type PrivateServer } from './support/privateServers';
 import { startTestService, type TestService } from './support/testService';
 
 describe('GET /health', () => {
@@ -61,5 +61,32 @@ describe('GET /health', () => {
     const res = await fetch(`${service.baseUrl}/no/such/route`);
     expect(res.status).toBe(404);
     expect(await res.json()).toMatchObject({ error: 'NotFound' });
+  });
+});
+
+describe('GET /health with MongoDB stopped', () => {
+  let mongo: PrivateServer;
+  let service: TestService;
+
+  beforeAll(async () => {
+    mongo = await startPrivateFerretDb();
+    service = await startTestService({ env: { MONGODB_URI: mongo.url }, workers: false });
+  });
+
+  afterAll(async () => {
+    await mongo.start();
+    await service.stop();
+    await mongo.destroy();
+  });
+
+  it('answers 503 naming mongo within two seconds', async () => {
+    await mongo.stop();
+    const started = Date.now();
+    const res = await fetch(`${service.baseUrl}/health`);
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(res.status).toBe(503);
+    const body = (await res.json()) as { checks: Record<string, string> };
+    expect(body.checks.mongo).not.toBe('ok');
+    expect(body.checks.redis).toBe('ok');
   });
 });
