@@ -1,6 +1,7 @@
 import { MongoBulkWriteError, type Collection, type WriteError } from 'mongodb';
 import type { RawEvent } from '../../events/rawEvents';
-import { DUPLICATE_KEY } from '../../mongo';
+import { DependencyUnavailableError } from '../../errors';
+import { DUPLICATE_KEY, isMongoUnavailable } from '../../mongo';
 import { readSpool } from './spool';
 import type { UploadSessions } from './uploadSessions';
 import type { ValidEvent } from './validateRow';
@@ -49,7 +50,12 @@ async function insertChunk(
   } catch (error) {
     if (!(error instanceof MongoBulkWriteError)) throw error;
     const writeErrors: WriteError[] = ([] as WriteError[]).concat(error.writeErrors);
-    if (writeErrors.length === 0 || writeErrors.some((w) => w.code !== DUPLICATE_KEY)) throw error;
+    // Rethrown without the bulk result, which lists every inserted id and would flood the log.
+    if (isMongoUnavailable(error)) throw new DependencyUnavailableError('mongo');
+    if (writeErrors.length === 0 || writeErrors.some((w) => w.code !== DUPLICATE_KEY)) {
+      const first = writeErrors.find((w) => w.code !== DUPLICATE_KEY);
+      throw new Error(`inserting raw events failed: ${first?.errmsg ?? error.message}`);
+    }
     const duplicates = writeErrors.map((w) => docs[w.index]).filter((d): d is RawEvent => d !== undefined);
     return { inserted: docs.length - duplicates.length, duplicates };
   }
