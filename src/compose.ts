@@ -1,7 +1,10 @@
 import type { Express } from 'express';
 import type { Redis } from 'ioredis';
 import type { Config } from './config';
+import { createUploadBatch } from './commands/uploadBatch/uploadBatch';
+import { ensureUploadSessionIndexes, UploadSessions } from './commands/uploadBatch/uploadSessions';
 import { createEventLog, ensureEventLogIndexes, type EventLog } from './events/eventLog';
+import { ensureRawEventIndexes } from './events/rawEvents';
 import { createApp } from './http/app';
 import type { Logger } from './logging';
 import { connectMongo, type Mongo } from './mongo';
@@ -26,6 +29,8 @@ export interface Runtime {
 export async function openRuntime(config: Config, logger: Logger): Promise<Runtime> {
   const mongo = await connectMongo(config.mongo.uri, config.mongo.dbName);
   await ensureEventLogIndexes(mongo.db);
+  await ensureRawEventIndexes(mongo.db);
+  await ensureUploadSessionIndexes(mongo.db);
   const redis = createRedis(config.redis.url, 'request');
   redis.on('error', (err: Error) => {
     logger.debug('redis connection error', { err: err.message });
@@ -64,11 +69,13 @@ function waitUntilReady(redis: Redis, timeoutMs: number): Promise<void> {
 }
 
 export function buildApp(runtime: Runtime): Express {
-  const { config, logger, mongo, redis } = runtime;
+  const { config, logger, mongo, redis, eventLog } = runtime;
+  const sessions = new UploadSessions(mongo.db, eventLog, config.uploads.leaseMs);
   return createApp({
     config,
     logger,
     checkHealth: createCheckHealth({ db: mongo.db, redis, timeoutMs: config.healthTimeoutMs }),
+    uploadBatch: createUploadBatch({ db: mongo.db, eventLog, sessions, logger }),
   });
 }
 

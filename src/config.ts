@@ -28,6 +28,7 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly']).default('info'),
   UPLOAD_RATE_LIMIT: int(1, 1_000_000).default(10),
   MAX_UPLOAD_BYTES: int(1, 64 * 1024 ** 3).default(10 * 1024 * 1024),
+  UPLOAD_LEASE_MS: int(500, 3_600_000).default(30_000),
   EVENTS_PER_JOB: int(1, 100_000).default(100),
   WORKER_CONCURRENCY: int(1, 1000).default(10),
   TRUST_PROXY: bool.default(false),
@@ -45,7 +46,7 @@ export interface Config {
   redis: { url: string; prefix: string };
   admin: { apiKey: string; generated: boolean };
   logLevel: Env['LOG_LEVEL'];
-  uploads: { rateLimitPerMinute: number; maxBytes: number };
+  uploads: { rateLimitPerMinute: number; maxBytes: number; leaseMs: number };
   processing: { eventsPerJob: number; workerConcurrency: number };
   healthTimeoutMs: number;
   shutdownTimeoutMs: number;
@@ -106,7 +107,11 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     redis: { url: env.REDIS_URL, prefix: env.REDIS_PREFIX },
     admin: { apiKey, generated },
     logLevel: env.LOG_LEVEL,
-    uploads: { rateLimitPerMinute: env.UPLOAD_RATE_LIMIT, maxBytes: env.MAX_UPLOAD_BYTES },
+    uploads: {
+      rateLimitPerMinute: env.UPLOAD_RATE_LIMIT,
+      maxBytes: env.MAX_UPLOAD_BYTES,
+      leaseMs: env.UPLOAD_LEASE_MS,
+    },
     processing: { eventsPerJob: env.EVENTS_PER_JOB, workerConcurrency: env.WORKER_CONCURRENCY },
     healthTimeoutMs: env.HEALTH_TIMEOUT_MS,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,

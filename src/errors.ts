@@ -17,6 +17,22 @@ export class ValidationError extends AppError {
   readonly code = 'ValidationError';
 }
 
+/** A CSV upload with bad rows: the first rows' errors as details, plus how many there were in all. */
+export class InvalidRowsError extends ValidationError {
+  constructor(
+    message: string,
+    readonly rowErrors: { row: number; field: string; message: string }[],
+    readonly errorCount: number,
+  ) {
+    super(message, rowErrors);
+  }
+}
+
+/** The client went away before its request body arrived in full. */
+export class RequestAbortedError extends AppError {
+  readonly code = 'RequestAborted';
+}
+
 export class NotFoundError extends AppError {
   readonly code = 'NotFound';
 }

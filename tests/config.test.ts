@@ -5,7 +5,7 @@ describe('loadConfig', () => {
   it('applies the documented defaults', () => {
     const config = loadConfig({ MONGODB_URI: 'mongodb://127.0.0.1:1/', REDIS_URL: 'redis://127.0.0.1:2' });
     expect(config.http.port).toBe(3000);
-    expect(config.uploads).toEqual({ rateLimitPerMinute: 10, maxBytes: 10 * 1024 * 1024 });
+    expect(config.uploads).toEqual({ rateLimitPerMinute: 10, maxBytes: 10 * 1024 * 1024, leaseMs: 30_000 });
     expect(config.processing).toEqual({ eventsPerJob: 100, workerConcurrency: 10 });
     expect(config.http.trustProxy).toBe(false);
     expect(config.admin.generated).toBe(true);

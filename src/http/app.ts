@@ -1,16 +1,19 @@
 import express, { type Express } from 'express';
 import type { Config } from '../config';
 import type { Logger } from '../logging';
+import type { UploadBatch } from '../commands/uploadBatch/uploadBatch';
 import type { CheckHealth } from '../queries/checkHealth';
 import { correlationId } from './correlationId';
 import { errorResponder, notFoundResponder } from './errorMapping';
 import { healthRouter } from './health';
 import { requestLogger } from './requestLogger';
+import { uploadsRouter } from './uploads';
 
 export interface AppDeps {
   config: Config;
   logger: Logger;
   checkHealth: CheckHealth;
+  uploadBatch: UploadBatch;
 }
 
 /** Builds the Express app from ready-made handlers; it opens no connections itself. */
@@ -24,6 +27,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(express.json({ limit: '100kb' }));
 
   app.use(healthRouter(deps.checkHealth));
+  app.use(uploadsRouter({ uploadBatch: deps.uploadBatch, maxBytes: deps.config.uploads.maxBytes }));
 
   app.use(notFoundResponder);
   app.use(errorResponder(deps.logger));

@@ -3,9 +3,11 @@ import multer from 'multer';
 import {
   AppError,
   DependencyUnavailableError,
+  InvalidRowsError,
   NotFoundError,
   PayloadTooLargeError,
   RateLimitedError,
+  RequestAbortedError,
   UnauthorizedError,
   ValidationError,
 } from '../errors';
@@ -34,7 +36,10 @@ function mapError(error: unknown): Mapped {
   if (error instanceof AppError) {
     const body: ErrorBody = { error: error.code, message: error.message };
     if (error.details !== undefined) body.details = error.details;
+    if (error instanceof InvalidRowsError) body.errorCount = error.errorCount;
     if (error instanceof ValidationError) return { status: 400, body };
+    // Nobody reads this answer; it is a 4xx so the log does not report a server fault.
+    if (error instanceof RequestAbortedError) return { status: 400, body };
     if (error instanceof UnauthorizedError) return { status: 401, body };
     if (error instanceof NotFoundError) return { status: 404, body };
     if (error instanceof PayloadTooLargeError) return { status: 413, body };

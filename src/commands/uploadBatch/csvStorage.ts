@@ -1,0 +1,49 @@
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import type { Request } from 'express';
+import type { StorageEngine } from 'multer';
+import { parseCsvToSpool, type ParsedUpload } from './parseCsv';
+import { removeSpool, SpoolWriter } from './spool';
+
+/** What the storage engine learnt about the uploaded file, for the route to pass on. */
+export interface SpooledUpload extends ParsedUpload {
+  spoolPath: string;
+}
+
+/**
+ * A multer storage engine that streams the file part straight into csv-parse and validation,
+ * writing only validated events to a spool file; the CSV itself is never held in memory or on disk.
+ */
+export function csvSpoolStorage(spoolDir: string): {
+  storage: StorageEngine;
+  spooled: (req: Request) => SpooledUpload | undefined;
+} {
+  const results = new WeakMap<Request, SpooledUpload>();
+  const storage: StorageEngine = {
+    _handleFile(req, file, callback) {
+      const spoolPath = join(spoolDir, `ems-upload-${randomUUID()}.ndjson`);
+      const spool = new SpoolWriter(spoolPath);
+      const run = async (): Promise<void> => {
+        try {
+          const parsed = await parseCsvToSpool(file.stream, spool);
+          await spool.close();
+          results.set(req, { ...parsed, spoolPath });
+        } catch (error) {
+          await spool.discard().catch(() => undefined);
+          callback(error);
+          return;
+        }
+        callback(null, { path: spoolPath });
+      };
+      void run();
+    },
+    _removeFile(_req, file, callback) {
+      void removeSpool(file.path)
+        .catch(() => undefined)
+        .then(() => {
+          callback(null);
+        });
+    },
+  };
+  return { storage, spooled: (req) => results.get(req) };
+}

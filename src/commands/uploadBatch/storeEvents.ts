@@ -1,0 +1,101 @@
+import { MongoBulkWriteError, type Collection, type WriteError } from 'mongodb';
+import type { RawEvent } from '../../events/rawEvents';
+import { DependencyUnavailableError } from '../../errors';
+import { DUPLICATE_KEY, isMongoUnavailable } from '../../mongo';
+import { readSpool } from './spool';
+import type { UploadSessions } from './uploadSessions';
+import type { ValidEvent } from './validateRow';
+
+const CHUNK_EVENTS = 1000;
+const CHUNK_BYTES = 2 * 1024 * 1024;
+const MAX_INSERT_ROUNDS = 5;
+
+export interface StorePass {
+  /** Events this pass inserted, now owned by the batch. */
+  inserted: number;
+  /** Batches that own some of our duplicates and have not committed (yet): the count depends on them. */
+  pendingOwners: Set<string>;
+}
+
+export interface StoreContext {
+  events: Collection<RawEvent>;
+  sessions: UploadSessions;
+  batchId: string;
+  /** Throws when the upload must stop (lease lost); called between chunks. */
+  checkAlive: () => void;
+  /** Owners already seen committed: a committed batch never changes, so it is not asked again. */
+  committed: Set<string>;
+}
+
+function toDoc(e: ValidEvent, batchId: string): RawEvent {
+  return {
+    _id: e.key,
+    batchId,
+    userId: e.userId,
+    eventType: e.eventType,
+    timestamp: new Date(e.timestamp),
+    metadata: e.metadata,
+    idempotencyKey: e.key,
+  };
+}
+
+/** Unordered insert; duplicate keys are expected and returned, anything else is thrown. */
+async function insertChunk(
+  events: Collection<RawEvent>,
+  docs: RawEvent[],
+): Promise<{ inserted: number; duplicates: RawEvent[] }> {
+  try {
+    const result = await events.insertMany(docs, { ordered: false });
+    return { inserted: result.insertedCount, duplicates: [] };
+  } catch (error) {
+    if (!(error instanceof MongoBulkWriteError)) throw error;
+    const writeErrors: WriteError[] = ([] as WriteError[]).concat(error.writeErrors);
+    // Rethrown without the bulk result, which lists every inserted id and would flood the log.
+    if (isMongoUnavailable(error)) throw new DependencyUnavailableError('mongo');
+    if (writeErrors.length === 0 || writeErrors.some((w) => w.code !== DUPLICATE_KEY)) {
+      const first = writeErrors.find((w) => w.code !== DUPLICATE_KEY);
+      throw new Error(`inserting raw events failed: ${first?.errmsg ?? error.message}`);
+    }
+    const duplicates = writeErrors.map((w) => docs[w.index]).filter((d): d is RawEvent => d !== undefined);
+    return { inserted: docs.length - duplicates.length, duplicates };
+  }
+}
+
+/**
+ * Inserts one chunk and finds who owns each duplicate. A duplicate whose document has vanished
+ * meanwhile (its uncommitted owner was undone) is inserted again, so no row is lost to a race.
+ */
+async function storeChunk(ctx: StoreContext, chunk: ValidEvent[], pending: Set<string>): Promise<number> {
+  let docs = chunk.map((e) => toDoc(e, ctx.batchId));
+  let inserted = 0;
+  for (let round = 1; docs.length > 0; round++) {
+    if (round > MAX_INSERT_ROUNDS) throw new Error('raw events keep vanishing during the upload');
+    const outcome = await insertChunk(ctx.events, docs);
+    inserted += outcome.inserted;
+    if (outcome.duplicates.length === 0) break;
+    const keys = [...new Set(outcome.duplicates.map((d) => d._id))];
+    const owners = new Map<string, string>();
+    const found = ctx.events.find({ _id: { $in: keys } }, { projection: { _id: 1, batchId: 1 } });
+    for await (const doc of found) owners.set(doc._id, doc.batchId);
+    for (const owner of new Set(owners.values())) {
+      if (owner === ctx.batchId || ctx.committed.has(owner) || pending.has(owner)) continue;
+      const status = await ctx.sessions.ownerStatus(owner);
+      if (status === 'committed') ctx.committed.add(owner);
+      else pending.add(owner);
+    }
+    docs = outcome.duplicates.filter((d) => !owners.has(d._id));
+  }
+  return inserted;
+}
+
+/** One pass over the spooled events: inserts what is missing and reports uncommitted owners. */
+export async function storePass(ctx: StoreContext, spoolPath: string): Promise<StorePass> {
+  const pendingOwners = new Set<string>();
+  let inserted = 0;
+  for await (const chunk of readSpool(spoolPath, CHUNK_EVENTS, CHUNK_BYTES)) {
+    ctx.checkAlive();
+    inserted += await storeChunk(ctx, chunk, pendingOwners);
+  }
+  ctx.checkAlive();
+  return { inserted, pendingOwners };
+}

@@ -1,0 +1,96 @@
+import { eventKey } from '../../events/rawEvents';
+import type { Columns } from './csvHeader';
+import { parseMetadata } from './metadata';
+import { parseTimestamp } from './parseTimestamp';
+
+/** One problem in one row; `row` is the line number in the file (the header is line 1). */
+export interface RowError {
+  row: number;
+  field: string;
+  message: string;
+}
+
+/** A row that passed validation, ready to store. */
+export interface ValidEvent {
+  key: string;
+  userId: string;
+  eventType: string;
+  timestamp: number;
+  metadata: Record<string, unknown>;
+}
+
+const MAX_ID_LENGTH = 256;
+
+/** Length in Unicode code points, so an emoji counts once and not twice. */
+function codePoints(value: string): number {
+  let n = 0;
+  for (let i = 0; i < value.length; i++) {
+    const unit = value.charCodeAt(i);
+    if (unit < 0xd800 || unit > 0xdbff) n++;
+  }
+  return n;
+}
+
+function checkId(value: string, field: string, row: number, errors: RowError[]): void {
+  if (value === '') errors.push({ row, field, message: `${field} is required` });
+  else if (codePoints(value) > MAX_ID_LENGTH) {
+    errors.push({ row, field, message: `${field} is longer than ${MAX_ID_LENGTH} characters` });
+  }
+}
+
+export function validateRow(
+  fields: string[],
+  columns: Columns,
+  row: number,
+): { ok: true; event: ValidEvent } | { ok: false; errors: RowError[] } {
+  if (fields.length !== columns.count) {
+    const message = `expected ${columns.count} fields, found ${fields.length}`;
+    return { ok: false, errors: [{ row, field: '*', message }] };
+  }
+  const cell = (index: number): string => fields[index] ?? '';
+  const errors: RowError[] = [];
+  const userId = cell(columns.userId).trim();
+  const eventType = cell(columns.eventType).trim();
+  const timestampText = cell(columns.timestamp).trim();
+  checkId(userId, 'userId', row, errors);
+  checkId(eventType, 'eventType', row, errors);
+
+  const timestamp = parseTimestamp(timestampText);
+  if (timestamp === undefined) {
+    errors.push({
+      row,
+      field: 'timestamp',
+      message:
+        timestampText === ''
+          ? 'timestamp is required'
+          : 'timestamp must be an ISO 8601 date and time with a zone, e.g. 2024-01-15T10:00:00Z',
+    });
+  }
+
+  const entries: [string, unknown][] = [];
+  if (columns.metadata !== undefined) {
+    const parsed = parseMetadata(cell(columns.metadata));
+    if (parsed.ok) entries.push(...Object.entries(parsed.value));
+    else errors.push({ row, field: 'metadata', message: `metadata ${parsed.message}` });
+  }
+  for (const { index, name } of columns.extra) {
+    if (entries.some(([key]) => key === name)) {
+      errors.push({ row, field: name, message: `column "${name}" repeats a key of metadata` });
+    } else {
+      entries.push([name, cell(index)]);
+    }
+  }
+
+  if (errors.length > 0 || timestamp === undefined) return { ok: false, errors };
+  return {
+    ok: true,
+    event: {
+      key: eventKey(userId, eventType, timestamp),
+      userId,
+      eventType,
+      timestamp,
+      // fromEntries defines own properties, so no key can reach a prototype.
+      metadata: Object.fromEntries(entries),
+    },
+  };
+}

@@ -1,0 +1,40 @@
+import { createHash } from 'node:crypto';
+import type { Collection, Db } from 'mongodb';
+
+/**
+ * Raw events: immutable facts written once by the UploadBatch command. `_id` is the idempotency
+ * key, so the primary key itself is the dedupe index and a second insert of the same event is a
+ * duplicate-key error. A batch's events count (and may be processed) only once the event log
+ * holds `BatchUploaded:<batchId>`.
+ */
+
+export const RAW_EVENTS_COLLECTION = 'raw_events';
+
+export interface RawEvent {
+  _id: string;
+  batchId: string;
+  userId: string;
+  eventType: string;
+  timestamp: Date;
+  metadata: Record<string, unknown>;
+  idempotencyKey: string;
+}
+
+/**
+ * SHA-256 (hex) of JSON.stringify([userId, eventType, utcMillis]): the JSON array keeps the parts
+ * apart whatever characters they hold, and UTC milliseconds make every offset of one instant equal.
+ */
+export function eventKey(userId: string, eventType: string, utcMillis: number): string {
+  return createHash('sha256')
+    .update(JSON.stringify([userId, eventType, utcMillis]))
+    .digest('hex');
+}
+
+export function rawEventsCollection(db: Db): Collection<RawEvent> {
+  return db.collection<RawEvent>(RAW_EVENTS_COLLECTION);
+}
+
+export async function ensureRawEventIndexes(db: Db): Promise<void> {
+  // Lets processing page one batch's events in key order.
+  await rawEventsCollection(db).createIndex({ batchId: 1, _id: 1 }, { name: 'batch_key' });
+}

@@ -1,0 +1,95 @@
+import { tmpdir } from 'node:os';
+import { Router, type RequestHandler } from 'express';
+import multer from 'multer';
+import { z } from 'zod';
+import { csvSpoolStorage } from '../commands/uploadBatch/csvStorage';
+import { removeSpool } from '../commands/uploadBatch/spool';
+import type { UploadBatch } from '../commands/uploadBatch/uploadBatch';
+import { RequestAbortedError, ValidationError } from '../errors';
+
+/** Multipart field that carries the CSV, as in the original contract. */
+export const UPLOAD_FIELD = 'file';
+
+export const uploadCreatedSchema = z.object({
+  batchId: z.uuid(),
+  /** Events newly stored by this upload (the original contract's name). */
+  totalEvents: z.number().int().nonnegative(),
+  duplicates: z.number().int().nonnegative(),
+  message: z.string(),
+});
+export type UploadCreated = z.infer<typeof uploadCreatedSchema>;
+
+export const uploadRejectedSchema = z.object({
+  error: z.string(),
+  message: z.string(),
+  details: z.array(z.object({ row: z.number().int(), field: z.string(), message: z.string() })).optional(),
+  errorCount: z.number().int().optional(),
+});
+
+export interface UploadsDeps {
+  uploadBatch: UploadBatch;
+  maxBytes: number;
+  /** Where validated events wait between parsing and storing; the OS temp folder by default. */
+  spoolDir?: string;
+}
+
+const MAX_FILE_NAME = 1024;
+
+export function uploadsRouter(deps: UploadsDeps): Router {
+  const { storage, spooled } = csvSpoolStorage(deps.spoolDir ?? tmpdir());
+  const single = multer({
+    storage,
+    limits: { fileSize: deps.maxBytes, files: 1, fields: 10, parts: 12, fieldSize: 64 * 1024 },
+  }).single(UPLOAD_FIELD);
+
+  // Turns multer's outcomes that are about this endpoint into errors a client can act on.
+  const receiveCsv: RequestHandler = (req, res, next) => {
+    single(req, res, (error?: unknown) => {
+      if (error === undefined || error === null) {
+        next();
+      } else if (!req.complete) {
+        next(new RequestAbortedError('The upload was aborted before the file arrived'));
+      } else if (error instanceof multer.MulterError && error.code === 'LIMIT_UNEXPECTED_FILE') {
+        next(
+          new ValidationError(
+            `Unexpected file field "${error.field ?? ''}": send the CSV in the field "${UPLOAD_FIELD}"`,
+          ),
+        );
+      } else {
+        next(error);
+      }
+    });
+  };
+
+  const router = Router();
+  router.post('/api/uploads', receiveCsv, async (req, res) => {
+    const upload = spooled(req);
+    if (req.file === undefined || upload === undefined) {
+      throw new ValidationError(
+        `No file: send the CSV as multipart/form-data in the field "${UPLOAD_FIELD}"`,
+      );
+    }
+    try {
+      const fileName = req.file.originalname.slice(0, MAX_FILE_NAME);
+      const result = await deps.uploadBatch({
+        spoolPath: upload.spoolPath,
+        fileName,
+        totalRows: upload.totalRows,
+        correlationId: req.correlationId,
+      });
+      const body: UploadCreated = {
+        batchId: result.batchId,
+        totalEvents: result.newEvents,
+        duplicates: result.duplicates,
+        message:
+          result.newEvents === 0
+            ? `No new events in ${upload.totalRows} rows: all were already stored`
+            : `Stored ${result.newEvents} new events from ${upload.totalRows} rows (${result.duplicates} duplicates)`,
+      };
+      res.status(201).json(body);
+    } finally {
+      await removeSpool(upload.spoolPath);
+    }
+  });
+  return router;
+}

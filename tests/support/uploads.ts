@@ -1,0 +1,46 @@
+import type { Db } from 'mongodb';
+import { RAW_EVENTS_COLLECTION, type RawEvent } from '../../src/events/rawEvents';
+
+export interface UploadReply {
+  status: number;
+  body: Record<string, unknown>;
+}
+
+/** POSTs `content` as a multipart upload in field `field` (default `file`). */
+export async function uploadCsv(
+  baseUrl: string,
+  content: string | Buffer,
+  options: { fileName?: string; field?: string; signal?: AbortSignal } = {},
+): Promise<UploadReply> {
+  const form = new FormData();
+  const bytes = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
+  form.append(
+    options.field ?? 'file',
+    new Blob([bytes], { type: 'text/csv' }),
+    options.fileName ?? 'events.csv',
+  );
+  const res = await fetch(`${baseUrl}/api/uploads`, { method: 'POST', body: form, signal: options.signal });
+  const text = await res.text();
+  let body: Record<string, unknown>;
+  try {
+    body = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    body = { raw: text };
+  }
+  return { status: res.status, body };
+}
+
+export function rawEvents(db: Db) {
+  return db.collection<RawEvent>(RAW_EVENTS_COLLECTION);
+}
+
+/** `rows` data lines of distinct valid events after a header; `from` shifts the ids. */
+export function csvOfRows(rows: number, from = 0, userPrefix = 'u'): string {
+  const lines = ['userId,eventType,timestamp'];
+  for (let i = from; i < from + rows; i++) {
+    lines.push(
+      `${userPrefix}${i},click,2024-01-15T10:${String(i % 60).padStart(2, '0')}:00.${String(Math.floor(i / 60) % 1000).padStart(3, '0')}Z`,
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}

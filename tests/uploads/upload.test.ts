@@ -1,0 +1,217 @@
+import { eventKey } from '../../src/events/rawEvents';
+import { csvOfRows, rawEvents, uploadCsv } from '../support/uploads';
+import { startTestService, type TestService } from '../support/testService';
+
+describe('POST /api/uploads', () => {
+  let service: TestService;
+  const db = () => service.runtime.mongo.db;
+  const upload = (csv: string | Buffer, options?: { fileName?: string; field?: string }) =>
+    uploadCsv(service.baseUrl, csv, options);
+
+  beforeAll(async () => {
+    service = await startTestService({ workers: false, env: { MAX_UPLOAD_BYTES: String(256 * 1024) } });
+  });
+  afterAll(async () => {
+    await service.stop();
+  });
+  beforeEach(async () => {
+    await rawEvents(db()).deleteMany({});
+  });
+
+  it('stores each new event once, appends BatchUploaded and answers 201', async () => {
+    const csv =
+      'userId,eventType,timestamp,metadata\n' +
+      'u1,click,2024-01-15T10:00:00Z,"{""page"":""/home""}"\n' +
+      'u2,view,2024-01-15T12:00:00+02:00,\n' +
+      'u1,click,2024-01-15T10:00:00.000Z,\n';
+    const { status, body } = await upload(csv, { fileName: 'first.csv' });
+    expect(status).toBe(201);
+    expect(body).toMatchObject({ totalEvents: 2, duplicates: 1 });
+    expect(body.batchId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(typeof body.message).toBe('string');
+
+    const batchId = body.batchId as string;
+    const stored = await rawEvents(db()).find({ batchId }).sort({ userId: 1 }).toArray();
+    expect(stored).toHaveLength(2);
+    const first = stored[0];
+    expect(first).toEqual({
+      _id: eventKey('u1', 'click', Date.UTC(2024, 0, 15, 10)),
+      idempotencyKey: eventKey('u1', 'click', Date.UTC(2024, 0, 15, 10)),
+      batchId,
+      userId: 'u1',
+      eventType: 'click',
+      timestamp: new Date('2024-01-15T10:00:00Z'),
+      metadata: { page: '/home' },
+    });
+    expect(stored[1]?.timestamp).toEqual(new Date('2024-01-15T10:00:00Z'));
+
+    const record = await service.runtime.eventLog.findByKey(`BatchUploaded:${batchId}`);
+    expect(record?.streamId).toBe(`batch:${batchId}`);
+    expect(record?.data).toEqual({
+      batchId,
+      fileName: 'first.csv',
+      totalRows: 3,
+      newEvents: 2,
+      duplicates: 1,
+    });
+  });
+
+  it('answers a re-upload of a stored file with 201 and totalEvents 0', async () => {
+    const csv = csvOfRows(50);
+    const first = await upload(csv);
+    expect(first.body).toMatchObject({ totalEvents: 50, duplicates: 0 });
+    const again = await upload(csv);
+    expect(again.status).toBe(201);
+    expect(again.body).toMatchObject({ totalEvents: 0, duplicates: 50 });
+    expect(again.body.batchId).not.toBe(first.body.batchId);
+    expect(await rawEvents(db()).countDocuments({})).toBe(50);
+    const record = await service.runtime.eventLog.findByKey(`BatchUploaded:${String(again.body.batchId)}`);
+    expect(record?.data).toMatchObject({ newEvents: 0, duplicates: 50, totalRows: 50 });
+  });
+
+  it('accepts a BOM, CRLF, header names in any case with spaces, and extra columns as metadata', async () => {
+    const csv = '\ufeff USERID ,EventType,TimeStamp,source\r\nu9, login ,2024-03-01T00:00:00-05:30,web\r\n';
+    const { status, body } = await upload(csv);
+    expect(status).toBe(201);
+    expect(body).toMatchObject({ totalEvents: 1 });
+    const [doc] = await rawEvents(db())
+      .find({ batchId: body.batchId as string })
+      .toArray();
+    expect(doc).toMatchObject({
+      userId: 'u9',
+      eventType: 'login',
+      timestamp: new Date('2024-03-01T05:30:00Z'),
+      metadata: { source: 'web' },
+    });
+  });
+
+  it('keys events unambiguously: a colon in userId cannot collide', async () => {
+    const csv = 'userId,eventType,timestamp\na:b,c,2024-01-01T00:00:00Z\na,b:c,2024-01-01T00:00:00Z\n';
+    const { body } = await upload(csv);
+    expect(body).toMatchObject({ totalEvents: 2, duplicates: 0 });
+  });
+
+  it('rejects the whole file with row errors, line numbers and a count, storing nothing', async () => {
+    const headBefore = await service.runtime.eventLog.head();
+    const csv =
+      'userId,eventType,timestamp,metadata\n' +
+      'ok1,click,2024-01-15T10:00:00Z,\n' +
+      ',click,2024-01-15T10:00:00Z,\n' +
+      'u3,"multi\nline",2024-02-30T10:00:00Z,\n' +
+      'u4,click,2024-01-15,\n' +
+      'u5,click,2024-01-15T10:00:00,[1]\n' +
+      'u6,click,2024-01-15T10:00:00Z,"{""$where"":1}"\n' +
+      'u7,click,2024-01-15T10:00:00Z,"{""a.b"":1}"\n' +
+      'u8,click,2024-01-15T10:00:00Z,"{""__proto__"":{""x"":1}}"\n' +
+      `${'x'.repeat(257)},click,2024-01-15T10:00:00Z,\n` +
+      'u9,click\n';
+    const { status, body } = await upload(csv);
+    expect(status).toBe(400);
+    expect(body.error).toBe('ValidationError');
+    expect(body.errorCount).toBe(10);
+    const details = body.details as { row: number; field: string; message: string }[];
+    expect(details.map((d) => [d.row, d.field])).toEqual([
+      [3, 'userId'],
+      [4, 'timestamp'],
+      [6, 'timestamp'],
+      [7, 'timestamp'],
+      [7, 'metadata'],
+      [8, 'metadata'],
+      [9, 'metadata'],
+      [10, 'metadata'],
+      [11, 'userId'],
+      [12, '*'],
+    ]);
+    const messages = details.map((d) => d.message);
+    expect(messages[4]).toBe('metadata must be a JSON object');
+    expect(messages[5]).toMatch(/\$where/);
+    expect(messages[6]).toMatch(/a\.b/);
+    expect(messages[7]).toMatch(/__proto__/);
+    expect(messages[8]).toMatch(/256/);
+    expect(messages[9]).toBe('expected 4 fields, found 2');
+    expect(await rawEvents(db()).countDocuments({})).toBe(0);
+    expect(await service.runtime.eventLog.head()).toBe(headBefore);
+  });
+
+  it('lists the first 100 errors and counts them all', async () => {
+    const lines = ['userId,eventType,timestamp'];
+    for (let i = 0; i < 150; i++) lines.push(`u${i},click,yesterday`);
+    const { status, body } = await upload(lines.join('\n'));
+    expect(status).toBe(400);
+    expect(body.errorCount).toBe(150);
+    expect(body.details).toHaveLength(100);
+    expect((body.details as { row: number }[])[99]?.row).toBe(101);
+  });
+
+  it.each([
+    ['an empty file', '', /empty/],
+    ['a header only', 'userId,eventType,timestamp\r\n', /no data rows/],
+    ['missing required columns', 'userId,when\nu1,2024-01-01T00:00:00Z\n', /eventType, timestamp/],
+    [
+      'unbalanced quotes',
+      'userId,eventType,timestamp\nu1,"click,2024-01-01T00:00:00Z\n',
+      /unbalanced quotes/,
+    ],
+    ['a duplicated column', 'userId,eventType,timestamp,USERID\nu1,c,2024-01-01T00:00:00Z,x\n', /twice/],
+    ['an unsafe extra column name', 'userId,eventType,timestamp,$set\nu1,c,2024-01-01T00:00:00Z,x\n', /\$/],
+  ])('answers 400 with a clear message for %s', async (_name, csv, message) => {
+    const { status, body } = await upload(csv);
+    expect(status).toBe(400);
+    expect(body.error).toBe('ValidationError');
+    expect(body.message).toMatch(message);
+    expect(await rawEvents(db()).countDocuments({})).toBe(0);
+  });
+
+  it('answers 400 for a row longer than 64 KiB', async () => {
+    const csv = `userId,eventType,timestamp\nu1,${'e'.repeat(70 * 1024)},2024-01-01T00:00:00Z\n`;
+    const { status, body } = await upload(csv);
+    expect(status).toBe(400);
+    expect(body.message).toMatch(/64 KiB/);
+  });
+
+  it('answers 400 for a wrong field, no file, or a body that is not multipart', async () => {
+    const wrong = await upload(csvOfRows(1), { field: 'csv' });
+    expect(wrong.status).toBe(400);
+    expect(wrong.body.message).toMatch(/"csv".*"file"/);
+
+    const form = new FormData();
+    form.append('note', 'hello');
+    const noFile = await fetch(`${service.baseUrl}/api/uploads`, { method: 'POST', body: form });
+    expect(noFile.status).toBe(400);
+    expect(((await noFile.json()) as { message: string }).message).toMatch(/No file/);
+
+    const json = await fetch(`${service.baseUrl}/api/uploads`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/csv' },
+      body: csvOfRows(1),
+    });
+    expect(json.status).toBe(400);
+  });
+
+  it('answers 413 for a file over MAX_UPLOAD_BYTES and stores nothing', async () => {
+    const csv = csvOfRows(10_000);
+    expect(Buffer.byteLength(csv)).toBeGreaterThan(256 * 1024);
+    const { status, body } = await upload(csv);
+    expect(status).toBe(413);
+    expect(body.error).toBe('PayloadTooLarge');
+    expect(await rawEvents(db()).countDocuments({})).toBe(0);
+  });
+
+  it('stores overlapping files uploaded at the same time once, without failing', async () => {
+    const a = csvOfRows(3000, 0);
+    const b = csvOfRows(3000, 1500);
+    const c = csvOfRows(3000, 0);
+    const replies = await Promise.all([upload(a), upload(b), upload(c)]);
+    for (const r of replies) expect(r.status).toBe(201);
+    const newEvents = replies.reduce((n, r) => n + (r.body.totalEvents as number), 0);
+    expect(newEvents).toBe(4500);
+    for (const r of replies) {
+      expect((r.body.totalEvents as number) + (r.body.duplicates as number)).toBe(3000);
+    }
+    expect(await rawEvents(db()).countDocuments({})).toBe(4500);
+    for (const r of replies) {
+      const owned = await rawEvents(db()).countDocuments({ batchId: r.body.batchId as string });
+      expect(owned).toBe(r.body.totalEvents);
+    }
+  });
+});

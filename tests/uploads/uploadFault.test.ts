@@ -1,0 +1,62 @@
+import { MongoClient } from 'mongodb';
+import { startPrivateFerretDb, type PrivateServer } from '../support/privateServers';
+import { startTestService, type TestService } from '../support/testService';
+import { csvOfRows, rawEvents, uploadCsv } from '../support/uploads';
+
+/** Stops the database in the middle of an upload: a real fault, on a FerretDB of this test's own. */
+describe('an upload when the database fails part-way', () => {
+  let ferret: PrivateServer;
+  let service: TestService;
+  let observer: MongoClient;
+  const ROWS = 6000;
+
+  beforeAll(async () => {
+    ferret = await startPrivateFerretDb();
+    service = await startTestService({
+      workers: false,
+      env: { MONGODB_URI: ferret.url, UPLOAD_LEASE_MS: '1500', MAX_UPLOAD_BYTES: String(8 * 1024 * 1024) },
+    });
+    observer = await new MongoClient(ferret.url, { serverSelectionTimeoutMS: 2000 }).connect();
+  });
+  afterAll(async () => {
+    await observer.close().catch(() => undefined);
+    await service.stop();
+    await ferret.destroy();
+  });
+
+  async function waitUntil(predicate: () => Promise<boolean>, ms: number): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (!(await predicate().catch(() => false))) {
+      if (Date.now() > deadline) throw new Error('timed out waiting');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  it('answers 503 within seconds, and a re-upload afterwards stores and counts every event once', async () => {
+    const events = rawEvents(observer.db(service.config.mongo.dbName));
+    const csv = csvOfRows(ROWS);
+    const pending = uploadCsv(service.baseUrl, csv);
+
+    await waitUntil(async () => (await events.estimatedDocumentCount()) > 0, 30_000);
+    await ferret.stop();
+    const stoppedAt = Date.now();
+    const failed = await pending;
+    expect(failed.status).toBe(503);
+    expect(failed.body.error).toBe('ServiceUnavailable');
+    expect(Date.now() - stoppedAt).toBeLessThan(10_000);
+
+    await ferret.start();
+    await waitUntil(async () => (await fetch(`${service.baseUrl}/health`)).status === 200, 30_000);
+    // The failed upload could not undo itself while the database was down: its events are still there.
+    expect(await events.countDocuments({})).toBeGreaterThan(0);
+
+    const retried = await uploadCsv(service.baseUrl, csv);
+    expect(retried.status).toBe(201);
+    expect(retried.body).toMatchObject({ totalEvents: ROWS, duplicates: 0 });
+    expect(await events.countDocuments({})).toBe(ROWS);
+    expect(await events.countDocuments({ batchId: retried.body.batchId as string })).toBe(ROWS);
+
+    const again = await uploadCsv(service.baseUrl, csv);
+    expect(again.body).toMatchObject({ totalEvents: 0, duplicates: ROWS });
+  });
+});
