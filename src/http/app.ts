@@ -6,6 +6,7 @@ import { correlationId } from './correlationId';
 import { errorResponder, notFoundResponder } from './errorMapping';
 import { healthRouter } from './health';
 import { requestLogger } from './requestLogger';
+import { webUiRouter } from './webUi';
 
 export interface AppDeps {
   config: Config;
@@ -24,6 +25,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(express.json({ limit: '100kb' }));
 
   app.use(healthRouter(deps.checkHealth));
+  app.use(webUiRouter());
 
   app.use(notFoundResponder);
   app.use(errorResponder(deps.logger));
