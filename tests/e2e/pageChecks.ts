@@ -56,3 +56,15 @@ export async function unnamedControls(page: Page): Promise<string[]> {
 export async function focusedId(page: Page): Promise<string> {
   return String(await page.evaluate('document.activeElement ? document.activeElement.id : ""'));
 }
+
+/**
+ * Polls a page expression until it is truthy. page.waitForFunction with a string would eval() inside
+ * the page, which the page's CSP (rightly) refuses; page.evaluate runs through the debugger instead.
+ */
+export async function waitUntil(page: Page, expression: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await page.evaluate(expression))) {
+    if (Date.now() > deadline) throw new Error(`Still false after ${timeoutMs} ms: ${expression}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
