@@ -1,4 +1,7 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { get } from 'node:http';
+import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { launchBrowser, saveScreenshot } from '../support/browser';
 import { startTestService, type TestService } from '../support/testService';
@@ -76,6 +79,15 @@ describe('web UI at /', () => {
     }
     const missing = await fetch(`${service.baseUrl}/ui/no-such-file.js`);
     expect(missing.status).toBe(404);
+  });
+
+  it('finds the page from the compiled build in dist/ as well (tsc copies no static files)', () => {
+    // `npm test` compiles dist/ before Jest runs, exactly as `npm start` does.
+    const root = path.resolve(__dirname, '..', '..');
+    const script = "process.stdout.write(require('./dist/http/webUi.js').defaultPublicDir())";
+    const publicDir = execFileSync(process.execPath, ['-e', script], { cwd: root, encoding: 'utf8' });
+    expect(existsSync(path.join(publicDir, 'index.html'))).toBe(true);
+    expect(existsSync(path.join(publicDir, 'app.js'))).toBe(true);
   });
 
   it('renders the three cards under the CSP with no script errors and a name on every control', async () => {
