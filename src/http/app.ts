@@ -8,6 +8,7 @@ import { errorResponder, notFoundResponder } from './errorMapping';
 import { healthRouter } from './health';
 import { requestLogger } from './requestLogger';
 import { uploadsRouter } from './uploads';
+import { webUiRouter } from './webUi';
 
 export interface AppDeps {
   config: Config;
@@ -28,6 +29,7 @@ export function createApp(deps: AppDeps): Express {
 
   app.use(healthRouter(deps.checkHealth));
   app.use(uploadsRouter({ uploadBatch: deps.uploadBatch, maxBytes: deps.config.uploads.maxBytes }));
+  app.use(webUiRouter());
 
   app.use(notFoundResponder);
   app.use(errorResponder(deps.logger));

@@ -1,0 +1,102 @@
+import { requestJson } from './api.js';
+import { renderBarChart } from './barChart.js';
+import { byId, el, formatCount, todayUtc } from './dom.js';
+
+const DATE_PATTERN = /^\d{4}-\d{2}-\d{2}$/;
+
+/** The metrics card: one UTC day's counts per event type, as a table and as a bar chart. */
+export function setupMetrics() {
+  const form = byId('metrics-form');
+  const input = byId('metrics-date');
+  const message = byId('metrics-message');
+  const alert = byId('metrics-alert');
+  const results = byId('metrics-results');
+  const tbody = byId('metrics-body');
+  const total = byId('metrics-total');
+  const chart = byId('metrics-chart');
+  let seq = 0;
+  let shown = null;
+  let drawnWidth = 0;
+
+  input.value = todayUtc();
+  input.addEventListener('change', () => void load());
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    void load();
+  });
+
+  // The chart is drawn at its container's width; redraw when that changes (rotation, resize).
+  new ResizeObserver(() => {
+    if (shown && chart.clientWidth !== drawnWidth) requestAnimationFrame(draw);
+  }).observe(chart);
+
+  function draw() {
+    if (!shown) return;
+    drawnWidth = chart.clientWidth;
+    renderBarChart(chart, shown.items, { title: `Events per type on ${shown.date} (UTC)` });
+  }
+
+  async function load() {
+    const date = input.value;
+    if (!DATE_PATTERN.test(date)) {
+      alert.replaceChildren(el('p', { text: 'Choose a day (year, month and day) to see its metrics.' }));
+      return;
+    }
+    const mine = ++seq;
+    results.setAttribute('aria-busy', 'true');
+    message.textContent = `Loading metrics for ${date} (UTC)…`;
+    try {
+      const { body } = await requestJson('GET', `/api/metrics?date=${encodeURIComponent(date)}`, {
+        notFound: 'This server has no metrics endpoint (404), so metrics cannot be shown.',
+      });
+      if (mine !== seq) return;
+      if (!body || !Array.isArray(body.metrics)) throw new Error('The server sent unexpected metrics.');
+      alert.replaceChildren();
+      render(typeof body.date === 'string' ? body.date : date, itemsOf(body.metrics));
+    } catch (error) {
+      if (mine !== seq) return;
+      shown = null;
+      results.hidden = true;
+      message.textContent = '';
+      alert.replaceChildren(el('p', { text: `Could not load metrics for ${date}. ${error.message}` }));
+    } finally {
+      if (mine === seq) results.removeAttribute('aria-busy');
+    }
+  }
+
+  function render(date, items) {
+    const at = new Date().toISOString().slice(11, 19);
+    if (items.length === 0) {
+      shown = null;
+      results.hidden = true;
+      chart.replaceChildren();
+      message.textContent = `No events were counted for ${date} (UTC). Process a batch with events on that day, or pick another day. (Checked at ${at} UTC.)`;
+      return;
+    }
+    const sum = items.reduce((acc, item) => acc + item.count, 0);
+    message.textContent = `${formatCount(sum)} event${sum === 1 ? '' : 's'} of ${items.length} type${items.length === 1 ? '' : 's'} on ${date} (UTC). Updated at ${at} UTC.`;
+    tbody.replaceChildren(
+      ...items.map((item) =>
+        el('tr', { dataset: { eventType: item.label, count: String(item.count) } }, [
+          el('th', { scope: 'row', text: item.label }),
+          el('td', { className: 'numeric', text: formatCount(item.count) }),
+        ]),
+      ),
+    );
+    total.textContent = formatCount(sum);
+    results.hidden = false;
+    shown = { date, items };
+    draw();
+  }
+
+  void load();
+  return { load };
+}
+
+/** Largest first, then by name, so the table and the chart read in the same order. */
+function itemsOf(metrics) {
+  return metrics
+    .filter((metric) => metric && typeof metric.eventType === 'string' && Number.isFinite(metric.count))
+    .map((metric) => ({ label: metric.eventType, count: metric.count }))
+    .sort((a, b) => b.count - a.count || a.label.localeCompare(b.label));
+}

@@ -1,0 +1,179 @@
+import { describeFailure, uploadFile } from './api.js';
+import { byId, el, formatBytes, formatCount } from './dom.js';
+
+const MAX_ERROR_ROWS_SHOWN = 100;
+
+/** The upload card: choose or drop a CSV, send it with a progress bar, explain the answer. */
+export function setupUpload({ onUploaded }) {
+  const form = byId('upload-form');
+  const input = byId('file-input');
+  const zone = byId('drop-zone');
+  const chosen = byId('chosen-file');
+  const button = byId('upload-button');
+  const progress = byId('upload-progress');
+  const progressText = byId('upload-progress-text');
+  const progressRow = byId('upload-progress-row');
+  const result = byId('upload-result');
+  let file = null;
+  let busy = false;
+
+  function choose(next) {
+    file = next ?? null;
+    chosen.textContent = file ? `${file.name} (${formatBytes(file.size)})` : 'No file chosen yet.';
+    button.disabled = busy || !file;
+  }
+
+  input.addEventListener('change', () => choose(input.files?.[0]));
+
+  for (const type of ['dragenter', 'dragover']) {
+    zone.addEventListener(type, (event) => {
+      event.preventDefault();
+      if (event.dataTransfer) event.dataTransfer.dropEffect = 'copy';
+      zone.classList.add('drag-over');
+    });
+  }
+  zone.addEventListener('dragleave', (event) => {
+    if (!zone.contains(event.relatedTarget)) zone.classList.remove('drag-over');
+  });
+  zone.addEventListener('drop', (event) => {
+    event.preventDefault();
+    zone.classList.remove('drag-over');
+    const dropped = event.dataTransfer?.files?.[0];
+    if (dropped) choose(dropped);
+  });
+  // A file dropped beside the zone would otherwise replace the page with the file's contents.
+  for (const type of ['dragover', 'drop']) {
+    window.addEventListener(type, (event) => {
+      if (!zone.contains(event.target)) event.preventDefault();
+    });
+  }
+
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    if (file && !busy) void send(file);
+  });
+
+  async function send(sending) {
+    busy = true;
+    button.disabled = true;
+    form.setAttribute('aria-busy', 'true');
+    progressRow.hidden = false;
+    progress.max = 1;
+    progress.value = 0;
+    progressText.textContent = '0 %';
+    result.replaceChildren(el('p', { text: `Uploading ${sending.name}…` }));
+
+    const answer = await uploadFile('/api/uploads', sending, (loaded, total) => {
+      progress.max = total;
+      progress.value = loaded;
+      progressText.textContent = `${Math.round((100 * loaded) / total)} %`;
+    });
+
+    busy = false;
+    form.removeAttribute('aria-busy');
+    progressRow.hidden = true;
+    if (answer.status === 201 || answer.status === 200) {
+      result.replaceChildren(successNotice(sending, answer.body ?? {}));
+      input.value = '';
+      choose(null);
+      onUploaded(answer.body?.batchId);
+    } else {
+      result.replaceChildren(failureNotice(sending, answer));
+      choose(sending);
+    }
+  }
+}
+
+function successNotice(file, body) {
+  const fresh = Number.isFinite(body.newEvents) ? body.newEvents : body.totalEvents;
+  const duplicates = Number.isFinite(body.duplicates) ? body.duplicates : 0;
+  return el('div', { className: 'notice notice-success', dataset: { outcome: 'uploaded' } }, [
+    el('p', {}, [el('strong', { text: `Uploaded ${file.name}.` }), body.message ? ` ${body.message}` : '']),
+    el('dl', { className: 'facts' }, [
+      el('div', {}, [
+        el('dt', { text: 'Batch' }),
+        el('dd', {}, [el('code', { id: 'uploaded-batch-id', text: body.batchId ?? '?' })]),
+      ]),
+      el('div', {}, [
+        el('dt', { text: 'New events' }),
+        el('dd', { id: 'uploaded-new', text: formatCount(fresh ?? 0) }),
+      ]),
+      el('div', {}, [
+        el('dt', { text: 'Duplicates skipped' }),
+        el('dd', { id: 'uploaded-duplicates', text: formatCount(duplicates) }),
+      ]),
+    ]),
+    el('p', { text: 'Next: press Process on this batch in the Batches table to count its events.' }),
+  ]);
+}
+
+/** The row errors of a 400, wherever the server put them: details, details.errors or errors. */
+export function rowErrorsOf(body) {
+  const candidates = [body?.details, body?.details?.errors, body?.details?.rows, body?.errors];
+  const list = candidates.find((candidate) => Array.isArray(candidate)) ?? [];
+  const rows = list
+    .filter((item) => item && typeof item === 'object')
+    .map((item) => ({
+      row: item.row ?? item.line ?? '',
+      field: item.field ?? item.column ?? '',
+      message: item.message ?? '',
+    }));
+  const declared = body?.details?.errorCount ?? body?.errorCount;
+  return { rows, errorCount: Number.isFinite(declared) ? declared : rows.length };
+}
+
+function failureNotice(file, answer) {
+  const message = describeFailure(answer.status, answer.body, answer.retryAfter, {
+    notFound: 'This server does not accept uploads: it has no upload endpoint (404).',
+  });
+  const children = [el('p', {}, [el('strong', { text: `${file.name} was not uploaded. ` }), message])];
+  if (answer.status === 400) {
+    const { rows, errorCount } = rowErrorsOf(answer.body);
+    if (errorCount > 0) {
+      const shown = rows.slice(0, MAX_ERROR_ROWS_SHOWN);
+      const more = errorCount > shown.length ? ` The first ${shown.length} are listed.` : '';
+      children.push(
+        el('p', {
+          id: 'row-error-count',
+          text: `${formatCount(errorCount)} row error${errorCount === 1 ? '' : 's'} found; nothing from this file was stored.${more} Fix them and upload the file again.`,
+        }),
+      );
+    }
+    if (rows.length > 0) children.push(rowErrorTable(rows.slice(0, MAX_ERROR_ROWS_SHOWN)));
+  }
+  return el(
+    'div',
+    {
+      className: 'notice notice-error',
+      role: 'alert',
+      dataset: { outcome: 'failed', status: String(answer.status) },
+    },
+    children,
+  );
+}
+
+function rowErrorTable(rows) {
+  return el('div', { className: 'table-scroll', tabindex: '0', role: 'region', 'aria-label': 'Row errors' }, [
+    el('table', { className: 'row-errors', id: 'row-errors' }, [
+      el('caption', { text: 'Rows the server rejected' }),
+      el('thead', {}, [
+        el('tr', {}, [
+          el('th', { scope: 'col', text: 'Row' }),
+          el('th', { scope: 'col', text: 'Field' }),
+          el('th', { scope: 'col', text: 'Problem' }),
+        ]),
+      ]),
+      el(
+        'tbody',
+        {},
+        rows.map((row) =>
+          el('tr', {}, [
+            el('td', { text: String(row.row) }),
+            el('td', {}, [el('code', { text: String(row.field) })]),
+            el('td', { text: String(row.message) }),
+          ]),
+        ),
+      ),
+    ]),
+  ]);
+}
