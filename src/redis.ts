@@ -8,7 +8,7 @@ export function createRedis(url: string, role: 'worker' | 'request'): Redis {
   const options: RedisOptions =
     role === 'worker'
       ? { maxRetriesPerRequest: null, enableReadyCheck: false }
-      : { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000, commandTimeout: 2000 };
+      : { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 1500, commandTimeout: 1500 };
   return new Redis(url, { lazyConnect: false, ...options });
 }
 

@@ -1,5 +1,6 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import multer from 'multer';
+import { z } from 'zod';
 import {
   AppError,
   DependencyUnavailableError,
@@ -15,6 +16,20 @@ import { isRedisUnavailable } from '../redis';
 
 /** The one place where errors become HTTP responses: `{error, message, details?}`. */
 
+/** The body of every 4xx/5xx answer (documented as the `ErrorResponse` OpenAPI component). */
+export const ErrorResponse = z
+  .object({
+    error: z.string().meta({ description: 'Stable machine-readable code', example: 'ValidationError' }),
+    message: z.string().meta({ description: 'Human-readable explanation, safe to show' }),
+    details: z.unknown().optional().meta({ description: 'Structured context, e.g. the invalid fields' }),
+  })
+  .meta({ description: 'Error answer: no stack traces or internal messages' });
+
+/** 429 adds how many seconds to wait (also sent as the Retry-After header). */
+export const RateLimitedResponse = ErrorResponse.extend({
+  retryAfter: z.number().int().nonnegative().meta({ description: 'Seconds until a retry may succeed' }),
+});
+
 interface ErrorBody {
   error: string;
   message: string;
@@ -28,7 +43,7 @@ interface Mapped {
   headers?: Record<string, string>;
 }
 
-const RETRY_AFTER_UNAVAILABLE_SECONDS = 5;
+export const RETRY_AFTER_UNAVAILABLE_SECONDS = 5;
 
 function mapError(error: unknown): Mapped {
   if (error instanceof AppError) {
