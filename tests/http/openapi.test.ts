@@ -12,7 +12,12 @@ import { createResponseValidator, documentedRoutes, registeredRoutes } from '../
 import { startTestService, type TestService } from '../support/testService';
 
 /** Documented now, served once the routers of other branches are merged (then remove them here). */
-const PENDING = [...pendingUploadRoutes, ...pendingBatchRoutes, ...pendingMetricsRoutes, ...pendingQueueRoutes];
+const PENDING = [
+  ...pendingUploadRoutes,
+  ...pendingBatchRoutes,
+  ...pendingMetricsRoutes,
+  ...pendingQueueRoutes,
+];
 const UNDOCUMENTED_BY_DESIGN = API_DOCS_UI_ROUTES.map(
   (path) => `GET ${path.replace(/:([A-Za-z0-9_]+)/g, '{$1}')}`,
 );
@@ -66,9 +71,9 @@ describe('OpenAPI document', () => {
     const validator = createResponseValidator(served);
     const health = await fetch(`${service.baseUrl}/health`);
     const healthBody: unknown = await health.json();
-    expect(validator.problems({ method: 'get', path: '/health', status: health.status, body: healthBody })).toEqual(
-      [],
-    );
+    expect(
+      validator.problems({ method: 'get', path: '/health', status: health.status, body: healthBody }),
+    ).toEqual([]);
 
     const missing = await fetch(`${service.baseUrl}/no/such/route`);
     expect(missing.status).toBe(404);

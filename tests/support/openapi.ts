@@ -54,7 +54,8 @@ function resolveLocalRef(doc: OpenApiDocument, value: unknown): { pointer?: stri
     let target: unknown = doc;
     for (const part of pointer.split('/').slice(1)) {
       const key = part.replace(/~1/g, '/').replace(/~0/g, '~');
-      target = typeof target === 'object' && target !== null ? (target as Record<string, unknown>)[key] : undefined;
+      target =
+        typeof target === 'object' && target !== null ? (target as Record<string, unknown>)[key] : undefined;
     }
     return { pointer, value: target };
   }
@@ -80,7 +81,8 @@ export function createResponseValidator(doc: OpenApiDocument) {
   function problems(response: DocumentedResponse): string[] {
     const { method, path, status } = response;
     const contentType = response.contentType ?? 'application/json';
-    const operation = doc.paths?.[path]?.[method.toLowerCase()] as { responses?: Record<string, unknown> } | undefined;
+    const operation = doc.paths?.[path]?.[method.toLowerCase()] as
+      { responses?: Record<string, unknown> } | undefined;
     if (operation === undefined) return [`${method} ${path} is not documented`];
     let pointer = `/paths/${pointerPart(path)}/${method.toLowerCase()}/responses/${status}`;
     const resolved = resolveLocalRef(doc, operation.responses?.[String(status)]);

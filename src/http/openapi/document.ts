@@ -33,11 +33,11 @@ const headers = {
     schema: { type: 'string' },
   },
   RateLimit: {
-    description: 'Remaining quota of this client (IETF draft-8), e.g. `"uploads";r=9;t=60`',
+    description: 'Remaining quota of this client (IETF draft-8), e.g. `"uploads"; r=9; t=60`',
     schema: { type: 'string' },
   },
   'RateLimit-Policy': {
-    description: 'Quota policy (IETF draft-8), e.g. `"uploads";q=10;w=60`',
+    description: 'Quota policy (IETF draft-8), e.g. `"uploads"; q=10; w=60; pk=:…:`',
     schema: { type: 'string' },
   },
 };
