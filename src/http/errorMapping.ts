@@ -106,7 +106,14 @@ function isBodyParserError(error: unknown): error is { status: number; type: str
 export function errorResponder(logger: Logger): ErrorRequestHandler {
   return (error: unknown, req, res, _next) => {
     const mapped = mapError(error);
-    if (mapped.status >= 500) {
+    if (mapped.status === 503) {
+      // Expected while a dependency is down; the health check and metrics tell the rest.
+      logger.warn('dependency unavailable', {
+        err: error instanceof Error ? error.message : String(error),
+        method: req.method,
+        path: req.path,
+      });
+    } else if (mapped.status >= 500) {
       logger.error('request failed', {
         err: error,
         method: req.method,
