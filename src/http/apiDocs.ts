@@ -12,7 +12,6 @@ const ASSETS = new Set([
   'swagger-ui.css',
   'index.css',
   'swagger-ui-bundle.js',
-  'swagger-ui-standalone-preset.js',
   'favicon-16x16.png',
   'favicon-32x32.png',
 ]);
@@ -29,22 +28,22 @@ const PAGE = `<!DOCTYPE html>
   <body>
     <div id="swagger-ui"></div>
     <script src="/api-docs/swagger-ui-bundle.js"></script>
-    <script src="/api-docs/swagger-ui-standalone-preset.js"></script>
     <script src="/api-docs/swagger-initializer.js"></script>
   </body>
 </html>
 `;
 
 // validatorUrl null: the default would send our document to a third-party validator (and break CSP).
+// BaseLayout, not StandaloneLayout: the standalone top bar only adds a URL box and a logo whose inline
+// <style> our CSP (style-src 'self') refuses.
 const INITIALIZER = `window.addEventListener('load', function () {
   window.ui = SwaggerUIBundle({
     url: '/openapi.json',
     dom_id: '#swagger-ui',
     deepLinking: true,
     validatorUrl: null,
-    presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
-    plugins: [SwaggerUIBundle.plugins.DownloadUrl],
-    layout: 'StandaloneLayout',
+    presets: [SwaggerUIBundle.presets.apis],
+    layout: 'BaseLayout',
   });
 });
 `;
