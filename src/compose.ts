@@ -17,7 +17,7 @@ import { createCheckHealth } from './queries/checkHealth';
 import { createLagWatch, readProjectionLags, type LagWatch } from './queries/projectionLag';
 import { createReadQueueDepth, EVENT_PROCESSING_QUEUE } from './queries/queueDepth';
 import { withTimeout } from './queries/withTimeout';
-import { createRedis } from './redis';
+import { createRedis, waitUntilReady } from './redis';
 import { startWorkers, type RunningWorkers } from './workers/startWorkers';
 
 /**
@@ -39,6 +39,7 @@ export interface Runtime {
 
 /** How long a metrics scrape waits for Redis or MongoDB before leaving a series out. */
 const SCRAPE_TIMEOUT_MS = 1000;
+const REDIS_START_WAIT_MS = 3000;
 
 export async function openRuntime(config: Config, logger: Logger): Promise<Runtime> {
   const mongo = await connectMongo(config.mongo.uri, config.mongo.dbName);
@@ -47,6 +48,9 @@ export async function openRuntime(config: Config, logger: Logger): Promise<Runti
   redis.on('error', (err: Error) => {
     logger.debug('redis connection error', { err: err.message });
   });
+  if (!(await waitUntilReady(redis, REDIS_START_WAIT_MS))) {
+    logger.warn('Redis is not reachable yet; requests that need it answer 503 until it is');
+  }
   const eventLog = createEventLog(mongo.db);
   // Read-only use (job counts); shares the fail-fast connection, so a dead Redis cannot stall it.
   const queue = new Queue(EVENT_PROCESSING_QUEUE, { connection: redis, prefix: config.redis.prefix });

@@ -23,3 +23,26 @@ export function isRedisUnavailable(error: unknown): boolean {
     message.includes('Command timed out')
   );
 }
+
+/**
+ * Waits until the connection is ready, at most `ms`; never throws. The request connection refuses
+ * commands until then (no offline queue), so start-up waits a moment instead of answering its first
+ * requests with 503; a Redis that is down at start-up only delays start-up by `ms`.
+ */
+export function waitUntilReady(redis: Redis, ms: number): Promise<boolean> {
+  if (redis.status === 'ready') return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const done = (ready: boolean): void => {
+      clearTimeout(timer);
+      redis.off('ready', onReady);
+      resolve(ready);
+    };
+    const onReady = (): void => {
+      done(true);
+    };
+    const timer = setTimeout(() => {
+      done(false);
+    }, ms);
+    redis.once('ready', onReady);
+  });
+}

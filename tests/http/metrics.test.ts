@@ -31,9 +31,10 @@ describe('GET /metrics and projection lag in /health', () => {
   });
 
   it('counts requests by route pattern and status, with latency, and never by raw path', async () => {
-    await fetch(`${service.baseUrl}/health`);
-    await fetch(`${service.baseUrl}/health`);
-    await fetch(`${service.baseUrl}/no/such/thing-123`);
+    // Read each body to the end: the server counts a request when it has finished sending it.
+    for (const path of ['/health', '/health', '/no/such/thing-123']) {
+      await (await fetch(`${service.baseUrl}${path}`)).text();
+    }
     const text = await metricsText();
     expect(sample(text, 'ems_http_requests_total{method="GET",route="/health",status="200"}')).toBe(2);
     expect(sample(text, 'ems_http_requests_total{method="GET",route="(unmatched)",status="404"}')).toBe(1);
