@@ -147,13 +147,14 @@ describe('upload rate limiter with Redis down', () => {
   let privateRedis: PrivateServer;
   let redis: Redis;
   let running: Running;
+  const prefix = uniqueName('rl');
 
   beforeAll(async () => {
     privateRedis = await startPrivateRedis();
     redis = createRedis(privateRedis.url, 'request');
     redis.on('error', () => undefined);
     await ready(redis);
-    running = await startLimitedApp(redis, uniqueName('rl'));
+    running = await startLimitedApp(redis, prefix);
   });
 
   afterAll(async () => {
@@ -173,5 +174,13 @@ describe('upload rate limiter with Redis down', () => {
     }
     // The in-process fallback counts from zero: LIMIT more allowed, then refused.
     expect(statuses).toEqual([...Array<number>(LIMIT).fill(201), 429]);
+  });
+
+  it('counts in Redis again once it is back', async () => {
+    await privateRedis.start();
+    await ready(redis);
+    // The restarted Redis kept nothing (no persistence), so the shared window starts afresh.
+    expect((await post(running.url)).status).toBe(201);
+    expect(await redis.get(`${prefix}:ratelimit:uploads:127.0.0.1`)).toBe('1');
   });
 });
