@@ -34,6 +34,10 @@ const envSchema = z.object({
   TRUST_PROXY: bool.default(false),
   CORS_ORIGINS: z.string().default(''),
   HEALTH_TIMEOUT_MS: int(50, 60_000).default(1000),
+  JSON_BODY_LIMIT_BYTES: int(1024, 10 * 1024 * 1024).default(100 * 1024),
+  MAX_HEADER_BYTES: int(1024, 256 * 1024).default(16 * 1024),
+  PROJECTION_LAG_MAX_RECORDS: int(0, 1_000_000_000).default(1000),
+  PROJECTION_LAG_MAX_SECONDS: int(0, 86_400).default(60),
   SHUTDOWN_TIMEOUT_MS: int(100, 600_000).default(10_000),
 });
 
@@ -41,7 +45,14 @@ export type Env = z.infer<typeof envSchema>;
 
 export interface Config {
   env: Env['NODE_ENV'];
-  http: { host: string; port: number; trustProxy: boolean; corsOrigins: string[] };
+  http: {
+    host: string;
+    port: number;
+    trustProxy: boolean;
+    corsOrigins: string[];
+    jsonBodyLimitBytes: number;
+    maxHeaderBytes: number;
+  };
   mongo: { uri: string; dbName: string };
   redis: { url: string; prefix: string };
   admin: { apiKey: string; generated: boolean };
@@ -49,6 +60,8 @@ export interface Config {
   uploads: { rateLimitPerMinute: number; maxBytes: number; leaseMs: number };
   processing: { eventsPerJob: number; workerConcurrency: number };
   healthTimeoutMs: number;
+  /** /health says `degraded` when a projection trails the log by more than `maxRecords` for `maxSeconds`. */
+  projectionLag: { maxRecords: number; maxSeconds: number };
   shutdownTimeoutMs: number;
 }
 
@@ -102,6 +115,8 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       corsOrigins: env.CORS_ORIGINS.split(',')
         .map((o) => o.trim())
         .filter((o) => o !== ''),
+      jsonBodyLimitBytes: env.JSON_BODY_LIMIT_BYTES,
+      maxHeaderBytes: env.MAX_HEADER_BYTES,
     },
     mongo: { uri: env.MONGODB_URI, dbName: env.MONGODB_DB },
     redis: { url: env.REDIS_URL, prefix: env.REDIS_PREFIX },
@@ -114,6 +129,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     },
     processing: { eventsPerJob: env.EVENTS_PER_JOB, workerConcurrency: env.WORKER_CONCURRENCY },
     healthTimeoutMs: env.HEALTH_TIMEOUT_MS,
+    projectionLag: { maxRecords: env.PROJECTION_LAG_MAX_RECORDS, maxSeconds: env.PROJECTION_LAG_MAX_SECONDS },
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
   };
 }

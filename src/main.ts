@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import { buildApp, openRuntime, runWorkers, type Runtime } from './compose';
+import { createHttpServer, openRuntime, runWorkers, type Runtime } from './compose';
 import { ConfigError, loadConfig, loadDotEnv, type Config } from './config';
 import { createLogger, type Logger } from './logging';
 import type { RunningWorkers } from './workers/startWorkers';
@@ -28,13 +28,11 @@ function readConfig(): Config {
 
 function listen(runtime: Runtime): Promise<Server> {
   const { host, port } = runtime.config.http;
-  const app = buildApp(runtime);
+  const server = createHttpServer(runtime);
   return new Promise((resolve, reject) => {
-    const server = app.listen(port, host, (error?: Error) => {
-      if (error) {
-        reject(error);
-        return;
-      }
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
       resolve(server);
     });
   });

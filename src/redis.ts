@@ -8,7 +8,7 @@ export function createRedis(url: string, role: 'worker' | 'request'): Redis {
   const options: RedisOptions =
     role === 'worker'
       ? { maxRetriesPerRequest: null, enableReadyCheck: false }
-      : { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000, commandTimeout: 2000 };
+      : { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 1500, commandTimeout: 1500 };
   return new Redis(url, { lazyConnect: false, ...options });
 }
 
@@ -22,4 +22,27 @@ export function isRedisUnavailable(error: unknown): boolean {
     message.includes('ECONNREFUSED') ||
     message.includes('Command timed out')
   );
+}
+
+/**
+ * Waits until the connection is ready, at most `ms`; never throws. The request connection refuses
+ * commands until then (no offline queue), so start-up waits a moment instead of answering its first
+ * requests with 503; a Redis that is down at start-up only delays start-up by `ms`.
+ */
+export function waitUntilReady(redis: Redis, ms: number): Promise<boolean> {
+  if (redis.status === 'ready') return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const done = (ready: boolean): void => {
+      clearTimeout(timer);
+      redis.off('ready', onReady);
+      resolve(ready);
+    };
+    const onReady = (): void => {
+      done(true);
+    };
+    const timer = setTimeout(() => {
+      done(false);
+    }, ms);
+    redis.once('ready', onReady);
+  });
 }

@@ -8,6 +8,10 @@ describe('loadConfig', () => {
     expect(config.uploads).toEqual({ rateLimitPerMinute: 10, maxBytes: 10 * 1024 * 1024, leaseMs: 30_000 });
     expect(config.processing).toEqual({ eventsPerJob: 100, workerConcurrency: 10 });
     expect(config.http.trustProxy).toBe(false);
+    expect(config.http.corsOrigins).toEqual([]);
+    expect(config.http.jsonBodyLimitBytes).toBe(100 * 1024);
+    expect(config.http.maxHeaderBytes).toBe(16 * 1024);
+    expect(config.projectionLag).toEqual({ maxRecords: 1000, maxSeconds: 60 });
     expect(config.admin.generated).toBe(true);
     expect(config.admin.apiKey.length).toBeGreaterThanOrEqual(16);
   });

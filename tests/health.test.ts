@@ -18,7 +18,11 @@ describe('GET /health', () => {
   it('answers 200 with both checks ok when MongoDB and Redis answer', async () => {
     const res = await fetch(`${service.baseUrl}/health`);
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ status: 'ok', checks: { mongo: 'ok', redis: 'ok' } });
+    expect(await res.json()).toEqual({
+      status: 'ok',
+      checks: { mongo: 'ok', redis: 'ok', projections: 'ok' },
+      projections: [],
+    });
   });
 
   it('answers 503 naming redis within two seconds when Redis is stopped, and recovers', async () => {
@@ -31,6 +35,7 @@ describe('GET /health', () => {
     expect(body.checks.mongo).toBe('ok');
     expect(body.checks.redis).not.toBe('ok');
     expect(elapsed).toBeLessThan(2000);
+    expect(res.headers.get('retry-after')).toBe('5');
 
     await redis.start();
     const deadline = Date.now() + 15_000;

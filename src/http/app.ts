@@ -1,34 +1,58 @@
-import express, { type Express } from 'express';
+import express, { type Express, type RequestHandler } from 'express';
 import type { Config } from '../config';
 import type { Logger } from '../logging';
 import type { UploadBatch } from '../commands/uploadBatch/uploadBatch';
+import type { ServiceMetrics } from '../metrics/serviceMetrics';
 import type { CheckHealth } from '../queries/checkHealth';
+import { apiDocsRouter } from './apiDocs';
 import { correlationId } from './correlationId';
 import { errorResponder, notFoundResponder } from './errorMapping';
 import { healthRouter } from './health';
+import type { OpenApiDocument } from './openapi/document';
+import { httpMetrics, prometheusRouter } from './prometheus';
 import { requestLogger } from './requestLogger';
 import { uploadsRouter } from './uploads';
 import { webUiRouter } from './webUi';
+import { corsAllowList, securityHeaders } from './security';
 
 export interface AppDeps {
   config: Config;
   logger: Logger;
   checkHealth: CheckHealth;
   uploadBatch: UploadBatch;
+  uploadRateLimiter: RequestHandler;
+  metrics: ServiceMetrics;
+  openApiDocument: OpenApiDocument;
 }
 
 /** Builds the Express app from ready-made handlers; it opens no connections itself. */
 export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
+  // Off by default: req.ip is then the TCP peer and X-Forwarded-For is ignored (rate limit, logs).
   app.set('trust proxy', deps.config.http.trustProxy);
 
+  // First, so every answer (404, 413, 429, errors) carries X-Correlation-ID and is counted.
   app.use(correlationId);
+  app.use(httpMetrics(deps.metrics));
   app.use(requestLogger(deps.logger));
-  app.use(express.json({ limit: '100kb' }));
+  app.use(securityHeaders());
+  app.use(corsAllowList(deps.config.http.corsOrigins));
+  app.use(express.json({ limit: deps.config.http.jsonBodyLimitBytes }));
 
   app.use(healthRouter(deps.checkHealth));
-  app.use(uploadsRouter({ uploadBatch: deps.uploadBatch, maxBytes: deps.config.uploads.maxBytes }));
+  app.use(prometheusRouter(deps.metrics));
+  app.use(apiDocsRouter(deps.openApiDocument));
+  // Resource routers are mounted at the root with their full paths (`/api/...`) so the
+  // metrics label and the routes-documented test see the whole route pattern.
+  app.use(
+    uploadsRouter({
+      uploadBatch: deps.uploadBatch,
+      maxBytes: deps.config.uploads.maxBytes,
+      rateLimiter: deps.uploadRateLimiter,
+      metrics: deps.metrics,
+    }),
+  );
   app.use(webUiRouter());
 
   app.use(notFoundResponder);

@@ -1,5 +1,6 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import multer from 'multer';
+import { z } from 'zod';
 import {
   AppError,
   DependencyUnavailableError,
@@ -17,6 +18,20 @@ import { isRedisUnavailable } from '../redis';
 
 /** The one place where errors become HTTP responses: `{error, message, details?}`. */
 
+/** The body of every 4xx/5xx answer (documented as the `ErrorResponse` OpenAPI component). */
+export const ErrorResponse = z
+  .object({
+    error: z.string().meta({ description: 'Stable machine-readable code', example: 'ValidationError' }),
+    message: z.string().meta({ description: 'Human-readable explanation, safe to show' }),
+    details: z.unknown().optional().meta({ description: 'Structured context, e.g. the invalid fields' }),
+  })
+  .meta({ description: 'Error answer: no stack traces or internal messages' });
+
+/** 429 adds how many seconds to wait (also sent as the Retry-After header). */
+export const RateLimitedResponse = ErrorResponse.extend({
+  retryAfter: z.number().int().nonnegative().meta({ description: 'Seconds until a retry may succeed' }),
+});
+
 interface ErrorBody {
   error: string;
   message: string;
@@ -30,7 +45,7 @@ interface Mapped {
   headers?: Record<string, string>;
 }
 
-const RETRY_AFTER_UNAVAILABLE_SECONDS = 5;
+export const RETRY_AFTER_UNAVAILABLE_SECONDS = 5;
 
 function mapError(error: unknown): Mapped {
   if (error instanceof AppError) {
@@ -96,7 +111,14 @@ function isBodyParserError(error: unknown): error is { status: number; type: str
 export function errorResponder(logger: Logger): ErrorRequestHandler {
   return (error: unknown, req, res, _next) => {
     const mapped = mapError(error);
-    if (mapped.status >= 500) {
+    if (mapped.status === 503) {
+      // Expected while a dependency is down; the health check and metrics tell the rest.
+      logger.warn('dependency unavailable', {
+        err: error instanceof Error ? error.message : String(error),
+        method: req.method,
+        path: req.path,
+      });
+    } else if (mapped.status >= 500) {
       logger.error('request failed', {
         err: error,
         method: req.method,

@@ -1,11 +1,72 @@
 import { Router } from 'express';
+import { z } from 'zod';
 import type { CheckHealth } from '../queries/checkHealth';
+import { RETRY_AFTER_UNAVAILABLE_SECONDS } from './errorMapping';
+
+const CheckResult = z.enum(['ok', 'unavailable', 'timeout']);
+
+export const HealthResponse = z
+  .object({
+    status: z.enum(['ok', 'degraded', 'unavailable']).meta({
+      description:
+        'ok; degraded (still 200): a projection trails the event log beyond the configured limit; unavailable (503): MongoDB or Redis does not answer',
+    }),
+    checks: z.object({
+      mongo: CheckResult,
+      redis: CheckResult,
+      projections: z.enum(['ok', 'lagging', 'unknown']),
+    }),
+    projections: z.array(
+      z.object({
+        projection: z.string(),
+        lag: z.number().int().nonnegative().meta({ description: 'Log records not yet applied' }),
+        laggingSeconds: z
+          .number()
+          .int()
+          .nonnegative()
+          .meta({ description: 'How long the lag has been over the limit (0 when under it)' }),
+      }),
+    ),
+  })
+  .meta({
+    example: {
+      status: 'ok',
+      checks: { mongo: 'ok', redis: 'ok', projections: 'ok' },
+      projections: [{ projection: 'dailyMetrics', lag: 0, laggingSeconds: 0 }],
+    },
+  });
 
 export function healthRouter(checkHealth: CheckHealth): Router {
   const router = Router();
+  /**
+   * @openapi
+   * /health:
+   *   get:
+   *     tags: [Operations]
+   *     summary: Liveness and dependency health
+   *     description: Pings MongoDB and Redis (each within HEALTH_TIMEOUT_MS) and checks projection lag.
+   *     responses:
+   *       '200':
+   *         description: Serving (status ok or degraded)
+   *         content:
+   *           application/json:
+   *             schema: { $ref: '#/components/schemas/HealthResponse' }
+   *       '503':
+   *         description: MongoDB or Redis is unavailable
+   *         headers:
+   *           Retry-After: { $ref: '#/components/headers/Retry-After' }
+   *         content:
+   *           application/json:
+   *             schema: { $ref: '#/components/schemas/HealthResponse' }
+   */
   router.get('/health', async (_req, res) => {
-    const health = await checkHealth();
-    res.status(health.status === 'ok' ? 200 : 503).json(health);
+    // Typed by the schema: the compiler proves checkHealth returns what the document promises.
+    const health: z.infer<typeof HealthResponse> = await checkHealth();
+    if (health.status === 'unavailable') {
+      res.setHeader('Retry-After', String(RETRY_AFTER_UNAVAILABLE_SECONDS));
+      res.status(503);
+    }
+    res.json(health);
   });
   return router;
 }

@@ -1,22 +1,32 @@
 import { tmpdir } from 'node:os';
-import { Router, type RequestHandler } from 'express';
+import { Router, type ErrorRequestHandler, type RequestHandler } from 'express';
 import multer from 'multer';
 import { z } from 'zod';
 import { csvSpoolStorage } from '../commands/uploadBatch/csvStorage';
 import { removeSpool } from '../commands/uploadBatch/spool';
 import type { UploadBatch } from '../commands/uploadBatch/uploadBatch';
-import { RequestAbortedError, ValidationError } from '../errors';
+import { InvalidRowsError, RequestAbortedError, ValidationError } from '../errors';
+import type { ServiceMetrics } from '../metrics/serviceMetrics';
 
 /** Multipart field that carries the CSV, as in the original contract. */
 export const UPLOAD_FIELD = 'file';
 
-export const uploadCreatedSchema = z.object({
-  batchId: z.uuid(),
-  /** Events newly stored by this upload (the original contract's name). */
-  totalEvents: z.number().int().nonnegative(),
-  duplicates: z.number().int().nonnegative(),
-  message: z.string(),
-});
+export const uploadCreatedSchema = z
+  .object({
+    batchId: z.uuid(),
+    /** Events newly stored by this upload (the original contract's name). */
+    totalEvents: z.number().int().nonnegative(),
+    duplicates: z.number().int().nonnegative(),
+    message: z.string(),
+  })
+  .meta({
+    example: {
+      batchId: '3f1c2a9e-7b4d-4e8a-9c1f-2d3e4f5a6b7c',
+      totalEvents: 3,
+      duplicates: 1,
+      message: 'Stored 3 new events from 4 rows (1 duplicates)',
+    },
+  });
 export type UploadCreated = z.infer<typeof uploadCreatedSchema>;
 
 export const uploadRejectedSchema = z.object({
@@ -29,6 +39,9 @@ export const uploadRejectedSchema = z.object({
 export interface UploadsDeps {
   uploadBatch: UploadBatch;
   maxBytes: number;
+  /** UPLOAD_RATE_LIMIT per client; runs before the body is read. */
+  rateLimiter: RequestHandler;
+  metrics: Pick<ServiceMetrics, 'uploadAccepted' | 'uploadRejected'>;
   /** Where validated events wait between parsing and storing; the OS temp folder by default. */
   spoolDir?: string;
 }
@@ -62,7 +75,53 @@ export function uploadsRouter(deps: UploadsDeps): Router {
   };
 
   const router = Router();
-  router.post('/api/uploads', receiveCsv, async (req, res) => {
+  // Counts refused files (nothing stored) before the shared error mapping answers.
+  const countRejection: ErrorRequestHandler = (error: unknown, _req, _res, next) => {
+    if (error instanceof InvalidRowsError) deps.metrics.uploadRejected({ invalidRows: error.errorCount });
+    else if (error instanceof ValidationError) deps.metrics.uploadRejected();
+    next(error);
+  };
+  /**
+   * @openapi
+   * /api/uploads:
+   *   post:
+   *     tags: [Uploads]
+   *     summary: Upload a CSV file of events
+   *     description: >-
+   *       Validates the whole file first: a file with any invalid row is refused and nothing is stored.
+   *       Rows already stored (same userId, eventType and instant) count as duplicates.
+   *       Rate limited per client IP (UPLOAD_RATE_LIMIT per minute).
+   *     requestBody:
+   *       required: true
+   *       content:
+   *         multipart/form-data:
+   *           schema:
+   *             type: object
+   *             required: [file]
+   *             properties:
+   *               file:
+   *                 type: string
+   *                 format: binary
+   *                 description: 'CSV with the header userId,eventType,timestamp,metadata (metadata: JSON, optional)'
+   *     responses:
+   *       '201':
+   *         description: Stored; process it with POST /api/batches/{id}/process
+   *         headers:
+   *           RateLimit: { $ref: '#/components/headers/RateLimit' }
+   *           RateLimit-Policy: { $ref: '#/components/headers/RateLimit-Policy' }
+   *         content:
+   *           application/json:
+   *             schema: { $ref: '#/components/schemas/UploadResponse' }
+   *       '400':
+   *         description: The file or the request is invalid; nothing was stored
+   *         content:
+   *           application/json:
+   *             schema: { $ref: '#/components/schemas/UploadRejected' }
+   *       '413': { $ref: '#/components/responses/PayloadTooLarge' }
+   *       '429': { $ref: '#/components/responses/TooManyRequests' }
+   *       '503': { $ref: '#/components/responses/ServiceUnavailable' }
+   */
+  router.post('/api/uploads', deps.rateLimiter, receiveCsv, async (req, res) => {
     const upload = spooled(req);
     if (req.file === undefined || upload === undefined) {
       throw new ValidationError(
@@ -86,10 +145,12 @@ export function uploadsRouter(deps: UploadsDeps): Router {
             ? `No new events in ${upload.totalRows} rows: all were already stored`
             : `Stored ${result.newEvents} new events from ${upload.totalRows} rows (${result.duplicates} duplicates)`,
       };
+      deps.metrics.uploadAccepted({ newEvents: result.newEvents, duplicates: result.duplicates });
       res.status(201).json(body);
     } finally {
       await removeSpool(upload.spoolPath);
     }
   });
+  router.use('/api/uploads', countRejection);
   return router;
 }

@@ -20,6 +20,8 @@ export function testEnv(overrides: Record<string, string> = {}): Record<string, 
     REDIS_PREFIX: uniqueName('t'),
     ADMIN_API_KEY: TEST_ADMIN_KEY,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error',
+    // Tests upload many files from one address; the rate-limit tests set their own limit.
+    UPLOAD_RATE_LIMIT: '100000',
     PORT: '0',
     HOST: '127.0.0.1',
     ...overrides,

@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { buildApp, openRuntime, runWorkers, type Runtime } from '../../src/compose';
+import { createHttpServer, openRuntime, runWorkers, type Runtime } from '../../src/compose';
 import type { Config } from '../../src/config';
 import { createLogger } from '../../src/logging';
 import type { RunningWorkers } from '../../src/workers/startWorkers';
@@ -26,10 +26,10 @@ export async function startTestService(
   const logger = createLogger({ level: config.logLevel, role: 'test' });
   const runtime = await openRuntime(config, logger);
   const workers = options.workers === false ? undefined : runWorkers(runtime);
-  const app = buildApp(runtime);
-  const server = await new Promise<Server>((resolve) => {
-    const s = app.listen(0, '127.0.0.1', () => {
-      resolve(s);
+  const server: Server = createHttpServer(runtime);
+  await new Promise<void>((resolve) => {
+    server.listen(0, '127.0.0.1', () => {
+      resolve();
     });
   });
   const { port } = server.address() as AddressInfo;

@@ -1,0 +1,100 @@
+import SwaggerParser from '@apidevtools/swagger-parser';
+import { z } from 'zod';
+import { buildApp, buildOpenApi } from '../../src/compose';
+import { API_DOCS_UI_ROUTES } from '../../src/http/apiDocs';
+import type { OpenApiDocument } from '../../src/http/openapi/document';
+import { pendingBatchRoutes } from '../../src/http/openapi/paths/batches';
+import { pendingMetricsRoutes } from '../../src/http/openapi/paths/metrics';
+import { pendingQueueRoutes } from '../../src/http/openapi/paths/queues';
+import { createSchemaRegistry } from '../../src/http/openapi/registry';
+import { createResponseValidator, documentedRoutes, registeredRoutes } from '../support/openapi';
+import { startTestService, type TestService } from '../support/testService';
+
+/** Documented now, served once the routers of other branches are merged (then remove them here). */
+const PENDING = [...pendingBatchRoutes, ...pendingMetricsRoutes, ...pendingQueueRoutes];
+const UNDOCUMENTED_BY_DESIGN = API_DOCS_UI_ROUTES.map(
+  (path) => `GET ${path.replace(/:([A-Za-z0-9_]+)/g, '{$1}')}`,
+);
+
+describe('OpenAPI document', () => {
+  let service: TestService;
+  let served: OpenApiDocument;
+
+  beforeAll(async () => {
+    service = await startTestService({ workers: false });
+    served = (await (await fetch(`${service.baseUrl}/openapi.json`)).json()) as OpenApiDocument;
+  });
+
+  afterAll(async () => {
+    await service.stop();
+  });
+
+  it('is a valid OpenAPI 3.1 document whose every $ref resolves', async () => {
+    expect(served.openapi).toBe('3.1.0');
+    await expect(SwaggerParser.validate(structuredClone(served) as never)).resolves.toBeDefined();
+  });
+
+  it('takes its component schemas from the zod schemas, with $refs between registered ones', () => {
+    const schemas = served.components?.schemas as Record<string, Record<string, unknown>>;
+    expect(Object.keys(schemas)).toEqual(expect.arrayContaining(['ErrorResponse', 'HealthResponse']));
+    expect(schemas.ErrorResponse).toMatchObject({ required: ['error', 'message'], type: 'object' });
+    expect(schemas.BatchList).toMatchObject({
+      properties: { batches: { items: { $ref: '#/components/schemas/BatchStatus' } } },
+    });
+    expect(served.components?.securitySchemes).toEqual({
+      AdminApiKey: expect.objectContaining({ type: 'apiKey', in: 'header', name: 'X-API-Key' }) as unknown,
+    });
+  });
+
+  it('documents every route the app registers', () => {
+    const app = buildApp(service.runtime);
+    const registered = registeredRoutes(app).filter((r) => !UNDOCUMENTED_BY_DESIGN.includes(r));
+    expect(registered).toEqual(expect.arrayContaining(['GET /health', 'GET /metrics', 'GET /openapi.json']));
+    const documented = documentedRoutes(served);
+    expect(registered.filter((r) => !documented.includes(r))).toEqual([]);
+  });
+
+  it('serves every documented operation, except the routes still pending in other branches', () => {
+    const registered = registeredRoutes(buildApp(service.runtime));
+    const notServed = documentedRoutes(served).filter((r) => !registered.includes(r));
+    // When a router is merged its routes leave this list: drop them from PENDING then.
+    expect(notServed.sort()).toEqual([...PENDING].sort());
+  });
+
+  it('answers match their documented schemas', async () => {
+    const validator = createResponseValidator(served);
+    const health = await fetch(`${service.baseUrl}/health`);
+    const healthBody: unknown = await health.json();
+    expect(
+      validator.problems({ method: 'get', path: '/health', status: health.status, body: healthBody }),
+    ).toEqual([]);
+
+    const missing = await fetch(`${service.baseUrl}/no/such/route`);
+    expect(missing.status).toBe(404);
+    expect(validator.componentProblems('ErrorResponse', await missing.json())).toEqual([]);
+
+    // The validator can fail: a wrong shape is reported.
+    expect(
+      validator.problems({ method: 'get', path: '/health', status: 200, body: { status: 'fine' } }).length,
+    ).toBeGreaterThan(0);
+    expect(validator.componentProblems('ErrorResponse', { error: 'x' })).not.toEqual([]);
+  });
+
+  it('builds the same document in-process as it serves', () => {
+    expect(buildOpenApi()).toEqual(served);
+  });
+});
+
+describe('schema registry', () => {
+  it('refuses a name registered twice and documents request schemas as accepted (defaults optional)', () => {
+    const registry = createSchemaRegistry();
+    const Query = z.object({ limit: z.coerce.number().int().default(100) });
+    registry.registerSchemas({ DlqQuery: Query }, { io: 'input' });
+    expect(() => {
+      registry.registerSchemas({ DlqQuery: z.string() });
+    }).toThrow(/registered twice/);
+    const schemas = registry.componentSchemas();
+    expect(schemas.DlqQuery).not.toHaveProperty('required');
+    expect(schemas.DlqQuery).not.toHaveProperty('$schema');
+  });
+});
