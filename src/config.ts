@@ -30,6 +30,7 @@ const envSchema = z.object({
   MAX_UPLOAD_BYTES: int(1, 64 * 1024 ** 3).default(10 * 1024 * 1024),
   EVENTS_PER_JOB: int(1, 100_000).default(100),
   WORKER_CONCURRENCY: int(1, 1000).default(10),
+  PROJECTION_POLL_MS: int(100, 3_600_000).default(2000),
   TRUST_PROXY: bool.default(false),
   CORS_ORIGINS: z.string().default(''),
   HEALTH_TIMEOUT_MS: int(50, 60_000).default(1000),
@@ -46,7 +47,7 @@ export interface Config {
   admin: { apiKey: string; generated: boolean };
   logLevel: Env['LOG_LEVEL'];
   uploads: { rateLimitPerMinute: number; maxBytes: number };
-  processing: { eventsPerJob: number; workerConcurrency: number };
+  processing: { eventsPerJob: number; workerConcurrency: number; projectionPollMs: number };
   healthTimeoutMs: number;
   shutdownTimeoutMs: number;
 }
@@ -107,7 +108,11 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     admin: { apiKey, generated },
     logLevel: env.LOG_LEVEL,
     uploads: { rateLimitPerMinute: env.UPLOAD_RATE_LIMIT, maxBytes: env.MAX_UPLOAD_BYTES },
-    processing: { eventsPerJob: env.EVENTS_PER_JOB, workerConcurrency: env.WORKER_CONCURRENCY },
+    processing: {
+      eventsPerJob: env.EVENTS_PER_JOB,
+      workerConcurrency: env.WORKER_CONCURRENCY,
+      projectionPollMs: env.PROJECTION_POLL_MS,
+    },
     healthTimeoutMs: env.HEALTH_TIMEOUT_MS,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
   };

@@ -87,6 +87,8 @@ export interface EventLog {
   /** The position of the newest record, 0 when the log is empty. */
   head(): Promise<number>;
   findByKey(key: string): Promise<AnyLogRecord | undefined>;
+  /** Every record of one stream (e.g. `batch:<id>`), in position order. */
+  readStream(streamId: string): Promise<AnyLogRecord[]>;
 }
 
 const MAX_APPEND_ATTEMPTS = 200;
@@ -162,5 +164,10 @@ export function createEventLog(
     }
   }
 
-  return { append, readFrom, readAll, head, findByKey };
+  async function readStream(streamId: string): Promise<AnyLogRecord[]> {
+    const docs = await log.find({ streamId }, { sort: { _id: 1 } }).toArray();
+    return docs.map(toRecord);
+  }
+
+  return { append, readFrom, readAll, head, findByKey, readStream };
 }
