@@ -34,6 +34,7 @@ export function startProjectionWorker(deps: ProjectionWorkerDeps): { close(): Pr
   // One catch-up at a time in this process; overlapping calls share the running one and then rerun.
   let running: Promise<void> | undefined;
   const pending = { again: false };
+  const repeatRequested = (): boolean => pending.again;
   const catchUpAll = (): Promise<void> => {
     if (running !== undefined) {
       pending.again = true;
@@ -44,7 +45,7 @@ export function startProjectionWorker(deps: ProjectionWorkerDeps): { close(): Pr
         do {
           pending.again = false;
           for (const catchUp of deps.catchUps) await catchUp();
-        } while (pending.again);
+        } while (repeatRequested());
       } finally {
         running = undefined;
       }
