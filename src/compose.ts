@@ -10,6 +10,7 @@ import type { Logger } from './logging';
 import { connectMongo, type Mongo } from './mongo';
 import { batchStatusProjection } from './projections/batchStatus';
 import { dailyMetricsProjection } from './projections/dailyMetrics';
+import type { Projection } from './projections/projection';
 import { createProjector, type CatchUp, type ProjectorDeps } from './projections/projector';
 import { createCheckHealth } from './queries/checkHealth';
 import { createGetBatch } from './queries/getBatch';
@@ -109,6 +110,11 @@ export function buildApp(runtime: Runtime): Express {
   });
 }
 
+/** Every read model, in the order rebuilds and workers run them. */
+export function projectionsOf(): Projection[] {
+  return [dailyMetricsProjection, batchStatusProjection];
+}
+
 /** The projectors of every read model; leases on the fail-fast connection, so a dead Redis stops writes. */
 export function buildProjectors(runtime: Runtime): CatchUp[] {
   const deps: ProjectorDeps = {
@@ -118,7 +124,7 @@ export function buildProjectors(runtime: Runtime): CatchUp[] {
     prefix: runtime.config.redis.prefix,
     logger: runtime.logger,
   };
-  return [createProjector(deps, dailyMetricsProjection), createProjector(deps, batchStatusProjection)];
+  return projectionsOf().map((projection) => createProjector(deps, projection));
 }
 
 export function runWorkers(runtime: Runtime): RunningWorkers {

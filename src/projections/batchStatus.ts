@@ -1,4 +1,4 @@
-import type { Collection } from 'mongodb';
+import type { Db } from 'mongodb';
 import type { AnyLogRecord } from '../events/eventLog';
 import { isDuplicateKey } from '../mongo';
 import type { Projection, Write } from './projection';
@@ -72,14 +72,17 @@ export function batchIdOf(record: AnyLogRecord): string {
 }
 
 /** One read-then-replace per record; the replace is conditional on the `lastPosition` it read. */
-export const batchStatusProjection: Projection<BatchStatusDoc> = {
+export const batchStatusProjection: Projection = {
   name: 'batchStatus',
 
-  async ensureIndexes(collection: Collection<BatchStatusDoc>) {
-    await collection.createIndex({ uploadedPosition: -1 }, { name: 'uploadedPosition' });
+  async ensureIndexes(db: Db, collectionName: string) {
+    await db
+      .collection<BatchStatusDoc>(collectionName)
+      .createIndex({ uploadedPosition: -1 }, { name: 'uploadedPosition' });
   },
 
-  planWrites(collection: Collection<BatchStatusDoc>, record: AnyLogRecord): Write[] {
+  planWrites(db: Db, collectionName: string, record: AnyLogRecord): Write[] {
+    const collection = db.collection<BatchStatusDoc>(collectionName);
     return [
       async () => {
         const _id = batchIdOf(record);

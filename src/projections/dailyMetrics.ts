@@ -1,4 +1,4 @@
-import type { Collection } from 'mongodb';
+import type { Db } from 'mongodb';
 import type { AnyLogRecord } from '../events/eventLog';
 import { isDuplicateKey } from '../mongo';
 import type { Projection, Write } from './projection';
@@ -20,15 +20,18 @@ export function dailyMetricId(date: string, eventType: string): string {
  * Adds each `EventsProcessed` count to its day. Every write is conditional on the document's
  * `lastPosition`, so replaying a record (after a crash between two writes, say) adds nothing twice.
  */
-export const dailyMetricsProjection: Projection<DailyMetricDoc> = {
+export const dailyMetricsProjection: Projection = {
   name: 'dailyMetrics',
 
-  async ensureIndexes(collection: Collection<DailyMetricDoc>) {
-    await collection.createIndex({ date: 1, eventType: 1 }, { name: 'date_eventType' });
+  async ensureIndexes(db: Db, collectionName: string) {
+    await db
+      .collection<DailyMetricDoc>(collectionName)
+      .createIndex({ date: 1, eventType: 1 }, { name: 'date_eventType' });
   },
 
-  planWrites(collection: Collection<DailyMetricDoc>, record: AnyLogRecord): Write[] {
+  planWrites(db: Db, collectionName: string, record: AnyLogRecord): Write[] {
     if (record.type !== 'EventsProcessed') return [];
+    const collection = db.collection<DailyMetricDoc>(collectionName);
     const position = record.position;
     return record.data.counts.map(({ date, eventType, count }) => async () => {
       const _id = dailyMetricId(date, eventType);

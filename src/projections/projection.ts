@@ -1,4 +1,4 @@
-import type { Collection, Document } from 'mongodb';
+import type { Db } from 'mongodb';
 import type { AnyLogRecord } from '../events/eventLog';
 import type { ProjectionName } from './readModels';
 
@@ -10,8 +10,8 @@ export type Write = () => Promise<void>;
  * conditional on the target document's `lastPosition`, which is what makes replays harmless.
  * The projector runs them in order; a crash between two of them is healed by replaying the record.
  */
-export interface Projection<T extends Document = Document> {
+export interface Projection {
   name: ProjectionName;
-  ensureIndexes(collection: Collection<T>): Promise<void>;
-  planWrites(collection: Collection<T>, record: AnyLogRecord): Write[];
+  ensureIndexes(db: Db, collectionName: string): Promise<void>;
+  planWrites(db: Db, collectionName: string, record: AnyLogRecord): Write[];
 }

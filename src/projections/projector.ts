@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { Collection, Db, Document } from 'mongodb';
+import type { Db } from 'mongodb';
 import type { AnyLogRecord, EventLog } from '../events/eventLog';
 import type { Logger } from '../logging';
 import { tryAcquireLease, type Lease } from './lease';
@@ -16,42 +16,38 @@ import {
 
 export const PAGE_SIZE = 500;
 
-export interface ProjectionTarget<T extends Document = Document> {
-  projection: Projection<T>;
+export interface ProjectionTarget {
+  db: Db;
+  projection: Projection;
   version: number;
-  collection: Collection<T>;
+  collectionName: string;
   checkpointId: string;
 }
 
-export function targetFor<T extends Document>(
-  db: Db,
-  projection: Projection<T>,
-  version: number,
-): ProjectionTarget<T> {
+export function targetFor(db: Db, projection: Projection, version: number): ProjectionTarget {
   return {
+    db,
     projection,
     version,
-    collection: db.collection<T>(collectionName(projection.name, version)),
+    collectionName: collectionName(projection.name, version),
     checkpointId: checkpointId(projection.name, version),
   };
 }
 
 /** Runs every write of one record, in order. */
-export async function applyRecord<T extends Document>(
-  target: ProjectionTarget<T>,
-  record: AnyLogRecord,
-): Promise<void> {
-  for (const write of target.projection.planWrites(target.collection, record)) await write();
+export async function applyRecord(target: ProjectionTarget, record: AnyLogRecord): Promise<void> {
+  const writes = target.projection.planWrites(target.db, target.collectionName, record);
+  for (const write of writes) await write();
 }
 
 /**
  * Applies the log from the target's checkpoint to the head, saving the checkpoint after each page.
  * `guard` runs before every record: the lease check that stops a writer who lost its lease.
  */
-export async function projectInto<T extends Document>(
+export async function projectInto(
   db: Db,
   eventLog: EventLog,
-  target: ProjectionTarget<T>,
+  target: ProjectionTarget,
   options: { fence: number; guard?: () => void; onPage?: (position: number, count: number) => void },
 ): Promise<number> {
   let from = (await readCheckpoint(db, target.checkpointId)) + 1;
@@ -105,7 +101,7 @@ export async function fenceAboveCheckpoint(db: Db, lease: Lease, id: string): Pr
  * projection's lease writes; a caller that cannot get it returns at once, because the holder looks
  * at the head again after releasing and so sees whatever was appended meanwhile.
  */
-export function createProjector<T extends Document>(deps: ProjectorDeps, projection: Projection<T>) {
+export function createProjector(deps: ProjectorDeps, projection: Projection) {
   const indexed = new Set<number>();
   return async function catchUp(): Promise<number> {
     let total = 0;
@@ -117,7 +113,7 @@ export function createProjector<T extends Document>(deps: ProjectorDeps, project
         const target = targetFor(deps.db, projection, await liveVersion(deps.db, projection.name));
         await fenceAboveCheckpoint(deps.db, lease, target.checkpointId);
         if (!indexed.has(target.version)) {
-          await projection.ensureIndexes(target.collection);
+          await projection.ensureIndexes(deps.db, target.collectionName);
           indexed.add(target.version);
         }
         total += await projectInto(deps.db, deps.eventLog, target, {

@@ -37,7 +37,7 @@ describe('batches and metrics over HTTP', () => {
 
   const get = async (path: string) => {
     const res = await fetch(`${service.baseUrl}${path}`);
-    return { status: res.status, body: (await res.json()) as unknown };
+    return { status: res.status, body: await res.json() };
   };
   const post = async (path: string) => {
     const res = await fetch(`${service.baseUrl}${path}`, { method: 'POST' });
