@@ -128,14 +128,14 @@ export function buildProjectors(runtime: Runtime): CatchUp[] {
 }
 
 export function runWorkers(runtime: Runtime): RunningWorkers {
-  const { config, logger, mongo, eventLog, processingQueue } = runtime;
+  const { config, logger, eventLog, processingQueue } = runtime;
   return startWorkers({
     config,
     logger,
     connection: createRedis(config.redis.url, 'worker'),
     eventLog,
     processingQueue,
-    processChunk: createProcessChunk({ db: mongo.db, eventLog, logger }),
+    processChunk: createProcessChunk({ eventLog, logger }),
     catchUps: buildProjectors(runtime),
   });
 }

@@ -115,7 +115,18 @@ export function createEventLog(
     return doc === null ? undefined : toRecord(doc);
   }
 
-  async function append<T extends RecordType>(
+  // Appends from one process go one at a time: racing each other for the next position only makes
+  // them retry (on FerretDB, 50 concurrent appends took 16 s instead of 1 s). Other processes still race.
+  let queue: Promise<unknown> = Promise.resolve();
+  function append<T extends RecordType>(
+    input: NewRecord<T>,
+  ): Promise<{ record: LogRecord<T>; appended: boolean }> {
+    const run = queue.then(() => appendNow(input));
+    queue = run.catch(() => undefined);
+    return run;
+  }
+
+  async function appendNow<T extends RecordType>(
     input: NewRecord<T>,
   ): Promise<{ record: LogRecord<T>; appended: boolean }> {
     const version = currentVersion[input.type];

@@ -1,6 +1,7 @@
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
+import { CountableEvent } from '../events/rawEventChunks';
 
 /** The `event-processing` queue: one job per chunk of a batch. */
 export const PROCESSING_QUEUE = 'event-processing';
@@ -11,7 +12,7 @@ export const ChunkJobData = z.object({
   round: z.number().int().positive(),
   firstId: z.string().min(1),
   lastId: z.string().min(1),
-  size: z.number().int().positive(),
+  events: z.array(CountableEvent).min(1),
   correlationId: z.string().min(1),
 });
 export type ChunkJobData = z.infer<typeof ChunkJobData>;

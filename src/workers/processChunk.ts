@@ -1,13 +1,11 @@
 import { UnrecoverableError } from 'bullmq';
-import type { Db } from 'mongodb';
 import { batchKeys, batchStream } from '../events/batchHistory';
 import type { EventLog } from '../events/eventLog';
-import { countByDayAndType, RawEventForCounting, readChunkDocuments } from '../events/rawEventChunks';
+import { countByDayAndType } from '../events/rawEventChunks';
 import type { Logger } from '../logging';
 import { ChunkJobData } from './chunkJobs';
 
 export interface ProcessChunkDeps {
-  db: Db;
   eventLog: EventLog;
   logger: Logger;
 }
@@ -18,7 +16,7 @@ export interface ChunkOutcome {
 }
 
 /**
- * Counts one chunk's events per (UTC date, eventType) and appends `EventsProcessed` under the chunk's
+ * Counts one chunk's events (as planned by ProcessBatch from the raw events) per (UTC date, eventType) and appends `EventsProcessed` under the chunk's
  * natural key, so a duplicated delivery or a retry after a crash appends nothing new.
  * Input that can never succeed throws UnrecoverableError: retrying it would only delay the DLQ.
  */
@@ -34,18 +32,11 @@ export function createProcessChunk(deps: ProcessChunkDeps) {
     const uploaded = await deps.eventLog.findByKey(batchKeys.uploaded(job.batchId));
     if (uploaded === undefined) throw new UnrecoverableError(`batch ${job.batchId} was never uploaded`);
 
-    const documents = await readChunkDocuments(deps.db, job.batchId, job);
-    const events: RawEventForCounting[] = [];
-    for (const doc of documents) {
-      const event = RawEventForCounting.safeParse(doc);
-      if (!event.success) throw new UnrecoverableError(`raw event in chunk ${job.chunk} is malformed`);
-      events.push(event.data);
-    }
-    if (events.length !== job.size) {
-      // Raw events are immutable, so a chunk that lost or gained events will not heal by retrying.
-      throw new UnrecoverableError(
-        `chunk ${job.chunk} of batch ${job.batchId} has ${events.length} events, expected ${job.size}`,
-      );
+    const events: [string, number][] = [];
+    for (const event of job.events) {
+      // A stored event that cannot be counted stays uncountable: retrying will not change it.
+      if (event === null) throw new UnrecoverableError(`chunk ${job.chunk} holds a malformed raw event`);
+      events.push(event);
     }
 
     const { record, appended } = await deps.eventLog.append({
