@@ -1,6 +1,7 @@
 import { openRuntime, projectionsOf } from './compose';
 import { ConfigError, loadConfig, loadDotEnv } from './config';
 import { createLogger } from './logging';
+import { redisReady } from './redis';
 import { rebuildProjections, type RebuildProgress } from './projections/rebuild';
 import { verifyReadModels } from './projections/verify';
 
@@ -43,6 +44,7 @@ async function main(): Promise<number> {
   const logger = createLogger({ level: 'warn', role: 'rebuild' });
   const runtime = await openRuntime(config, logger);
   try {
+    await redisReady(runtime.redis);
     if (!args.includes('--verify-only')) {
       let startedAt = Date.now();
       let current = '';

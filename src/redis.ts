@@ -23,3 +23,19 @@ export function isRedisUnavailable(error: unknown): boolean {
     message.includes('Command timed out')
   );
 }
+
+/** Resolves once a fail-fast connection is ready (it rejects commands before that), or rejects after `ms`. */
+export function redisReady(redis: Redis, ms = 5000): Promise<void> {
+  if (redis.status === 'ready') return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      redis.off('ready', onReady);
+      reject(new Error(`redis was not ready within ${ms} ms`));
+    }, ms);
+    const onReady = (): void => {
+      clearTimeout(timer);
+      resolve();
+    };
+    redis.once('ready', onReady);
+  });
+}
