@@ -27,9 +27,26 @@ function random(seed: number): () => number {
 }
 
 const TYPES = [
-  'page_view', 'click', 'purchase', 'signup', 'login', 'logout', 'add_to_cart', 'remove_from_cart',
-  'search', 'share', 'like', 'comment', 'subscribe', 'unsubscribe', 'download', 'upload', 'video_play',
-  'video_pause', 'checkout', 'refund',
+  'page_view',
+  'click',
+  'purchase',
+  'signup',
+  'login',
+  'logout',
+  'add_to_cart',
+  'remove_from_cart',
+  'search',
+  'share',
+  'like',
+  'comment',
+  'subscribe',
+  'unsubscribe',
+  'download',
+  'upload',
+  'video_play',
+  'video_pause',
+  'checkout',
+  'refund',
 ];
 
 function csvField(value: string): string {
@@ -60,7 +77,10 @@ export async function generateCsv(path: string, shape: CsvShape): Promise<{ rows
       const user = `user_${Math.floor(next() * users)}`;
       const type = types[Math.floor(next() * types.length)] ?? 'click';
       const at = new Date(start + Math.floor(next() * days * 86_400_000)).toISOString();
-      const metadata = JSON.stringify({ source: next() < 0.5 ? 'web' : 'mobile', value: Math.floor(next() * 1000) });
+      const metadata = JSON.stringify({
+        source: next() < 0.5 ? 'web' : 'mobile',
+        value: Math.floor(next() * 1000),
+      });
       line = `${user},${type},${at},${csvField(metadata)}\n`;
       if (recent.length < 1000) recent.push(line);
       else recent[Math.floor(next() * recent.length)] = line;

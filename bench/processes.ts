@@ -32,11 +32,20 @@ export async function startStack(): Promise<BenchStack> {
   const dir = mkdtempSync(join(tmpdir(), 'ems-bench-'));
   const args = ['scripts/stack.sh', 'start', '--dir', dir, '--ephemeral'];
   args.push('--mongo-port', String(await freePort()), '--redis-port', String(await freePort()));
-  const started = spawnSync('bash', args, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const started = spawnSync('bash', args, {
+    cwd: ROOT,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   if (started.status !== 0) throw new Error('could not start the benchmark stack');
-  const values = Object.fromEntries(started.stdout.trim().split('\n').map((l) => l.split(/=(.*)/s, 2)));
-  const mongoUri = values.MONGODB_URI;
-  const redisUrl = values.REDIS_URL;
+  const values = new Map(
+    started.stdout
+      .trim()
+      .split('\n')
+      .map((line): [string, string] => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
+  );
+  const mongoUri = values.get('MONGODB_URI');
+  const redisUrl = values.get('REDIS_URL');
   if (typeof mongoUri !== 'string' || typeof redisUrl !== 'string') throw new Error('stack printed no URLs');
   return {
     mongoUri,

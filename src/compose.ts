@@ -1,12 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
-import { Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import type { Express } from 'express';
 import type { Redis } from 'ioredis';
-import type { Config } from './config';
+import { createProcessBatch } from './commands/processBatch';
+import { createRetryFailedJobs } from './commands/retryFailedJobs';
 import { createUploadBatch } from './commands/uploadBatch/uploadBatch';
 import { ensureUploadSessionIndexes, UploadSessions } from './commands/uploadBatch/uploadSessions';
+import type { Config } from './config';
 import { createEventLog, ensureEventLogIndexes, type EventLog } from './events/eventLog';
 import { ensureRawEventIndexes } from './events/rawEvents';
 import { createApp } from './http/app';
@@ -17,11 +19,22 @@ import { uploadRateLimiter } from './http/rateLimit';
 import type { Logger } from './logging';
 import { createServiceMetrics, type ServiceMetrics } from './metrics/serviceMetrics';
 import { connectMongo, type Mongo } from './mongo';
+import { batchStatusProjection } from './projections/batchStatus';
+import { dailyMetricsProjection } from './projections/dailyMetrics';
+import type { Projection } from './projections/projection';
+import { createProjector, type CatchUp, type ProjectorDeps } from './projections/projector';
 import { createCheckHealth } from './queries/checkHealth';
+import { createGetBatch } from './queries/getBatch';
+import { createGetDailyMetrics } from './queries/getDailyMetrics';
+import { createListBatches } from './queries/listBatches';
+import { createListFailedJobs } from './queries/listFailedJobs';
 import { createLagWatch, readProjectionLags, type LagWatch } from './queries/projectionLag';
-import { createReadQueueDepth, EVENT_PROCESSING_QUEUE } from './queries/queueDepth';
+import { createReadQueueDepth } from './queries/queueDepth';
 import { withTimeout } from './queries/withTimeout';
 import { createRedis, waitUntilReady } from './redis';
+import { createProcessingQueue, type ChunkJobData } from './workers/chunkJobs';
+import { createProcessChunk } from './workers/processChunk';
+import { createProjectionsQueue, wakeProjections } from './workers/projectionWorker';
 import { startWorkers, type RunningWorkers } from './workers/startWorkers';
 
 /**
@@ -32,10 +45,14 @@ export interface Runtime {
   config: Config;
   logger: Logger;
   mongo: Mongo;
-  /** Fail-fast connection for the request path (health checks, queue producers, rate limit). */
+  /** Fail-fast connection for the request path (health checks, queue producers, leases, rate limit). */
   redis: Redis;
   eventLog: EventLog;
-  /** Prometheus series of this process; pass it to whatever records (e.g. the upload command). */
+  /** Producer side of `event-processing` (fail-fast connection). */
+  processingQueue: Queue<ChunkJobData>;
+  /** Producer side of `projections`: wake-ups after each append. */
+  projectionsQueue: Queue;
+  /** Prometheus series of this process; pass it to whatever records (e.g. the upload route). */
   metrics: ServiceMetrics;
   lagWatch: LagWatch;
   close(): Promise<void>;
@@ -57,18 +74,27 @@ export async function openRuntime(config: Config, logger: Logger): Promise<Runti
   if (!(await waitUntilReady(redis, REDIS_START_WAIT_MS))) {
     logger.warn('Redis is not reachable yet; requests that need it answer 503 until it is');
   }
-  const eventLog = createEventLog(mongo.db);
-  // Read-only use (job counts); shares the fail-fast connection, so a dead Redis cannot stall it.
-  const queue = new Queue(EVENT_PROCESSING_QUEUE, { connection: redis, prefix: config.redis.prefix });
-  queue.on('error', (err: Error) => {
-    logger.debug('metrics queue connection error', { err: err.message });
+  const processingQueue = createProcessingQueue(redis, config.redis.prefix);
+  const projectionsQueue = createProjectionsQueue(redis, config.redis.prefix);
+  for (const queue of [processingQueue, projectionsQueue] as Queue[]) {
+    queue.on('error', (err: Error) => {
+      logger.debug('queue producer error', { queue: queue.name, err: err.message });
+    });
+  }
+  // A lost wake-up only delays the read models until the projectors' next poll.
+  const eventLog = createEventLog(mongo.db, {
+    onAppended: (record) => {
+      wakeProjections(projectionsQueue, record.position).catch((err: unknown) => {
+        logger.debug('could not wake the projectors', { err });
+      });
+    },
   });
   const lagWatch = createLagWatch({
     read: () => readProjectionLags(mongo.db, eventLog),
     maxRecords: config.projectionLag.maxRecords,
     maxSeconds: config.projectionLag.maxSeconds,
   });
-  const readQueueDepth = createReadQueueDepth(queue, SCRAPE_TIMEOUT_MS);
+  const readQueueDepth = createReadQueueDepth(processingQueue as Queue, SCRAPE_TIMEOUT_MS);
   const metrics = createServiceMetrics({
     queueDepth: () =>
       readQueueDepth().catch((err: unknown) => {
@@ -87,10 +113,12 @@ export async function openRuntime(config: Config, logger: Logger): Promise<Runti
     mongo,
     redis,
     eventLog,
+    processingQueue,
+    projectionsQueue,
     metrics,
     lagWatch,
     async close() {
-      await queue.close().catch(() => undefined);
+      await Promise.all([processingQueue.close(), projectionsQueue.close()]).catch(() => undefined);
       redis.disconnect();
       await mongo.client.close();
     },
@@ -112,7 +140,14 @@ export function buildOpenApi(): OpenApiDocument {
 }
 
 export function buildApp(runtime: Runtime): Express {
-  const { config, logger, mongo, redis, eventLog, metrics, lagWatch } = runtime;
+  const { config, logger, mongo, redis, eventLog, processingQueue, metrics, lagWatch } = runtime;
+  const processBatch = createProcessBatch({
+    db: mongo.db,
+    eventLog,
+    queue: processingQueue,
+    eventsPerJob: config.processing.eventsPerJob,
+    logger,
+  });
   const sessions = new UploadSessions(mongo.db, eventLog, config.uploads.leaseMs);
   return createApp({
     config,
@@ -127,6 +162,16 @@ export function buildApp(runtime: Runtime): Express {
       logger,
       limitPerMinute: config.uploads.rateLimitPerMinute,
     }),
+    batches: {
+      processBatch,
+      listBatches: createListBatches({ db: mongo.db }),
+      getBatch: createGetBatch({ db: mongo.db, eventLog }),
+    },
+    getDailyMetrics: createGetDailyMetrics({ db: mongo.db }),
+    queues: {
+      listFailedJobs: createListFailedJobs({ queue: processingQueue }),
+      retryFailedJobs: createRetryFailedJobs({ queue: processingQueue, processBatch }),
+    },
   });
 }
 
@@ -135,6 +180,32 @@ export function createHttpServer(runtime: Runtime, app: Express = buildApp(runti
   return createServer({ maxHeaderSize: runtime.config.http.maxHeaderBytes }, app);
 }
 
+/** Every read model, in the order rebuilds and workers run them. */
+export function projectionsOf(): Projection[] {
+  return [dailyMetricsProjection, batchStatusProjection];
+}
+
+/** The projectors of every read model; leases on the fail-fast connection, so a dead Redis stops writes. */
+export function buildProjectors(runtime: Runtime): CatchUp[] {
+  const deps: ProjectorDeps = {
+    db: runtime.mongo.db,
+    eventLog: runtime.eventLog,
+    redis: runtime.redis,
+    prefix: runtime.config.redis.prefix,
+    logger: runtime.logger,
+  };
+  return projectionsOf().map((projection) => createProjector(deps, projection));
+}
+
 export function runWorkers(runtime: Runtime): RunningWorkers {
-  return startWorkers({ config: runtime.config, logger: runtime.logger, db: runtime.mongo.db });
+  const { config, logger, eventLog, processingQueue } = runtime;
+  return startWorkers({
+    config,
+    logger,
+    connection: createRedis(config.redis.url, 'worker'),
+    eventLog,
+    processingQueue,
+    processChunk: createProcessChunk({ eventLog, logger }),
+    catchUps: buildProjectors(runtime),
+  });
 }

@@ -31,6 +31,7 @@ const envSchema = z.object({
   UPLOAD_LEASE_MS: int(500, 3_600_000).default(30_000),
   EVENTS_PER_JOB: int(1, 100_000).default(100),
   WORKER_CONCURRENCY: int(1, 1000).default(10),
+  PROJECTION_POLL_MS: int(100, 3_600_000).default(2000),
   TRUST_PROXY: bool.default(false),
   CORS_ORIGINS: z.string().default(''),
   HEALTH_TIMEOUT_MS: int(50, 60_000).default(1000),
@@ -58,7 +59,7 @@ export interface Config {
   admin: { apiKey: string; generated: boolean };
   logLevel: Env['LOG_LEVEL'];
   uploads: { rateLimitPerMinute: number; maxBytes: number; leaseMs: number };
-  processing: { eventsPerJob: number; workerConcurrency: number };
+  processing: { eventsPerJob: number; workerConcurrency: number; projectionPollMs: number };
   healthTimeoutMs: number;
   /** /health says `degraded` when a projection trails the log by more than `maxRecords` for `maxSeconds`. */
   projectionLag: { maxRecords: number; maxSeconds: number };
@@ -127,7 +128,11 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       maxBytes: env.MAX_UPLOAD_BYTES,
       leaseMs: env.UPLOAD_LEASE_MS,
     },
-    processing: { eventsPerJob: env.EVENTS_PER_JOB, workerConcurrency: env.WORKER_CONCURRENCY },
+    processing: {
+      eventsPerJob: env.EVENTS_PER_JOB,
+      workerConcurrency: env.WORKER_CONCURRENCY,
+      projectionPollMs: env.PROJECTION_POLL_MS,
+    },
     healthTimeoutMs: env.HEALTH_TIMEOUT_MS,
     projectionLag: { maxRecords: env.PROJECTION_LAG_MAX_RECORDS, maxSeconds: env.PROJECTION_LAG_MAX_SECONDS },
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,

@@ -87,6 +87,8 @@ export interface EventLog {
   /** The position of the newest record, 0 when the log is empty. */
   head(): Promise<number>;
   findByKey(key: string): Promise<AnyLogRecord | undefined>;
+  /** Every record of one stream (e.g. `batch:<id>`), in position order. */
+  readStream(streamId: string): Promise<AnyLogRecord[]>;
 }
 
 const MAX_APPEND_ATTEMPTS = 200;
@@ -113,7 +115,18 @@ export function createEventLog(
     return doc === null ? undefined : toRecord(doc);
   }
 
-  async function append<T extends RecordType>(
+  // Appends from one process go one at a time: racing each other for the next position only makes
+  // them retry (on FerretDB, 50 concurrent appends took 16 s instead of 1 s). Other processes still race.
+  let queue: Promise<unknown> = Promise.resolve();
+  function append<T extends RecordType>(
+    input: NewRecord<T>,
+  ): Promise<{ record: LogRecord<T>; appended: boolean }> {
+    const run = queue.then(() => appendNow(input));
+    queue = run.catch(() => undefined);
+    return run;
+  }
+
+  async function appendNow<T extends RecordType>(
     input: NewRecord<T>,
   ): Promise<{ record: LogRecord<T>; appended: boolean }> {
     const version = currentVersion[input.type];
@@ -162,5 +175,10 @@ export function createEventLog(
     }
   }
 
-  return { append, readFrom, readAll, head, findByKey };
+  async function readStream(streamId: string): Promise<AnyLogRecord[]> {
+    const docs = await log.find({ streamId }, { sort: { _id: 1 } }).toArray();
+    return docs.map(toRecord);
+  }
+
+  return { append, readFrom, readAll, head, findByKey, readStream };
 }

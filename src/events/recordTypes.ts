@@ -29,9 +29,31 @@ export const EventsProcessedV1 = z.object({
   counts: DailyCounts,
 });
 
+/**
+ * A processing round began. `eventsPerChunk` of the first round fixes the chunk boundaries for good,
+ * so a later round (after a failure, or with another EVENTS_PER_JOB) never re-slices the batch.
+ */
+export const BatchProcessingStartedV1 = z.object({
+  batchId,
+  round: z.number().int().positive(),
+  eventsPerChunk: z.number().int().positive(),
+  chunks: z.number().int().nonnegative(),
+  totalEvents: z.number().int().nonnegative(),
+});
+
+/** A chunk exhausted its retries (or can never succeed) in the given round. */
+export const BatchProcessingFailedV1 = z.object({
+  batchId,
+  round: z.number().int().positive(),
+  chunk: z.number().int().nonnegative(),
+  reason: z.string().max(2000),
+});
+
 export const recordSchemas = {
   BatchUploaded: { 1: BatchUploadedV1 },
   EventsProcessed: { 1: EventsProcessedV1 },
+  BatchProcessingStarted: { 1: BatchProcessingStartedV1 },
+  BatchProcessingFailed: { 1: BatchProcessingFailedV1 },
 } as const;
 
 export type RecordType = keyof typeof recordSchemas;
@@ -40,6 +62,8 @@ export type RecordType = keyof typeof recordSchemas;
 export const currentVersion = {
   BatchUploaded: 1,
   EventsProcessed: 1,
+  BatchProcessingStarted: 1,
+  BatchProcessingFailed: 1,
 } as const satisfies { [T in RecordType]: keyof (typeof recordSchemas)[T] };
 
 export type RecordData<T extends RecordType> = z.infer<(typeof recordSchemas)[T][(typeof currentVersion)[T]]>;

@@ -5,11 +5,15 @@ import type { UploadBatch } from '../commands/uploadBatch/uploadBatch';
 import type { ServiceMetrics } from '../metrics/serviceMetrics';
 import type { CheckHealth } from '../queries/checkHealth';
 import { apiDocsRouter } from './apiDocs';
+import type { GetDailyMetrics } from '../queries/getDailyMetrics';
 import { correlationId } from './correlationId';
 import { errorResponder, notFoundResponder } from './errorMapping';
+import { batchesRouter, type BatchesRouterDeps } from './batches';
 import { healthRouter } from './health';
 import type { OpenApiDocument } from './openapi/document';
 import { httpMetrics, prometheusRouter } from './prometheus';
+import { metricsRouter } from './metrics';
+import { queuesRouter, type QueuesRouterDeps } from './queues';
 import { requestLogger } from './requestLogger';
 import { uploadsRouter } from './uploads';
 import { webUiRouter } from './webUi';
@@ -23,6 +27,9 @@ export interface AppDeps {
   uploadRateLimiter: RequestHandler;
   metrics: ServiceMetrics;
   openApiDocument: OpenApiDocument;
+  batches: BatchesRouterDeps;
+  getDailyMetrics: GetDailyMetrics;
+  queues: Omit<QueuesRouterDeps, 'apiKey'>;
 }
 
 /** Builds the Express app from ready-made handlers; it opens no connections itself. */
@@ -53,6 +60,9 @@ export function createApp(deps: AppDeps): Express {
       metrics: deps.metrics,
     }),
   );
+  app.use(batchesRouter(deps.batches));
+  app.use(metricsRouter({ getDailyMetrics: deps.getDailyMetrics }));
+  app.use(queuesRouter({ apiKey: deps.config.admin.apiKey, ...deps.queues }));
   app.use(webUiRouter());
 
   app.use(notFoundResponder);

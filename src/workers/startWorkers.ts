@@ -1,6 +1,13 @@
-import type { Db } from 'mongodb';
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
 import type { Config } from '../config';
+import type { EventLog } from '../events/eventLog';
 import type { Logger } from '../logging';
+import type { CatchUp } from '../projections/projector';
+import type { ChunkJobData } from './chunkJobs';
+import { startChunkWorker } from './chunkWorker';
+import type { ProcessChunk } from './processChunk';
+import { startProjectionWorker } from './projectionWorker';
 
 export interface RunningWorkers {
   /** Stops taking jobs, lets active ones finish (or be released for retry), then closes connections. */
@@ -10,16 +17,38 @@ export interface RunningWorkers {
 export interface WorkerDeps {
   config: Config;
   logger: Logger;
-  db: Db;
+  /** A connection for BullMQ workers (`maxRetriesPerRequest: null`); closed with the workers. */
+  connection: Redis;
+  eventLog: EventLog;
+  processingQueue: Queue<ChunkJobData>;
+  processChunk: ProcessChunk;
+  catchUps: readonly CatchUp[];
 }
 
-/** Starts every background worker of the service. */
+/** Starts every background worker of the service: the chunk jobs and the projectors. */
 export function startWorkers(deps: WorkerDeps): RunningWorkers {
-  const closers: (() => Promise<void>)[] = [];
-  deps.logger.info('workers started', { count: closers.length });
+  const { config, logger, connection } = deps;
+  const chunks = startChunkWorker({
+    connection,
+    prefix: config.redis.prefix,
+    concurrency: config.processing.workerConcurrency,
+    processChunk: deps.processChunk,
+    eventLog: deps.eventLog,
+    queue: deps.processingQueue,
+    logger,
+  });
+  const projections = startProjectionWorker({
+    connection,
+    prefix: config.redis.prefix,
+    catchUps: deps.catchUps,
+    pollMs: config.processing.projectionPollMs,
+    logger,
+  });
+  logger.info('workers started', { concurrency: config.processing.workerConcurrency });
   return {
     async close() {
-      await Promise.all(closers.map((close) => close()));
+      await Promise.all([chunks.close(), projections.close()]);
+      connection.disconnect();
     },
   };
 }

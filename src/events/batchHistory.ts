@@ -1,0 +1,55 @@
+import type { EventLog, LogRecord } from './eventLog';
+
+/** Natural keys and stream of a batch's records (see contracts: `<Type>:<batchId>[:<n>...]`). */
+export const batchStream = (batchId: string): string => `batch:${batchId}`;
+export const batchKeys = {
+  uploaded: (batchId: string) => `BatchUploaded:${batchId}`,
+  started: (batchId: string, round: number) => `BatchProcessingStarted:${batchId}:${round}`,
+  processed: (batchId: string, chunk: number) => `EventsProcessed:${batchId}:${chunk}`,
+  failed: (batchId: string, round: number, chunk: number) =>
+    `BatchProcessingFailed:${batchId}:${round}:${chunk}`,
+};
+
+/** What the log says about one batch's processing, folded from its stream. */
+export interface BatchHistory {
+  uploaded: LogRecord<'BatchUploaded'>;
+  /** Fixed by the first round; undefined before any round started. */
+  eventsPerChunk: number | undefined;
+  rounds: number;
+  lastStartedPosition: number;
+  lastFailedPosition: number;
+  processedChunks: Set<number>;
+}
+
+export async function readBatchHistory(log: EventLog, batchId: string): Promise<BatchHistory | undefined> {
+  const uploaded = await log.findByKey(batchKeys.uploaded(batchId));
+  if (uploaded?.type !== 'BatchUploaded') return undefined;
+  const records = await log.readStream(batchStream(batchId));
+  const history = {
+    eventsPerChunk: undefined as number | undefined,
+    rounds: 0,
+    lastStartedPosition: 0,
+    lastFailedPosition: 0,
+    processedChunks: new Set<number>(),
+  };
+  for (const record of records) {
+    // The stream id is a convention; the data's batchId is what counts.
+    if (record.data.batchId !== batchId) continue;
+    switch (record.type) {
+      case 'BatchUploaded':
+        break;
+      case 'BatchProcessingStarted':
+        history.eventsPerChunk ??= record.data.eventsPerChunk;
+        history.rounds = Math.max(history.rounds, record.data.round);
+        history.lastStartedPosition = record.position;
+        break;
+      case 'BatchProcessingFailed':
+        history.lastFailedPosition = record.position;
+        break;
+      case 'EventsProcessed':
+        history.processedChunks.add(record.data.chunk);
+        break;
+    }
+  }
+  return { uploaded, ...history };
+}

@@ -1,0 +1,89 @@
+import { Worker, type Job, type Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { batchKeys, batchStream } from '../events/batchHistory';
+import type { EventLog } from '../events/eventLog';
+import { runWithCorrelationId, type Logger } from '../logging';
+import { ChunkJobData, PROCESSING_QUEUE } from './chunkJobs';
+import type { ChunkOutcome, ProcessChunk } from './processChunk';
+
+export interface ChunkWorkerDeps {
+  connection: Redis;
+  prefix: string;
+  concurrency: number;
+  processChunk: ProcessChunk;
+  eventLog: EventLog;
+  queue: Queue<ChunkJobData>;
+  logger: Logger;
+  /** How often failed jobs are compared with the log, in case a crash lost a failure record. */
+  sweepIntervalMs?: number;
+}
+
+const MAX_REASON = 2000;
+const SWEEP_PAGE = 500;
+
+/** Appends `BatchProcessingFailed` for a job that is in the failed set (the DLQ); idempotent per round. */
+export async function recordChunkFailure(eventLog: EventLog, job: Job): Promise<void> {
+  const parsed = ChunkJobData.safeParse(job.data);
+  if (!parsed.success) return;
+  const { batchId, round, chunk, correlationId } = parsed.data;
+  await eventLog.append({
+    type: 'BatchProcessingFailed',
+    key: batchKeys.failed(batchId, round, chunk),
+    streamId: batchStream(batchId),
+    data: { batchId, round, chunk, reason: (job.failedReason || 'unknown error').slice(0, MAX_REASON) },
+    correlationId,
+  });
+}
+
+/** Records every job of the DLQ in the log (no-op for those already recorded). */
+export async function sweepFailedChunks(queue: Queue<ChunkJobData>, eventLog: EventLog): Promise<number> {
+  let seen = 0;
+  for (let start = 0; ; start += SWEEP_PAGE) {
+    const jobs = await queue.getFailed(start, start + SWEEP_PAGE - 1);
+    for (const job of jobs) await recordChunkFailure(eventLog, job);
+    seen += jobs.length;
+    if (jobs.length < SWEEP_PAGE) return seen;
+  }
+}
+
+export function startChunkWorker(deps: ChunkWorkerDeps): { close(): Promise<void> } {
+  const worker = new Worker<ChunkJobData, ChunkOutcome>(
+    PROCESSING_QUEUE,
+    (job) => {
+      const correlationId =
+        typeof job.data.correlationId === 'string' ? job.data.correlationId : `job-${job.id ?? ''}`;
+      return runWithCorrelationId(correlationId, () => deps.processChunk(job.data));
+    },
+    { connection: deps.connection, prefix: deps.prefix, concurrency: deps.concurrency },
+  );
+  worker.on('failed', (job, error) => {
+    if (job === undefined) return;
+    void (async () => {
+      // Only a job that ended in the failed set is a failure of the chunk; others are retries.
+      if ((await job.getState()) !== 'failed') return;
+      deps.logger.warn('chunk job failed for good', { jobId: job.id, err: error.message });
+      await recordChunkFailure(deps.eventLog, job);
+    })().catch((err: unknown) => {
+      deps.logger.error('could not record a chunk failure; the sweep will retry', { err });
+    });
+  });
+  worker.on('error', (err) => {
+    deps.logger.error('chunk worker error', { err: err.message });
+  });
+
+  const sweep = (): void => {
+    sweepFailedChunks(deps.queue, deps.eventLog).catch((err: unknown) => {
+      deps.logger.warn('failed-chunk sweep did not finish', { err });
+    });
+  };
+  sweep();
+  const timer = setInterval(sweep, deps.sweepIntervalMs ?? 30_000);
+  timer.unref();
+
+  return {
+    async close() {
+      clearInterval(timer);
+      await worker.close();
+    },
+  };
+}

@@ -1,0 +1,59 @@
+import { UnrecoverableError } from 'bullmq';
+import { batchKeys, batchStream } from '../events/batchHistory';
+import type { EventLog } from '../events/eventLog';
+import { countByDayAndType } from '../events/rawEventChunks';
+import type { Logger } from '../logging';
+import { ChunkJobData } from './chunkJobs';
+
+export interface ProcessChunkDeps {
+  eventLog: EventLog;
+  logger: Logger;
+}
+
+export interface ChunkOutcome {
+  position: number;
+  appended: boolean;
+}
+
+/**
+ * Counts one chunk's events (as planned by ProcessBatch from the raw events) per (UTC date, eventType) and appends `EventsProcessed` under the chunk's
+ * natural key, so a duplicated delivery or a retry after a crash appends nothing new.
+ * Input that can never succeed throws UnrecoverableError: retrying it would only delay the DLQ.
+ */
+export function createProcessChunk(deps: ProcessChunkDeps) {
+  return async function processChunk(rawData: unknown): Promise<ChunkOutcome> {
+    const parsed = ChunkJobData.safeParse(rawData);
+    if (!parsed.success) throw new UnrecoverableError(`invalid chunk job data: ${parsed.error.message}`);
+    const job = parsed.data;
+    const key = batchKeys.processed(job.batchId, job.chunk);
+
+    const done = await deps.eventLog.findByKey(key);
+    if (done !== undefined) return { position: done.position, appended: false };
+    const uploaded = await deps.eventLog.findByKey(batchKeys.uploaded(job.batchId));
+    if (uploaded === undefined) throw new UnrecoverableError(`batch ${job.batchId} was never uploaded`);
+
+    const events: [string, number][] = [];
+    for (const event of job.events) {
+      // A stored event that cannot be counted stays uncountable: retrying will not change it.
+      if (event === null) throw new UnrecoverableError(`chunk ${job.chunk} holds a malformed raw event`);
+      events.push(event);
+    }
+
+    const { record, appended } = await deps.eventLog.append({
+      type: 'EventsProcessed',
+      key,
+      streamId: batchStream(job.batchId),
+      data: {
+        batchId: job.batchId,
+        chunk: job.chunk,
+        events: events.length,
+        counts: countByDayAndType(events),
+      },
+      correlationId: job.correlationId,
+    });
+    deps.logger.debug('chunk processed', { batchId: job.batchId, chunk: job.chunk, appended });
+    return { position: record.position, appended };
+  };
+}
+
+export type ProcessChunk = ReturnType<typeof createProcessChunk>;

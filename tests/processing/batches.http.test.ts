@@ -1,0 +1,136 @@
+import { seedBatch, type SeedRow } from '../support/seedBatch';
+import { startTestService, type TestService } from '../support/testService';
+import { waitFor } from '../support/waitFor';
+
+const day = (iso: string) => new Date(iso);
+
+function rows(): SeedRow[] {
+  const out: SeedRow[] = [];
+  for (let i = 0; i < 7; i++)
+    out.push({ userId: `u${i}`, eventType: 'click', timestamp: day(`2024-03-01T0${i}:00:00Z`) });
+  for (let i = 0; i < 3; i++)
+    out.push({ userId: `u${i}`, eventType: 'view', timestamp: day(`2024-03-01T23:59:5${i}Z`) });
+  // Late on 1 March in New York is 2 March in UTC: buckets are UTC dates.
+  out.push({ userId: 'ny', eventType: 'click', timestamp: day('2024-03-01T23:30:00-05:00') });
+  return out;
+}
+
+interface BatchBody {
+  batchId: string;
+  status: string;
+  processedEvents: number;
+  totalEvents: number;
+  progress: number;
+  processedAt: string | null;
+}
+
+describe('batches and metrics over HTTP', () => {
+  let service: TestService;
+
+  beforeAll(async () => {
+    service = await startTestService({ env: { EVENTS_PER_JOB: '3', PROJECTION_POLL_MS: '500' } });
+  });
+
+  afterAll(async () => {
+    await service.stop();
+  });
+
+  const get = async (path: string) => {
+    const res = await fetch(`${service.baseUrl}${path}`);
+    return { status: res.status, body: await res.json() };
+  };
+  const post = async (path: string) => {
+    const res = await fetch(`${service.baseUrl}${path}`, { method: 'POST' });
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  };
+
+  it('processes a batch once: 202, then 200 with nothing enqueued, then completed with exact metrics', async () => {
+    const { db } = service.runtime.mongo;
+    const { batchId, newEvents } = await seedBatch(db, service.runtime.eventLog, rows(), 'march.csv');
+    expect(newEvents).toBe(11);
+
+    const first = await post(`/api/batches/${batchId}/process`);
+    expect(first.status).toBe(202);
+    expect(first.body).toMatchObject({ batchId, jobsEnqueued: 4 });
+
+    const done = await waitFor(
+      async () => (await get(`/api/batches/${batchId}`)).body as BatchBody,
+      (b) => b.status === 'completed',
+      30_000,
+      'batch completed',
+    );
+    expect(done).toMatchObject({ processedEvents: 11, totalEvents: 11, progress: 100 });
+    expect(done.processedAt).not.toBeNull();
+
+    const again = await post(`/api/batches/${batchId}/process`);
+    expect(again.status).toBe(200);
+    expect(again.body).toMatchObject({ batchId, jobsEnqueued: 0 });
+
+    const march1 = await waitFor(
+      () => get('/api/metrics?date=2024-03-01'),
+      (r) => JSON.stringify(r.body).includes('view'),
+    );
+    expect(march1).toEqual({
+      status: 200,
+      body: {
+        date: '2024-03-01',
+        metrics: [
+          { eventType: 'click', count: 7 },
+          { eventType: 'view', count: 3 },
+        ],
+      },
+    });
+    expect((await get('/api/metrics?date=2024-03-02')).body).toEqual({
+      date: '2024-03-02',
+      metrics: [{ eventType: 'click', count: 1 }],
+    });
+  });
+
+  it('answers 404 for an unknown batch, whatever the id looks like', async () => {
+    for (const id of ['00000000-0000-4000-8000-000000000000', 'not-a-uuid', 'a:b']) {
+      expect((await post(`/api/batches/${encodeURIComponent(id)}/process`)).status).toBe(404);
+      expect((await get(`/api/batches/${encodeURIComponent(id)}`)).status).toBe(404);
+    }
+  });
+
+  it('validates metric dates strictly and answers an empty day with []', async () => {
+    for (const bad of ['2024-02-31', '2024-1-1', 'abc', '2023-02-29', '']) {
+      const res = await get(`/api/metrics?date=${bad}`);
+      expect(res.status).toBe(400);
+      expect(res.body).toMatchObject({ error: 'ValidationError' });
+    }
+    expect((await get('/api/metrics?date=2024-02-29')).body).toEqual({ date: '2024-02-29', metrics: [] });
+    const today = new Date().toISOString().slice(0, 10);
+    expect(await get('/api/metrics')).toEqual({ status: 200, body: { date: today, metrics: [] } });
+  });
+
+  it('lists batches newest first, a page at a time', async () => {
+    const { db } = service.runtime.mongo;
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const r = await seedBatch(db, service.runtime.eventLog, [
+        { userId: `list${i}`, eventType: 'x', timestamp: day('2024-05-05T00:00:00Z') },
+      ]);
+      ids.push(r.batchId);
+    }
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    await waitFor(
+      async () => ((await get('/api/batches?limit=100')).body as { batches: BatchBody[] }).batches,
+      (b) => ids.every((id) => b.some((x) => x.batchId === id)),
+    );
+    do {
+      const page = (await get(`/api/batches?limit=2${cursor === null ? '' : `&cursor=${cursor}`}`)).body as {
+        batches: BatchBody[];
+        nextCursor: string | null;
+      };
+      expect(page.batches.length).toBeLessThanOrEqual(2);
+      seen.push(...page.batches.map((b) => b.batchId));
+      cursor = page.nextCursor;
+    } while (cursor !== null);
+    expect(seen.slice(0, 3)).toEqual([...ids].reverse());
+    expect(new Set(seen).size).toBe(seen.length);
+    expect((await get('/api/batches?limit=0')).status).toBe(400);
+    expect((await get('/api/batches?cursor=abc')).status).toBe(400);
+  });
+});

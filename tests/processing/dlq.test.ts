@@ -1,0 +1,118 @@
+import { runWorkers } from '../../src/compose';
+import type { RunningWorkers } from '../../src/workers/startWorkers';
+import { seedBatch, type SeedRow } from '../support/seedBatch';
+import { TEST_ADMIN_KEY } from '../support/testConfig';
+import { startTestService, type TestService } from '../support/testService';
+import { waitFor } from '../support/waitFor';
+
+interface FailedJobBody {
+  id: string;
+  data: { batchId: string; chunk: number };
+  error: string;
+  failedReason: string;
+  timestamp: number;
+  attemptsMade: number;
+}
+
+describe('the dead-letter queue', () => {
+  let service: TestService;
+  let workers: RunningWorkers | undefined;
+
+  beforeAll(async () => {
+    service = await startTestService({
+      workers: false,
+      env: { EVENTS_PER_JOB: '4', PROJECTION_POLL_MS: '300' },
+    });
+  });
+
+  afterAll(async () => {
+    await workers?.close();
+    await service.stop();
+  });
+
+  const call = async (method: string, path: string, headers: Record<string, string> = {}) => {
+    const res = await fetch(`${service.baseUrl}${path}`, { method, headers });
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  };
+  const admin = { 'X-API-Key': TEST_ADMIN_KEY };
+
+  it('rejects a missing or wrong key, and a key in the query string, with 401', async () => {
+    for (const method of ['GET', 'POST']) {
+      const path =
+        method === 'GET' ? '/api/queues/event-processing/dlq' : '/api/queues/event-processing/dlq/retry';
+      expect((await call(method, path)).status).toBe(401);
+      expect((await call(method, path, { 'X-API-Key': 'wrong-key-wrong-key' })).status).toBe(401);
+      expect((await call(method, path, { 'X-API-Key': `${TEST_ADMIN_KEY}x` })).status).toBe(401);
+      const inQuery = await call(method, `${path}?apiKey=${TEST_ADMIN_KEY}&api_key=${TEST_ADMIN_KEY}`);
+      expect(inQuery.status).toBe(401);
+      expect(inQuery.body).toMatchObject({ error: 'Unauthorized' });
+    }
+  });
+
+  it('answers 400 for any queue but event-processing, and for a bad limit', async () => {
+    expect((await call('GET', '/api/queues/projections/dlq', admin)).status).toBe(400);
+    expect((await call('POST', '/api/queues/other/dlq/retry', admin)).status).toBe(400);
+    expect((await call('GET', '/api/queues/event-processing/dlq?limit=0', admin)).status).toBe(400);
+    expect(await call('GET', '/api/queues/event-processing/dlq', admin)).toEqual({
+      status: 200,
+      body: { queueName: 'event-processing', failedJobs: [] },
+    });
+  });
+
+  it('keeps a chunk with a malformed raw event in the DLQ, marks the batch failed, and retry brings it back', async () => {
+    const { db } = service.runtime.mongo;
+    const rows: SeedRow[] = Array.from({ length: 10 }, (_, i) => ({
+      userId: `d${i}`,
+      eventType: i % 2 === 0 ? 'even' : 'odd',
+      timestamp: new Date(Date.UTC(2024, 6, 1, 12, i)),
+    }));
+    const { batchId } = await seedBatch(db, service.runtime.eventLog, rows);
+    // Corrupt one stored event of chunk 1: its job genuinely cannot succeed.
+    const raw = db.collection<{ _id: string; batchId: string; timestamp: unknown }>('raw_events');
+    const [victim] = await raw.find({ batchId }).sort({ _id: 1 }).skip(5).limit(1).toArray();
+    if (victim === undefined) throw new Error('no event to corrupt');
+    await raw.updateOne({ _id: victim._id }, { $set: { timestamp: 'not a date' } });
+
+    const processed = await call('POST', `/api/batches/${batchId}/process`);
+    expect(processed).toMatchObject({ status: 202, body: { jobsEnqueued: 3 } });
+    workers = runWorkers(service.runtime);
+
+    const dlq = await waitFor(
+      async () => (await call('GET', '/api/queues/event-processing/dlq?limit=10', admin)).body,
+      (b) => (b.failedJobs as unknown[]).length === 1,
+    );
+    const [job] = dlq.failedJobs as FailedJobBody[];
+    expect(job).toMatchObject({ id: `chunk_${batchId}_1`, data: { batchId, chunk: 1 } });
+    expect(job?.failedReason).toMatch(/malformed raw event/);
+    expect(job?.error).toMatch(/malformed/);
+    expect(job?.attemptsMade).toBeGreaterThanOrEqual(1);
+
+    const failed = await waitFor(
+      async () => (await call('GET', `/api/batches/${batchId}`)).body,
+      (b) => b.status === 'failed' && b.processedEvents === 6,
+    );
+    expect(failed.failedReason).toMatch(/malformed raw event/);
+
+    await raw.updateOne({ _id: victim._id }, { $set: { timestamp: victim.timestamp } });
+    const retried = await call('POST', '/api/queues/event-processing/dlq/retry', admin);
+    expect(retried).toEqual({ status: 200, body: { queueName: 'event-processing', retried: 1 } });
+
+    const done = await waitFor(
+      async () => (await call('GET', `/api/batches/${batchId}`)).body,
+      (b) => b.status === 'completed',
+    );
+    expect(done).toMatchObject({ processedEvents: 10, failedReason: null, progress: 100 });
+    expect((await call('GET', '/api/queues/event-processing/dlq', admin)).body.failedJobs).toEqual([]);
+    const metrics = await waitFor(
+      async () => (await call('GET', '/api/metrics?date=2024-07-01')).body,
+      (b) => JSON.stringify(b).includes('"count":5'),
+    );
+    expect(metrics).toEqual({
+      date: '2024-07-01',
+      metrics: [
+        { eventType: 'even', count: 5 },
+        { eventType: 'odd', count: 5 },
+      ],
+    });
+  });
+});

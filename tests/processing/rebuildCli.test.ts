@@ -1,0 +1,80 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { liveCollection } from '../../src/projections/readModels';
+import { projectionsCaughtUp } from '../support/recount';
+import { seedBatch } from '../support/seedBatch';
+import { testEnv } from '../support/testConfig';
+import { startTestService, type TestService } from '../support/testService';
+import { waitFor } from '../support/waitFor';
+
+const CLI = resolve(__dirname, '..', '..', 'dist', 'rebuildProjections.js');
+
+function runCli(
+  env: Record<string, string>,
+  args: string[],
+): Promise<{ code: number | null; out: string; err: string }> {
+  const cwd = mkdtempSync(join(tmpdir(), 'ems-rebuild-'));
+  const child = spawn(process.execPath, [CLI, ...args], {
+    cwd,
+    env: { PATH: process.env.PATH ?? '', ...env },
+  });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  return new Promise((done) =>
+    child.once('exit', (code) => {
+      rmSync(cwd, { recursive: true, force: true });
+      done({ code, out, err });
+    }),
+  );
+}
+
+describe('npm run rebuild-projections', () => {
+  const env = testEnv({ EVENTS_PER_JOB: '2', PROJECTION_POLL_MS: '300' });
+  let service: TestService;
+
+  beforeAll(async () => {
+    service = await startTestService({ env });
+  });
+
+  afterAll(async () => {
+    await service.stop();
+  });
+
+  it('rebuilds with a progress bar, verifies clean, and reports every difference with exit 1', async () => {
+    const { db } = service.runtime.mongo;
+    const rows = Array.from({ length: 9 }, (_, i) => ({
+      userId: `c${i}`,
+      eventType: 'cli',
+      timestamp: new Date(Date.UTC(2024, 1, 1, i)),
+    }));
+    const { batchId } = await seedBatch(db, service.runtime.eventLog, rows);
+    expect(
+      (await fetch(`${service.baseUrl}/api/batches/${batchId}/process`, { method: 'POST' })).status,
+    ).toBe(202);
+    await waitFor(
+      async () =>
+        ((await (await fetch(`${service.baseUrl}/api/batches/${batchId}`)).json()) as { status: string })
+          .status,
+      (s) => s === 'completed',
+    );
+    await projectionsCaughtUp(db, service.runtime.eventLog);
+
+    const rebuilt = await runCli(env, ['--verify']);
+    expect(rebuilt.err).toMatch(/dailyMetrics +\[#+\] \d+\/\d+ records +\d+ rec\/s +ETA \d+s/);
+    expect(rebuilt.err).toMatch(/switched/);
+    expect(rebuilt.err).toMatch(/read models match/);
+    expect(rebuilt.code).toBe(0);
+
+    const metrics = await liveCollection<{ _id: string; count: number }>(db, 'dailyMetrics');
+    await metrics.updateOne({ date: '2024-02-01', eventType: 'cli' }, { $inc: { count: 5 } });
+    const checked = await runCli(env, ['--verify-only']);
+    expect(checked.code).toBe(1);
+    expect(checked.out).toMatch(/\["2024-02-01","cli"\]: read model has 14, recount gives 9/);
+
+    expect((await runCli(env, ['--bogus'])).code).toBe(2);
+  }, 60_000);
+});
