@@ -1,0 +1,53 @@
+import type { LoadResult } from './metricsLoad';
+
+export interface BenchResult {
+  rows: number;
+  newEvents: number;
+  duplicates: number;
+  uploadSeconds: number;
+  uploadRowsPerSecond: number;
+  processSeconds: number;
+  endToEndSeconds: number;
+  floorSeconds: number;
+  floorDocuments: number;
+  ratio: number;
+  apiPeakRssMb: number;
+  workerPeakRssMb: number;
+  metrics: LoadResult;
+  logRecords: number;
+  readLogSeconds: number;
+  rebuildSeconds: number;
+  rebuildOverRead: number;
+  machine: { cpus: number; node: string };
+  at: string;
+}
+
+const f = (n: number, digits = 2): string => n.toFixed(digits);
+
+export function printTable(r: BenchResult): void {
+  const rows: [string, string, string][] = [
+    ['rows (new / duplicates)', `${r.rows} (${r.newEvents} / ${r.duplicates})`, ''],
+    ['upload', `${f(r.uploadSeconds)} s`, `${f(r.uploadRowsPerSecond, 0)} rows/s`],
+    ['processing (until completed + projections caught up)', `${f(r.processSeconds)} s`, ''],
+    ['end-to-end (upload + processing)', `${f(r.endToEndSeconds)} s`, ''],
+    ['floor (insertMany of the same documents)', `${f(r.floorSeconds)} s`, `${r.floorDocuments} docs`],
+    ['end-to-end / floor', f(r.ratio), 'target <= 2.0'],
+    ['API peak RSS', `${f(r.apiPeakRssMb, 0)} MB`, ''],
+    ['worker peak RSS', `${f(r.workerPeakRssMb, 0)} MB`, ''],
+    ['GET /api/metrics p50 / p99', `${f(r.metrics.p50Ms)} / ${f(r.metrics.p99Ms)} ms`, 'target p99 <= 20 ms'],
+    [
+      'GET /api/metrics throughput',
+      `${f(r.metrics.requestsPerSecond, 0)} req/s`,
+      `${r.metrics.errors + r.metrics.non2xx} errors`,
+    ],
+    ['read the log once', `${f(r.readLogSeconds)} s`, `${r.logRecords} records`],
+    ['rebuild-projections', `${f(r.rebuildSeconds)} s`, `${f(r.rebuildOverRead)} x read (target <= 1.5)`],
+  ];
+  const w0 = Math.max(...rows.map((x) => x[0].length));
+  const w1 = Math.max(...rows.map((x) => x[1].length));
+  process.stdout.write(
+    `\nEvent Metrics Service benchmark (${r.machine.cpus} cores, Node ${r.machine.node})\n\n`,
+  );
+  for (const [a, b, c] of rows) process.stdout.write(`${a.padEnd(w0)}  ${b.padStart(w1)}  ${c}\n`);
+  process.stdout.write('\n');
+}

@@ -1,0 +1,168 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, openAsBlob, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { MongoClient } from 'mongodb';
+import { generateCsv } from './generateCsv';
+import { measureFloor } from './floor';
+import { loadTestMetrics, seedYearOfMetrics } from './metricsLoad';
+import { freePort, ROOT, startService, startStack, waitForHealth, type ServiceProcess } from './processes';
+import { printTable, type BenchResult } from './report';
+import { readLogOnce, waitForProjections } from './projectionsCaughtUp';
+
+/**
+ * `npm run bench [-- --quick | --large]`: the pipeline against the database's own floor.
+ * Starts its own FerretDB + Redis and its own API and worker processes; never touches a
+ * developer's data. Prints a table and writes JSON under artifacts/bench/.
+ */
+
+const OUT = join(ROOT, 'artifacts', 'bench');
+
+function rowsFor(args: string[]): number {
+  if (args.includes('--quick')) return 20_000;
+  if (args.includes('--large')) return 1_000_000;
+  const explicit = args.find((a) => a.startsWith('--rows='));
+  return explicit === undefined ? 100_000 : Number(explicit.slice('--rows='.length));
+}
+
+const t0 = Date.now();
+function say(message: string): void {
+  process.stderr.write(`[${((Date.now() - t0) / 1000).toFixed(1)} s] ${message}\n`);
+}
+
+async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
+  const started = process.hrtime.bigint();
+  const value = await fn();
+  return [value, Number(process.hrtime.bigint() - started) / 1e9];
+}
+
+async function json<T>(res: Response, what: string): Promise<T> {
+  if (!res.ok) throw new Error(`${what} answered ${res.status}: ${await res.text()}`);
+  return (await res.json()) as T;
+}
+
+async function waitForCompleted(baseUrl: string, batchId: string): Promise<void> {
+  for (;;) {
+    const batch = await json<{ status: string; failedReason?: string | null }>(
+      await fetch(`${baseUrl}/api/batches/${batchId}`),
+      'GET batch',
+    );
+    if (batch.status === 'completed') return;
+    if (batch.status === 'failed') throw new Error(`batch failed: ${batch.failedReason ?? '?'}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const rows = rowsFor(args);
+  mkdirSync(OUT, { recursive: true });
+  const csvPath = join(OUT, `events-${rows}.csv`);
+  if (!existsSync(csvPath)) {
+    say(`generating ${csvPath}...`);
+    await generateCsv(csvPath, { rows });
+  }
+
+  const stack = await startStack();
+  const services: ServiceProcess[] = [];
+  const mongo = await new MongoClient(stack.mongoUri).connect();
+  try {
+    const port = await freePort();
+    const env = {
+      NODE_ENV: 'production',
+      ADMIN_API_KEY: 'bench-admin-key-0123456789',
+      MONGODB_URI: stack.mongoUri,
+      MONGODB_DB: 'bench',
+      REDIS_URL: stack.redisUrl,
+      REDIS_PREFIX: 'bench',
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+      UPLOAD_RATE_LIMIT: '1000000',
+      MAX_UPLOAD_BYTES: String(2 * 1024 ** 3),
+    };
+    const api = startService('api', env);
+    const worker = startService('worker', env);
+    services.push(api, worker);
+    const baseUrl = `http://127.0.0.1:${port}`;
+    await waitForHealth(baseUrl);
+    const db = mongo.db('bench');
+
+    say(`uploading ${rows} rows...`);
+    const [upload, uploadSeconds] = await timed(async () => {
+      const form = new FormData();
+      form.append('file', await openAsBlob(csvPath, { type: 'text/csv' }), `events-${rows}.csv`);
+      return json<{ batchId: string; totalEvents: number; duplicates: number }>(
+        await fetch(`${baseUrl}/api/uploads`, { method: 'POST', body: form }),
+        'upload',
+      );
+    });
+    const apiUploadPeak = api.peakRss();
+
+    say(`processing ${upload.totalEvents} events...`);
+    const [, processSeconds] = await timed(async () => {
+      await json(
+        await fetch(`${baseUrl}/api/batches/${upload.batchId}/process`, { method: 'POST' }),
+        'process',
+      );
+      await waitForCompleted(baseUrl, upload.batchId);
+      await waitForProjections(db);
+    });
+
+    say('measuring the floor (insertMany of the same documents)...');
+    const floor = await measureFloor(mongo.db('bench_floor'), csvPath);
+
+    say('reading the log once, then rebuilding the projections...');
+    const [logRecords, readLogSeconds] = await timed(() => readLogOnce(db));
+    const [, rebuildSeconds] = await timed(async () => {
+      const rebuilt = spawnSync(process.execPath, [join(ROOT, 'dist', 'rebuildProjections.js')], {
+        cwd: ROOT,
+        env: { PATH: process.env.PATH ?? '', ...env },
+        stdio: ['ignore', 'ignore', 'inherit'],
+      });
+      if (rebuilt.status !== 0) throw new Error('rebuild-projections failed');
+      return Promise.resolve();
+    });
+
+    say('seeding a year of days x 50 event types...');
+    await seedYearOfMetrics(db);
+    say('metrics query load: 50 connections, 10 s...');
+    const load = await loadTestMetrics(baseUrl);
+
+    const result: BenchResult = {
+      rows,
+      newEvents: upload.totalEvents,
+      duplicates: upload.duplicates,
+      uploadSeconds,
+      uploadRowsPerSecond: rows / uploadSeconds,
+      processSeconds,
+      endToEndSeconds: uploadSeconds + processSeconds,
+      floorSeconds: floor.seconds,
+      floorDocuments: floor.documents,
+      ratio: (uploadSeconds + processSeconds) / floor.seconds,
+      apiPeakRssMb: Math.max(apiUploadPeak, api.peakRss()) / 1024 ** 2,
+      workerPeakRssMb: worker.peakRss() / 1024 ** 2,
+      metrics: load,
+      logRecords,
+      readLogSeconds,
+      rebuildSeconds,
+      rebuildOverRead: rebuildSeconds / readLogSeconds,
+      machine: { cpus: (await import('node:os')).cpus().length, node: process.version },
+      at: new Date().toISOString(),
+    };
+    printTable(result);
+    const file = join(OUT, `result-${rows}-${result.at.replace(/[:.]/g, '-')}.json`);
+    writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+    process.stderr.write(`written ${file}\n`);
+  } finally {
+    await Promise.all(services.map((s) => s.stop()));
+    await mongo.close();
+    stack.stop();
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(
+    `bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
+  process.exit(1);
+});
