@@ -135,7 +135,7 @@ function failureNotice(file, answer) {
       children.push(
         el('p', {
           id: 'row-error-count',
-          text: `${formatCount(errorCount)} row error${errorCount === 1 ? '' : 's'} found; nothing from this file was stored.${more} Fix them and upload the file again.`,
+          text: `${formatCount(errorCount)} row error${errorCount === 1 ? '' : 's'} found.${more} Fix them and upload the file again.`,
         }),
       );
     }
