@@ -7,7 +7,7 @@ export function createRow(id, onProcess) {
   const parts = {
     name: el('span', { className: 'file-name' }),
     id: el('code', { className: 'batch-id', text: id }),
-    uploaded: el('span'),
+    uploaded: el('span', { className: 'when' }),
     badge: el('span'),
     detail: el('p', { className: 'status-detail' }),
     progress: el('progress', { max: '1', value: '0' }),
