@@ -1,5 +1,5 @@
 import type { Browser, Page } from 'playwright-core';
-import { launchBrowser, saveScreenshot } from '../support/browser';
+import { launchBrowser, saveElementScreenshot, saveScreenshot } from '../support/browser';
 import { startTestService, type TestService } from '../support/testService';
 import { waitUntil, watchProblems } from './pageChecks';
 
@@ -141,7 +141,10 @@ describe('web UI flow against the real API', () => {
     expect(chart).toEqual(table);
     await saveScreenshot(page, 'flow-metrics-desktop');
     await page.setViewportSize({ width: 375, height: 812 });
+    expect(Number(await page.evaluate('document.documentElement.scrollWidth'))).toBeLessThanOrEqual(375);
     await saveScreenshot(page, 'flow-metrics-narrow');
+    await saveElementScreenshot(page, '#batches-section', 'flow-batches-card-narrow');
+    await saveElementScreenshot(page, '#metrics-section', 'flow-metrics-card-narrow');
 
     await page.getByLabel('Day (UTC)').fill('2024-01-16');
     await waitUntil(

@@ -1,5 +1,5 @@
 import type { Browser, Page } from 'playwright-core';
-import { launchBrowser, saveScreenshot } from '../support/browser';
+import { launchBrowser, saveElementScreenshot, saveScreenshot } from '../support/browser';
 import { startTestService, type TestService } from '../support/testService';
 import { rawEvents, uploadCsv } from '../support/uploads';
 import { waitFor } from '../support/waitFor';
@@ -159,6 +159,7 @@ describe('web UI batches and metrics against the real API', () => {
     await page.setViewportSize({ width: 375, height: 812 });
     expect(Number(await page.evaluate('document.documentElement.scrollWidth'))).toBeLessThanOrEqual(375);
     await saveScreenshot(page, 'ui-batches-narrow');
+    await saveElementScreenshot(page, `tr[data-batch-id="${ids.broken ?? ''}"]`, 'ui-batch-failed-narrow');
     await page.setViewportSize({ width: 1280, height: 900 });
 
     await page.getByRole('button', { name: 'Older →' }).click();
@@ -246,6 +247,7 @@ describe('web UI batches and metrics against the real API', () => {
     await waitUntil(page, 'document.querySelector("#metrics-chart svg").getAttribute("width") < 375');
     expect(Number(await page.evaluate('document.documentElement.scrollWidth'))).toBeLessThanOrEqual(375);
     await saveScreenshot(page, 'ui-metrics-narrow');
+    await saveElementScreenshot(page, '#metrics-section', 'ui-metrics-card-narrow');
 
     const before = metricsGets.length;
     await page.getByRole('button', { name: 'Refresh', exact: true }).click();
