@@ -158,6 +158,7 @@ describe('web UI flow against the real API', () => {
     await upload('good.csv', GOOD_CSV);
     expect(await textOf('#uploaded-new')).toBe('0');
     expect(await textOf('#uploaded-duplicates')).toBe('4');
+    expect(await textOf('#upload-result')).toContain('adds nothing to count');
     expect(problems).toEqual([]);
   });
 
