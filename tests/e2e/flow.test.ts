@@ -1,5 +1,5 @@
 import type { Browser, Page } from 'playwright-core';
-import { launchBrowser, saveScreenshot } from '../support/browser';
+import { launchBrowser, saveElementScreenshot, saveScreenshot } from '../support/browser';
 import { startTestService, type TestService } from '../support/testService';
 import { waitUntil, watchProblems } from './pageChecks';
 
@@ -97,6 +97,13 @@ describe('web UI flow against the real API', () => {
     expect(await row.locator('.progress-text').textContent()).toBe('0 / 4');
     await saveScreenshot(page, 'flow-uploaded');
 
+    // The day is picked before processing: nothing is counted yet, and the card must catch up by itself.
+    await page.getByLabel('Day (UTC)').fill('2024-01-15');
+    await waitUntil(
+      page,
+      'document.getElementById("metrics-message").textContent.includes("No events were counted for 2024-01-15")',
+    );
+
     const processButton = row.getByRole('button', { name: 'Process good.csv' });
     await processButton.click();
     expect(await row.locator('button').isDisabled()).toBe(true);
@@ -110,12 +117,16 @@ describe('web UI flow against the real API', () => {
     expect(await row.locator('progress').getAttribute('value')).toBe('4');
     expect(await row.locator('button').isDisabled()).toBe(true);
     await waitUntil(page, 'document.getElementById("batches-section").dataset.polling === "false"');
+    expect(await textOf('#batches-info')).toContain('good.csv is processed.');
 
-    await page.getByLabel('Day (UTC)').fill('2024-01-15');
+    // No click: the finished batch makes the metrics card reload until the projection has caught up.
     await waitUntil(
       page,
       'document.getElementById("metrics-message").textContent.includes("3 events of 2 types")',
+      30_000,
     );
+    await waitUntil(page, 'document.getElementById("metrics-section").dataset.settling === "false"', 40_000);
+    expect(await textOf('#metrics-message')).toContain('3 events of 2 types on 2024-01-15 (UTC).');
     await page.locator('#metrics-body tr').first().waitFor();
     const table = await page.evaluate(
       '[...document.querySelectorAll("#metrics-body tr")].map((r) => [r.dataset.eventType, r.cells[1].textContent])',
@@ -130,7 +141,10 @@ describe('web UI flow against the real API', () => {
     expect(chart).toEqual(table);
     await saveScreenshot(page, 'flow-metrics-desktop');
     await page.setViewportSize({ width: 375, height: 812 });
+    expect(Number(await page.evaluate('document.documentElement.scrollWidth'))).toBeLessThanOrEqual(375);
     await saveScreenshot(page, 'flow-metrics-narrow');
+    await saveElementScreenshot(page, '#batches-section', 'flow-batches-card-narrow');
+    await saveElementScreenshot(page, '#metrics-section', 'flow-metrics-card-narrow');
 
     await page.getByLabel('Day (UTC)').fill('2024-01-16');
     await waitUntil(
@@ -144,6 +158,7 @@ describe('web UI flow against the real API', () => {
     await upload('good.csv', GOOD_CSV);
     expect(await textOf('#uploaded-new')).toBe('0');
     expect(await textOf('#uploaded-duplicates')).toBe('4');
+    expect(await textOf('#upload-result')).toContain('adds nothing to count');
     expect(problems).toEqual([]);
   });
 

@@ -2,9 +2,10 @@ import type { Browser, Page, Route } from 'playwright-core';
 import { watchProblems } from './pageChecks';
 
 /**
- * For the contract tests: the real app serves the page, and the browser answers /api/* with bodies
- * shaped as in the HTTP contract (/work/notes/contracts.md), chosen per test. This pins how the UI
- * reads each answer before the API routes exist; flow.test.ts runs the page against the real routes.
+ * For the few browser tests whose API answer cannot be produced for real without a race (see the
+ * comment at each use): the real app serves the page, and the browser answers GET /api/batches and
+ * GET /api/metrics with bodies shaped like the real routes' (src/http/batches.ts, metrics.ts).
+ * Everything else runs against the real service.
  */
 export interface BatchBody {
   batchId: string;
@@ -86,13 +87,4 @@ export async function openStubbed(
   await page.goto(`${baseUrl}/`);
   await page.waitForSelector('body[data-ready="true"]');
   return { page, problems };
-}
-
-/** Waits (up to 5 s) for something the page does asynchronously to become true. */
-export async function eventually(check: () => boolean): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`still false after 5 s: ${check.toString()}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }

@@ -61,7 +61,16 @@ describe('web UI at /', () => {
     expect(html).not.toMatch(/\sstyle\s*=/i); // no inline styles
     expect(html).not.toMatch(/(src|href)="(https?:)?\/\//i); // nothing from another origin
 
-    const assets = ['app.js', 'api.js', 'dom.js', 'upload.js', 'batches.js', 'metrics.js', 'barChart.js'];
+    const assets = [
+      'app.js',
+      'api.js',
+      'dom.js',
+      'upload.js',
+      'batches.js',
+      'batchRow.js',
+      'metrics.js',
+      'barChart.js',
+    ];
     for (const name of [...assets, 'styles.css', 'favicon.svg']) {
       const asset = await fetch(`${service.baseUrl}/ui/${name}`);
       expect({ name, status: asset.status }).toEqual({ name, status: 200 });

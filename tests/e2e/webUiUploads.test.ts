@@ -1,131 +1,140 @@
-import type { Browser, Page, Route } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { launchBrowser, saveScreenshot } from '../support/browser';
 import { startTestService, type TestService } from '../support/testService';
-import { batch, json, newApiState, openStubbed, type ApiState } from './stubbedApi';
+import { uploadCsv } from '../support/uploads';
+import { waitUntil, watchProblems } from './pageChecks';
 
-const CSV = Buffer.from('userId,eventType,timestamp,metadata\nu1,click,2024-01-15T10:00:00Z,{}\n');
+// The fourth row repeats the first (same user, type and instant): 3 new events, 1 duplicate.
+const GOOD_CSV = [
+  'userId,eventType,timestamp,metadata',
+  'u1,click,2024-01-15T10:00:00Z,',
+  'u2,click,2024-01-15T11:00:00Z,',
+  'u3,view,2024-01-15T12:00:00Z,',
+  'u1,click,2024-01-15T10:00:00Z,',
+].join('\n');
+
+const BAD_CSV = [
+  'userId,eventType,timestamp,metadata',
+  'u1,click,2024-01-15T10:00:00Z,',
+  'u2,click,yesterday,',
+  ',view,2024-01-15T12:00:00Z,',
+  'u4,view,2024-01-15T12:00:00Z,{not json',
+].join('\n');
+
+// Data that reaches the page through the server: the file name is stored and listed with the batch.
+const HOSTILE_NAME = '<img src=x id=injected>.csv';
 
 /**
- * Uploads against the HTTP contract: counts after a 201, the row errors of a 400, 413 and 429 in
- * words. The API's answers are stubbed in the browser (see stubbedApi.ts); the page is the real one.
+ * Uploads through the web UI against the real upload route: counts after a 201, the row errors of a
+ * 400, and (on a second service with tiny limits) a 413 and a 429 in words. No answer is stubbed.
  */
-describe('web UI uploads against the HTTP contract', () => {
+describe('web UI uploads against the real API', () => {
   let service: TestService;
+  let limited: TestService;
   let browser: Browser;
   let page: Page;
   let problems: string[];
-  let api: ApiState;
 
   beforeAll(async () => {
+    // No workers: the batch list's read model is never updated, so a just-uploaded batch can only be
+    // shown from GET /api/batches/:id, which answers from the event log.
     service = await startTestService({ workers: false });
+    limited = await startTestService({
+      workers: false,
+      env: { UPLOAD_RATE_LIMIT: '2', MAX_UPLOAD_BYTES: '300' },
+    });
     browser = await launchBrowser();
   });
 
   afterAll(async () => {
     await browser.close();
-    await service.stop();
-  });
-
-  beforeEach(() => {
-    api = newApiState();
+    await Promise.all([service.stop(), limited.stop()]);
   });
 
   afterEach(async () => {
     await page.close();
   });
 
-  async function open(options: { width?: number; height?: number; allowStatuses?: number[] } = {}) {
-    ({ page, problems } = await openStubbed(browser, service.baseUrl, api, options));
+  async function open(baseUrl: string, allowStatuses: number[] = []) {
+    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    problems = watchProblems(page, allowStatuses);
+    await page.goto(`${baseUrl}/`);
+    await page.waitForSelector('body[data-ready="true"]');
   }
 
-  async function uploadWith(answer: (route: Route) => Promise<void>) {
-    await page.route('**/api/uploads', answer);
-    const file = { name: 'events.csv', mimeType: 'text/csv', buffer: CSV };
-    await page.locator('#file-input').setInputFiles(file);
+  async function upload(name: string, csv: string) {
+    await page.locator('#file-input').setInputFiles({ name, mimeType: 'text/csv', buffer: Buffer.from(csv) });
     await page.getByRole('button', { name: 'Upload', exact: true }).click();
+    await page.waitForSelector('#upload-result [data-outcome]', { timeout: 30_000 });
   }
 
   const textOf = async (selector: string) => (await page.locator(selector).textContent()) ?? '';
 
-  it('shows the new batch with its new and duplicate counts after a 201, and lists it first', async () => {
-    await open();
-    let uploadedBody = '';
-    await uploadWith(async (route) => {
-      uploadedBody = route.request().postDataBuffer()?.toString('latin1') ?? '';
-      api.batchList = () => ({ batches: [batch('b-new', 'uploaded', 0, 3)], nextCursor: null });
-      await json(route, 201, {
-        batchId: 'b-new',
-        totalEvents: 3,
-        duplicates: 1,
-        message: 'Successfully uploaded 3 events',
-      });
-    });
-    await page.waitForSelector('#upload-result [data-outcome="uploaded"]');
-    expect(uploadedBody).toContain('name="file"; filename="events.csv"');
-    expect(await textOf('#uploaded-batch-id')).toBe('b-new');
+  it('shows the new batch with its new and duplicate counts after a 201, first in the list, as text', async () => {
+    await open(service.baseUrl);
+    await upload(HOSTILE_NAME, GOOD_CSV);
+    expect(await page.locator('#upload-result [data-outcome]').getAttribute('data-outcome')).toBe('uploaded');
+    const batchId = await textOf('#uploaded-batch-id');
+    expect(batchId).toMatch(/^[0-9a-f-]{36}$/);
     expect(await textOf('#uploaded-new')).toBe('3');
     expect(await textOf('#uploaded-duplicates')).toBe('1');
-    const row = page.locator('tr[data-batch-id="b-new"]');
+    expect(await textOf('#upload-result')).toContain(`Uploaded ${HOSTILE_NAME}.`);
+
+    const row = page.locator(`tr[data-batch-id="${batchId}"]`);
     await row.waitFor();
+    expect(await page.locator('#batches-body tr').first().getAttribute('data-batch-id')).toBe(batchId);
     expect(await row.getAttribute('class')).toContain('is-new');
+    expect(await row.locator('.file-name').textContent()).toBe(HOSTILE_NAME);
+    expect(await row.locator('.badge').textContent()).toBe('uploaded');
+    expect(await row.locator('.progress-text').textContent()).toBe('0 / 3');
+    expect(await row.getByRole('button', { name: `Process ${HOSTILE_NAME}` }).isEnabled()).toBe(true);
+    expect(await page.locator('#injected').count()).toBe(0);
     expect(await page.getByRole('button', { name: 'Upload', exact: true }).isDisabled()).toBe(true);
     expect(problems).toEqual([]);
   });
 
-  it('lists the row errors of a 400 as a table, with the error count, and never renders data as markup', async () => {
-    await open({ allowStatuses: [400] });
-    await uploadWith((route) =>
-      json(route, 400, {
-        error: 'ValidationError',
-        message: 'The CSV has 3 invalid rows; nothing was stored',
-        details: {
-          errorCount: 3,
-          errors: [
-            { row: 2, field: 'timestamp', message: 'not an ISO 8601 timestamp' },
-            { row: 5, field: 'userId', message: 'is required' },
-            { row: 7, field: 'metadata', message: '<img src=x id=injected> is not JSON' },
-          ],
-        },
-      }),
-    );
-    await page.waitForSelector('#row-errors');
-    const rows = page.locator('#row-errors tbody tr');
-    expect(await rows.count()).toBe(3);
-    expect(await rows.nth(0).locator('td').allTextContents()).toEqual([
-      '2',
-      'timestamp',
-      'not an ISO 8601 timestamp',
+  it('lists the row errors of a 400 as a table, exactly as the server sent them, with the count', async () => {
+    const direct = await uploadCsv(service.baseUrl, BAD_CSV, { fileName: 'bad.csv' });
+    expect(direct.status).toBe(400);
+    const sent = direct.body.details as { row: number; field: string; message: string }[];
+    expect(sent.map((error) => [error.row, error.field])).toEqual([
+      [3, 'timestamp'],
+      [4, 'userId'],
+      [5, 'metadata'],
     ]);
-    expect(await rows.nth(2).locator('td').allTextContents()).toEqual([
-      '7',
-      'metadata',
-      '<img src=x id=injected> is not JSON',
-    ]);
-    expect(await page.locator('#injected').count()).toBe(0);
-    expect(await textOf('#row-error-count')).toContain(
-      '3 row errors found; nothing from this file was stored.',
+
+    await open(service.baseUrl, [400]);
+    await upload('bad.csv', BAD_CSV);
+    expect(await page.locator('#upload-result [data-outcome]').getAttribute('data-status')).toBe('400');
+    const shown = await page.evaluate(
+      '[...document.querySelectorAll("#row-errors tbody tr")].map((r) => [...r.cells].map((c) => c.textContent))',
     );
-    expect(await textOf('#upload-result')).toContain('The CSV has 3 invalid rows; nothing was stored');
-    await saveScreenshot(page, 'ui-contract-row-errors');
+    expect(shown).toEqual(sent.map((error) => [String(error.row), error.field, error.message]));
+    expect(await textOf('#row-error-count')).toContain('3 row errors found.');
+    expect(await textOf('#upload-result')).toContain(String(direct.body.message));
+    await saveScreenshot(page, 'ui-row-errors');
     expect(problems).toEqual([]);
   });
 
-  it('explains a 429 with the wait from Retry-After, and a 413 as a file too large', async () => {
-    await open({ allowStatuses: [413, 429] });
-    await uploadWith((route) =>
-      json(route, 429, { error: 'TooManyRequests', message: 'Too many uploads' }, { 'Retry-After': '42' }),
-    );
-    await page.waitForSelector('#upload-result [data-status="429"]');
+  it('explains a 413 as a file too large, and a 429 with the wait the server names', async () => {
+    await open(limited.baseUrl, [413, 429]);
+    const big = ['userId,eventType,timestamp,metadata'];
+    for (let i = 0; i < 20; i++) big.push(`user-${i},click,2024-01-15T10:00:${String(i).padStart(2, '0')}Z,`);
+    await upload('big.csv', big.join('\n'));
+    expect(await page.locator('#upload-result [data-outcome]').getAttribute('data-status')).toBe('413');
+    expect(await textOf('#upload-result')).toContain('The file is too large: the server refused it (413).');
+
+    // The limit is 2 uploads a minute, and the refused one counted: this one passes, the next does not.
+    await upload('small.csv', GOOD_CSV);
+    expect(await page.locator('#upload-result [data-outcome]').getAttribute('data-outcome')).toBe('uploaded');
+    await upload('again.csv', GOOD_CSV);
+    expect(await page.locator('#upload-result [data-outcome]').getAttribute('data-status')).toBe('429');
     const tooMany = await textOf('#upload-result');
     expect(tooMany).toContain('Too many uploads in a short time');
-    expect(tooMany).toContain('Try again in 42 seconds.');
-
-    await page.unroute('**/api/uploads');
-    await uploadWith((route) =>
-      json(route, 413, { error: 'PayloadTooLarge', message: 'The file is larger than the upload limit' }),
-    );
-    await page.waitForSelector('#upload-result [data-status="413"]');
-    expect(await textOf('#upload-result')).toContain('The file is too large: the server refused it (413).');
+    expect(tooMany).toMatch(/Try again in \d+ seconds?\./);
+    // The chosen file stays chosen, so trying again later is one click.
+    expect(await textOf('#chosen-file')).toContain('again.csv');
+    await waitUntil(page, 'document.getElementById("upload-button").disabled === false');
     expect(problems).toEqual([]);
   });
 });

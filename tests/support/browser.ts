@@ -45,3 +45,11 @@ export async function saveScreenshot(page: Page, name: string): Promise<string> 
   await page.screenshot({ path: file, fullPage: true });
   return file;
 }
+
+/** Saves one element (a card, say) to artifacts/<name>.png: readable where a full page is too tall. */
+export async function saveElementScreenshot(page: Page, selector: string, name: string): Promise<string> {
+  mkdirSync(ARTIFACTS_DIR, { recursive: true });
+  const file = path.join(ARTIFACTS_DIR, `${name}.png`);
+  await page.locator(selector).screenshot({ path: file });
+  return file;
+}

@@ -1,16 +1,21 @@
 import { requestJson } from './api.js';
-import { byId, el, formatCount, formatUtc } from './dom.js';
+import { createRow, updateRow } from './batchRow.js';
+import { byId, el, formatCount } from './dom.js';
 
 const PAGE_SIZE = 10;
 const POLL_MS = 1000;
 const HIDDEN_POLL_MS = 5000;
 // After Process the batch read model may lag: keep watching until the batch changes, at most this long.
 const EXPECT_CHANGE_MS = 60_000;
-const KNOWN_STATUSES = new Set(['uploaded', 'processing', 'completed', 'failed']);
+const NO_JOB_CHANGE_MS = 10_000;
+// A new batch is in the event log at once but reaches the list's read model only when the projector
+// next runs: show it from GET /api/batches/:id (which falls back to the log) and poll the list until
+// the list has it, at most this long.
+const PIN_MS = 60_000;
 
 /**
  * The batches table: newest first, paged by the server's cursor, polled while any batch on the page
- * is processing (or was just sent to processing) and left alone when everything is idle.
+ * is processing, was just sent to processing or was just uploaded, and left alone when all is idle.
  */
 export function setupBatches({ onBatchFinished }) {
   const section = byId('batches-section');
@@ -33,6 +38,7 @@ export function setupBatches({ onBatchFinished }) {
   const lastStatus = new Map();
   const expecting = new Map();
   const starting = new Set();
+  const pinned = new Map();
 
   byId('batches-refresh').addEventListener('click', () => void load());
   newer.addEventListener('click', () => {
@@ -63,9 +69,12 @@ export function setupBatches({ onBatchFinished }) {
       if (mine !== seq) return;
       if (!body || !Array.isArray(body.batches))
         throw new Error('The server sent an unexpected list of batches.');
+      const listed = body.batches.filter((batch) => batch && typeof batch.batchId === 'string');
+      const early = page === 0 ? await pinnedBatches(listed) : [];
+      if (mine !== seq) return;
       nextCursor = typeof body.nextCursor === 'string' && body.nextCursor ? body.nextCursor : null;
       alert.replaceChildren();
-      render(body.batches.filter((batch) => batch && typeof batch.batchId === 'string'));
+      render([...early, ...listed]);
     } catch (error) {
       if (mine !== seq) return;
       alert.replaceChildren(el('p', { text: `Could not load batches. ${error.message}` }));
@@ -77,15 +86,35 @@ export function setupBatches({ onBatchFinished }) {
     }
   }
 
+  /** Just-uploaded batches the list does not show yet, newest first, as GET /api/batches/:id has them. */
+  async function pinnedBatches(listed) {
+    const now = Date.now();
+    const inList = new Set(listed.map((batch) => batch.batchId));
+    for (const [id, until] of pinned) if (inList.has(id) || until < now) pinned.delete(id);
+    const found = await Promise.all(
+      [...pinned.keys()].reverse().map(async (id) => {
+        try {
+          const { body } = await requestJson('GET', `/api/batches/${encodeURIComponent(id)}`);
+          return body && body.batchId === id ? body : null;
+        } catch {
+          return null; // the list will show it, or the pin runs out
+        }
+      }),
+    );
+    return found.filter((batch) => batch !== null);
+  }
+
   function scheduleNext() {
     const now = Date.now();
     for (const [id, expected] of expecting) if (expected.until < now) expecting.delete(id);
     const watching = [...rows.values()].filter(
       (row) => row.batch.status === 'processing' || expecting.has(row.batch.batchId),
     );
-    section.dataset.polling = String(watching.length > 0);
-    if (watching.length === 0) return;
-    info.textContent = `Watching ${watching.length} batch${watching.length === 1 ? '' : 'es'} being processed…`;
+    const waitingForList = page === 0 && pinned.size > 0;
+    section.dataset.polling = String(watching.length > 0 || waitingForList);
+    if (watching.length === 0 && !waitingForList) return;
+    if (watching.length > 0)
+      info.textContent = `Watching ${watching.length} batch${watching.length === 1 ? '' : 'es'} being processed…`;
     timer = setTimeout(() => void load(), document.hidden ? HIDDEN_POLL_MS : POLL_MS);
   }
 
@@ -104,11 +133,11 @@ export function setupBatches({ onBatchFinished }) {
 
       let row = rows.get(id);
       if (!row) {
-        row = createRow(id);
+        row = createRow(id, (clicked) => void process(clicked));
         rows.set(id, row);
       }
       row.batch = batch;
-      updateRow(row);
+      refresh(row);
       // Move rows only when out of order: re-inserting a row would take keyboard focus off its button.
       if (tbody.children[index] !== row.tr) tbody.insertBefore(row.tr, tbody.children[index] ?? null);
     });
@@ -131,66 +160,9 @@ export function setupBatches({ onBatchFinished }) {
     }
   }
 
-  function createRow(id) {
-    const parts = {
-      name: el('span', { className: 'file-name' }),
-      id: el('code', { className: 'batch-id', text: id }),
-      uploaded: el('span'),
-      badge: el('span'),
-      detail: el('p', { className: 'status-detail' }),
-      progress: el('progress', { max: '1', value: '0' }),
-      progressText: el('span', { className: 'progress-text' }),
-      button: el('button', { type: 'button', className: 'button process-button' }),
-    };
-    parts.button.addEventListener('click', () => void process(id));
-    const tr = el('tr', { dataset: { batchId: id } }, [
-      el('td', { dataset: { label: 'File' } }, [parts.name, parts.id]),
-      el('td', { dataset: { label: 'Uploaded' } }, [parts.uploaded]),
-      el('td', { dataset: { label: 'Status' } }, [parts.badge, parts.detail]),
-      el('td', { dataset: { label: 'Processed' } }, [
-        el('div', { className: 'progress-cell' }, [parts.progress, parts.progressText]),
-      ]),
-      el('td', { dataset: { label: 'Action' } }, [parts.button]),
-    ]);
-    return { tr, parts, batch: null };
-  }
-
-  function updateRow({ tr, parts, batch }) {
-    const status = KNOWN_STATUSES.has(batch.status) ? batch.status : 'unknown';
-    const name = typeof batch.fileName === 'string' && batch.fileName ? batch.fileName : 'unnamed file';
-    const total = count(batch.totalEvents);
-    const done = Math.min(count(batch.processedEvents), total);
-    tr.classList.toggle('is-new', batch.batchId === highlight);
-    tr.dataset.status = status;
-    parts.name.textContent = name;
-    parts.uploaded.textContent = formatUtc(batch.uploadedAt);
-    parts.badge.className = `badge badge-${status}`;
-    parts.badge.textContent = typeof batch.status === 'string' ? batch.status : 'unknown';
-    parts.detail.className = status === 'failed' ? 'status-detail failure-reason' : 'status-detail';
-    parts.detail.textContent =
-      status === 'failed'
-        ? `Reason: ${batch.failedReason || 'not given by the server'}`
-        : status === 'completed' && batch.processedAt
-          ? `Finished ${formatUtc(batch.processedAt)}`
-          : '';
-    parts.detail.hidden = parts.detail.textContent === '';
-    parts.progress.max = Math.max(total, 1);
-    parts.progress.value = total === 0 ? (status === 'completed' ? 1 : 0) : done;
-    parts.progress.setAttribute('aria-label', `Processed events of ${name}`);
-    parts.progressText.textContent = `${formatCount(done)} / ${formatCount(total)}`;
-
-    const pending = starting.has(batch.batchId) || expecting.has(batch.batchId);
-    const [label, disabled] =
-      status === 'processing'
-        ? ['Processing…', true]
-        : pending
-          ? ['Starting…', true]
-          : status === 'completed'
-            ? ['Processed', true]
-            : [status === 'failed' ? 'Process again' : 'Process', false];
-    parts.button.textContent = label;
-    parts.button.disabled = disabled;
-    parts.button.setAttribute('aria-label', `${label.replace('…', '')} ${name}`);
+  function refresh(row) {
+    const id = row.batch.batchId;
+    updateRow(row, { highlighted: id === highlight, pending: starting.has(id) || expecting.has(id) });
   }
 
   async function process(id) {
@@ -199,7 +171,7 @@ export function setupBatches({ onBatchFinished }) {
     const name = row.batch.fileName ?? id;
     const snapshot = snapshotOf(row.batch);
     starting.add(id);
-    updateRow(row);
+    refresh(row);
     try {
       const { status, body } = await requestJson('POST', `/api/batches/${encodeURIComponent(id)}/process`, {
         notFound: 'The server does not know this batch, or it cannot process batches (404).',
@@ -209,6 +181,8 @@ export function setupBatches({ onBatchFinished }) {
         expecting.set(id, { snapshot, until: Date.now() + EXPECT_CHANGE_MS });
         info.textContent = `Processing ${name}: ${formatCount(jobs)} job${jobs === 1 ? '' : 's'} queued.`;
       } else {
+        // No job (an empty batch, or every chunk already counted): its status may still move on.
+        expecting.set(id, { snapshot, until: Date.now() + NO_JOB_CHANGE_MS });
         info.textContent = body?.message || `Nothing left to process in ${name}.`;
       }
       alert.replaceChildren();
@@ -224,16 +198,12 @@ export function setupBatches({ onBatchFinished }) {
     load,
     showUploaded(batchId) {
       highlight = batchId ?? null;
+      if (highlight) pinned.set(highlight, Date.now() + PIN_MS);
       page = 0;
       cursors.length = 1;
       void load();
     },
   };
-}
-
-function count(value) {
-  const number = Number(value);
-  return Number.isFinite(number) && number > 0 ? Math.floor(number) : 0;
 }
 
 function snapshotOf(batch) {

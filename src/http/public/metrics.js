@@ -3,6 +3,13 @@ import { renderBarChart } from './barChart.js';
 import { byId, el, formatCount, todayUtc } from './dom.js';
 
 const DATE_PATTERN = /^\d{4}-\d{2}-\d{2}$/;
+// A batch can read `completed` a moment before the daily-metrics projector (which runs on its own
+// schedule) has added its last counts. After a batch finishes, the day is reloaded every second until
+// the answer has held still for STABLE_READS reads in a row (longer than the projector's 2 s poll),
+// for at most SETTLE_MS; the Refresh button covers a projector slower than that.
+const SETTLE_POLL_MS = 1000;
+const STABLE_READS = 4;
+const SETTLE_MS = 30_000;
 
 /** The metrics card: one UTC day's counts per event type, as a table and as a bar chart. */
 export function setupMetrics() {
@@ -14,7 +21,10 @@ export function setupMetrics() {
   const tbody = byId('metrics-body');
   const total = byId('metrics-total');
   const chart = byId('metrics-chart');
+  const section = byId('metrics-section');
   let seq = 0;
+  let settling = null;
+  let shownKey = null;
   let shown = null;
   let drawnWidth = 0;
 
@@ -36,7 +46,8 @@ export function setupMetrics() {
     renderBarChart(chart, shown.items, { title: `Events per type on ${shown.date} (UTC)` });
   }
 
-  async function load() {
+  /** `quiet`: a background reload, which neither says "Loading" nor redraws an unchanged answer. */
+  async function load({ quiet = false } = {}) {
     const date = input.value;
     if (!DATE_PATTERN.test(date)) {
       alert.replaceChildren(el('p', { text: 'Choose a day (year, month and day) to see its metrics.' }));
@@ -44,7 +55,7 @@ export function setupMetrics() {
     }
     const mine = ++seq;
     results.setAttribute('aria-busy', 'true');
-    message.textContent = `Loading metrics for ${date} (UTC)…`;
+    if (!quiet) message.textContent = `Loading metrics for ${date} (UTC)…`;
     try {
       const { body } = await requestJson('GET', `/api/metrics?date=${encodeURIComponent(date)}`, {
         notFound: 'This server has no metrics endpoint (404), so metrics cannot be shown.',
@@ -52,10 +63,16 @@ export function setupMetrics() {
       if (mine !== seq) return;
       if (!body || !Array.isArray(body.metrics)) throw new Error('The server sent unexpected metrics.');
       alert.replaceChildren();
-      render(typeof body.date === 'string' ? body.date : date, itemsOf(body.metrics));
+      const shownDate = typeof body.date === 'string' ? body.date : date;
+      const items = itemsOf(body.metrics);
+      const key = JSON.stringify([shownDate, items]);
+      if (!quiet || key !== shownKey) render(shownDate, items);
+      shownKey = key;
+      return key;
     } catch (error) {
       if (mine !== seq) return;
       shown = null;
+      shownKey = null;
       results.hidden = true;
       message.textContent = '';
       alert.replaceChildren(el('p', { text: `Could not load metrics for ${date}. ${error.message}` }));
@@ -89,8 +106,30 @@ export function setupMetrics() {
     draw();
   }
 
+  /** Reloads until the counts stop changing (see SETTLE_MS); calling it again restarts the watch. */
+  function settle() {
+    if (settling) clearTimeout(settling.timer);
+    settling = { until: Date.now() + SETTLE_MS, last: undefined, same: 0, timer: null };
+    section.dataset.settling = 'true';
+    void settleStep(settling);
+  }
+
+  async function settleStep(mine) {
+    const key = await load({ quiet: true });
+    if (settling !== mine) return;
+    mine.same = key !== undefined && key === mine.last ? mine.same + 1 : 1;
+    mine.last = key;
+    if (mine.same >= STABLE_READS || Date.now() > mine.until) {
+      settling = null;
+      section.dataset.settling = 'false';
+      return;
+    }
+    mine.timer = setTimeout(() => void settleStep(mine), SETTLE_POLL_MS);
+  }
+
+  section.dataset.settling = 'false';
   void load();
-  return { load };
+  return { load, settle };
 }
 
 /** Largest first, then by name, so the table and the chart read in the same order. */

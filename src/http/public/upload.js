@@ -85,7 +85,7 @@ export function setupUpload({ onUploaded }) {
 }
 
 function successNotice(file, body) {
-  const fresh = Number.isFinite(body.newEvents) ? body.newEvents : body.totalEvents;
+  const fresh = (Number.isFinite(body.newEvents) ? body.newEvents : body.totalEvents) ?? 0;
   const duplicates = Number.isFinite(body.duplicates) ? body.duplicates : 0;
   return el('div', { className: 'notice notice-success', dataset: { outcome: 'uploaded' } }, [
     el('p', {}, [el('strong', { text: `Uploaded ${file.name}.` }), body.message ? ` ${body.message}` : '']),
@@ -103,7 +103,12 @@ function successNotice(file, body) {
         el('dd', { id: 'uploaded-duplicates', text: formatCount(duplicates) }),
       ]),
     ]),
-    el('p', { text: 'Next: press Process on this batch in the Batches table to count its events.' }),
+    el('p', {
+      text:
+        fresh > 0
+          ? 'Next: press Process on this batch in the Batches table to count its events.'
+          : 'Every row was stored before, so this batch adds nothing to count.',
+    }),
   ]);
 }
 
@@ -135,7 +140,7 @@ function failureNotice(file, answer) {
       children.push(
         el('p', {
           id: 'row-error-count',
-          text: `${formatCount(errorCount)} row error${errorCount === 1 ? '' : 's'} found; nothing from this file was stored.${more} Fix them and upload the file again.`,
+          text: `${formatCount(errorCount)} row error${errorCount === 1 ? '' : 's'} found.${more} Fix them and upload the file again.`,
         }),
       );
     }

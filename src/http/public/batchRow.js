@@ -1,0 +1,71 @@
+import { el, formatCount, formatUtc } from './dom.js';
+
+const KNOWN_STATUSES = new Set(['uploaded', 'processing', 'completed', 'failed']);
+
+/** One row of the batches table, built once per batch and updated in place on every poll. */
+export function createRow(id, onProcess) {
+  const parts = {
+    name: el('span', { className: 'file-name' }),
+    id: el('code', { className: 'batch-id', text: id }),
+    uploaded: el('span', { className: 'when' }),
+    badge: el('span'),
+    detail: el('p', { className: 'status-detail' }),
+    progress: el('progress', { max: '1', value: '0' }),
+    progressText: el('span', { className: 'progress-text' }),
+    button: el('button', { type: 'button', className: 'button process-button' }),
+  };
+  parts.button.addEventListener('click', () => onProcess(id));
+  const tr = el('tr', { dataset: { batchId: id } }, [
+    el('td', { className: 'cell-file', dataset: { label: 'File' } }, [parts.name, parts.id]),
+    el('td', { dataset: { label: 'Uploaded' } }, [parts.uploaded]),
+    el('td', { dataset: { label: 'Status' } }, [parts.badge, parts.detail]),
+    el('td', { dataset: { label: 'Processed' } }, [
+      el('div', { className: 'progress-cell' }, [parts.progress, parts.progressText]),
+    ]),
+    el('td', { className: 'cell-action', dataset: { label: 'Action' } }, [parts.button]),
+  ]);
+  return { tr, parts, batch: null };
+}
+
+/** `pending`: Process was pressed and the read model has not shown the change yet. */
+export function updateRow({ tr, parts, batch }, { highlighted, pending }) {
+  const status = KNOWN_STATUSES.has(batch.status) ? batch.status : 'unknown';
+  const name = typeof batch.fileName === 'string' && batch.fileName ? batch.fileName : 'unnamed file';
+  const total = count(batch.totalEvents);
+  const done = Math.min(count(batch.processedEvents), total);
+  tr.classList.toggle('is-new', highlighted);
+  tr.dataset.status = status;
+  parts.name.textContent = name;
+  parts.uploaded.textContent = formatUtc(batch.uploadedAt);
+  parts.badge.className = `badge badge-${status}`;
+  parts.badge.textContent = typeof batch.status === 'string' ? batch.status : 'unknown';
+  parts.detail.className = status === 'failed' ? 'status-detail failure-reason' : 'status-detail';
+  parts.detail.textContent =
+    status === 'failed'
+      ? `Reason: ${batch.failedReason || 'not given by the server'}`
+      : status === 'completed' && batch.processedAt
+        ? `Finished ${formatUtc(batch.processedAt)}`
+        : '';
+  parts.detail.hidden = parts.detail.textContent === '';
+  parts.progress.max = Math.max(total, 1);
+  parts.progress.value = total === 0 ? (status === 'completed' ? 1 : 0) : done;
+  parts.progress.setAttribute('aria-label', `Processed events of ${name}`);
+  parts.progressText.textContent = `${formatCount(done)} / ${formatCount(total)}`;
+
+  const [label, disabled] =
+    status === 'processing'
+      ? ['Processing…', true]
+      : pending
+        ? ['Starting…', true]
+        : status === 'completed'
+          ? ['Processed', true]
+          : [status === 'failed' ? 'Process again' : 'Process', false];
+  parts.button.textContent = label;
+  parts.button.disabled = disabled;
+  parts.button.setAttribute('aria-label', `${label.replace('…', '')} ${name}`);
+}
+
+function count(value) {
+  const number = Number(value);
+  return Number.isFinite(number) && number > 0 ? Math.floor(number) : 0;
+}
