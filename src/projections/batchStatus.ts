@@ -71,7 +71,35 @@ export function batchIdOf(record: AnyLogRecord): string {
   return record.data.batchId;
 }
 
-/** One read-then-replace per record; the replace is conditional on the `lastPosition` it read. */
+/** The page's records of each batch, in position order. */
+function groupByBatch(records: readonly AnyLogRecord[]): Map<string, AnyLogRecord[]> {
+  const byBatch = new Map<string, AnyLogRecord[]>();
+  for (const record of records) {
+    const batchId = batchIdOf(record);
+    const list = byBatch.get(batchId);
+    if (list === undefined) byBatch.set(batchId, [record]);
+    else list.push(record);
+  }
+  return byBatch;
+}
+
+/** Folds the records after the document's `lastPosition` into it; null when nothing changes. */
+function foldPending(
+  current: BatchStatusDoc | null,
+  records: readonly AnyLogRecord[],
+): BatchStatusDoc | null {
+  let state = current;
+  for (const record of records) {
+    if (state !== null && state.lastPosition >= record.position) continue;
+    state = evolveBatchStatus(state, record) ?? state;
+  }
+  return state === current ? null : state;
+}
+
+/**
+ * One read and one write per batch per page: the page's records folded into the stored document,
+ * replaced only if its `lastPosition` is still the one read.
+ */
 export const batchStatusProjection: Projection = {
   name: 'batchStatus',
 
@@ -81,15 +109,19 @@ export const batchStatusProjection: Projection = {
       .createIndex({ uploadedPosition: -1 }, { name: 'uploadedPosition' });
   },
 
-  planWrites(db: Db, collectionName: string, record: AnyLogRecord): Write[] {
+  async planPage(db: Db, collectionName: string, records: readonly AnyLogRecord[]): Promise<Write[]> {
     const collection = db.collection<BatchStatusDoc>(collectionName);
-    return [
-      async () => {
-        const _id = batchIdOf(record);
-        const current = await collection.findOne({ _id });
-        if (current !== null && current.lastPosition >= record.position) return;
-        const next = evolveBatchStatus(current, record);
-        if (next === null) return;
+    const byBatch = groupByBatch(records);
+    if (byBatch.size === 0) return [];
+    const stored = new Map<string, BatchStatusDoc>();
+    for await (const doc of collection.find({ _id: { $in: [...byBatch.keys()] } })) stored.set(doc._id, doc);
+
+    const writes: Write[] = [];
+    for (const [_id, batchRecords] of byBatch) {
+      const current = stored.get(_id) ?? null;
+      const next = foldPending(current, batchRecords);
+      if (next === null) continue;
+      writes.push(async () => {
         if (current === null) {
           try {
             await collection.insertOne(next);
@@ -99,7 +131,8 @@ export const batchStatusProjection: Projection = {
           return;
         }
         await collection.replaceOne({ _id, lastPosition: current.lastPosition }, next);
-      },
-    ];
+      });
+    }
+    return writes;
   },
 };

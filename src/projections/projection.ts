@@ -6,12 +6,14 @@ import type { ProjectionName } from './readModels';
 export type Write = () => Promise<void>;
 
 /**
- * A read model kept from the log. `planWrites` lists the writes one record causes; each is
- * conditional on the target document's `lastPosition`, which is what makes replays harmless.
- * The projector runs them in order; a crash between two of them is healed by replaying the record.
+ * A read model kept from the log. `planPage` reads the `lastPosition` of the documents a page of
+ * records touches and returns one write per document, carrying only the contributions of records
+ * after that position; each write is conditional on it, which is what makes replays harmless.
+ * The projector runs them in order; a crash between two of them is healed by replaying the page.
+ * One write per document per page (not per record) is what keeps big batches fast.
  */
 export interface Projection {
   name: ProjectionName;
   ensureIndexes(db: Db, collectionName: string): Promise<void>;
-  planWrites(db: Db, collectionName: string, record: AnyLogRecord): Write[];
+  planPage(db: Db, collectionName: string, records: readonly AnyLogRecord[]): Promise<Write[]>;
 }

@@ -34,15 +34,22 @@ export function targetFor(db: Db, projection: Projection, version: number): Proj
   };
 }
 
-/** Runs every write of one record, in order. */
-export async function applyRecord(target: ProjectionTarget, record: AnyLogRecord): Promise<void> {
-  const writes = target.projection.planWrites(target.db, target.collectionName, record);
-  for (const write of writes) await write();
+/** Runs the writes of one page of records, in order, checking the lease before each. */
+export async function applyPage(
+  target: ProjectionTarget,
+  records: readonly AnyLogRecord[],
+  guard?: () => void,
+): Promise<void> {
+  const writes = await target.projection.planPage(target.db, target.collectionName, records);
+  for (const write of writes) {
+    guard?.();
+    await write();
+  }
 }
 
 /**
  * Applies the log from the target's checkpoint to the head, saving the checkpoint after each page.
- * `guard` runs before every record: the lease check that stops a writer who lost its lease.
+ * `guard` runs before every write: the lease check that stops a writer who lost its lease.
  */
 export async function projectInto(
   db: Db,
@@ -54,10 +61,8 @@ export async function projectInto(
   let applied = 0;
   for (;;) {
     const page = await eventLog.readFrom(from, PAGE_SIZE);
-    for (const record of page) {
-      options.guard?.();
-      await applyRecord(target, record);
-    }
+    options.guard?.();
+    await applyPage(target, page, options.guard);
     const last = page.at(-1);
     if (last === undefined) return applied;
     options.guard?.();
