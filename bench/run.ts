@@ -64,6 +64,14 @@ async function main(): Promise<void> {
 
   const stack = await startStack();
   const services: ServiceProcess[] = [];
+  // Interrupted runs still stop what they started.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      for (const s of services) s.child.kill('SIGKILL');
+      stack.stop();
+      process.exit(130);
+    });
+  }
   const mongo = await new MongoClient(stack.mongoUri).connect();
   try {
     const port = await freePort();
