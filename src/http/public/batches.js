@@ -83,6 +83,9 @@ export function setupBatches({ onBatchFinished }) {
     const watching = [...rows.values()].filter(
       (row) => row.batch.status === 'processing' || expecting.has(row.batch.batchId),
     );
+    // A batch just uploaded may not be in the list yet (its read model trails the upload): poll for it.
+    for (const id of expecting.keys())
+      if (!rows.has(id) && page === 0) watching.push({ batch: { batchId: id } });
     section.dataset.polling = String(watching.length > 0);
     if (watching.length === 0) return;
     info.textContent = `Watching ${watching.length} batch${watching.length === 1 ? '' : 'es'} being processed…`;
@@ -224,6 +227,7 @@ export function setupBatches({ onBatchFinished }) {
     load,
     showUploaded(batchId) {
       highlight = batchId ?? null;
+      if (highlight) expecting.set(highlight, { snapshot: null, until: Date.now() + EXPECT_CHANGE_MS });
       page = 0;
       cursors.length = 1;
       void load();
