@@ -3,34 +3,73 @@ import { z } from 'zod';
 import { ValidationError } from '../errors';
 import type { ProcessBatch } from '../commands/processBatch';
 import type { GetBatch } from '../queries/getBatch';
-import type { ListBatches } from '../queries/listBatches';
+import { DEFAULT_BATCH_PAGE, MAX_BATCH_PAGE, type ListBatches } from '../queries/listBatches';
 
-export const ProcessBatchResponse = z.object({
-  batchId: z.string(),
-  jobsEnqueued: z.number().int().nonnegative(),
-  message: z.string(),
-});
+const EXAMPLE_BATCH_ID = '3f1c2a9e-7b4d-4e8a-9c1f-2d3e4f5a6b7c';
+const batchId = z
+  .string()
+  .meta({ description: 'Id returned by POST /api/uploads', example: EXAMPLE_BATCH_ID });
 
-export const BatchStatusResponse = z.object({
-  batchId: z.string(),
-  fileName: z.string(),
-  totalEvents: z.number().int().nonnegative(),
-  processedEvents: z.number().int().nonnegative(),
-  status: z.enum(['uploaded', 'processing', 'completed', 'failed']),
-  uploadedAt: z.string().describe('ISO 8601, UTC'),
-  processedAt: z.string().nullable(),
-  failedReason: z.string().nullable(),
-  progress: z.number().int().min(0).max(100).describe('whole percent of events processed'),
-});
+export const ProcessBatchResponse = z
+  .object({
+    batchId,
+    jobsEnqueued: z.number().int().nonnegative().meta({ description: 'Chunk jobs added by this call' }),
+    message: z.string(),
+  })
+  .meta({
+    example: { batchId: EXAMPLE_BATCH_ID, jobsEnqueued: 4, message: 'Processing started: 4 job(s) enqueued' },
+  });
+
+export const BatchStatusResponse = z
+  .object({
+    batchId,
+    fileName: z.string(),
+    totalEvents: z.number().int().nonnegative().meta({ description: 'New events the upload stored' }),
+    processedEvents: z.number().int().nonnegative(),
+    status: z.enum(['uploaded', 'processing', 'completed', 'failed']),
+    uploadedAt: z.iso.datetime().meta({ description: 'ISO 8601, UTC' }),
+    processedAt: z.iso
+      .datetime()
+      .nullable()
+      .meta({ description: 'When the batch completed; null until then' }),
+    failedReason: z.string().nullable(),
+    progress: z.number().int().min(0).max(100).meta({ description: 'Whole percent of events processed' }),
+  })
+  .meta({
+    example: {
+      batchId: EXAMPLE_BATCH_ID,
+      fileName: 'events.csv',
+      totalEvents: 11,
+      processedEvents: 11,
+      status: 'completed',
+      uploadedAt: '2024-01-15T10:00:00.000Z',
+      processedAt: '2024-01-15T10:00:02.512Z',
+      failedReason: null,
+      progress: 100,
+    },
+  });
 
 export const ListBatchesQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(100).optional(),
-  cursor: z.string().optional().describe('nextCursor of the previous page'),
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(MAX_BATCH_PAGE)
+    .default(DEFAULT_BATCH_PAGE)
+    .meta({ description: 'Batches per page' }),
+  cursor: z
+    .string()
+    .regex(/^[1-9]\d{0,15}$/)
+    .optional()
+    .meta({ description: 'nextCursor of the previous page', example: '42' }),
 });
 
 export const BatchListResponse = z.object({
-  batches: z.array(BatchStatusResponse),
-  nextCursor: z.string().nullable(),
+  batches: z.array(BatchStatusResponse).meta({ description: 'Newest upload first' }),
+  nextCursor: z
+    .string()
+    .nullable()
+    .meta({ description: 'Pass as `cursor` for the next (older) page; null on the last page' }),
 });
 
 export interface BatchesRouterDeps {
@@ -42,6 +81,40 @@ export interface BatchesRouterDeps {
 export function batchesRouter(deps: BatchesRouterDeps): Router {
   const router = Router();
 
+  /**
+   * @openapi
+   * components:
+   *   parameters:
+   *     BatchId:
+   *       name: id
+   *       in: path
+   *       required: true
+   *       description: batchId returned by POST /api/uploads; an id no upload returned answers 404
+   *       schema: { type: string }
+   *       example: 3f1c2a9e-7b4d-4e8a-9c1f-2d3e4f5a6b7c
+   * /api/batches/{id}/process:
+   *   post:
+   *     tags: [Batches]
+   *     summary: Enqueue background processing of a batch
+   *     description: >-
+   *       Idempotent: chunks already processed, waiting or running are not enqueued again, so a
+   *       repeated call answers 200 with jobsEnqueued 0. Chunks whose job failed are enqueued again (202).
+   *     parameters:
+   *       - $ref: '#/components/parameters/BatchId'
+   *     responses:
+   *       '202':
+   *         description: Jobs enqueued; follow progress with GET /api/batches/{id}
+   *         content:
+   *           application/json:
+   *             schema: { $ref: '#/components/schemas/ProcessBatchResponse' }
+   *       '200':
+   *         description: Nothing new to enqueue (processed already, or under way); jobsEnqueued is 0
+   *         content:
+   *           application/json:
+   *             schema: { $ref: '#/components/schemas/ProcessBatchResponse' }
+   *       '404': { $ref: '#/components/responses/NotFound' }
+   *       '503': { $ref: '#/components/responses/ServiceUnavailable' }
+   */
   router.post('/api/batches/:id/process', async (req, res) => {
     const result = await deps.processBatch(req.params.id, req.correlationId);
     const body: z.infer<typeof ProcessBatchResponse> = {
@@ -57,6 +130,28 @@ export function batchesRouter(deps: BatchesRouterDeps): Router {
     res.status(result.jobsEnqueued > 0 ? 202 : 200).json(body);
   });
 
+  /**
+   * @openapi
+   * /api/batches:
+   *   get:
+   *     tags: [Batches]
+   *     summary: List batches, newest first, a page at a time
+   *     parameters:
+   *       - name: limit
+   *         in: query
+   *         schema: { $ref: '#/components/schemas/ListBatchesQuery/properties/limit' }
+   *       - name: cursor
+   *         in: query
+   *         schema: { $ref: '#/components/schemas/ListBatchesQuery/properties/cursor' }
+   *     responses:
+   *       '200':
+   *         description: One page of batches
+   *         content:
+   *           application/json:
+   *             schema: { $ref: '#/components/schemas/BatchListResponse' }
+   *       '400': { $ref: '#/components/responses/BadRequest' }
+   *       '503': { $ref: '#/components/responses/ServiceUnavailable' }
+   */
   router.get('/api/batches', async (req, res) => {
     const query = ListBatchesQuery.safeParse(req.query);
     if (!query.success) {
@@ -66,6 +161,23 @@ export function batchesRouter(deps: BatchesRouterDeps): Router {
     res.json(body);
   });
 
+  /**
+   * @openapi
+   * /api/batches/{id}:
+   *   get:
+   *     tags: [Batches]
+   *     summary: Status and progress of one batch
+   *     parameters:
+   *       - $ref: '#/components/parameters/BatchId'
+   *     responses:
+   *       '200':
+   *         description: The batch
+   *         content:
+   *           application/json:
+   *             schema: { $ref: '#/components/schemas/BatchStatusResponse' }
+   *       '404': { $ref: '#/components/responses/NotFound' }
+   *       '503': { $ref: '#/components/responses/ServiceUnavailable' }
+   */
   router.get('/api/batches/:id', async (req, res) => {
     const body: z.infer<typeof BatchStatusResponse> = await deps.getBatch(req.params.id);
     res.json(body);

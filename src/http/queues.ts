@@ -2,31 +2,62 @@ import { Router } from 'express';
 import { z } from 'zod';
 import type { RetryFailedJobs } from '../commands/retryFailedJobs';
 import { ValidationError } from '../errors';
-import type { ListFailedJobs } from '../queries/listFailedJobs';
-import { requireApiKey } from './apiKey';
+import { DEFAULT_DLQ_LIMIT, MAX_DLQ_LIMIT, type ListFailedJobs } from '../queries/listFailedJobs';
+import { PROCESSING_QUEUE } from '../workers/chunkJobs';
+import { requireAdminApiKey } from './adminAuth';
 
 export const DlqQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(MAX_DLQ_LIMIT)
+    .default(DEFAULT_DLQ_LIMIT)
+    .meta({ description: 'Most failed jobs to list' }),
 });
 
-export const DlqResponse = z.object({
-  queueName: z.string(),
-  failedJobs: z.array(
-    z.object({
-      id: z.string(),
-      data: z.unknown(),
-      error: z.string(),
-      failedReason: z.string(),
-      timestamp: z.number().int(),
-      attemptsMade: z.number().int().nonnegative(),
-    }),
-  ),
-});
+const queueName = z.string().meta({ example: PROCESSING_QUEUE });
 
-export const DlqRetryResponse = z.object({
-  queueName: z.string(),
-  retried: z.number().int().nonnegative(),
-});
+export const DlqResponse = z
+  .object({
+    queueName,
+    failedJobs: z
+      .array(
+        z.object({
+          id: z.string(),
+          data: z
+            .unknown()
+            .meta({ description: "The job's data, e.g. {batchId, chunk, ...} of a chunk job" }),
+          error: z.string().meta({ description: 'First line of failedReason' }),
+          failedReason: z.string(),
+          timestamp: z.number().int().meta({ description: 'When the job last failed, Unix milliseconds' }),
+          attemptsMade: z.number().int().nonnegative(),
+        }),
+      )
+      .meta({ description: 'Newest failure first' }),
+  })
+  .meta({
+    example: {
+      queueName: PROCESSING_QUEUE,
+      failedJobs: [
+        {
+          id: 'chunk_3f1c2a9e-7b4d-4e8a-9c1f-2d3e4f5a6b7c_1',
+          data: { batchId: '3f1c2a9e-7b4d-4e8a-9c1f-2d3e4f5a6b7c', chunk: 1 },
+          error: 'chunk 1 holds a malformed raw event',
+          failedReason: 'chunk 1 holds a malformed raw event',
+          timestamp: 1705312800000,
+          attemptsMade: 1,
+        },
+      ],
+    },
+  });
+
+export const DlqRetryResponse = z
+  .object({
+    queueName,
+    retried: z.number().int().nonnegative().meta({ description: 'Jobs put back on the queue' }),
+  })
+  .meta({ example: { queueName: PROCESSING_QUEUE, retried: 1 } });
 
 function queueParam(params: Record<string, string | string[] | undefined>): string {
   const name = params['name'];
@@ -41,8 +72,39 @@ export interface QueuesRouterDeps {
 
 export function queuesRouter(deps: QueuesRouterDeps): Router {
   const router = Router();
-  const auth = requireApiKey(deps.apiKey);
+  const auth = requireAdminApiKey(deps.apiKey);
 
+  /**
+   * @openapi
+   * components:
+   *   parameters:
+   *     QueueName:
+   *       name: name
+   *       in: path
+   *       required: true
+   *       description: Queue name; only event-processing has a dead-letter queue (any other answers 400)
+   *       schema: { type: string, enum: [event-processing] }
+   * /api/queues/{name}/dlq:
+   *   get:
+   *     tags: [Admin]
+   *     summary: Failed jobs (dead-letter queue)
+   *     description: The key is checked first, so a request without it gets 401 whatever else is wrong.
+   *     security: [{ AdminApiKey: [] }]
+   *     parameters:
+   *       - $ref: '#/components/parameters/QueueName'
+   *       - name: limit
+   *         in: query
+   *         schema: { $ref: '#/components/schemas/DlqQuery/properties/limit' }
+   *     responses:
+   *       '200':
+   *         description: Failed jobs, newest first
+   *         content:
+   *           application/json:
+   *             schema: { $ref: '#/components/schemas/DlqResponse' }
+   *       '400': { $ref: '#/components/responses/BadRequest' }
+   *       '401': { $ref: '#/components/responses/Unauthorized' }
+   *       '503': { $ref: '#/components/responses/ServiceUnavailable' }
+   */
   router.get('/api/queues/:name/dlq', auth, async (req, res) => {
     const query = DlqQuery.safeParse(req.query);
     if (!query.success) throw new ValidationError('Invalid query parameters', z.treeifyError(query.error));
@@ -53,6 +115,28 @@ export function queuesRouter(deps: QueuesRouterDeps): Router {
     res.json(body);
   });
 
+  /**
+   * @openapi
+   * /api/queues/{name}/dlq/retry:
+   *   post:
+   *     tags: [Admin]
+   *     summary: Put the failed jobs back to work
+   *     description: >-
+   *       A failed chunk job is retried through POST /api/batches/{id}/process, so its batch turns
+   *       `processing` again; retried counts the jobs enqueued (0 when the DLQ is empty).
+   *     security: [{ AdminApiKey: [] }]
+   *     parameters:
+   *       - $ref: '#/components/parameters/QueueName'
+   *     responses:
+   *       '200':
+   *         description: Jobs retried
+   *         content:
+   *           application/json:
+   *             schema: { $ref: '#/components/schemas/DlqRetryResponse' }
+   *       '400': { $ref: '#/components/responses/BadRequest' }
+   *       '401': { $ref: '#/components/responses/Unauthorized' }
+   *       '503': { $ref: '#/components/responses/ServiceUnavailable' }
+   */
   router.post('/api/queues/:name/dlq/retry', auth, async (req, res) => {
     const body: z.infer<typeof DlqRetryResponse> = await deps.retryFailedJobs(
       queueParam(req.params),

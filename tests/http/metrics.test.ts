@@ -2,13 +2,8 @@ import { Queue } from 'bullmq';
 import { createRedis } from '../../src/redis';
 import { PROJECTION_CHECKPOINTS_COLLECTION } from '../../src/queries/projectionLag';
 import { EVENT_PROCESSING_QUEUE } from '../../src/queries/queueDepth';
+import { sample } from '../support/prometheus';
 import { startTestService, type TestService } from '../support/testService';
-
-/** The value of one series in Prometheus text format, or undefined when it is absent. */
-function sample(text: string, series: string): number | undefined {
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
-}
 
 describe('GET /metrics and projection lag in /health', () => {
   let service: TestService;

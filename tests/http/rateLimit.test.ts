@@ -14,8 +14,8 @@ import { startPrivateRedis, type PrivateServer } from '../support/privateServers
 import { uniqueName } from '../support/testConfig';
 
 /**
- * The real limiter in front of a trivial handler, on the real Redis. (An integration test on the real
- * POST /api/uploads belongs with that route once it is merged.)
+ * The real limiter in front of a trivial handler, on the real Redis, for the cases that need several
+ * apps or a private Redis. The limit on the real POST /api/uploads: tests/uploads/uploadRateLimit.test.ts.
  */
 
 const logger = createLogger({ level: 'error', role: 'test', silent: true });

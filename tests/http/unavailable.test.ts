@@ -1,21 +1,19 @@
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import express from 'express';
-import { correlationId } from '../../src/http/correlationId';
-import { errorResponder } from '../../src/http/errorMapping';
+import { expectDocumented } from '../support/openapi';
 import { startPrivateFerretDb, startPrivateRedis, type PrivateServer } from '../support/privateServers';
 import { startTestService, type TestService } from '../support/testService';
+import { csvOfRows, uploadCsv } from '../support/uploads';
+import { waitFor } from '../support/waitFor';
 
 /**
- * Stops a private MongoDB (FerretDB) and Redis under a running service: requests that need them get
- * 503 with Retry-After within two seconds (the limit the issue sets), and /metrics keeps answering.
+ * Stops a private MongoDB (FerretDB) and Redis under a running service: the real routes that need
+ * them answer 503 with Retry-After within two seconds (the limit the issue sets), in the documented
+ * shape, and /metrics keeps answering.
  */
 describe('dependencies down', () => {
   let mongo: PrivateServer;
   let redis: PrivateServer;
   let service: TestService;
-  let server: Server;
-  let base: string;
+  let batchId: string;
 
   beforeAll(async () => {
     [mongo, redis] = await Promise.all([startPrivateFerretDb(), startPrivateRedis()]);
@@ -23,73 +21,86 @@ describe('dependencies down', () => {
       workers: false,
       env: { MONGODB_URI: mongo.url, REDIS_URL: redis.url },
     });
-    // Handlers that touch each dependency the way the resource routers will, behind the real error map.
-    const { runtime } = service;
-    const app = express();
-    app.use(correlationId);
-    app.get('/needs-mongo', async (_req, res) => {
-      res.json(await runtime.mongo.db.collection('anything').findOne({}));
-    });
-    app.get('/needs-redis', async (_req, res) => {
-      res.json({ value: await runtime.redis.get(`${runtime.config.redis.prefix}:anything`) });
-    });
-    app.use(errorResponder(runtime.logger));
-    server = await new Promise<Server>((resolve) => {
-      const s = app.listen(0, '127.0.0.1', () => {
-        resolve(s);
-      });
-    });
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
 
   afterAll(async () => {
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
     await service.stop();
     await Promise.all([mongo.destroy(), redis.destroy()]);
   });
 
-  async function timed(url: string): Promise<{ res: Response; ms: number }> {
+  async function timed(path: string, method = 'GET'): Promise<{ res: Response; ms: number; body: unknown }> {
     const started = Date.now();
-    const res = await fetch(url);
-    return { res, ms: Date.now() - started };
+    const res = await fetch(`${service.baseUrl}${path}`, { method });
+    const ms = Date.now() - started;
+    const body: unknown = res.headers.get('content-type')?.includes('json')
+      ? await res.json()
+      : await res.text();
+    return { res, ms, body };
   }
 
-  it('answers 200 while both are up', async () => {
-    expect((await fetch(`${base}/needs-mongo`)).status).toBe(200);
-    expect((await fetch(`${base}/needs-redis`)).status).toBe(200);
+  function expectUnavailable(
+    route: string,
+    reply: { res: Response; ms: number; body: unknown },
+    dependency: string,
+  ) {
+    expect(reply.res.status).toBe(503);
+    expect(reply.ms).toBeLessThan(2000);
+    expect(reply.res.headers.get('retry-after')).toBe('5');
+    expect(reply.res.headers.get('x-correlation-id')).toBeTruthy();
+    expect(reply.body).toEqual({ error: 'ServiceUnavailable', message: `${dependency} is unavailable` });
+    expectDocumented(route, { status: reply.res.status, body: reply.body });
+  }
+
+  it('answers while both are up', async () => {
+    const uploaded = await uploadCsv(service.baseUrl, csvOfRows(5));
+    expect(uploaded.status).toBe(201);
+    batchId = uploaded.body.batchId as string;
+    expect((await timed('/api/metrics?date=2024-01-15')).res.status).toBe(200);
   });
 
   it('answers 503 with Retry-After within two seconds when Redis is stopped; /metrics still answers', async () => {
     await redis.stop();
-    const { res, ms } = await timed(`${base}/needs-redis`);
-    expect(res.status).toBe(503);
-    expect(ms).toBeLessThan(2000);
-    expect(res.headers.get('retry-after')).toBe('5');
-    expect(res.headers.get('x-correlation-id')).toBeTruthy();
-    expect(await res.json()).toEqual({ error: 'ServiceUnavailable', message: 'redis is unavailable' });
+    // Reading the batch needs only MongoDB; enqueuing its jobs needs Redis.
+    expectUnavailable(
+      'POST /api/batches/{id}/process',
+      await timed(`/api/batches/${batchId}/process`, 'POST'),
+      'redis',
+    );
 
-    const metrics = await timed(`${service.baseUrl}/metrics`);
+    const metrics = await timed('/metrics');
     expect(metrics.res.status).toBe(200);
     expect(metrics.ms).toBeLessThan(2000);
-    expect(await metrics.res.text()).not.toMatch(/^ems_queue_jobs\{/m);
+    expect(metrics.body).not.toMatch(/^ems_queue_jobs\{/m);
 
-    const health = await timed(`${service.baseUrl}/health`);
+    const health = await timed('/health');
     expect(health.res.status).toBe(503);
     expect(health.ms).toBeLessThan(2000);
     expect(health.res.headers.get('retry-after')).toBe('5');
     await redis.start();
   });
 
+  it('enqueues the batch once Redis is back', async () => {
+    await waitFor(
+      () => Promise.resolve(service.runtime.redis.status),
+      (status) => status === 'ready',
+      10_000,
+      'the request connection to reconnect',
+    );
+    const reply = await timed(`/api/batches/${batchId}/process`, 'POST');
+    expect(reply.res.status).toBe(202);
+    expect(reply.body).toMatchObject({ batchId, jobsEnqueued: 1 });
+  });
+
   it('answers 503 with Retry-After within two seconds when MongoDB is stopped', async () => {
     await mongo.stop();
-    const { res, ms } = await timed(`${base}/needs-mongo`);
-    expect(res.status).toBe(503);
-    expect(ms).toBeLessThan(2000);
-    expect(res.headers.get('retry-after')).toBe('5');
-    expect(await res.json()).toEqual({ error: 'ServiceUnavailable', message: 'mongo is unavailable' });
+    expectUnavailable('GET /api/metrics', await timed('/api/metrics?date=2024-01-15'), 'mongo');
+    expectUnavailable(
+      'POST /api/batches/{id}/process',
+      await timed(`/api/batches/${batchId}/process`, 'POST'),
+      'mongo',
+    );
 
-    const metrics = await timed(`${service.baseUrl}/metrics`);
+    const metrics = await timed('/metrics');
     expect(metrics.res.status).toBe(200);
     expect(metrics.ms).toBeLessThan(2000);
     await mongo.start();

@@ -1,3 +1,4 @@
+import { expectDocumented } from '../support/openapi';
 import { seedBatch, type SeedRow } from '../support/seedBatch';
 import { startTestService, type TestService } from '../support/testService';
 import { waitFor } from '../support/waitFor';
@@ -52,6 +53,7 @@ describe('batches and metrics over HTTP', () => {
     const first = await post(`/api/batches/${batchId}/process`);
     expect(first.status).toBe(202);
     expect(first.body).toMatchObject({ batchId, jobsEnqueued: 4 });
+    expectDocumented('POST /api/batches/{id}/process', first);
 
     const done = await waitFor(
       async () => (await get(`/api/batches/${batchId}`)).body as BatchBody,
@@ -61,16 +63,15 @@ describe('batches and metrics over HTTP', () => {
     );
     expect(done).toMatchObject({ processedEvents: 11, totalEvents: 11, progress: 100 });
     expect(done.processedAt).not.toBeNull();
+    expectDocumented('GET /api/batches/{id}', await get(`/api/batches/${batchId}`));
 
     const again = await post(`/api/batches/${batchId}/process`);
     expect(again.status).toBe(200);
     expect(again.body).toMatchObject({ batchId, jobsEnqueued: 0 });
+    expectDocumented('POST /api/batches/{id}/process', again);
 
-    const march1 = await waitFor(
-      () => get('/api/metrics?date=2024-03-01'),
-      (r) => JSON.stringify(r.body).includes('view'),
-    );
-    expect(march1).toEqual({
+    // The daily counts are a second read model: it may trail the batch status a little.
+    const expected = {
       status: 200,
       body: {
         date: '2024-03-01',
@@ -79,7 +80,15 @@ describe('batches and metrics over HTTP', () => {
           { eventType: 'view', count: 3 },
         ],
       },
-    });
+    };
+    const march1 = await waitFor(
+      () => get('/api/metrics?date=2024-03-01'),
+      (r) => JSON.stringify(r) === JSON.stringify(expected),
+      10_000,
+      'the daily counts of 1 March',
+    );
+    expect(march1).toEqual(expected);
+    expectDocumented('GET /api/metrics', march1);
     expect((await get('/api/metrics?date=2024-03-02')).body).toEqual({
       date: '2024-03-02',
       metrics: [{ eventType: 'click', count: 1 }],
@@ -88,8 +97,12 @@ describe('batches and metrics over HTTP', () => {
 
   it('answers 404 for an unknown batch, whatever the id looks like', async () => {
     for (const id of ['00000000-0000-4000-8000-000000000000', 'not-a-uuid', 'a:b']) {
-      expect((await post(`/api/batches/${encodeURIComponent(id)}/process`)).status).toBe(404);
-      expect((await get(`/api/batches/${encodeURIComponent(id)}`)).status).toBe(404);
+      const processed = await post(`/api/batches/${encodeURIComponent(id)}/process`);
+      expect(processed.status).toBe(404);
+      expectDocumented('POST /api/batches/{id}/process', processed);
+      const batch = await get(`/api/batches/${encodeURIComponent(id)}`);
+      expect(batch.status).toBe(404);
+      expectDocumented('GET /api/batches/{id}', batch);
     }
   });
 
@@ -98,7 +111,9 @@ describe('batches and metrics over HTTP', () => {
       const res = await get(`/api/metrics?date=${bad}`);
       expect(res.status).toBe(400);
       expect(res.body).toMatchObject({ error: 'ValidationError' });
+      expectDocumented('GET /api/metrics', res);
     }
+    expect((await get('/api/metrics?date=2024-01-01&date=2024-01-02')).status).toBe(400);
     expect((await get('/api/metrics?date=2024-02-29')).body).toEqual({ date: '2024-02-29', metrics: [] });
     const today = new Date().toISOString().slice(0, 10);
     expect(await get('/api/metrics')).toEqual({ status: 200, body: { date: today, metrics: [] } });
@@ -120,17 +135,19 @@ describe('batches and metrics over HTTP', () => {
       (b) => ids.every((id) => b.some((x) => x.batchId === id)),
     );
     do {
-      const page = (await get(`/api/batches?limit=2${cursor === null ? '' : `&cursor=${cursor}`}`)).body as {
-        batches: BatchBody[];
-        nextCursor: string | null;
-      };
+      const reply = await get(`/api/batches?limit=2${cursor === null ? '' : `&cursor=${cursor}`}`);
+      expectDocumented('GET /api/batches', reply);
+      const page = reply.body as { batches: BatchBody[]; nextCursor: string | null };
       expect(page.batches.length).toBeLessThanOrEqual(2);
       seen.push(...page.batches.map((b) => b.batchId));
       cursor = page.nextCursor;
     } while (cursor !== null);
     expect(seen.slice(0, 3)).toEqual([...ids].reverse());
     expect(new Set(seen).size).toBe(seen.length);
-    expect((await get('/api/batches?limit=0')).status).toBe(400);
-    expect((await get('/api/batches?cursor=abc')).status).toBe(400);
+    for (const bad of ['limit=0', 'limit=101', 'limit=2.5', 'cursor=abc', 'cursor=0']) {
+      const reply = await get(`/api/batches?${bad}`);
+      expect(reply.status).toBe(400);
+      expectDocumented('GET /api/batches', reply);
+    }
   });
 });

@@ -1,5 +1,6 @@
 import { runWorkers } from '../../src/compose';
 import type { RunningWorkers } from '../../src/workers/startWorkers';
+import { expectDocumented } from '../support/openapi';
 import { seedBatch, type SeedRow } from '../support/seedBatch';
 import { TEST_ADMIN_KEY } from '../support/testConfig';
 import { startTestService, type TestService } from '../support/testService';
@@ -46,17 +47,30 @@ describe('the dead-letter queue', () => {
       const inQuery = await call(method, `${path}?apiKey=${TEST_ADMIN_KEY}&api_key=${TEST_ADMIN_KEY}`);
       expect(inQuery.status).toBe(401);
       expect(inQuery.body).toMatchObject({ error: 'Unauthorized' });
+      expectDocumented(`${method} ${path.replace('event-processing', '{name}')}`, inQuery);
+      // The key is checked before anything else: a bad queue name without a key is still 401.
+      expect((await call(method, path.replace('event-processing', 'other'))).status).toBe(401);
     }
   });
 
   it('answers 400 for any queue but event-processing, and for a bad limit', async () => {
-    expect((await call('GET', '/api/queues/projections/dlq', admin)).status).toBe(400);
-    expect((await call('POST', '/api/queues/other/dlq/retry', admin)).status).toBe(400);
-    expect((await call('GET', '/api/queues/event-processing/dlq?limit=0', admin)).status).toBe(400);
-    expect(await call('GET', '/api/queues/event-processing/dlq', admin)).toEqual({
-      status: 200,
-      body: { queueName: 'event-processing', failedJobs: [] },
-    });
+    const replies = {
+      'GET /api/queues/{name}/dlq': [
+        await call('GET', '/api/queues/projections/dlq', admin),
+        await call('GET', '/api/queues/event-processing/dlq?limit=0', admin),
+        await call('GET', '/api/queues/event-processing/dlq?limit=1001', admin),
+      ],
+      'POST /api/queues/{name}/dlq/retry': [await call('POST', '/api/queues/other/dlq/retry', admin)],
+    };
+    for (const [route, list] of Object.entries(replies)) {
+      for (const reply of list) {
+        expect(reply.status).toBe(400);
+        expectDocumented(route, reply);
+      }
+    }
+    const empty = await call('GET', '/api/queues/event-processing/dlq', admin);
+    expect(empty).toEqual({ status: 200, body: { queueName: 'event-processing', failedJobs: [] } });
+    expectDocumented('GET /api/queues/{name}/dlq', empty);
   });
 
   it('keeps a chunk with a malformed raw event in the DLQ, marks the batch failed, and retry brings it back', async () => {
@@ -86,16 +100,19 @@ describe('the dead-letter queue', () => {
     expect(job?.failedReason).toMatch(/malformed raw event/);
     expect(job?.error).toMatch(/malformed/);
     expect(job?.attemptsMade).toBeGreaterThanOrEqual(1);
+    expectDocumented('GET /api/queues/{name}/dlq', { status: 200, body: dlq });
 
     const failed = await waitFor(
       async () => (await call('GET', `/api/batches/${batchId}`)).body,
       (b) => b.status === 'failed' && b.processedEvents === 6,
     );
     expect(failed.failedReason).toMatch(/malformed raw event/);
+    expectDocumented('GET /api/batches/{id}', { status: 200, body: failed });
 
     await raw.updateOne({ _id: victim._id }, { $set: { timestamp: victim.timestamp } });
     const retried = await call('POST', '/api/queues/event-processing/dlq/retry', admin);
     expect(retried).toEqual({ status: 200, body: { queueName: 'event-processing', retried: 1 } });
+    expectDocumented('POST /api/queues/{name}/dlq/retry', retried);
 
     const done = await waitFor(
       async () => (await call('GET', `/api/batches/${batchId}`)).body,

@@ -1,6 +1,7 @@
 import { Ajv2020 } from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
 import type { Express } from 'express';
+import { buildOpenApi } from '../../src/compose';
 import type { OpenApiDocument } from '../../src/http/openapi/document';
 
 /**
@@ -108,3 +109,16 @@ export function createResponseValidator(doc: OpenApiDocument) {
 }
 
 export type ResponseValidator = ReturnType<typeof createResponseValidator>;
+
+let serviceValidator: ResponseValidator | undefined;
+
+/**
+ * Fails the test when a real answer does not match what the service's OpenAPI document says of that
+ * operation and status. `route` is `METHOD /documented/{path}`.
+ */
+export function expectDocumented(route: string, reply: { status: number; body: unknown }): void {
+  serviceValidator ??= createResponseValidator(buildOpenApi());
+  const [method = '', path = ''] = route.split(' ');
+  const problems = serviceValidator.problems({ method, path, status: reply.status, body: reply.body });
+  expect({ route, status: reply.status, problems }).toEqual({ route, status: reply.status, problems: [] });
+}

@@ -1,4 +1,5 @@
 import { eventKey } from '../../src/events/rawEvents';
+import { expectDocumented } from '../support/openapi';
 import { csvOfRows, rawEvents, uploadCsv } from '../support/uploads';
 import { startTestService, type TestService } from '../support/testService';
 
@@ -26,6 +27,7 @@ describe('POST /api/uploads', () => {
       'u1,click,2024-01-15T10:00:00.000Z,\n';
     const { status, body } = await upload(csv, { fileName: 'first.csv' });
     expect(status).toBe(201);
+    expectDocumented('POST /api/uploads', { status, body });
     expect(body).toMatchObject({ totalEvents: 2, duplicates: 1 });
     expect(body.batchId).toMatch(/^[0-9a-f-]{36}$/);
     expect(typeof body.message).toBe('string');
@@ -107,6 +109,7 @@ describe('POST /api/uploads', () => {
       'u9,click\n';
     const { status, body } = await upload(csv);
     expect(status).toBe(400);
+    expectDocumented('POST /api/uploads', { status, body });
     expect(body.error).toBe('ValidationError');
     expect(body.errorCount).toBe(10);
     const details = body.details as { row: number; field: string; message: string }[];
@@ -177,8 +180,10 @@ describe('POST /api/uploads', () => {
     const form = new FormData();
     form.append('note', 'hello');
     const noFile = await fetch(`${service.baseUrl}/api/uploads`, { method: 'POST', body: form });
+    const noFileBody = (await noFile.json()) as { message: string };
     expect(noFile.status).toBe(400);
-    expect(((await noFile.json()) as { message: string }).message).toMatch(/No file/);
+    expect(noFileBody.message).toMatch(/No file/);
+    expectDocumented('POST /api/uploads', { status: noFile.status, body: noFileBody });
 
     const json = await fetch(`${service.baseUrl}/api/uploads`, {
       method: 'POST',
@@ -193,6 +198,7 @@ describe('POST /api/uploads', () => {
     expect(Buffer.byteLength(csv)).toBeGreaterThan(256 * 1024);
     const { status, body } = await upload(csv);
     expect(status).toBe(413);
+    expectDocumented('POST /api/uploads', { status, body });
     expect(body.error).toBe('PayloadTooLarge');
     expect(await rawEvents(db()).countDocuments({})).toBe(0);
   });

@@ -4,7 +4,7 @@ import type { SchemaRegistry } from './registry';
 
 /**
  * Assembles the OpenAPI 3.1 document: `components.schemas` from the zod registry, paths from the
- * `@openapi` JSDoc blocks in src/http/*.ts (next to each route) and src/http/openapi/paths/*.ts.
+ * `@openapi` JSDoc blocks just above each route in src/http/*.ts.
  * Reusable error responses below reference the ErrorResponse schema rather than repeat it.
  */
 
@@ -64,8 +64,7 @@ const responses = {
 
 /** Files whose `@openapi` blocks are read (compiled .js at run time, .ts under ts-jest). */
 function documentedFiles(): string[] {
-  const http = join(__dirname, '..');
-  return [join(http, '*.{ts,js}'), join(__dirname, 'paths', '*.{ts,js}')];
+  return [join(__dirname, '..', '*.{ts,js}')];
 }
 
 export function buildOpenApiDocument(schemas: SchemaRegistry, options: { version: string }): OpenApiDocument {

@@ -1,0 +1,54 @@
+import { expectDocumented } from '../support/openapi';
+import { startTestService, type TestService } from '../support/testService';
+import { csvOfRows, rawEvents } from '../support/uploads';
+
+/** UPLOAD_RATE_LIMIT on the real POST /api/uploads, counted in the real Redis. */
+
+const LIMIT = 2;
+
+describe('POST /api/uploads over UPLOAD_RATE_LIMIT', () => {
+  let service: TestService;
+
+  beforeAll(async () => {
+    service = await startTestService({ workers: false, env: { UPLOAD_RATE_LIMIT: String(LIMIT) } });
+  });
+
+  afterAll(async () => {
+    await service.stop();
+  });
+
+  const post = (csv: string) => {
+    const form = new FormData();
+    form.append('file', new Blob([csv], { type: 'text/csv' }), 'events.csv');
+    return fetch(`${service.baseUrl}/api/uploads`, { method: 'POST', body: form });
+  };
+
+  it('accepts the limit, then answers 429 with Retry-After and RateLimit headers and stores nothing', async () => {
+    for (let i = 0; i < LIMIT; i++) {
+      const res = await post(csvOfRows(2, i * 2));
+      expect(res.status).toBe(201);
+      await res.json();
+      expect(res.headers.get('ratelimit')).toMatch(new RegExp(`^"uploads"; ?r=${LIMIT - 1 - i}; ?t=\\d+$`));
+      expect(res.headers.get('ratelimit-policy')).toMatch(new RegExp(`^"uploads"; ?q=${LIMIT}; ?w=60`));
+    }
+    const stored = await rawEvents(service.runtime.mongo.db).countDocuments({});
+    expect(stored).toBe(LIMIT * 2);
+
+    const refused = await post(csvOfRows(2, 100));
+    expect(refused.status).toBe(429);
+    const retryAfter = Number(refused.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThanOrEqual(1);
+    expect(retryAfter).toBeLessThanOrEqual(60);
+    expect(refused.headers.get('ratelimit')).toMatch(/^"uploads"; ?r=0; ?t=\d+$/);
+    expect(refused.headers.get('x-correlation-id')).toBeTruthy();
+    const body = (await refused.json()) as Record<string, unknown>;
+    expect(body).toMatchObject({ error: 'TooManyRequests', retryAfter });
+    expectDocumented('POST /api/uploads', { status: refused.status, body });
+    expect(await rawEvents(service.runtime.mongo.db).countDocuments({})).toBe(stored);
+
+    // The limiter runs before the body is read: an invalid file over the limit is refused the same way.
+    const invalid = await post('not,a,csv\n');
+    expect(invalid.status).toBe(429);
+    await invalid.text();
+  });
+});
