@@ -1,6 +1,6 @@
 import autocannon from 'autocannon';
 import type { Db } from 'mongodb';
-import { dailyMetricId, type DailyMetricDoc } from '../src/projections/dailyMetrics';
+import type { DailyMetricsDoc } from '../src/projections/dailyMetrics';
 import { liveCollection } from '../src/projections/readModels';
 
 const DAYS = 365;
@@ -8,16 +8,17 @@ const EVENT_TYPES = 50;
 
 /** A year of days (2025, apart from the uploaded data) x 50 event types in the live read model. */
 export async function seedYearOfMetrics(db: Db): Promise<void> {
-  const collection = await liveCollection<DailyMetricDoc>(db, 'dailyMetrics');
+  const collection = await liveCollection<DailyMetricsDoc>(db, 'dailyMetrics');
   const start = Date.UTC(2025, 0, 1);
-  for (let day = 0; day < DAYS; day++) {
+  const docs = Array.from({ length: DAYS }, (_, day): DailyMetricsDoc => {
     const date = new Date(start + day * 86_400_000).toISOString().slice(0, 10);
-    const docs = Array.from({ length: EVENT_TYPES }, (_, t): DailyMetricDoc => {
-      const eventType = `type_${String(t).padStart(2, '0')}`;
-      return { _id: dailyMetricId(date, eventType), date, eventType, count: day * 100 + t, lastPosition: 0 };
-    });
-    await collection.insertMany(docs, { ordered: false });
-  }
+    const counts = Array.from({ length: EVENT_TYPES }, (_, t) => ({
+      eventType: `type_${String(t).padStart(2, '0')}`,
+      count: day * 100 + t,
+    }));
+    return { _id: date, date, counts, lastPosition: 0 };
+  });
+  await collection.insertMany(docs, { ordered: false });
 }
 
 export interface LoadResult {

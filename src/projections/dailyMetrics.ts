@@ -3,84 +3,115 @@ import type { AnyLogRecord } from '../events/eventLog';
 import { isDuplicateKey } from '../mongo';
 import type { Projection, Write } from './projection';
 
-/** One document per (UTC date, eventType); `_id` encodes both unambiguously. */
-export interface DailyMetricDoc {
-  _id: string;
-  date: string;
+export interface EventTypeCount {
   eventType: string;
   count: number;
-  lastPosition: number;
-}
-
-export function dailyMetricId(date: string, eventType: string): string {
-  return JSON.stringify([date, eventType]);
-}
-
-interface Contributions {
-  date: string;
-  eventType: string;
-  /** In position order, as the page is. */
-  parts: { position: number; count: number }[];
-}
-
-function collectContributions(records: readonly AnyLogRecord[]): Map<string, Contributions> {
-  const byDoc = new Map<string, Contributions>();
-  for (const record of records) {
-    if (record.type !== 'EventsProcessed') continue;
-    for (const { date, eventType, count } of record.data.counts) {
-      const id = dailyMetricId(date, eventType);
-      let entry = byDoc.get(id);
-      if (entry === undefined) {
-        entry = { date, eventType, parts: [] };
-        byDoc.set(id, entry);
-      }
-      entry.parts.push({ position: record.position, count });
-    }
-  }
-  return byDoc;
 }
 
 /**
- * Adds the `EventsProcessed` counts of a page to their days: one conditional upsert per day and
- * event type. Only contributions after the document's `lastPosition` are added, and the write
- * requires `lastPosition` to still be below the first of them, so replaying a page adds nothing twice.
+ * One document per UTC day holding the count of every event type that day, sorted by eventType.
+ * A day is what the metrics query asks for, so it is one primary-key read; and a page of records
+ * costs one write per day it touches (FerretDB rewrites by scanning, so fewer writes matter most).
+ * Event types live in an array, not as field names: they may contain `.` or start with `$`.
+ */
+export interface DailyMetricsDoc {
+  _id: string;
+  date: string;
+  counts: EventTypeCount[];
+  lastPosition: number;
+}
+
+/** Code-unit order: the same on every database, unlike a server-side collation. */
+export function byEventType(a: EventTypeCount, b: EventTypeCount): number {
+  return a.eventType < b.eventType ? -1 : a.eventType > b.eventType ? 1 : 0;
+}
+
+/** Every (date, eventType, count) of some day documents: what a recount compares against. */
+export function* flattenDailyMetrics(
+  docs: Iterable<DailyMetricsDoc>,
+): Generator<{ date: string; eventType: string; count: number }> {
+  for (const doc of docs)
+    for (const { eventType, count } of doc.counts) yield { date: doc.date, eventType, count };
+}
+
+interface Contribution {
+  position: number;
+  eventType: string;
+  count: number;
+}
+
+function contributionsByDay(records: readonly AnyLogRecord[]): Map<string, Contribution[]> {
+  const byDay = new Map<string, Contribution[]>();
+  for (const record of records) {
+    if (record.type !== 'EventsProcessed') continue;
+    for (const { date, eventType, count } of record.data.counts) {
+      const list = byDay.get(date);
+      const entry = { position: record.position, eventType, count };
+      if (list === undefined) byDay.set(date, [entry]);
+      else list.push(entry);
+    }
+  }
+  return byDay;
+}
+
+/** The day after adding the contributions past its `lastPosition`; null when there are none. */
+function addPending(
+  stored: DailyMetricsDoc | null,
+  date: string,
+  parts: Contribution[],
+): DailyMetricsDoc | null {
+  const after = stored?.lastPosition ?? 0;
+  const pending = parts.filter((p) => p.position > after);
+  const last = pending.at(-1);
+  if (last === undefined) return null;
+  const counts = new Map((stored?.counts ?? []).map((c) => [c.eventType, c.count]));
+  for (const { eventType, count } of pending) counts.set(eventType, (counts.get(eventType) ?? 0) + count);
+  return {
+    _id: date,
+    date,
+    counts: [...counts].map(([eventType, count]) => ({ eventType, count })).sort(byEventType),
+    lastPosition: last.position,
+  };
+}
+
+/**
+ * Adds the `EventsProcessed` counts of a page to their days: one read and one write per day.
+ * Only contributions after the stored `lastPosition` are added, and the replace requires that
+ * `lastPosition` to be unchanged, so replaying a page (after a crash, say) adds nothing twice.
  */
 export const dailyMetricsProjection: Projection = {
   name: 'dailyMetrics',
 
-  async ensureIndexes(db: Db, collectionName: string) {
-    await db
-      .collection<DailyMetricDoc>(collectionName)
-      .createIndex({ date: 1, eventType: 1 }, { name: 'date_eventType' });
+  async ensureIndexes() {
+    // Days are read and written by `_id` only.
   },
 
   async planPage(db: Db, collectionName: string, records: readonly AnyLogRecord[]): Promise<Write[]> {
-    const byDoc = collectContributions(records);
-    if (byDoc.size === 0) return [];
-    const collection = db.collection<DailyMetricDoc>(collectionName);
-    const applied = new Map<string, number>();
-    const current = collection.find({ _id: { $in: [...byDoc.keys()] } }, { projection: { lastPosition: 1 } });
-    for await (const doc of current) applied.set(doc._id, doc.lastPosition);
-
+    const byDay = contributionsByDay(records);
+    const collection = db.collection<DailyMetricsDoc>(collectionName);
+    // One primary-key read per day (an `$in` would make FerretDB scan the collection).
+    const days = await Promise.all(
+      [...byDay].map(async ([date, parts]) => ({
+        date,
+        parts,
+        stored: await collection.findOne({ _id: date }),
+      })),
+    );
     const writes: Write[] = [];
-    for (const [_id, { date, eventType, parts }] of byDoc) {
-      const after = applied.get(_id) ?? 0;
-      const pending = parts.filter((p) => p.position > after);
-      const first = pending[0];
-      const last = pending.at(-1);
-      if (first === undefined || last === undefined) continue;
-      const count = pending.reduce((sum, p) => sum + p.count, 0);
+    for (const { date, parts, stored } of days) {
+      const next = addPending(stored, date, parts);
+      if (next === null) continue;
       writes.push(async () => {
-        try {
-          await collection.updateOne(
-            { _id, lastPosition: { $lt: first.position } },
-            { $inc: { count }, $set: { lastPosition: last.position }, $setOnInsert: { date, eventType } },
-            { upsert: true },
-          );
-        } catch (error) {
-          // The document exists with lastPosition >= first: these records are already in it.
-          if (!isDuplicateKey(error)) throw error;
+        if (stored === null) {
+          try {
+            await collection.insertOne(next);
+          } catch (error) {
+            // Only a writer that lost its lease can have created the day meanwhile, from the same log.
+            if (!isDuplicateKey(error)) throw error;
+          }
+          return;
         }
+        await collection.replaceOne({ _id: date, lastPosition: stored.lastPosition }, next);
       });
     }
     return writes;

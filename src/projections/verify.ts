@@ -2,7 +2,7 @@ import type { Db } from 'mongodb';
 import type { EventLog } from '../events/eventLog';
 import { RAW_EVENTS_COLLECTION, RawEventForCounting, utcDate } from '../events/rawEventChunks';
 import { evolveBatchStatus, type BatchStatusDoc } from './batchStatus';
-import type { DailyMetricDoc } from './dailyMetrics';
+import { flattenDailyMetrics, type DailyMetricsDoc } from './dailyMetrics';
 import { liveCollection } from './readModels';
 
 /**
@@ -83,9 +83,11 @@ export async function verifyReadModels(db: Db, eventLog: EventLog): Promise<stri
 
   const recount = await recountFromRawEvents(db, eventLog);
   const expected = recount.metrics;
-  const metrics = await (await liveCollection<DailyMetricDoc>(db, 'dailyMetrics')).find({}).toArray();
+  const days = await (await liveCollection<DailyMetricsDoc>(db, 'dailyMetrics')).find({}).toArray();
   const actual = new Map(
-    metrics.filter((m) => m.count !== 0).map((m) => [JSON.stringify([m.date, m.eventType]), m.count]),
+    [...flattenDailyMetrics(days)]
+      .filter((m) => m.count !== 0)
+      .map((m) => [JSON.stringify([m.date, m.eventType]), m.count]),
   );
   for (const key of new Set([...expected.keys(), ...actual.keys()])) {
     const want = expected.get(key) ?? 0;

@@ -1,6 +1,6 @@
 import type { Db } from 'mongodb';
 import { ValidationError } from '../errors';
-import type { DailyMetricDoc } from '../projections/dailyMetrics';
+import type { DailyMetricsDoc } from '../projections/dailyMetrics';
 import { liveCollection } from '../projections/readModels';
 
 export interface DailyMetrics {
@@ -22,13 +22,10 @@ export function createGetDailyMetrics(deps: { db: Db; now?: () => Date }) {
     if (!isCalendarDate(day)) {
       throw new ValidationError('date must be a calendar date written as YYYY-MM-DD (UTC)', { date });
     }
-    const collection = await liveCollection<DailyMetricDoc>(deps.db, 'dailyMetrics');
-    const docs = await collection.find({ date: day }).toArray();
-    const metrics = docs
-      .filter((d) => d.count > 0)
-      .map((d) => ({ eventType: d.eventType, count: d.count }))
-      // Code-unit order: the same on every database, unlike a server-side collation.
-      .sort((a, b) => (a.eventType < b.eventType ? -1 : a.eventType > b.eventType ? 1 : 0));
+    const collection = await liveCollection<DailyMetricsDoc>(deps.db, 'dailyMetrics');
+    const doc = await collection.findOne({ _id: day });
+    // Stored sorted by eventType (code-unit order), so the answer is the document as it is.
+    const metrics = (doc?.counts ?? []).filter((c) => c.count > 0);
     return { date: day, metrics };
   };
 }

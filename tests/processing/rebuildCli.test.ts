@@ -1,3 +1,4 @@
+import type { DailyMetricsDoc } from '../../src/projections/dailyMetrics';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -69,8 +70,11 @@ describe('npm run rebuild-projections', () => {
     expect(rebuilt.err).toMatch(/read models match/);
     expect(rebuilt.code).toBe(0);
 
-    const metrics = await liveCollection<{ _id: string; count: number }>(db, 'dailyMetrics');
-    await metrics.updateOne({ date: '2024-02-01', eventType: 'cli' }, { $inc: { count: 5 } });
+    // Tamper with the live read model behind the projector's back: verify must see it.
+    const metrics = await liveCollection<DailyMetricsDoc>(db, 'dailyMetrics');
+    const day = await metrics.findOne({ _id: '2024-02-01' });
+    const counts = (day?.counts ?? []).map((c) => (c.eventType === 'cli' ? { ...c, count: c.count + 5 } : c));
+    await metrics.updateOne({ _id: '2024-02-01' }, { $set: { counts } });
     const checked = await runCli(env, ['--verify-only']);
     expect(checked.code).toBe(1);
     expect(checked.out).toMatch(/\["2024-02-01","cli"\]: read model has 14, recount gives 9/);

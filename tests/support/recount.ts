@@ -1,6 +1,6 @@
 import type { Db } from 'mongodb';
 import type { BatchStatusDoc } from '../../src/projections/batchStatus';
-import type { DailyMetricDoc } from '../../src/projections/dailyMetrics';
+import { flattenDailyMetrics, type DailyMetricsDoc } from '../../src/projections/dailyMetrics';
 import {
   CHECKPOINTS_COLLECTION,
   liveCollection,
@@ -24,9 +24,11 @@ export function recountRows(rows: Iterable<SeedRow>): Map<string, number> {
 }
 
 export async function liveMetrics(db: Db): Promise<Map<string, number>> {
-  const docs = await (await liveCollection<DailyMetricDoc>(db, 'dailyMetrics')).find({}).toArray();
+  const days = await (await liveCollection<DailyMetricsDoc>(db, 'dailyMetrics')).find({}).toArray();
   return new Map(
-    docs.filter((d) => d.count !== 0).map((d) => [JSON.stringify([d.date, d.eventType]), d.count]),
+    [...flattenDailyMetrics(days)]
+      .filter((d) => d.count !== 0)
+      .map((d) => [JSON.stringify([d.date, d.eventType]), d.count]),
   );
 }
 
