@@ -92,8 +92,6 @@ export interface EventLog {
 }
 
 const MAX_APPEND_ATTEMPTS = 200;
-/** Up to this many records, readFrom fetches each by position instead of one range query. */
-const POINT_READ_MAX = 32;
 
 export async function ensureEventLogIndexes(db: Db): Promise<void> {
   const log = db.collection<LogDocument>(EVENT_LOG_COLLECTION);
@@ -155,9 +153,9 @@ export function createEventLog(
     const version = currentVersion[input.type];
     const schema: { parse(v: unknown): unknown } = recordSchemas[input.type][version];
     const data = schema.parse(input.data);
+    // Insert first and ask questions only on a duplicate-key error: a lookup by `key` before every
+    // append would cost a collection scan on FerretDB, which serves only `_id` from an index.
     for (let attempt = 1; attempt <= MAX_APPEND_ATTEMPTS; attempt++) {
-      const existing = await findByKey(input.key);
-      if (existing !== undefined) return { record: existing as LogRecord<T>, appended: false };
       const doc: LogDocument = {
         _id: (await head()) + 1,
         key: input.key,
@@ -170,11 +168,19 @@ export function createEventLog(
       try {
         await log.insertOne(doc);
       } catch (error) {
-        // Another writer took this position (or appended the same key): look again.
         if (!isDuplicateKey(error)) throw error;
-        if (attempt > 3) await sleep(Math.random() * Math.min(50, attempt * 2));
-        continue;
+        const atPosition = await log.findOne({ _id: doc._id }, { projection: { key: 1 } });
+        // Someone else took the position: try the next one.
+        if (atPosition !== null && atPosition.key !== input.key) {
+          if (attempt > 3) await sleep(Math.random() * Math.min(50, attempt * 2));
+          continue;
+        }
+        // The key is already in the log (a retry, or a twin append): that record is the answer.
+        const existing = await findByKey(input.key);
+        if (existing === undefined) continue;
+        return { record: existing as LogRecord<T>, appended: false };
       }
+      knownHead = Math.max(knownHead, doc._id);
       const record = toRecord(doc) as LogRecord<T>;
       options.onAppended?.(record as AnyLogRecord);
       return { record, appended: true };
@@ -185,14 +191,10 @@ export function createEventLog(
   async function readFrom(from: number, limit = 1000): Promise<AnyLogRecord[]> {
     const count = Math.min(limit, (await head()) - from + 1);
     if (count <= 0) return [];
-    // A reader close to the head (a projector following appends) fetches by primary key; a long
-    // read is one range query. Both see only committed positions, which have no gaps.
-    if (count <= POINT_READ_MAX) {
-      const docs = await Promise.all(Array.from({ length: count }, (_, i) => log.findOne({ _id: from + i })));
-      return docs.filter((doc): doc is LogDocument => doc !== null).map(toRecord);
-    }
-    const docs = await log.find({ _id: { $gte: from } }, { sort: { _id: 1 }, limit }).toArray();
-    return docs.map(toRecord);
+    // Positions up to the head exist, so a page is fetched by primary key: one index lookup each on
+    // every backend, where a range query with a sort makes FerretDB scan the whole log per page.
+    const docs = await Promise.all(Array.from({ length: count }, (_, i) => log.findOne({ _id: from + i })));
+    return docs.filter((doc): doc is LogDocument => doc !== null).map(toRecord);
   }
 
   async function* readAll(from = 1, pageSize = 1000): AsyncGenerator<AnyLogRecord> {

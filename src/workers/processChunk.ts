@@ -21,16 +21,20 @@ export interface ChunkOutcome {
  * Input that can never succeed throws UnrecoverableError: retrying it would only delay the DLQ.
  */
 export function createProcessChunk(deps: ProcessChunkDeps) {
+  const knownBatches = new Set<string>();
   return async function processChunk(rawData: unknown): Promise<ChunkOutcome> {
     const parsed = ChunkJobData.safeParse(rawData);
     if (!parsed.success) throw new UnrecoverableError(`invalid chunk job data: ${parsed.error.message}`);
     const job = parsed.data;
     const key = batchKeys.processed(job.batchId, job.chunk);
 
-    const done = await deps.eventLog.findByKey(key);
-    if (done !== undefined) return { position: done.position, appended: false };
-    const uploaded = await deps.eventLog.findByKey(batchKeys.uploaded(job.batchId));
-    if (uploaded === undefined) throw new UnrecoverableError(`batch ${job.batchId} was never uploaded`);
+    // Job data comes from ProcessBatch, which found the batch; checking once per batch guards
+    // against a payload made up elsewhere without a log scan per chunk.
+    if (!knownBatches.has(job.batchId)) {
+      const uploaded = await deps.eventLog.findByKey(batchKeys.uploaded(job.batchId));
+      if (uploaded === undefined) throw new UnrecoverableError(`batch ${job.batchId} was never uploaded`);
+      knownBatches.add(job.batchId);
+    }
 
     const events: [string, number][] = [];
     for (const event of job.events) {

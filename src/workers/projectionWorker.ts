@@ -44,7 +44,8 @@ export function startProjectionWorker(deps: ProjectionWorkerDeps): { close(): Pr
       try {
         do {
           pending.again = false;
-          for (const catchUp of deps.catchUps) await catchUp();
+          // Side by side: each has its own lease, and one busy projection must not starve another.
+          await Promise.all(deps.catchUps.map((catchUp) => catchUp()));
         } while (repeatRequested());
       } finally {
         running = undefined;
