@@ -61,6 +61,22 @@ async function insertChunk(
   }
 }
 
+/** Up to this many duplicates, owners are read by primary key; more take one `$in` query. */
+const POINT_READS_MAX = 64;
+
+/**
+ * The batch owning each key. A few keys are read one by one because FerretDB answers `$in` with
+ * a collection scan; many (a re-upload) take one `$in`, which then costs less than many reads.
+ */
+async function findOwners(events: Collection<RawEvent>, keys: string[]): Promise<Map<string, string>> {
+  const projection = { _id: 1, batchId: 1 } as const;
+  const found =
+    keys.length <= POINT_READS_MAX
+      ? await Promise.all(keys.map((_id) => events.findOne({ _id }, { projection })))
+      : await events.find({ _id: { $in: keys } }, { projection }).toArray();
+  return new Map(found.filter((d) => d !== null).map((d) => [d._id, d.batchId]));
+}
+
 /**
  * Inserts one chunk and finds who owns each duplicate. A duplicate whose document has vanished
  * meanwhile (its uncommitted owner was undone) is inserted again, so no row is lost to a race.
@@ -74,9 +90,7 @@ async function storeChunk(ctx: StoreContext, chunk: ValidEvent[], pending: Set<s
     inserted += outcome.inserted;
     if (outcome.duplicates.length === 0) break;
     const keys = [...new Set(outcome.duplicates.map((d) => d._id))];
-    const owners = new Map<string, string>();
-    const found = ctx.events.find({ _id: { $in: keys } }, { projection: { _id: 1, batchId: 1 } });
-    for await (const doc of found) owners.set(doc._id, doc.batchId);
+    const owners = await findOwners(ctx.events, keys);
     for (const owner of new Set(owners.values())) {
       if (owner === ctx.batchId || ctx.committed.has(owner) || pending.has(owner)) continue;
       const status = await ctx.sessions.ownerStatus(owner);
