@@ -28,12 +28,28 @@ export interface BenchStack {
   stop(): void;
 }
 
-export async function startStack(): Promise<BenchStack> {
+/**
+ * `postgresqlServer` (e.g. postgres://postgres@127.0.0.1:5432): FerretDB runs on a fresh database
+ * created there (and dropped afterwards) instead of SQLite files.
+ */
+export async function startStack(postgresqlServer?: string): Promise<BenchStack> {
   const dir = mkdtempSync(join(tmpdir(), 'ems-bench-'));
+  const pgDatabase = `ems_bench_${process.pid}`;
+  const psql = (sql: string): void => {
+    const url = postgresqlServer ?? '';
+    const done = spawnSync('psql', [url, '-q', '-c', sql], { stdio: ['ignore', 'ignore', 'inherit'] });
+    if (done.status !== 0) throw new Error(`psql failed: ${sql}`);
+  };
+  if (postgresqlServer !== undefined) psql(`CREATE DATABASE ${pgDatabase}`);
+  const stackEnv = {
+    ...process.env,
+    FERRETDB_POSTGRESQL_URL: postgresqlServer === undefined ? '' : `${postgresqlServer}/${pgDatabase}`,
+  };
   const args = ['scripts/stack.sh', 'start', '--dir', dir, '--ephemeral'];
   args.push('--mongo-port', String(await freePort()), '--redis-port', String(await freePort()));
   const started = spawnSync('bash', args, {
     cwd: ROOT,
+    env: stackEnv,
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -53,6 +69,7 @@ export async function startStack(): Promise<BenchStack> {
     stop() {
       spawnSync('bash', ['scripts/stack.sh', 'stop', '--dir', dir], { cwd: ROOT, stdio: 'ignore' });
       rmSync(dir, { recursive: true, force: true });
+      if (postgresqlServer !== undefined) psql(`DROP DATABASE IF EXISTS ${pgDatabase}`);
     },
   };
 }

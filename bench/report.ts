@@ -18,6 +18,7 @@ export interface BenchResult {
   readLogSeconds: number;
   rebuildSeconds: number;
   rebuildOverRead: number;
+  backend: 'sqlite' | 'postgresql';
   machine: { cpus: number; node: string };
   at: string;
 }
@@ -46,7 +47,7 @@ export function printTable(r: BenchResult): void {
   const w0 = Math.max(...rows.map((x) => x[0].length));
   const w1 = Math.max(...rows.map((x) => x[1].length));
   process.stdout.write(
-    `\nEvent Metrics Service benchmark (${r.machine.cpus} cores, Node ${r.machine.node})\n\n`,
+    `\nEvent Metrics Service benchmark: FerretDB on ${r.backend}, ${r.machine.cpus} cores, Node ${r.machine.node}\n\n`,
   );
   for (const [a, b, c] of rows) process.stdout.write(`${a.padEnd(w0)}  ${b.padStart(w1)}  ${c}\n`);
   process.stdout.write('\n');

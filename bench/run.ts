@@ -62,7 +62,15 @@ async function main(): Promise<void> {
     await generateCsv(csvPath, { rows });
   }
 
-  const stack = await startStack();
+  const pg = args.find((a) => a.startsWith('--postgresql'));
+  const backend = pg === undefined ? 'sqlite' : 'postgresql';
+  const stack = await startStack(
+    pg === undefined
+      ? undefined
+      : pg.includes('=')
+        ? pg.slice(pg.indexOf('=') + 1)
+        : 'postgres://postgres@127.0.0.1:5432',
+  );
   const services: ServiceProcess[] = [];
   // Interrupted runs still stop what they started.
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -154,11 +162,12 @@ async function main(): Promise<void> {
       readLogSeconds,
       rebuildSeconds,
       rebuildOverRead: rebuildSeconds / readLogSeconds,
+      backend,
       machine: { cpus: (await import('node:os')).cpus().length, node: process.version },
       at: new Date().toISOString(),
     };
     printTable(result);
-    const file = join(OUT, `result-${rows}-${result.at.replace(/[:.]/g, '-')}.json`);
+    const file = join(OUT, `result-${backend}-${rows}-${result.at.replace(/[:.]/g, '-')}.json`);
     writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
     process.stderr.write(`written ${file}\n`);
   } finally {
