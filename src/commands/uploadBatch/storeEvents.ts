@@ -61,20 +61,24 @@ async function insertChunk(
   }
 }
 
-/** Up to this many duplicates, owners are read by primary key; more take one `$in` query. */
-const POINT_READS_MAX = 64;
+/** Primary-key reads in flight at once while looking up the owners of duplicates. */
+const OWNER_READS_IN_FLIGHT = 32;
 
 /**
- * The batch owning each key. A few keys are read one by one because FerretDB answers `$in` with
- * a collection scan; many (a re-upload) take one `$in`, which then costs less than many reads.
+ * The batch owning each key, read by primary key a few at a time: FerretDB answers `$in` with a
+ * scan of the whole collection, which made big uploads slow down as the collection grew.
  */
 async function findOwners(events: Collection<RawEvent>, keys: string[]): Promise<Map<string, string>> {
-  const projection = { _id: 1, batchId: 1 } as const;
-  const found =
-    keys.length <= POINT_READS_MAX
-      ? await Promise.all(keys.map((_id) => events.findOne({ _id }, { projection })))
-      : await events.find({ _id: { $in: keys } }, { projection }).toArray();
-  return new Map(found.filter((d) => d !== null).map((d) => [d._id, d.batchId]));
+  const owners = new Map<string, string>();
+  for (let i = 0; i < keys.length; i += OWNER_READS_IN_FLIGHT) {
+    const found = await Promise.all(
+      keys
+        .slice(i, i + OWNER_READS_IN_FLIGHT)
+        .map((_id) => events.findOne({ _id }, { projection: { _id: 1, batchId: 1 } })),
+    );
+    for (const doc of found) if (doc !== null) owners.set(doc._id, doc.batchId);
+  }
+  return owners;
 }
 
 /**
