@@ -19,6 +19,7 @@ export interface BenchResult {
   rebuildSeconds: number;
   rebuildOverRead: number;
   backend: 'sqlite' | 'postgresql';
+  settings: { eventsPerJob: number; workerConcurrency: number };
   machine: { cpus: number; node: string };
   at: string;
 }
@@ -27,6 +28,11 @@ const f = (n: number, digits = 2): string => n.toFixed(digits);
 
 export function printTable(r: BenchResult): void {
   const rows: [string, string, string][] = [
+    [
+      'EVENTS_PER_JOB / WORKER_CONCURRENCY',
+      `${r.settings.eventsPerJob} / ${r.settings.workerConcurrency}`,
+      '',
+    ],
     ['rows (new / duplicates)', `${r.rows} (${r.newEvents} / ${r.duplicates})`, ''],
     ['upload', `${f(r.uploadSeconds)} s`, `${f(r.uploadRowsPerSecond, 0)} rows/s`],
     ['processing (until completed + projections caught up)', `${f(r.processSeconds)} s`, ''],

@@ -83,7 +83,7 @@ async function main(): Promise<void> {
   const mongo = await new MongoClient(stack.mongoUri).connect();
   try {
     const port = await freePort();
-    const env = {
+    const env: Record<string, string> = {
       NODE_ENV: 'production',
       ADMIN_API_KEY: 'bench-admin-key-0123456789',
       MONGODB_URI: stack.mongoUri,
@@ -95,6 +95,15 @@ async function main(): Promise<void> {
       LOG_LEVEL: 'warn',
       UPLOAD_RATE_LIMIT: '1000000',
       MAX_UPLOAD_BYTES: String(2 * 1024 ** 3),
+      // Tuning knobs to compare: --events-per-job=N, --worker-concurrency=N (service defaults otherwise).
+      ...Object.fromEntries(
+        args
+          .filter((a) => a.startsWith('--events-per-job=') || a.startsWith('--worker-concurrency='))
+          .map((a) => [
+            a.slice(2, a.indexOf('=')).toUpperCase().replace(/-/g, '_'),
+            a.slice(a.indexOf('=') + 1),
+          ]),
+      ),
     };
     const api = startService('api', env);
     const worker = startService('worker', env);
@@ -163,6 +172,10 @@ async function main(): Promise<void> {
       rebuildSeconds,
       rebuildOverRead: rebuildSeconds / readLogSeconds,
       backend,
+      settings: {
+        eventsPerJob: Number(env.EVENTS_PER_JOB ?? 100),
+        workerConcurrency: Number(env.WORKER_CONCURRENCY ?? 10),
+      },
       machine: { cpus: (await import('node:os')).cpus().length, node: process.version },
       at: new Date().toISOString(),
     };
