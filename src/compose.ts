@@ -167,7 +167,7 @@ export function buildApp(runtime: Runtime): Express {
       listBatches: createListBatches({ db: mongo.db }),
       getBatch: createGetBatch({ db: mongo.db, eventLog }),
     },
-    getDailyMetrics: createGetDailyMetrics({ db: mongo.db }),
+    getDailyMetrics: createGetDailyMetrics({ db: mongo.db, cacheMs: config.metricsCacheMs }),
     queues: {
       listFailedJobs: createListFailedJobs({ queue: processingQueue }),
       retryFailedJobs: createRetryFailedJobs({ queue: processingQueue, processBatch }),

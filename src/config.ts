@@ -29,9 +29,10 @@ const envSchema = z.object({
   UPLOAD_RATE_LIMIT: int(1, 1_000_000).default(10),
   MAX_UPLOAD_BYTES: int(1, 64 * 1024 ** 3).default(10 * 1024 * 1024),
   UPLOAD_LEASE_MS: int(500, 3_600_000).default(30_000),
-  EVENTS_PER_JOB: int(1, 100_000).default(100),
+  EVENTS_PER_JOB: int(1, 100_000).default(1000),
   WORKER_CONCURRENCY: int(1, 1000).default(10),
   PROJECTION_POLL_MS: int(100, 3_600_000).default(2000),
+  METRICS_CACHE_MS: int(0, 3_600_000).default(1000),
   TRUST_PROXY: bool.default(false),
   CORS_ORIGINS: z.string().default(''),
   HEALTH_TIMEOUT_MS: int(50, 60_000).default(1000),
@@ -60,6 +61,8 @@ export interface Config {
   logLevel: Env['LOG_LEVEL'];
   uploads: { rateLimitPerMinute: number; maxBytes: number; leaseMs: number };
   processing: { eventsPerJob: number; workerConcurrency: number; projectionPollMs: number };
+  /** How long GET /api/metrics reuses a day's answer (0 = never). */
+  metricsCacheMs: number;
   healthTimeoutMs: number;
   /** /health says `degraded` when a projection trails the log by more than `maxRecords` for `maxSeconds`. */
   projectionLag: { maxRecords: number; maxSeconds: number };
@@ -133,6 +136,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       workerConcurrency: env.WORKER_CONCURRENCY,
       projectionPollMs: env.PROJECTION_POLL_MS,
     },
+    metricsCacheMs: env.METRICS_CACHE_MS,
     healthTimeoutMs: env.HEALTH_TIMEOUT_MS,
     projectionLag: { maxRecords: env.PROJECTION_LAG_MAX_RECORDS, maxSeconds: env.PROJECTION_LAG_MAX_SECONDS },
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,

@@ -15,18 +15,46 @@ export function isCalendarDate(value: string): boolean {
   return !Number.isNaN(parsed.getTime()) && parsed.toISOString().slice(0, 10) === value;
 }
 
-export function createGetDailyMetrics(deps: { db: Db; now?: () => Date }) {
+/** Days remembered by the answer cache at most; the oldest answer is dropped first. */
+const CACHE_MAX_DAYS = 1000;
+
+/**
+ * `cacheMs` (METRICS_CACHE_MS) keeps each day's answer that long, so a dashboard polled by many
+ * clients costs the database one read per day per period; the read model is eventually
+ * consistent anyway, and 0 turns the cache off.
+ */
+export function createGetDailyMetrics(deps: { db: Db; cacheMs?: number; now?: () => Date }) {
   const now = deps.now ?? (() => new Date());
-  return async function getDailyMetrics(date: string | undefined): Promise<DailyMetrics> {
-    const day = date ?? now().toISOString().slice(0, 10);
-    if (!isCalendarDate(day)) {
-      throw new ValidationError('date must be a calendar date written as YYYY-MM-DD (UTC)', { date });
-    }
+  const cacheMs = deps.cacheMs ?? 0;
+  const cache = new Map<string, { until: number; answer: Promise<DailyMetrics> }>();
+
+  function cached(day: string): Promise<DailyMetrics> {
+    const at = Date.now();
+    const hit = cache.get(day);
+    if (hit !== undefined && hit.until > at) return hit.answer;
+    const answer = read(day);
+    cache.delete(day);
+    cache.set(day, { until: at + cacheMs, answer });
+    if (cache.size > CACHE_MAX_DAYS) cache.delete(cache.keys().next().value ?? day);
+    // A failed read is not remembered.
+    answer.catch(() => cache.delete(day));
+    return answer;
+  }
+
+  async function read(day: string): Promise<DailyMetrics> {
     const collection = await liveCollection<DailyMetricsDoc>(deps.db, 'dailyMetrics');
     const doc = await collection.findOne({ _id: day });
     // Stored sorted by eventType (code-unit order), so the answer is the document as it is.
     const metrics = (doc?.counts ?? []).filter((c) => c.count > 0);
     return { date: day, metrics };
+  }
+
+  return async function getDailyMetrics(date: string | undefined): Promise<DailyMetrics> {
+    const day = date ?? now().toISOString().slice(0, 10);
+    if (!isCalendarDate(day)) {
+      throw new ValidationError('date must be a calendar date written as YYYY-MM-DD (UTC)', { date });
+    }
+    return cacheMs > 0 ? cached(day) : read(day);
   };
 }
 

@@ -11,7 +11,9 @@ describe('a batch of 25,000 events', () => {
   // A FerretDB of its own: this much writing would slow every other test file sharing the stack's one.
   beforeAll(async () => {
     ferret = await startPrivateFerretDb();
-    service = await startTestService({ env: { MONGODB_URI: ferret.url, PROJECTION_POLL_MS: '500' } });
+    service = await startTestService({
+      env: { MONGODB_URI: ferret.url, EVENTS_PER_JOB: '100', PROJECTION_POLL_MS: '500' },
+    });
   });
 
   afterAll(async () => {
