@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, openAsBlob, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MongoClient } from 'mongodb';
+import { loadConfig } from '../src/config';
 import { generateCsv } from './generateCsv';
 import { measureFloor } from './floor';
 import { loadTestMetrics, seedYearOfMetrics } from './metricsLoad';
@@ -173,8 +174,8 @@ async function main(): Promise<void> {
       rebuildOverRead: rebuildSeconds / readLogSeconds,
       backend,
       settings: {
-        eventsPerJob: Number(env.EVENTS_PER_JOB ?? 100),
-        workerConcurrency: Number(env.WORKER_CONCURRENCY ?? 10),
+        eventsPerJob: loadConfig(env).processing.eventsPerJob,
+        workerConcurrency: loadConfig(env).processing.workerConcurrency,
       },
       machine: { cpus: (await import('node:os')).cpus().length, node: process.version },
       at: new Date().toISOString(),

@@ -2,13 +2,23 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { tryAcquireLease } from './lease';
 import type { Projection } from './projection';
 import {
+  applyPage,
   fenceAboveCheckpoint,
+  PAGE_SIZE,
   projectInto,
   targetFor,
   tryAcquireProjectionLease,
+  type ProjectionTarget,
   type ProjectorDeps,
 } from './projector';
-import { collectionName, checkpointId, liveVersion, resetCheckpoint, switchVersion } from './readModels';
+import {
+  collectionName,
+  checkpointId,
+  liveVersion,
+  resetCheckpoint,
+  saveCheckpoint,
+  switchVersion,
+} from './readModels';
 
 export interface RebuildProgress {
   projection: string;
@@ -33,10 +43,19 @@ export class RebuildBusyError extends Error {
 
 const LEASE_WAIT_MS = 60_000;
 
+interface Prepared {
+  projection: Projection;
+  live: number;
+  next: number;
+  target: ProjectionTarget;
+  records: number;
+}
+
 /**
  * Replays the whole log into a fresh version of each read model, then switches the read side to it.
- * The long replay runs without the projector's lease (nobody else writes the new version); only the
- * final catch-up and the one-document switch hold it, so the live projector pauses just briefly.
+ * The long replay reads the log once for every read model and runs without the projectors' leases
+ * (nobody else writes the new versions); only the final catch-up and the one-document switch hold a
+ * projector's lease, so the live projector pauses just briefly.
  */
 export async function rebuildProjections(
   deps: ProjectorDeps,
@@ -46,20 +65,24 @@ export async function rebuildProjections(
   const rebuildLease = await tryAcquireLease(deps.redis, deps.prefix, 'rebuild-projections', 60_000);
   if (rebuildLease === undefined) throw new RebuildBusyError('rebuild-projections');
   try {
+    const prepared: Prepared[] = [];
+    for (const projection of projections) prepared.push(await prepare(deps, projection));
+    const head = await deps.eventLog.head();
+    const report = (p: Prepared, position: number, count: number): void => {
+      p.records += count;
+      onProgress({ projection: p.projection.name, position, head, records: p.records });
+    };
+    await replayAll(deps, prepared, report);
     const results: RebuildResult[] = [];
-    for (const projection of projections) results.push(await rebuildOne(deps, projection, onProgress));
+    for (const p of prepared) results.push(await finish(deps, p, report));
     return results;
   } finally {
     await rebuildLease.release();
   }
 }
 
-async function rebuildOne(
-  deps: ProjectorDeps,
-  projection: Projection,
-  onProgress: (progress: RebuildProgress) => void,
-): Promise<RebuildResult> {
-  const { db, eventLog } = deps;
+async function prepare(deps: ProjectorDeps, projection: Projection): Promise<Prepared> {
+  const { db } = deps;
   const live = await liveVersion(db, projection.name);
   const next = live + 1;
   const target = targetFor(db, projection, next);
@@ -70,15 +93,37 @@ async function rebuildOne(
     .catch(() => undefined);
   await resetCheckpoint(db, target.checkpointId);
   await projection.ensureIndexes(db, target.collectionName);
+  return { projection, live, next, target, records: 0 };
+}
 
-  const head = await eventLog.head();
-  let records = 0;
-  const report = (position: number, count: number): void => {
-    records += count;
-    onProgress({ projection: projection.name, position, head, records });
-  };
-  await projectInto(db, eventLog, target, { fence: 0, onPage: report });
+/** One pass over the log, each page applied to every new version and checkpointed there. */
+async function replayAll(
+  deps: ProjectorDeps,
+  prepared: readonly Prepared[],
+  report: (p: Prepared, position: number, count: number) => void,
+): Promise<void> {
+  for (let from = 1; ;) {
+    const page = await deps.eventLog.readFrom(from, PAGE_SIZE);
+    const last = page.at(-1);
+    if (last === undefined) return;
+    for (const p of prepared) {
+      await applyPage(p.target, page);
+      await saveCheckpoint(deps.db, p.target.checkpointId, last.position, 0);
+      report(p, last.position, page.length);
+    }
+    if (page.length < PAGE_SIZE) return;
+    from = last.position + 1;
+  }
+}
 
+/** Under the projector's lease: applies what was appended meanwhile, then switches the pointer. */
+async function finish(
+  deps: ProjectorDeps,
+  p: Prepared,
+  report: (p: Prepared, position: number, count: number) => void,
+): Promise<RebuildResult> {
+  const { db, eventLog } = deps;
+  const { projection, live, next, target } = p;
   const deadline = Date.now() + LEASE_WAIT_MS;
   let lease = await tryAcquireProjectionLease(deps, projection.name);
   while (lease === undefined) {
@@ -94,7 +139,9 @@ async function rebuildOne(
       guard: () => {
         held.assertHeld();
       },
-      onPage: report,
+      onPage: (position, count) => {
+        report(p, position, count);
+      },
     });
     if (!(await switchVersion(db, projection.name, live, next))) {
       throw new RebuildBusyError(`read-model pointer of ${projection.name}`);
@@ -110,5 +157,5 @@ async function rebuildOne(
       .catch(() => undefined);
     await resetCheckpoint(db, checkpointId(projection.name, live - 1));
   }
-  return { projection: projection.name, from: live, to: next, records };
+  return { projection: projection.name, from: live, to: next, records: p.records };
 }
