@@ -125,14 +125,19 @@ async function main(): Promise<void> {
     const apiUploadPeak = api.peakRss();
 
     say(`processing ${upload.totalEvents} events...`);
-    const [, processSeconds] = await timed(async () => {
+    const [phases, processSeconds] = await timed(async () => {
+      const started = Date.now();
       await json(
         await fetch(`${baseUrl}/api/batches/${upload.batchId}/process`, { method: 'POST' }),
         'process',
       );
+      const called = Date.now();
       await waitForCompleted(baseUrl, upload.batchId);
+      const completed = Date.now();
       await waitForProjections(db);
+      return { call: (called - started) / 1000, completed: (completed - started) / 1000 };
     });
+    say(`process call answered in ${phases.call} s; batch completed after ${phases.completed} s`);
 
     say('measuring the floor (insertMany of the same documents)...');
     const floor = await measureFloor(mongo.db('bench_floor'), csvPath);
