@@ -1,5 +1,6 @@
 import type { Db } from 'mongodb';
 import { z } from 'zod';
+import { RAW_EVENTS_COLLECTION } from './rawEvents';
 
 /**
  * The processing side's view of raw events (written by the upload command, see contracts): a
@@ -10,8 +11,6 @@ import { z } from 'zod';
  * milliseconds per event), so a chunk job does not query the events again: on FerretDB every such
  * query scans the whole collection, which made a 25,000-event batch take minutes.
  */
-
-export const RAW_EVENTS_COLLECTION = 'raw_events';
 
 /** [eventType, UTC milliseconds], or null for a stored document that cannot be counted. */
 export const CountableEvent = z.union([z.tuple([z.string().min(1), z.number().int()]), z.null()]);

@@ -1,6 +1,7 @@
 import type { Db } from 'mongodb';
 import type { EventLog } from '../events/eventLog';
-import { RAW_EVENTS_COLLECTION, RawEventForCounting, utcDate } from '../events/rawEventChunks';
+import { RawEventForCounting, utcDate } from '../events/rawEventChunks';
+import { RAW_EVENTS_COLLECTION } from '../events/rawEvents';
 import { evolveBatchStatus, type BatchStatusDoc } from './batchStatus';
 import { flattenDailyMetrics, type DailyMetricsDoc } from './dailyMetrics';
 import { liveCollection } from './readModels';
