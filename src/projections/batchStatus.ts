@@ -1,7 +1,6 @@
 import type { Db } from 'mongodb';
 import type { AnyLogRecord } from '../events/eventLog';
-import { isDuplicateKey } from '../mongo';
-import type { Projection, Write } from './projection';
+import { writeOver, type Projection, type Write } from './projection';
 
 export type BatchStatusValue = 'uploaded' | 'processing' | 'completed' | 'failed';
 
@@ -113,25 +112,18 @@ export const batchStatusProjection: Projection = {
     const collection = db.collection<BatchStatusDoc>(collectionName);
     const byBatch = groupByBatch(records);
     if (byBatch.size === 0) return [];
+    // One primary-key read per batch (an `$in` would make FerretDB scan the collection).
     const stored = new Map<string, BatchStatusDoc>();
-    for await (const doc of collection.find({ _id: { $in: [...byBatch.keys()] } })) stored.set(doc._id, doc);
+    for (const doc of await Promise.all([...byBatch.keys()].map((_id) => collection.findOne({ _id })))) {
+      if (doc !== null) stored.set(doc._id, doc);
+    }
 
     const writes: Write[] = [];
     for (const [_id, batchRecords] of byBatch) {
       const current = stored.get(_id) ?? null;
       const next = foldPending(current, batchRecords);
       if (next === null) continue;
-      writes.push(async () => {
-        if (current === null) {
-          try {
-            await collection.insertOne(next);
-          } catch (error) {
-            if (!isDuplicateKey(error)) throw error;
-          }
-          return;
-        }
-        await collection.replaceOne({ _id, lastPosition: current.lastPosition }, next);
-      });
+      writes.push(writeOver(collection, current, next));
     }
     return writes;
   },

@@ -1,7 +1,6 @@
 import type { Db } from 'mongodb';
 import type { AnyLogRecord } from '../events/eventLog';
-import { isDuplicateKey } from '../mongo';
-import type { Projection, Write } from './projection';
+import { writeOver, type Projection, type Write } from './projection';
 
 export interface EventTypeCount {
   eventType: string;
@@ -101,18 +100,7 @@ export const dailyMetricsProjection: Projection = {
     for (const { date, parts, stored } of days) {
       const next = addPending(stored, date, parts);
       if (next === null) continue;
-      writes.push(async () => {
-        if (stored === null) {
-          try {
-            await collection.insertOne(next);
-          } catch (error) {
-            // Only a writer that lost its lease can have created the day meanwhile, from the same log.
-            if (!isDuplicateKey(error)) throw error;
-          }
-          return;
-        }
-        await collection.replaceOne({ _id: date, lastPosition: stored.lastPosition }, next);
-      });
+      writes.push(writeOver(collection, stored, next));
     }
     return writes;
   },

@@ -1,5 +1,6 @@
-import type { Db } from 'mongodb';
+import type { Collection, Db, Filter, OptionalUnlessRequiredId } from 'mongodb';
 import type { AnyLogRecord } from '../events/eventLog';
+import { isDuplicateKey } from '../mongo';
 import type { ProjectionName } from './readModels';
 
 /** One idempotent write to a read model: safe to run again after a crash at any point. */
@@ -16,4 +17,35 @@ export interface Projection {
   name: ProjectionName;
   ensureIndexes(db: Db, collectionName: string): Promise<void>;
   planPage(db: Db, collectionName: string, records: readonly AnyLogRecord[]): Promise<Write[]>;
+}
+
+/** A read-model document: its key and the last log position applied to it. */
+export interface PositionedDoc {
+  _id: string;
+  lastPosition: number;
+}
+
+/**
+ * The write that puts `next` where `stored` was read: an insert when there was none, otherwise a
+ * replace conditional on the `lastPosition` read. A duplicate key or an unmatched replace means a
+ * writer that lost its lease applied the same log meanwhile, so there is nothing left to do.
+ */
+export function writeOver<T extends PositionedDoc>(
+  collection: Collection<T>,
+  stored: T | null,
+  next: T,
+): Write {
+  return async () => {
+    if (stored === null) {
+      try {
+        await collection.insertOne(next as OptionalUnlessRequiredId<T>);
+      } catch (error) {
+        if (!isDuplicateKey(error)) throw error;
+      }
+      return;
+    }
+    const unchanged = { _id: stored._id, lastPosition: stored.lastPosition } as Filter<T>;
+    const { _id: _ignored, ...replacement } = next;
+    await collection.replaceOne(unchanged, replacement);
+  };
 }
