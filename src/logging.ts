@@ -20,6 +20,16 @@ const addCorrelationId = winston.format((info) => {
 
 export type Logger = winston.Logger;
 
+/** An error as plain, loggable fields: JSON of an Error object keeps none of its useful parts. */
+export function describeError(error: unknown): Record<string, unknown> {
+  if (!(error instanceof Error)) return { message: String(error) };
+  const described: Record<string, unknown> = { name: error.name, message: error.message };
+  if ('code' in error && error.code !== undefined) described['code'] = error.code;
+  if (error.stack !== undefined) described['stack'] = error.stack;
+  if (error.cause !== undefined) described['cause'] = describeError(error.cause);
+  return described;
+}
+
 export function createLogger(options: { level: string; role: string; silent?: boolean }): Logger {
   return winston.createLogger({
     level: options.level,

@@ -12,7 +12,7 @@ import {
   UnauthorizedError,
   ValidationError,
 } from '../errors';
-import type { Logger } from '../logging';
+import { describeError, type Logger } from '../logging';
 import { isMongoUnavailable } from '../mongo';
 import { isRedisUnavailable } from '../redis';
 
@@ -120,7 +120,7 @@ export function errorResponder(logger: Logger): ErrorRequestHandler {
       });
     } else if (mapped.status >= 500) {
       logger.error('request failed', {
-        err: error,
+        err: describeError(error),
         method: req.method,
         path: req.path,
         status: mapped.status,

@@ -1,4 +1,4 @@
-import { UPLOAD_SESSIONS_COLLECTION } from '../../src/commands/uploadBatch/uploadSessions';
+import { UPLOAD_SESSIONS_COLLECTION, UploadSessions } from '../../src/commands/uploadBatch/uploadSessions';
 import { eventKey, type RawEvent } from '../../src/events/rawEvents';
 import { startTestService, type TestService } from '../support/testService';
 import { rawEvents, uploadCsv } from '../support/uploads';
@@ -76,12 +76,31 @@ describe('uploads next to uncommitted batches', () => {
     await plant('expired-upload', 25);
     await session('expired-upload', -1000);
     await expectAllStoredBy(await uploadCsv(service.baseUrl, csv));
-    expect(await sessions().countDocuments({ _id: 'expired-upload' })).toBe(0);
+    // Kept for one more lease, in case the dead upload still had inserts in flight.
+    expect(await sessions().findOne({ _id: 'expired-upload' })).toMatchObject({ state: 'purging' });
   });
 
-  it('re-stores events owned by a batch with neither a session nor BatchUploaded', async () => {
-    await plant('orphan-upload', 10);
+  it('finishes a purge that stopped after marking the session, before deleting the events', async () => {
+    await plant('half-purged', 10);
+    await session('half-purged', -1000, 'purging');
     await expectAllStoredBy(await uploadCsv(service.baseUrl, csv));
+    expect(await sessions().countDocuments({ _id: 'half-purged' })).toBe(0);
+  });
+
+  it('re-stores events of a batch being purged, and keeps its session until the grace ends', async () => {
+    await plant('purging-upload', 20);
+    await session('purging-upload', 10_000, 'purging');
+    await expectAllStoredBy(await uploadCsv(service.baseUrl, csv));
+    expect(await sessions().countDocuments({ _id: 'purging-upload' })).toBe(1);
+  });
+
+  it('lets no upload renew a session once a purge has marked it', async () => {
+    const uploads = new UploadSessions(db(), service.runtime.eventLog, 1000);
+    await session('slow-upload', -1000);
+    await uploads.purge('slow-upload');
+    expect(await uploads.renew('slow-upload')).toBe(false);
+    expect(await sessions().findOne({ _id: 'slow-upload' })).toMatchObject({ state: 'purging' });
+    expect(await uploads.ownerStatus('slow-upload')).toBe('dead');
   });
 
   it('waits for a live upload that then dies, and stores its events under the new batch', async () => {

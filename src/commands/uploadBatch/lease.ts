@@ -1,6 +1,6 @@
 import { DependencyUnavailableError } from '../../errors';
 import type { Logger } from '../../logging';
-import type { SessionState, UploadSessions } from './uploadSessions';
+import type { LiveSessionState, UploadSessions } from './uploadSessions';
 
 /**
  * Keeps an upload's session alive while it works. If renewals stop succeeding for most of a
@@ -40,7 +40,7 @@ export class Lease {
   }
 
   /** Renews now (optionally moving to another state); throws if the session is gone. */
-  async renew(state?: SessionState): Promise<void> {
+  async renew(state?: LiveSessionState): Promise<void> {
     const started = Date.now();
     if (!(await this.sessions.renew(this.batchId, state))) this.lost = true;
     else if (!this.lost) this.lastRenewed = started;

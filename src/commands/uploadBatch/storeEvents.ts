@@ -3,7 +3,7 @@ import type { RawEvent } from '../../events/rawEvents';
 import { DependencyUnavailableError } from '../../errors';
 import { DUPLICATE_KEY, isMongoUnavailable } from '../../mongo';
 import { readSpool } from './spool';
-import type { UploadSessions } from './uploadSessions';
+import type { SessionsSnapshot, UploadSessions } from './uploadSessions';
 import type { ValidEvent } from './validateRow';
 
 const CHUNK_EVENTS = 1000;
@@ -86,15 +86,27 @@ async function findOwners(events: Collection<RawEvent>, keys: string[]): Promise
 /**
  * Inserts one chunk and finds who owns each duplicate. A duplicate whose document has vanished
  * meanwhile (its uncommitted owner was undone) is inserted again, so no row is lost to a race.
+ *
+ * When no other upload had a session since `quiet` was taken, every duplicate is owned by a
+ * committed batch and the owners are not looked up: the common case of a re-uploaded file. This
+ * matters on FerretDB's SQLite backend, where each read by `_id` scans the collection.
  */
-async function storeChunk(ctx: StoreContext, chunk: ValidEvent[], pending: Set<string>): Promise<number> {
+async function storeChunk(
+  ctx: StoreContext,
+  chunk: ValidEvent[],
+  pending: Set<string>,
+  quiet: SessionsSnapshot,
+): Promise<{ inserted: number; quiet: SessionsSnapshot }> {
   let docs = chunk.map((e) => toDoc(e, ctx.batchId));
   let inserted = 0;
+  let lookedUp = false;
   for (let round = 1; docs.length > 0; round++) {
     if (round > MAX_INSERT_ROUNDS) throw new Error('raw events keep vanishing during the upload');
     const outcome = await insertChunk(ctx.events, docs);
     inserted += outcome.inserted;
     if (outcome.duplicates.length === 0) break;
+    if (round === 1 && (await ctx.sessions.quietSince(quiet, ctx.batchId))) break;
+    lookedUp = true;
     const keys = [...new Set(outcome.duplicates.map((d) => d._id))];
     const owners = await findOwners(ctx.events, keys);
     for (const owner of new Set(owners.values())) {
@@ -105,7 +117,8 @@ async function storeChunk(ctx: StoreContext, chunk: ValidEvent[], pending: Set<s
     }
     docs = outcome.duplicates.filter((d) => !owners.has(d._id));
   }
-  return inserted;
+  // Another upload is about: the next chunk's duplicates are judged against a fresh snapshot.
+  return { inserted, quiet: lookedUp ? await ctx.sessions.snapshot() : quiet };
 }
 
 /** One pass over the spooled events: inserts what is missing and reports uncommitted owners. */
@@ -116,6 +129,7 @@ export async function storePass(ctx: StoreContext, spoolPath: string): Promise<S
   // RECENT_CHUNKS chunks): a duplicate-key error costs far more than the insert itself (about 10x
   // on FerretDB). They still count as duplicates, since only inserted events count as new.
   const recent: Set<string>[] = [];
+  let quiet = await ctx.sessions.snapshot();
   for await (const chunk of readSpool(spoolPath, CHUNK_EVENTS, CHUNK_BYTES)) {
     ctx.checkAlive();
     const current = new Set<string>();
@@ -124,7 +138,9 @@ export async function storePass(ctx: StoreContext, spoolPath: string): Promise<S
       current.add(event.key);
       return true;
     });
-    inserted += await storeChunk(ctx, unseen, pendingOwners);
+    const stored = await storeChunk(ctx, unseen, pendingOwners, quiet);
+    inserted += stored.inserted;
+    quiet = stored.quiet;
     recent.push(current);
     if (recent.length > RECENT_CHUNKS) recent.shift();
   }
