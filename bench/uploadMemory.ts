@@ -1,18 +1,25 @@
 /**
- * One-off measurement, not a test: starts the built API (dist/main.js api) as its own process,
- * uploads a generated CSV of about 10 MiB and samples the process's RSS from /proc while it runs.
+ * One-off measurement, not a test: starts the built API (dist/main.js api, with the service's Node
+ * flags from src/nodeFlags.ts) as its own process, uploads a generated CSV of about 10 MiB and
+ * samples the process's RSS from /proc while it runs.
  *
- *   npm run build && npx tsc -p tsconfig.json --outDir /tmp/ems-bench-out
+ *   npm run build && npx tsc -p tsconfig.bench.json
  *   bash scripts/stack.sh start --dir /tmp/ems-bench --mongo-port 27400 --redis-port 6400 --ephemeral
- *   MONGODB_URI=mongodb://127.0.0.1:27400/ REDIS_URL=redis://127.0.0.1:6400 node /tmp/ems-bench-out/bench/uploadMemory.js
+ *   MONGODB_URI=mongodb://127.0.0.1:27400/ REDIS_URL=redis://127.0.0.1:6400 node artifacts/bench-build/bench/uploadMemory.js
  *   bash scripts/stack.sh stop --dir /tmp/ems-bench
- * Run from the repository root (it starts ./dist/main.js).
+ * Run from the repository root (it starts ./dist/main.js). BENCH_NODE_ARGS adds Node flags.
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { SERVICE_NODE_FLAGS } from '../src/nodeFlags';
 
 const MIB = 1024 * 1024;
+
+/** More Node flags for the API, e.g. BENCH_NODE_ARGS='--trace-gc' (later flags win). */
+function extraNodeArgs(): string[] {
+  return (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '');
+}
 
 function rssOf(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -38,26 +45,29 @@ async function main(): Promise<void> {
   const redis = process.env.REDIS_URL;
   if (mongo === undefined || redis === undefined) throw new Error('set MONGODB_URI and REDIS_URL');
   const port = 3900 + Math.floor(Math.random() * 90);
-  const child = spawn(process.execPath, [resolve(process.cwd(), 'dist', 'main.js'), 'api'], {
-    env: {
-      PATH: process.env.PATH ?? '',
-      // e.g. --max-semi-space-size=4 to see how much of the growth is V8's young generation
-      NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS ?? '',
-      NODE_ENV: 'test',
-      MONGODB_URI: mongo,
-      MONGODB_DB: `bench_${Date.now()}`,
-      REDIS_URL: redis,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'warn',
-      MAX_UPLOAD_BYTES: String(11 * MIB),
+  const child = spawn(
+    process.execPath,
+    [...SERVICE_NODE_FLAGS, ...extraNodeArgs(), resolve(process.cwd(), 'dist', 'main.js'), 'api'],
+    {
+      env: {
+        PATH: process.env.PATH ?? '',
+        NODE_ENV: 'test',
+        MONGODB_URI: mongo,
+        MONGODB_DB: `bench_${Date.now()}`,
+        REDIS_URL: redis,
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        LOG_LEVEL: 'warn',
+        MAX_UPLOAD_BYTES: String(11 * MIB),
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
     },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  );
   const pid = child.pid;
   if (pid === undefined) throw new Error('no pid');
   await new Promise<void>((ok) => {
     child.stdout.on('data', (d: Buffer) => {
+      if (process.env.BENCH_NODE_ARGS !== undefined) process.stderr.write(d);
       if (d.toString().includes('is up')) ok();
     });
   });

@@ -43,7 +43,7 @@ stop_all() {
 }
 trap stop_all INT TERM EXIT
 
-node dist/main.js all &
+bash scripts/service.sh all &
 app_pid=$!
 set +e
 wait "$app_pid"

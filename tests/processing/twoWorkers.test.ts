@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { SERVICE_NODE_FLAGS } from '../../src/nodeFlags';
 import { verifyReadModels } from '../../src/projections/verify';
 import { liveBatches, liveMetrics, projectionsCaughtUp, recountRows, sorted } from '../support/recount';
 import { seedBatch, type SeedRow } from '../support/seedBatch';
@@ -24,7 +25,7 @@ describe('two worker processes at once', () => {
       const cwd = mkdtempSync(join(tmpdir(), 'ems-worker-'));
       dirs.push(cwd);
       children.push(
-        spawn(process.execPath, [MAIN, 'worker'], {
+        spawn(process.execPath, [...SERVICE_NODE_FLAGS, MAIN, 'worker'], {
           cwd,
           env: { PATH: process.env.PATH ?? '', ...env },
           stdio: 'ignore',

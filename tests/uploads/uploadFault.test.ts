@@ -15,7 +15,11 @@ describe('an upload when the database fails part-way', () => {
     ferret = await startPrivateFerretDb();
     service = await startTestService({
       workers: false,
-      env: { MONGODB_URI: ferret.url, UPLOAD_LEASE_MS: String(LEASE_MS), MAX_UPLOAD_BYTES: String(8 * 1024 * 1024) },
+      env: {
+        MONGODB_URI: ferret.url,
+        UPLOAD_LEASE_MS: String(LEASE_MS),
+        MAX_UPLOAD_BYTES: String(8 * 1024 * 1024),
+      },
     });
     observer = await new MongoClient(ferret.url, { serverSelectionTimeoutMS: 2000 }).connect();
   });
