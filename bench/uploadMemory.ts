@@ -7,11 +7,13 @@
  *   bash scripts/stack.sh start --dir /tmp/ems-bench --mongo-port 27400 --redis-port 6400 --ephemeral
  *   MONGODB_URI=mongodb://127.0.0.1:27400/ REDIS_URL=redis://127.0.0.1:6400 node artifacts/bench-build/bench/uploadMemory.js
  *   bash scripts/stack.sh stop --dir /tmp/ems-bench
- * Run from the repository root (it starts ./dist/main.js). BENCH_NODE_ARGS adds Node flags.
+ * Run from the repository root (it starts ./dist/main.js). BENCH_NODE_ARGS adds Node flags;
+ * UPLOAD_MIB sets the file size (default 10) and CYCLE_ROWS makes rows repeat (see writeCsv).
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { createWriteStream, mkdirSync, openAsBlob, readFileSync, rmSync, statSync } from 'node:fs';
+import { once } from 'node:events';
+import { dirname, resolve } from 'node:path';
 import { SERVICE_NODE_FLAGS } from '../src/nodeFlags';
 
 const MIB = 1024 * 1024;
@@ -27,23 +29,41 @@ function rssOf(pid: number): number {
   return kb === undefined ? 0 : Number(kb) * 1024;
 }
 
-function makeCsv(targetBytes: number): { csv: string; rows: number } {
-  const lines = ['userId,eventType,timestamp,metadata'];
-  let size = lines[0]?.length ?? 0;
-  let i = 0;
+/**
+ * Writes a CSV of about `targetBytes` to `path`. With `cycleRows`, row i repeats row i % cycleRows:
+ * such a file exercises parsing, validation and the spool at any size while the database only
+ * sees the first cycle (repeats close together are dropped before inserting).
+ */
+async function writeCsv(path: string, targetBytes: number, cycleRows: number): Promise<number> {
+  const out = createWriteStream(path);
+  const header = 'userId,eventType,timestamp,metadata\n';
+  out.write(header);
+  let size = header.length;
+  let rows = 0;
   while (size < targetBytes) {
-    const line = `user-${i % 50_000},${['click', 'view', 'purchase'][i % 3] ?? 'x'},${new Date(Date.UTC(2024, 0, 1) + i * 1000).toISOString()},"{""page"":""/p/${i % 97}""}"`;
-    lines.push(line);
-    size += line.length + 1;
-    i++;
+    const lines: string[] = [];
+    for (let n = 0; n < 10_000 && size < targetBytes; n++, rows++) {
+      const i = rows % cycleRows;
+      const line = `user-${i % 50_000},${['click', 'view', 'purchase'][i % 3] ?? 'x'},${new Date(Date.UTC(2024, 0, 1) + i * 1000).toISOString()},"{""page"":""/p/${i % 97}""}"\n`;
+      lines.push(line);
+      size += line.length;
+    }
+    if (!out.write(lines.join(''))) await once(out, 'drain');
   }
-  return { csv: `${lines.join('\n')}\n`, rows: i };
+  out.end();
+  await once(out, 'close');
+  return rows;
 }
 
 async function main(): Promise<void> {
   const mongo = process.env.MONGODB_URI;
   const redis = process.env.REDIS_URL;
   if (mongo === undefined || redis === undefined) throw new Error('set MONGODB_URI and REDIS_URL');
+  const uploadMiB = Number(process.env.UPLOAD_MIB ?? '10');
+  const cycleRows = Number(process.env.CYCLE_ROWS ?? String(Number.MAX_SAFE_INTEGER));
+  const csvPath = resolve(process.cwd(), 'artifacts', 'bench', `upload-${uploadMiB}MiB-${cycleRows}.csv`);
+  mkdirSync(dirname(csvPath), { recursive: true });
+  const rows = await writeCsv(csvPath, uploadMiB * MIB, cycleRows);
   const port = 3900 + Math.floor(Math.random() * 90);
   const child = spawn(
     process.execPath,
@@ -58,7 +78,7 @@ async function main(): Promise<void> {
         PORT: String(port),
         HOST: '127.0.0.1',
         LOG_LEVEL: 'warn',
-        MAX_UPLOAD_BYTES: String(11 * MIB),
+        MAX_UPLOAD_BYTES: String(uploadMiB * MIB + MIB),
       },
       stdio: ['ignore', 'pipe', 'inherit'],
     },
@@ -72,7 +92,6 @@ async function main(): Promise<void> {
     });
   });
 
-  const { csv, rows } = makeCsv(10 * MIB);
   const base = rssOf(pid);
   const started = Date.now();
   let peak = base;
@@ -84,7 +103,7 @@ async function main(): Promise<void> {
     timeline[second] = Math.max(timeline[second] ?? 0, +(rss / MIB).toFixed(1));
   }, 20);
   const form = new FormData();
-  form.append('file', new Blob([csv], { type: 'text/csv' }), 'bench.csv');
+  form.append('file', await openAsBlob(csvPath, { type: 'text/csv' }), 'bench.csv');
   const res = await fetch(`http://127.0.0.1:${port}/api/uploads`, { method: 'POST', body: form });
   const seconds = (Date.now() - started) / 1000;
   clearInterval(sampler);
@@ -92,7 +111,8 @@ async function main(): Promise<void> {
   const report = {
     status: res.status,
     body: JSON.parse(body) as unknown,
-    fileMiB: +(Buffer.byteLength(csv) / MIB).toFixed(2),
+    fileMiB: +(statSync(csvPath).size / MIB).toFixed(2),
+    cycleRows: cycleRows === Number.MAX_SAFE_INTEGER ? null : cycleRows,
     rows,
     seconds,
     rowsPerSecond: Math.round(rows / seconds),
@@ -103,6 +123,7 @@ async function main(): Promise<void> {
   };
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   child.kill('SIGTERM');
+  rmSync(csvPath, { force: true });
 }
 
 void main();
