@@ -10,6 +10,7 @@ import { createUploadBatch } from './commands/uploadBatch/uploadBatch';
 import { ensureUploadSessionIndexes, UploadSessions } from './commands/uploadBatch/uploadSessions';
 import type { Config } from './config';
 import { createEventLog, ensureEventLogIndexes, type EventLog } from './events/eventLog';
+import { ensureRawEventChunkIndexes, readChunk } from './events/rawEventChunks';
 import { ensureRawEventIndexes } from './events/rawEvents';
 import { createApp } from './http/app';
 import { buildOpenApiDocument, type OpenApiDocument } from './http/openapi/document';
@@ -66,6 +67,7 @@ export async function openRuntime(config: Config, logger: Logger): Promise<Runti
   const mongo = await connectMongo(config.mongo.uri, config.mongo.dbName);
   await ensureEventLogIndexes(mongo.db);
   await ensureRawEventIndexes(mongo.db);
+  await ensureRawEventChunkIndexes(mongo.db);
   await ensureUploadSessionIndexes(mongo.db);
   const redis = createRedis(config.redis.url, 'request');
   redis.on('error', (err: Error) => {
@@ -155,7 +157,13 @@ export function buildApp(runtime: Runtime): Express {
     metrics,
     openApiDocument: buildOpenApi(),
     checkHealth: createCheckHealth({ db: mongo.db, redis, lagWatch, timeoutMs: config.healthTimeoutMs }),
-    uploadBatch: createUploadBatch({ db: mongo.db, eventLog, sessions, logger }),
+    uploadBatch: createUploadBatch({
+      db: mongo.db,
+      eventLog,
+      sessions,
+      eventsPerChunk: config.processing.eventsPerJob,
+      logger,
+    }),
     uploadRateLimiter: uploadRateLimiter({
       redis,
       redisPrefix: config.redis.prefix,
@@ -198,14 +206,18 @@ export function buildProjectors(runtime: Runtime): CatchUp[] {
 }
 
 export function runWorkers(runtime: Runtime): RunningWorkers {
-  const { config, logger, eventLog, processingQueue } = runtime;
+  const { config, logger, eventLog, processingQueue, mongo } = runtime;
   return startWorkers({
     config,
     logger,
     connection: createRedis(config.redis.url, 'worker'),
     eventLog,
     processingQueue,
-    processChunk: createProcessChunk({ eventLog, logger }),
+    processChunk: createProcessChunk({
+      eventLog,
+      readChunk: (batchId, chunk) => readChunk(mongo.db, batchId, chunk),
+      logger,
+    }),
     catchUps: buildProjectors(runtime),
   });
 }

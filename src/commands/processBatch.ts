@@ -33,7 +33,7 @@ export function createProcessBatch(deps: ProcessBatchDeps) {
     const history = await readBatchHistory(deps.eventLog, batchId);
     if (history === undefined) throw new NotFoundError(`Batch ${batchId} not found`);
     const eventsPerChunk = history.eventsPerChunk ?? deps.eventsPerJob;
-    const chunks = await planChunks(deps.db, batchId, eventsPerChunk);
+    const chunks = await planChunks(deps.db, batchId, history.uploaded.data.newEvents, eventsPerChunk);
     const pending = chunks.filter((c) => !history.processedChunks.has(c.chunk));
 
     // A new round starts on the first call and after a failure, so the status is a function of the log.
@@ -58,9 +58,9 @@ export function createProcessBatch(deps: ProcessBatchDeps) {
     let jobsEnqueued = 0;
     let alreadyQueued = 0;
     const toAdd: ChunkJobData[] = [];
-    for (const bounds of pending) {
-      const data: ChunkJobData = { batchId, round, correlationId, ...bounds };
-      const outcome = await reviveExistingJob(deps.queue, chunkJobId(batchId, bounds.chunk), data);
+    for (const { chunk } of pending) {
+      const data: ChunkJobData = { batchId, round, correlationId, chunk };
+      const outcome = await reviveExistingJob(deps.queue, chunkJobId(batchId, chunk), data);
       if (outcome === 'absent') toAdd.push(data);
       else if (outcome === 'revived') jobsEnqueued += 1;
       else alreadyQueued += 1;

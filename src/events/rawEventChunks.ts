@@ -1,27 +1,89 @@
-import type { Db } from 'mongodb';
+import type { Collection, Db } from 'mongodb';
 import { z } from 'zod';
+import { isDuplicateKey } from '../mongo';
 import { RAW_EVENTS_COLLECTION } from './rawEvents';
 
 /**
- * The processing side's view of raw events (written by the upload command, see contracts): a
- * batch's events in `_id` order, cut into chunks of a fixed size. Raw events never change once
- * `BatchUploaded` is in the log, so the same size always gives the same chunks.
+ * A batch's new events cut into chunks for processing, one document per chunk:
+ * `{_id: "<batchId>:<chunk>", batchId, chunk, count, eventTypes: [...], timestamps: [utcMillis...]}`
+ * (two flat arrays, as FerretDB stores no arrays inside arrays; null marks an unreadable event).
  *
- * Planning reads the batch once and gives each chunk what counting needs (eventType and UTC
- * milliseconds per event), so a chunk job does not query the events again: on FerretDB every such
- * query scans the whole collection, which made a 25,000-event batch take minutes.
+ * The upload command writes them while it stores the events, before BatchUploaded, so ProcessBatch
+ * plans from one small document per chunk and a chunk job reads its own: nothing reads the raw
+ * events back. On FerretDB a sorted read of a batch's raw events is a scan sorted in Go, which
+ * took most of the processing time. Like raw events they never change once the batch committed.
+ * A batch without them (stored before they existed) gets them derived from its raw events once.
  */
+
+export const RAW_EVENT_CHUNKS_COLLECTION = 'raw_event_chunks';
 
 /** [eventType, UTC milliseconds], or null for a stored document that cannot be counted. */
 export const CountableEvent = z.union([z.tuple([z.string().min(1), z.number().int()]), z.null()]);
 export type CountableEvent = z.infer<typeof CountableEvent>;
 
-export interface Chunk {
+export interface RawEventChunk {
+  _id: string;
+  batchId: string;
   chunk: number;
-  /** `_id` of the chunk's first and last event (inclusive), for people reading a job. */
-  firstId: string;
-  lastId: string;
-  events: CountableEvent[];
+  count: number;
+  eventTypes: (string | null)[];
+  timestamps: (number | null)[];
+}
+
+/** What planning needs of a chunk. */
+export interface ChunkRef {
+  chunk: number;
+  count: number;
+}
+
+export function rawEventChunks(db: Db): Collection<RawEventChunk> {
+  return db.collection<RawEventChunk>(RAW_EVENT_CHUNKS_COLLECTION);
+}
+
+export async function ensureRawEventChunkIndexes(db: Db): Promise<void> {
+  await rawEventChunks(db).createIndex({ batchId: 1, chunk: 1 }, { name: 'batch_chunk' });
+}
+
+function chunkDoc(batchId: string, chunk: number, events: CountableEvent[]): RawEventChunk {
+  return {
+    _id: `${batchId}:${chunk}`,
+    batchId,
+    chunk,
+    count: events.length,
+    eventTypes: events.map((event) => event?.[0] ?? null),
+    timestamps: events.map((event) => event?.[1] ?? null),
+  };
+}
+
+/** Collects a batch's newly stored events and writes a chunk document every `eventsPerChunk`. */
+export class ChunkWriter {
+  private pending: CountableEvent[] = [];
+  private written = 0;
+
+  constructor(
+    private readonly db: Db,
+    private readonly batchId: string,
+    private readonly eventsPerChunk: number,
+  ) {}
+
+  async add(events: readonly CountableEvent[]): Promise<void> {
+    for (const event of events) {
+      this.pending.push(event);
+      if (this.pending.length === this.eventsPerChunk) await this.writeChunk();
+    }
+  }
+
+  /** Writes the last, partly filled chunk; call before the batch commits. */
+  async flush(): Promise<void> {
+    if (this.pending.length > 0) await this.writeChunk();
+  }
+
+  private async writeChunk(): Promise<void> {
+    const events = this.pending;
+    this.pending = [];
+    await rawEventChunks(this.db).insertOne(chunkDoc(this.batchId, this.written, events));
+    this.written += 1;
+  }
 }
 
 /** The fields counting needs; anything else in the document is ignored. */
@@ -37,25 +99,91 @@ export function toCountable(doc: unknown): CountableEvent {
   return [parsed.data.eventType, parsed.data.timestamp.getTime()];
 }
 
-/** Pages through the batch once, in key order, and returns every chunk in order. */
-export async function planChunks(db: Db, batchId: string, eventsPerChunk: number): Promise<Chunk[]> {
+async function readChunkRefs(db: Db, batchId: string): Promise<ChunkRef[]> {
+  const refs = await rawEventChunks(db)
+    .find({ batchId }, { projection: { _id: 0, chunk: 1, count: 1 } })
+    .toArray();
+  return refs.map(({ chunk, count }) => ({ chunk, count })).sort((a, b) => a.chunk - b.chunk);
+}
+
+function holds(refs: readonly ChunkRef[], expectedEvents: number): boolean {
+  return (
+    refs.every((ref, i) => ref.chunk === i) &&
+    refs.reduce((sum, ref) => sum + ref.count, 0) === expectedEvents
+  );
+}
+
+/**
+ * The batch's chunks in order. When they do not hold the `expectedEvents` that BatchUploaded
+ * reports (a batch stored before chunk documents existed), they are derived from the raw events
+ * first, in key order, so repeated or concurrent calls derive the same documents.
+ */
+export async function planChunks(
+  db: Db,
+  batchId: string,
+  expectedEvents: number,
+  eventsPerChunk: number,
+): Promise<ChunkRef[]> {
+  const refs = await readChunkRefs(db, batchId);
+  if (holds(refs, expectedEvents)) return refs;
+  await deriveChunks(db, batchId, eventsPerChunk);
+  const derived = await readChunkRefs(db, batchId);
+  if (!holds(derived, expectedEvents)) {
+    const stored = derived.reduce((sum, ref) => sum + ref.count, 0);
+    throw new Error(
+      `batch ${batchId}: its chunks hold ${stored} events, BatchUploaded reports ${expectedEvents}`,
+    );
+  }
+  return derived;
+}
+
+async function deriveChunks(db: Db, batchId: string, eventsPerChunk: number): Promise<void> {
   const cursor = db
     .collection<{ _id: string }>(RAW_EVENTS_COLLECTION)
     .find(
       { batchId },
       { projection: { _id: 1, eventType: 1, timestamp: 1 }, sort: { _id: 1 }, batchSize: 5000 },
     );
-  const chunks: Chunk[] = [];
-  let current: Chunk | undefined;
+  let events: CountableEvent[] = [];
+  let chunk = 0;
+  const write = async (): Promise<void> => {
+    // Another call may be deriving the same documents: theirs are equal to ours.
+    await rawEventChunks(db)
+      .insertOne(chunkDoc(batchId, chunk, events))
+      .catch((error: unknown) => {
+        if (!isDuplicateKey(error)) throw error;
+      });
+    chunk += 1;
+    events = [];
+  };
   for await (const doc of cursor) {
-    if (current === undefined || current.events.length === eventsPerChunk) {
-      current = { chunk: chunks.length, firstId: doc._id, lastId: doc._id, events: [] };
-      chunks.push(current);
-    }
-    current.lastId = doc._id;
-    current.events.push(toCountable(doc));
+    events.push(toCountable(doc));
+    if (events.length === eventsPerChunk) await write();
   }
-  return chunks;
+  if (events.length > 0) await write();
+}
+
+/** One chunk's events (null for any that cannot be counted), or undefined when there is no such chunk. */
+export async function readChunk(
+  db: Db,
+  batchId: string,
+  chunk: number,
+): Promise<CountableEvent[] | undefined> {
+  const doc = await rawEventChunks(db).findOne({ _id: `${batchId}:${chunk}` });
+  if (doc === null) return undefined;
+  const timestamps: unknown[] = Array.isArray(doc.timestamps) ? doc.timestamps : [];
+  const eventTypes: unknown[] = Array.isArray(doc.eventTypes) ? doc.eventTypes : [];
+  const events = eventTypes.map((eventType, i) => {
+    const parsed = CountableEvent.safeParse([eventType, timestamps[i]]);
+    return parsed.success ? parsed.data : null;
+  });
+  // A document whose arrays disagree with its count is damaged: one null makes the job fail.
+  return events.length === doc.count && timestamps.length === doc.count ? events : [...events, null];
+}
+
+/** Removes the chunk documents of a batch that never committed (its upload was undone). */
+export async function deleteChunks(db: Db, batchId: string): Promise<void> {
+  await rawEventChunks(db).deleteMany({ batchId });
 }
 
 export function utcDate(timestamp: Date): string {

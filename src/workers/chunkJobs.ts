@@ -1,18 +1,14 @@
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
-import { CountableEvent } from '../events/rawEventChunks';
 
-/** The `event-processing` queue: one job per chunk of a batch. */
+/** The `event-processing` queue: one job per chunk of a batch; the job reads its chunk's events itself. */
 export const PROCESSING_QUEUE = 'event-processing';
 
 export const ChunkJobData = z.object({
   batchId: z.string().min(1).max(128),
   chunk: z.number().int().nonnegative(),
   round: z.number().int().positive(),
-  firstId: z.string().min(1),
-  lastId: z.string().min(1),
-  events: z.array(CountableEvent).min(1),
   correlationId: z.string().min(1),
 });
 export type ChunkJobData = z.infer<typeof ChunkJobData>;

@@ -1,12 +1,18 @@
 import { UnrecoverableError } from 'bullmq';
 import { batchKeys, batchStream } from '../events/batchHistory';
 import type { EventLog } from '../events/eventLog';
-import { countByDayAndType } from '../events/rawEventChunks';
+import { z } from 'zod';
+import { countByDayAndType, type CountableEvent } from '../events/rawEventChunks';
 import type { Logger } from '../logging';
 import { ChunkJobData } from './chunkJobs';
 
+/** A chunk can be counted when none of its events is null (unreadable). */
+const StoredEvents = z.array(z.tuple([z.string().min(1), z.number().int()]));
+
 export interface ProcessChunkDeps {
   eventLog: EventLog;
+  /** The chunk's events as the upload stored them (see events/rawEventChunks). */
+  readChunk: (batchId: string, chunk: number) => Promise<CountableEvent[] | undefined>;
   logger: Logger;
 }
 
@@ -16,7 +22,7 @@ export interface ChunkOutcome {
 }
 
 /**
- * Counts one chunk's events (as planned by ProcessBatch from the raw events) per (UTC date, eventType) and appends `EventsProcessed` under the chunk's
+ * Counts one chunk's events per (UTC date, eventType) and appends `EventsProcessed` under the chunk's
  * natural key, so a duplicated delivery or a retry after a crash appends nothing new.
  * Input that can never succeed throws UnrecoverableError: retrying it would only delay the DLQ.
  */
@@ -36,12 +42,13 @@ export function createProcessChunk(deps: ProcessChunkDeps) {
       knownBatches.add(job.batchId);
     }
 
-    const events: [string, number][] = [];
-    for (const event of job.events) {
-      // A stored event that cannot be counted stays uncountable: retrying will not change it.
-      if (event === null) throw new UnrecoverableError(`chunk ${job.chunk} holds a malformed raw event`);
-      events.push(event);
+    const stored = await deps.readChunk(job.batchId, job.chunk);
+    if (stored === undefined) {
+      throw new UnrecoverableError(`chunk ${job.chunk} of batch ${job.batchId} has no stored events`);
     }
+    // A stored event that cannot be counted stays uncountable: retrying will not change it.
+    const events = StoredEvents.safeParse(stored);
+    if (!events.success) throw new UnrecoverableError(`chunk ${job.chunk} holds a malformed raw event`);
 
     const { record, appended } = await deps.eventLog.append({
       type: 'EventsProcessed',
@@ -50,8 +57,8 @@ export function createProcessChunk(deps: ProcessChunkDeps) {
       data: {
         batchId: job.batchId,
         chunk: job.chunk,
-        events: events.length,
-        counts: countByDayAndType(events),
+        events: events.data.length,
+        counts: countByDayAndType(events.data),
       },
       correlationId: job.correlationId,
     });

@@ -81,14 +81,17 @@ describe('the dead-letter queue', () => {
       timestamp: new Date(Date.UTC(2024, 6, 1, 12, i)),
     }));
     const { batchId } = await seedBatch(db, service.runtime.eventLog, rows);
-    // Corrupt one stored event of chunk 1: its job genuinely cannot succeed.
-    const raw = db.collection<{ _id: string; batchId: string; timestamp: unknown }>('raw_events');
-    const [victim] = await raw.find({ batchId }).sort({ _id: 1 }).skip(5).limit(1).toArray();
-    if (victim === undefined) throw new Error('no event to corrupt');
-    await raw.updateOne({ _id: victim._id }, { $set: { timestamp: 'not a date' } });
-
     const processed = await call('POST', `/api/batches/${batchId}/process`);
     expect(processed).toMatchObject({ status: 202, body: { jobsEnqueued: 3 } });
+    // Corrupt one event of chunk 1 before any worker runs: its job genuinely cannot succeed.
+    const chunks = db.collection<{ _id: string; timestamps: unknown[] }>('raw_event_chunks');
+    const stored = await chunks.findOne({ _id: `${batchId}:1` });
+    if (stored === null) throw new Error('chunk 1 was not stored');
+    await chunks.updateOne(
+      { _id: stored._id },
+      { $set: { timestamps: [stored.timestamps[0], 'not a time', ...stored.timestamps.slice(2)] } },
+    );
+
     workers = runWorkers(service.runtime);
 
     const dlq = await waitFor(
@@ -109,7 +112,7 @@ describe('the dead-letter queue', () => {
     expect(failed.failedReason).toMatch(/malformed raw event/);
     expectDocumented('GET /api/batches/{id}', { status: 200, body: failed });
 
-    await raw.updateOne({ _id: victim._id }, { $set: { timestamp: victim.timestamp } });
+    await chunks.updateOne({ _id: stored._id }, { $set: { timestamps: stored.timestamps } });
     const retried = await call('POST', '/api/queues/event-processing/dlq/retry', admin);
     expect(retried).toEqual({ status: 200, body: { queueName: 'event-processing', retried: 1 } });
     expectDocumented('POST /api/queues/{name}/dlq/retry', retried);

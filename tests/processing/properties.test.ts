@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { projectionsOf } from '../../src/compose';
 import { createProcessBatch } from '../../src/commands/processBatch';
 import { batchKeys, batchStream } from '../../src/events/batchHistory';
-import { planChunks } from '../../src/events/rawEventChunks';
+import { planChunks, readChunk } from '../../src/events/rawEventChunks';
 import { batchStatusProjection } from '../../src/projections/batchStatus';
 import { dailyMetricsProjection } from '../../src/projections/dailyMetrics';
 import { projectInto, targetFor, type ProjectionTarget } from '../../src/projections/projector';
@@ -68,7 +68,11 @@ describe('exactly-once processing (properties against the real stack)', () => {
         ),
         async (rows, files) => {
           const batches: { batchId: string; newEvents: number }[] = [];
-          const deliver = createProcessChunk({ eventLog: log(), logger: service.runtime.logger });
+          const deliver = createProcessChunk({
+            eventLog: log(),
+            readChunk: (batchId, chunk) => readChunk(db(), batchId, chunk),
+            logger: service.runtime.logger,
+          });
           for (const file of files) {
             const fileRows = rows.length === 0 ? [] : file.picks.map((i) => rows[i % rows.length] as SeedRow);
             const batch = await seedBatch(db(), log(), fileRows);
@@ -76,9 +80,9 @@ describe('exactly-once processing (properties against the real stack)', () => {
             batches.push(batch);
             if (file.predeliver) {
               // A job delivered twice at once, before any process call: still one record per chunk.
-              const chunks = await planChunks(db(), batch.batchId, PER_JOB);
-              for (const chunk of chunks) {
-                const data = { ...chunk, batchId: batch.batchId, round: 1, correlationId: 'dup-delivery' };
+              const chunks = await planChunks(db(), batch.batchId, batch.newEvents, PER_JOB);
+              for (const { chunk } of chunks) {
+                const data = { chunk, batchId: batch.batchId, round: 1, correlationId: 'dup-delivery' };
                 const [a, b] = await Promise.all([deliver(data), deliver(data)]);
                 expect(a.position).toBe(b.position);
                 expect([a.appended, b.appended].filter(Boolean).length).toBeLessThanOrEqual(1);
@@ -101,11 +105,11 @@ describe('exactly-once processing (properties against the real stack)', () => {
           // A late duplicate delivery after completion appends nothing.
           const [first] = batches;
           if (first !== undefined) {
-            const [chunk] = await planChunks(db(), first.batchId, PER_JOB);
+            const [chunk] = await planChunks(db(), first.batchId, first.newEvents, PER_JOB);
             if (chunk !== undefined) {
               const head = await log().head();
               const again = await deliver({
-                ...chunk,
+                chunk: chunk.chunk,
                 batchId: first.batchId,
                 round: 1,
                 correlationId: 'late',

@@ -1,4 +1,5 @@
 import { MongoClient } from 'mongodb';
+import { RAW_EVENT_CHUNKS_COLLECTION, type RawEventChunk } from '../../src/events/rawEventChunks';
 import { startPrivateFerretDb, type PrivateServer } from '../support/privateServers';
 import { startTestService, type TestService } from '../support/testService';
 import { csvOfRows, rawEvents, uploadCsv } from '../support/uploads';
@@ -39,10 +40,14 @@ describe('an upload when the database fails part-way', () => {
 
   it('answers 503 within seconds, and a re-upload afterwards stores and counts every event once', async () => {
     const events = rawEvents(observer.db(service.config.mongo.dbName));
+    const chunks = observer
+      .db(service.config.mongo.dbName)
+      .collection<RawEventChunk>(RAW_EVENT_CHUNKS_COLLECTION);
     const csv = csvOfRows(ROWS);
     const pending = uploadCsv(service.baseUrl, csv);
 
-    await waitUntil(async () => (await events.estimatedDocumentCount()) > 0, 30_000);
+    // Stopped once the upload has stored some events and cut its first chunk from them.
+    await waitUntil(async () => (await chunks.estimatedDocumentCount()) > 0, 30_000);
     await ferret.stop();
     const stoppedAt = Date.now();
     const failed = await pending;
@@ -60,6 +65,10 @@ describe('an upload when the database fails part-way', () => {
     expect(retried.body).toMatchObject({ totalEvents: ROWS, duplicates: 0 });
     expect(await events.countDocuments({})).toBe(ROWS);
     expect(await events.countDocuments({ batchId: retried.body.batchId as string })).toBe(ROWS);
+    // The failed upload's chunks went with its events: only the retried batch's remain.
+    const counts = await chunks.find({}, { projection: { batchId: 1, count: 1 } }).toArray();
+    expect(counts.every((c) => c.batchId === retried.body.batchId)).toBe(true);
+    expect(counts.reduce((sum, c) => sum + c.count, 0)).toBe(ROWS);
 
     // After the purge's grace (one lease), as a later re-upload would be: within it, duplicates'
     // owners are read one by one, which FerretDB's SQLite backend answers with scans (slow, not wrong).

@@ -1,4 +1,5 @@
 import { MongoBulkWriteError, type Collection, type WriteError } from 'mongodb';
+import type { ChunkWriter } from '../../events/rawEventChunks';
 import type { RawEvent } from '../../events/rawEvents';
 import { DependencyUnavailableError } from '../../errors';
 import { DUPLICATE_KEY, isMongoUnavailable } from '../../mongo';
@@ -27,6 +28,8 @@ export interface StoreContext {
   checkAlive: () => void;
   /** Owners already seen committed: a committed batch never changes, so it is not asked again. */
   committed: Set<string>;
+  /** Receives every event this batch inserted, cut into the chunks processing will count. */
+  chunks: ChunkWriter;
 }
 
 function toDoc(e: ValidEvent, batchId: string): RawEvent {
@@ -45,10 +48,10 @@ function toDoc(e: ValidEvent, batchId: string): RawEvent {
 async function insertChunk(
   events: Collection<RawEvent>,
   docs: RawEvent[],
-): Promise<{ inserted: number; duplicates: RawEvent[] }> {
+): Promise<{ inserted: RawEvent[]; duplicates: RawEvent[] }> {
   try {
-    const result = await events.insertMany(docs, { ordered: false });
-    return { inserted: result.insertedCount, duplicates: [] };
+    await events.insertMany(docs, { ordered: false });
+    return { inserted: docs, duplicates: [] };
   } catch (error) {
     if (!(error instanceof MongoBulkWriteError)) throw error;
     const writeErrors: WriteError[] = ([] as WriteError[]).concat(error.writeErrors);
@@ -58,8 +61,11 @@ async function insertChunk(
       const first = writeErrors.find((w) => w.code !== DUPLICATE_KEY);
       throw new Error(`inserting raw events failed: ${first?.errmsg ?? error.message}`);
     }
-    const duplicates = writeErrors.map((w) => docs[w.index]).filter((d): d is RawEvent => d !== undefined);
-    return { inserted: docs.length - duplicates.length, duplicates };
+    const duplicateAt = new Set(writeErrors.map((w) => w.index));
+    return {
+      inserted: docs.filter((_, i) => !duplicateAt.has(i)),
+      duplicates: docs.filter((_, i) => duplicateAt.has(i)),
+    };
   }
 }
 
@@ -103,7 +109,8 @@ async function storeChunk(
   for (let round = 1; docs.length > 0; round++) {
     if (round > MAX_INSERT_ROUNDS) throw new Error('raw events keep vanishing during the upload');
     const outcome = await insertChunk(ctx.events, docs);
-    inserted += outcome.inserted;
+    inserted += outcome.inserted.length;
+    await ctx.chunks.add(outcome.inserted.map((d) => [d.eventType, d.timestamp.getTime()]));
     if (outcome.duplicates.length === 0) break;
     if (round === 1 && (await ctx.sessions.quietSince(quiet, ctx.batchId))) break;
     lookedUp = true;

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Db } from 'mongodb';
 import type { EventLog } from '../../events/eventLog';
+import { ChunkWriter } from '../../events/rawEventChunks';
 import { rawEventsCollection } from '../../events/rawEvents';
 import type { Logger } from '../../logging';
 import { Lease } from './lease';
@@ -38,6 +39,8 @@ export interface UploadBatchDeps {
   db: Db;
   eventLog: EventLog;
   sessions: UploadSessions;
+  /** Size of the chunks the stored events are cut into for processing (EVENTS_PER_JOB). */
+  eventsPerChunk: number;
   logger: Logger;
 }
 
@@ -77,6 +80,7 @@ export function createUploadBatch(deps: UploadBatchDeps): UploadBatch {
         lease.check();
       },
       committed: new Set(),
+      chunks: new ChunkWriter(deps.db, batchId, deps.eventsPerChunk),
     };
     let pass = await storePass(ctx, input.spoolPath);
     let newEvents = pass.inserted;
@@ -91,6 +95,7 @@ export function createUploadBatch(deps: UploadBatchDeps): UploadBatch {
       pass = await storePass(ctx, input.spoolPath);
       newEvents += pass.inserted;
     }
+    await ctx.chunks.flush();
     return newEvents;
   }
 

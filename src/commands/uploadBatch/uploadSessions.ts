@@ -1,5 +1,6 @@
 import type { Collection, Db } from 'mongodb';
 import type { EventLog } from '../../events/eventLog';
+import { deleteChunks } from '../../events/rawEventChunks';
 import { rawEventsCollection } from '../../events/rawEvents';
 
 /**
@@ -143,7 +144,7 @@ export class UploadSessions {
     const session = await this.sessions.findOne({ _id: batchId });
     if (session !== null && session.state !== 'purging') return; // renewed in the meantime: alive
     const committed = await this.isCommitted(batchId);
-    if (!committed) await rawEventsCollection(this.db).deleteMany({ batchId });
+    if (!committed) await this.deleteStored(batchId);
     if (committed || session === null || session.leaseUntil.getTime() < now) await this.close(batchId);
   }
 
@@ -153,8 +154,14 @@ export class UploadSessions {
       await this.close(batchId);
       return;
     }
-    await rawEventsCollection(this.db).deleteMany({ batchId });
+    await this.deleteStored(batchId);
     await this.close(batchId);
+  }
+
+  /** The events of a batch that will never commit, and the chunks cut from them. */
+  private async deleteStored(batchId: string): Promise<void> {
+    await rawEventsCollection(this.db).deleteMany({ batchId });
+    await deleteChunks(this.db, batchId);
   }
 
   /** Purges uploads whose lease ran out; cheap when there are none, so every upload calls it first. */
