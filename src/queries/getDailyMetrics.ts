@@ -28,10 +28,14 @@ export function createGetDailyMetrics(deps: { db: Db; cacheMs?: number; now?: ()
   const cacheMs = deps.cacheMs ?? 0;
   const cache = new Map<string, { until: number; answer: Promise<DailyMetrics> }>();
 
+  /** A day's answer still within `cacheMs`; only valid days are ever cached. */
+  function fresh(day: string): Promise<DailyMetrics> | undefined {
+    const hit = cache.get(day);
+    return hit !== undefined && hit.until > Date.now() ? hit.answer : undefined;
+  }
+
   function cached(day: string): Promise<DailyMetrics> {
     const at = Date.now();
-    const hit = cache.get(day);
-    if (hit !== undefined && hit.until > at) return hit.answer;
     const answer = read(day);
     cache.delete(day);
     cache.set(day, { until: at + cacheMs, answer });
@@ -51,6 +55,8 @@ export function createGetDailyMetrics(deps: { db: Db; cacheMs?: number; now?: ()
 
   return async function getDailyMetrics(date: string | undefined): Promise<DailyMetrics> {
     const day = date ?? now().toISOString().slice(0, 10);
+    const hit = fresh(day);
+    if (hit !== undefined) return hit;
     if (!isCalendarDate(day)) {
       throw new ValidationError('date must be a calendar date written as YYYY-MM-DD (UTC)', { date });
     }
