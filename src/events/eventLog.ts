@@ -82,8 +82,8 @@ export interface EventLog {
   append<T extends RecordType>(record: NewRecord<T>): Promise<{ record: LogRecord<T>; appended: boolean }>;
   /** Up to `limit` records with position >= `from`, in position order. */
   readFrom(from: number, limit?: number): Promise<AnyLogRecord[]>;
-  /** Every record from `from` on, in position order, fetched a page at a time. */
-  readAll(from?: number, pageSize?: number): AsyncGenerator<AnyLogRecord>;
+  /** Every record from `from` on, in position order, streamed by one query `batchSize` at a time. */
+  readAll(from?: number, batchSize?: number): AsyncGenerator<AnyLogRecord>;
   /** The position of the newest record, 0 when the log is empty. */
   head(): Promise<number>;
   findByKey(key: string): Promise<AnyLogRecord | undefined>;
@@ -204,14 +204,20 @@ export function createEventLog(
     return docs.map(toRecord);
   }
 
-  async function* readAll(from = 1, pageSize = 1000): AsyncGenerator<AnyLogRecord> {
-    let next = from;
-    for (;;) {
-      const page = await readFrom(next, pageSize);
-      for (const record of page) yield record;
-      const last = page.at(-1);
-      if (last === undefined || page.length < pageSize) return;
-      next = last.position + 1;
+  async function* readAll(from = 1, batchSize = 1000): AsyncGenerator<AnyLogRecord> {
+    // One query for the whole read: FerretDB answers every range query with a scan of the log, so
+    // reading it in pages of separate queries would cost one scan per page.
+    const cursor = log.find({ _id: { $gte: from } }, { sort: { _id: 1 }, batchSize });
+    let expected = from;
+    try {
+      for await (const doc of cursor) {
+        // Positions are gap-free; stop short of a record that is not there (yet) rather than skip it.
+        if (doc._id !== expected) return;
+        expected += 1;
+        yield toRecord(doc);
+      }
+    } finally {
+      await cursor.close();
     }
   }
 

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { AnyLogRecord } from '../events/eventLog';
 import { tryAcquireLease } from './lease';
 import type { Projection } from './projection';
 import {
@@ -96,14 +97,13 @@ async function prepare(deps: ProjectorDeps, projection: Projection): Promise<Pre
   return { projection, live, next, target, records: 0 };
 }
 
-/** One pass over the log, each page applied to every new version and checkpointed there. */
+/** One pass over the log (one query), each page applied to every new version and checkpointed there. */
 async function replayAll(
   deps: ProjectorDeps,
   prepared: readonly Prepared[],
   report: (p: Prepared, position: number, count: number) => void,
 ): Promise<void> {
-  for (let from = 1; ;) {
-    const page = await deps.eventLog.readFrom(from, PAGE_SIZE);
+  const apply = async (page: AnyLogRecord[]): Promise<void> => {
     const last = page.at(-1);
     if (last === undefined) return;
     for (const p of prepared) {
@@ -111,9 +111,16 @@ async function replayAll(
       await saveCheckpoint(deps.db, p.target.checkpointId, last.position, 0);
       report(p, last.position, page.length);
     }
-    if (page.length < PAGE_SIZE) return;
-    from = last.position + 1;
+  };
+  let page: AnyLogRecord[] = [];
+  for await (const record of deps.eventLog.readAll(1, PAGE_SIZE)) {
+    page.push(record);
+    if (page.length === PAGE_SIZE) {
+      await apply(page);
+      page = [];
+    }
   }
+  await apply(page);
 }
 
 /** Under the projector's lease: applies what was appended meanwhile, then switches the pointer. */
