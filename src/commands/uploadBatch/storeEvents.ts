@@ -3,6 +3,7 @@ import type { ChunkWriter } from '../../events/rawEventChunks';
 import type { RawEvent } from '../../events/rawEvents';
 import { DependencyUnavailableError } from '../../errors';
 import { DUPLICATE_KEY, isMongoUnavailable } from '../../mongo';
+import { RecentKeys } from './recentKeys';
 import { readSpool } from './spool';
 import type { SessionsSnapshot, UploadSessions } from './uploadSessions';
 import type { ValidEvent } from './validateRow';
@@ -132,24 +133,17 @@ async function storeChunk(
 export async function storePass(ctx: StoreContext, spoolPath: string): Promise<StorePass> {
   const pendingOwners = new Set<string>();
   let inserted = 0;
-  // Repeats within the file are dropped here when they are close together (within the last
-  // RECENT_CHUNKS chunks): a duplicate-key error costs far more than the insert itself (about 10x
-  // on FerretDB). They still count as duplicates, since only inserted events count as new.
-  const recent: Set<string>[] = [];
+  // Repeats within the file are dropped here when they are close together. They still count as
+  // duplicates, since only inserted events count as new.
+  const recent = new RecentKeys(RECENT_CHUNKS);
   let quiet = await ctx.sessions.snapshot();
   for await (const chunk of readSpool(spoolPath, CHUNK_EVENTS, CHUNK_BYTES)) {
     ctx.checkAlive();
-    const current = new Set<string>();
-    const unseen = chunk.filter((event) => {
-      if (current.has(event.key) || recent.some((keys) => keys.has(event.key))) return false;
-      current.add(event.key);
-      return true;
-    });
+    const unseen = chunk.filter((event) => recent.firstSeen(event.key));
+    recent.endChunk();
     const stored = await storeChunk(ctx, unseen, pendingOwners, quiet);
     inserted += stored.inserted;
     quiet = stored.quiet;
-    recent.push(current);
-    if (recent.length > RECENT_CHUNKS) recent.shift();
   }
   ctx.checkAlive();
   return { inserted, pendingOwners };
