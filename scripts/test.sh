@@ -23,7 +23,9 @@ redis_port="$(free_port)"
 while [[ "$redis_port" == "$mongo_port" ]]; do redis_port="$(free_port)"; done
 
 cleanup() {
-  bash scripts/stack.sh stop --dir "$stack_dir" || true
+  # Quiet: when the output goes to a pipe that is already closed (`npm test | head`), a message
+  # would kill the stop half-way and leave FerretDB running.
+  bash scripts/stack.sh stop --dir "$stack_dir" >/dev/null 2>&1 || true
   rm -rf "$stack_dir"
 }
 trap cleanup EXIT
