@@ -6,6 +6,7 @@ import type { Express } from 'express';
 import type { Redis } from 'ioredis';
 import { createProcessBatch } from './commands/processBatch';
 import { createRetryFailedJobs } from './commands/retryFailedJobs';
+import { defaultSpoolDir, removeStaleSpools } from './commands/uploadBatch/spool';
 import { createUploadBatch } from './commands/uploadBatch/uploadBatch';
 import { ensureUploadSessionIndexes, UploadSessions } from './commands/uploadBatch/uploadSessions';
 import type { Config } from './config';
@@ -58,6 +59,9 @@ export interface Runtime {
   lagWatch: LagWatch;
   close(): Promise<void>;
 }
+
+/** Spool files untouched this long belong to no running upload. */
+const STALE_SPOOL_MS = 24 * 60 * 60 * 1000;
 
 /** How long a metrics scrape waits for Redis or MongoDB before leaving a series out. */
 const SCRAPE_TIMEOUT_MS = 1000;
@@ -151,6 +155,13 @@ export function buildApp(runtime: Runtime): Express {
     logger,
   });
   const sessions = new UploadSessions(mongo.db, eventLog, config.uploads.leaseMs);
+  removeStaleSpools(defaultSpoolDir(), STALE_SPOOL_MS)
+    .then((removed) => {
+      if (removed > 0) logger.info('removed spool files left by stopped uploads', { removed });
+    })
+    .catch((error: unknown) => {
+      logger.warn('could not look for old spool files', { err: String(error) });
+    });
   return createApp({
     config,
     logger,

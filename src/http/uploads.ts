@@ -1,9 +1,8 @@
-import { tmpdir } from 'node:os';
 import { Router, type ErrorRequestHandler, type RequestHandler } from 'express';
 import multer from 'multer';
 import { z } from 'zod';
 import { csvSpoolStorage } from '../commands/uploadBatch/csvStorage';
-import { removeSpool } from '../commands/uploadBatch/spool';
+import { defaultSpoolDir, removeSpool } from '../commands/uploadBatch/spool';
 import type { UploadBatch } from '../commands/uploadBatch/uploadBatch';
 import { InvalidRowsError, RequestAbortedError, ValidationError } from '../errors';
 import type { ServiceMetrics } from '../metrics/serviceMetrics';
@@ -49,7 +48,7 @@ export interface UploadsDeps {
 const MAX_FILE_NAME = 1024;
 
 export function uploadsRouter(deps: UploadsDeps): Router {
-  const { storage, spooled } = csvSpoolStorage(deps.spoolDir ?? tmpdir());
+  const { storage, spooled } = csvSpoolStorage(deps.spoolDir ?? defaultSpoolDir());
   const single = multer({
     storage,
     limits: { fileSize: deps.maxBytes, files: 1, fields: 10, parts: 12, fieldSize: 64 * 1024 },

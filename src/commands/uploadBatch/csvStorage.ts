@@ -1,9 +1,7 @@
-import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
 import type { Request } from 'express';
 import type { StorageEngine } from 'multer';
 import { parseCsvToSpool, type ParsedUpload } from './parseCsv';
-import { removeSpool, SpoolWriter } from './spool';
+import { newSpoolPath, removeSpool, SpoolWriter } from './spool';
 
 /** What the storage engine learnt about the uploaded file, for the route to pass on. */
 export interface SpooledUpload extends ParsedUpload {
@@ -21,7 +19,7 @@ export function csvSpoolStorage(spoolDir: string): {
   const results = new WeakMap<Request, SpooledUpload>();
   const storage: StorageEngine = {
     _handleFile(req, file, callback) {
-      const spoolPath = join(spoolDir, `ems-upload-${randomUUID()}.ndjson`);
+      const spoolPath = newSpoolPath(spoolDir);
       const spool = new SpoolWriter(spoolPath);
       const run = async (): Promise<void> => {
         try {

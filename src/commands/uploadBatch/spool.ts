@@ -1,6 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { readdir, rm, stat } from 'node:fs/promises';
 import { once } from 'node:events';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { ValidEvent } from './validateRow';
 
 /**
@@ -8,6 +11,34 @@ import type { ValidEvent } from './validateRow';
  * been checked, so a rejected file never touches the database and memory stays bounded whatever
  * the file size. The store step reads it back in bounded chunks, as often as it needs to.
  */
+
+const SPOOL_PREFIX = 'ems-upload-';
+
+/** Where spool files go unless told otherwise: the OS temp folder. */
+export function defaultSpoolDir(): string {
+  return tmpdir();
+}
+
+export function newSpoolPath(dir: string): string {
+  return join(dir, `${SPOOL_PREFIX}${randomUUID()}.ndjson`);
+}
+
+/**
+ * Removes spool files that a stopped or crashed process left behind: only ours, and only those
+ * untouched for `olderThanMs`, far longer than any upload writes or reads its own.
+ */
+export async function removeStaleSpools(dir: string, olderThanMs: number, now = Date.now()): Promise<number> {
+  let removed = 0;
+  for (const name of await readdir(dir)) {
+    if (!name.startsWith(SPOOL_PREFIX) || !name.endsWith('.ndjson')) continue;
+    const path = join(dir, name);
+    const info = await stat(path).catch(() => undefined);
+    if (info === undefined || !info.isFile() || now - info.mtimeMs < olderThanMs) continue;
+    await removeSpool(path);
+    removed += 1;
+  }
+  return removed;
+}
 
 export class SpoolWriter {
   private readonly out: WriteStream;
