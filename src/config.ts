@@ -29,7 +29,7 @@ const envSchema = z.object({
   UPLOAD_RATE_LIMIT: int(1, 1_000_000).default(10),
   MAX_UPLOAD_BYTES: int(1, 64 * 1024 ** 3).default(10 * 1024 * 1024),
   UPLOAD_LEASE_MS: int(500, 3_600_000).default(30_000),
-  EVENTS_PER_JOB: int(1, 100_000).default(1000),
+  EVENTS_PER_JOB: int(1, 100_000).default(5000),
   WORKER_CONCURRENCY: int(1, 1000).default(10),
   PROJECTION_POLL_MS: int(100, 3_600_000).default(2000),
   METRICS_CACHE_MS: int(0, 3_600_000).default(1000),

@@ -6,7 +6,7 @@ describe('loadConfig', () => {
     const config = loadConfig({ MONGODB_URI: 'mongodb://127.0.0.1:1/', REDIS_URL: 'redis://127.0.0.1:2' });
     expect(config.http.port).toBe(3000);
     expect(config.uploads).toEqual({ rateLimitPerMinute: 10, maxBytes: 10 * 1024 * 1024, leaseMs: 30_000 });
-    expect(config.processing).toEqual({ eventsPerJob: 1000, workerConcurrency: 10, projectionPollMs: 2000 });
+    expect(config.processing).toEqual({ eventsPerJob: 5000, workerConcurrency: 10, projectionPollMs: 2000 });
     expect(config.http.trustProxy).toBe(false);
     expect(config.http.corsOrigins).toEqual([]);
     expect(config.http.jsonBodyLimitBytes).toBe(100 * 1024);
