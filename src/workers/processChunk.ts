@@ -1,7 +1,7 @@
 import { UnrecoverableError } from 'bullmq';
+import { z } from 'zod';
 import { batchKeys, batchStream } from '../events/batchHistory';
 import type { EventLog } from '../events/eventLog';
-import { z } from 'zod';
 import { countByDayAndType, type CountableEvent } from '../events/rawEventChunks';
 import type { Logger } from '../logging';
 import { ChunkJobData } from './chunkJobs';
