@@ -81,7 +81,13 @@ export class ChunkWriter {
   private async writeChunk(): Promise<void> {
     const events = this.pending;
     this.pending = [];
-    await rawEventChunks(this.db).insertOne(chunkDoc(this.batchId, this.written, events));
+    // Already there only when another call derives the same batch's chunks (deriveChunks): from
+    // the same events in the same order, so theirs equal ours. An upload's batch id is new.
+    await rawEventChunks(this.db)
+      .insertOne(chunkDoc(this.batchId, this.written, events))
+      .catch((error: unknown) => {
+        if (!isDuplicateKey(error)) throw error;
+      });
     this.written += 1;
   }
 }
@@ -144,23 +150,9 @@ async function deriveChunks(db: Db, batchId: string, eventsPerChunk: number): Pr
       { batchId },
       { projection: { _id: 1, eventType: 1, timestamp: 1 }, sort: { _id: 1 }, batchSize: 5000 },
     );
-  let events: CountableEvent[] = [];
-  let chunk = 0;
-  const write = async (): Promise<void> => {
-    // Another call may be deriving the same documents: theirs are equal to ours.
-    await rawEventChunks(db)
-      .insertOne(chunkDoc(batchId, chunk, events))
-      .catch((error: unknown) => {
-        if (!isDuplicateKey(error)) throw error;
-      });
-    chunk += 1;
-    events = [];
-  };
-  for await (const doc of cursor) {
-    events.push(toCountable(doc));
-    if (events.length === eventsPerChunk) await write();
-  }
-  if (events.length > 0) await write();
+  const writer = new ChunkWriter(db, batchId, eventsPerChunk);
+  for await (const doc of cursor) await writer.add([toCountable(doc)]);
+  await writer.flush();
 }
 
 /** One chunk's events (null for any that cannot be counted), or undefined when there is no such chunk. */

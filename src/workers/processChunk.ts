@@ -1,13 +1,9 @@
 import { UnrecoverableError } from 'bullmq';
-import { z } from 'zod';
 import { batchKeys, batchStream } from '../events/batchHistory';
 import type { EventLog } from '../events/eventLog';
 import { countByDayAndType, type CountableEvent } from '../events/rawEventChunks';
 import type { Logger } from '../logging';
 import { ChunkJobData } from './chunkJobs';
-
-/** A chunk can be counted when none of its events is null (unreadable). */
-const StoredEvents = z.array(z.tuple([z.string().min(1), z.number().int()]));
 
 export interface ProcessChunkDeps {
   eventLog: EventLog;
@@ -46,9 +42,12 @@ export function createProcessChunk(deps: ProcessChunkDeps) {
     if (stored === undefined) {
       throw new UnrecoverableError(`chunk ${job.chunk} of batch ${job.batchId} has no stored events`);
     }
-    // A stored event that cannot be counted stays uncountable: retrying will not change it.
-    const events = StoredEvents.safeParse(stored);
-    if (!events.success) throw new UnrecoverableError(`chunk ${job.chunk} holds a malformed raw event`);
+    const events: [string, number][] = [];
+    for (const event of stored) {
+      // A stored event that cannot be counted stays uncountable: retrying will not change it.
+      if (event === null) throw new UnrecoverableError(`chunk ${job.chunk} holds a malformed raw event`);
+      events.push(event);
+    }
 
     const { record, appended } = await deps.eventLog.append({
       type: 'EventsProcessed',
@@ -57,8 +56,8 @@ export function createProcessChunk(deps: ProcessChunkDeps) {
       data: {
         batchId: job.batchId,
         chunk: job.chunk,
-        events: events.data.length,
-        counts: countByDayAndType(events.data),
+        events: events.length,
+        counts: countByDayAndType(events),
       },
       correlationId: job.correlationId,
     });
