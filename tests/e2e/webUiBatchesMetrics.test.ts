@@ -1,7 +1,7 @@
 import type { Browser, Page } from 'playwright-core';
+import { damageChunk } from '../support/damageChunk';
 import { launchBrowser, saveElementScreenshot, saveScreenshot } from '../support/browser';
 import { startTestService, type TestService } from '../support/testService';
-import { RAW_EVENT_CHUNKS_COLLECTION } from '../../src/events/rawEventChunks';
 import { uploadCsv } from '../support/uploads';
 import { waitFor } from '../support/waitFor';
 import { waitUntil, watchProblems } from './pageChecks';
@@ -67,13 +67,7 @@ describe('web UI batches and metrics against the real API', () => {
     );
 
     // A stored event that cannot be counted (as in tests/processing/dlq.test.ts): its chunk fails for real.
-    const chunks = service.runtime.mongo.db.collection<{ _id: string; timestamps: unknown[] }>(
-      RAW_EVENT_CHUNKS_COLLECTION,
-    );
-    const stored = await chunks.findOne({ _id: `${ids.broken}:1` });
-    if (stored === null) throw new Error('no chunk to corrupt');
-    const [first, , ...rest] = stored.timestamps;
-    await chunks.updateOne({ _id: stored._id }, { $set: { timestamps: [first, 'not a time', ...rest] } });
+    await damageChunk(service.runtime.mongo.db, ids.broken, 1);
 
     for (const id of [ids.done, ids.broken, ids.day]) await api('POST', `/api/batches/${id}/process`);
     await batchUntil(ids.done, (b) => b.status === 'completed');

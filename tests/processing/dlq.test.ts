@@ -1,6 +1,7 @@
 import { runWorkers } from '../../src/compose';
 import type { RunningWorkers } from '../../src/workers/startWorkers';
 import { expectDocumented } from '../support/openapi';
+import { damageChunk } from '../support/damageChunk';
 import { seedBatch, type SeedRow } from '../support/seedBatch';
 import { TEST_ADMIN_KEY } from '../support/testConfig';
 import { startTestService, type TestService } from '../support/testService';
@@ -84,13 +85,7 @@ describe('the dead-letter queue', () => {
     const processed = await call('POST', `/api/batches/${batchId}/process`);
     expect(processed).toMatchObject({ status: 202, body: { jobsEnqueued: 3 } });
     // Corrupt one event of chunk 1 before any worker runs: its job genuinely cannot succeed.
-    const chunks = db.collection<{ _id: string; timestamps: unknown[] }>('raw_event_chunks');
-    const stored = await chunks.findOne({ _id: `${batchId}:1` });
-    if (stored === null) throw new Error('chunk 1 was not stored');
-    await chunks.updateOne(
-      { _id: stored._id },
-      { $set: { timestamps: [stored.timestamps[0], 'not a time', ...stored.timestamps.slice(2)] } },
-    );
+    const repair = await damageChunk(db, batchId, 1);
 
     workers = runWorkers(service.runtime);
 
@@ -112,7 +107,7 @@ describe('the dead-letter queue', () => {
     expect(failed.failedReason).toMatch(/malformed raw event/);
     expectDocumented('GET /api/batches/{id}', { status: 200, body: failed });
 
-    await chunks.updateOne({ _id: stored._id }, { $set: { timestamps: stored.timestamps } });
+    await repair();
     const retried = await call('POST', '/api/queues/event-processing/dlq/retry', admin);
     expect(retried).toEqual({ status: 200, body: { queueName: 'event-processing', retried: 1 } });
     expectDocumented('POST /api/queues/{name}/dlq/retry', retried);
