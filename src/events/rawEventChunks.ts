@@ -81,14 +81,16 @@ export class ChunkWriter {
   private async writeChunk(): Promise<void> {
     const events = this.pending;
     this.pending = [];
+    // Numbered before the write: `add` may be called again while this one is in flight.
+    const chunk = this.written;
+    this.written += 1;
     // Already there only when another call derives the same batch's chunks (deriveChunks): from
     // the same events in the same order, so theirs equal ours. An upload's batch id is new.
     await rawEventChunks(this.db)
-      .insertOne(chunkDoc(this.batchId, this.written, events))
+      .insertOne(chunkDoc(this.batchId, chunk, events))
       .catch((error: unknown) => {
         if (!isDuplicateKey(error)) throw error;
       });
-    this.written += 1;
   }
 }
 

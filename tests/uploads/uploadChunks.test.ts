@@ -37,6 +37,26 @@ describe('chunks written by an upload', () => {
       [1, 4],
       [2, 1],
     ]);
+    await expectChunksHoldStoredEvents(batchId, chunks);
+  });
+
+  it('numbers every chunk once while several inserts of a big file are in flight', async () => {
+    // 2,500 rows are three inserts, two of them in flight at once, each adding events to the
+    // chunk writer while the other's chunk documents are still being written.
+    const rows = 2500;
+    const upload = await uploadCsv(service.baseUrl, csvOfRows(rows, 100));
+    expect(upload.body).toMatchObject({ totalEvents: rows, duplicates: 0 });
+    const batchId = upload.body.batchId as string;
+
+    const chunks = await chunksOf(batchId);
+    const chunkCount = Math.ceil(rows / PER_CHUNK);
+    expect(chunks.map((c) => c.chunk)).toEqual(Array.from({ length: chunkCount }, (_, i) => i));
+    expect(chunks.reduce((sum, c) => sum + c.count, 0)).toBe(rows);
+    await expectChunksHoldStoredEvents(batchId, chunks);
+  });
+
+  /** What the chunks hold, read back as processing reads them, is exactly the batch's raw events. */
+  async function expectChunksHoldStoredEvents(batchId: string, chunks: RawEventChunk[]) {
     const counted: string[] = [];
     for (const { chunk } of chunks) {
       for (const event of (await readChunk(db(), batchId, chunk)) ?? []) counted.push(JSON.stringify(event));
@@ -45,5 +65,5 @@ describe('chunks written by an upload', () => {
     expect(counted.sort()).toEqual(
       stored.map((e) => JSON.stringify([e.eventType, e.timestamp.getTime()])).sort(),
     );
-  });
+  }
 });

@@ -1,0 +1,41 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { forEachInFlight } from '../../src/commands/uploadBatch/forEachInFlight';
+
+async function* numbers(count: number, taken: number[]): AsyncGenerator<number> {
+  for (let i = 0; i < count; i++) {
+    await sleep(0); // items arrive over time, as chunks read from a file do
+    taken.push(i);
+    yield i;
+  }
+}
+
+describe('forEachInFlight', () => {
+  it('runs every item, never more than the limit at once, and really overlaps them', async () => {
+    let running = 0;
+    let most = 0;
+    const done: number[] = [];
+    await forEachInFlight(numbers(10, []), 3, async (n) => {
+      running += 1;
+      most = Math.max(most, running);
+      await sleep(n % 2 === 0 ? 5 : 1);
+      running -= 1;
+      done.push(n);
+    });
+    expect(done.sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(most).toBe(3);
+  });
+
+  it('after a failure takes no more items, waits for the calls in flight, and throws the failure', async () => {
+    const taken: number[] = [];
+    const finished: number[] = [];
+    const failing = forEachInFlight(numbers(100, taken), 2, async (n) => {
+      await sleep(n === 3 ? 5 : n === 4 ? 30 : 1);
+      if (n === 3) throw new Error('item 3 failed');
+      finished.push(n);
+    });
+    await expect(failing).rejects.toThrow('item 3 failed');
+    // Item 4 was in flight when 3 failed: it finished before the call returned.
+    expect(finished).toContain(4);
+    expect(Math.max(...taken)).toBeLessThan(10);
+  });
+});
