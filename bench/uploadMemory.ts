@@ -11,7 +11,8 @@
  * UPLOAD_MIB sets the file size (default 10) and CYCLE_ROWS makes rows repeat (see writeCsv).
  */
 import { spawn } from 'node:child_process';
-import { createWriteStream, mkdirSync, openAsBlob, readFileSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, createWriteStream, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { request } from 'node:http';
 import { once } from 'node:events';
 import { dirname, resolve } from 'node:path';
 import { SERVICE_NODE_FLAGS } from '../src/nodeFlags';
@@ -53,6 +54,43 @@ async function writeCsv(path: string, targetBytes: number, cycleRows: number): P
   out.end();
   await once(out, 'close');
   return rows;
+}
+
+/**
+ * POSTs the file as the multipart field `file`, streamed from disk, with no client-side timeout:
+ * fetch gives up when the answer takes more than 5 minutes after the body was sent, and a big file
+ * of distinct rows is still being inserted then.
+ */
+function postFile(url: string, path: string): Promise<{ status: number; body: string }> {
+  const boundary = `ems-bench-${Date.now()}`;
+  const head = Buffer.from(
+    `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="bench.csv"\r\n` +
+      'Content-Type: text/csv\r\n\r\n',
+  );
+  const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
+  return new Promise((resolveAnswer, reject) => {
+    const req = request(url, {
+      method: 'POST',
+      headers: {
+        'content-type': `multipart/form-data; boundary=${boundary}`,
+        'content-length': String(head.length + statSync(path).size + tail.length),
+      },
+    });
+    req.on('error', reject);
+    req.on('response', (res) => {
+      const parts: Buffer[] = [];
+      res.on('data', (part: Buffer) => parts.push(part));
+      res.on('end', () => {
+        resolveAnswer({ status: res.statusCode ?? 0, body: Buffer.concat(parts).toString('utf8') });
+      });
+      res.on('error', reject);
+    });
+    req.write(head);
+    const file = createReadStream(path);
+    file.on('error', reject);
+    file.on('end', () => req.end(tail));
+    file.pipe(req, { end: false });
+  });
 }
 
 async function main(): Promise<void> {
@@ -102,12 +140,10 @@ async function main(): Promise<void> {
     const second = Math.floor((Date.now() - started) / 1000);
     timeline[second] = Math.max(timeline[second] ?? 0, +(rss / MIB).toFixed(1));
   }, 20);
-  const form = new FormData();
-  form.append('file', await openAsBlob(csvPath, { type: 'text/csv' }), 'bench.csv');
-  const res = await fetch(`http://127.0.0.1:${port}/api/uploads`, { method: 'POST', body: form });
+  const res = await postFile(`http://127.0.0.1:${port}/api/uploads`, csvPath);
   const seconds = (Date.now() - started) / 1000;
   clearInterval(sampler);
-  const body = await res.text();
+  const body = res.body;
   const report = {
     status: res.status,
     body: JSON.parse(body) as unknown,
