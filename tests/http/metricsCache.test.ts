@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import type { DailyMetricsDoc } from '../../src/projections/dailyMetrics';
 import { liveCollection } from '../../src/projections/readModels';
 import { startTestService, type TestService } from '../support/testService';
@@ -36,6 +37,53 @@ describe('GET /api/metrics answer cache', () => {
     await setCount(cached, 4);
     expect(await count(cached)).toBe(3);
   });
+
+  it('sends an ETag that changes with the counts, and 304 with no body for a matching If-None-Match', async () => {
+    const uncached = await startTestService({ env: { METRICS_CACHE_MS: '0' }, workers: false });
+    try {
+      const url = `${uncached.baseUrl}/api/metrics?date=${day}`;
+      await setCount(uncached, 7);
+      const first = await fetch(url);
+      expect(first.status).toBe(200);
+      expect(first.headers.get('content-type')).toBe('application/json; charset=utf-8');
+      expect(await first.json()).toEqual({ date: day, metrics: [{ eventType: 'click', count: 7 }] });
+      const etag = first.headers.get('etag') ?? '';
+      expect(etag).toMatch(/^"[A-Za-z0-9_-]+"$/);
+
+      const unchanged = await conditionalGet(url, etag);
+      expect(unchanged).toEqual({ status: 304, etag, body: '' });
+
+      await setCount(uncached, 8);
+      const changed = await conditionalGet(url, etag);
+      expect(changed.status).toBe(200);
+      expect(changed.etag).not.toBe(etag);
+      expect(JSON.parse(changed.body)).toEqual({ date: day, metrics: [{ eventType: 'click', count: 8 }] });
+    } finally {
+      await uncached.stop();
+    }
+  });
+
+  /**
+   * A GET with If-None-Match, over node:http: fetch adds `Cache-Control: no-cache` to any request
+   * carrying a validator, and a server rightly never answers such a request with 304.
+   */
+  function conditionalGet(
+    url: string,
+    etag: string,
+  ): Promise<{ status: number; etag: string; body: string }> {
+    return new Promise((resolve, reject) => {
+      const req = request(url, { headers: { 'If-None-Match': etag } }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (part: string) => (body += part));
+        res.on('end', () => {
+          resolve({ status: res.statusCode ?? 0, etag: String(res.headers.etag), body });
+        });
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  }
 
   it('reads the database every time when the cache is off', async () => {
     const uncached = await startTestService({ env: { METRICS_CACHE_MS: '0' }, workers: false });
