@@ -9,8 +9,9 @@ describe('an upload when the database fails part-way', () => {
   let ferret: PrivateServer;
   let service: TestService;
   let observer: MongoClient;
-  const ROWS = 6000;
+  const ROWS = 12_000;
   const LEASE_MS = 1500;
+  const CHUNK_EVENTS = 500;
 
   beforeAll(async () => {
     ferret = await startPrivateFerretDb();
@@ -20,6 +21,8 @@ describe('an upload when the database fails part-way', () => {
         MONGODB_URI: ferret.url,
         UPLOAD_LEASE_MS: String(LEASE_MS),
         MAX_UPLOAD_BYTES: String(8 * 1024 * 1024),
+        // Small chunks: the first one is written while most of the file is still to be inserted.
+        EVENTS_PER_JOB: String(CHUNK_EVENTS),
       },
     });
     observer = await new MongoClient(ferret.url, { serverSelectionTimeoutMS: 2000 }).connect();
@@ -46,7 +49,8 @@ describe('an upload when the database fails part-way', () => {
     const csv = csvOfRows(ROWS);
     const pending = uploadCsv(service.baseUrl, csv);
 
-    // Stopped once the upload has stored some events and cut its first chunk from them.
+    // Stopped once the upload has stored some events and cut its first chunk from them: after its
+    // first insert of 1,000 events (two are in flight), with at least 10,000 rows still to insert.
     await waitUntil(async () => (await chunks.estimatedDocumentCount()) > 0, 30_000);
     await ferret.stop();
     const stoppedAt = Date.now();
