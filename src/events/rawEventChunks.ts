@@ -1,34 +1,42 @@
-import type { Collection, Db } from 'mongodb';
+import { Binary, type Collection, type Db } from 'mongodb';
 import { z } from 'zod';
 import { isDuplicateKey } from '../mongo';
 import { RAW_EVENTS_COLLECTION } from './rawEvents';
 
 /**
  * A batch's new events cut into chunks for processing, one document per chunk:
- * `{_id: "<batchId>:<chunk>", batchId, chunk, count, eventTypes: [...], timestamps: [utcMillis...]}`
- * (two flat arrays, as FerretDB stores no arrays inside arrays; null marks an unreadable event).
+ * `{_id: "<batchId>:<chunk>", batchId, chunk, count, eventTypes, typeIndexes, timestamps}`.
+ * `eventTypes` lists the chunk's distinct types; per event, `typeIndexes` holds an index into it
+ * (uint32 little-endian, NO_TYPE for an event that cannot be counted) and `timestamps` its UTC
+ * milliseconds (float64 little-endian). Binary rather than arrays: FerretDB converts every array
+ * element between BSON and its storage, which made reading a chunk of 5,000 events take 25 ms and
+ * writing it 15 ms on PostgreSQL; as two binaries both take 3 ms.
  *
  * The upload command writes them while it stores the events, before BatchUploaded, so ProcessBatch
  * plans from one small document per chunk and a chunk job reads its own: nothing reads the raw
  * events back. On FerretDB a sorted read of a batch's raw events is a scan sorted in Go, which
  * took most of the processing time. Like raw events they never change once the batch committed.
- * A batch without them (stored before they existed) gets them derived from its raw events once.
+ * A batch without them (stored before they existed, or in the earlier array form, which lived in
+ * `raw_event_chunks`) gets them derived from its raw events once.
  */
 
-export const RAW_EVENT_CHUNKS_COLLECTION = 'raw_event_chunks';
+export const RAW_EVENT_CHUNKS_COLLECTION = 'raw_event_chunks_v2';
 
 /** [eventType, UTC milliseconds], or null for a stored document that cannot be counted. */
-export const CountableEvent = z.union([z.tuple([z.string().min(1), z.number().int()]), z.null()]);
-export type CountableEvent = z.infer<typeof CountableEvent>;
+export type CountableEvent = [eventType: string, utcMillis: number] | null;
 
 export interface RawEventChunk {
   _id: string;
   batchId: string;
   chunk: number;
   count: number;
-  eventTypes: (string | null)[];
-  timestamps: (number | null)[];
+  eventTypes: string[];
+  typeIndexes: Binary;
+  timestamps: Binary;
 }
+
+/** The type index of an event that cannot be counted. */
+const NO_TYPE = 0xffffffff;
 
 /** What planning needs of a chunk. */
 export interface ChunkRef {
@@ -45,14 +53,56 @@ export async function ensureRawEventChunkIndexes(db: Db): Promise<void> {
 }
 
 function chunkDoc(batchId: string, chunk: number, events: CountableEvent[]): RawEventChunk {
+  const eventTypes: string[] = [];
+  const indexOf = new Map<string, number>();
+  const typeIndexes = Buffer.alloc(events.length * 4);
+  const timestamps = Buffer.alloc(events.length * 8);
+  events.forEach((event, i) => {
+    let index = NO_TYPE;
+    if (event !== null) {
+      index = indexOf.get(event[0]) ?? eventTypes.push(event[0]) - 1;
+      indexOf.set(event[0], index);
+    }
+    typeIndexes.writeUInt32LE(index, i * 4);
+    timestamps.writeDoubleLE(event === null ? Number.NaN : event[1], i * 8);
+  });
   return {
     _id: `${batchId}:${chunk}`,
     batchId,
     chunk,
     count: events.length,
-    eventTypes: events.map((event) => event?.[0] ?? null),
-    timestamps: events.map((event) => event?.[1] ?? null),
+    eventTypes,
+    typeIndexes: new Binary(typeIndexes),
+    timestamps: new Binary(timestamps),
   };
+}
+
+/** The bytes of a stored binary field, or an empty buffer for anything else. */
+function bytesOf(value: unknown): Buffer {
+  if (!(value instanceof Binary)) return Buffer.alloc(0);
+  const bytes = value.buffer.subarray(0, value.length());
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** Decodes a stored chunk; an event that cannot be read is null, and a damaged document gets one more null. */
+function eventsOf(doc: RawEventChunk): CountableEvent[] {
+  const types: unknown[] = Array.isArray(doc.eventTypes) ? doc.eventTypes : [];
+  const typeIndexes = bytesOf(doc.typeIndexes);
+  const timestamps = bytesOf(doc.timestamps);
+  const count = Math.min(typeIndexes.length / 4, timestamps.length / 8);
+  const events: CountableEvent[] = [];
+  for (let i = 0; i < count; i++) {
+    const eventType = types[typeIndexes.readUInt32LE(i * 4)];
+    const millis = timestamps.readDoubleLE(i * 8);
+    const readable = typeof eventType === 'string' && eventType !== '' && Number.isSafeInteger(millis);
+    events.push(readable ? [eventType, millis] : null);
+  }
+  // Sizes that disagree with the count mean a damaged document: one null makes the job fail.
+  const whole =
+    typeIndexes.length === doc.count * 4 &&
+    timestamps.length === doc.count * 8 &&
+    events.length === doc.count;
+  return whole ? events : [...events, null];
 }
 
 /** Collects a batch's newly stored events and writes a chunk document every `eventsPerChunk`. */
@@ -164,15 +214,7 @@ export async function readChunk(
   chunk: number,
 ): Promise<CountableEvent[] | undefined> {
   const doc = await rawEventChunks(db).findOne({ _id: `${batchId}:${chunk}` });
-  if (doc === null) return undefined;
-  const timestamps: unknown[] = Array.isArray(doc.timestamps) ? doc.timestamps : [];
-  const eventTypes: unknown[] = Array.isArray(doc.eventTypes) ? doc.eventTypes : [];
-  const events = eventTypes.map((eventType, i) => {
-    const parsed = CountableEvent.safeParse([eventType, timestamps[i]]);
-    return parsed.success ? parsed.data : null;
-  });
-  // A document whose arrays disagree with its count is damaged: one null makes the job fail.
-  return events.length === doc.count && timestamps.length === doc.count ? events : [...events, null];
+  return doc === null ? undefined : eventsOf(doc);
 }
 
 /** Removes the chunk documents of a batch that never committed (its upload was undone). */

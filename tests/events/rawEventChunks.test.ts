@@ -1,0 +1,77 @@
+import fc from 'fast-check';
+import { MongoClient, type Db } from 'mongodb';
+import {
+  ChunkWriter,
+  RAW_EVENT_CHUNKS_COLLECTION,
+  readChunk,
+  type CountableEvent,
+  type RawEventChunk,
+} from '../../src/events/rawEventChunks';
+import { uniqueName } from '../support/testConfig';
+
+const uri = process.env.TEST_MONGODB_URI ?? '';
+
+/** Chunk documents keep events as binary fields: what a writer stores, a job reads back unchanged. */
+describe('raw event chunks', () => {
+  let client: MongoClient;
+  let db: Db;
+  let batch = 0;
+
+  beforeAll(async () => {
+    client = await new MongoClient(uri).connect();
+    db = client.db(uniqueName('chunks'));
+  });
+
+  afterAll(async () => {
+    await db.dropDatabase();
+    await client.close();
+  });
+
+  async function readAll(batchId: string, chunks: number): Promise<(CountableEvent[] | undefined)[]> {
+    return Promise.all(Array.from({ length: chunks }, (_, i) => readChunk(db, batchId, i)));
+  }
+
+  it('reads back every event, type and millisecond as written, unreadable ones as null', async () => {
+    const event = fc.oneof(
+      {
+        weight: 9,
+        arbitrary: fc.tuple(
+          fc.string({ minLength: 1, maxLength: 12 }),
+          fc.integer({ min: -8.64e15, max: 8.64e15 }),
+        ),
+      },
+      { weight: 1, arbitrary: fc.constant(null) },
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(event, { maxLength: 60 }),
+        fc.integer({ min: 1, max: 25 }),
+        async (events, perChunk) => {
+          const batchId = `b${++batch}`;
+          const writer = new ChunkWriter(db, batchId, perChunk);
+          await writer.add(events);
+          await writer.flush();
+          const chunks = Math.ceil(events.length / perChunk);
+          const read = await readAll(batchId, chunks);
+          expect(read.every((chunk) => chunk !== undefined)).toBe(true);
+          expect(read.flatMap((chunk) => chunk ?? [])).toEqual(events);
+          expect(await readChunk(db, batchId, chunks)).toBeUndefined();
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+
+  it('marks a document whose binaries disagree with its count as damaged (one more null)', async () => {
+    const writer = new ChunkWriter(db, 'short', 10);
+    await writer.add([
+      ['click', 1],
+      ['view', 2],
+    ]);
+    await writer.flush();
+    await db
+      .collection<RawEventChunk>(RAW_EVENT_CHUNKS_COLLECTION)
+      .updateOne({ _id: 'short:0' }, { $set: { count: 3 } });
+    expect(await readChunk(db, 'short', 0)).toEqual([['click', 1], ['view', 2], null]);
+  });
+});
