@@ -9,6 +9,11 @@ import { readSpool } from './spool';
 import type { SessionsSnapshot, UploadSessions } from './uploadSessions';
 import type { ValidEvent } from './validateRow';
 
+/**
+ * Events per insertMany. With two in flight, 95,000 events took 2.6-2.8 s in batches of 250 or 500,
+ * 2.0-2.4 s in 1,000, 2.0 s in 2,000 and 2.1 s in 5,000 (FerretDB on PostgreSQL): 1,000 is as fast
+ * as larger batches while holding less per insert.
+ */
 const CHUNK_EVENTS = 1000;
 const CHUNK_BYTES = 2 * 1024 * 1024;
 const MAX_INSERT_ROUNDS = 5;
