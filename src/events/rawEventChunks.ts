@@ -89,7 +89,7 @@ function eventsOf(doc: RawEventChunk): CountableEvent[] {
   const types: unknown[] = Array.isArray(doc.eventTypes) ? doc.eventTypes : [];
   const typeIndexes = bytesOf(doc.typeIndexes);
   const timestamps = bytesOf(doc.timestamps);
-  const count = Math.min(typeIndexes.length / 4, timestamps.length / 8);
+  const count = Math.floor(Math.min(typeIndexes.length / 4, timestamps.length / 8));
   const events: CountableEvent[] = [];
   for (let i = 0; i < count; i++) {
     const eventType = types[typeIndexes.readUInt32LE(i * 4)];

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { MongoClient, type Db } from 'mongodb';
+import { Binary, MongoClient, type Db } from 'mongodb';
 import {
   ChunkWriter,
   RAW_EVENT_CHUNKS_COLLECTION,
@@ -73,5 +73,24 @@ describe('raw event chunks', () => {
       .collection<RawEventChunk>(RAW_EVENT_CHUNKS_COLLECTION)
       .updateOne({ _id: 'short:0' }, { $set: { count: 3 } });
     expect(await readChunk(db, 'short', 0)).toEqual([['click', 1], ['view', 2], null]);
+  });
+
+  it('reads a document with a cut-off binary as damaged, without throwing', async () => {
+    const writer = new ChunkWriter(db, 'cut', 10);
+    await writer.add([
+      ['click', 1],
+      ['view', 2],
+    ]);
+    await writer.flush();
+    // Two and a half type indexes beside three timestamps.
+    const timestamps = Buffer.alloc(24);
+    [1, 2, 3].forEach((millis, i) => timestamps.writeDoubleLE(millis, i * 8));
+    await db
+      .collection<RawEventChunk>(RAW_EVENT_CHUNKS_COLLECTION)
+      .updateOne(
+        { _id: 'cut:0' },
+        { $set: { count: 3, typeIndexes: new Binary(Buffer.alloc(10)), timestamps: new Binary(timestamps) } },
+      );
+    expect(await readChunk(db, 'cut', 0)).toEqual([['click', 1], ['click', 2], null]);
   });
 });
