@@ -38,4 +38,20 @@ describe('forEachInFlight', () => {
     expect(finished).toContain(4);
     expect(Math.max(...taken)).toBeLessThan(10);
   });
+
+  it('when the items fail, waits for the calls in flight before throwing', async () => {
+    const finished: number[] = [];
+    async function* failingAfterTwo(): AsyncGenerator<number> {
+      yield 1;
+      yield 2;
+      await sleep(0);
+      throw new Error('the spool cannot be read');
+    }
+    const failing = forEachInFlight(failingAfterTwo(), 3, async (n) => {
+      await sleep(20);
+      finished.push(n);
+    });
+    await expect(failing).rejects.toThrow('the spool cannot be read');
+    expect(finished.sort((a, b) => a - b)).toEqual([1, 2]);
+  });
 });
