@@ -58,8 +58,8 @@ async function writeCsv(path: string, targetBytes: number, cycleRows: number): P
 
 /**
  * POSTs the file as the multipart field `file`, streamed from disk, with no client-side timeout:
- * fetch gives up when the answer takes more than 5 minutes after the body was sent, and a big file
- * of distinct rows is still being inserted then.
+ * Node's fetch (undici) waits at most 300 s for response headers by default (headersTimeout), and
+ * a big file of distinct rows is still being inserted then.
  */
 function postFile(url: string, path: string): Promise<{ status: number; body: string }> {
   const boundary = `ems-bench-${Date.now()}`;
