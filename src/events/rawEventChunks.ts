@@ -57,13 +57,16 @@ function chunkDoc(batchId: string, chunk: number, events: CountableEvent[]): Raw
   const indexOf = new Map<string, number>();
   const typeIndexes = Buffer.alloc(events.length * 4);
   const timestamps = Buffer.alloc(events.length * 8);
-  events.forEach((event, i) => {
-    let index = NO_TYPE;
-    if (event !== null) {
-      index = indexOf.get(event[0]) ?? eventTypes.push(event[0]) - 1;
-      indexOf.set(event[0], index);
+  const typeIndex = (eventType: string): number => {
+    let index = indexOf.get(eventType);
+    if (index === undefined) {
+      index = eventTypes.push(eventType) - 1;
+      indexOf.set(eventType, index);
     }
-    typeIndexes.writeUInt32LE(index, i * 4);
+    return index;
+  };
+  events.forEach((event, i) => {
+    typeIndexes.writeUInt32LE(event === null ? NO_TYPE : typeIndex(event[0]), i * 4);
     timestamps.writeDoubleLE(event === null ? Number.NaN : event[1], i * 8);
   });
   return {
