@@ -62,13 +62,18 @@ describe('raw event chunks', () => {
     );
   });
 
-  it('marks a document whose binaries disagree with its count as damaged (one more null)', async () => {
-    const writer = new ChunkWriter(db, 'short', 10);
+  /** One chunk (number 0) of two events: click at 1 ms, view at 2 ms. */
+  async function writeClickAndView(batchId: string): Promise<void> {
+    const writer = new ChunkWriter(db, batchId, 10);
     await writer.add([
       ['click', 1],
       ['view', 2],
     ]);
     await writer.flush();
+  }
+
+  it('marks a document whose binaries disagree with its count as damaged (one more null)', async () => {
+    await writeClickAndView('short');
     await db
       .collection<RawEventChunk>(RAW_EVENT_CHUNKS_COLLECTION)
       .updateOne({ _id: 'short:0' }, { $set: { count: 3 } });
@@ -76,12 +81,7 @@ describe('raw event chunks', () => {
   });
 
   it('reads a document with a cut-off binary as damaged, without throwing', async () => {
-    const writer = new ChunkWriter(db, 'cut', 10);
-    await writer.add([
-      ['click', 1],
-      ['view', 2],
-    ]);
-    await writer.flush();
+    await writeClickAndView('cut');
     // Two and a half type indexes beside three timestamps.
     const timestamps = Buffer.alloc(24);
     [1, 2, 3].forEach((millis, i) => timestamps.writeDoubleLE(millis, i * 8));
