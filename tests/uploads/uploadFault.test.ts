@@ -10,7 +10,9 @@ describe('an upload when the database fails part-way', () => {
   let service: TestService;
   let observer: MongoClient;
   const ROWS = 12_000;
-  const LEASE_MS = 1500;
+  // Short enough that the re-upload soon takes over the failed upload's events; long enough that
+  // a renewal delayed by a loaded machine (the whole suite on 2 cores) does not lose the lease.
+  const LEASE_MS = 4000;
   const CHUNK_EVENTS = 500;
 
   beforeAll(async () => {
