@@ -26,7 +26,9 @@ export const BatchStatusResponse = z
     fileName: z.string(),
     totalEvents: z.number().int().nonnegative().meta({ description: 'New events the upload stored' }),
     processedEvents: z.number().int().nonnegative(),
-    status: z.enum(['uploaded', 'processing', 'completed', 'failed']),
+    status: z.enum(['uploaded', 'processing', 'completed', 'failed']).meta({
+      description: 'A batch with no new events (totalEvents 0) is completed as soon as it is uploaded',
+    }),
     uploadedAt: z.iso.datetime().meta({ description: 'ISO 8601, UTC' }),
     processedAt: z.iso
       .datetime()

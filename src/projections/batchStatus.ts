@@ -26,15 +26,17 @@ export function evolveBatchStatus(state: BatchStatusDoc | null, record: AnyLogRe
   if (record.type === 'BatchUploaded') {
     if (state !== null) return null;
     const { batchId, fileName, newEvents } = record.data;
+    // A batch with no new events has nothing to count: it is completed at once, never left waiting.
+    const nothingToCount = newEvents === 0;
     return {
       _id: batchId,
       batchId,
       fileName,
       totalEvents: newEvents,
       processedEvents: 0,
-      status: 'uploaded',
+      status: nothingToCount ? 'completed' : 'uploaded',
       uploadedAt: at,
-      processedAt: null,
+      processedAt: nothingToCount ? at : null,
       failedReason: null,
       uploadedPosition: position,
       lastPosition: position,

@@ -1,3 +1,5 @@
+import type { BatchStatusDoc } from '../../src/projections/batchStatus';
+import { liveCollection } from '../../src/projections/readModels';
 import { expectDocumented } from '../support/openapi';
 import { seedBatch, type SeedRow } from '../support/seedBatch';
 import { startTestService, type TestService } from '../support/testService';
@@ -93,6 +95,41 @@ describe('batches and metrics over HTTP', () => {
       date: '2024-03-02',
       metrics: [{ eventType: 'click', count: 1 }],
     });
+  });
+
+  it('completes a batch with no new events at once, and processing it enqueues nothing', async () => {
+    const { db } = service.runtime.mongo;
+    const once = [{ userId: 'again', eventType: 'click', timestamp: day('2024-04-04T04:00:00Z') }];
+    await seedBatch(db, service.runtime.eventLog, once, 'first.csv');
+    const { batchId, newEvents } = await seedBatch(db, service.runtime.eventLog, once, 'again.csv');
+    expect(newEvents).toBe(0);
+
+    // The projector, not the log fallback of GET, must write the batch as completed.
+    const batchStatus = await liveCollection<BatchStatusDoc>(db, 'batchStatus');
+    const doc = await waitFor(
+      () => batchStatus.findOne({ _id: batchId }),
+      (d) => d !== null,
+      10_000,
+      'the batch in the read model',
+    );
+    expect(doc).toMatchObject({ status: 'completed', totalEvents: 0, processedEvents: 0 });
+    expect(doc?.processedAt).toEqual(doc?.uploadedAt);
+    const shown = await get(`/api/batches/${batchId}`);
+    expect(shown.body).toMatchObject({ status: 'completed', progress: 100 });
+
+    const processed = await post(`/api/batches/${batchId}/process`);
+    expect(processed).toMatchObject({
+      status: 200,
+      body: { jobsEnqueued: 0, message: 'Nothing left to process' },
+    });
+    // The call appended BatchProcessingStarted: once the projector has applied it, nothing changed.
+    const after = await waitFor(
+      () => batchStatus.findOne({ _id: batchId }),
+      (d) => d !== null && d.lastPosition > (doc?.lastPosition ?? 0),
+      10_000,
+      'the processing record applied to the batch',
+    );
+    expect(after).toMatchObject({ status: 'completed', processedAt: doc?.processedAt });
   });
 
   it('answers 404 for an unknown batch, whatever the id looks like', async () => {
