@@ -54,6 +54,12 @@ describe('metadata rule', () => {
     '{"a":[{"$x":1}]}',
     '{"constructor":1}',
     '{"__proto__":{"polluted":1}}',
+    '{"a":[[1]]}',
+    '{"a":{"b":["x",[]]}}',
+    '{"a":"x\\u0000y"}',
+    '{"a":["\\u0000"]}',
+    '{"a\\u0000b":1}',
+    '{"a":"\ufffd"}',
   ])('rejects %s', (text) => {
     expect(parseMetadata(text).ok).toBe(false);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();

@@ -1,6 +1,10 @@
+import { unstorableTextReason } from './storableText';
+
 /**
  * Metadata is stored as given, so its keys must be safe in MongoDB (no `$` prefix, no `.`) and
  * in JavaScript objects (no prototype keys). Depth is capped below MongoDB's nesting limit.
+ * Nested arrays and NUL characters are refused because FerretDB cannot store them: both would
+ * otherwise fail the insert half-way through an upload.
  */
 
 const MAX_DEPTH = 20;
@@ -9,16 +13,20 @@ const PROTOTYPE_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 export function unsafeKeyReason(key: string): string | undefined {
   if (key.startsWith('$')) return 'starts with "$"';
   if (key.includes('.')) return 'contains "."';
-  if (key.includes('\u0000')) return 'contains a NUL character';
   if (PROTOTYPE_KEYS.has(key)) return 'is a reserved name';
-  return undefined;
+  return unstorableTextReason(key);
 }
 
 function check(value: unknown, path: string, depth: number): string | undefined {
+  if (typeof value === 'string') {
+    const reason = unstorableTextReason(value);
+    return reason === undefined ? undefined : `value at "${path.slice(0, -1)}" ${reason}`;
+  }
   if (value === null || typeof value !== 'object') return undefined;
   if (depth > MAX_DEPTH) return `is nested deeper than ${MAX_DEPTH} levels`;
   if (Array.isArray(value)) {
     for (const item of value) {
+      if (Array.isArray(item)) return `value at "${path.slice(0, -1)}" holds an array inside an array`;
       const problem = check(item, path, depth + 1);
       if (problem !== undefined) return problem;
     }

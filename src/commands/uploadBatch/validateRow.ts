@@ -2,6 +2,7 @@ import { eventKey } from '../../events/rawEvents';
 import type { Columns } from './csvHeader';
 import { parseMetadata } from './metadata';
 import { parseTimestamp } from './parseTimestamp';
+import { unstorableTextReason } from './storableText';
 
 /** One problem in one row; `row` is the line number in the file (the header is line 1). */
 export interface RowError {
@@ -35,7 +36,12 @@ function checkId(value: string, field: string, row: number, errors: RowError[]):
   if (value === '') errors.push({ row, field, message: `${field} is required` });
   else if (codePoints(value) > MAX_ID_LENGTH) {
     errors.push({ row, field, message: `${field} is longer than ${MAX_ID_LENGTH} characters` });
-  }
+  } else checkText(value, field, row, errors);
+}
+
+function checkText(value: string, field: string, row: number, errors: RowError[]): void {
+  const reason = unstorableTextReason(value);
+  if (reason !== undefined) errors.push({ row, field, message: `${field} ${reason}` });
 }
 
 export function validateRow(
@@ -77,7 +83,9 @@ export function validateRow(
     if (entries.some(([key]) => key === name)) {
       errors.push({ row, field: name, message: `column "${name}" repeats a key of metadata` });
     } else {
-      entries.push([name, cell(index)]);
+      const value = cell(index);
+      checkText(value, name, row, errors);
+      entries.push([name, value]);
     }
   }
 

@@ -1,0 +1,13 @@
+/**
+ * Text a row may hold. MongoDB stores a NUL inside a string, but FerretDB on PostgreSQL cannot
+ * (jsonb), so one would fail the insert half-way through an upload; it is a row error instead.
+ * U+FFFD is what reading the file as UTF-8 makes of bytes that are not UTF-8 (a Latin-1 or
+ * Windows-1252 export, say): storing it would keep a mangled id, so the file is refused instead.
+ */
+export function unstorableTextReason(value: string): string | undefined {
+  if (value.includes('\u0000')) return 'contains a NUL character';
+  if (value.includes('\ufffd')) {
+    return 'is not valid UTF-8 (bytes that are not UTF-8 read as U+FFFD): save the file as UTF-8';
+  }
+  return undefined;
+}
