@@ -10,6 +10,14 @@ export const batchKeys = {
     `BatchProcessingFailed:${batchId}:${round}:${chunk}`,
 };
 
+const BATCH_ID_SHAPE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * Batch ids are random UUIDs (see uploadBatch). Any other string names no batch, and is not sent
+ * to the database at all: FerretDB on PostgreSQL fails a query on a string holding a NUL.
+ */
+export const mayBeBatchId = (id: string): boolean => BATCH_ID_SHAPE.test(id);
+
 /** What the log says about one batch's processing, folded from its stream. */
 export interface BatchHistory {
   uploaded: LogRecord<'BatchUploaded'>;
@@ -22,6 +30,7 @@ export interface BatchHistory {
 }
 
 export async function readBatchHistory(log: EventLog, batchId: string): Promise<BatchHistory | undefined> {
+  if (!mayBeBatchId(batchId)) return undefined;
   const uploaded = await log.findByKey(batchKeys.uploaded(batchId));
   if (uploaded?.type !== 'BatchUploaded') return undefined;
   const records = await log.readStream(batchStream(batchId));

@@ -83,24 +83,27 @@ function mapError(error: unknown): Mapped {
   }
   if (isMongoUnavailable(error)) return mapError(new DependencyUnavailableError('mongo'));
   if (isRedisUnavailable(error)) return mapError(new DependencyUnavailableError('redis'));
-  if (isBodyParserError(error)) {
-    const status = error.status === 413 ? 413 : 400;
-    return {
-      status,
-      body: {
-        error: status === 413 ? 'PayloadTooLarge' : 'ValidationError',
-        message: status === 413 ? 'The request body is too large' : 'The request body is not valid',
-      },
-    };
+  if (isClientHttpError(error)) {
+    if (error.status === 413) {
+      return { status: 413, body: { error: 'PayloadTooLarge', message: 'The request body is too large' } };
+    }
+    // body-parser names the body's problem in `type`; the router's URIError is a bad path.
+    const message =
+      'type' in error
+        ? 'The request body is not valid'
+        : error instanceof URIError
+          ? 'The request path is not valid: it has a malformed %-escape'
+          : 'The request is not valid';
+    return { status: 400, body: { error: 'ValidationError', message } };
   }
   return { status: 500, body: { error: 'InternalError', message: 'Something went wrong on our side' } };
 }
 
-function isBodyParserError(error: unknown): error is { status: number; type: string } {
+/** A 4xx that Express or body-parser attached to an error about the request itself. */
+function isClientHttpError(error: unknown): error is { status: number } {
   return (
     typeof error === 'object' &&
     error !== null &&
-    'type' in error &&
     'status' in error &&
     typeof error.status === 'number' &&
     error.status >= 400 &&

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { csvSpoolStorage } from '../commands/uploadBatch/csvStorage';
 import { defaultSpoolDir, removeSpool } from '../commands/uploadBatch/spool';
 import type { UploadBatch } from '../commands/uploadBatch/uploadBatch';
-import { InvalidRowsError, RequestAbortedError, ValidationError } from '../errors';
+import { AppError, InvalidRowsError, RequestAbortedError, ValidationError } from '../errors';
 import type { ServiceMetrics } from '../metrics/serviceMetrics';
 
 /** Multipart field that carries the CSV, as in the original contract. */
@@ -47,8 +47,18 @@ export interface UploadsDeps {
 
 const MAX_FILE_NAME = 1024;
 
+/** The name kept with the batch: control characters (NUL cannot be stored everywhere) become "_". */
+function storedFileName(name: string): string {
+  let kept = '';
+  for (const char of name.slice(0, MAX_FILE_NAME)) {
+    const code = char.codePointAt(0) ?? 0;
+    kept += code < 0x20 || code === 0x7f ? '_' : char;
+  }
+  return kept;
+}
+
 export function uploadsRouter(deps: UploadsDeps): Router {
-  const { storage, spooled } = csvSpoolStorage(deps.spoolDir ?? defaultSpoolDir());
+  const { storage, spooled, failedHere } = csvSpoolStorage(deps.spoolDir ?? defaultSpoolDir());
   const single = multer({
     storage,
     limits: { fileSize: deps.maxBytes, files: 1, fields: 10, parts: 12, fieldSize: 64 * 1024 },
@@ -67,8 +77,12 @@ export function uploadsRouter(deps: UploadsDeps): Router {
             `Unexpected file field "${error.field ?? ''}": send the CSV in the field "${UPLOAD_FIELD}"`,
           ),
         );
-      } else {
+      } else if (error instanceof AppError || error instanceof multer.MulterError || failedHere(req, error)) {
         next(error);
+      } else {
+        // Whatever else multer passes on comes from busboy reading a malformed body.
+        const reason = error instanceof Error ? `: ${error.message}` : '';
+        next(new ValidationError(`The multipart body cannot be read${reason}`));
       }
     });
   };
@@ -128,7 +142,7 @@ export function uploadsRouter(deps: UploadsDeps): Router {
       );
     }
     try {
-      const fileName = req.file.originalname.slice(0, MAX_FILE_NAME);
+      const fileName = storedFileName(req.file.originalname);
       const result = await deps.uploadBatch({
         spoolPath: upload.spoolPath,
         fileName,

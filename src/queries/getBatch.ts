@@ -1,6 +1,6 @@
 import type { Db } from 'mongodb';
 import { NotFoundError } from '../errors';
-import { batchKeys, batchStream } from '../events/batchHistory';
+import { batchKeys, batchStream, mayBeBatchId } from '../events/batchHistory';
 import type { EventLog } from '../events/eventLog';
 import { evolveBatchStatus, type BatchStatusDoc } from '../projections/batchStatus';
 import { liveCollection } from '../projections/readModels';
@@ -44,6 +44,7 @@ export function toBatchStatus(doc: BatchStatusDoc): BatchStatus {
  */
 export function createGetBatch(deps: { db: Db; eventLog: EventLog }) {
   return async function getBatch(batchId: string): Promise<BatchStatus> {
+    if (!mayBeBatchId(batchId)) throw new NotFoundError(`Batch ${batchId} not found`);
     const collection = await liveCollection<BatchStatusDoc>(deps.db, 'batchStatus');
     const doc = await collection.findOne({ _id: batchId });
     if (doc !== null) return toBatchStatus(doc);

@@ -132,8 +132,8 @@ describe('batches and metrics over HTTP', () => {
     expect(after).toMatchObject({ status: 'completed', processedAt: doc?.processedAt });
   });
 
-  it('answers 404 for an unknown batch, whatever the id looks like', async () => {
-    for (const id of ['00000000-0000-4000-8000-000000000000', 'not-a-uuid', 'a:b']) {
+  it('answers 404 for an unknown batch, whatever the id looks like, and 400 for a malformed path', async () => {
+    for (const id of ['00000000-0000-4000-8000-000000000000', 'not-a-uuid', 'a:b', 'a\u0000b']) {
       const processed = await post(`/api/batches/${encodeURIComponent(id)}/process`);
       expect(processed.status).toBe(404);
       expectDocumented('POST /api/batches/{id}/process', processed);
@@ -141,6 +141,14 @@ describe('batches and metrics over HTTP', () => {
       expect(batch.status).toBe(404);
       expectDocumented('GET /api/batches/{id}', batch);
     }
+    const malformed = await get('/api/batches/%ff');
+    expect(malformed).toEqual({
+      status: 400,
+      body: {
+        error: 'ValidationError',
+        message: 'The request path is not valid: it has a malformed %-escape',
+      },
+    });
   });
 
   it('validates metric dates strictly and answers an empty day with []', async () => {

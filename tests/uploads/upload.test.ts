@@ -136,6 +136,68 @@ describe('POST /api/uploads', () => {
     expect(await service.runtime.eventLog.head()).toBe(headBefore);
   });
 
+  it('rejects text the database cannot store, or that was not UTF-8, as row errors, storing nothing', async () => {
+    const csv = Buffer.concat([
+      Buffer.from(
+        'userId,eventType,timestamp,metadata,source\n' +
+          'ok,click,2024-01-15T10:00:00Z,,web\n' +
+          'u\u00002,click,2024-01-15T10:00:00Z,,web\n' +
+          'u3,cl\u0000ick,2024-01-15T10:00:00Z,,web\n' +
+          'u4,click,2024-01-15T10:00:00Z,"{""a"":""x\\u0000y""}",web\n' +
+          'u5,click,2024-01-15T10:00:00Z,"{""a"":{""b"":[1,[2]]}}",web\n' +
+          'u6,click,2024-01-15T10:00:00Z,,w\u0000b\n' +
+          'Jos',
+      ),
+      // "José" as Latin-1: 0xE9 is not UTF-8 on its own.
+      Buffer.from([0xe9]),
+      Buffer.from(',click,2024-01-15T10:00:00Z,,web\n'),
+    ]);
+    const { status, body } = await upload(csv);
+    expect(status).toBe(400);
+    const details = body.details as { row: number; field: string; message: string }[];
+    expect(details).toEqual([
+      { row: 3, field: 'userId', message: 'userId contains a NUL character' },
+      { row: 4, field: 'eventType', message: 'eventType contains a NUL character' },
+      { row: 5, field: 'metadata', message: 'metadata value at "a" contains a NUL character' },
+      { row: 6, field: 'metadata', message: 'metadata value at "a/b" holds an array inside an array' },
+      { row: 7, field: 'source', message: 'source contains a NUL character' },
+      {
+        row: 8,
+        field: 'userId',
+        message: expect.stringMatching(/not valid UTF-8.*save the file as UTF-8/) as string,
+      },
+    ]);
+    expect(await rawEvents(db()).countDocuments({})).toBe(0);
+  });
+
+  it('answers 400 for a multipart body it cannot read, and keeps control characters out of file names', async () => {
+    const part = (disposition: string) =>
+      `--XX\r\nContent-Disposition: form-data; name="file"; ${disposition}\r\nContent-Type: text/csv\r\n\r\n` +
+      'userId,eventType,timestamp\nnamed,click,2024-01-15T10:00:00Z\n\r\n--XX--\r\n';
+    const post = async (body: string) => {
+      const res = await fetch(`${service.baseUrl}/api/uploads`, {
+        method: 'POST',
+        headers: { 'content-type': 'multipart/form-data; boundary=XX' },
+        body,
+      });
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    };
+
+    const broken = await post(
+      part('filename="a.csv"').replace('Content-Type: text/csv', 'Content-Type text/csv'),
+    );
+    expect(broken.status).toBe(400);
+    expect(broken.body).toEqual({
+      error: 'ValidationError',
+      message: 'The multipart body cannot be read: Malformed part header',
+    });
+
+    const named = await post(part("filename*=UTF-8''a%00b%0Ac.csv"));
+    expect(named.status).toBe(201);
+    const record = await service.runtime.eventLog.findByKey(`BatchUploaded:${String(named.body.batchId)}`);
+    expect(record?.data).toMatchObject({ fileName: 'a_b_c.csv', newEvents: 1 });
+  });
+
   it('lists the first 100 errors and counts them all', async () => {
     const lines = ['userId,eventType,timestamp'];
     for (let i = 0; i < 150; i++) lines.push(`u${i},click,yesterday`);
@@ -162,6 +224,29 @@ describe('POST /api/uploads', () => {
     expect(status).toBe(400);
     expect(body.error).toBe('ValidationError');
     expect(body.message).toMatch(message);
+    expect(await rawEvents(db()).countDocuments({})).toBe(0);
+  });
+
+  it('names the bad header, or the broken line, of a file read in several chunks', async () => {
+    const rows = csvOfRows(6000).split('\n').slice(1).join('\n');
+    const badHeader = `userId,when\n${rows}`;
+    const brokenQuote = `userId,eventType,timestamp\nu0,"cl"ick,2024-01-15T10:00:00Z\n${rows}`;
+    expect(Buffer.byteLength(brokenQuote)).toBeGreaterThan(3 * 64 * 1024);
+    // Stopping early raced the rest of the file: 500s, or the wrong message, came back before.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const header = await upload(badHeader);
+      expect(header.status).toBe(400);
+      expect(header.body.message).toMatch(/^Missing required columns: eventType, timestamp/);
+      const quote = await upload(brokenQuote);
+      expect(quote.status).toBe(400);
+      expect(quote.body.details).toEqual([
+        {
+          row: 2,
+          field: '*',
+          message: expect.stringMatching(/a quote appears where it is not allowed/) as string,
+        },
+      ]);
+    }
     expect(await rawEvents(db()).countDocuments({})).toBe(0);
   });
 

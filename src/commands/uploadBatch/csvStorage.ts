@@ -15,8 +15,11 @@ export interface SpooledUpload extends ParsedUpload {
 export function csvSpoolStorage(spoolDir: string): {
   storage: StorageEngine;
   spooled: (req: Request) => SpooledUpload | undefined;
+  /** True when `error` came from reading the file here, not from multer's reading of the body. */
+  failedHere: (req: Request, error: unknown) => boolean;
 } {
   const results = new WeakMap<Request, SpooledUpload>();
+  const failures = new WeakMap<Request, unknown>();
   const storage: StorageEngine = {
     _handleFile(req, file, callback) {
       const spoolPath = newSpoolPath(spoolDir);
@@ -28,6 +31,7 @@ export function csvSpoolStorage(spoolDir: string): {
           results.set(req, { ...parsed, spoolPath });
         } catch (error) {
           await spool.discard().catch(() => undefined);
+          failures.set(req, error);
           callback(error);
           return;
         }
@@ -43,5 +47,9 @@ export function csvSpoolStorage(spoolDir: string): {
         });
     },
   };
-  return { storage, spooled: (req) => results.get(req) };
+  return {
+    storage,
+    spooled: (req) => results.get(req),
+    failedHere: (req, error) => failures.has(req) && failures.get(req) === error,
+  };
 }

@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { CsvError, parse, type Info } from 'csv-parse';
 import { InvalidRowsError, ValidationError } from '../../errors';
@@ -31,32 +31,60 @@ function structuralMessage(error: CsvError): string {
 }
 
 /**
+ * The upload's file stream as a source the pipeline may destroy. When reading stops early (a bad
+ * header, a broken quote) the pipeline destroys its streams; destroyed itself, multer's file
+ * stream would make multer answer with that stream's error before ours arrives. So the pipeline
+ * gets a proxy, and `drain` reads the rest of the file and drops it, as the answer needs anyway.
+ */
+function detachable(input: Readable): { source: Readable; drain: () => void } {
+  const source = new PassThrough();
+  input.on('error', (error) => source.destroy(error));
+  input.pipe(source);
+  return {
+    source,
+    drain: () => {
+      input.unpipe(source);
+      input.resume();
+    },
+  };
+}
+
+/**
  * Streams a CSV through csv-parse, validates every row and spools the valid events. Reads the
  * whole file even after the first bad row so the rejection can say how many errors there are.
  * Throws ValidationError (bad header, empty file) or InvalidRowsError (bad rows, broken CSV).
  */
 export async function parseCsvToSpool(input: Readable, spool: SpoolWriter): Promise<ParsedUpload> {
+  const { source, drain } = detachable(input);
   const counter = new LineCounter();
+  // Lines are counted as the parser finds each record, not as the rows are read: a broken record
+  // can stop the parser while records before it still wait to be read.
+  const firstLineOf = new WeakMap<string[], number>();
+  let lastLine = 0;
   const parser = parse({
     bom: true,
-    info: true,
     record_delimiter: ['\r\n', '\n'],
     relax_column_count: true,
     skip_empty_lines: true,
     max_record_size: MAX_ROW_BYTES,
+    on_record: (record: string[], { bytes }: Info) => {
+      const endLine = counter.newlinesBefore(bytes - 1) + 1;
+      const insideNewlines = record.reduce((n, field) => n + field.split('\n').length - 1, 0);
+      firstLineOf.set(record, endLine - insideNewlines);
+      lastLine = endLine;
+      return record;
+    },
   });
   const errors: RowError[] = [];
   let errorCount = 0;
   let columns: Columns | undefined;
   let totalRows = 0;
-  let lastLine = 0;
+  // What stopped the rows, if they stopped: the pipeline may reject with an AbortError instead.
+  let stoppedBy: unknown;
 
-  const rowsFrom = async (source: AsyncIterable<{ record: string[]; info: Info }>): Promise<void> => {
-    for await (const { record, info } of source) {
-      const endLine = counter.newlinesBefore(info.bytes - 1) + 1;
-      const insideNewlines = record.reduce((n, field) => n + field.split('\n').length - 1, 0);
-      const line = endLine - insideNewlines;
-      lastLine = endLine;
+  const readRows = async (rows: AsyncIterable<string[]>): Promise<void> => {
+    for await (const record of rows) {
+      const line = firstLineOf.get(record) ?? 0;
       if (columns === undefined) {
         columns = resolveHeader(record);
         continue;
@@ -71,10 +99,20 @@ export async function parseCsvToSpool(input: Readable, spool: SpoolWriter): Prom
       for (const e of result.errors) if (errors.length < MAX_LISTED_ERRORS) errors.push(e);
     }
   };
+  const rowsFrom = async (rows: AsyncIterable<string[]>): Promise<void> => {
+    try {
+      await readRows(rows);
+    } catch (error) {
+      stoppedBy = error;
+      throw error;
+    }
+  };
 
   try {
-    await pipeline(input, counter, parser, rowsFrom);
-  } catch (error) {
+    await pipeline(source, counter, parser, rowsFrom);
+  } catch (pipelineError) {
+    drain();
+    const error = stoppedBy ?? pipelineError;
     if (!(error instanceof CsvError)) throw error;
     errorCount++;
     const row = lastLine + 1;
