@@ -12,7 +12,9 @@ describe('a batch of 25,000 events', () => {
   beforeAll(async () => {
     ferret = await startPrivateFerretDb();
     service = await startTestService({
-      env: { MONGODB_URI: ferret.url, EVENTS_PER_JOB: '100', PROJECTION_POLL_MS: '500' },
+      // 50 chunk jobs: more only slows the test on FerretDB's SQLite backend, which answers every
+      // lookup of a log position with a scan of the log, so each chunk costs more than the last.
+      env: { MONGODB_URI: ferret.url, EVENTS_PER_JOB: '500', PROJECTION_POLL_MS: '500' },
     });
   });
 
@@ -34,7 +36,7 @@ describe('a batch of 25,000 events', () => {
 
     const res = await fetch(`${service.baseUrl}/api/batches/${batchId}/process`, { method: 'POST' });
     expect(res.status).toBe(202);
-    expect(await res.json()).toMatchObject({ batchId, jobsEnqueued: 250 });
+    expect(await res.json()).toMatchObject({ batchId, jobsEnqueued: 50 });
 
     await waitFor(
       async () =>
