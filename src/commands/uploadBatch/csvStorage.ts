@@ -50,6 +50,6 @@ export function csvSpoolStorage(spoolDir: string): {
   return {
     storage,
     spooled: (req) => results.get(req),
-    failedHere: (req, error) => failures.has(req) && failures.get(req) === error,
+    failedHere: (req, error) => failures.get(req) === error,
   };
 }
