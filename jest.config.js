@@ -7,5 +7,7 @@ module.exports = {
   testTimeout: 60_000,
   // Two cores: more workers only fight over the one FerretDB.
   maxWorkers: 2,
-  globalSetup: '<rootDir>/tests/support/requireStack.js',
+  // Starts a throwaway PostgreSQL + FerretDB + Redis, so `npx jest FILE` works on its own.
+  globalSetup: '<rootDir>/tests/support/stack/globalSetup.ts',
+  globalTeardown: '<rootDir>/tests/support/stack/globalTeardown.ts',
 };

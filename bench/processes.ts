@@ -1,76 +1,41 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { startStack as startLocalStack, stopStack } from '../src/localStack/stack';
+import { freePort } from '../src/localStack/ports';
 import { SERVICE_NODE_FLAGS } from '../src/nodeFlags';
 
 /** The benchmark's own stack and service processes: nothing here touches a developer's data. */
 
 export const ROOT = resolve(__dirname, '..', '..', '..');
 
-export function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const server = createServer();
-    server.once('error', rej);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => {
-        res(port);
-      });
-    });
-  });
-}
+export { freePort };
 
 export interface BenchStack {
   mongoUri: string;
   redisUrl: string;
-  stop(): void;
+  stop(): Promise<void>;
 }
 
-/**
- * `postgresqlServer` (e.g. postgres://postgres@127.0.0.1:5432): FerretDB runs on a fresh database
- * created there (and dropped afterwards) instead of SQLite files.
- */
-export async function startStack(postgresqlServer?: string): Promise<BenchStack> {
+/** A throwaway stack (PostgreSQL, FerretDB, Redis) on free ports in a temporary folder. */
+export async function startStack(): Promise<BenchStack> {
   const dir = mkdtempSync(join(tmpdir(), 'ems-bench-'));
-  const pgDatabase = `ems_bench_${process.pid}`;
-  const psql = (sql: string): void => {
-    const url = postgresqlServer ?? '';
-    const done = spawnSync('psql', [url, '-q', '-c', sql], { stdio: ['ignore', 'ignore', 'inherit'] });
-    if (done.status !== 0) throw new Error(`psql failed: ${sql}`);
-  };
-  if (postgresqlServer !== undefined) psql(`CREATE DATABASE ${pgDatabase}`);
-  const stackEnv = {
-    ...process.env,
-    FERRETDB_POSTGRESQL_URL: postgresqlServer === undefined ? '' : `${postgresqlServer}/${pgDatabase}`,
-  };
-  const args = ['scripts/stack.sh', 'start', '--dir', dir, '--ephemeral'];
-  args.push('--mongo-port', String(await freePort()), '--redis-port', String(await freePort()));
-  const started = spawnSync('bash', args, {
-    cwd: ROOT,
-    env: stackEnv,
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
+  // The `postgres` user (PostgreSQL as run by root) must reach the folder; mkdtemp makes it 0700.
+  chmodSync(dir, 0o755);
+  const state = await startLocalStack({
+    dir,
+    ports: { mongo: 0, redis: 0, postgres: 0 },
+    ephemeral: true,
+    root: ROOT,
   });
-  if (started.status !== 0) throw new Error('could not start the benchmark stack');
-  const values = new Map(
-    started.stdout
-      .trim()
-      .split('\n')
-      .map((line): [string, string] => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
-  );
-  const mongoUri = values.get('MONGODB_URI');
-  const redisUrl = values.get('REDIS_URL');
-  if (typeof mongoUri !== 'string' || typeof redisUrl !== 'string') throw new Error('stack printed no URLs');
+  if (state.mongoUri === undefined || state.redisUrl === undefined) throw new Error('the stack gave no URLs');
   return {
-    mongoUri,
-    redisUrl,
-    stop() {
-      spawnSync('bash', ['scripts/stack.sh', 'stop', '--dir', dir], { cwd: ROOT, stdio: 'ignore' });
+    mongoUri: state.mongoUri,
+    redisUrl: state.redisUrl,
+    async stop() {
+      await stopStack(dir);
       rmSync(dir, { recursive: true, force: true });
-      if (postgresqlServer !== undefined) psql(`DROP DATABASE IF EXISTS ${pgDatabase}`);
     },
   };
 }

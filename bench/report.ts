@@ -18,7 +18,7 @@ export interface BenchResult {
   readLogSeconds: number;
   rebuildSeconds: number;
   rebuildOverRead: number;
-  backend: 'sqlite' | 'postgresql';
+  backend: 'postgresql';
   settings: { eventsPerJob: number; workerConcurrency: number };
   machine: { cpus: number; node: string };
   at: string;

@@ -12,7 +12,7 @@ import { readLogOnce, waitForProjections } from './projectionsCaughtUp';
 
 /**
  * `npm run bench [-- --quick | --large]`: the pipeline against the database's own floor.
- * Starts its own FerretDB + Redis and its own API and worker processes; never touches a
+ * Starts its own PostgreSQL, FerretDB and Redis and its own API and worker processes; never touches a
  * developer's data. Prints a table and writes JSON under artifacts/bench/.
  */
 
@@ -63,22 +63,13 @@ async function main(): Promise<void> {
     await generateCsv(csvPath, { rows });
   }
 
-  const pg = args.find((a) => a.startsWith('--postgresql'));
-  const backend = pg === undefined ? 'sqlite' : 'postgresql';
-  const stack = await startStack(
-    pg === undefined
-      ? undefined
-      : pg.includes('=')
-        ? pg.slice(pg.indexOf('=') + 1)
-        : 'postgres://postgres@127.0.0.1:5432',
-  );
+  const stack = await startStack();
   const services: ServiceProcess[] = [];
   // Interrupted runs still stop what they started.
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
       for (const s of services) s.child.kill('SIGKILL');
-      stack.stop();
-      process.exit(130);
+      void stack.stop().finally(() => process.exit(130));
     });
   }
   const mongo = await new MongoClient(stack.mongoUri).connect();
@@ -177,7 +168,7 @@ async function main(): Promise<void> {
       readLogSeconds,
       rebuildSeconds,
       rebuildOverRead: rebuildSeconds / readLogSeconds,
-      backend,
+      backend: 'postgresql',
       settings: {
         eventsPerJob: loadConfig(env).processing.eventsPerJob,
         workerConcurrency: loadConfig(env).processing.workerConcurrency,
@@ -186,13 +177,13 @@ async function main(): Promise<void> {
       at: new Date().toISOString(),
     };
     printTable(result);
-    const file = join(OUT, `result-${backend}-${rows}-${result.at.replace(/[:.]/g, '-')}.json`);
+    const file = join(OUT, `result-${rows}-${result.at.replace(/[:.]/g, '-')}.json`);
     writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
     process.stderr.write(`written ${file}\n`);
   } finally {
     await Promise.all(services.map((s) => s.stop()));
     await mongo.close();
-    stack.stop();
+    await stack.stop();
   }
 }
 

@@ -4,9 +4,9 @@
  * samples the process's RSS from /proc while it runs.
  *
  *   npm run build && npx tsc -p tsconfig.bench.json
- *   bash scripts/stack.sh start --dir /tmp/ems-bench --mongo-port 27400 --redis-port 6400 --ephemeral
+ *   STACK_MONGO_PORT=27400 STACK_REDIS_PORT=6400 npm run stack -- start --dir /tmp/ems-bench --ephemeral
  *   MONGODB_URI=mongodb://127.0.0.1:27400/ REDIS_URL=redis://127.0.0.1:6400 node artifacts/bench-build/bench/uploadMemory.js
- *   bash scripts/stack.sh stop --dir /tmp/ems-bench
+ *   npm run stack -- stop --dir /tmp/ems-bench
  * Run from the repository root (it starts ./dist/main.js). BENCH_NODE_ARGS adds Node flags;
  * UPLOAD_MIB sets the file size (default 10) and CYCLE_ROWS makes rows repeat (see writeCsv).
  */

@@ -1,8 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort, portAnswers } from '../../src/localStack/ports';
+import { createDatabase, postgresUrl } from '../../src/localStack/postgres';
 
 /**
  * A FerretDB or redis-server of a test's own, on its own port, so the test can stop and restart it
@@ -18,36 +20,9 @@ export interface PrivateServer {
   destroy(): Promise<void>;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => {
-        resolve(port);
-      });
-    });
-  });
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createConnection({ port, host: '127.0.0.1' });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => {
-      resolve(false);
-    });
-  });
-}
-
 async function waitForPort(port: number, child: ChildProcess, name: string): Promise<void> {
   const deadline = Date.now() + 20_000;
-  while (!(await canConnect(port))) {
+  while (!(await portAnswers(port))) {
     if (child.exitCode !== null)
       throw new Error(`${name} exited with code ${child.exitCode} during start-up`);
     if (Date.now() > deadline) throw new Error(`${name} did not listen on ${port} within 20 s`);
@@ -91,15 +66,21 @@ async function privateServer(
   };
 }
 
+/**
+ * A FerretDB of the test's own on a PostgreSQL database of its own in the test stack's cluster, so
+ * stopping it (a real fault) disturbs no other test file; its data survives a stop and start.
+ */
 export function startPrivateFerretDb(): Promise<PrivateServer> {
   const bin = process.env.FERRETDB_BIN;
-  if (bin === undefined) throw new Error('FERRETDB_BIN is not set: run the tests with `npm test`.');
+  const pgPort = Number(process.env.TEST_POSTGRES_PORT);
+  if (bin === undefined || !Number.isInteger(pgPort)) {
+    throw new Error('FERRETDB_BIN / TEST_POSTGRES_PORT are not set: run the tests through Jest (npm test).');
+  }
+  const database = `ferret_${randomBytes(5).toString('hex')}`;
+  createDatabase(pgPort, database);
   return privateServer(
     'ferretdb',
-    (port, dir) => [
-      bin,
-      [`--listen-addr=127.0.0.1:${port}`, '--handler=sqlite', `--sqlite-url=file:${dir}/`],
-    ],
+    (port) => [bin, [`--listen-addr=127.0.0.1:${port}`, `--postgresql-url=${postgresUrl(pgPort, database)}`]],
     (port) => `mongodb://127.0.0.1:${port}/`,
   );
 }

@@ -1,4 +1,4 @@
-// Command ferretdb runs FerretDB v1.24.2 through its embeddable package.
+// Command ferretdb runs FerretDB v1.24.2 on PostgreSQL through its embeddable package.
 //
 // The upstream cmd/ferretdb binary panics at start when built from the module
 // proxy with Go >= 1.24 (its build info names FerretDB as the main module, so it
@@ -20,11 +20,13 @@ import (
 
 func main() {
 	listen := flag.String("listen-addr", "127.0.0.1:27017", "TCP address to listen on")
-	handler := flag.String("handler", "sqlite", "backend: sqlite or postgresql")
-	sqliteURL := flag.String("sqlite-url", "file:data/", "SQLite directory URI (trailing slash)")
-	postgresURL := flag.String("postgresql-url", "", "PostgreSQL connection URL")
+	postgresURL := flag.String("postgresql-url", "", "PostgreSQL connection URL (required)")
 	logLevel := flag.String("log-level", "warn", "debug, info, warn or error")
 	flag.Parse()
+	if *postgresURL == "" {
+		fmt.Fprintln(os.Stderr, "ferretdb: --postgresql-url is required")
+		os.Exit(2)
+	}
 
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
@@ -36,8 +38,7 @@ func main() {
 	f, err := ferretdb.New(&ferretdb.Config{
 		Listener:      ferretdb.ListenerConfig{TCP: *listen},
 		Logger:        logger,
-		Handler:       *handler,
-		SQLiteURL:     *sqliteURL,
+		Handler:       "postgresql",
 		PostgreSQLURL: *postgresURL,
 	})
 	if err != nil {
@@ -48,7 +49,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	logger.Info("FerretDB listening", "addr", *listen, "handler", *handler)
+	logger.Info("FerretDB listening", "addr", *listen, "handler", "postgresql")
 	if err := f.Run(ctx); err != nil && ctx.Err() == nil {
 		fmt.Fprintf(os.Stderr, "ferretdb: %v\n", err)
 		os.Exit(1)

@@ -1,0 +1,110 @@
+import { spawnSync } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startDaemon, stopDaemon, StackError, runningPid } from './daemons';
+import { ensurePostgres } from './install';
+
+/**
+ * A PostgreSQL cluster of the stack's own: `initdb` into the stack folder, a private port on
+ * 127.0.0.1 only (no Unix socket), trust authentication for the `postgres` role. PostgreSQL refuses
+ * to run as root, so a root caller runs it as the `postgres` user, who must own the data folder.
+ */
+
+export interface PostgresOptions {
+  dataDir: string;
+  port: number;
+  logFile: string;
+  pidFile: string;
+  /** Throwaway (tests): no fsync. A killed server keeps its commits either way (they reach the OS). */
+  ephemeral: boolean;
+  say: (line: string) => void;
+}
+
+export interface Account {
+  uid: number;
+  gid: number;
+}
+
+/** The `postgres` account when running as root (undefined for anyone else, who runs it as themselves). */
+export function postgresAccount(): Account | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  const fields = readFileSync('/etc/passwd', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('postgres:'))
+    ?.split(':');
+  if (fields?.[2] === undefined || fields[3] === undefined) {
+    throw new StackError(
+      'running as root needs a `postgres` user to run PostgreSQL (apt-get install postgresql creates it)',
+    );
+  }
+  return { uid: Number(fields[2]), gid: Number(fields[3]) };
+}
+
+function run(binDir: string, command: string, args: string[], account: Account | undefined): void {
+  const done = spawnSync(join(binDir, command), args, {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(account ?? {}),
+  });
+  if (done.status !== 0) {
+    throw new StackError(
+      `${command} failed: ${(done.stderr || done.stdout || `exit ${done.status}`).trim()}`,
+    );
+  }
+}
+
+export function postgresUrl(port: number, database = 'postgres'): string {
+  return `postgres://postgres@127.0.0.1:${port}/${database}`;
+}
+
+/** Creates the cluster on first use, then starts it; returns its pid. */
+export async function startPostgres(options: PostgresOptions): Promise<number> {
+  const running = runningPid(options.pidFile);
+  if (running !== undefined) return running;
+  const binDir = ensurePostgres(options.say);
+  const account = postgresAccount();
+  if (!existsSync(join(options.dataDir, 'PG_VERSION'))) {
+    mkdirSync(options.dataDir, { recursive: true });
+    chmodSync(options.dataDir, 0o700);
+    if (account !== undefined) chownSync(options.dataDir, account.uid, account.gid);
+    options.say(`creating a PostgreSQL cluster in ${options.dataDir}...`);
+    run(
+      binDir,
+      'initdb',
+      ['-D', options.dataDir, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--locale=C', '--no-sync'],
+      account,
+    );
+  }
+  const settings = [
+    `port=${options.port}`,
+    'listen_addresses=127.0.0.1',
+    'unix_socket_directories=',
+    'max_connections=300',
+    ...(options.ephemeral ? ['fsync=off', 'full_page_writes=off'] : []),
+  ];
+  return startDaemon({
+    name: 'PostgreSQL',
+    command: join(binDir, 'postgres'),
+    args: ['-D', options.dataDir, ...settings.flatMap((s) => ['-c', s])],
+    pidFile: options.pidFile,
+    logFile: options.logFile,
+    port: options.port,
+    ...(account === undefined ? {} : { user: account }),
+  });
+}
+
+/** Creates a database in the cluster (for a FerretDB of its own); no-op when it exists. */
+export function createDatabase(port: number, name: string): void {
+  const binDir = ensurePostgres(() => undefined);
+  const sql = `SELECT 'CREATE DATABASE ${name}' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '${name}')\\gexec`;
+  const done = spawnSync(join(binDir, 'psql'), [postgresUrl(port), '-q', '-v', 'ON_ERROR_STOP=1'], {
+    input: sql,
+    encoding: 'utf8',
+  });
+  if (done.status !== 0) throw new StackError(`could not create database ${name}: ${done.stderr.trim()}`);
+}
+
+/** Fast shutdown (SIGINT): open sessions are cut, committed data is kept. */
+export function stopPostgres(pidFile: string): Promise<boolean> {
+  return stopDaemon(pidFile, 'SIGINT');
+}

@@ -1,0 +1,70 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { SERVICE_NODE_FLAGS } from '../nodeFlags';
+import { StackError } from './daemons';
+import { loadProjectEnv, PORT_SETTINGS, PROJECT_ROOT, readLocalStackSettings } from './settings';
+import { stackStatus, startStack, stopStack } from './stack';
+
+/**
+ * `npm start` after the build: starts the local stack when MONGODB_URI / REDIS_URL are not
+ * configured, runs the API and the worker in one process with the service's Node flags, and on
+ * Ctrl-C (or SIGTERM) stops the service first and then the servers this run started.
+ */
+
+const say = (line: string): void => {
+  process.stderr.write(`start: ${line}\n`);
+};
+
+async function main(): Promise<number> {
+  loadProjectEnv();
+  const settings = readLocalStackSettings();
+  const want = { mongo: !process.env.MONGODB_URI, redis: !process.env.REDIS_URL };
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  let stopAfterwards = false;
+  if (want.mongo || want.redis) {
+    // A stack already running from this folder (npm run stack -- start) is reused and left running.
+    stopAfterwards = Object.values(stackStatus(settings.dir)).every((s) => s === 'stopped');
+    const state = await startStack({
+      dir: settings.dir,
+      ports: settings.ports,
+      portSettings: PORT_SETTINGS,
+      ephemeral: false,
+      want,
+      root: PROJECT_ROOT,
+      say,
+    });
+    if (state.mongoUri !== undefined) env.MONGODB_URI = state.mongoUri;
+    if (state.redisUrl !== undefined) env.REDIS_URL = state.redisUrl;
+  }
+
+  const service = spawn(
+    process.execPath,
+    [...SERVICE_NODE_FLAGS, join(PROJECT_ROOT, 'dist', 'main.js'), 'all'],
+    {
+      stdio: 'inherit',
+      env,
+    },
+  );
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      service.kill(signal);
+    });
+  }
+  const code = await new Promise<number>((resolve) => {
+    service.once('exit', (exitCode, signal) => {
+      resolve(exitCode ?? (signal === null ? 1 : 128));
+    });
+  });
+  if (stopAfterwards) for (const name of await stopStack(settings.dir)) say(`${name} stopped`);
+  return code;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`start: ${error instanceof StackError ? error.message : String(error)}\n`);
+    process.exitCode = 1;
+  },
+);

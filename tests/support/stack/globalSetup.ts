@@ -1,0 +1,35 @@
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { startStack } from '../../../src/localStack/stack';
+import { removeStaleTestStacks, TEST_STACK_PREFIX } from './testStacks';
+
+/**
+ * Jest's global setup: a throwaway stack (PostgreSQL, FerretDB on it, Redis) on free ports in a
+ * temporary folder, so `npm test` and `npx jest FILE` need nothing running. Every test file then
+ * takes its own database and Redis key prefix on it (tests/support/testConfig.ts). A stack given
+ * from outside (TEST_MONGODB_URI and TEST_REDIS_URL set) is used as it is.
+ */
+export default async function globalSetup(): Promise<void> {
+  const root = resolve(__dirname, '..', '..', '..');
+  process.env.FERRETDB_BIN ??= join(root, '.bin', 'ferretdb');
+  if (process.env.TEST_MONGODB_URI && process.env.TEST_REDIS_URL) return;
+  await removeStaleTestStacks();
+  const dir = mkdtempSync(join(tmpdir(), TEST_STACK_PREFIX));
+  // mkdtemp makes it 0700; the `postgres` user (PostgreSQL as run by root) must reach its folder.
+  chmodSync(dir, 0o755);
+  writeFileSync(join(dir, 'owner.pid'), `${process.pid}\n`);
+  const state = await startStack({
+    dir,
+    ports: { mongo: 0, redis: 0, postgres: 0 },
+    ephemeral: true,
+    root,
+    say: (line) => {
+      process.stderr.write(`test stack: ${line}\n`);
+    },
+  });
+  process.env.TEST_STACK_DIR = dir;
+  process.env.TEST_MONGODB_URI = state.mongoUri;
+  process.env.TEST_REDIS_URL = state.redisUrl;
+  process.env.TEST_POSTGRES_PORT = String(state.ports.postgres);
+}
