@@ -12,6 +12,7 @@ export async function measureFloor(db: Db, csvPath: string): Promise<{ seconds: 
   await ensureRawEventIndexes(db);
   const docs = new Map<string, RawEvent>();
   const parser = createReadStream(csvPath).pipe(parse({ columns: true }));
+  let n = 0;
   for await (const row of parser as AsyncIterable<Record<string, string>>) {
     const userId = row.userId ?? '';
     const eventType = row.eventType ?? '';
@@ -22,6 +23,7 @@ export async function measureFloor(db: Db, csvPath: string): Promise<{ seconds: 
       _id: key,
       idempotencyKey: key,
       batchId: 'floor',
+      slice: Math.floor(n++ / 50_000),
       userId,
       eventType,
       timestamp,

@@ -8,6 +8,8 @@ import { createProcessBatch } from './commands/processBatch';
 import { createRetryFailedJobs } from './commands/retryFailedJobs';
 import { defaultSpoolDir, removeStaleSpools } from './commands/uploadBatch/spool';
 import { createUploadBatch } from './commands/uploadBatch/uploadBatch';
+import { startUploadRecovery } from './commands/uploadBatch/recoverUploads';
+import { StoreLeases } from './commands/uploadBatch/storeLease';
 import { ensureUploadSessionIndexes, UploadSessions } from './commands/uploadBatch/uploadSessions';
 import type { Config } from './config';
 import { createEventLog, ensureEventLogIndexes, type EventLog } from './events/eventLog';
@@ -154,7 +156,7 @@ export function buildApp(runtime: Runtime): Express {
     eventsPerJob: config.processing.eventsPerJob,
     logger,
   });
-  const sessions = new UploadSessions(mongo.db, eventLog, config.uploads.leaseMs);
+  const { sessions, leases } = uploadCoordination(runtime);
   removeStaleSpools(defaultSpoolDir(), STALE_SPOOL_MS)
     .then((removed) => {
       if (removed > 0) logger.info('removed spool files left by stopped uploads', { removed });
@@ -172,6 +174,8 @@ export function buildApp(runtime: Runtime): Express {
       db: mongo.db,
       eventLog,
       sessions,
+      leases,
+      storeWaitMs: config.uploads.storeWaitMs,
       eventsPerChunk: config.processing.eventsPerJob,
       logger,
     }),
@@ -191,6 +195,25 @@ export function buildApp(runtime: Runtime): Express {
       listFailedJobs: createListFailedJobs({ queue: processingQueue }),
       retryFailedJobs: createRetryFailedJobs({ queue: processingQueue, processBatch }),
     },
+  });
+}
+
+function uploadCoordination(runtime: Runtime): { sessions: UploadSessions; leases: StoreLeases } {
+  return {
+    sessions: new UploadSessions(runtime.mongo.db),
+    leases: new StoreLeases(runtime.mongo.db, runtime.config.uploads.leaseMs, runtime.logger),
+  };
+}
+
+/** The API's background duty: ending the sessions of uploads that were interrupted. */
+export function runUploadRecovery(runtime: Runtime): { stop(): void } {
+  const { sessions, leases } = uploadCoordination(runtime);
+  return startUploadRecovery({
+    sessions,
+    leases,
+    eventLog: runtime.eventLog,
+    logger: runtime.logger,
+    intervalMs: runtime.config.uploads.recoveryIntervalMs,
   });
 }
 

@@ -29,6 +29,9 @@ const envSchema = z.object({
   UPLOAD_RATE_LIMIT: int(1, 1_000_000).default(10),
   MAX_UPLOAD_BYTES: int(1, 64 * 1024 ** 3).default(10 * 1024 * 1024),
   UPLOAD_LEASE_MS: int(500, 3_600_000).default(30_000),
+  UPLOAD_STORE_WAIT_MS: int(0, 3_600_000).default(120_000),
+  MAX_CONCURRENT_UPLOADS: int(1, 1000).default(4),
+  UPLOAD_RECOVERY_INTERVAL_MS: int(100, 3_600_000).default(5000),
   EVENTS_PER_JOB: int(1, 100_000).default(5000),
   WORKER_CONCURRENCY: int(1, 1000).default(10),
   PROJECTION_POLL_MS: int(100, 3_600_000).default(2000),
@@ -59,7 +62,18 @@ export interface Config {
   redis: { url: string; prefix: string };
   admin: { apiKey: string; generated: boolean };
   logLevel: Env['LOG_LEVEL'];
-  uploads: { rateLimitPerMinute: number; maxBytes: number; leaseMs: number };
+  uploads: {
+    rateLimitPerMinute: number;
+    maxBytes: number;
+    /** How long the store lease lasts without renewal (one upload stores at a time). */
+    leaseMs: number;
+    /** How long an upload waits for its turn to store before answering 503. */
+    storeWaitMs: number;
+    /** Uploads one API process accepts at once; more get 503 with Retry-After. */
+    maxConcurrent: number;
+    /** How often an API process looks for sessions that interrupted uploads left behind. */
+    recoveryIntervalMs: number;
+  };
   processing: { eventsPerJob: number; workerConcurrency: number; projectionPollMs: number };
   /** How long GET /api/metrics reuses a day's answer (0 = never). */
   metricsCacheMs: number;
@@ -130,6 +144,9 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       rateLimitPerMinute: env.UPLOAD_RATE_LIMIT,
       maxBytes: env.MAX_UPLOAD_BYTES,
       leaseMs: env.UPLOAD_LEASE_MS,
+      storeWaitMs: env.UPLOAD_STORE_WAIT_MS,
+      maxConcurrent: env.MAX_CONCURRENT_UPLOADS,
+      recoveryIntervalMs: env.UPLOAD_RECOVERY_INTERVAL_MS,
     },
     processing: {
       eventsPerJob: env.EVENTS_PER_JOB,

@@ -55,6 +55,17 @@ export class RateLimitedError extends AppError {
   }
 }
 
+/** The server is at a limit it sets itself (uploads in flight, waiting for its turn); retry later. */
+export class ServiceBusyError extends AppError {
+  readonly code = 'ServiceBusy';
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(message);
+  }
+}
+
 /** A dependency (MongoDB, Redis) did not answer; the client may retry later. */
 export class DependencyUnavailableError extends AppError {
   readonly code = 'ServiceUnavailable';

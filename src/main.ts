@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import { createHttpServer, openRuntime, runWorkers, type Runtime } from './compose';
+import { createHttpServer, openRuntime, runUploadRecovery, runWorkers, type Runtime } from './compose';
 import { ConfigError, loadConfig, loadDotEnv, type Config } from './config';
 import { createLogger, type Logger } from './logging';
 import type { RunningWorkers } from './workers/startWorkers';
@@ -67,7 +67,9 @@ async function main(): Promise<void> {
   let server: Server | undefined;
   let workers: RunningWorkers | undefined;
   if (role !== 'api') workers = runWorkers(runtime);
+  let recovery: { stop(): void } | undefined;
   if (role !== 'worker') {
+    recovery = runUploadRecovery(runtime);
     server = await listen(runtime);
     const address = server.address();
     const port = typeof address === 'object' && address !== null ? address.port : config.http.port;
@@ -93,6 +95,7 @@ async function main(): Promise<void> {
       process.exit(1);
     }, config.shutdownTimeoutMs);
     force.unref();
+    recovery?.stop();
     if (server) await closeServer(server, logger);
     if (workers) await workers.close();
     await runtime.close();

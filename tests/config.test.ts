@@ -5,7 +5,14 @@ describe('loadConfig', () => {
   it('applies the documented defaults', () => {
     const config = loadConfig({ MONGODB_URI: 'mongodb://127.0.0.1:1/', REDIS_URL: 'redis://127.0.0.1:2' });
     expect(config.http.port).toBe(3000);
-    expect(config.uploads).toEqual({ rateLimitPerMinute: 10, maxBytes: 10 * 1024 * 1024, leaseMs: 30_000 });
+    expect(config.uploads).toEqual({
+      rateLimitPerMinute: 10,
+      maxBytes: 10 * 1024 * 1024,
+      leaseMs: 30_000,
+      storeWaitMs: 120_000,
+      maxConcurrent: 4,
+      recoveryIntervalMs: 5000,
+    });
     expect(config.processing).toEqual({ eventsPerJob: 5000, workerConcurrency: 10, projectionPollMs: 2000 });
     expect(config.http.trustProxy).toBe(false);
     expect(config.http.corsOrigins).toEqual([]);

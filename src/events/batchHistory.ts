@@ -21,7 +21,10 @@ export const mayBeBatchId = (id: string): boolean => BATCH_ID_SHAPE.test(id);
 /** What the log says about one batch's processing, folded from its stream. */
 export interface BatchHistory {
   uploaded: LogRecord<'BatchUploaded'>;
-  /** Fixed by the first round; undefined before any round started. */
+  /**
+   * The chunk size the batch's chunks were cut at: recorded by the upload (BatchUploaded v2), or
+   * for older batches fixed by their first processing round; undefined before that round.
+   */
   eventsPerChunk: number | undefined;
   rounds: number;
   lastStartedPosition: number;
@@ -35,7 +38,7 @@ export async function readBatchHistory(log: EventLog, batchId: string): Promise<
   if (uploaded?.type !== 'BatchUploaded') return undefined;
   const records = await log.readStream(batchStream(batchId));
   const history = {
-    eventsPerChunk: undefined as number | undefined,
+    eventsPerChunk: uploaded.data.eventsPerChunk ?? undefined,
     rounds: 0,
     lastStartedPosition: 0,
     lastFailedPosition: 0,

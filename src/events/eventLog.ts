@@ -1,7 +1,15 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Collection, Db } from 'mongodb';
 import { isDuplicateKey } from '../mongo';
-import { currentVersion, isRecordType, recordSchemas, type RecordData, type RecordType } from './recordTypes';
+import {
+  currentSchemas,
+  currentVersion,
+  isRecordType,
+  recordSchemas,
+  upcast,
+  type RecordData,
+  type RecordType,
+} from './recordTypes';
 
 /**
  * The append-only event log. One document per record; `_id` is the record's position, so a
@@ -72,7 +80,7 @@ function toRecord(doc: LogDocument): AnyLogRecord {
     type: doc.type,
     version: doc.version,
     streamId: doc.streamId,
-    data: parsed.data,
+    data: upcast(doc.type, doc.version, parsed.data),
     metadata: doc.metadata,
   } as AnyLogRecord;
 }
@@ -153,7 +161,7 @@ export function createEventLog(
     input: NewRecord<T>,
   ): Promise<{ record: LogRecord<T>; appended: boolean }> {
     const version = currentVersion[input.type];
-    const schema: { parse(v: unknown): unknown } = recordSchemas[input.type][version];
+    const schema: { parse(v: unknown): unknown } = currentSchemas[input.type];
     const data = schema.parse(input.data);
     // Insert first and ask questions only on a duplicate-key error: a lookup by `key` before every
     // append would cost a collection scan on FerretDB, which serves only `_id` from an index.

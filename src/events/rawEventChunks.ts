@@ -29,11 +29,16 @@ export interface RawEventChunk {
   _id: string;
   batchId: string;
   chunk: number;
+  /** floor(chunk / CHUNKS_PER_SLICE): an undone upload's chunks are deleted a slice at a time. */
+  slice: number;
   count: number;
   eventTypes: string[];
   typeIndexes: Binary;
   timestamps: Binary;
 }
+
+/** Chunk documents per delete when an upload is undone (FerretDB names every id in one statement). */
+export const CHUNKS_PER_SLICE = 10_000;
 
 /** The type index of an event that cannot be counted. */
 const NO_TYPE = 0xffffffff;
@@ -73,6 +78,7 @@ function chunkDoc(batchId: string, chunk: number, events: CountableEvent[]): Raw
     _id: `${batchId}:${chunk}`,
     batchId,
     chunk,
+    slice: Math.floor(chunk / CHUNKS_PER_SLICE),
     count: events.length,
     eventTypes,
     typeIndexes: new Binary(typeIndexes),
@@ -218,11 +224,6 @@ export async function readChunk(
 ): Promise<CountableEvent[] | undefined> {
   const doc = await rawEventChunks(db).findOne({ _id: `${batchId}:${chunk}` });
   return doc === null ? undefined : eventsOf(doc);
-}
-
-/** Removes the chunk documents of a batch that never committed (its upload was undone). */
-export async function deleteChunks(db: Db, batchId: string): Promise<void> {
-  await rawEventChunks(db).deleteMany({ batchId });
 }
 
 export function utcDate(timestamp: Date): string {

@@ -13,6 +13,8 @@ export const RAW_EVENTS_COLLECTION = 'raw_events';
 export interface RawEvent {
   _id: string;
   batchId: string;
+  /** Which slice of its upload stored it: an upload that never committed is purged a slice at a time. */
+  slice: number;
   userId: string;
   eventType: string;
   timestamp: Date;
@@ -35,6 +37,7 @@ export function rawEventsCollection(db: Db): Collection<RawEvent> {
 }
 
 export async function ensureRawEventIndexes(db: Db): Promise<void> {
-  // Lets processing page one batch's events in key order.
-  await rawEventsCollection(db).createIndex({ batchId: 1, _id: 1 }, { name: 'batch_key' });
+  // The purge of an upload that never committed deletes by (batchId, slice); MongoDB serves that
+  // from this index (FerretDB scans whatever the filter).
+  await rawEventsCollection(db).createIndex({ batchId: 1, slice: 1 }, { name: 'batch_slice' });
 }

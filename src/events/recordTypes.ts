@@ -17,6 +17,14 @@ export const BatchUploadedV1 = z.object({
   duplicates: z.number().int().nonnegative(),
 });
 
+/**
+ * v2 records the chunk size the upload cut its chunk documents at, which fixes the chunks for
+ * good. A v1 record reads as `eventsPerChunk: null`: its first processing round fixed them.
+ */
+export const BatchUploadedV2 = BatchUploadedV1.extend({
+  eventsPerChunk: z.number().int().positive().nullable(),
+});
+
 /** Counts per (UTC date, eventType); an array because event types may contain `.` or `$`. */
 export const DailyCounts = z.array(
   z.object({ date: utcDate, eventType: z.string().min(1), count: z.number().int().positive() }),
@@ -50,7 +58,7 @@ export const BatchProcessingFailedV1 = z.object({
 });
 
 export const recordSchemas = {
-  BatchUploaded: { 1: BatchUploadedV1 },
+  BatchUploaded: { 1: BatchUploadedV1, 2: BatchUploadedV2 },
   EventsProcessed: { 1: EventsProcessedV1 },
   BatchProcessingStarted: { 1: BatchProcessingStartedV1 },
   BatchProcessingFailed: { 1: BatchProcessingFailedV1 },
@@ -60,13 +68,30 @@ export type RecordType = keyof typeof recordSchemas;
 
 /** The current (newest) version of each record type: what `append` writes. */
 export const currentVersion = {
-  BatchUploaded: 1,
+  BatchUploaded: 2,
   EventsProcessed: 1,
   BatchProcessingStarted: 1,
   BatchProcessingFailed: 1,
 } as const satisfies { [T in RecordType]: keyof (typeof recordSchemas)[T] };
 
-export type RecordData<T extends RecordType> = z.infer<(typeof recordSchemas)[T][(typeof currentVersion)[T]]>;
+/** The schema of each type's current version: what `append` validates and what readers see. */
+export const currentSchemas = {
+  BatchUploaded: BatchUploadedV2,
+  EventsProcessed: EventsProcessedV1,
+  BatchProcessingStarted: BatchProcessingStartedV1,
+  BatchProcessingFailed: BatchProcessingFailedV1,
+} as const;
+
+export type RecordData<T extends RecordType> = z.infer<(typeof currentSchemas)[T]>;
+
+/**
+ * Older versions of a record, read as the current one. A type with one version needs nothing;
+ * a new version adds its step here, and readers only ever see the current shape.
+ */
+export function upcast(type: RecordType, version: number, data: unknown): unknown {
+  if (type === 'BatchUploaded' && version === 1) return { ...(data as object), eventsPerChunk: null };
+  return data;
+}
 
 export function isRecordType(value: string): value is RecordType {
   return Object.hasOwn(recordSchemas, value);

@@ -59,6 +59,7 @@ export function createApp(deps: AppDeps): Express {
       uploadBatch: deps.uploadBatch,
       maxBytes: deps.config.uploads.maxBytes,
       rateLimiter: deps.uploadRateLimiter,
+      maxConcurrent: deps.config.uploads.maxConcurrent,
       metrics: deps.metrics,
     }),
   );

@@ -9,6 +9,7 @@ import {
   PayloadTooLargeError,
   RateLimitedError,
   RequestAbortedError,
+  ServiceBusyError,
   UnauthorizedError,
   ValidationError,
 } from '../errors';
@@ -64,6 +65,9 @@ function mapError(error: unknown): Mapped {
         body: { ...body, retryAfter: error.retryAfterSeconds },
         headers: { 'Retry-After': String(error.retryAfterSeconds) },
       };
+    }
+    if (error instanceof ServiceBusyError) {
+      return { status: 503, body, headers: { 'Retry-After': String(error.retryAfterSeconds) } };
     }
     if (error instanceof DependencyUnavailableError) {
       return { status: 503, body, headers: { 'Retry-After': String(RETRY_AFTER_UNAVAILABLE_SECONDS) } };

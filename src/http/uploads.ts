@@ -6,6 +6,7 @@ import { defaultSpoolDir, removeSpool } from '../commands/uploadBatch/spool';
 import type { UploadBatch } from '../commands/uploadBatch/uploadBatch';
 import { AppError, InvalidRowsError, RequestAbortedError, ValidationError } from '../errors';
 import type { ServiceMetrics } from '../metrics/serviceMetrics';
+import { limitInFlight } from './inFlightLimit';
 
 /** Multipart field that carries the CSV, as in the original contract. */
 export const UPLOAD_FIELD = 'file';
@@ -40,6 +41,8 @@ export interface UploadsDeps {
   maxBytes: number;
   /** UPLOAD_RATE_LIMIT per client; runs before the body is read. */
   rateLimiter: RequestHandler;
+  /** MAX_CONCURRENT_UPLOADS: uploads this process handles at once; checked before the body is read. */
+  maxConcurrent: number;
   metrics: Pick<ServiceMetrics, 'uploadAccepted' | 'uploadRejected'>;
   /** Where validated events wait between parsing and storing; the OS temp folder by default. */
   spoolDir?: string;
@@ -134,7 +137,8 @@ export function uploadsRouter(deps: UploadsDeps): Router {
    *       '429': { $ref: '#/components/responses/TooManyRequests' }
    *       '503': { $ref: '#/components/responses/ServiceUnavailable' }
    */
-  router.post('/api/uploads', deps.rateLimiter, receiveCsv, async (req, res) => {
+  const inFlight = limitInFlight(deps.maxConcurrent, 'uploads');
+  router.post('/api/uploads', deps.rateLimiter, inFlight, receiveCsv, async (req, res) => {
     const upload = spooled(req);
     if (req.file === undefined || upload === undefined) {
       throw new ValidationError(

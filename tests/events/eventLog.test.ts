@@ -29,7 +29,7 @@ describe('event log', () => {
     type: 'BatchUploaded' as const,
     key: `BatchUploaded:${batchId}`,
     streamId: `batch-${batchId}`,
-    data: { batchId, fileName: 'a.csv', totalRows: 3, newEvents: 2, duplicates: 1 },
+    data: { batchId, fileName: 'a.csv', totalRows: 3, newEvents: 2, duplicates: 1, eventsPerChunk: 5000 },
     correlationId: 'corr-1',
   });
 
@@ -73,7 +73,7 @@ describe('event log', () => {
     const log = createEventLog(db);
     const bad = {
       ...uploaded('y'),
-      data: { batchId: 'y', fileName: 'a.csv', totalRows: -1, newEvents: 0, duplicates: 0 },
+      data: { batchId: 'y', fileName: 'a.csv', totalRows: -1, newEvents: 0, duplicates: 0, eventsPerChunk: 5000 },
     };
     await expect(log.append(bad)).rejects.toThrow();
     expect(await log.head()).toBe(0);

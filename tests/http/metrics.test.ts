@@ -90,7 +90,7 @@ describe('GET /metrics and projection lag in /health', () => {
         type: 'BatchUploaded',
         key: `BatchUploaded:${batchId}`,
         streamId: `batch:${batchId}`,
-        data: { batchId, fileName: 'a.csv', totalRows: 1, newEvents: 1, duplicates: 0 },
+        data: { batchId, fileName: 'a.csv', totalRows: 1, newEvents: 1, duplicates: 0, eventsPerChunk: 5000 },
         correlationId: 'test-lag-0001',
       });
     }

@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createHttpServer, openRuntime, runWorkers, type Runtime } from '../../src/compose';
+import { createHttpServer, openRuntime, runUploadRecovery, runWorkers, type Runtime } from '../../src/compose';
 import type { Config } from '../../src/config';
 import { createLogger } from '../../src/logging';
 import type { RunningWorkers } from '../../src/workers/startWorkers';
@@ -26,6 +26,7 @@ export async function startTestService(
   const logger = createLogger({ level: config.logLevel, role: 'test' });
   const runtime = await openRuntime(config, logger);
   const workers = options.workers === false ? undefined : runWorkers(runtime);
+  const recovery = runUploadRecovery(runtime);
   const server: Server = createHttpServer(runtime);
   await new Promise<void>((resolve) => {
     server.listen(0, '127.0.0.1', () => {
@@ -39,6 +40,7 @@ export async function startTestService(
     runtime,
     workers,
     async stop() {
+      recovery.stop();
       server.closeAllConnections();
       await new Promise<void>((resolve) =>
         server.close(() => {

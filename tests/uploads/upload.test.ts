@@ -40,6 +40,7 @@ describe('POST /api/uploads', () => {
       _id: eventKey('u1', 'click', Date.UTC(2024, 0, 15, 10)),
       idempotencyKey: eventKey('u1', 'click', Date.UTC(2024, 0, 15, 10)),
       batchId,
+      slice: 0,
       userId: 'u1',
       eventType: 'click',
       timestamp: new Date('2024-01-15T10:00:00Z'),
@@ -55,6 +56,7 @@ describe('POST /api/uploads', () => {
       totalRows: 3,
       newEvents: 2,
       duplicates: 1,
+      eventsPerChunk: service.config.processing.eventsPerJob,
     });
   });
 

@@ -1,23 +1,26 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Db } from 'mongodb';
+import { DependencyUnavailableError } from '../../errors';
 import type { EventLog } from '../../events/eventLog';
 import { ChunkWriter } from '../../events/rawEventChunks';
 import { rawEventsCollection } from '../../events/rawEvents';
 import type { Logger } from '../../logging';
-import { Lease } from './lease';
-import { storePass, type StoreContext } from './storeEvents';
-import type { UploadSessions } from './uploadSessions';
+import { appendBatchUploaded, recoverLeftovers } from './recoverUploads';
+import type { StoreLease, StoreLeases } from './storeLease';
+import { storeEvents } from './storeEvents';
+import type { CommitFacts, UploadSessions } from './uploadSessions';
 
 /**
- * The UploadBatch command, after the file has been validated into a spool: stores its events
- * under a new batch id and commits them by appending BatchUploaded.
+ * The UploadBatch command, after the file has been validated into a spool:
  *
- * Failure handling: events are inserted under a leased upload session; until BatchUploaded is in
- * the log they are not committed. On any error the upload deletes its own events; if it cannot
- * (database gone), its lease runs out and the next upload purges them. Duplicates owned by an
- * upload still inserting are only counted once that upload commits; if it dies instead, its
- * events are purged and stored again under this batch, so every event is counted exactly once.
+ *   take the store lease ─► end sessions left behind ─► open own session ─► insert, slice by slice
+ *     ─► decide `commit` ─► append BatchUploaded ─► close session ─► release the lease
+ *
+ * Any failure before the commit decision purges the upload's own events (under the lease still),
+ * or leaves its session for the next holder to purge when the database is gone. So a re-upload
+ * after a crash at any point stores and counts every event exactly once, and pays at most one
+ * purge of the dead upload's events first (a bounded delete per 50,000 events).
  */
 
 export interface UploadBatchInput {
@@ -39,98 +42,113 @@ export interface UploadBatchDeps {
   db: Db;
   eventLog: EventLog;
   sessions: UploadSessions;
+  leases: StoreLeases;
+  /** How long an upload waits for its turn to store before answering 503. */
+  storeWaitMs: number;
   /** Size of the chunks the stored events are cut into for processing (EVENTS_PER_JOB). */
   eventsPerChunk: number;
   logger: Logger;
 }
 
-const MAX_PASSES = 10;
-const OWNER_POLL_MS = 200;
+const COMMIT_ATTEMPTS = 5;
 
 export function createUploadBatch(deps: UploadBatchDeps): UploadBatch {
   const { eventLog, sessions, logger } = deps;
   const events = rawEventsCollection(deps.db);
 
-  /** Waits until no owner is still inserting; returns the owners that died without committing. */
-  async function settleOwners(owners: Set<string>, lease: Lease): Promise<string[]> {
-    const dead: string[] = [];
-    const open = new Set(owners);
-    while (open.size > 0) {
-      for (const owner of [...open]) {
-        const status = await sessions.ownerStatus(owner);
-        // A "waiting" owner has written everything and only commits; waiting for it could deadlock.
-        if (status === 'inserting') continue;
-        open.delete(owner);
-        if (status === 'dead') dead.push(owner);
-      }
-      if (open.size > 0) {
-        lease.check();
-        await sleep(OWNER_POLL_MS);
-      }
-    }
-    return dead;
+  /** Inserts the events and writes their chunks; returns how many were new. */
+  async function store(input: UploadBatchInput, batchId: string, lease: StoreLease): Promise<number> {
+    const chunks = new ChunkWriter(deps.db, batchId, deps.eventsPerChunk);
+    const newEvents = await storeEvents(
+      {
+        events,
+        batchId,
+        checkAlive: () => {
+          lease.check();
+        },
+        startSlice: (slice) => sessions.startSlice(batchId, slice),
+        chunks,
+      },
+      input.spoolPath,
+    );
+    await chunks.flush();
+    return newEvents;
   }
 
-  async function store(input: UploadBatchInput, batchId: string, lease: Lease): Promise<number> {
-    const ctx: StoreContext = {
-      events,
-      sessions,
-      batchId,
-      checkAlive: () => {
-        lease.check();
-      },
-      committed: new Set(),
-      chunks: new ChunkWriter(deps.db, batchId, deps.eventsPerChunk),
-    };
-    let pass = await storePass(ctx, input.spoolPath);
-    let newEvents = pass.inserted;
-    for (let round = 2; pass.pendingOwners.size > 0; round++) {
-      await lease.renew('waiting');
-      const dead = await settleOwners(pass.pendingOwners, lease);
-      if (dead.length === 0) break;
-      if (round > MAX_PASSES) throw new Error(`upload ${batchId} could not settle its duplicates`);
-      logger.info('re-storing events of uploads that died', { batchId, dead });
-      for (const owner of dead) await sessions.purge(owner);
-      await lease.renew('inserting');
-      pass = await storePass(ctx, input.spoolPath);
-      newEvents += pass.inserted;
+  /** Decides `commit` (unless a purger decided first) and appends BatchUploaded, retrying a failed append. */
+  async function commit(batchId: string, facts: CommitFacts, lease: StoreLease): Promise<void> {
+    lease.check();
+    const outcome = await sessions.decide(batchId, 'commit', facts);
+    if (outcome.outcome !== 'commit') {
+      throw new DependencyUnavailableError(
+        'mongo',
+        'The upload lost its turn to store events before it could commit; retry it',
+      );
     }
-    await ctx.chunks.flush();
-    return newEvents;
+    // Decided: from here on the batch is committed whatever happens, so the append is retried; if
+    // it still fails, the next holder of the store lease appends it from the outcome document.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await appendBatchUploaded(eventLog, batchId, facts);
+        return;
+      } catch (error) {
+        if (attempt >= COMMIT_ATTEMPTS) throw error;
+        await sleep(200 * attempt);
+      }
+    }
+  }
+
+  /** Deletes this upload's own events after a failure; when that fails too, recovery does it later. */
+  async function undo(batchId: string): Promise<void> {
+    try {
+      const outcome = await sessions.decide(batchId, 'purge', null);
+      if (outcome.outcome !== 'purge') return;
+      const own = (await sessions.all()).find((s) => s._id === batchId);
+      if (own !== undefined) await sessions.purge(own);
+      await sessions.close(batchId);
+    } catch (error) {
+      logger.warn('could not undo a failed upload; it is purged before the next upload stores', {
+        batchId,
+        err: String(error),
+      });
+    }
   }
 
   return async function uploadBatch(input) {
     const batchId = randomUUID();
-    await sessions.purgeExpired();
-    await sessions.open(batchId, input.fileName);
-    const lease = new Lease(sessions, batchId, logger);
+    const lease = await deps.leases.acquire(batchId, deps.storeWaitMs);
     try {
-      const newEvents = await store(input, batchId, lease);
-      const duplicates = input.totalRows - newEvents;
-      await lease.renew();
-      await eventLog.append({
-        type: 'BatchUploaded',
-        key: `BatchUploaded:${batchId}`,
-        streamId: `batch:${batchId}`,
-        data: { batchId, fileName: input.fileName, totalRows: input.totalRows, newEvents, duplicates },
-        correlationId: input.correlationId,
-      });
-      lease.stop();
-      // Committed: a leftover session is harmless (ownerStatus reads the log), so this is best effort.
-      await sessions.close(batchId).catch((error: unknown) => {
-        logger.warn('could not close upload session', { batchId, err: String(error) });
-      });
-      logger.info('batch uploaded', { batchId, totalRows: input.totalRows, newEvents, duplicates });
-      return { batchId, newEvents, duplicates };
-    } catch (error) {
-      lease.stop();
-      await sessions.abandon(batchId).catch((cleanupError: unknown) => {
-        logger.warn('could not undo a failed upload; its lease will expire and it will be purged', {
-          batchId,
-          err: String(cleanupError),
-        });
-      });
-      throw error;
+      await recoverLeftovers({ sessions, eventLog, logger }, lease);
+      await sessions.open(batchId, input.fileName, lease.epoch, deps.eventsPerChunk);
+      let decided = false;
+      try {
+        const newEvents = await store(input, batchId, lease);
+        const duplicates = input.totalRows - newEvents;
+        const facts: CommitFacts = {
+          fileName: input.fileName,
+          totalRows: input.totalRows,
+          newEvents,
+          duplicates,
+          eventsPerChunk: deps.eventsPerChunk,
+          correlationId: input.correlationId,
+        };
+        decided = true;
+        await commit(batchId, facts, lease);
+        // Committed: a session left open now only costs the next holder a look at the outcome.
+        await sessions
+          .close(batchId)
+          .then(() => sessions.forgetCommit(batchId))
+          .catch((error: unknown) => {
+            logger.warn('could not close a committed upload session', { batchId, err: String(error) });
+          });
+        logger.info('batch uploaded', { batchId, totalRows: input.totalRows, newEvents, duplicates });
+        return { batchId, newEvents, duplicates };
+      } catch (error) {
+        if (!decided) await undo(batchId);
+        throw error;
+      }
+    } finally {
+      await lease.release();
     }
   };
 }

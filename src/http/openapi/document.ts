@@ -56,9 +56,14 @@ const responses = {
     },
     'RateLimitedResponse',
   ),
-  ServiceUnavailable: errorResponse('MongoDB or Redis is unavailable; retry later', {
-    'Retry-After': retryAfter,
-  }),
+  ServiceUnavailable: errorResponse(
+    'MongoDB or Redis is unavailable (`ServiceUnavailable`), or the server is at one of its own limits ' +
+      '(`ServiceBusy`: MAX_CONCURRENT_UPLOADS uploads at once, or an upload waited UPLOAD_STORE_WAIT_MS ' +
+      'for its turn to store); retry after Retry-After seconds',
+    {
+      'Retry-After': retryAfter,
+    },
+  ),
   InternalError: errorResponse('Unexpected failure; the body never contains internals'),
 };
 

@@ -2,6 +2,7 @@ import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startStack } from '../../../src/localStack/stack';
+import { buildDistIfStale } from './buildDist';
 import { removeStaleTestStacks, TEST_STACK_PREFIX } from './testStacks';
 
 /**
@@ -13,6 +14,7 @@ import { removeStaleTestStacks, TEST_STACK_PREFIX } from './testStacks';
 export default async function globalSetup(): Promise<void> {
   const root = resolve(__dirname, '..', '..', '..');
   process.env.FERRETDB_BIN ??= join(root, '.bin', 'ferretdb');
+  buildDistIfStale(root);
   if (process.env.TEST_MONGODB_URI && process.env.TEST_REDIS_URL) return;
   await removeStaleTestStacks();
   const dir = mkdtempSync(join(tmpdir(), TEST_STACK_PREFIX));

@@ -1,0 +1,165 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Collection, Db } from 'mongodb';
+import { DependencyUnavailableError, ServiceBusyError } from '../../errors';
+import type { Logger } from '../../logging';
+import { isDuplicateKey } from '../../mongo';
+import { currentProcess, holderState, type ProcessIdentity } from './processIdentity';
+
+/**
+ * The store lease: one upload at a time inserts raw events, across every API process. With no other
+ * upload inserting, every event already stored belongs to a committed batch or to an upload that
+ * died, and dead uploads are purged before the next one stores, so no upload ever needs to read
+ * another's events or wait on their owner.
+ *
+ * Each taking of the lease inserts the next epoch document (`_id` = epoch): the unique `_id` lets
+ * exactly one taker win, which a conditional update cannot promise on FerretDB (its updates are
+ * read-modify-write). Only the holder writes its own epoch afterwards (renewals, release).
+ * A lease is free once released, expired, or held by a process this machine knows to be dead.
+ */
+
+export const STORE_LEASES_COLLECTION = 'upload_store_leases';
+
+interface EpochDoc {
+  _id: number;
+  owner: string;
+  holder: ProcessIdentity;
+  until: Date;
+  released: boolean;
+}
+
+/** Epochs kept for the record; older ones are deleted when a new one is taken. */
+const KEPT_EPOCHS = 20;
+const POLL_MS = 100;
+
+export interface StoreLease {
+  readonly epoch: number;
+  /** Throws when the lease may have passed to another upload: stop writing. */
+  check(): void;
+  release(): Promise<void>;
+}
+
+export class StoreLeases {
+  private readonly epochs: Collection<EpochDoc>;
+  private readonly self = currentProcess();
+
+  constructor(
+    db: Db,
+    readonly leaseMs: number,
+    private readonly logger: Logger,
+  ) {
+    this.epochs = db.collection<EpochDoc>(STORE_LEASES_COLLECTION);
+  }
+
+  /** The newest epoch: the lease as it stands (held or not). */
+  async current(): Promise<EpochDoc | null> {
+    // A handful of documents: reading them all is cheaper on FerretDB than a sorted query.
+    const docs = await this.epochs.find({}).toArray();
+    return docs.reduce<EpochDoc | null>(
+      (newest, doc) => (newest === null || doc._id > newest._id ? doc : newest),
+      null,
+    );
+  }
+
+  isFree(doc: EpochDoc | null, now = Date.now()): boolean {
+    return (
+      doc === null ||
+      doc.released ||
+      doc.until.getTime() < now ||
+      holderState(doc.holder, this.self) === 'dead'
+    );
+  }
+
+  /** Takes the lease if it is free now; undefined when another upload holds it. */
+  async tryAcquire(owner: string): Promise<StoreLease | undefined> {
+    const current = await this.current();
+    if (!this.isFree(current)) return undefined;
+    const epoch = (current?._id ?? 0) + 1;
+    const started = Date.now();
+    try {
+      await this.epochs.insertOne({
+        _id: epoch,
+        owner,
+        holder: this.self,
+        until: new Date(started + this.leaseMs),
+        released: false,
+      });
+    } catch (error) {
+      if (isDuplicateKey(error)) return undefined;
+      throw error;
+    }
+    this.epochs.deleteMany({ _id: { $lt: epoch - KEPT_EPOCHS } }).catch(() => undefined);
+    return this.held(epoch, started);
+  }
+
+  /** Waits for the lease, at most `waitMs`; throws ServiceBusyError when it stays taken. */
+  async acquire(owner: string, waitMs: number): Promise<StoreLease> {
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      const lease = await this.tryAcquire(owner);
+      if (lease !== undefined) return lease;
+      if (Date.now() > deadline) {
+        throw new ServiceBusyError(
+          `Other uploads are being stored and this one waited ${Math.round(waitMs / 1000)} s for its turn; retry it`,
+          10,
+        );
+      }
+      await sleep(POLL_MS);
+    }
+  }
+
+  private held(epoch: number, takenAt: number): StoreLease {
+    const { leaseMs, epochs, logger } = this;
+    // Writes stop well before the lease could be judged expired elsewhere.
+    let validUntil = takenAt + leaseMs * 0.75;
+    let lost = false;
+    let renewing = false;
+    const renew = async (): Promise<void> => {
+      const started = Date.now();
+      const result = await epochs.updateOne(
+        { _id: epoch, released: false },
+        { $set: { until: new Date(started + leaseMs) } },
+      );
+      const newest = await this.current();
+      if (result.matchedCount !== 1 || newest?._id !== epoch) lost = true;
+      else validUntil = Math.max(validUntil, started + leaseMs * 0.75);
+    };
+    const timer = setInterval(
+      () => {
+        if (renewing || lost) return;
+        renewing = true;
+        renew()
+          .catch((error: unknown) => {
+            logger.debug('store lease renewal failed', { epoch, err: String(error) });
+          })
+          .finally(() => {
+            renewing = false;
+          });
+      },
+      Math.max(50, Math.floor(leaseMs / 4)),
+    );
+    timer.unref();
+    return {
+      epoch,
+      check() {
+        if (lost || Date.now() > validUntil) {
+          lost = true;
+          throw new DependencyUnavailableError(
+            'mongo',
+            'The upload lost its turn to store events (the database was too slow or unreachable); retry it',
+          );
+        }
+      },
+      async release() {
+        clearInterval(timer);
+        await epochs
+          .updateOne({ _id: epoch }, { $set: { released: true, until: new Date() } })
+          .catch((error: unknown) => {
+            logger.warn('could not release the store lease; it expires by itself', {
+              epoch,
+              err: String(error),
+            });
+          });
+      },
+    };
+  }
+}
