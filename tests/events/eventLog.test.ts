@@ -73,7 +73,14 @@ describe('event log', () => {
     const log = createEventLog(db);
     const bad = {
       ...uploaded('y'),
-      data: { batchId: 'y', fileName: 'a.csv', totalRows: -1, newEvents: 0, duplicates: 0, eventsPerChunk: 5000 },
+      data: {
+        batchId: 'y',
+        fileName: 'a.csv',
+        totalRows: -1,
+        newEvents: 0,
+        duplicates: 0,
+        eventsPerChunk: 5000,
+      },
     };
     await expect(log.append(bad)).rejects.toThrow();
     expect(await log.head()).toBe(0);

@@ -48,7 +48,14 @@ export async function seedBatch(
     type: 'BatchUploaded',
     key: `BatchUploaded:${batchId}`,
     streamId: `batch:${batchId}`,
-    data: { batchId, fileName, totalRows: rows.length, newEvents, duplicates: rows.length - newEvents, eventsPerChunk: null },
+    data: {
+      batchId,
+      fileName,
+      totalRows: rows.length,
+      newEvents,
+      duplicates: rows.length - newEvents,
+      eventsPerChunk: null,
+    },
     correlationId: `seed-${batchId}`,
   });
   return { batchId, newEvents, duplicates: rows.length - newEvents };
