@@ -5,6 +5,7 @@ import type { Queue } from 'bullmq';
 import type { Express } from 'express';
 import type { Redis } from 'ioredis';
 import { createProcessBatch } from './commands/processBatch';
+import { createRequeueLostChunks } from './commands/requeueLostChunks';
 import { createRetryFailedJobs } from './commands/retryFailedJobs';
 import { defaultSpoolDir, removeStaleSpools } from './commands/uploadBatch/spool';
 import { createUploadBatch } from './commands/uploadBatch/uploadBatch';
@@ -252,6 +253,7 @@ export function runWorkers(runtime: Runtime): RunningWorkers {
       readChunk: (batchId, chunk) => readChunk(mongo.db, batchId, chunk),
       logger,
     }),
+    requeueLostChunks: createRequeueLostChunks({ db: mongo.db, eventLog, queue: processingQueue, logger }),
     catchUps: buildProjectors(runtime),
   });
 }

@@ -35,6 +35,7 @@ const envSchema = z.object({
   EVENTS_PER_JOB: int(1, 100_000).default(5000),
   WORKER_CONCURRENCY: int(1, 1000).default(10),
   PROJECTION_POLL_MS: int(100, 3_600_000).default(2000),
+  PROCESSING_SWEEP_MS: int(100, 3_600_000).default(15_000),
   METRICS_CACHE_MS: int(0, 3_600_000).default(1000),
   TRUST_PROXY: bool.default(false),
   CORS_ORIGINS: z.string().default(''),
@@ -74,7 +75,13 @@ export interface Config {
     /** How often an API process looks for sessions that interrupted uploads left behind. */
     recoveryIntervalMs: number;
   };
-  processing: { eventsPerJob: number; workerConcurrency: number; projectionPollMs: number };
+  processing: {
+    eventsPerJob: number;
+    workerConcurrency: number;
+    projectionPollMs: number;
+    /** How often workers compare the queue with the log (lost jobs, unrecorded failures). */
+    sweepIntervalMs: number;
+  };
   /** How long GET /api/metrics reuses a day's answer (0 = never). */
   metricsCacheMs: number;
   healthTimeoutMs: number;
@@ -152,6 +159,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       eventsPerJob: env.EVENTS_PER_JOB,
       workerConcurrency: env.WORKER_CONCURRENCY,
       projectionPollMs: env.PROJECTION_POLL_MS,
+      sweepIntervalMs: env.PROCESSING_SWEEP_MS,
     },
     metricsCacheMs: env.METRICS_CACHE_MS,
     healthTimeoutMs: env.HEALTH_TIMEOUT_MS,

@@ -13,7 +13,12 @@ describe('loadConfig', () => {
       maxConcurrent: 4,
       recoveryIntervalMs: 5000,
     });
-    expect(config.processing).toEqual({ eventsPerJob: 5000, workerConcurrency: 10, projectionPollMs: 2000 });
+    expect(config.processing).toEqual({
+      eventsPerJob: 5000,
+      workerConcurrency: 10,
+      projectionPollMs: 2000,
+      sweepIntervalMs: 15_000,
+    });
     expect(config.http.trustProxy).toBe(false);
     expect(config.http.corsOrigins).toEqual([]);
     expect(config.http.jsonBodyLimitBytes).toBe(100 * 1024);

@@ -27,6 +27,8 @@ export interface BatchHistory {
    */
   eventsPerChunk: number | undefined;
   rounds: number;
+  /** Chunks of the batch, as the last processing round counted them (0 before any round). */
+  chunks: number;
   lastStartedPosition: number;
   lastFailedPosition: number;
   processedChunks: Set<number>;
@@ -40,6 +42,7 @@ export async function readBatchHistory(log: EventLog, batchId: string): Promise<
   const history = {
     eventsPerChunk: uploaded.data.eventsPerChunk ?? undefined,
     rounds: 0,
+    chunks: 0,
     lastStartedPosition: 0,
     lastFailedPosition: 0,
     processedChunks: new Set<number>(),
@@ -53,6 +56,7 @@ export async function readBatchHistory(log: EventLog, batchId: string): Promise<
       case 'BatchProcessingStarted':
         history.eventsPerChunk ??= record.data.eventsPerChunk;
         history.rounds = Math.max(history.rounds, record.data.round);
+        history.chunks = record.data.chunks;
         history.lastStartedPosition = record.position;
         break;
       case 'BatchProcessingFailed':

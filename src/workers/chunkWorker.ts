@@ -14,8 +14,13 @@ export interface ChunkWorkerDeps {
   eventLog: EventLog;
   queue: Queue<ChunkJobData>;
   logger: Logger;
-  /** How often failed jobs are compared with the log, in case a crash lost a failure record. */
-  sweepIntervalMs?: number;
+  /** Re-adds the jobs of chunks that the queue lost (see commands/requeueLostChunks). */
+  requeueLostChunks: () => Promise<number>;
+  /**
+   * How often the queue is compared with the log: failed jobs whose failure a crash kept out of the
+   * log, and chunks of processing batches that have no job at all.
+   */
+  sweepIntervalMs: number;
 }
 
 const MAX_REASON = 2000;
@@ -71,13 +76,21 @@ export function startChunkWorker(deps: ChunkWorkerDeps): { close(): Promise<void
     deps.logger.error('chunk worker error', { err: err.message });
   });
 
+  let sweeping = false;
   const sweep = (): void => {
-    sweepFailedChunks(deps.queue, deps.eventLog).catch((err: unknown) => {
-      deps.logger.warn('failed-chunk sweep did not finish', { err });
-    });
+    if (sweeping) return;
+    sweeping = true;
+    sweepFailedChunks(deps.queue, deps.eventLog)
+      .then(() => deps.requeueLostChunks())
+      .catch((err: unknown) => {
+        deps.logger.warn('queue sweep did not finish; will try again', { err: String(err) });
+      })
+      .finally(() => {
+        sweeping = false;
+      });
   };
   sweep();
-  const timer = setInterval(sweep, deps.sweepIntervalMs ?? 30_000);
+  const timer = setInterval(sweep, deps.sweepIntervalMs);
   timer.unref();
 
   return {

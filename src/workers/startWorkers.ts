@@ -22,6 +22,7 @@ export interface WorkerDeps {
   eventLog: EventLog;
   processingQueue: Queue<ChunkJobData>;
   processChunk: ProcessChunk;
+  requeueLostChunks: () => Promise<number>;
   catchUps: readonly CatchUp[];
 }
 
@@ -36,6 +37,8 @@ export function startWorkers(deps: WorkerDeps): RunningWorkers {
     eventLog: deps.eventLog,
     queue: deps.processingQueue,
     logger,
+    requeueLostChunks: deps.requeueLostChunks,
+    sweepIntervalMs: config.processing.sweepIntervalMs,
   });
   const projections = startProjectionWorker({
     connection,
