@@ -10,12 +10,22 @@ import { createRetryFailedJobs } from './commands/retryFailedJobs';
 import { defaultSpoolDir, removeStaleSpools } from './commands/uploadBatch/spool';
 import { createUploadBatch } from './commands/uploadBatch/uploadBatch';
 import { startUploadRecovery } from './commands/uploadBatch/recoverUploads';
-import { StoreLeases } from './commands/uploadBatch/storeLease';
-import { ensureUploadSessionIndexes, UploadSessions } from './commands/uploadBatch/uploadSessions';
+import { StoreLeases, STORE_LEASES_COLLECTION } from './commands/uploadBatch/storeLease';
+import {
+  ensureUploadSessionIndexes,
+  UPLOAD_OUTCOMES_COLLECTION,
+  UPLOAD_SESSIONS_COLLECTION,
+  UploadSessions,
+} from './commands/uploadBatch/uploadSessions';
 import type { Config } from './config';
-import { createEventLog, ensureEventLogIndexes, type EventLog } from './events/eventLog';
-import { ensureRawEventChunkIndexes, readChunk } from './events/rawEventChunks';
-import { ensureRawEventIndexes } from './events/rawEvents';
+import {
+  createEventLog,
+  ensureEventLogIndexes,
+  EVENT_LOG_COLLECTION,
+  type EventLog,
+} from './events/eventLog';
+import { ensureRawEventChunkIndexes, RAW_EVENT_CHUNKS_COLLECTION, readChunk } from './events/rawEventChunks';
+import { ensureRawEventIndexes, RAW_EVENTS_COLLECTION } from './events/rawEvents';
 import { createApp } from './http/app';
 import { buildOpenApiDocument, type OpenApiDocument } from './http/openapi/document';
 import { createSchemaRegistry } from './http/openapi/registry';
@@ -23,10 +33,13 @@ import { registerServiceSchemas } from './http/openapi/schemas';
 import { uploadRateLimiter } from './http/rateLimit';
 import type { Logger } from './logging';
 import { createServiceMetrics, type ServiceMetrics } from './metrics/serviceMetrics';
-import { connectMongo, type Mongo } from './mongo';
+import { connectMongo, ensureCollections, type Mongo } from './mongo';
 import { batchStatusProjection } from './projections/batchStatus';
 import { dailyMetricsProjection } from './projections/dailyMetrics';
 import type { Projection } from './projections/projection';
+import { PROJECTION_STATUS_COLLECTION } from './projections/projectionStatus';
+import { CHECKPOINTS_COLLECTION, POINTERS_COLLECTION } from './projections/readModels';
+import { rebuildProjections } from './projections/rebuild';
 import { createProjector, type CatchUp, type ProjectorDeps } from './projections/projector';
 import { createCheckHealth } from './queries/checkHealth';
 import { createGetBatch } from './queries/getBatch';
@@ -63,6 +76,19 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
+/** Every collection but the versioned read models (their projector creates those), made at start-up. */
+const CORE_COLLECTIONS = [
+  EVENT_LOG_COLLECTION,
+  RAW_EVENTS_COLLECTION,
+  RAW_EVENT_CHUNKS_COLLECTION,
+  UPLOAD_SESSIONS_COLLECTION,
+  UPLOAD_OUTCOMES_COLLECTION,
+  STORE_LEASES_COLLECTION,
+  POINTERS_COLLECTION,
+  CHECKPOINTS_COLLECTION,
+  PROJECTION_STATUS_COLLECTION,
+];
+
 /** Spool files untouched this long belong to no running upload. */
 const STALE_SPOOL_MS = 24 * 60 * 60 * 1000;
 
@@ -72,6 +98,7 @@ const REDIS_START_WAIT_MS = 3000;
 
 export async function openRuntime(config: Config, logger: Logger): Promise<Runtime> {
   const mongo = await connectMongo(config.mongo.uri, config.mongo.dbName);
+  await ensureCollections(mongo.db, CORE_COLLECTIONS);
   await ensureEventLogIndexes(mongo.db);
   await ensureRawEventIndexes(mongo.db);
   await ensureRawEventChunkIndexes(mongo.db);
@@ -170,7 +197,16 @@ export function buildApp(runtime: Runtime): Express {
     logger,
     metrics,
     openApiDocument: buildOpenApi(),
-    checkHealth: createCheckHealth({ db: mongo.db, redis, lagWatch, timeoutMs: config.healthTimeoutMs }),
+    checkHealth: createCheckHealth({
+      mongo,
+      redis,
+      lagWatch,
+      sessions,
+      leases,
+      timeoutMs: config.healthTimeoutMs,
+      // An interrupted upload is purged by the next upload or the recovery sweep; well past both, it is stuck.
+      stuckAfterMs: config.uploads.leaseMs + 3 * config.uploads.recoveryIntervalMs,
+    }),
     uploadBatch: createUploadBatch({
       db: mongo.db,
       eventLog,
@@ -236,6 +272,9 @@ export function buildProjectors(runtime: Runtime): CatchUp[] {
     redis: runtime.redis,
     prefix: runtime.config.redis.prefix,
     logger: runtime.logger,
+    recover: async (projection) => {
+      await rebuildProjections(deps, [projection]);
+    },
   };
   return projectionsOf().map((projection) => createProjector(deps, projection));
 }

@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import { createHttpServer, openRuntime, runUploadRecovery, runWorkers, type Runtime } from './compose';
 import { ConfigError, loadConfig, loadDotEnv, type Config } from './config';
 import { createLogger, type Logger } from './logging';
+import { BrokenCollectionError } from './mongo';
 import type { RunningWorkers } from './workers/startWorkers';
 
 type Role = 'all' | 'api' | 'worker';
@@ -58,9 +59,12 @@ async function main(): Promise<void> {
   try {
     runtime = await openRuntime(config, logger);
   } catch (error) {
-    logger.error('cannot connect to MongoDB at start-up', {
-      err: error instanceof Error ? error.message : error,
-    });
+    logger.error(
+      error instanceof BrokenCollectionError
+        ? 'cannot start: a collection is broken'
+        : 'cannot connect to MongoDB at start-up',
+      { err: error instanceof Error ? error.message : error },
+    );
     process.exit(1);
   }
 

@@ -11,18 +11,39 @@ import {
 export interface Mongo {
   client: MongoClient;
   db: Db;
+  /**
+   * What the driver's own monitoring last heard from the servers: `false` once every heartbeat
+   * fails (refused, reset, timed out), so /health can tell a slow database from an unreachable one.
+   */
+  reachable(): { ok: boolean; error: string | null };
 }
 
-/** Connects with short timeouts so an unavailable database surfaces as a 503 within seconds. */
+/**
+ * Connects with timeouts for a loaded machine: a database that answers slowly makes requests
+ * slower, not failed. The driver's monitor checks the server within connectTimeoutMS, so 10 s
+ * keeps a slow handshake from marking a healthy server unknown (1.5 s did on a loaded machine,
+ * and every request then answered 503); a server that cannot be reached fails server selection
+ * after 5 s, which is the 503.
+ */
 export async function connectMongo(uri: string, dbName: string): Promise<Mongo> {
   const client = new MongoClient(uri, {
-    // Below two seconds so a request that needs the database answers 503 within two seconds.
-    serverSelectionTimeoutMS: 1500,
-    connectTimeoutMS: 1500,
+    serverSelectionTimeoutMS: 5000,
+    connectTimeoutMS: 10_000,
     appName: 'event-metrics-service',
   });
+  const servers = new Map<string, string | null>();
+  client.on('serverHeartbeatSucceeded', (event) => servers.set(event.connectionId, null));
+  client.on('serverHeartbeatFailed', (event) => servers.set(event.connectionId, event.failure.message));
   await client.connect();
-  return { client, db: client.db(dbName) };
+  return {
+    client,
+    db: client.db(dbName),
+    reachable() {
+      const errors = [...servers.values()];
+      if (errors.length === 0 || errors.some((e) => e === null)) return { ok: true, error: null };
+      return { ok: false, error: errors[0] ?? 'no server answers' };
+    },
+  };
 }
 
 /** Server codes that mean "not serving right now" (shutting down, stepping down, unreachable). */
@@ -57,4 +78,58 @@ export const DUPLICATE_KEY = 11000;
 
 export function isDuplicateKey(error: unknown): boolean {
   return error instanceof MongoError && error.code === DUPLICATE_KEY;
+}
+
+/** MongoDB's "collection already exists" code, answered by createCollection for a collection that exists. */
+const NAMESPACE_EXISTS = 48;
+
+/**
+ * FerretDB's sign of a half-created collection: its PostgreSQL table exists but FerretDB's catalogue
+ * does not list it (the server died between the two writes of a collection's creation), so every
+ * write that would create it fails with "relation ... already exists" for good.
+ */
+export function isBrokenCollection(error: unknown): boolean {
+  return error instanceof MongoError && /SQLSTATE 42P07/.test(error.message);
+}
+
+/** The PostgreSQL table FerretDB v1 keeps a collection in: its name made safe, plus an FNV-1a hash. */
+export function ferretDbTableName(collection: string): string {
+  let hash = 0x811c9dc5;
+  for (const byte of Buffer.from(collection, 'utf8')) hash = Math.imul(hash ^ byte, 0x01000193) >>> 0;
+  const suffix = `_${hash.toString(16).padStart(8, '0')}`;
+  const safe = collection.toLowerCase().replace(/[^a-z][^a-z0-9_]*/g, '_');
+  return `${safe.slice(0, 63 - suffix.length)}${suffix}`;
+}
+
+export class BrokenCollectionError extends Error {
+  constructor(
+    readonly database: string,
+    readonly collection: string,
+    cause: unknown,
+  ) {
+    super(
+      `collection ${database}.${collection} is half-created in FerretDB: its PostgreSQL table exists but ` +
+        "FerretDB's catalogue does not list it, so every write to it fails. The table can hold no rows; " +
+        `drop it in FerretDB's PostgreSQL database (DROP TABLE "${database}"."${ferretDbTableName(collection)}") ` +
+        'and start again, or use another MONGODB_DB',
+      { cause },
+    );
+    this.name = 'BrokenCollectionError';
+  }
+}
+
+/**
+ * Creates the collections before any writer needs them, so no write creates one on the fly (a
+ * server killed during that lazy creation leaves it broken, see isBrokenCollection).
+ */
+export async function ensureCollections(db: Db, names: readonly string[]): Promise<void> {
+  for (const name of names) {
+    try {
+      await db.createCollection(name);
+    } catch (error) {
+      if (error instanceof MongoError && error.code === NAMESPACE_EXISTS) continue;
+      if (isBrokenCollection(error)) throw new BrokenCollectionError(db.databaseName, name, error);
+      throw error;
+    }
+  }
 }

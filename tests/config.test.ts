@@ -67,7 +67,12 @@ describe('loadConfig', () => {
       CORS_ORIGINS: 'https://a.example, https://b.example',
     });
     expect(config.uploads.maxBytes).toBe(2048);
-    expect(config.processing).toEqual({ eventsPerJob: 250, workerConcurrency: 3, projectionPollMs: 2000 });
+    expect(config.processing).toEqual({
+      eventsPerJob: 250,
+      workerConcurrency: 3,
+      projectionPollMs: 2000,
+      sweepIntervalMs: 15_000,
+    });
     expect(config.http.trustProxy).toBe(true);
     expect(config.http.corsOrigins).toEqual(['https://a.example', 'https://b.example']);
   });

@@ -9,12 +9,19 @@ export const HealthResponse = z
   .object({
     status: z.enum(['ok', 'degraded', 'unavailable']).meta({
       description:
-        'ok; degraded (still 200): a projection trails the event log beyond the configured limit; unavailable (503): MongoDB or Redis does not answer',
+        'ok; degraded (still 200): something is slow or stuck, and `problems` says what (a dependency ' +
+        'answering slowly, a projection lagging or failing, an interrupted upload not yet purged); ' +
+        'unavailable (503): MongoDB or Redis cannot be reached',
     }),
     checks: z.object({
-      mongo: CheckResult,
+      mongo: CheckResult.meta({ description: 'timeout: reachable but slower than HEALTH_TIMEOUT_MS' }),
       redis: CheckResult,
-      projections: z.enum(['ok', 'lagging', 'unknown']),
+      projections: z.enum(['ok', 'lagging', 'failing', 'unknown']).meta({
+        description: 'failing: a projector keeps failing to write its read model (see problems)',
+      }),
+      uploads: z.enum(['ok', 'stuck', 'unknown']).meta({
+        description: 'stuck: an interrupted upload was not purged yet, or purging it keeps failing',
+      }),
     }),
     projections: z.array(
       z.object({
@@ -27,12 +34,14 @@ export const HealthResponse = z
           .meta({ description: 'How long the lag has been over the limit (0 when under it)' }),
       }),
     ),
+    problems: z.array(z.string()).meta({ description: 'One sentence per problem: what, since when and why' }),
   })
   .meta({
     example: {
       status: 'ok',
-      checks: { mongo: 'ok', redis: 'ok', projections: 'ok' },
+      checks: { mongo: 'ok', redis: 'ok', projections: 'ok', uploads: 'ok' },
       projections: [{ projection: 'dailyMetrics', lag: 0, laggingSeconds: 0 }],
+      problems: [],
     },
   });
 

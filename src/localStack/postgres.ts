@@ -93,15 +93,27 @@ export async function startPostgres(options: PostgresOptions): Promise<number> {
   });
 }
 
+/** Runs SQL with psql against one database of the cluster; returns psql's output. */
+export function runSql(port: number, sql: string, database = 'postgres'): string {
+  const binDir = ensurePostgres(() => undefined);
+  const done = spawnSync(
+    join(binDir, 'psql'),
+    [postgresUrl(port, database), '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1'],
+    {
+      input: sql,
+      encoding: 'utf8',
+    },
+  );
+  if (done.status !== 0) throw new StackError(`psql failed: ${done.stderr.trim()}`);
+  return done.stdout;
+}
+
 /** Creates a database in the cluster (for a FerretDB of its own); no-op when it exists. */
 export function createDatabase(port: number, name: string): void {
-  const binDir = ensurePostgres(() => undefined);
-  const sql = `SELECT 'CREATE DATABASE ${name}' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '${name}')\\gexec`;
-  const done = spawnSync(join(binDir, 'psql'), [postgresUrl(port), '-q', '-v', 'ON_ERROR_STOP=1'], {
-    input: sql,
-    encoding: 'utf8',
-  });
-  if (done.status !== 0) throw new StackError(`could not create database ${name}: ${done.stderr.trim()}`);
+  runSql(
+    port,
+    `SELECT 'CREATE DATABASE ${name}' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '${name}')\\gexec`,
+  );
 }
 
 /** Fast shutdown (SIGINT): open sessions are cut, committed data is kept. */

@@ -2,8 +2,14 @@ import type { Redis } from 'ioredis';
 import type { Db } from 'mongodb';
 import type { AnyLogRecord, EventLog } from '../events/eventLog';
 import type { Logger } from '../logging';
+import { BrokenCollectionError, ensureCollections, isBrokenCollection } from '../mongo';
 import { tryAcquireLease, type Lease } from './lease';
 import type { Projection } from './projection';
+import {
+  recordProjectionFailure,
+  recordProjectionHealthy,
+  recordProjectionRecovering,
+} from './projectionStatus';
 import {
   checkpointId,
   collectionName,
@@ -80,6 +86,8 @@ export interface ProjectorDeps {
   redis: Redis;
   prefix: string;
   logger: Logger;
+  /** Rebuilds one read model into a fresh version (given by the composition root: rebuild.ts). */
+  recover?: (projection: Projection) => Promise<void>;
 }
 
 export function leaseName(projection: ProjectionName): string {
@@ -102,13 +110,30 @@ export async function fenceAboveCheckpoint(db: Db, lease: Lease, id: string): Pr
 }
 
 /**
+ * Creates a read model's collection and indexes before its first write: a write that creates the
+ * collection on the fly can leave it half-created if the database dies meanwhile (FerretDB).
+ */
+export async function ensureReadModel(db: Db, projection: Projection, name: string): Promise<void> {
+  await ensureCollections(db, [name]);
+  await projection.ensureIndexes(db, name);
+}
+
+/** How often a projector that has not failed itself looks whether another left a failure on record. */
+const STATUS_RECHECK_MS = 30_000;
+
+/**
  * Brings the live read model of one projection up to the head of the log. Only the holder of the
  * projection's lease writes; a caller that cannot get it returns at once, because the holder looks
  * at the head again after releasing and so sees whatever was appended meanwhile.
+ *
+ * Failures are put on record for /health. A live collection that FerretDB can no longer write to
+ * (half-created by a crash) is left behind: `recover` rebuilds the read model into a fresh version.
  */
 export function createProjector(deps: ProjectorDeps, projection: Projection) {
-  const indexed = new Set<number>();
-  return async function catchUp(): Promise<number> {
+  const prepared = new Set<number>();
+  let statusCheckedAt = 0;
+
+  async function catchUpOnce(): Promise<number> {
     let total = 0;
     for (;;) {
       const lease = await tryAcquireProjectionLease(deps, projection.name);
@@ -117,9 +142,9 @@ export function createProjector(deps: ProjectorDeps, projection: Projection) {
         // Read the live version under the lease: a rebuild switches it while holding the same lease.
         const target = targetFor(deps.db, projection, await liveVersion(deps.db, projection.name));
         await fenceAboveCheckpoint(deps.db, lease, target.checkpointId);
-        if (!indexed.has(target.version)) {
-          await projection.ensureIndexes(deps.db, target.collectionName);
-          indexed.add(target.version);
+        if (!prepared.has(target.version)) {
+          await ensureReadModel(deps.db, projection, target.collectionName);
+          prepared.add(target.version);
         }
         total += await projectInto(deps.db, deps.eventLog, target, {
           fence: lease.fence,
@@ -134,6 +159,30 @@ export function createProjector(deps: ProjectorDeps, projection: Projection) {
       const checkpoint = await readCheckpoint(deps.db, checkpointId(projection.name, live));
       if ((await deps.eventLog.head()) <= checkpoint) return total;
     }
+  }
+
+  return async function catchUp(): Promise<number> {
+    let total: number;
+    try {
+      total = await catchUpOnce();
+    } catch (error) {
+      statusCheckedAt = 0;
+      await recordProjectionFailure(deps.db, projection.name, error).catch(() => undefined);
+      if (!isBrokenCollection(error) && !(error instanceof BrokenCollectionError)) throw error;
+      if (deps.recover === undefined) throw error;
+      deps.logger.error('the read model cannot be written any more; rebuilding it into a fresh version', {
+        projection: projection.name,
+        err: error instanceof Error ? error.message : String(error),
+      });
+      await recordProjectionRecovering(deps.db, projection.name, 'rebuilding into a fresh version');
+      await deps.recover(projection);
+      total = 0;
+    }
+    if (Date.now() - statusCheckedAt > STATUS_RECHECK_MS) {
+      await recordProjectionHealthy(deps.db, projection.name);
+      statusCheckedAt = Date.now();
+    }
+    return total;
   };
 }
 

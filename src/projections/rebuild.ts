@@ -4,6 +4,7 @@ import { tryAcquireLease } from './lease';
 import type { Projection } from './projection';
 import {
   applyPage,
+  ensureReadModel,
   fenceAboveCheckpoint,
   PAGE_SIZE,
   projectInto,
@@ -93,7 +94,7 @@ async function prepare(deps: ProjectorDeps, projection: Projection): Promise<Pre
     .drop()
     .catch(() => undefined);
   await resetCheckpoint(db, target.checkpointId);
-  await projection.ensureIndexes(db, target.collectionName);
+  await ensureReadModel(db, projection, target.collectionName);
   return { projection, live, next, target, records: 0 };
 }
 

@@ -60,7 +60,8 @@ describe('an upload when the database fails part-way', () => {
     const failed = await pending;
     expect(failed.status).toBe(503);
     expect(failed.body.error).toBe('ServiceUnavailable');
-    expect(Date.now() - stoppedAt).toBeLessThan(10_000);
+    // A hang guard, not a speed check (server selection gives up after 5 s, the upload retries its undo).
+    expect(Date.now() - stoppedAt).toBeLessThan(60_000);
 
     await ferret.start();
     await waitUntil(async () => (await fetch(`${service.baseUrl}/health`)).status === 200, 30_000);

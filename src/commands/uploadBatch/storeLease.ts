@@ -19,7 +19,7 @@ import { currentProcess, holderState, type ProcessIdentity } from './processIden
 
 export const STORE_LEASES_COLLECTION = 'upload_store_leases';
 
-interface EpochDoc {
+export interface EpochDoc {
   _id: number;
   owner: string;
   holder: ProcessIdentity;
