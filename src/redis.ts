@@ -2,13 +2,15 @@ import { Redis, type RedisOptions } from 'ioredis';
 
 /**
  * ioredis connections. Workers need `maxRetriesPerRequest: null` (BullMQ blocks on Redis);
- * everything on the request path fails fast instead, so a dead Redis is a quick 503, not a hang.
+ * everything on the request path fails fast instead, so a dead Redis is a quick 503, not a hang:
+ * with no offline queue a command is refused at once while the connection is down. A Redis that is
+ * up but slow (a loaded machine) gets 5 s per command before that counts as a failure.
  */
 export function createRedis(url: string, role: 'worker' | 'request'): Redis {
   const options: RedisOptions =
     role === 'worker'
       ? { maxRetriesPerRequest: null, enableReadyCheck: false }
-      : { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 1500, commandTimeout: 1500 };
+      : { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 5000, commandTimeout: 5000 };
   return new Redis(url, { lazyConnect: false, ...options });
 }
 

@@ -226,6 +226,15 @@ export async function readChunk(
   return doc === null ? undefined : eventsOf(doc);
 }
 
+/** Every chunk document, streamed by one query (verify reads them all once). */
+export async function* readAllChunks(
+  db: Db,
+): AsyncGenerator<{ batchId: string; chunk: number; events: CountableEvent[] }> {
+  for await (const doc of rawEventChunks(db).find({}, { batchSize: 100 })) {
+    yield { batchId: doc.batchId, chunk: doc.chunk, events: eventsOf(doc) };
+  }
+}
+
 export function utcDate(timestamp: Date): string {
   return timestamp.toISOString().slice(0, 10);
 }

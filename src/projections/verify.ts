@@ -1,66 +1,104 @@
 import type { Db } from 'mongodb';
+import { UPLOAD_SESSIONS_COLLECTION } from '../commands/uploadBatch/uploadSessions';
 import type { EventLog } from '../events/eventLog';
-import { RawEventForCounting, utcDate } from '../events/rawEventChunks';
-import { RAW_EVENTS_COLLECTION } from '../events/rawEvents';
+import { readAllChunks, RawEventForCounting, utcDate } from '../events/rawEventChunks';
+import { rawEventsCollection } from '../events/rawEvents';
 import { evolveBatchStatus, type BatchStatusDoc } from './batchStatus';
 import { flattenDailyMetrics, type DailyMetricsDoc } from './dailyMetrics';
 import { liveCollection } from './readModels';
 
 /**
- * Recounts both read models without the projectors: daily metrics straight from the raw events of
- * every chunk the log says was processed, batch status by folding the log. Returns one line per
- * difference from the live read models (empty when they agree). Meant for a quiet moment: records
- * appended while it runs show up as differences.
+ * Checks the read models without the projectors, in three independent comparisons:
+ * 1. daily metrics against a recount of exactly the chunks the log says were processed, read from
+ *    the chunk documents processing read (not from the counts the log carries);
+ * 2. each batch's chunk documents against its raw events (what the upload cut against what it stored);
+ * 3. batch status against a fold of the log.
+ * Returns one line per difference (empty when everything agrees). It reads the log, the chunks and
+ * the raw events once each, so it suits a quiet moment: records appended meanwhile show up as differences.
  */
 
-interface BatchFacts {
-  eventsPerChunk: number | undefined;
-  processed: Map<number, number>;
+/** Counts per JSON [date, eventType]. */
+type Counts = Map<string, number>;
+
+const keyOf = (date: string, eventType: string): string => JSON.stringify([date, eventType]);
+
+function add(counts: Counts, key: string, n = 1): void {
+  counts.set(key, (counts.get(key) ?? 0) + n);
 }
 
-export interface Recount {
-  /** Count per JSON [date, eventType]. */
-  metrics: Map<string, number>;
-  /** Raw events in the processed chunks of each batch. */
-  processedEvents: Map<string, number>;
+interface LogFacts {
+  states: Map<string, BatchStatusDoc>;
+  processed: Map<string, Set<number>>;
+  /** Batches whose upload wrote their chunk documents (BatchUploaded v2); older ones get them when processed. */
+  chunkedAtUpload: Set<string>;
 }
 
-export async function recountFromRawEvents(db: Db, eventLog: EventLog): Promise<Recount> {
-  const batches = new Map<string, BatchFacts>();
-  for await (const record of eventLog.readAll()) {
-    const facts = batches.get(record.data.batchId) ?? { eventsPerChunk: undefined, processed: new Map() };
-    batches.set(record.data.batchId, facts);
-    if (record.type === 'BatchProcessingStarted') facts.eventsPerChunk ??= record.data.eventsPerChunk;
-    if (record.type === 'EventsProcessed') facts.processed.set(record.data.chunk, record.data.events);
-  }
-  const counts = new Map<string, number>();
-  const processedEvents = new Map<string, number>();
-  for (const [batchId, facts] of batches) {
-    if (facts.processed.size === 0) continue;
-    const size = facts.eventsPerChunk;
-    if (size === undefined) throw new Error(`batch ${batchId} has processed chunks but no processing round`);
-    const events = await db
-      .collection<{ _id: string }>(RAW_EVENTS_COLLECTION)
-      .find({ batchId }, { projection: { _id: 1, eventType: 1, timestamp: 1 }, sort: { _id: 1 } })
-      .toArray();
-    events.forEach((doc, index) => {
-      if (!facts.processed.has(Math.floor(index / size))) return;
-      processedEvents.set(batchId, (processedEvents.get(batchId) ?? 0) + 1);
-      const event = RawEventForCounting.parse(doc);
-      const key = JSON.stringify([utcDate(event.timestamp), event.eventType]);
-      counts.set(key, (counts.get(key) ?? 0) + 1);
-    });
-  }
-  return { metrics: counts, processedEvents };
-}
-
-export async function foldBatchStatuses(eventLog: EventLog): Promise<Map<string, BatchStatusDoc>> {
+async function foldLog(eventLog: EventLog): Promise<LogFacts> {
   const states = new Map<string, BatchStatusDoc>();
+  const processed = new Map<string, Set<number>>();
+  const chunkedAtUpload = new Set<string>();
   for await (const record of eventLog.readAll()) {
-    const next = evolveBatchStatus(states.get(record.data.batchId) ?? null, record);
-    if (next !== null) states.set(record.data.batchId, next);
+    const { batchId } = record.data;
+    if (record.type === 'BatchUploaded' && record.data.eventsPerChunk !== null) chunkedAtUpload.add(batchId);
+    const next = evolveBatchStatus(states.get(batchId) ?? null, record);
+    if (next !== null) states.set(batchId, next);
+    if (record.type === 'EventsProcessed') {
+      const chunks = processed.get(batchId) ?? new Set<number>();
+      chunks.add(record.data.chunk);
+      processed.set(batchId, chunks);
+    }
   }
-  return states;
+  return { states, processed, chunkedAtUpload };
+}
+
+/** Every batch's chunk contents, and the recount of the processed ones. */
+async function recountChunks(db: Db, facts: LogFacts) {
+  const processedCounts: Counts = new Map();
+  const processedEvents = new Map<string, number>();
+  const chunkCounts = new Map<string, Counts>();
+  const uncountable: string[] = [];
+  for await (const { batchId, chunk, events } of readAllChunks(db)) {
+    const isProcessed = facts.processed.get(batchId)?.has(chunk) ?? false;
+    const perBatch = chunkCounts.get(batchId) ?? new Map<string, number>();
+    chunkCounts.set(batchId, perBatch);
+    for (const event of events) {
+      if (event === null) {
+        uncountable.push(`batch ${batchId} chunk ${chunk}: holds an event that cannot be counted`);
+        continue;
+      }
+      const key = keyOf(utcDate(new Date(event[1])), event[0]);
+      add(perBatch, key);
+      if (!isProcessed) continue;
+      add(processedCounts, key);
+      processedEvents.set(batchId, (processedEvents.get(batchId) ?? 0) + 1);
+    }
+  }
+  return { processedCounts, processedEvents, chunkCounts, uncountable };
+}
+
+async function countRawEvents(db: Db): Promise<Map<string, Counts>> {
+  const perBatch = new Map<string, Counts>();
+  const cursor = rawEventsCollection(db).find(
+    {},
+    { projection: { _id: 1, batchId: 1, eventType: 1, timestamp: 1 }, batchSize: 5000 },
+  );
+  for await (const doc of cursor) {
+    const counts = perBatch.get(doc.batchId) ?? new Map<string, number>();
+    perBatch.set(doc.batchId, counts);
+    const event = RawEventForCounting.safeParse(doc);
+    add(counts, event.success ? keyOf(utcDate(event.data.timestamp), event.data.eventType) : 'uncountable');
+  }
+  return perBatch;
+}
+
+function compareCounts(label: string, got: Counts, want: Counts, names: [string, string]): string[] {
+  const differences: string[] = [];
+  for (const key of new Set([...want.keys(), ...got.keys()])) {
+    const a = got.get(key) ?? 0;
+    const b = want.get(key) ?? 0;
+    if (a !== b) differences.push(`${label} ${key}: ${names[0]} has ${a}, ${names[1]} ${b}`);
+  }
+  return differences;
 }
 
 const BATCH_FIELDS = [
@@ -79,36 +117,24 @@ function same(a: unknown, b: unknown): boolean {
   return a === b;
 }
 
-export async function verifyReadModels(db: Db, eventLog: EventLog): Promise<string[]> {
+async function compareBatchStatus(
+  db: Db,
+  facts: LogFacts,
+  processedEvents: Map<string, number>,
+): Promise<string[]> {
   const differences: string[] = [];
-
-  const recount = await recountFromRawEvents(db, eventLog);
-  const expected = recount.metrics;
-  const days = await (await liveCollection<DailyMetricsDoc>(db, 'dailyMetrics')).find({}).toArray();
-  const actual = new Map(
-    [...flattenDailyMetrics(days)]
-      .filter((m) => m.count !== 0)
-      .map((m) => [JSON.stringify([m.date, m.eventType]), m.count]),
-  );
-  for (const key of new Set([...expected.keys(), ...actual.keys()])) {
-    const want = expected.get(key) ?? 0;
-    const got = actual.get(key) ?? 0;
-    if (want !== got) differences.push(`daily metrics ${key}: read model has ${got}, recount gives ${want}`);
-  }
-
-  const states = await foldBatchStatuses(eventLog);
   const docs = await (await liveCollection<BatchStatusDoc>(db, 'batchStatus')).find({}).toArray();
   const byId = new Map(docs.map((d) => [d._id, d]));
-  for (const [batchId, want] of states) {
+  for (const [batchId, want] of facts.states) {
     const got = byId.get(batchId);
     if (got === undefined) {
       differences.push(`batch ${batchId}: missing from the read model`);
       continue;
     }
-    const raw = recount.processedEvents.get(batchId) ?? 0;
-    if (got.processedEvents !== raw) {
+    const recounted = processedEvents.get(batchId) ?? 0;
+    if (got.processedEvents !== recounted) {
       differences.push(
-        `batch ${batchId} processedEvents: read model has ${got.processedEvents}, raw events give ${raw}`,
+        `batch ${batchId} processedEvents: read model has ${got.processedEvents}, its processed chunks hold ${recounted}`,
       );
     }
     for (const field of BATCH_FIELDS) {
@@ -120,7 +146,51 @@ export async function verifyReadModels(db: Db, eventLog: EventLog): Promise<stri
     }
   }
   for (const batchId of byId.keys()) {
-    if (!states.has(batchId)) differences.push(`batch ${batchId}: in the read model but not in the log`);
+    if (!facts.states.has(batchId))
+      differences.push(`batch ${batchId}: in the read model but not in the log`);
   }
+  return differences;
+}
+
+export async function verifyReadModels(db: Db, eventLog: EventLog): Promise<string[]> {
+  const facts = await foldLog(eventLog);
+  const chunks = await recountChunks(db, facts);
+  const differences: string[] = [...chunks.uncountable];
+
+  const days = await (await liveCollection<DailyMetricsDoc>(db, 'dailyMetrics')).find({}).toArray();
+  const live: Counts = new Map();
+  for (const m of flattenDailyMetrics(days)) if (m.count !== 0) live.set(keyOf(m.date, m.eventType), m.count);
+  differences.push(
+    ...compareCounts('daily metrics', live, chunks.processedCounts, ['read model', 'recount gives']),
+  );
+
+  const raw = await countRawEvents(db);
+  const storing = new Set(
+    (
+      await db
+        .collection<{ _id: string }>(UPLOAD_SESSIONS_COLLECTION)
+        .find({}, { projection: { _id: 1 } })
+        .toArray()
+    ).map((s) => s._id),
+  );
+  for (const batchId of new Set([...raw.keys(), ...chunks.chunkCounts.keys()])) {
+    if (!facts.states.has(batchId)) {
+      // An upload still storing (or interrupted, before its purge) has events but no BatchUploaded.
+      if (!storing.has(batchId)) differences.push(`batch ${batchId}: has stored events but never committed`);
+      continue;
+    }
+    const chunked = chunks.chunkCounts.has(batchId) || facts.chunkedAtUpload.has(batchId);
+    if (!chunked) continue; // uploaded before chunk documents existed and not processed since
+    differences.push(
+      ...compareCounts(
+        `batch ${batchId} events`,
+        chunks.chunkCounts.get(batchId) ?? new Map<string, number>(),
+        raw.get(batchId) ?? new Map<string, number>(),
+        ['its chunks', 'its raw events'],
+      ),
+    );
+  }
+
+  differences.push(...(await compareBatchStatus(db, facts, chunks.processedEvents)));
   return differences;
 }
