@@ -60,6 +60,15 @@ describe('POST /api/uploads', () => {
     });
   });
 
+  it('stores a file whose later rows all repeat earlier ones (a part with nothing new to insert)', async () => {
+    const rows = csvOfRows(1000, 70_000).trimEnd().split('\n');
+    // The header, 1,000 distinct rows, then the same 1,000 rows again: the second part of 1,000 is all repeats.
+    const csv = `${[...rows, ...rows.slice(1)].join('\n')}\n`;
+    const reply = await upload(csv);
+    expect(reply.status).toBe(201);
+    expect(reply.body).toMatchObject({ totalEvents: 1000, duplicates: 1000 });
+  });
+
   it('answers a re-upload of a stored file with 201 and totalEvents 0', async () => {
     const csv = csvOfRows(50);
     const first = await upload(csv);

@@ -52,6 +52,8 @@ function toDoc(e: ValidEvent, batchId: string, slice: number): RawEvent {
 
 /** Unordered insert; returns the documents inserted. Duplicate keys are expected, anything else is thrown. */
 async function insertPart(events: Collection<RawEvent>, docs: RawEvent[]): Promise<RawEvent[]> {
+  // A part made only of repeats of recent rows has nothing left to insert (the driver refuses []).
+  if (docs.length === 0) return [];
   try {
     await events.insertMany(docs, { ordered: false });
     return docs;
