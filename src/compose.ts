@@ -98,11 +98,16 @@ const REDIS_START_WAIT_MS = 3000;
 
 export async function openRuntime(config: Config, logger: Logger): Promise<Runtime> {
   const mongo = await connectMongo(config.mongo.uri, config.mongo.dbName);
-  await ensureCollections(mongo.db, CORE_COLLECTIONS);
-  await ensureEventLogIndexes(mongo.db);
-  await ensureRawEventIndexes(mongo.db);
-  await ensureRawEventChunkIndexes(mongo.db);
-  await ensureUploadSessionIndexes(mongo.db);
+  try {
+    await ensureCollections(mongo.db, CORE_COLLECTIONS);
+    await ensureEventLogIndexes(mongo.db);
+    await ensureRawEventIndexes(mongo.db);
+    await ensureRawEventChunkIndexes(mongo.db);
+    await ensureUploadSessionIndexes(mongo.db);
+  } catch (error) {
+    await mongo.client.close().catch(() => undefined);
+    throw error;
+  }
   const redis = createRedis(config.redis.url, 'request');
   redis.on('error', (err: Error) => {
     logger.debug('redis connection error', { err: err.message });
@@ -177,13 +182,7 @@ export function buildOpenApi(): OpenApiDocument {
 
 export function buildApp(runtime: Runtime): Express {
   const { config, logger, mongo, redis, eventLog, processingQueue, metrics, lagWatch } = runtime;
-  const processBatch = createProcessBatch({
-    db: mongo.db,
-    eventLog,
-    queue: processingQueue,
-    eventsPerJob: config.processing.eventsPerJob,
-    logger,
-  });
+  const processBatch = createProcessBatchFor(runtime);
   const { sessions, leases } = uploadCoordination(runtime);
   removeStaleSpools(defaultSpoolDir(), STALE_SPOOL_MS)
     .then((removed) => {
@@ -215,6 +214,7 @@ export function buildApp(runtime: Runtime): Express {
       storeWaitMs: config.uploads.storeWaitMs,
       eventsPerChunk: config.processing.eventsPerJob,
       logger,
+      processRecovered: (batchId) => processBatch(batchId, `recovered-${batchId}`),
     }),
     uploadRateLimiter: uploadRateLimiter({
       redis,
@@ -245,12 +245,24 @@ function uploadCoordination(runtime: Runtime): { sessions: UploadSessions; lease
 /** The API's background duty: ending the sessions of uploads that were interrupted. */
 export function runUploadRecovery(runtime: Runtime): { stop(): void } {
   const { sessions, leases } = uploadCoordination(runtime);
+  const processBatch = createProcessBatchFor(runtime);
   return startUploadRecovery({
     sessions,
     leases,
     eventLog: runtime.eventLog,
     logger: runtime.logger,
     intervalMs: runtime.config.uploads.recoveryIntervalMs,
+    processRecovered: (batchId) => processBatch(batchId, `recovered-${batchId}`),
+  });
+}
+
+function createProcessBatchFor(runtime: Runtime) {
+  return createProcessBatch({
+    db: runtime.mongo.db,
+    eventLog: runtime.eventLog,
+    queue: runtime.processingQueue,
+    eventsPerJob: runtime.config.processing.eventsPerJob,
+    logger: runtime.logger,
   });
 }
 

@@ -1,8 +1,9 @@
 import type { Server } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createHttpServer, openRuntime, runUploadRecovery, runWorkers, type Runtime } from './compose';
 import { ConfigError, loadConfig, loadDotEnv, type Config } from './config';
 import { createLogger, type Logger } from './logging';
-import { BrokenCollectionError } from './mongo';
+import { BrokenCollectionError, isMongoUnavailable } from './mongo';
 import type { RunningWorkers } from './workers/startWorkers';
 
 type Role = 'all' | 'api' | 'worker';
@@ -24,6 +25,24 @@ function readConfig(): Config {
       process.exit(1);
     }
     throw error;
+  }
+}
+
+/** How long start-up keeps trying to reach MongoDB (restarting with the service, say) before it gives up. */
+const STARTUP_WAIT_MS = 60_000;
+
+async function openRuntimeWhenReachable(config: Config, logger: Logger): Promise<Runtime> {
+  const deadline = Date.now() + STARTUP_WAIT_MS;
+  for (;;) {
+    try {
+      return await openRuntime(config, logger);
+    } catch (error) {
+      if (!isMongoUnavailable(error) || Date.now() > deadline) throw error;
+      logger.warn('MongoDB is not reachable yet; trying again', {
+        err: error instanceof Error ? error.message : error,
+      });
+      await sleep(1000);
+    }
   }
 }
 
@@ -57,7 +76,7 @@ async function main(): Promise<void> {
 
   let runtime: Runtime;
   try {
-    runtime = await openRuntime(config, logger);
+    runtime = await openRuntimeWhenReachable(config, logger);
   } catch (error) {
     logger.error(
       error instanceof BrokenCollectionError

@@ -3,6 +3,7 @@ import {
   MongoClient,
   MongoError,
   MongoNetworkError,
+  MongoServerError,
   MongoServerSelectionError,
   type Db,
   type WriteError,
@@ -49,9 +50,18 @@ export async function connectMongo(uri: string, dbName: string): Promise<Mongo> 
 /** Server codes that mean "not serving right now" (shutting down, stepping down, unreachable). */
 const UNAVAILABLE_CODES = new Set([6, 7, 89, 91, 189, 9001, 10107, 11600, 11602, 13435, 13436]);
 
+/**
+ * FerretDB passes on its PostgreSQL's connection failures as a generic server error: PostgreSQL's
+ * connection-exception class (08), a server shutting down or starting (57P01-57P03), too many
+ * connections (53300), or the driver failing to reach it at all.
+ */
+const POSTGRES_UNAVAILABLE =
+  /SQLSTATE (08\w{3}|57P0[123]|53300)|failed to connect to|dial error|connection refused|conn closed|unexpected EOF/;
+
 /** True for errors that mean "the database is not reachable", as opposed to a bad request. */
 export function isMongoUnavailable(error: unknown): boolean {
   if (error instanceof MongoServerSelectionError || error instanceof MongoNetworkError) return true;
+  if (error instanceof MongoServerError && POSTGRES_UNAVAILABLE.test(error.message)) return true;
   if (error instanceof MongoBulkWriteError) {
     const perDocument = ([] as WriteError[]).concat(error.writeErrors).length > 0;
     if (perDocument || error.err !== undefined) return false;

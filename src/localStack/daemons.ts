@@ -26,13 +26,23 @@ export interface DaemonSpec {
   startTimeoutMs?: number;
 }
 
+/** A process that has exited but was not reaped yet is a zombie: it still answers signal 0. */
+function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+  } catch {
+    return false;
+  }
+}
+
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
+  return !isZombie(pid);
 }
 
 export function readPid(pidFile: string): number | undefined {

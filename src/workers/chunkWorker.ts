@@ -59,7 +59,17 @@ export function startChunkWorker(deps: ChunkWorkerDeps): { close(): Promise<void
         typeof job.data.correlationId === 'string' ? job.data.correlationId : `job-${job.id ?? ''}`;
       return runWithCorrelationId(correlationId, () => deps.processChunk(job.data));
     },
-    { connection: deps.connection, prefix: deps.prefix, concurrency: deps.concurrency },
+    {
+      connection: deps.connection,
+      prefix: deps.prefix,
+      concurrency: deps.concurrency,
+      // A job whose worker died is back in the queue within about 20 s, not BullMQ's 30 + 30 s; a
+      // job still running renews its lock every 7.5 s, and may be taken for stalled twice (a
+      // loaded machine) before it fails: running a chunk twice appends nothing new.
+      lockDuration: 15_000,
+      stalledInterval: 5000,
+      maxStalledCount: 2,
+    },
   );
   worker.on('failed', (job, error) => {
     if (job === undefined) return;

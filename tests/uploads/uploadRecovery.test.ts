@@ -128,7 +128,7 @@ describe('uploads after an interrupted upload', () => {
     expect(await outcomes().findOne({ _id: dead })).toMatchObject({ outcome: 'purge' });
   });
 
-  it('finishes the commit of an upload that had decided to commit, and counts its events once', async () => {
+  it('finishes the commit of an upload that had decided to commit, starts its processing, and counts its events once', async () => {
     const cut = await leftBehind(15);
     await outcomes().insertOne({
       _id: cut,
@@ -148,6 +148,8 @@ describe('uploads after an interrupted upload', () => {
     expect(reply.body).toMatchObject({ totalEvents: N - 15, duplicates: 15 });
     const committed = await service.runtime.eventLog.findByKey(`BatchUploaded:${cut}`);
     expect(committed?.data).toMatchObject({ batchId: cut, newEvents: 15, eventsPerChunk: 5000 });
+    // No client knows the recovered batch's id, so recovery starts its processing itself.
+    expect(await service.runtime.eventLog.findByKey(`BatchProcessingStarted:${cut}:1`)).toBeDefined();
     expect(await rawEvents(db()).countDocuments({ batchId: cut })).toBe(15);
     expect(await rawEvents(db()).countDocuments({})).toBe(N);
   });

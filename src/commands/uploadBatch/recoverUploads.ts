@@ -14,6 +14,13 @@ export interface UploadRecoveryDeps {
   sessions: UploadSessions;
   eventLog: EventLog;
   logger: Logger;
+  /**
+   * Starts processing a batch whose commit recovery finished. Its upload answered with an error, so
+   * no client knows its id to process it; without this its events would be stored and never counted
+   * (a re-upload of the file finds them all stored). Once the round is in the log, the workers'
+   * sweep enqueues whatever this call could not.
+   */
+  processRecovered?: (batchId: string) => Promise<unknown>;
 }
 
 /** The commit point of an upload; idempotent, so a commit cut short can be finished by anyone. */
@@ -38,6 +45,12 @@ async function endSession(deps: UploadRecoveryDeps, session: SessionDoc): Promis
   if (outcome.outcome === 'commit' && outcome.commit !== null) {
     // Every event was stored before the upload decided to commit; only the log record is missing.
     await appendBatchUploaded(eventLog, session._id, outcome.commit);
+    await deps.processRecovered?.(session._id).catch((error: unknown) => {
+      deps.logger.warn('could not start processing a recovered batch; process it by hand', {
+        batchId: session._id,
+        err: String(error),
+      });
+    });
     await sessions.close(session._id);
     await sessions.forgetCommit(session._id);
     return 'committed';

@@ -48,6 +48,8 @@ export interface UploadBatchDeps {
   /** Size of the chunks the stored events are cut into for processing (EVENTS_PER_JOB). */
   eventsPerChunk: number;
   logger: Logger;
+  /** See UploadRecoveryDeps.processRecovered. */
+  processRecovered?: (batchId: string) => Promise<unknown>;
 }
 
 const COMMIT_ATTEMPTS = 5;
@@ -118,7 +120,7 @@ export function createUploadBatch(deps: UploadBatchDeps): UploadBatch {
     const batchId = randomUUID();
     const lease = await deps.leases.acquire(batchId, deps.storeWaitMs);
     try {
-      await recoverLeftovers({ sessions, eventLog, logger }, lease);
+      await recoverLeftovers({ sessions, eventLog, logger, processRecovered: deps.processRecovered }, lease);
       await sessions.open(batchId, input.fileName, lease.epoch, deps.eventsPerChunk);
       let decided = false;
       try {
