@@ -70,7 +70,7 @@ async function privateServer(
  * A FerretDB of the test's own on a PostgreSQL database of its own in the test stack's cluster, so
  * stopping it (a real fault) disturbs no other test file; its data survives a stop and start.
  */
-export function startPrivateFerretDb(): Promise<PrivateServer> {
+export async function startPrivateFerretDb(): Promise<PrivateServer & { postgresDatabase: string }> {
   const bin = process.env.FERRETDB_BIN;
   const pgPort = Number(process.env.TEST_POSTGRES_PORT);
   if (bin === undefined || !Number.isInteger(pgPort)) {
@@ -78,11 +78,12 @@ export function startPrivateFerretDb(): Promise<PrivateServer> {
   }
   const database = `ferret_${randomBytes(5).toString('hex')}`;
   createDatabase(pgPort, database);
-  return privateServer(
+  const server = await privateServer(
     'ferretdb',
     (port) => [bin, [`--listen-addr=127.0.0.1:${port}`, `--postgresql-url=${postgresUrl(pgPort, database)}`]],
     (port) => `mongodb://127.0.0.1:${port}/`,
   );
+  return { ...server, postgresDatabase: database };
 }
 
 export function startPrivateRedis(): Promise<PrivateServer> {

@@ -1,0 +1,129 @@
+import { randomUUID } from 'node:crypto';
+import { UPLOAD_SESSIONS_COLLECTION } from '../../src/commands/uploadBatch/uploadSessions';
+import { runWorkers } from '../../src/compose';
+import { runSql } from '../../src/localStack/postgres';
+import { ferretDbTableName } from '../../src/mongo';
+import type { RunningWorkers } from '../../src/workers/startWorkers';
+import { startPrivateFerretDb, type PrivateServer } from '../support/privateServers';
+import { startTestService, type TestService } from '../support/testService';
+import { csvOfRows, rawEvents, uploadCsv } from '../support/uploads';
+import { waitFor } from '../support/waitFor';
+
+/**
+ * FerretDB v1.24.2 on PostgreSQL serves no query filter from an index (`{_id: k}` becomes
+ * `_jsonb->'_id' @> '"k"'`, which a btree cannot answer; EXPLAIN shows a sequential scan), so a
+ * read, update or delete of raw events by any filter reads the whole collection. This test counts
+ * PostgreSQL's sequential scans of the raw-events table: none for uploads, re-uploads, processing
+ * and metrics, and exactly one per slice when an interrupted upload is purged.
+ */
+describe('raw events are never scanned on the hot paths', () => {
+  let ferret: PrivateServer & { postgresDatabase: string };
+  let service: TestService;
+  let workers: RunningWorkers | undefined;
+  const pgPort = Number(process.env.TEST_POSTGRES_PORT);
+
+  beforeAll(async () => {
+    ferret = await startPrivateFerretDb();
+    service = await startTestService({
+      workers: false,
+      env: { MONGODB_URI: ferret.url, EVENTS_PER_JOB: '500' },
+    });
+  });
+  afterAll(async () => {
+    await workers?.close();
+    await service.stop();
+    await ferret.destroy();
+  });
+
+  /**
+   * Sequential scans of the raw-events table so far. A PostgreSQL backend publishes its counts
+   * lazily (at most once a second, or after 10 s idle) but always when it exits: so FerretDB is
+   * stopped for the reading, which ends its connections, and started again.
+   */
+  async function seqScans(): Promise<number> {
+    const sql = (q: string) => runSql(pgPort, q, ferret.postgresDatabase).trim();
+    await ferret.stop();
+    await waitFor(
+      async () =>
+        Number(
+          sql(
+            `SELECT count(*) FROM pg_stat_activity WHERE datname = '${ferret.postgresDatabase}' AND pid <> pg_backend_pid()`,
+          ),
+        ),
+      (n) => n === 0,
+      30_000,
+      "FerretDB's connections to end",
+    );
+    const table = ferretDbTableName('raw_events');
+    const schema = service.runtime.mongo.db.databaseName;
+    const count = Number(
+      sql(`SELECT seq_scan FROM pg_stat_user_tables WHERE schemaname = '${schema}' AND relname = '${table}'`),
+    );
+    await ferret.start();
+    await waitFor(
+      async () => (await fetch(`${service.baseUrl}/health`)).status,
+      (s) => s === 200,
+      60_000,
+      'the service to reach FerretDB again',
+    );
+    return count;
+  }
+  it('stores, re-stores, processes and reads metrics without one', async () => {
+    const before = await seqScans();
+    const first = await uploadCsv(service.baseUrl, csvOfRows(3000));
+    expect(first.body).toMatchObject({ totalEvents: 3000 });
+    const again = await uploadCsv(service.baseUrl, csvOfRows(3000));
+    expect(again.body).toMatchObject({ totalEvents: 0, duplicates: 3000 });
+    const overlapping = await uploadCsv(service.baseUrl, csvOfRows(3000, 1500));
+    expect(overlapping.body).toMatchObject({ totalEvents: 1500 });
+
+    workers = runWorkers(service.runtime);
+    for (const reply of [first, overlapping]) {
+      const batchId = reply.body.batchId as string;
+      await fetch(`${service.baseUrl}/api/batches/${batchId}/process`, { method: 'POST' });
+      await waitFor(
+        async () =>
+          ((await (await fetch(`${service.baseUrl}/api/batches/${batchId}`)).json()) as { status: string })
+            .status,
+        (s) => s === 'completed',
+        60_000,
+        'the batch to complete',
+      );
+    }
+    expect((await fetch(`${service.baseUrl}/api/metrics?date=2024-01-15`)).status).toBe(200);
+    expect(await seqScans()).toBe(before);
+  }, 120_000);
+
+  it('purges an interrupted upload with one scan per slice', async () => {
+    const batchId = randomUUID();
+    const docs = Array.from({ length: 120 }, (_, i) => ({
+      _id: `purge-${batchId}-${i}`,
+      idempotencyKey: `purge-${batchId}-${i}`,
+      batchId,
+      slice: i % 3,
+      userId: 'u',
+      eventType: 'e',
+      timestamp: new Date(Date.UTC(2024, 0, 1)),
+      metadata: {},
+    }));
+    await rawEvents(service.runtime.mongo.db).insertMany(docs);
+    await service.runtime.mongo.db
+      .collection<{ _id: string; [field: string]: unknown }>(UPLOAD_SESSIONS_COLLECTION)
+      .insertOne({
+        _id: batchId,
+        fileName: 'x.csv',
+        createdAt: new Date(),
+        epoch: 1,
+        eventsPerChunk: 500,
+        slices: 3,
+        purgedSlices: 0,
+        purgeError: null,
+        purgeFailedAt: null,
+      });
+    const before = await seqScans();
+    expect((await uploadCsv(service.baseUrl, csvOfRows(10, 900_000))).status).toBe(201);
+    expect(await rawEvents(service.runtime.mongo.db).countDocuments({ batchId })).toBe(0);
+    // The count just above scanned once as well.
+    expect((await seqScans()) - before).toBe(3 + 1);
+  }, 60_000);
+});
