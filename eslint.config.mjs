@@ -36,7 +36,15 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/config.ts', 'src/localStack/**', 'tests/**', 'scripts/**', 'bench/**', 'chaos/**', 'jest.config.js'],
+    files: [
+      'src/config.ts',
+      'src/localStack/**',
+      'tests/**',
+      'scripts/**',
+      'bench/**',
+      'chaos/**',
+      'jest.config.js',
+    ],
     rules: { 'no-restricted-syntax': 'off' },
   },
   {

@@ -44,10 +44,12 @@ describe('raw events are never scanned on the hot paths', () => {
     const sql = (q: string) => runSql(pgPort, q, ferret.postgresDatabase).trim();
     await ferret.stop();
     await waitFor(
-      async () =>
-        Number(
-          sql(
-            `SELECT count(*) FROM pg_stat_activity WHERE datname = '${ferret.postgresDatabase}' AND pid <> pg_backend_pid()`,
+      () =>
+        Promise.resolve(
+          Number(
+            sql(
+              `SELECT count(*) FROM pg_stat_activity WHERE datname = '${ferret.postgresDatabase}' AND pid <> pg_backend_pid()`,
+            ),
           ),
         ),
       (n) => n === 0,
