@@ -32,17 +32,20 @@ export function prng(seed: number): () => number {
   };
 }
 
-/** `count` distinct rows numbered from `from`; about 5% of them appear twice in the file. */
+/** Row number `n`: the same in every file that holds it, which is what makes files overlap. */
+export function rowAt(n: number): Row {
+  return {
+    userId: `user-${n % 5000}`,
+    eventType: TYPES[n % TYPES.length] ?? 'view',
+    at: FIRST_DAY + Math.floor(prng(n)() * DAYS * 86_400_000),
+  };
+}
+
+/** `count` rows numbered from `from`; about 5% of them appear twice in the file. */
 export function rowsOf(from: number, count: number, seed: number): Row[] {
   const random = prng(seed);
   const rows: Row[] = [];
-  for (let n = from; n < from + count; n++) {
-    rows.push({
-      userId: `user-${n % 5000}`,
-      eventType: TYPES[n % TYPES.length] ?? 'view',
-      at: FIRST_DAY + Math.floor(random() * DAYS * 86_400_000) + (n % 1000),
-    });
-  }
+  for (let n = from; n < from + count; n++) rows.push(rowAt(n));
   const repeats = Math.floor(count / 20);
   for (let i = 0; i < repeats; i++) {
     const row = rows[Math.floor(random() * count)];
