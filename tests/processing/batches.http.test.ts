@@ -48,8 +48,7 @@ describe('batches and metrics over HTTP', () => {
   };
 
   it('processes a batch once: 202, then 200 with nothing enqueued, then completed with exact metrics', async () => {
-    const { db } = service.runtime.mongo;
-    const { batchId, newEvents } = await seedBatch(db, service.runtime.eventLog, rows(), 'march.csv');
+    const { batchId, newEvents } = await seedBatch(service.runtime, rows(), 'march.csv');
     expect(newEvents).toBe(11);
 
     const first = await post(`/api/batches/${batchId}/process`);
@@ -100,8 +99,8 @@ describe('batches and metrics over HTTP', () => {
   it('completes a batch with no new events at once, and processing it enqueues nothing', async () => {
     const { db } = service.runtime.mongo;
     const once = [{ userId: 'again', eventType: 'click', timestamp: day('2024-04-04T04:00:00Z') }];
-    await seedBatch(db, service.runtime.eventLog, once, 'first.csv');
-    const { batchId, newEvents } = await seedBatch(db, service.runtime.eventLog, once, 'again.csv');
+    await seedBatch(service.runtime, once, 'first.csv');
+    const { batchId, newEvents } = await seedBatch(service.runtime, once, 'again.csv');
     expect(newEvents).toBe(0);
 
     // The projector, not the log fallback of GET, must write the batch as completed.
@@ -165,10 +164,9 @@ describe('batches and metrics over HTTP', () => {
   });
 
   it('lists batches newest first, a page at a time', async () => {
-    const { db } = service.runtime.mongo;
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) {
-      const r = await seedBatch(db, service.runtime.eventLog, [
+      const r = await seedBatch(service.runtime, [
         { userId: `list${i}`, eventType: 'x', timestamp: day('2024-05-05T00:00:00Z') },
       ]);
       ids.push(r.batchId);

@@ -81,7 +81,7 @@ describe('the dead-letter queue', () => {
       eventType: i % 2 === 0 ? 'even' : 'odd',
       timestamp: new Date(Date.UTC(2024, 6, 1, 12, i)),
     }));
-    const { batchId } = await seedBatch(db, service.runtime.eventLog, rows);
+    const { batchId } = await seedBatch(service.runtime, rows);
     const processed = await call('POST', `/api/batches/${batchId}/process`);
     expect(processed).toMatchObject({ status: 202, body: { jobsEnqueued: 3 } });
     // Corrupt one event of chunk 1 before any worker runs: its job genuinely cannot succeed.

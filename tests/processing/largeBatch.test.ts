@@ -30,8 +30,7 @@ describe('a batch of 25,000 events', () => {
       eventType: types[i % types.length] ?? 'view',
       timestamp: new Date(Date.UTC(2024, 0, 1 + (i % 3), 0, 0, 0, i)),
     }));
-    const { db } = service.runtime.mongo;
-    const { batchId, newEvents } = await seedBatch(db, service.runtime.eventLog, rows);
+    const { batchId, newEvents } = await seedBatch(service.runtime, rows);
     expect(newEvents).toBe(25_000);
 
     const res = await fetch(`${service.baseUrl}/api/batches/${batchId}/process`, { method: 'POST' });

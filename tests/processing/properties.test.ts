@@ -75,7 +75,7 @@ describe('exactly-once processing (properties against the real stack)', () => {
           });
           for (const file of files) {
             const fileRows = rows.length === 0 ? [] : file.picks.map((i) => rows[i % rows.length] as SeedRow);
-            const batch = await seedBatch(db(), log(), fileRows);
+            const batch = await seedBatch(service.runtime, fileRows);
             uploaded.push(...fileRows);
             batches.push(batch);
             if (file.predeliver) {
@@ -210,7 +210,7 @@ describe('exactly-once processing (properties against the real stack)', () => {
     expect(sorted(await liveMetrics(db()))).toEqual(sorted(recountRows(uploaded)));
 
     // The live projectors carry on in the new version.
-    const batch = await seedBatch(db(), log(), [
+    const batch = await seedBatch(service.runtime, [
       { userId: 'after', eventType: 'rebuilt', timestamp: new Date(DAY0) },
     ]);
     uploaded.push({ userId: 'after', eventType: 'rebuilt', timestamp: new Date(DAY0) });

@@ -52,7 +52,7 @@ describe('npm run rebuild-projections', () => {
       eventType: 'cli',
       timestamp: new Date(Date.UTC(2024, 1, 1, i)),
     }));
-    const { batchId } = await seedBatch(db, service.runtime.eventLog, rows);
+    const { batchId } = await seedBatch(service.runtime, rows);
     expect(
       (await fetch(`${service.baseUrl}/api/batches/${batchId}/process`, { method: 'POST' })).status,
     ).toBe(202);

@@ -65,7 +65,7 @@ describe('two worker processes at once', () => {
     const uploaded: SeedRow[] = [];
     const batchIds: string[] = [];
     for (const rows of files) {
-      batchIds.push((await seedBatch(db, service.runtime.eventLog, rows)).batchId);
+      batchIds.push((await seedBatch(service.runtime, rows)).batchId);
       uploaded.push(...rows);
     }
     const calls = batchIds.flatMap((id) => [id, id]);

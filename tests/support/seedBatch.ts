@@ -1,11 +1,15 @@
-import { createHash, randomUUID } from 'node:crypto';
-import type { Db } from 'mongodb';
-import type { EventLog } from '../../src/events/eventLog';
+import { createHash } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { newSpoolPath, removeSpool, SpoolWriter } from '../../src/commands/uploadBatch/spool';
+import { StoreLeases } from '../../src/commands/uploadBatch/storeLease';
+import { createUploadBatch } from '../../src/commands/uploadBatch/uploadBatch';
+import { UploadSessions } from '../../src/commands/uploadBatch/uploadSessions';
+import type { Runtime } from '../../src/compose';
+import { eventKey as contractKey } from '../../src/events/rawEvents';
 
 /**
- * Stand-in for the upload command until it lands: writes raw events in exactly the contract shape
- * (`_id` = SHA-256 of JSON [userId, eventType, utcMillis]) and appends BatchUploaded through the
- * real event log. Events already stored by an earlier batch count as duplicates, as in ingest.
+ * Stores rows as a batch through the real UploadBatch command (store lease, raw events, chunk
+ * documents, BatchUploaded), skipping only the CSV parsing: the rows go straight into its spool.
  */
 export interface SeedRow {
   userId: string;
@@ -14,6 +18,7 @@ export interface SeedRow {
   metadata?: Record<string, unknown>;
 }
 
+/** The event key of a row, written out independently of the code under test. */
 export function eventKey(row: SeedRow): string {
   return createHash('sha256')
     .update(JSON.stringify([row.userId, row.eventType, row.timestamp.getTime()]))
@@ -21,42 +26,38 @@ export function eventKey(row: SeedRow): string {
 }
 
 export async function seedBatch(
-  db: Db,
-  eventLog: EventLog,
+  runtime: Runtime,
   rows: readonly SeedRow[],
   fileName = 'events.csv',
 ): Promise<{ batchId: string; newEvents: number; duplicates: number }> {
-  const batchId = randomUUID();
-  const fresh = new Map<string, SeedRow>();
-  for (const row of rows) fresh.set(eventKey(row), row);
-  const raw = db.collection<{ _id: string }>('raw_events');
-  await raw.createIndex({ batchId: 1, _id: 1 }, { name: 'batch_key' });
-  const existing = await raw.find({ _id: { $in: [...fresh.keys()] } }, { projection: { _id: 1 } }).toArray();
-  for (const doc of existing) fresh.delete(doc._id);
-  const docs = [...fresh].map(([key, row]) => ({
-    _id: key,
-    batchId,
-    userId: row.userId,
-    eventType: row.eventType,
-    timestamp: row.timestamp,
-    metadata: row.metadata ?? {},
-    idempotencyKey: key,
-  }));
-  for (let i = 0; i < docs.length; i += 5000) await raw.insertMany(docs.slice(i, i + 5000));
-  const newEvents = docs.length;
-  await eventLog.append({
-    type: 'BatchUploaded',
-    key: `BatchUploaded:${batchId}`,
-    streamId: `batch:${batchId}`,
-    data: {
-      batchId,
-      fileName,
-      totalRows: rows.length,
-      newEvents,
-      duplicates: rows.length - newEvents,
-      eventsPerChunk: null,
-    },
-    correlationId: `seed-${batchId}`,
-  });
-  return { batchId, newEvents, duplicates: rows.length - newEvents };
+  const spoolPath = newSpoolPath(tmpdir());
+  const spool = new SpoolWriter(spoolPath);
+  try {
+    for (const row of rows) {
+      const timestamp = row.timestamp.getTime();
+      const key = contractKey(row.userId, row.eventType, timestamp);
+      if (key !== eventKey(row)) throw new Error('the event key no longer follows the contract');
+      await spool.write({
+        key,
+        userId: row.userId,
+        eventType: row.eventType,
+        timestamp,
+        metadata: row.metadata ?? {},
+      });
+    }
+    await spool.close();
+    const { config, mongo, eventLog, logger } = runtime;
+    const upload = createUploadBatch({
+      db: mongo.db,
+      eventLog,
+      sessions: new UploadSessions(mongo.db),
+      leases: new StoreLeases(mongo.db, config.uploads.leaseMs, logger),
+      storeWaitMs: config.uploads.storeWaitMs,
+      eventsPerChunk: config.processing.eventsPerJob,
+      logger,
+    });
+    return await upload({ spoolPath, fileName, totalRows: rows.length, correlationId: `seed-${fileName}` });
+  } finally {
+    await removeSpool(spoolPath);
+  }
 }
