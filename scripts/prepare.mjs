@@ -16,5 +16,14 @@ if (!existsSync(marker) || statSync(join(root, 'package-lock.json')).mtimeMs > s
   process.stderr.write('prepare: installing npm dependencies (npm ci)...\n');
   run('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error']);
 }
-process.stderr.write('prepare: building...\n');
-run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json']);
+const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+if (existsSync(tsc)) {
+  process.stderr.write('prepare: building...\n');
+  run(process.execPath, [tsc, '-p', 'tsconfig.build.json']);
+} else if (!existsSync(join(root, 'dist', 'main.js'))) {
+  process.stderr.write(
+    'prepare: dist/ is missing and TypeScript is not installed (npm ci without --omit=dev builds it)\n',
+  );
+  process.exit(1);
+}
+// else: a production install (npm ci --omit=dev) of a built image: run dist/ as it is.

@@ -1,5 +1,6 @@
 import { openRuntime, projectionsOf } from './compose';
 import { ConfigError, loadConfig, loadDotEnv } from './config';
+import { envWithLocalStack } from './localStack/runningStack';
 import { createLogger } from './logging';
 import { waitUntilReady } from './redis';
 import { rebuildProjections, type RebuildProgress } from './projections/rebuild';
@@ -33,10 +34,12 @@ async function main(): Promise<number> {
   loadDotEnv();
   let config;
   try {
-    config = loadConfig();
+    config = loadConfig(envWithLocalStack());
   } catch (error) {
     if (error instanceof ConfigError) {
-      process.stderr.write(`${error.message}\n`);
+      process.stderr.write(
+        `${error.message}\nStart the service with \`npm start\` (its local stack is found by itself), or set MONGODB_URI and REDIS_URL.\n`,
+      );
       return 2;
     }
     throw error;

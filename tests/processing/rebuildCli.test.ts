@@ -81,4 +81,16 @@ describe('npm run rebuild-projections', () => {
 
     expect((await runCli(env, ['--bogus'])).code).toBe(2);
   }, 60_000);
+
+  it('finds the running local stack by itself when MONGODB_URI and REDIS_URL are not set', async () => {
+    const { MONGODB_URI: _mongo, REDIS_URL: _redis, ...rest } = env;
+    const found = await runCli({ ...rest, STACK_DIR: process.env.TEST_STACK_DIR ?? '' }, ['--verify-only']);
+    // It reads the same data as the test above: the read model tampered with there.
+    expect(found.out).toMatch(/\["2024-02-01","cli"\]: read model has 14, recount gives 9/);
+    expect(found.code).toBe(1);
+
+    const none = await runCli({ ...rest, STACK_DIR: join(tmpdir(), 'no-such-stack') }, ['--verify-only']);
+    expect(none.code).toBe(2);
+    expect(none.err).toMatch(/MONGODB_URI[\s\S]*npm start/);
+  }, 60_000);
 });
