@@ -77,6 +77,39 @@ export class ConfigError extends Error {
 }
 
 const MIN_ADMIN_KEY_LENGTH = 16;
+/** Length alone lets `aaaaaaaaaaaaaaaa` through; a key typed or repeated by hand rarely has this many. */
+const MIN_ADMIN_KEY_DISTINCT = 8;
+const GENERATE_KEY_HINT = 'generate one with `openssl rand -base64 32`';
+
+/** Why `key` is too weak to guard the admin endpoints, or undefined when it will do. */
+function weakKeyReason(key: string): string | undefined {
+  if (key.length < MIN_ADMIN_KEY_LENGTH) {
+    return `at least ${MIN_ADMIN_KEY_LENGTH} characters (this one has ${key.length}); ${GENERATE_KEY_HINT}`;
+  }
+  const distinct = new Set(key).size;
+  if (distinct < MIN_ADMIN_KEY_DISTINCT) {
+    return (
+      `too weak: it has ${distinct} distinct characters, at least ${MIN_ADMIN_KEY_DISTINCT} are needed; ` +
+      GENERATE_KEY_HINT
+    );
+  }
+  return undefined;
+}
+
+function resolveAdminKey(env: Env): Config['admin'] {
+  const key = env.ADMIN_API_KEY;
+  if (key === undefined) {
+    if (env.NODE_ENV === 'production') {
+      throw new ConfigError([
+        { key: 'ADMIN_API_KEY', message: `required in production; ${GENERATE_KEY_HINT}` },
+      ]);
+    }
+    return { apiKey: randomBytes(24).toString('base64url'), generated: true };
+  }
+  const reason = weakKeyReason(key);
+  if (reason !== undefined) throw new ConfigError([{ key: 'ADMIN_API_KEY', message: reason }]);
+  return { apiKey: key, generated: false };
+}
 
 /** Parses an environment (process.env by default) into a Config, or throws ConfigError naming each bad key. */
 export function loadConfig(source: Record<string, string | undefined> = process.env): Config {
@@ -90,25 +123,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   }
   const env = parsed.data;
 
-  let apiKey = env.ADMIN_API_KEY;
-  let generated = false;
-  if (apiKey === undefined || apiKey.length < MIN_ADMIN_KEY_LENGTH) {
-    if (env.NODE_ENV === 'production') {
-      throw new ConfigError([
-        {
-          key: 'ADMIN_API_KEY',
-          message: `required in production, at least ${MIN_ADMIN_KEY_LENGTH} characters`,
-        },
-      ]);
-    }
-    if (apiKey !== undefined) {
-      throw new ConfigError([
-        { key: 'ADMIN_API_KEY', message: `at least ${MIN_ADMIN_KEY_LENGTH} characters` },
-      ]);
-    }
-    apiKey = randomBytes(24).toString('base64url');
-    generated = true;
-  }
+  const admin = resolveAdminKey(env);
 
   return {
     env: env.NODE_ENV,
@@ -124,7 +139,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     },
     mongo: { uri: env.MONGODB_URI, dbName: env.MONGODB_DB },
     redis: { url: env.REDIS_URL, prefix: env.REDIS_PREFIX },
-    admin: { apiKey, generated },
+    admin,
     logLevel: env.LOG_LEVEL,
     uploads: {
       rateLimitPerMinute: env.UPLOAD_RATE_LIMIT,

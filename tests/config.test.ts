@@ -45,6 +45,38 @@ describe('loadConfig', () => {
     expect(loadConfig({ ...env, ADMIN_API_KEY: 'a-long-enough-admin-key' }).admin.generated).toBe(false);
   });
 
+  it('refuses a long key with too few distinct characters, and says how to generate one', () => {
+    const env = { MONGODB_URI: 'mongodb://h/', REDIS_URL: 'redis://h' };
+    for (const [NODE_ENV, ADMIN_API_KEY] of [
+      ['production', 'aaaaaaaaaaaaaaaa'],
+      ['production', 'abababababababababababab'],
+      ['development', '1234123412341234'],
+    ] as const) {
+      let caught: unknown;
+      try {
+        loadConfig({ ...env, NODE_ENV, ADMIN_API_KEY });
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught).toBeInstanceOf(ConfigError);
+      const [issue] = (caught as ConfigError).issues;
+      expect(issue?.key).toBe('ADMIN_API_KEY');
+      expect(issue?.message).toMatch(/distinct characters/);
+      expect(issue?.message).toMatch(/openssl rand/);
+    }
+    let missing: unknown;
+    try {
+      loadConfig({ ...env, NODE_ENV: 'production' });
+    } catch (error) {
+      missing = error;
+    }
+    expect((missing as ConfigError).issues[0]?.message).toMatch(/openssl rand/);
+    const generated = 'Jm3xQ9vT2LpW8sKd4HzR7bYc';
+    expect(loadConfig({ ...env, NODE_ENV: 'production', ADMIN_API_KEY: generated }).admin.apiKey).toBe(
+      generated,
+    );
+  });
+
   it('reads the tuning knobs', () => {
     const config = loadConfig({
       ...testEnv(),
