@@ -34,7 +34,10 @@ export const BatchStatusResponse = z
       .datetime()
       .nullable()
       .meta({ description: 'When the batch completed; null until then' }),
-    failedReason: z.string().nullable(),
+    failedReason: z.string().nullable().meta({
+      description:
+        'Why the batch failed, in words safe to show: which chunk failed and where an operator finds the error itself (the admin dead-letter queue); null unless failed',
+    }),
     progress: z.number().int().min(0).max(100).meta({ description: 'Whole percent of events processed' }),
   })
   .meta({
