@@ -151,6 +151,8 @@ export function buildApp(runtime: Runtime): Express {
     db: mongo.db,
     eventLog,
     queue: processingQueue,
+    redis,
+    redisPrefix: config.redis.prefix,
     eventsPerJob: config.processing.eventsPerJob,
     logger,
   });

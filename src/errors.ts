@@ -65,3 +65,8 @@ export class DependencyUnavailableError extends AppError {
     super(message);
   }
 }
+
+/** Someone else holds what this request needs for longer than it may wait; retrying soon will do. */
+export class BusyError extends AppError {
+  readonly code = 'ServiceUnavailable';
+}

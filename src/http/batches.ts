@@ -13,7 +13,10 @@ const batchId = z
 export const ProcessBatchResponse = z
   .object({
     batchId,
-    jobsEnqueued: z.number().int().nonnegative().meta({ description: 'Chunk jobs added by this call' }),
+    jobsEnqueued: z.number().int().nonnegative().meta({
+      description:
+        'Chunk jobs this call added, or put back from the dead-letter queue; jobs that already existed (e.g. added by a concurrent call) are not counted',
+    }),
     message: z.string(),
   })
   .meta({
@@ -104,6 +107,8 @@ export function batchesRouter(deps: BatchesRouterDeps): Router {
    *     description: >-
    *       Idempotent: chunks already processed, waiting or running are not enqueued again, so a
    *       repeated call answers 200 with jobsEnqueued 0. Chunks whose job failed are enqueued again (202).
+   *       Concurrent calls for one batch run one after the other, so their jobsEnqueued add up to the
+   *       jobs really enqueued; a call that waited 30 s for another one answers 503.
    *     parameters:
    *       - $ref: '#/components/parameters/BatchId'
    *     responses:

@@ -3,6 +3,7 @@ import multer from 'multer';
 import { z } from 'zod';
 import {
   AppError,
+  BusyError,
   DependencyUnavailableError,
   InvalidRowsError,
   NotFoundError,
@@ -65,7 +66,7 @@ function mapError(error: unknown): Mapped {
         headers: { 'Retry-After': String(error.retryAfterSeconds) },
       };
     }
-    if (error instanceof DependencyUnavailableError) {
+    if (error instanceof DependencyUnavailableError || error instanceof BusyError) {
       return { status: 503, body, headers: { 'Retry-After': String(RETRY_AFTER_UNAVAILABLE_SECONDS) } };
     }
   }
