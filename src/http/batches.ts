@@ -122,6 +122,7 @@ export function batchesRouter(deps: BatchesRouterDeps): Router {
    *         content:
    *           application/json:
    *             schema: { $ref: '#/components/schemas/ProcessBatchResponse' }
+   *       '403': { $ref: '#/components/responses/Forbidden' }
    *       '404': { $ref: '#/components/responses/NotFound' }
    *       '503': { $ref: '#/components/responses/ServiceUnavailable' }
    */

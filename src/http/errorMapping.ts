@@ -5,6 +5,7 @@ import {
   AppError,
   BusyError,
   DependencyUnavailableError,
+  ForbiddenError,
   InvalidRowsError,
   NotFoundError,
   PayloadTooLargeError,
@@ -57,6 +58,7 @@ function mapError(error: unknown): Mapped {
     // Nobody reads this answer; it is a 4xx so the log does not report a server fault.
     if (error instanceof RequestAbortedError) return { status: 400, body };
     if (error instanceof UnauthorizedError) return { status: 401, body };
+    if (error instanceof ForbiddenError) return { status: 403, body };
     if (error instanceof NotFoundError) return { status: 404, body };
     if (error instanceof PayloadTooLargeError) return { status: 413, body };
     if (error instanceof RateLimitedError) {

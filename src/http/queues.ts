@@ -135,6 +135,7 @@ export function queuesRouter(deps: QueuesRouterDeps): Router {
    *             schema: { $ref: '#/components/schemas/DlqRetryResponse' }
    *       '400': { $ref: '#/components/responses/BadRequest' }
    *       '401': { $ref: '#/components/responses/Unauthorized' }
+   *       '403': { $ref: '#/components/responses/Forbidden' }
    *       '503': { $ref: '#/components/responses/ServiceUnavailable' }
    */
   router.post('/api/queues/:name/dlq/retry', auth, async (req, res) => {

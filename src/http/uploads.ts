@@ -130,6 +130,7 @@ export function uploadsRouter(deps: UploadsDeps): Router {
    *         content:
    *           application/json:
    *             schema: { $ref: '#/components/schemas/UploadRejected' }
+   *       '403': { $ref: '#/components/responses/Forbidden' }
    *       '413': { $ref: '#/components/responses/PayloadTooLarge' }
    *       '429': { $ref: '#/components/responses/TooManyRequests' }
    *       '503': { $ref: '#/components/responses/ServiceUnavailable' }

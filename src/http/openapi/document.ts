@@ -45,6 +45,9 @@ const headers = {
 const responses = {
   BadRequest: errorResponse('Invalid request (details name the problem)'),
   Unauthorized: errorResponse('Missing or wrong X-API-Key'),
+  Forbidden: errorResponse(
+    'Sent by a browser for a page on another site (Origin / Sec-Fetch-Site) whose origin CORS_ORIGINS does not list',
+  ),
   NotFound: errorResponse('No such resource or route'),
   PayloadTooLarge: errorResponse('Body or file larger than the configured limit'),
   TooManyRequests: errorResponse(
