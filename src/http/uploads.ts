@@ -1,4 +1,4 @@
-import { Router, type ErrorRequestHandler, type RequestHandler } from 'express';
+import { Router, type ErrorRequestHandler, type Request, type RequestHandler } from 'express';
 import multer from 'multer';
 import { z } from 'zod';
 import { csvSpoolStorage } from '../commands/uploadBatch/csvStorage';
@@ -6,6 +6,7 @@ import { defaultSpoolDir, removeSpool } from '../commands/uploadBatch/spool';
 import type { UploadBatch } from '../commands/uploadBatch/uploadBatch';
 import { AppError, InvalidRowsError, RequestAbortedError, ValidationError } from '../errors';
 import type { ServiceMetrics } from '../metrics/serviceMetrics';
+import { uploadTooLarge, watchBodySize } from './uploadSizeCap';
 
 /** Multipart field that carries the CSV, as in the original contract. */
 export const UPLOAD_FIELD = 'file';
@@ -58,32 +59,53 @@ function storedFileName(name: string): string {
 }
 
 export function uploadsRouter(deps: UploadsDeps): Router {
-  const { storage, spooled, failedHere } = csvSpoolStorage(deps.spoolDir ?? defaultSpoolDir());
+  // How each request in flight is refused once it is over the cap (see watchBodySize).
+  const refusals = new WeakMap<Request, () => void>();
+  const { storage, spooled, failedHere } = csvSpoolStorage(deps.spoolDir ?? defaultSpoolDir(), (req) =>
+    refusals.get(req)?.(),
+  );
   const single = multer({
     storage,
     limits: { fileSize: deps.maxBytes, files: 1, fields: 10, parts: 12, fieldSize: 64 * 1024 },
   }).single(UPLOAD_FIELD);
 
   // Turns multer's outcomes that are about this endpoint into errors a client can act on.
+  const outcome = (req: Request, error: unknown): unknown => {
+    if (error === undefined || error === null) return undefined;
+    if (error instanceof multer.MulterError && error.code === 'LIMIT_FILE_SIZE') {
+      return uploadTooLarge(deps.maxBytes);
+    }
+    if (!req.complete) return new RequestAbortedError('The upload was aborted before the file arrived');
+    if (error instanceof multer.MulterError && error.code === 'LIMIT_UNEXPECTED_FILE') {
+      return new ValidationError(
+        `Unexpected file field "${error.field ?? ''}": send the CSV in the field "${UPLOAD_FIELD}"`,
+      );
+    }
+    if (error instanceof AppError || error instanceof multer.MulterError || failedHere(req, error))
+      return error;
+    // Whatever else multer passes on comes from busboy reading a malformed body.
+    const reason = error instanceof Error ? `: ${error.message}` : '';
+    return new ValidationError(`The multipart body cannot be read${reason}`);
+  };
+
   const receiveCsv: RequestHandler = (req, res, next) => {
+    let settled = false;
+    const settle = (error?: unknown): void => {
+      if (settled) return;
+      settled = true;
+      refusals.delete(req);
+      next(error);
+    };
+    const refuse = (): void => {
+      settle(uploadTooLarge(deps.maxBytes));
+    };
+    if (!watchBodySize(req, res, deps.maxBytes, refuse)) return;
+    refusals.set(req, () => {
+      res.setHeader('Connection', 'close');
+      refuse();
+    });
     single(req, res, (error?: unknown) => {
-      if (error === undefined || error === null) {
-        next();
-      } else if (!req.complete) {
-        next(new RequestAbortedError('The upload was aborted before the file arrived'));
-      } else if (error instanceof multer.MulterError && error.code === 'LIMIT_UNEXPECTED_FILE') {
-        next(
-          new ValidationError(
-            `Unexpected file field "${error.field ?? ''}": send the CSV in the field "${UPLOAD_FIELD}"`,
-          ),
-        );
-      } else if (error instanceof AppError || error instanceof multer.MulterError || failedHere(req, error)) {
-        next(error);
-      } else {
-        // Whatever else multer passes on comes from busboy reading a malformed body.
-        const reason = error instanceof Error ? `: ${error.message}` : '';
-        next(new ValidationError(`The multipart body cannot be read${reason}`));
-      }
+      settle(outcome(req, error));
     });
   };
 

@@ -49,7 +49,9 @@ const responses = {
     'Sent by a browser for a page on another site (Origin / Sec-Fetch-Site) whose origin CORS_ORIGINS does not list',
   ),
   NotFound: errorResponse('No such resource or route'),
-  PayloadTooLarge: errorResponse('Body or file larger than the configured limit'),
+  PayloadTooLarge: errorResponse(
+    'File larger than MAX_UPLOAD_BYTES (the message names the limit); the server stops reading at the limit and closes the connection',
+  ),
   TooManyRequests: errorResponse(
     'Rate limit exceeded; retry after `retryAfter` seconds',
     {
