@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import { join } from 'node:path';
 import type { Queue } from 'bullmq';
 import type { Express } from 'express';
@@ -14,6 +14,7 @@ import { createEventLog, ensureEventLogIndexes, type EventLog } from './events/e
 import { ensureRawEventChunkIndexes, readChunk } from './events/rawEventChunks';
 import { ensureRawEventIndexes } from './events/rawEvents';
 import { createApp } from './http/app';
+import { createBoundedServer } from './http/server';
 import { buildOpenApiDocument, type OpenApiDocument } from './http/openapi/document';
 import { createSchemaRegistry } from './http/openapi/registry';
 import { registerServiceSchemas } from './http/openapi/schemas';
@@ -196,9 +197,9 @@ export function buildApp(runtime: Runtime): Express {
   });
 }
 
-/** The HTTP server for an app, with the configured header size limit (Node answers 431 beyond it). */
+/** The HTTP server for an app, with the configured limits (see http/server). */
 export function createHttpServer(runtime: Runtime, app: Express = buildApp(runtime)): Server {
-  return createServer({ maxHeaderSize: runtime.config.http.maxHeaderBytes }, app);
+  return createBoundedServer(app, runtime.config.http, runtime.logger);
 }
 
 /** Every read model, in the order rebuilds and workers run them. */

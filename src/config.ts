@@ -10,38 +10,47 @@ const bool = z
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
-const envSchema = z.object({
-  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
-  HOST: z.string().min(1).default('0.0.0.0'),
-  PORT: int(0, 65535).default(3000),
-  MONGODB_URI: z.string().regex(/^mongodb(\+srv)?:\/\//, 'must start with mongodb:// or mongodb+srv://'),
-  MONGODB_DB: z
-    .string()
-    .regex(/^[A-Za-z0-9_-]{1,63}$/, 'letters, digits, _ and - only')
-    .default('event_metrics'),
-  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://'),
-  REDIS_PREFIX: z
-    .string()
-    .regex(/^[A-Za-z0-9_:-]{1,64}$/, 'letters, digits, _, : and - only')
-    .default('ems'),
-  ADMIN_API_KEY: z.string().optional(),
-  LOG_LEVEL: z.enum(['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly']).default('info'),
-  UPLOAD_RATE_LIMIT: int(1, 1_000_000).default(10),
-  MAX_UPLOAD_BYTES: int(1, 64 * 1024 ** 3).default(10 * 1024 * 1024),
-  UPLOAD_LEASE_MS: int(500, 3_600_000).default(30_000),
-  EVENTS_PER_JOB: int(1, 100_000).default(5000),
-  WORKER_CONCURRENCY: int(1, 1000).default(10),
-  PROJECTION_POLL_MS: int(100, 3_600_000).default(2000),
-  METRICS_CACHE_MS: int(0, 3_600_000).default(1000),
-  TRUST_PROXY: bool.default(false),
-  CORS_ORIGINS: z.string().default(''),
-  HEALTH_TIMEOUT_MS: int(50, 60_000).default(1000),
-  JSON_BODY_LIMIT_BYTES: int(1024, 10 * 1024 * 1024).default(100 * 1024),
-  MAX_HEADER_BYTES: int(1024, 256 * 1024).default(16 * 1024),
-  PROJECTION_LAG_MAX_RECORDS: int(0, 1_000_000_000).default(1000),
-  PROJECTION_LAG_MAX_SECONDS: int(0, 86_400).default(60),
-  SHUTDOWN_TIMEOUT_MS: int(100, 600_000).default(10_000),
-});
+const envSchema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+    HOST: z.string().min(1).default('0.0.0.0'),
+    PORT: int(0, 65535).default(3000),
+    MONGODB_URI: z.string().regex(/^mongodb(\+srv)?:\/\//, 'must start with mongodb:// or mongodb+srv://'),
+    MONGODB_DB: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,63}$/, 'letters, digits, _ and - only')
+      .default('event_metrics'),
+    REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://'),
+    REDIS_PREFIX: z
+      .string()
+      .regex(/^[A-Za-z0-9_:-]{1,64}$/, 'letters, digits, _, : and - only')
+      .default('ems'),
+    ADMIN_API_KEY: z.string().optional(),
+    LOG_LEVEL: z.enum(['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly']).default('info'),
+    UPLOAD_RATE_LIMIT: int(1, 1_000_000).default(10),
+    MAX_UPLOAD_BYTES: int(1, 64 * 1024 ** 3).default(10 * 1024 * 1024),
+    UPLOAD_LEASE_MS: int(500, 3_600_000).default(30_000),
+    EVENTS_PER_JOB: int(1, 100_000).default(5000),
+    WORKER_CONCURRENCY: int(1, 1000).default(10),
+    PROJECTION_POLL_MS: int(100, 3_600_000).default(2000),
+    METRICS_CACHE_MS: int(0, 3_600_000).default(1000),
+    TRUST_PROXY: bool.default(false),
+    CORS_ORIGINS: z.string().default(''),
+    HEALTH_TIMEOUT_MS: int(50, 60_000).default(1000),
+    JSON_BODY_LIMIT_BYTES: int(1024, 10 * 1024 * 1024).default(100 * 1024),
+    MAX_HEADER_BYTES: int(1024, 256 * 1024).default(16 * 1024),
+    HTTP_HEADERS_TIMEOUT_MS: int(1000, 600_000).default(20_000),
+    HTTP_REQUEST_TIMEOUT_MS: int(1000, 86_400_000).default(600_000),
+    HTTP_IDLE_TIMEOUT_MS: int(1000, 3_600_000).default(30_000),
+    HTTP_MAX_CONNECTIONS: int(1, 1_000_000).default(1000),
+    PROJECTION_LAG_MAX_RECORDS: int(0, 1_000_000_000).default(1000),
+    PROJECTION_LAG_MAX_SECONDS: int(0, 86_400).default(60),
+    SHUTDOWN_TIMEOUT_MS: int(100, 600_000).default(10_000),
+  })
+  .refine((env) => env.HTTP_HEADERS_TIMEOUT_MS <= env.HTTP_REQUEST_TIMEOUT_MS, {
+    path: ['HTTP_HEADERS_TIMEOUT_MS'],
+    message: 'must not be longer than HTTP_REQUEST_TIMEOUT_MS (the headers are part of the request)',
+  });
 
 export type Env = z.infer<typeof envSchema>;
 
@@ -54,6 +63,13 @@ export interface Config {
     corsOrigins: string[];
     jsonBodyLimitBytes: number;
     maxHeaderBytes: number;
+    /** A request's headers must arrive within this. */
+    headersTimeoutMs: number;
+    /** The whole request, body included, must arrive within this. */
+    requestTimeoutMs: number;
+    /** A connection on which the client owes bytes (or does not read) for this long is closed. */
+    idleTimeoutMs: number;
+    maxConnections: number;
   };
   mongo: { uri: string; dbName: string };
   redis: { url: string; prefix: string };
@@ -136,6 +152,10 @@ export function loadConfig(source: Record<string, string | undefined> = process.
         .filter((o) => o !== ''),
       jsonBodyLimitBytes: env.JSON_BODY_LIMIT_BYTES,
       maxHeaderBytes: env.MAX_HEADER_BYTES,
+      headersTimeoutMs: env.HTTP_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: env.HTTP_REQUEST_TIMEOUT_MS,
+      idleTimeoutMs: env.HTTP_IDLE_TIMEOUT_MS,
+      maxConnections: env.HTTP_MAX_CONNECTIONS,
     },
     mongo: { uri: env.MONGODB_URI, dbName: env.MONGODB_DB },
     redis: { url: env.REDIS_URL, prefix: env.REDIS_PREFIX },

@@ -11,6 +11,12 @@ describe('loadConfig', () => {
     expect(config.http.corsOrigins).toEqual([]);
     expect(config.http.jsonBodyLimitBytes).toBe(100 * 1024);
     expect(config.http.maxHeaderBytes).toBe(16 * 1024);
+    expect(config.http).toMatchObject({
+      headersTimeoutMs: 20_000,
+      requestTimeoutMs: 600_000,
+      idleTimeoutMs: 30_000,
+      maxConnections: 1000,
+    });
     expect(config.projectionLag).toEqual({ maxRecords: 1000, maxSeconds: 60 });
     expect(config.admin.generated).toBe(true);
     expect(config.admin.apiKey.length).toBeGreaterThanOrEqual(16);
@@ -32,6 +38,12 @@ describe('loadConfig', () => {
     expect(caught).toBeInstanceOf(ConfigError);
     const keys = (caught as ConfigError).issues.map((i) => i.key).sort();
     expect(keys).toEqual(['MONGODB_URI', 'PORT', 'TRUST_PROXY', 'UPLOAD_RATE_LIMIT']);
+  });
+
+  it('refuses a header timeout longer than the request timeout', () => {
+    expect(() =>
+      loadConfig({ ...testEnv(), HTTP_HEADERS_TIMEOUT_MS: '60000', HTTP_REQUEST_TIMEOUT_MS: '30000' }),
+    ).toThrow(/HTTP_HEADERS_TIMEOUT_MS: must not be longer than HTTP_REQUEST_TIMEOUT_MS/);
   });
 
   it('requires MONGODB_URI and REDIS_URL', () => {
