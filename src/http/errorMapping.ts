@@ -23,7 +23,12 @@ import { isRedisUnavailable } from '../redis';
 /** The body of every 4xx/5xx answer (documented as the `ErrorResponse` OpenAPI component). */
 export const ErrorResponse = z
   .object({
-    error: z.string().meta({ description: 'Stable machine-readable code', example: 'ValidationError' }),
+    // No example here: each response carries a real one (openapi/examples), and a property example
+    // would make Swagger UI show "ValidationError" under every status that lacks one.
+    error: z.string().meta({
+      description:
+        'Stable machine-readable code: ValidationError, RequestAborted, Unauthorized, Forbidden, NotFound, PayloadTooLarge, TooManyRequests, ServiceUnavailable, InternalError',
+    }),
     message: z.string().meta({ description: 'Human-readable explanation, safe to show' }),
     details: z.unknown().optional().meta({ description: 'Structured context, e.g. the invalid fields' }),
   })

@@ -29,12 +29,38 @@ export const uploadCreatedSchema = z
   });
 export type UploadCreated = z.infer<typeof uploadCreatedSchema>;
 
-export const uploadRejectedSchema = z.object({
-  error: z.string(),
-  message: z.string(),
-  details: z.array(z.object({ row: z.number().int(), field: z.string(), message: z.string() })).optional(),
-  errorCount: z.number().int().optional(),
-});
+export const uploadRejectedSchema = z
+  .object({
+    error: z.string(),
+    message: z.string(),
+    details: z
+      .array(
+        z.object({
+          row: z.number().int().positive().meta({ description: 'Line number in the file; the header is 1' }),
+          field: z.string().meta({ description: 'Column name, or * for the row as a whole' }),
+          message: z.string(),
+        }),
+      )
+      .optional()
+      .meta({ description: 'The first 100 row errors' }),
+    errorCount: z.number().int().positive().optional().meta({ description: 'All row errors, listed or not' }),
+  })
+  .meta({
+    // The answer to a file with a bad timestamp on line 3 and no userId on line 4.
+    example: {
+      error: 'ValidationError',
+      message: 'The file has 2 invalid values; nothing was stored',
+      details: [
+        {
+          row: 3,
+          field: 'timestamp',
+          message: 'timestamp must be an ISO 8601 date and time with a zone, e.g. 2024-01-15T10:00:00Z',
+        },
+        { row: 4, field: 'userId', message: 'userId is required' },
+      ],
+      errorCount: 2,
+    },
+  });
 
 export interface UploadsDeps {
   uploadBatch: UploadBatch;
