@@ -43,6 +43,18 @@ async function presenceOf(queue: Queue<ChunkJobData>, jobId: string): Promise<Jo
   return { kind: 'queued' };
 }
 
+/** Puts a failed (or kept completed) job back to wait; false when it had left that state meanwhile. */
+async function revive(job: Job, state: 'failed' | 'completed', data: ChunkJobData): Promise<boolean> {
+  try {
+    await job.updateData(data);
+    await job.retry(state, { resetAttemptsMade: true, resetAttemptsStarted: true });
+    return true;
+  } catch {
+    // Retried or removed by something other than a process call (an operator, another release).
+    return false;
+  }
+}
+
 /**
  * Enqueues one job per chunk that the log does not yet show as processed; a chunk whose job failed
  * is retried. Job ids are deterministic, so a chunk never has two jobs at once. Calls for one batch
@@ -97,11 +109,8 @@ export function createProcessBatch(deps: ProcessBatchDeps) {
       const data: ChunkJobData = { batchId, round, correlationId, chunk };
       if (presence.kind === 'absent') toAdd.push(data);
       else if (presence.kind === 'queued') alreadyQueued += 1;
-      else {
-        await presence.job.updateData(data);
-        await presence.job.retry(presence.state, { resetAttemptsMade: true, resetAttemptsStarted: true });
-        jobsEnqueued += 1;
-      }
+      else if (await revive(presence.job, presence.state, data)) jobsEnqueued += 1;
+      else alreadyQueued += 1;
     }
     for (let i = 0; i < toAdd.length; i += ADD_BULK_SIZE) {
       const slice = toAdd.slice(i, i + ADD_BULK_SIZE);

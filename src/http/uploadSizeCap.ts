@@ -1,13 +1,12 @@
-import type { Request, Response } from 'express';
+import type { Request } from 'express';
 import { PayloadTooLargeError } from '../errors';
 
 /**
  * MAX_UPLOAD_BYTES as a bound on what an upload makes the server read. multer stops storing a file
  * at its size limit, but it answers an error only once the client has sent the whole body (so the
  * client does not see a reset), and after an early CSV error it went on reading and discarding
- * everything: a 300 MB file of zeros was read to its end. So the route answers 413 the moment the
- * file or the body passes the cap, with `Connection: close`: Node closes the socket once the answer
- * is out, and nothing more is read.
+ * everything (a 64 MiB file of zeros was read to its last byte). So the route answers 413 once the
+ * file or the body passes the cap (with `Connection: close`, see http/uploads).
  */
 
 /** Room for the multipart envelope around the file: part headers, boundaries, the few small fields. */
@@ -31,15 +30,11 @@ export function uploadTooLarge(maxBytes: number): PayloadTooLargeError {
  * Content-Length says so, else when the bytes read so far pass it. Returns false when it refused
  * at once, so the caller reads nothing.
  */
-export function watchBodySize(req: Request, res: Response, maxBytes: number, refuse: () => void): boolean {
+export function watchBodySize(req: Request, maxBytes: number, refuse: () => void): boolean {
   const cap = maxBytes + ENVELOPE_BYTES;
-  const stop = (): void => {
-    res.setHeader('Connection', 'close');
-    refuse();
-  };
   const declared = Number(req.get('Content-Length') ?? 0);
   if (declared > cap) {
-    stop();
+    refuse();
     return false;
   }
   let received = 0;
@@ -47,7 +42,7 @@ export function watchBodySize(req: Request, res: Response, maxBytes: number, ref
     received += chunk.length;
     if (received > cap) {
       req.off('data', count);
-      stop();
+      refuse();
     }
   };
   // Only counts: the body's reader (multer) is attached in the same tick, before any data flows.

@@ -122,14 +122,13 @@ export function uploadsRouter(deps: UploadsDeps): Router {
       refusals.delete(req);
       next(error);
     };
+    // Node closes the socket once this answer is out, so nothing more of the body is read.
     const refuse = (): void => {
+      res.setHeader('Connection', 'close');
       settle(uploadTooLarge(deps.maxBytes));
     };
-    if (!watchBodySize(req, res, deps.maxBytes, refuse)) return;
-    refusals.set(req, () => {
-      res.setHeader('Connection', 'close');
-      refuse();
-    });
+    if (!watchBodySize(req, deps.maxBytes, refuse)) return;
+    refusals.set(req, refuse);
     single(req, res, (error?: unknown) => {
       settle(outcome(req, error));
     });
