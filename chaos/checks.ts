@@ -89,12 +89,24 @@ export function verifyExitsZero(world: World): Promise<void> {
   });
 }
 
+/**
+ * Every batch in the event log, read from the database: an upload killed after its commit but
+ * before its answer left a batch that no client knows of (and that the batch list may not show yet).
+ */
+async function allBatches(world: World): Promise<string[]> {
+  const records = await world.db
+    .collection<{ type: string; data: { batchId: string } }>('event_log')
+    .find({ type: 'BatchUploaded' })
+    .toArray();
+  return records.map((r) => r.data.batchId);
+}
+
 export async function checkEverything(
   world: World,
   files: readonly CsvFile[],
   batchIds: readonly string[],
 ): Promise<void> {
-  await processToCompletion(world, batchIds);
+  await processToCompletion(world, [...new Set([...batchIds, ...(await allBatches(world))])]);
   await metricsMatch(world, files);
   await verifyExitsZero(world);
   await world.waitHealthy(60_000);

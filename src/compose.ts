@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import { join } from 'node:path';
 import type { Queue } from 'bullmq';
 import type { Express } from 'express';
@@ -27,6 +27,7 @@ import {
 import { ensureRawEventChunkIndexes, RAW_EVENT_CHUNKS_COLLECTION, readChunk } from './events/rawEventChunks';
 import { ensureRawEventIndexes, RAW_EVENTS_COLLECTION } from './events/rawEvents';
 import { createApp } from './http/app';
+import { createBoundedServer } from './http/server';
 import { buildOpenApiDocument, type OpenApiDocument } from './http/openapi/document';
 import { createSchemaRegistry } from './http/openapi/registry';
 import { registerServiceSchemas } from './http/openapi/schemas';
@@ -261,14 +262,16 @@ function createProcessBatchFor(runtime: Runtime) {
     db: runtime.mongo.db,
     eventLog: runtime.eventLog,
     queue: runtime.processingQueue,
+    redis: runtime.redis,
+    redisPrefix: runtime.config.redis.prefix,
     eventsPerJob: runtime.config.processing.eventsPerJob,
     logger: runtime.logger,
   });
 }
 
-/** The HTTP server for an app, with the configured header size limit (Node answers 431 beyond it). */
+/** The HTTP server for an app, with the configured limits (see http/server). */
 export function createHttpServer(runtime: Runtime, app: Express = buildApp(runtime)): Server {
-  return createServer({ maxHeaderSize: runtime.config.http.maxHeaderBytes }, app);
+  return createBoundedServer(app, runtime.config.http, runtime.logger);
 }
 
 /** Every read model, in the order rebuilds and workers run them. */

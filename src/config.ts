@@ -10,42 +10,51 @@ const bool = z
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
-const envSchema = z.object({
-  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
-  HOST: z.string().min(1).default('0.0.0.0'),
-  PORT: int(0, 65535).default(3000),
-  MONGODB_URI: z.string().regex(/^mongodb(\+srv)?:\/\//, 'must start with mongodb:// or mongodb+srv://'),
-  MONGODB_DB: z
-    .string()
-    .regex(/^[A-Za-z0-9_-]{1,63}$/, 'letters, digits, _ and - only')
-    .default('event_metrics'),
-  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://'),
-  REDIS_PREFIX: z
-    .string()
-    .regex(/^[A-Za-z0-9_:-]{1,64}$/, 'letters, digits, _, : and - only')
-    .default('ems'),
-  ADMIN_API_KEY: z.string().optional(),
-  LOG_LEVEL: z.enum(['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly']).default('info'),
-  UPLOAD_RATE_LIMIT: int(1, 1_000_000).default(10),
-  MAX_UPLOAD_BYTES: int(1, 64 * 1024 ** 3).default(10 * 1024 * 1024),
-  UPLOAD_LEASE_MS: int(500, 3_600_000).default(30_000),
-  UPLOAD_STORE_WAIT_MS: int(0, 3_600_000).default(120_000),
-  MAX_CONCURRENT_UPLOADS: int(1, 1000).default(4),
-  UPLOAD_RECOVERY_INTERVAL_MS: int(100, 3_600_000).default(5000),
-  EVENTS_PER_JOB: int(1, 100_000).default(5000),
-  WORKER_CONCURRENCY: int(1, 1000).default(10),
-  PROJECTION_POLL_MS: int(100, 3_600_000).default(2000),
-  PROCESSING_SWEEP_MS: int(100, 3_600_000).default(15_000),
-  METRICS_CACHE_MS: int(0, 3_600_000).default(1000),
-  TRUST_PROXY: bool.default(false),
-  CORS_ORIGINS: z.string().default(''),
-  HEALTH_TIMEOUT_MS: int(50, 60_000).default(1000),
-  JSON_BODY_LIMIT_BYTES: int(1024, 10 * 1024 * 1024).default(100 * 1024),
-  MAX_HEADER_BYTES: int(1024, 256 * 1024).default(16 * 1024),
-  PROJECTION_LAG_MAX_RECORDS: int(0, 1_000_000_000).default(1000),
-  PROJECTION_LAG_MAX_SECONDS: int(0, 86_400).default(60),
-  SHUTDOWN_TIMEOUT_MS: int(100, 600_000).default(10_000),
-});
+const envSchema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+    HOST: z.string().min(1).default('0.0.0.0'),
+    PORT: int(0, 65535).default(3000),
+    MONGODB_URI: z.string().regex(/^mongodb(\+srv)?:\/\//, 'must start with mongodb:// or mongodb+srv://'),
+    MONGODB_DB: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,63}$/, 'letters, digits, _ and - only')
+      .default('event_metrics'),
+    REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://'),
+    REDIS_PREFIX: z
+      .string()
+      .regex(/^[A-Za-z0-9_:-]{1,64}$/, 'letters, digits, _, : and - only')
+      .default('ems'),
+    ADMIN_API_KEY: z.string().optional(),
+    LOG_LEVEL: z.enum(['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly']).default('info'),
+    UPLOAD_RATE_LIMIT: int(1, 1_000_000).default(10),
+    MAX_UPLOAD_BYTES: int(1, 64 * 1024 ** 3).default(10 * 1024 * 1024),
+    UPLOAD_LEASE_MS: int(500, 3_600_000).default(30_000),
+    UPLOAD_STORE_WAIT_MS: int(0, 3_600_000).default(120_000),
+    MAX_CONCURRENT_UPLOADS: int(1, 1000).default(4),
+    UPLOAD_RECOVERY_INTERVAL_MS: int(100, 3_600_000).default(5000),
+    EVENTS_PER_JOB: int(1, 100_000).default(5000),
+    WORKER_CONCURRENCY: int(1, 1000).default(10),
+    PROJECTION_POLL_MS: int(100, 3_600_000).default(2000),
+    PROCESSING_SWEEP_MS: int(100, 3_600_000).default(15_000),
+    METRICS_CACHE_MS: int(0, 3_600_000).default(1000),
+    TRUST_PROXY: bool.default(false),
+    CORS_ORIGINS: z.string().default(''),
+    HEALTH_TIMEOUT_MS: int(50, 60_000).default(1000),
+    JSON_BODY_LIMIT_BYTES: int(1024, 10 * 1024 * 1024).default(100 * 1024),
+    MAX_HEADER_BYTES: int(1024, 256 * 1024).default(16 * 1024),
+    HTTP_HEADERS_TIMEOUT_MS: int(1000, 600_000).default(20_000),
+    HTTP_REQUEST_TIMEOUT_MS: int(1000, 86_400_000).default(600_000),
+    HTTP_IDLE_TIMEOUT_MS: int(1000, 3_600_000).default(30_000),
+    HTTP_MAX_CONNECTIONS: int(1, 1_000_000).default(1000),
+    PROJECTION_LAG_MAX_RECORDS: int(0, 1_000_000_000).default(1000),
+    PROJECTION_LAG_MAX_SECONDS: int(0, 86_400).default(60),
+    SHUTDOWN_TIMEOUT_MS: int(100, 600_000).default(10_000),
+  })
+  .refine((env) => env.HTTP_HEADERS_TIMEOUT_MS <= env.HTTP_REQUEST_TIMEOUT_MS, {
+    path: ['HTTP_HEADERS_TIMEOUT_MS'],
+    message: 'must not be longer than HTTP_REQUEST_TIMEOUT_MS (the headers are part of the request)',
+  });
 
 export type Env = z.infer<typeof envSchema>;
 
@@ -58,6 +67,13 @@ export interface Config {
     corsOrigins: string[];
     jsonBodyLimitBytes: number;
     maxHeaderBytes: number;
+    /** A request's headers must arrive within this. */
+    headersTimeoutMs: number;
+    /** The whole request, body included, must arrive within this. */
+    requestTimeoutMs: number;
+    /** A connection on which the client owes bytes (or does not read) for this long is closed. */
+    idleTimeoutMs: number;
+    maxConnections: number;
   };
   mongo: { uri: string; dbName: string };
   redis: { url: string; prefix: string };
@@ -98,6 +114,39 @@ export class ConfigError extends Error {
 }
 
 const MIN_ADMIN_KEY_LENGTH = 16;
+/** Length alone lets `aaaaaaaaaaaaaaaa` through; a key typed or repeated by hand rarely has this many. */
+const MIN_ADMIN_KEY_DISTINCT = 8;
+const GENERATE_KEY_HINT = 'generate one with `openssl rand -base64 32`';
+
+/** Why `key` is too weak to guard the admin endpoints, or undefined when it will do. */
+function weakKeyReason(key: string): string | undefined {
+  if (key.length < MIN_ADMIN_KEY_LENGTH) {
+    return `at least ${MIN_ADMIN_KEY_LENGTH} characters (this one has ${key.length}); ${GENERATE_KEY_HINT}`;
+  }
+  const distinct = new Set(key).size;
+  if (distinct < MIN_ADMIN_KEY_DISTINCT) {
+    return (
+      `too weak: it has ${distinct} distinct characters, at least ${MIN_ADMIN_KEY_DISTINCT} are needed; ` +
+      GENERATE_KEY_HINT
+    );
+  }
+  return undefined;
+}
+
+function resolveAdminKey(env: Env): Config['admin'] {
+  const key = env.ADMIN_API_KEY;
+  if (key === undefined) {
+    if (env.NODE_ENV === 'production') {
+      throw new ConfigError([
+        { key: 'ADMIN_API_KEY', message: `required in production; ${GENERATE_KEY_HINT}` },
+      ]);
+    }
+    return { apiKey: randomBytes(24).toString('base64url'), generated: true };
+  }
+  const reason = weakKeyReason(key);
+  if (reason !== undefined) throw new ConfigError([{ key: 'ADMIN_API_KEY', message: reason }]);
+  return { apiKey: key, generated: false };
+}
 
 /** Parses an environment (process.env by default) into a Config, or throws ConfigError naming each bad key. */
 export function loadConfig(source: Record<string, string | undefined> = process.env): Config {
@@ -111,25 +160,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   }
   const env = parsed.data;
 
-  let apiKey = env.ADMIN_API_KEY;
-  let generated = false;
-  if (apiKey === undefined || apiKey.length < MIN_ADMIN_KEY_LENGTH) {
-    if (env.NODE_ENV === 'production') {
-      throw new ConfigError([
-        {
-          key: 'ADMIN_API_KEY',
-          message: `required in production, at least ${MIN_ADMIN_KEY_LENGTH} characters`,
-        },
-      ]);
-    }
-    if (apiKey !== undefined) {
-      throw new ConfigError([
-        { key: 'ADMIN_API_KEY', message: `at least ${MIN_ADMIN_KEY_LENGTH} characters` },
-      ]);
-    }
-    apiKey = randomBytes(24).toString('base64url');
-    generated = true;
-  }
+  const admin = resolveAdminKey(env);
 
   return {
     env: env.NODE_ENV,
@@ -142,10 +173,14 @@ export function loadConfig(source: Record<string, string | undefined> = process.
         .filter((o) => o !== ''),
       jsonBodyLimitBytes: env.JSON_BODY_LIMIT_BYTES,
       maxHeaderBytes: env.MAX_HEADER_BYTES,
+      headersTimeoutMs: env.HTTP_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: env.HTTP_REQUEST_TIMEOUT_MS,
+      idleTimeoutMs: env.HTTP_IDLE_TIMEOUT_MS,
+      maxConnections: env.HTTP_MAX_CONNECTIONS,
     },
     mongo: { uri: env.MONGODB_URI, dbName: env.MONGODB_DB },
     redis: { url: env.REDIS_URL, prefix: env.REDIS_PREFIX },
-    admin: { apiKey, generated },
+    admin,
     logLevel: env.LOG_LEVEL,
     uploads: {
       rateLimitPerMinute: env.UPLOAD_RATE_LIMIT,

@@ -41,6 +41,11 @@ export class UnauthorizedError extends AppError {
   readonly code = 'Unauthorized';
 }
 
+/** The request is understood but not allowed from where it came (see http/crossSiteGuard). */
+export class ForbiddenError extends AppError {
+  readonly code = 'Forbidden';
+}
+
 export class PayloadTooLargeError extends AppError {
   readonly code = 'PayloadTooLarge';
 }

@@ -23,6 +23,12 @@ describe('loadConfig', () => {
     expect(config.http.corsOrigins).toEqual([]);
     expect(config.http.jsonBodyLimitBytes).toBe(100 * 1024);
     expect(config.http.maxHeaderBytes).toBe(16 * 1024);
+    expect(config.http).toMatchObject({
+      headersTimeoutMs: 20_000,
+      requestTimeoutMs: 600_000,
+      idleTimeoutMs: 30_000,
+      maxConnections: 1000,
+    });
     expect(config.projectionLag).toEqual({ maxRecords: 1000, maxSeconds: 60 });
     expect(config.admin.generated).toBe(true);
     expect(config.admin.apiKey.length).toBeGreaterThanOrEqual(16);
@@ -46,6 +52,12 @@ describe('loadConfig', () => {
     expect(keys).toEqual(['MONGODB_URI', 'PORT', 'TRUST_PROXY', 'UPLOAD_RATE_LIMIT']);
   });
 
+  it('refuses a header timeout longer than the request timeout', () => {
+    expect(() =>
+      loadConfig({ ...testEnv(), HTTP_HEADERS_TIMEOUT_MS: '60000', HTTP_REQUEST_TIMEOUT_MS: '30000' }),
+    ).toThrow(/HTTP_HEADERS_TIMEOUT_MS: must not be longer than HTTP_REQUEST_TIMEOUT_MS/);
+  });
+
   it('requires MONGODB_URI and REDIS_URL', () => {
     expect(() => loadConfig({})).toThrow(/MONGODB_URI[\s\S]*REDIS_URL|REDIS_URL[\s\S]*MONGODB_URI/);
   });
@@ -55,6 +67,38 @@ describe('loadConfig', () => {
     expect(() => loadConfig(env)).toThrow(/ADMIN_API_KEY/);
     expect(() => loadConfig({ ...env, ADMIN_API_KEY: 'short' })).toThrow(/ADMIN_API_KEY/);
     expect(loadConfig({ ...env, ADMIN_API_KEY: 'a-long-enough-admin-key' }).admin.generated).toBe(false);
+  });
+
+  it('refuses a long key with too few distinct characters, and says how to generate one', () => {
+    const env = { MONGODB_URI: 'mongodb://h/', REDIS_URL: 'redis://h' };
+    for (const [NODE_ENV, ADMIN_API_KEY] of [
+      ['production', 'aaaaaaaaaaaaaaaa'],
+      ['production', 'abababababababababababab'],
+      ['development', '1234123412341234'],
+    ] as const) {
+      let caught: unknown;
+      try {
+        loadConfig({ ...env, NODE_ENV, ADMIN_API_KEY });
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught).toBeInstanceOf(ConfigError);
+      const [issue] = (caught as ConfigError).issues;
+      expect(issue?.key).toBe('ADMIN_API_KEY');
+      expect(issue?.message).toMatch(/distinct characters/);
+      expect(issue?.message).toMatch(/openssl rand/);
+    }
+    let missing: unknown;
+    try {
+      loadConfig({ ...env, NODE_ENV: 'production' });
+    } catch (error) {
+      missing = error;
+    }
+    expect((missing as ConfigError).issues[0]?.message).toMatch(/openssl rand/);
+    const generated = 'Jm3xQ9vT2LpW8sKd4HzR7bYc';
+    expect(loadConfig({ ...env, NODE_ENV: 'production', ADMIN_API_KEY: generated }).admin.apiKey).toBe(
+      generated,
+    );
   });
 
   it('reads the tuning knobs', () => {

@@ -1,14 +1,17 @@
-import type { Queue } from 'bullmq';
+import type { Job, Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
 import type { Db } from 'mongodb';
 import { NotFoundError } from '../errors';
-import { batchKeys, batchStream, readBatchHistory } from '../events/batchHistory';
+import { batchKeys, batchStream, readBatchHistory, type BatchHistory } from '../events/batchHistory';
 import type { EventLog } from '../events/eventLog';
 import { planChunks } from '../events/rawEventChunks';
 import type { Logger } from '../logging';
 import { chunkJobId, chunkJobOptions, type ChunkJobData } from '../workers/chunkJobs';
+import { withLock } from './batchLock';
 
 export interface ProcessBatchResult {
   batchId: string;
+  /** Jobs this call added or put back from the failed set; jobs that already existed are not counted. */
   jobsEnqueued: number;
   /** Chunks whose job was already waiting or running: left alone. */
   alreadyQueued: number;
@@ -18,27 +21,71 @@ export interface ProcessBatchDeps {
   db: Db;
   eventLog: EventLog;
   queue: Queue<ChunkJobData>;
+  /** Fail-fast connection for the per-batch lock. */
+  redis: Redis;
+  redisPrefix: string;
   eventsPerJob: number;
   logger: Logger;
 }
 
 const ADD_BULK_SIZE = 500;
 
+/** Where a pending chunk's job stands: none, waiting or running, or finished and revivable. */
+type JobPresence =
+  { kind: 'absent' } | { kind: 'queued' } | { kind: 'finished'; job: Job; state: 'failed' | 'completed' };
+
+async function presenceOf(queue: Queue<ChunkJobData>, jobId: string): Promise<JobPresence> {
+  const job = await queue.getJob(jobId);
+  if (job === undefined) return { kind: 'absent' };
+  const state = await job.getState();
+  if (state === 'unknown') return { kind: 'absent' };
+  if (state === 'failed' || state === 'completed') return { kind: 'finished', job, state };
+  return { kind: 'queued' };
+}
+
+/** Puts a failed (or kept completed) job back to wait; false when it had left that state meanwhile. */
+async function revive(job: Job, state: 'failed' | 'completed', data: ChunkJobData): Promise<boolean> {
+  try {
+    await job.updateData(data);
+    await job.retry(state, { resetAttemptsMade: true, resetAttemptsStarted: true });
+    return true;
+  } catch {
+    // Retried or removed by something other than a process call (an operator, another release).
+    return false;
+  }
+}
+
 /**
- * Enqueues one job per chunk that the log does not yet show as processed. Job ids are deterministic,
- * so repeated or concurrent calls add each chunk at most once; a chunk whose job failed is retried.
+ * Enqueues one job per chunk that the log does not yet show as processed; a chunk whose job failed
+ * is retried. Job ids are deterministic, so a chunk never has two jobs at once. Calls for one batch
+ * run one at a time (a Redis lock): BullMQ answers an add of an existing job id as it answers a new
+ * one, so only a call that knows nobody else is adding can say how many jobs it really enqueued.
  */
 export function createProcessBatch(deps: ProcessBatchDeps) {
-  return async function processBatch(batchId: string, correlationId: string): Promise<ProcessBatchResult> {
+  async function historyOf(batchId: string): Promise<BatchHistory> {
     const history = await readBatchHistory(deps.eventLog, batchId);
     if (history === undefined) throw new NotFoundError(`Batch ${batchId} not found`);
+    return history;
+  }
+
+  async function enqueue(batchId: string, correlationId: string): Promise<ProcessBatchResult> {
+    let history = await historyOf(batchId);
     const eventsPerChunk = history.eventsPerChunk ?? deps.eventsPerJob;
     const chunks = await planChunks(deps.db, batchId, history.uploaded.data.newEvents, eventsPerChunk);
-    const pending = chunks.filter((c) => !history.processedChunks.has(c.chunk));
+    const pending = new Map<number, JobPresence>();
+    for (const { chunk } of chunks) {
+      if (!history.processedChunks.has(chunk))
+        pending.set(chunk, await presenceOf(deps.queue, chunkJobId(batchId, chunk)));
+    }
+    if ([...pending.values()].some((p) => p.kind === 'absent')) {
+      // A job that completed since the log was read has left the queue; the log, read again, shows it.
+      history = await historyOf(batchId);
+      for (const chunk of pending.keys()) if (history.processedChunks.has(chunk)) pending.delete(chunk);
+    }
 
     // A new round starts on the first call and after a failure, so the status is a function of the log.
     let round = history.rounds;
-    if (round === 0 || (pending.length > 0 && history.lastFailedPosition > history.lastStartedPosition)) {
+    if (round === 0 || (pending.size > 0 && history.lastFailedPosition > history.lastStartedPosition)) {
       round += 1;
       await deps.eventLog.append({
         type: 'BatchProcessingStarted',
@@ -58,11 +105,11 @@ export function createProcessBatch(deps: ProcessBatchDeps) {
     let jobsEnqueued = 0;
     let alreadyQueued = 0;
     const toAdd: ChunkJobData[] = [];
-    for (const { chunk } of pending) {
+    for (const [chunk, presence] of pending) {
       const data: ChunkJobData = { batchId, round, correlationId, chunk };
-      const outcome = await reviveExistingJob(deps.queue, chunkJobId(batchId, chunk), data);
-      if (outcome === 'absent') toAdd.push(data);
-      else if (outcome === 'revived') jobsEnqueued += 1;
+      if (presence.kind === 'absent') toAdd.push(data);
+      else if (presence.kind === 'queued') alreadyQueued += 1;
+      else if (await revive(presence.job, presence.state, data)) jobsEnqueued += 1;
       else alreadyQueued += 1;
     }
     for (let i = 0; i < toAdd.length; i += ADD_BULK_SIZE) {
@@ -84,28 +131,18 @@ export function createProcessBatch(deps: ProcessBatchDeps) {
       alreadyQueued,
     });
     return { batchId, jobsEnqueued, alreadyQueued };
-  };
-}
-
-/** 'absent': no job with this id; 'revived': a failed or stale job was put back; 'queued': leave it. */
-async function reviveExistingJob(
-  queue: Queue<ChunkJobData>,
-  jobId: string,
-  data: ChunkJobData,
-): Promise<'absent' | 'revived' | 'queued'> {
-  const job = await queue.getJob(jobId);
-  if (job === undefined) return 'absent';
-  const state = await job.getState();
-  if (state === 'unknown') return 'absent';
-  if (state !== 'failed' && state !== 'completed') return 'queued';
-  try {
-    await job.updateData(data);
-    await job.retry(state, { resetAttemptsMade: true, resetAttemptsStarted: true });
-    return 'revived';
-  } catch {
-    // A concurrent call revived it first (it is no longer in that state): nothing more to do.
-    return 'queued';
   }
+
+  return async function processBatch(batchId: string, correlationId: string): Promise<ProcessBatchResult> {
+    // Checked before the lock, so an id that names no batch takes no lock.
+    await historyOf(batchId);
+    return withLock(
+      deps.redis,
+      `${deps.redisPrefix}:lock:process-batch:${batchId}`,
+      () => enqueue(batchId, correlationId),
+      `Another request is still enqueueing batch ${batchId}; try again in a few seconds`,
+    );
+  };
 }
 
 export type ProcessBatch = ReturnType<typeof createProcessBatch>;

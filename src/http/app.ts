@@ -18,6 +18,7 @@ import { requestLogger } from './requestLogger';
 import { uploadsRouter } from './uploads';
 import { webUiRouter } from './webUi';
 import { corsAllowList, securityHeaders } from './security';
+import { refuseCrossSiteWrites } from './crossSiteGuard';
 
 export interface AppDeps {
   config: Config;
@@ -45,6 +46,8 @@ export function createApp(deps: AppDeps): Express {
   app.use(requestLogger(deps.logger));
   app.use(securityHeaders());
   app.use(corsAllowList(deps.config.http.corsOrigins));
+  // Before any body is read or any upload is counted against the rate limit.
+  app.use(refuseCrossSiteWrites(deps.config.http.corsOrigins));
   app.use(express.json({ limit: deps.config.http.jsonBodyLimitBytes }));
 
   // The hottest read first: every router a request passes costs it route matching.

@@ -4,8 +4,8 @@ import { ValidationError } from '../errors';
 import type { ProcessBatch } from '../commands/processBatch';
 import type { GetBatch } from '../queries/getBatch';
 import { DEFAULT_BATCH_PAGE, MAX_BATCH_PAGE, type ListBatches } from '../queries/listBatches';
+import { EXAMPLE_BATCH_ID } from './openapi/examples';
 
-const EXAMPLE_BATCH_ID = '3f1c2a9e-7b4d-4e8a-9c1f-2d3e4f5a6b7c';
 const batchId = z
   .string()
   .meta({ description: 'Id returned by POST /api/uploads', example: EXAMPLE_BATCH_ID });
@@ -13,12 +13,28 @@ const batchId = z
 export const ProcessBatchResponse = z
   .object({
     batchId,
-    jobsEnqueued: z.number().int().nonnegative().meta({ description: 'Chunk jobs added by this call' }),
+    jobsEnqueued: z.number().int().nonnegative().meta({
+      description:
+        'Chunk jobs this call added, or put back from the dead-letter queue; jobs that already existed (e.g. added by a concurrent call) are not counted',
+    }),
     message: z.string(),
   })
   .meta({
-    example: { batchId: EXAMPLE_BATCH_ID, jobsEnqueued: 4, message: 'Processing started: 4 job(s) enqueued' },
+    example: { batchId: EXAMPLE_BATCH_ID, jobsEnqueued: 1, message: 'Processing started: 1 job(s) enqueued' },
   });
+
+/** The example batch: the 4-row file of the upload example (3 new events), processed. */
+const BATCH_STATUS_EXAMPLE = {
+  batchId: EXAMPLE_BATCH_ID,
+  fileName: 'events.csv',
+  totalEvents: 3,
+  processedEvents: 3,
+  status: 'completed',
+  uploadedAt: '2024-01-15T10:00:00.000Z',
+  processedAt: '2024-01-15T10:00:02.512Z',
+  failedReason: null,
+  progress: 100,
+};
 
 export const BatchStatusResponse = z
   .object({
@@ -34,22 +50,13 @@ export const BatchStatusResponse = z
       .datetime()
       .nullable()
       .meta({ description: 'When the batch completed; null until then' }),
-    failedReason: z.string().nullable(),
+    failedReason: z.string().nullable().meta({
+      description:
+        'Why the batch failed, in words safe to show: which chunk failed and where an operator finds the error itself (the admin dead-letter queue); null unless failed',
+    }),
     progress: z.number().int().min(0).max(100).meta({ description: 'Whole percent of events processed' }),
   })
-  .meta({
-    example: {
-      batchId: EXAMPLE_BATCH_ID,
-      fileName: 'events.csv',
-      totalEvents: 11,
-      processedEvents: 11,
-      status: 'completed',
-      uploadedAt: '2024-01-15T10:00:00.000Z',
-      processedAt: '2024-01-15T10:00:02.512Z',
-      failedReason: null,
-      progress: 100,
-    },
-  });
+  .meta({ example: BATCH_STATUS_EXAMPLE });
 
 export const ListBatchesQuery = z.object({
   limit: z.coerce
@@ -66,13 +73,15 @@ export const ListBatchesQuery = z.object({
     .meta({ description: 'nextCursor of the previous page', example: '42' }),
 });
 
-export const BatchListResponse = z.object({
-  batches: z.array(BatchStatusResponse).meta({ description: 'Newest upload first' }),
-  nextCursor: z
-    .string()
-    .nullable()
-    .meta({ description: 'Pass as `cursor` for the next (older) page; null on the last page' }),
-});
+export const BatchListResponse = z
+  .object({
+    batches: z.array(BatchStatusResponse).meta({ description: 'Newest upload first' }),
+    nextCursor: z
+      .string()
+      .nullable()
+      .meta({ description: 'Pass as `cursor` for the next (older) page; null on the last page' }),
+  })
+  .meta({ example: { batches: [BATCH_STATUS_EXAMPLE], nextCursor: null } });
 
 export interface BatchesRouterDeps {
   processBatch: ProcessBatch;
@@ -101,6 +110,8 @@ export function batchesRouter(deps: BatchesRouterDeps): Router {
    *     description: >-
    *       Idempotent: chunks already processed, waiting or running are not enqueued again, so a
    *       repeated call answers 200 with jobsEnqueued 0. Chunks whose job failed are enqueued again (202).
+   *       Concurrent calls for one batch run one after the other, so their jobsEnqueued add up to the
+   *       jobs really enqueued; a call that waited 30 s for another one answers 503.
    *     parameters:
    *       - $ref: '#/components/parameters/BatchId'
    *     responses:
@@ -114,6 +125,11 @@ export function batchesRouter(deps: BatchesRouterDeps): Router {
    *         content:
    *           application/json:
    *             schema: { $ref: '#/components/schemas/ProcessBatchResponse' }
+   *             example:
+   *               batchId: 3f1c2a9e-7b4d-4e8a-9c1f-2d3e4f5a6b7c
+   *               jobsEnqueued: 0
+   *               message: Nothing left to process
+   *       '403': { $ref: '#/components/responses/Forbidden' }
    *       '404': { $ref: '#/components/responses/NotFound' }
    *       '503': { $ref: '#/components/responses/ServiceUnavailable' }
    */

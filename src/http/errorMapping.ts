@@ -4,6 +4,7 @@ import { z } from 'zod';
 import {
   AppError,
   DependencyUnavailableError,
+  ForbiddenError,
   InvalidRowsError,
   NotFoundError,
   PayloadTooLargeError,
@@ -22,7 +23,12 @@ import { isRedisUnavailable } from '../redis';
 /** The body of every 4xx/5xx answer (documented as the `ErrorResponse` OpenAPI component). */
 export const ErrorResponse = z
   .object({
-    error: z.string().meta({ description: 'Stable machine-readable code', example: 'ValidationError' }),
+    // No example here: each response carries a real one (openapi/examples), and a property example
+    // would make Swagger UI show "ValidationError" under every status that lacks one.
+    error: z.string().meta({
+      description:
+        'Stable machine-readable code: ValidationError, RequestAborted, Unauthorized, Forbidden, NotFound, PayloadTooLarge, TooManyRequests, ServiceUnavailable, InternalError',
+    }),
     message: z.string().meta({ description: 'Human-readable explanation, safe to show' }),
     details: z.unknown().optional().meta({ description: 'Structured context, e.g. the invalid fields' }),
   })
@@ -57,6 +63,7 @@ function mapError(error: unknown): Mapped {
     // Nobody reads this answer; it is a 4xx so the log does not report a server fault.
     if (error instanceof RequestAbortedError) return { status: 400, body };
     if (error instanceof UnauthorizedError) return { status: 401, body };
+    if (error instanceof ForbiddenError) return { status: 403, body };
     if (error instanceof NotFoundError) return { status: 404, body };
     if (error instanceof PayloadTooLargeError) return { status: 413, body };
     if (error instanceof RateLimitedError) {

@@ -40,7 +40,10 @@ export const HealthResponse = z
     example: {
       status: 'ok',
       checks: { mongo: 'ok', redis: 'ok', projections: 'ok', uploads: 'ok' },
-      projections: [{ projection: 'dailyMetrics', lag: 0, laggingSeconds: 0 }],
+      projections: [
+        { projection: 'batchStatus_v1', lag: 0, laggingSeconds: 0 },
+        { projection: 'dailyMetrics_v1', lag: 0, laggingSeconds: 0 },
+      ],
       problems: [],
     },
   });
@@ -67,6 +70,13 @@ export function healthRouter(checkHealth: CheckHealth): Router {
    *         content:
    *           application/json:
    *             schema: { $ref: '#/components/schemas/HealthResponse' }
+   *             example:
+   *               status: unavailable
+   *               checks: { mongo: ok, redis: unavailable, projections: ok, uploads: ok }
+   *               projections:
+   *                 - { projection: batchStatus_v1, lag: 0, laggingSeconds: 0 }
+   *                 - { projection: dailyMetrics_v1, lag: 0, laggingSeconds: 0 }
+   *               problems: ['redis: unavailable']
    */
   router.get('/health', async (_req, res) => {
     // Typed by the schema: the compiler proves checkHealth returns what the document promises.

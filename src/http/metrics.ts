@@ -22,8 +22,8 @@ export const DailyMetricsResponse = z
     example: {
       date: '2024-01-15',
       metrics: [
-        { eventType: 'click', count: 150 },
-        { eventType: 'purchase', count: 25 },
+        { eventType: 'click', count: 2 },
+        { eventType: 'purchase', count: 1 },
       ],
     },
   });
@@ -40,6 +40,8 @@ export function metricsRouter(deps: { getDailyMetrics: GetDailyMetrics }): Route
    *     parameters:
    *       - name: date
    *         in: query
+   *         required: false
+   *         description: UTC calendar date, YYYY-MM-DD. Optional; defaults to today (UTC).
    *         schema: { $ref: '#/components/schemas/MetricsQuery/properties/date' }
    *     responses:
    *       '200':

@@ -5,6 +5,7 @@ import { ValidationError } from '../errors';
 import { DEFAULT_DLQ_LIMIT, MAX_DLQ_LIMIT, type ListFailedJobs } from '../queries/listFailedJobs';
 import { PROCESSING_QUEUE } from '../workers/chunkJobs';
 import { requireAdminApiKey } from './adminAuth';
+import { EXAMPLE_BATCH_ID } from './openapi/examples';
 
 export const DlqQuery = z.object({
   limit: z.coerce
@@ -41,11 +42,16 @@ export const DlqResponse = z
       queueName: PROCESSING_QUEUE,
       failedJobs: [
         {
-          id: 'chunk_3f1c2a9e-7b4d-4e8a-9c1f-2d3e4f5a6b7c_1',
-          data: { batchId: '3f1c2a9e-7b4d-4e8a-9c1f-2d3e4f5a6b7c', chunk: 1 },
-          error: 'chunk 1 holds a malformed raw event',
-          failedReason: 'chunk 1 holds a malformed raw event',
-          timestamp: 1705312800000,
+          id: `chunk_${EXAMPLE_BATCH_ID}_0`,
+          data: {
+            batchId: EXAMPLE_BATCH_ID,
+            round: 1,
+            correlationId: '5b0e7c1a-2f4d-4c3b-9a8e-6d1f0c2b3a4e',
+            chunk: 0,
+          },
+          error: 'chunk 0 holds a malformed raw event',
+          failedReason: 'chunk 0 holds a malformed raw event',
+          timestamp: 1705312802512,
           attemptsMade: 1,
         },
       ],
@@ -135,6 +141,7 @@ export function queuesRouter(deps: QueuesRouterDeps): Router {
    *             schema: { $ref: '#/components/schemas/DlqRetryResponse' }
    *       '400': { $ref: '#/components/responses/BadRequest' }
    *       '401': { $ref: '#/components/responses/Unauthorized' }
+   *       '403': { $ref: '#/components/responses/Forbidden' }
    *       '503': { $ref: '#/components/responses/ServiceUnavailable' }
    */
   router.post('/api/queues/:name/dlq/retry', auth, async (req, res) => {

@@ -1,4 +1,4 @@
-import { Router, type ErrorRequestHandler, type RequestHandler } from 'express';
+import { Router, type ErrorRequestHandler, type Request, type RequestHandler } from 'express';
 import multer from 'multer';
 import { z } from 'zod';
 import { csvSpoolStorage } from '../commands/uploadBatch/csvStorage';
@@ -7,6 +7,7 @@ import type { UploadBatch } from '../commands/uploadBatch/uploadBatch';
 import { AppError, InvalidRowsError, RequestAbortedError, ValidationError } from '../errors';
 import type { ServiceMetrics } from '../metrics/serviceMetrics';
 import { limitInFlight } from './inFlightLimit';
+import { uploadTooLarge, watchBodySize } from './uploadSizeCap';
 
 /** Multipart field that carries the CSV, as in the original contract. */
 export const UPLOAD_FIELD = 'file';
@@ -29,12 +30,38 @@ export const uploadCreatedSchema = z
   });
 export type UploadCreated = z.infer<typeof uploadCreatedSchema>;
 
-export const uploadRejectedSchema = z.object({
-  error: z.string(),
-  message: z.string(),
-  details: z.array(z.object({ row: z.number().int(), field: z.string(), message: z.string() })).optional(),
-  errorCount: z.number().int().optional(),
-});
+export const uploadRejectedSchema = z
+  .object({
+    error: z.string(),
+    message: z.string(),
+    details: z
+      .array(
+        z.object({
+          row: z.number().int().positive().meta({ description: 'Line number in the file; the header is 1' }),
+          field: z.string().meta({ description: 'Column name, or * for the row as a whole' }),
+          message: z.string(),
+        }),
+      )
+      .optional()
+      .meta({ description: 'The first 100 row errors' }),
+    errorCount: z.number().int().positive().optional().meta({ description: 'All row errors, listed or not' }),
+  })
+  .meta({
+    // The answer to a file with a bad timestamp on line 3 and no userId on line 4.
+    example: {
+      error: 'ValidationError',
+      message: 'The file has 2 invalid values; nothing was stored',
+      details: [
+        {
+          row: 3,
+          field: 'timestamp',
+          message: 'timestamp must be an ISO 8601 date and time with a zone, e.g. 2024-01-15T10:00:00Z',
+        },
+        { row: 4, field: 'userId', message: 'userId is required' },
+      ],
+      errorCount: 2,
+    },
+  });
 
 export interface UploadsDeps {
   uploadBatch: UploadBatch;
@@ -61,32 +88,52 @@ function storedFileName(name: string): string {
 }
 
 export function uploadsRouter(deps: UploadsDeps): Router {
-  const { storage, spooled, failedHere } = csvSpoolStorage(deps.spoolDir ?? defaultSpoolDir());
+  // How each request in flight is refused once it is over the cap (see watchBodySize).
+  const refusals = new WeakMap<Request, () => void>();
+  const { storage, spooled, failedHere } = csvSpoolStorage(deps.spoolDir ?? defaultSpoolDir(), (req) =>
+    refusals.get(req)?.(),
+  );
   const single = multer({
     storage,
     limits: { fileSize: deps.maxBytes, files: 1, fields: 10, parts: 12, fieldSize: 64 * 1024 },
   }).single(UPLOAD_FIELD);
 
   // Turns multer's outcomes that are about this endpoint into errors a client can act on.
+  const outcome = (req: Request, error: unknown): unknown => {
+    if (error === undefined || error === null) return undefined;
+    if (error instanceof multer.MulterError && error.code === 'LIMIT_FILE_SIZE') {
+      return uploadTooLarge(deps.maxBytes);
+    }
+    if (!req.complete) return new RequestAbortedError('The upload was aborted before the file arrived');
+    if (error instanceof multer.MulterError && error.code === 'LIMIT_UNEXPECTED_FILE') {
+      return new ValidationError(
+        `Unexpected file field "${error.field ?? ''}": send the CSV in the field "${UPLOAD_FIELD}"`,
+      );
+    }
+    if (error instanceof AppError || error instanceof multer.MulterError || failedHere(req, error))
+      return error;
+    // Whatever else multer passes on comes from busboy reading a malformed body.
+    const reason = error instanceof Error ? `: ${error.message}` : '';
+    return new ValidationError(`The multipart body cannot be read${reason}`);
+  };
+
   const receiveCsv: RequestHandler = (req, res, next) => {
+    let settled = false;
+    const settle = (error?: unknown): void => {
+      if (settled) return;
+      settled = true;
+      refusals.delete(req);
+      next(error);
+    };
+    // Node closes the socket once this answer is out, so nothing more of the body is read.
+    const refuse = (): void => {
+      res.setHeader('Connection', 'close');
+      settle(uploadTooLarge(deps.maxBytes));
+    };
+    if (!watchBodySize(req, deps.maxBytes, refuse)) return;
+    refusals.set(req, refuse);
     single(req, res, (error?: unknown) => {
-      if (error === undefined || error === null) {
-        next();
-      } else if (!req.complete) {
-        next(new RequestAbortedError('The upload was aborted before the file arrived'));
-      } else if (error instanceof multer.MulterError && error.code === 'LIMIT_UNEXPECTED_FILE') {
-        next(
-          new ValidationError(
-            `Unexpected file field "${error.field ?? ''}": send the CSV in the field "${UPLOAD_FIELD}"`,
-          ),
-        );
-      } else if (error instanceof AppError || error instanceof multer.MulterError || failedHere(req, error)) {
-        next(error);
-      } else {
-        // Whatever else multer passes on comes from busboy reading a malformed body.
-        const reason = error instanceof Error ? `: ${error.message}` : '';
-        next(new ValidationError(`The multipart body cannot be read${reason}`));
-      }
+      settle(outcome(req, error));
     });
   };
 
@@ -133,6 +180,7 @@ export function uploadsRouter(deps: UploadsDeps): Router {
    *         content:
    *           application/json:
    *             schema: { $ref: '#/components/schemas/UploadRejected' }
+   *       '403': { $ref: '#/components/responses/Forbidden' }
    *       '413': { $ref: '#/components/responses/PayloadTooLarge' }
    *       '429': { $ref: '#/components/responses/TooManyRequests' }
    *       '503': { $ref: '#/components/responses/ServiceUnavailable' }

@@ -19,6 +19,28 @@ export interface BatchStatusDoc {
   lastPosition: number;
 }
 
+/**
+ * What a failed batch tells anyone who can read its status. The record's own reason is whatever the
+ * job threw (a zod issue dump, a driver message naming hosts): it stays in the log, the logs and the
+ * admin-only dead-letter queue, and the public read model says only which chunk failed and where
+ * to look.
+ */
+export function publicFailureReason(chunk?: number): string {
+  const what = chunk === undefined ? 'A chunk of this batch' : `Chunk ${chunk} of this batch`;
+  return (
+    `${what} could not be processed; an operator can see why in the dead-letter queue ` +
+    '(GET /api/queues/event-processing/dlq). Process the batch again once the cause is fixed.'
+  );
+}
+
+const PUBLIC_FAILURE_REASON = /^(Chunk \d+|A chunk) of this batch could not be processed; /;
+
+/** A stored reason as it may be shown: documents projected before reasons were public get the general one. */
+export function shownFailureReason(stored: string | null): string | null {
+  if (stored === null) return null;
+  return PUBLIC_FAILURE_REASON.test(stored) ? stored : publicFailureReason();
+}
+
 /** The batch's state after one more record: a pure function, so replaying the log rebuilds it. */
 export function evolveBatchStatus(state: BatchStatusDoc | null, record: AnyLogRecord): BatchStatusDoc | null {
   const at = record.metadata.recordedAt;
@@ -64,7 +86,12 @@ export function evolveBatchStatus(state: BatchStatusDoc | null, record: AnyLogRe
     }
     case 'BatchProcessingFailed':
       if (state.status === 'completed') return { ...state, lastPosition: position };
-      return { ...state, status: 'failed', failedReason: record.data.reason, lastPosition: position };
+      return {
+        ...state,
+        status: 'failed',
+        failedReason: publicFailureReason(record.data.chunk),
+        lastPosition: position,
+      };
   }
 }
 

@@ -2,7 +2,7 @@ import type { Db } from 'mongodb';
 import { NotFoundError } from '../errors';
 import { batchKeys, batchStream, mayBeBatchId } from '../events/batchHistory';
 import type { EventLog } from '../events/eventLog';
-import { evolveBatchStatus, type BatchStatusDoc } from '../projections/batchStatus';
+import { evolveBatchStatus, shownFailureReason, type BatchStatusDoc } from '../projections/batchStatus';
 import { liveCollection } from '../projections/readModels';
 
 export interface BatchStatus {
@@ -33,7 +33,7 @@ export function toBatchStatus(doc: BatchStatusDoc): BatchStatus {
     status: doc.status,
     uploadedAt: doc.uploadedAt.toISOString(),
     processedAt: doc.processedAt?.toISOString() ?? null,
-    failedReason: doc.failedReason,
+    failedReason: shownFailureReason(doc.failedReason),
     progress,
   };
 }

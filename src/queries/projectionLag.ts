@@ -1,13 +1,19 @@
 import type { Db } from 'mongodb';
 import type { EventLog } from '../events/eventLog';
+import {
+  checkpointId,
+  CHECKPOINTS_COLLECTION,
+  POINTERS_COLLECTION,
+  PROJECTION_NAMES,
+} from '../projections/readModels';
 
 /**
- * How far each projection trails the event log. Projections record the last log position they applied
- * in `projection_checkpoints` as `{_id: <projectionName>, position}`; the collection may not exist yet
- * (nothing projected), which simply means no lag to report.
+ * How far each live projection trails the event log. Projections record the last log position they
+ * applied in `projection_checkpoints` as `{_id: <projection>_v<version>, position}`. Only the version
+ * the read side points at counts: a rebuild leaves the version it replaced (and, while it runs, the
+ * one it is filling) with a checkpoint that no projector moves any more. A live version without a
+ * checkpoint has projected nothing yet, which simply means no lag to report.
  */
-
-export const PROJECTION_CHECKPOINTS_COLLECTION = 'projection_checkpoints';
 
 interface CheckpointDocument {
   _id: string;
@@ -22,14 +28,28 @@ export interface ProjectionLag {
   lag: number;
 }
 
+async function liveCheckpointIds(db: Db): Promise<string[]> {
+  const pointers = await db
+    .collection<{ _id: string; version: unknown }>(POINTERS_COLLECTION)
+    .find({})
+    .toArray();
+  const versions = new Map(pointers.map((p) => [p._id, p.version]));
+  // No pointer yet means version 1, the one a projector creates on first use.
+  return PROJECTION_NAMES.map((name) => {
+    const version = versions.get(name);
+    return checkpointId(name, typeof version === 'number' ? version : 1);
+  });
+}
+
 export async function readProjectionLags(db: Db, eventLog: Pick<EventLog, 'head'>): Promise<ProjectionLag[]> {
-  const [head, checkpoints] = await Promise.all([
+  const [head, live, checkpoints] = await Promise.all([
     eventLog.head(),
-    db.collection<CheckpointDocument>(PROJECTION_CHECKPOINTS_COLLECTION).find({}).toArray(),
+    liveCheckpointIds(db),
+    db.collection<CheckpointDocument>(CHECKPOINTS_COLLECTION).find({}).toArray(),
   ]);
   const lags: ProjectionLag[] = [];
   for (const doc of checkpoints) {
-    if (typeof doc._id !== 'string' || typeof doc.position !== 'number') continue;
+    if (!live.includes(doc._id) || typeof doc.position !== 'number') continue;
     lags.push({ projection: doc._id, position: doc.position, head, lag: Math.max(0, head - doc.position) });
   }
   return lags.sort((a, b) => a.projection.localeCompare(b.projection));

@@ -130,7 +130,7 @@ describe('web UI batches and metrics against the real API', () => {
     expect(await badge(ids.done).getAttribute('class')).toBe('badge badge-completed');
     expect(await badge(ids.broken).getAttribute('class')).toBe('badge badge-failed');
     expect(await badge(ids.broken).textContent()).toBe('failed');
-    expect(broken.failedReason).toMatch(/malformed raw event/);
+    expect(broken.failedReason).toMatch(/^Chunk \d+ of this batch could not be processed; /);
     expect(await rowOf(ids.broken).locator('.failure-reason').textContent()).toBe(
       `Reason: ${broken.failedReason ?? ''}`,
     );

@@ -1,6 +1,6 @@
 import { Queue } from 'bullmq';
 import { createRedis } from '../../src/redis';
-import { PROJECTION_CHECKPOINTS_COLLECTION } from '../../src/queries/projectionLag';
+import { CHECKPOINTS_COLLECTION } from '../../src/projections/readModels';
 import { EVENT_PROCESSING_QUEUE } from '../../src/queries/queueDepth';
 import { sample } from '../support/prometheus';
 import { startTestService, type TestService } from '../support/testService';
@@ -95,14 +95,15 @@ describe('GET /metrics and projection lag in /health', () => {
       });
     }
     const checkpoints = service.runtime.mongo.db.collection<{ _id: string; position: number }>(
-      PROJECTION_CHECKPOINTS_COLLECTION,
+      CHECKPOINTS_COLLECTION,
     );
-    await checkpoints.insertOne({ _id: 'dailyMetrics', position: 1 });
-    await checkpoints.insertOne({ _id: 'batchStatus', position: 4 });
+    // The ids the projectors of the live (first) versions write.
+    await checkpoints.insertOne({ _id: 'dailyMetrics_v1', position: 1 });
+    await checkpoints.insertOne({ _id: 'batchStatus_v1', position: 4 });
 
     const text = await metricsText();
-    expect(sample(text, 'ems_projection_lag_records{projection="dailyMetrics"}')).toBe(3);
-    expect(sample(text, 'ems_projection_lag_records{projection="batchStatus"}')).toBe(0);
+    expect(sample(text, 'ems_projection_lag_records{projection="dailyMetrics_v1"}')).toBe(3);
+    expect(sample(text, 'ems_projection_lag_records{projection="batchStatus_v1"}')).toBe(0);
 
     // Limits are 1 record for 0 s: over the limit since the scrape above, so lagging "for longer" now.
     await new Promise((r) => setTimeout(r, 20));
@@ -116,10 +117,10 @@ describe('GET /metrics and projection lag in /health', () => {
     expect(body).toMatchObject({ status: 'degraded' });
     expect(body.checks.projections).toBe('lagging');
     expect(body.projections).toEqual(
-      expect.arrayContaining([expect.objectContaining({ projection: 'dailyMetrics', lag: 3 })]),
+      expect.arrayContaining([expect.objectContaining({ projection: 'dailyMetrics_v1', lag: 3 })]),
     );
 
-    await checkpoints.updateOne({ _id: 'dailyMetrics' }, { $set: { position: 4 } });
+    await checkpoints.updateOne({ _id: 'dailyMetrics_v1' }, { $set: { position: 4 } });
     const recovered = (await (await fetch(`${service.baseUrl}/health`)).json()) as { status: string };
     expect(recovered.status).toBe('ok');
   });

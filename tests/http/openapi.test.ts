@@ -1,7 +1,11 @@
+import type { AddressInfo } from 'node:net';
 import SwaggerParser from '@apidevtools/swagger-parser';
+import express from 'express';
 import { z } from 'zod';
 import { buildApp, buildOpenApi } from '../../src/compose';
 import { API_DOCS_UI_ROUTES } from '../../src/http/apiDocs';
+import { errorResponder } from '../../src/http/errorMapping';
+import { createLogger } from '../../src/logging';
 import type { OpenApiDocument } from '../../src/http/openapi/document';
 import { createSchemaRegistry } from '../../src/http/openapi/registry';
 import { createResponseValidator, documentedRoutes, registeredRoutes } from '../support/openapi';
@@ -79,6 +83,35 @@ describe('OpenAPI document', () => {
       validator.problems({ method: 'get', path: '/health', status: 200, body: { status: 'fine' } }).length,
     ).toBeGreaterThan(0);
     expect(validator.componentProblems('ErrorResponse', { error: 'x' })).not.toEqual([]);
+  });
+
+  it('shows the 500 answer that an unexpected error gets', async () => {
+    const app = express();
+    app.get('/boom', () => {
+      throw new Error('cannot read property "counts" of undefined at /srv/app/dist/projections.js:12');
+    });
+    app.use(errorResponder(createLogger({ level: 'error', role: 'test', silent: true })));
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    const { port } = server.address() as AddressInfo;
+    const res = await fetch(`http://127.0.0.1:${port}/boom`);
+    const shown = (
+      served.components?.responses?.InternalError as { content: Record<string, { example: unknown }> }
+    ).content['application/json']?.example;
+    expect({ status: res.status, body: await res.json() }).toEqual({ status: 500, body: shown });
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  it('says that the metrics date defaults to today (UTC)', async () => {
+    const parameters = served.paths?.['/api/metrics']?.get as {
+      parameters: { name: string; description?: string }[];
+    };
+    const date = parameters.parameters.find((p) => p.name === 'date');
+    expect(date?.description).toMatch(/defaults to today \(UTC\)/);
+    const today = new Date().toISOString().slice(0, 10);
+    const answered = (await (await fetch(`${service.baseUrl}/api/metrics`)).json()) as { date: string };
+    // Around midnight UTC the answer may belong to the day before the test read the clock.
+    expect([today, new Date(Date.now() - 60_000).toISOString().slice(0, 10)]).toContain(answered.date);
   });
 
   it('builds the same document in-process as it serves', () => {

@@ -104,8 +104,23 @@ describe('the dead-letter queue', () => {
       async () => (await call('GET', `/api/batches/${batchId}`)).body,
       (b) => b.status === 'failed' && b.processedEvents === 6,
     );
-    expect(failed.failedReason).toMatch(/malformed raw event/);
+    // What went wrong inside is for operators (the DLQ above, the log record, the logs), not the public.
+    expect(failed.failedReason).toBe(
+      'Chunk 1 of this batch could not be processed; an operator can see why in the dead-letter queue ' +
+        '(GET /api/queues/event-processing/dlq). Process the batch again once the cause is fixed.',
+    );
     expectDocumented('GET /api/batches/{id}', { status: 200, body: failed });
+    const listed = await call('GET', '/api/batches');
+    const inList = (listed.body.batches as { batchId: string; failedReason: unknown }[]).find(
+      (b) => b.batchId === batchId,
+    );
+    expect(inList?.failedReason).toBe(failed.failedReason);
+    const records = await service.runtime.eventLog.readStream(`batch:${batchId}`);
+    const failure = records.find((r) => r.type === 'BatchProcessingFailed');
+    expect(failure?.data).toMatchObject({
+      chunk: 1,
+      reason: expect.stringMatching(/malformed raw event/) as string,
+    });
 
     await repair();
     const retried = await call('POST', '/api/queues/event-processing/dlq/retry', admin);

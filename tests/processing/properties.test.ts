@@ -229,6 +229,8 @@ describe('exactly-once processing (properties against the real stack)', () => {
       db: db(),
       eventLog: log(),
       queue: service.runtime.processingQueue,
+      redis: service.runtime.redis,
+      redisPrefix: service.runtime.config.redis.prefix,
       eventsPerJob: PER_JOB,
       logger: service.runtime.logger,
     });

@@ -1,4 +1,4 @@
-import { ValidationError } from '../../errors';
+import { InvalidRowsError, ValidationError } from '../../errors';
 import { unsafeKeyReason } from './metadata';
 
 /** Where each known column sits in a row, resolved once from the header line. */
@@ -14,8 +14,22 @@ export interface Columns {
 
 const REQUIRED = ['userId', 'eventType', 'timestamp'] as const;
 
+/**
+ * Every row is checked column by column and its extra columns become metadata keys; a bound keeps
+ * that work per row small (10,000 columns fit in one 64 KiB line).
+ */
+export const MAX_COLUMNS = 100;
+
 /** Matches column names case-insensitively and trimmed; throws ValidationError for a bad header. */
 export function resolveHeader(fields: string[]): Columns {
+  if (fields.length > MAX_COLUMNS) {
+    const message = `the header has ${fields.length} columns; at most ${MAX_COLUMNS} are allowed`;
+    throw new InvalidRowsError(
+      `The header line has ${fields.length} columns; a file may have at most ${MAX_COLUMNS} columns. Nothing was stored`,
+      [{ row: 1, field: '*', message }],
+      1,
+    );
+  }
   const names = fields.map((f) => f.trim());
   const seen = new Map<string, number>();
   names.forEach((name, index) => {

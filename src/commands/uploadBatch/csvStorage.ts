@@ -12,7 +12,11 @@ export interface SpooledUpload extends ParsedUpload {
  * A multer storage engine that streams the file part straight into csv-parse and validation,
  * writing only validated events to a spool file; the CSV itself is never held in memory or on disk.
  */
-export function csvSpoolStorage(spoolDir: string): {
+export function csvSpoolStorage(
+  spoolDir: string,
+  /** Told when the file part passes multer's size limit, which multer itself reports only at the end. */
+  onFileTooLarge: (req: Request) => void = () => undefined,
+): {
   storage: StorageEngine;
   spooled: (req: Request) => SpooledUpload | undefined;
   /** True when `error` came from reading the file here, not from multer's reading of the body. */
@@ -22,6 +26,9 @@ export function csvSpoolStorage(spoolDir: string): {
   const failures = new WeakMap<Request, unknown>();
   const storage: StorageEngine = {
     _handleFile(req, file, callback) {
+      file.stream.once('limit', () => {
+        onFileTooLarge(req);
+      });
       const spoolPath = newSpoolPath(spoolDir);
       const spool = new SpoolWriter(spoolPath);
       const run = async (): Promise<void> => {

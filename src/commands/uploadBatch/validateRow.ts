@@ -1,7 +1,8 @@
 import { eventKey } from '../../events/rawEvents';
 import type { Columns } from './csvHeader';
+import { hiddenCharacterReason, normaliseIdentifier } from './identifierText';
 import { parseMetadata } from './metadata';
-import { parseTimestamp } from './parseTimestamp';
+import { inInstantRange, INSTANT_RANGE_TEXT, parseTimestamp } from './parseTimestamp';
 import { unstorableTextReason } from './storableText';
 
 /** One problem in one row; `row` is the line number in the file (the header is line 1). */
@@ -36,12 +37,28 @@ function checkId(value: string, field: string, row: number, errors: RowError[]):
   if (value === '') errors.push({ row, field, message: `${field} is required` });
   else if (codePoints(value) > MAX_ID_LENGTH) {
     errors.push({ row, field, message: `${field} is longer than ${MAX_ID_LENGTH} characters` });
-  } else checkText(value, field, row, errors);
+  } else {
+    const reason = unstorableTextReason(value) ?? hiddenCharacterReason(value);
+    if (reason !== undefined) errors.push({ row, field, message: `${field} ${reason}` });
+  }
 }
 
 function checkText(value: string, field: string, row: number, errors: RowError[]): void {
   const reason = unstorableTextReason(value);
   if (reason !== undefined) errors.push({ row, field, message: `${field} ${reason}` });
+}
+
+function checkTimestamp(text: string, row: number, errors: RowError[]): number | undefined {
+  const millis = parseTimestamp(text);
+  if (millis !== undefined && inInstantRange(millis)) return millis;
+  const message =
+    millis !== undefined
+      ? `timestamp is out of range: in UTC it must lie from ${INSTANT_RANGE_TEXT}`
+      : text === ''
+        ? 'timestamp is required'
+        : 'timestamp must be an ISO 8601 date and time with a zone, e.g. 2024-01-15T10:00:00Z';
+  errors.push({ row, field: 'timestamp', message });
+  return undefined;
 }
 
 export function validateRow(
@@ -55,37 +72,28 @@ export function validateRow(
   }
   const cell = (index: number): string => fields[index] ?? '';
   const errors: RowError[] = [];
-  const userId = cell(columns.userId).trim();
-  const eventType = cell(columns.eventType).trim();
+  const userId = normaliseIdentifier(cell(columns.userId));
+  const eventType = normaliseIdentifier(cell(columns.eventType));
   const timestampText = cell(columns.timestamp).trim();
   checkId(userId, 'userId', row, errors);
   checkId(eventType, 'eventType', row, errors);
 
-  const timestamp = parseTimestamp(timestampText);
-  if (timestamp === undefined) {
-    errors.push({
-      row,
-      field: 'timestamp',
-      message:
-        timestampText === ''
-          ? 'timestamp is required'
-          : 'timestamp must be an ISO 8601 date and time with a zone, e.g. 2024-01-15T10:00:00Z',
-    });
-  }
+  const timestamp = checkTimestamp(timestampText, row, errors);
 
-  const entries: [string, unknown][] = [];
+  // A Map, so checking each extra column against the keys so far costs the same whatever their number.
+  const metadata = new Map<string, unknown>();
   if (columns.metadata !== undefined) {
     const parsed = parseMetadata(cell(columns.metadata));
-    if (parsed.ok) entries.push(...Object.entries(parsed.value));
+    if (parsed.ok) for (const [key, value] of Object.entries(parsed.value)) metadata.set(key, value);
     else errors.push({ row, field: 'metadata', message: `metadata ${parsed.message}` });
   }
   for (const { index, name } of columns.extra) {
-    if (entries.some(([key]) => key === name)) {
+    if (metadata.has(name)) {
       errors.push({ row, field: name, message: `column "${name}" repeats a key of metadata` });
     } else {
       const value = cell(index);
       checkText(value, name, row, errors);
-      entries.push([name, value]);
+      metadata.set(name, value);
     }
   }
 
@@ -98,7 +106,7 @@ export function validateRow(
       eventType,
       timestamp,
       // fromEntries defines own properties, so no key can reach a prototype.
-      metadata: Object.fromEntries(entries),
+      metadata: Object.fromEntries(metadata),
     },
   };
 }

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import swaggerJsdoc from 'swagger-jsdoc';
+import { errorExamples } from './examples';
 import type { SchemaRegistry } from './registry';
 
 /**
@@ -13,11 +14,23 @@ export type OpenApiDocument = Record<string, unknown> & {
   components?: Record<string, Record<string, unknown>>;
 };
 
-function errorResponse(description: string, headers?: Record<string, unknown>, schema = 'ErrorResponse') {
+type ErrorName = keyof typeof errorExamples;
+
+function errorResponse(
+  name: ErrorName,
+  description: string,
+  headers?: Record<string, unknown>,
+  schema = 'ErrorResponse',
+) {
   return {
     description,
     ...(headers ? { headers } : {}),
-    content: { 'application/json': { schema: { $ref: `#/components/schemas/${schema}` } } },
+    content: {
+      'application/json': {
+        schema: { $ref: `#/components/schemas/${schema}` },
+        example: errorExamples[name],
+      },
+    },
   };
 }
 
@@ -43,11 +56,19 @@ const headers = {
 };
 
 const responses = {
-  BadRequest: errorResponse('Invalid request (details name the problem)'),
-  Unauthorized: errorResponse('Missing or wrong X-API-Key'),
-  NotFound: errorResponse('No such resource or route'),
-  PayloadTooLarge: errorResponse('Body or file larger than the configured limit'),
+  BadRequest: errorResponse('BadRequest', 'Invalid request (details name the problem)'),
+  Unauthorized: errorResponse('Unauthorized', 'Missing or wrong X-API-Key'),
+  Forbidden: errorResponse(
+    'Forbidden',
+    'Sent by a browser for a page on another site (Origin / Sec-Fetch-Site) whose origin CORS_ORIGINS does not list',
+  ),
+  NotFound: errorResponse('NotFound', 'No such resource or route'),
+  PayloadTooLarge: errorResponse(
+    'PayloadTooLarge',
+    'File larger than MAX_UPLOAD_BYTES (the message names the limit); the server stops reading at the limit and closes the connection',
+  ),
   TooManyRequests: errorResponse(
+    'TooManyRequests',
     'Rate limit exceeded; retry after `retryAfter` seconds',
     {
       'Retry-After': retryAfter,
@@ -57,14 +78,13 @@ const responses = {
     'RateLimitedResponse',
   ),
   ServiceUnavailable: errorResponse(
+    'ServiceUnavailable',
     'MongoDB or Redis is unavailable (`ServiceUnavailable`), or the server is at one of its own limits ' +
       '(`ServiceBusy`: MAX_CONCURRENT_UPLOADS uploads at once, or an upload waited UPLOAD_STORE_WAIT_MS ' +
       'for its turn to store); retry after Retry-After seconds',
-    {
-      'Retry-After': retryAfter,
-    },
+    { 'Retry-After': retryAfter },
   ),
-  InternalError: errorResponse('Unexpected failure; the body never contains internals'),
+  InternalError: errorResponse('InternalError', 'Unexpected failure; the body never contains internals'),
 };
 
 /** Files whose `@openapi` blocks are read (compiled .js at run time, .ts under ts-jest). */

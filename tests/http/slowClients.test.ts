@@ -1,0 +1,134 @@
+import { connect, type Socket } from 'node:net';
+import { filePartHeader, multipartEnd, streamUpload } from '../support/rawUpload';
+import { startTestService, type TestService } from '../support/testService';
+import { csvOfRows } from '../support/uploads';
+import { waitFor } from '../support/waitFor';
+
+const IDLE_MS = 3000;
+/** Generous against the configured timeouts: the machine is loaded, but Node's defaults are 60-300 s. */
+const CUT_OFF_WITHIN_MS = 30_000;
+
+function openSocket(baseUrl: string): Promise<Socket> {
+  const { hostname, port } = new URL(baseUrl);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => {
+      resolve(socket);
+    });
+    socket.once('error', reject);
+  });
+}
+
+/** Resolves once the server has closed `socket`; `keepWriting` is sent now and then meanwhile. */
+function closedByServer(socket: Socket, keepWriting?: () => string): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = keepWriting
+      ? setInterval(() => {
+          if (!socket.destroyed) socket.write(keepWriting());
+        }, 300)
+      : undefined;
+    socket.on('error', () => undefined);
+    socket.once('close', () => {
+      clearInterval(timer);
+      resolve();
+    });
+  });
+}
+
+async function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(new Error(`${what}: still open after ${ms} ms`));
+    }, ms);
+  });
+  try {
+    return await Promise.race([promise, limit]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+describe('slow clients', () => {
+  let service: TestService;
+
+  beforeAll(async () => {
+    service = await startTestService({
+      workers: false,
+      env: {
+        HTTP_HEADERS_TIMEOUT_MS: '2000',
+        HTTP_IDLE_TIMEOUT_MS: String(IDLE_MS),
+        HTTP_REQUEST_TIMEOUT_MS: '120000',
+      },
+    });
+  });
+  afterAll(async () => {
+    await service.stop();
+  });
+
+  it('cuts off a client that never finishes its headers, even if it trickles them', async () => {
+    const socket = await openSocket(service.baseUrl);
+    socket.write('POST /api/uploads HTTP/1.1\r\nHost: ems\r\nX-Slow: ');
+    await within(
+      CUT_OFF_WITHIN_MS,
+      'trickled headers',
+      closedByServer(socket, () => 'a'),
+    );
+  });
+
+  it('cuts off an upload whose body stalls', async () => {
+    const socket = await openSocket(service.baseUrl);
+    socket.write(
+      'POST /api/uploads HTTP/1.1\r\nHost: ems\r\nContent-Type: multipart/form-data; boundary=ems-test-boundary\r\n' +
+        `Content-Length: ${1024 * 1024}\r\n\r\n`,
+    );
+    socket.write(filePartHeader());
+    socket.write(csvOfRows(100));
+    await within(CUT_OFF_WITHIN_MS, 'stalled body', closedByServer(socket));
+  });
+
+  it('lets a slow but steady upload finish, long after the idle timeout', async () => {
+    const rows = Buffer.from(csvOfRows(400));
+    const pieces = 40;
+    const size = Math.ceil(rows.length / pieces);
+    const slices = Array.from({ length: pieces }, (_, i) => rows.subarray(i * size, (i + 1) * size));
+    const started = Date.now();
+    const reply = await streamUpload(service.baseUrl, [filePartHeader(), ...slices, multipartEnd], {
+      pauseMs: 150,
+    });
+    expect(reply).toMatchObject({ status: 201, body: { totalEvents: 400 } });
+    // The point of the test: the body took longer than the idle timeout, yet nothing cut it off.
+    expect(Date.now() - started).toBeGreaterThan(IDLE_MS);
+  });
+});
+
+describe('the connection cap', () => {
+  let service: TestService;
+
+  beforeAll(async () => {
+    service = await startTestService({ workers: false, env: { HTTP_MAX_CONNECTIONS: '3' } });
+  });
+  afterAll(async () => {
+    await service.stop();
+  });
+
+  it('refuses connections over HTTP_MAX_CONNECTIONS and serves again once they close', async () => {
+    const held = await Promise.all([1, 2, 3].map(() => openSocket(service.baseUrl)));
+    const fourth = await fetch(`${service.baseUrl}/health`).then(
+      (r) => r.status,
+      () => 'refused',
+    );
+    expect(fourth).toBe('refused');
+    for (const socket of held) socket.destroy();
+    const status = await waitFor(
+      () =>
+        fetch(`${service.baseUrl}/health`).then(
+          (r) => r.status,
+          () => 0,
+        ),
+      (s) => s === 200,
+      CUT_OFF_WITHIN_MS,
+      'a connection to be accepted again',
+    );
+    expect(status).toBe(200);
+  });
+});
