@@ -113,15 +113,27 @@ describe('the connection cap', () => {
 
   it('refuses connections over HTTP_MAX_CONNECTIONS and serves again once they close', async () => {
     const held = await Promise.all([1, 2, 3].map(() => openSocket(service.baseUrl)));
-    const fourth = await fetch(`${service.baseUrl}/health`).then(
-      (r) => r.status,
+    // A raw socket, not fetch: its pooled client may wait on a connection the server dropped.
+    const fourth = await openSocket(service.baseUrl).then(
+      (socket) =>
+        new Promise<string>((resolve) => {
+          const timer = setTimeout(() => {
+            socket.destroy();
+            resolve('still open');
+          }, CUT_OFF_WITHIN_MS);
+          socket.once('close', () => {
+            clearTimeout(timer);
+            resolve('refused');
+          });
+          socket.resume();
+        }),
       () => 'refused',
     );
     expect(fourth).toBe('refused');
     for (const socket of held) socket.destroy();
     const status = await waitFor(
       () =>
-        fetch(`${service.baseUrl}/health`).then(
+        fetch(`${service.baseUrl}/health`, { signal: AbortSignal.timeout(10_000) }).then(
           (r) => r.status,
           () => 0,
         ),
