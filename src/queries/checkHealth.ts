@@ -65,19 +65,25 @@ async function projectionProblems(db: Db): Promise<string[]> {
 }
 
 async function uploadProblems(deps: HealthDeps): Promise<string[]> {
-  const [sessions, lease] = await Promise.all([deps.sessions.all(), deps.leases.current()]);
+  const [sessions, epochs] = await Promise.all([deps.sessions.all(), deps.leases.all()]);
   const now = Date.now();
+  const newest = epochs.at(-1);
   return sessions.flatMap((s) => {
-    const storing = lease !== null && lease._id === s.epoch && !deps.leases.isFree(lease, now);
     if (s.purgeError !== null) {
       return [
         `upload ${s._id} (${s.fileName}) was interrupted; purging its events keeps failing: ${s.purgeError}`,
       ];
     }
-    if (storing || now - s.createdAt.getTime() < deps.stuckAfterMs) return [];
-    return [
-      `upload ${s._id} (${s.fileName}) was interrupted at ${s.createdAt.toISOString()}; its events are not purged yet`,
-    ];
+    // Still storing: its epoch is the lease as it stands, and held.
+    if (newest !== undefined && newest._id === s.epoch && !deps.leases.isFree(newest, now)) return [];
+    // Its last sign of life: the last renewal of its turn to store (its start, if that epoch is gone).
+    const epoch = epochs.find((e) => e._id === s.epoch);
+    const lastSeen = Math.max(
+      s.createdAt.getTime(),
+      epoch === undefined ? 0 : epoch.until.getTime() - deps.leases.leaseMs,
+    );
+    if (now - lastSeen < deps.stuckAfterMs) return [];
+    return [`upload ${s._id} (${s.fileName}) was interrupted; its events are not purged yet`];
   });
 }
 

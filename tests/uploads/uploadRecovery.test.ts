@@ -1,7 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { STORE_LEASES_COLLECTION } from '../../src/commands/uploadBatch/storeLease';
 import { runUploadRecovery } from '../../src/compose';
-import { currentProcess, type ProcessIdentity } from '../../src/commands/uploadBatch/processIdentity';
+import {
+  currentProcess,
+  processIdentityOf,
+  type ProcessIdentity,
+} from '../../src/commands/uploadBatch/processIdentity';
 import {
   UPLOAD_OUTCOMES_COLLECTION,
   UPLOAD_SESSIONS_COLLECTION,
@@ -177,7 +181,8 @@ describe('uploads after an interrupted upload', () => {
   }, 120_000);
 
   it('answers 503 with Retry-After while another upload holds its turn, and stores once it is free', async () => {
-    await leaseHeldBy(currentProcess(), 600_000);
+    // Held by another live process of this machine (Jest's parent process).
+    await leaseHeldBy(processIdentityOf(process.ppid), 600_000);
     const refused = await fetch(`${service.baseUrl}/api/uploads`, { method: 'POST', body: form() });
     expect(refused.status).toBe(503);
     expect(refused.headers.get('retry-after')).toMatch(/^\d+$/);
@@ -192,6 +197,13 @@ describe('uploads after an interrupted upload', () => {
     const self = currentProcess();
     // A pid that is not running: a process of this machine (same boot) that has exited.
     await leaseHeldBy({ ...self, pid: 2 ** 22 + 7, startTicks: '1' }, 600_000);
+    const dead = await leftBehind(20);
+    await expectAllStoredBy(await uploadCsv(service.baseUrl, csv));
+    expect(await rawEvents(db()).countDocuments({ batchId: dead })).toBe(0);
+  });
+
+  it('takes at once a turn this process left unreleased (its upload failed with the database gone)', async () => {
+    await leaseHeldBy(currentProcess(), 600_000);
     const dead = await leftBehind(20);
     await expectAllStoredBy(await uploadCsv(service.baseUrl, csv));
     expect(await rawEvents(db()).countDocuments({ batchId: dead })).toBe(0);

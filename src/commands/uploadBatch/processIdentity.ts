@@ -23,18 +23,23 @@ function readOrNull(path: string): string | null {
 }
 
 /** Field 22 of /proc/<pid>/stat, read after the command name (which may hold spaces and parentheses). */
-function startTicksOf(pid: number | 'self'): string | null {
+function startTicksOf(pid: number): string | null {
   const stat = readOrNull(`/proc/${pid}/stat`);
   if (stat === null) return null;
   return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
 }
 
 export function currentProcess(): ProcessIdentity {
+  return processIdentityOf(process.pid);
+}
+
+/** The identity of a process of this machine (its start time read from /proc). */
+export function processIdentityOf(pid: number): ProcessIdentity {
   return {
     host: hostname(),
     bootId: readOrNull('/proc/sys/kernel/random/boot_id'),
-    pid: process.pid,
-    startTicks: startTicksOf('self'),
+    pid,
+    startTicks: startTicksOf(pid),
   };
 }
 
@@ -47,4 +52,8 @@ export function holderState(
   if (holder.bootId !== self.bootId) return 'dead';
   const ticks = startTicksOf(holder.pid);
   return ticks === null || ticks !== holder.startTicks ? 'dead' : 'unknown';
+}
+
+export function sameProcess(a: ProcessIdentity, b: ProcessIdentity): boolean {
+  return a.host === b.host && a.bootId === b.bootId && a.pid === b.pid && a.startTicks === b.startTicks;
 }

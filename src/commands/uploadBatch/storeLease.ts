@@ -3,7 +3,7 @@ import type { Collection, Db } from 'mongodb';
 import { DependencyUnavailableError, ServiceBusyError } from '../../errors';
 import type { Logger } from '../../logging';
 import { isDuplicateKey } from '../../mongo';
-import { currentProcess, holderState, type ProcessIdentity } from './processIdentity';
+import { currentProcess, holderState, sameProcess, type ProcessIdentity } from './processIdentity';
 
 /**
  * The store lease: one upload at a time inserts raw events, across every API process. With no other
@@ -38,9 +38,17 @@ export interface StoreLease {
   release(): Promise<void>;
 }
 
+/**
+ * The epochs this process holds right now, per database. A fact about the process itself, so one set
+ * for it whatever objects ask (the uploads, the recovery sweep, /health): a set per StoreLeases
+ * would let the sweep take the turn of an upload of the same process.
+ */
+const heldHere = new Set<string>();
+
 export class StoreLeases {
   private readonly epochs: Collection<EpochDoc>;
   private readonly self = currentProcess();
+  private readonly db: string;
 
   constructor(
     db: Db,
@@ -48,25 +56,29 @@ export class StoreLeases {
     private readonly logger: Logger,
   ) {
     this.epochs = db.collection<EpochDoc>(STORE_LEASES_COLLECTION);
+    this.db = db.databaseName;
+  }
+
+  /** The epochs kept (the last few), oldest first. */
+  async all(): Promise<EpochDoc[]> {
+    // A handful of documents: reading them all is cheaper on FerretDB than a sorted query.
+    return (await this.epochs.find({}).toArray()).sort((a, b) => a._id - b._id);
   }
 
   /** The newest epoch: the lease as it stands (held or not). */
   async current(): Promise<EpochDoc | null> {
-    // A handful of documents: reading them all is cheaper on FerretDB than a sorted query.
-    const docs = await this.epochs.find({}).toArray();
-    return docs.reduce<EpochDoc | null>(
-      (newest, doc) => (newest === null || doc._id > newest._id ? doc : newest),
-      null,
-    );
+    return (await this.all()).at(-1) ?? null;
   }
 
+  /**
+   * Free once released, expired, or held by a process known to be dead, or by this very process
+   * when none of its uploads holds it any more (one that failed with the database down could not
+   * write its release; waiting out its lease would only delay the retry).
+   */
   isFree(doc: EpochDoc | null, now = Date.now()): boolean {
-    return (
-      doc === null ||
-      doc.released ||
-      doc.until.getTime() < now ||
-      holderState(doc.holder, this.self) === 'dead'
-    );
+    if (doc === null || doc.released || doc.until.getTime() < now) return true;
+    if (sameProcess(doc.holder, this.self)) return !heldHere.has(`${this.db}:${doc._id}`);
+    return holderState(doc.holder, this.self) === 'dead';
   }
 
   /** Takes the lease if it is free now; undefined when another upload holds it. */
@@ -108,6 +120,7 @@ export class StoreLeases {
   }
 
   private held(epoch: number, takenAt: number): StoreLease {
+    heldHere.add(`${this.db}:${epoch}`);
     const { leaseMs, epochs, logger } = this;
     // Writes stop well before the lease could be judged expired elsewhere.
     let validUntil = takenAt + leaseMs * 0.75;
@@ -149,8 +162,9 @@ export class StoreLeases {
           );
         }
       },
-      async release() {
+      release: async () => {
         clearInterval(timer);
+        heldHere.delete(`${this.db}:${epoch}`);
         await epochs
           .updateOne({ _id: epoch }, { $set: { released: true, until: new Date() } })
           .catch((error: unknown) => {
