@@ -105,8 +105,8 @@ const POINT_READS_MAX = 16;
 
 export async function ensureEventLogIndexes(db: Db): Promise<void> {
   const log = db.collection<LogDocument>(EVENT_LOG_COLLECTION);
-  await log.createIndex({ key: 1 }, { unique: true, name: 'key_unique' });
-  await log.createIndex({ streamId: 1, _id: 1 }, { name: 'stream_position' });
+  await log.createIndex({ key: 1 }, { unique: true, name: 'key_unique' }, undefined);
+  await log.createIndex({ streamId: 1, _id: 1 }, { name: 'stream_position' }, undefined);
 }
 
 export function createEventLog(

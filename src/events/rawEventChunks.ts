@@ -54,7 +54,7 @@ export function rawEventChunks(db: Db): Collection<RawEventChunk> {
 }
 
 export async function ensureRawEventChunkIndexes(db: Db): Promise<void> {
-  await rawEventChunks(db).createIndex({ batchId: 1, chunk: 1 }, { name: 'batch_chunk' });
+  await rawEventChunks(db).createIndex({ batchId: 1, chunk: 1 }, { name: 'batch_chunk' }, undefined);
 }
 
 function chunkDoc(batchId: string, chunk: number, events: CountableEvent[]): RawEventChunk {

@@ -39,5 +39,5 @@ export function rawEventsCollection(db: Db): Collection<RawEvent> {
 export async function ensureRawEventIndexes(db: Db): Promise<void> {
   // The purge of an upload that never committed deletes by (batchId, slice); MongoDB serves that
   // from this index (FerretDB scans whatever the filter).
-  await rawEventsCollection(db).createIndex({ batchId: 1, slice: 1 }, { name: 'batch_slice' });
+  await rawEventsCollection(db).createIndex({ batchId: 1, slice: 1 }, { name: 'batch_slice' }, undefined);
 }

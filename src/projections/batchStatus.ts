@@ -134,7 +134,7 @@ export const batchStatusProjection: Projection = {
   async ensureIndexes(db: Db, collectionName: string) {
     await db
       .collection<BatchStatusDoc>(collectionName)
-      .createIndex({ uploadedPosition: -1 }, { name: 'uploadedPosition' });
+      .createIndex({ uploadedPosition: -1 }, { name: 'uploadedPosition' }, undefined);
   },
 
   async planPage(db: Db, collectionName: string, records: readonly AnyLogRecord[]): Promise<Write[]> {

@@ -65,8 +65,10 @@ export interface OutcomeDoc {
 export async function ensureUploadSessionIndexes(db: Db): Promise<void> {
   // Both collections hold a few documents and are read whole or by `_id`; created up front so no
   // writer creates them mid-upload (see ensureCollections).
-  await db.collection(UPLOAD_SESSIONS_COLLECTION).createIndex({ createdAt: 1 }, { name: 'created' });
-  await db.collection(UPLOAD_OUTCOMES_COLLECTION).createIndex({ at: 1 }, { name: 'at' });
+  await db
+    .collection(UPLOAD_SESSIONS_COLLECTION)
+    .createIndex({ createdAt: 1 }, { name: 'created' }, undefined);
+  await db.collection(UPLOAD_OUTCOMES_COLLECTION).createIndex({ at: 1 }, { name: 'at' }, undefined);
 }
 
 export class UploadSessions {
