@@ -3,9 +3,11 @@ import { Router } from 'express';
 import { NotFoundError } from '../errors';
 
 /**
- * GET /openapi.json and Swagger UI at /api-docs, served so it runs under our CSP (script-src 'self',
- * no inline script): the page is plain HTML, Swagger UI's own files come from swagger-ui-dist, and
- * the start-up code is a script file of ours (swagger-ui-express would inline it instead).
+ * GET /openapi.json and Swagger UI at /api-docs, served so it runs under our strict CSP
+ * (script-src and style-src 'self'): the page is plain HTML, Swagger UI's own files come from
+ * swagger-ui-dist, and the start-up code is a script file of ours. Not swagger-ui-express: its page
+ * carries inline <style> blocks and style attributes (its template and `customCss`), which that
+ * CSP refuses; its start-up script is a file too, so scripts were never the conflict.
  */
 
 const ASSETS = new Set([
