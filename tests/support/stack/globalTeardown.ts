@@ -2,6 +2,7 @@ import { removeTestStack } from './testStacks';
 
 /** Stops the throwaway stack that globalSetup started (none when one was given from outside). */
 export default async function globalTeardown(): Promise<void> {
-  const dir = process.env.TEST_STACK_DIR;
-  if (dir !== undefined) await removeTestStack(dir);
+  for (const dir of [process.env.TEST_STACK_DIR, process.env.TEST_CLUSTER_DIR]) {
+    if (dir !== undefined) await removeTestStack(dir);
+  }
 }
