@@ -86,12 +86,19 @@ describe('Redis Cluster master failover mid-processing', () => {
   }, 120_000);
 
   afterAll(async () => {
+    // Bounded: closing the workers needs the cluster (a failed test may leave it down); the
+    // cluster's processes are stopped whatever happens.
     releaseHold();
-    await workers?.close();
-    await service?.stop();
-    await cluster?.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+    const bounded = (work: Promise<void> | undefined): Promise<unknown> =>
+      Promise.race([work?.catch(() => undefined), new Promise((r) => setTimeout(r, 20_000).unref())]);
+    try {
+      await bounded(workers?.close());
+      await bounded(service?.stop());
+    } finally {
+      await cluster?.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 90_000);
 
   it('completes the batch with exact counts after the queue master is killed', async () => {
     if (service === undefined || cluster === undefined) throw new Error('beforeAll did not finish');
@@ -144,4 +151,43 @@ describe('Redis Cluster master failover mid-processing', () => {
         `cluster healthy again after ${failoverMs} ms; batch completed ${completedMs} ms after the kill\n`,
     );
   }, 400_000);
+
+  it('answers 503 (health and requests) once the cluster cannot serve every slot', async () => {
+    if (service === undefined || cluster === undefined) throw new Error('beforeAll did not finish');
+    const baseUrl = service.baseUrl;
+    const { batchId } = await seedBatch(service.runtime, [
+      { userId: 'down', eventType: 'view', timestamp: new Date(Date.UTC(2024, 5, 1)) },
+    ]);
+    // Every master at once: the replicas left have no majority to elect one (CLUSTERDOWN).
+    const masters = await cluster.masterPorts();
+    for (const port of masters) cluster.kill(port);
+    const health = await waitFor(
+      async () => {
+        const res = await fetch(`${baseUrl}/health`);
+        return { status: res.status, body: (await res.json()) as { checks: { redis: string } } };
+      },
+      (reply) => reply.status === 503,
+      60_000,
+      'health to report the cluster down',
+    );
+    expect(health.body.checks.redis).toBe('unavailable');
+    const processed = await waitFor(
+      () => fetch(`${baseUrl}/api/batches/${batchId}/process`, { method: 'POST' }),
+      (res) => res.status === 503,
+      60_000,
+      'a process call to answer 503',
+    );
+    expect(processed.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect(((await processed.json()) as { error: string }).error).toBe('ServiceUnavailable');
+
+    // Started again, the masters rejoin with their data and the service is whole again.
+    for (const port of masters) await cluster.restart(port);
+    await cluster.waitUntilHealthy(90_000);
+    await waitFor(
+      async () => (await fetch(`${baseUrl}/health`)).status,
+      (status) => status === 200,
+      60_000,
+      'health to see the cluster back',
+    );
+  }, 240_000);
 });
