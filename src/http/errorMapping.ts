@@ -1,4 +1,4 @@
-import type { ErrorRequestHandler, RequestHandler } from 'express';
+import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import multer from 'multer';
 import { z } from 'zod';
 import {
@@ -122,6 +122,13 @@ function isClientHttpError(error: unknown): error is { status: number } {
   );
 }
 
+/** What a route knows about a request that its rejection's log line should name (an upload's file name). */
+const logContext = new WeakMap<Response, Record<string, unknown>>();
+
+export function noteForRejectionLog(res: Response, fields: Record<string, unknown>): void {
+  logContext.set(res, { ...logContext.get(res), ...fields });
+}
+
 export function errorResponder(logger: Logger): ErrorRequestHandler {
   return (error: unknown, req, res, _next) => {
     const mapped = mapError(error);
@@ -140,7 +147,17 @@ export function errorResponder(logger: Logger): ErrorRequestHandler {
         status: mapped.status,
       });
     } else {
-      logger.info('request rejected', { method: req.method, path: req.path, status: mapped.status });
+      // Why, in the words the client got: enough to answer "why was my upload refused?" from the log.
+      const rowErrors = error instanceof InvalidRowsError ? { errorCount: error.errorCount } : {};
+      logger.info('request rejected', {
+        method: req.method,
+        path: req.path,
+        status: mapped.status,
+        code: mapped.body.error,
+        reason: mapped.body.message,
+        ...rowErrors,
+        ...logContext.get(res),
+      });
     }
     if (res.headersSent) {
       res.destroy();

@@ -6,6 +6,7 @@ import { defaultSpoolDir, removeSpool } from '../commands/uploadBatch/spool';
 import type { UploadBatch } from '../commands/uploadBatch/uploadBatch';
 import { AppError, InvalidRowsError, RequestAbortedError, ValidationError } from '../errors';
 import type { ServiceMetrics } from '../metrics/serviceMetrics';
+import { noteForRejectionLog } from './errorMapping';
 import { limitInFlight } from './inFlightLimit';
 import { uploadTooLarge, watchBodySize } from './uploadSizeCap';
 
@@ -90,8 +91,9 @@ function storedFileName(name: string): string {
 export function uploadsRouter(deps: UploadsDeps): Router {
   // How each request in flight is refused once it is over the cap (see watchBodySize).
   const refusals = new WeakMap<Request, () => void>();
-  const { storage, spooled, failedHere } = csvSpoolStorage(deps.spoolDir ?? defaultSpoolDir(), (req) =>
-    refusals.get(req)?.(),
+  const { storage, spooled, failedHere, fileNameOf } = csvSpoolStorage(
+    deps.spoolDir ?? defaultSpoolDir(),
+    (req) => refusals.get(req)?.(),
   );
   const single = multer({
     storage,
@@ -139,7 +141,9 @@ export function uploadsRouter(deps: UploadsDeps): Router {
 
   const router = Router();
   // Counts refused files (nothing stored) before the shared error mapping answers.
-  const countRejection: ErrorRequestHandler = (error: unknown, _req, _res, next) => {
+  const countRejection: ErrorRequestHandler = (error: unknown, req, res, next) => {
+    const fileName = fileNameOf(req);
+    if (fileName !== undefined) noteForRejectionLog(res, { fileName: storedFileName(fileName) });
     if (error instanceof InvalidRowsError) deps.metrics.uploadRejected({ invalidRows: error.errorCount });
     else if (error instanceof ValidationError) deps.metrics.uploadRejected();
     next(error);

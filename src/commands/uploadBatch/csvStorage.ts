@@ -21,11 +21,15 @@ export function csvSpoolStorage(
   spooled: (req: Request) => SpooledUpload | undefined;
   /** True when `error` came from reading the file here, not from multer's reading of the body. */
   failedHere: (req: Request, error: unknown) => boolean;
+  /** The name the client gave the file part, once it has arrived (for the logs). */
+  fileNameOf: (req: Request) => string | undefined;
 } {
+  const names = new WeakMap<Request, string>();
   const results = new WeakMap<Request, SpooledUpload>();
   const failures = new WeakMap<Request, unknown>();
   const storage: StorageEngine = {
     _handleFile(req, file, callback) {
+      names.set(req, file.originalname);
       file.stream.once('limit', () => {
         onFileTooLarge(req);
       });
@@ -58,5 +62,6 @@ export function csvSpoolStorage(
     storage,
     spooled: (req) => results.get(req),
     failedHere: (req, error) => failures.get(req) === error,
+    fileNameOf: (req) => names.get(req),
   };
 }
