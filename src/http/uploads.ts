@@ -38,9 +38,16 @@ export const uploadRejectedSchema = z
     details: z
       .array(
         z.object({
-          row: z.number().int().positive().meta({ description: 'Line number in the file; the header is 1' }),
+          row: z.number().int().nonnegative().meta({
+            description:
+              'Line number in the file (the header is 1); for POST /api/events, the index of the event (from 0)',
+          }),
           field: z.string().meta({ description: 'Column name, or * for the row as a whole' }),
           message: z.string(),
+          value: z.string().optional().meta({
+            description:
+              'The offending value as the row held it, cut to 100 characters (… when cut); control and invisible characters are written as \\uXXXX',
+          }),
         }),
       )
       .optional()
@@ -56,9 +63,11 @@ export const uploadRejectedSchema = z
         {
           row: 3,
           field: 'timestamp',
-          message: 'timestamp must be an ISO 8601 date and time with a zone, e.g. 2024-01-15T10:00:00Z',
+          message:
+            'timestamp must be ISO 8601 with a zone (2024-01-15T10:00:00Z), epoch seconds (10 digits) or epoch milliseconds (13 digits); a date-time without a zone needs the upload option timezone (e.g. timezone=Europe/Berlin)',
+          value: 'yesterday',
         },
-        { row: 4, field: 'userId', message: 'userId is required' },
+        { row: 4, field: 'userId', message: 'userId is required', value: '' },
       ],
       errorCount: 2,
     },
@@ -91,9 +100,10 @@ function storedFileName(name: string): string {
 export function uploadsRouter(deps: UploadsDeps): Router {
   // How each request in flight is refused once it is over the cap (see watchBodySize).
   const refusals = new WeakMap<Request, () => void>();
-  const { storage, spooled, failedHere, fileNameOf } = csvSpoolStorage(
+  const { storage, spooled, failedHere, fileNameOf, lateTimezone } = csvSpoolStorage(
     deps.spoolDir ?? defaultSpoolDir(),
     (req) => refusals.get(req)?.(),
+    { maxBytes: deps.maxBytes, tooLarge: () => uploadTooLarge(deps.maxBytes, 'once decompressed') },
   );
   const single = multer({
     storage,
@@ -135,7 +145,8 @@ export function uploadsRouter(deps: UploadsDeps): Router {
     if (!watchBodySize(req, deps.maxBytes, refuse)) return;
     refusals.set(req, refuse);
     single(req, res, (error?: unknown) => {
-      settle(outcome(req, error));
+      // A timezone field after the file came too late for its rows: that, not their errors, is the answer.
+      settle(lateTimezone(req) ?? outcome(req, error));
     });
   };
 
@@ -158,6 +169,20 @@ export function uploadsRouter(deps: UploadsDeps): Router {
    *       Validates the whole file first: a file with any invalid row is refused and nothing is stored.
    *       Rows already stored (same userId, eventType and instant) count as duplicates.
    *       Rate limited per client IP (UPLOAD_RATE_LIMIT per minute).
+   *       The delimiter is comma, semicolon or tab, whichever splits the header line into userId, eventType
+   *       and timestamp. A file named *.gz or starting with gzip's magic bytes is decompressed as it arrives;
+   *       MAX_UPLOAD_BYTES applies to the decompressed bytes too. Rows whose cells are all empty are skipped.
+   *       A timestamp is ISO 8601 with a zone (2024-01-15T10:00:00Z, 2024-01-15 11:00:00+01:00), epoch
+   *       seconds (exactly 10 digits, optional fraction: 1705312800, 1705312800.25) or epoch milliseconds
+   *       (exactly 13 digits: 1705312800000); a date-time without a zone (2024-01-15 10:00:00,
+   *       2024-01-15T10:00) only with the timezone option, and a wall time that zone skips or repeats
+   *       (daylight saving time) is a row error.
+   *     parameters:
+   *       - in: query
+   *         name: timezone
+   *         required: false
+   *         schema: { type: string, example: Europe/Berlin }
+   *         description: IANA zone of the file's zone-less date-times (or send it as a form field before the file)
    *     requestBody:
    *       required: true
    *       content:
@@ -166,10 +191,16 @@ export function uploadsRouter(deps: UploadsDeps): Router {
    *             type: object
    *             required: [file]
    *             properties:
+   *               timezone:
+   *                 type: string
+   *                 description: 'IANA zone of zone-less date-times, e.g. Europe/Berlin; must come before the file field'
    *               file:
    *                 type: string
    *                 format: binary
-   *                 description: 'CSV with the header userId,eventType,timestamp,metadata (metadata: JSON, optional)'
+   *                 description: 'CSV (or gzip-compressed CSV) with the header userId,eventType,timestamp,metadata (metadata: JSON, optional)'
+   *           encoding:
+   *             file:
+   *               contentType: text/csv, application/gzip
    *     responses:
    *       '201':
    *         description: Stored; process it with POST /api/batches/{id}/process
