@@ -2,12 +2,15 @@ import { Router, type ErrorRequestHandler, type Request, type RequestHandler } f
 import multer from 'multer';
 import { z } from 'zod';
 import { csvSpoolStorage } from '../commands/uploadBatch/csvStorage';
+import { TIMEZONE_OPTION } from '../commands/uploadBatch/parseTimestamp';
 import { defaultSpoolDir, removeSpool } from '../commands/uploadBatch/spool';
 import type { UploadBatch } from '../commands/uploadBatch/uploadBatch';
 import { AppError, InvalidRowsError, RequestAbortedError, ValidationError } from '../errors';
 import type { ServiceMetrics } from '../metrics/serviceMetrics';
 import { noteForRejectionLog } from './errorMapping';
 import { limitInFlight } from './inFlightLimit';
+import { rateLimitHeaders } from './openapi/components';
+import { documentedRoute, mount, sharedResponse } from './openapi/routeTable';
 import { uploadTooLarge, watchBodySize } from './uploadSizeCap';
 
 /** Multipart field that carries the CSV, as in the original contract. */
@@ -22,6 +25,7 @@ export const uploadCreatedSchema = z
     message: z.string(),
   })
   .meta({
+    id: 'UploadResponse',
     example: {
       batchId: '3f1c2a9e-7b4d-4e8a-9c1f-2d3e4f5a6b7c',
       totalEvents: 3,
@@ -55,6 +59,7 @@ export const uploadRejectedSchema = z
     errorCount: z.number().int().positive().optional().meta({ description: 'All row errors, listed or not' }),
   })
   .meta({
+    id: 'UploadRejected',
     // The answer to a file with a bad timestamp on line 3 and no userId on line 4.
     example: {
       error: 'ValidationError',
@@ -72,6 +77,69 @@ export const uploadRejectedSchema = z
       errorCount: 2,
     },
   });
+
+/** The upload option naming the zone of zone-less date-times. */
+export const timezoneParameter = z.string().optional().meta({
+  description:
+    'IANA time zone of the date-times written without a zone (e.g. Europe/Berlin); values with a zone or epoch numbers ignore it',
+  example: 'Europe/Berlin',
+});
+
+export const uploadRoutes = {
+  uploadCsv: documentedRoute({
+    method: 'post',
+    path: '/api/uploads',
+    tags: ['Uploads'],
+    summary: 'Upload a CSV file of events',
+    description:
+      'Validates the whole file first: a file with any invalid row is refused and nothing is stored. ' +
+      'Rows already stored (same userId, eventType and instant) count as duplicates. ' +
+      'Rate limited per client IP (UPLOAD_RATE_LIMIT per minute). ' +
+      'The delimiter is comma, semicolon or tab: the one that splits the header line into userId, eventType and ' +
+      'timestamp (`userId;eventType;timestamp`). A file named *.gz or starting with gzip magic bytes is ' +
+      'decompressed as it arrives, and MAX_UPLOAD_BYTES applies to the decompressed bytes too. Rows whose cells ' +
+      'are all empty (`,,,`) are skipped. A timestamp is ISO 8601 with a zone (`2024-01-15T10:00:00Z`, ' +
+      '`2024-01-15 11:00:00+01:00`), epoch seconds (exactly 10 digits, optional fraction: `1705312800`, ' +
+      '`1705312800.25`) or epoch milliseconds (exactly 13 digits: `1705312800000`); a date-time without a zone ' +
+      '(`2024-01-15 10:00:00`, `2024-01-15T10:00`) only with the `timezone` option, and a wall time that zone ' +
+      'skips or repeats (daylight saving time) is a row error. Each row error echoes the value (`value`).',
+    request: {
+      query: z.object({ [TIMEZONE_OPTION]: timezoneParameter }),
+      body: {
+        required: true,
+        content: {
+          'multipart/form-data': {
+            schema: z.object({
+              [TIMEZONE_OPTION]: timezoneParameter.meta({
+                description: 'The same option as a form field; it must come before the file field',
+              }),
+              [UPLOAD_FIELD]: z.string().meta({
+                format: 'binary',
+                description:
+                  'CSV (or gzip-compressed CSV) with the header userId,eventType,timestamp,metadata (metadata: JSON, optional)',
+              }),
+            }),
+          },
+        },
+      },
+    },
+    responses: {
+      201: {
+        description: 'Stored; process it with POST /api/batches/{id}/process',
+        headers: rateLimitHeaders,
+        content: { 'application/json': { schema: uploadCreatedSchema } },
+      },
+      400: {
+        description: 'The file or the request is invalid; nothing was stored',
+        content: { 'application/json': { schema: uploadRejectedSchema } },
+      },
+      403: sharedResponse('Forbidden'),
+      413: sharedResponse('PayloadTooLarge'),
+      429: sharedResponse('TooManyRequests'),
+      503: sharedResponse('ServiceUnavailable'),
+    },
+  }),
+};
 
 export interface UploadsDeps {
   uploadBatch: UploadBatch;
@@ -159,69 +227,8 @@ export function uploadsRouter(deps: UploadsDeps): Router {
     else if (error instanceof ValidationError) deps.metrics.uploadRejected();
     next(error);
   };
-  /**
-   * @openapi
-   * /api/uploads:
-   *   post:
-   *     tags: [Uploads]
-   *     summary: Upload a CSV file of events
-   *     description: >-
-   *       Validates the whole file first: a file with any invalid row is refused and nothing is stored.
-   *       Rows already stored (same userId, eventType and instant) count as duplicates.
-   *       Rate limited per client IP (UPLOAD_RATE_LIMIT per minute).
-   *       The delimiter is comma, semicolon or tab, whichever splits the header line into userId, eventType
-   *       and timestamp. A file named *.gz or starting with gzip's magic bytes is decompressed as it arrives;
-   *       MAX_UPLOAD_BYTES applies to the decompressed bytes too. Rows whose cells are all empty are skipped.
-   *       A timestamp is ISO 8601 with a zone (2024-01-15T10:00:00Z, 2024-01-15 11:00:00+01:00), epoch
-   *       seconds (exactly 10 digits, optional fraction: 1705312800, 1705312800.25) or epoch milliseconds
-   *       (exactly 13 digits: 1705312800000); a date-time without a zone (2024-01-15 10:00:00,
-   *       2024-01-15T10:00) only with the timezone option, and a wall time that zone skips or repeats
-   *       (daylight saving time) is a row error.
-   *     parameters:
-   *       - in: query
-   *         name: timezone
-   *         required: false
-   *         schema: { type: string, example: Europe/Berlin }
-   *         description: IANA zone of the file's zone-less date-times (or send it as a form field before the file)
-   *     requestBody:
-   *       required: true
-   *       content:
-   *         multipart/form-data:
-   *           schema:
-   *             type: object
-   *             required: [file]
-   *             properties:
-   *               timezone:
-   *                 type: string
-   *                 description: 'IANA zone of zone-less date-times, e.g. Europe/Berlin; must come before the file field'
-   *               file:
-   *                 type: string
-   *                 format: binary
-   *                 description: 'CSV (or gzip-compressed CSV) with the header userId,eventType,timestamp,metadata (metadata: JSON, optional)'
-   *           encoding:
-   *             file:
-   *               contentType: text/csv, application/gzip
-   *     responses:
-   *       '201':
-   *         description: Stored; process it with POST /api/batches/{id}/process
-   *         headers:
-   *           RateLimit: { $ref: '#/components/headers/RateLimit' }
-   *           RateLimit-Policy: { $ref: '#/components/headers/RateLimit-Policy' }
-   *         content:
-   *           application/json:
-   *             schema: { $ref: '#/components/schemas/UploadResponse' }
-   *       '400':
-   *         description: The file or the request is invalid; nothing was stored
-   *         content:
-   *           application/json:
-   *             schema: { $ref: '#/components/schemas/UploadRejected' }
-   *       '403': { $ref: '#/components/responses/Forbidden' }
-   *       '413': { $ref: '#/components/responses/PayloadTooLarge' }
-   *       '429': { $ref: '#/components/responses/TooManyRequests' }
-   *       '503': { $ref: '#/components/responses/ServiceUnavailable' }
-   */
   const inFlight = limitInFlight(deps.maxConcurrent, 'uploads');
-  router.post('/api/uploads', deps.rateLimiter, inFlight, receiveCsv, async (req, res) => {
+  mount(router, uploadRoutes.uploadCsv, deps.rateLimiter, inFlight, receiveCsv, async (req, res) => {
     const upload = spooled(req);
     if (req.file === undefined || upload === undefined) {
       throw new ValidationError(
