@@ -12,6 +12,7 @@ import {
   RequestAbortedError,
   ServiceBusyError,
   UnauthorizedError,
+  UnsupportedMediaTypeError,
   ValidationError,
 } from '../errors';
 import { describeError, type Logger } from '../logging';
@@ -27,7 +28,7 @@ export const ErrorResponse = z
     // would make Swagger UI show "ValidationError" under every status that lacks one.
     error: z.string().meta({
       description:
-        'Stable machine-readable code: ValidationError, RequestAborted, Unauthorized, Forbidden, NotFound, PayloadTooLarge, TooManyRequests, ServiceUnavailable, InternalError',
+        'Stable machine-readable code: ValidationError, RequestAborted, Unauthorized, Forbidden, NotFound, PayloadTooLarge, UnsupportedMediaType, TooManyRequests, ServiceUnavailable, InternalError',
     }),
     message: z.string().meta({ description: 'Human-readable explanation, safe to show' }),
     details: z.unknown().optional().meta({ description: 'Structured context, e.g. the invalid fields' }),
@@ -66,6 +67,7 @@ function mapError(error: unknown): Mapped {
     if (error instanceof ForbiddenError) return { status: 403, body };
     if (error instanceof NotFoundError) return { status: 404, body };
     if (error instanceof PayloadTooLargeError) return { status: 413, body };
+    if (error instanceof UnsupportedMediaTypeError) return { status: 415, body };
     if (error instanceof RateLimitedError) {
       return {
         status: 429,

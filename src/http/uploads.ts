@@ -30,7 +30,7 @@ export const uploadCreatedSchema = z
       batchId: '3f1c2a9e-7b4d-4e8a-9c1f-2d3e4f5a6b7c',
       totalEvents: 3,
       duplicates: 1,
-      message: 'Stored 3 new events from 4 rows (1 duplicates)',
+      message: 'Stored 3 new events from 4 rows (1 duplicate)',
     },
   });
 export type UploadCreated = z.infer<typeof uploadCreatedSchema>;
@@ -151,6 +151,22 @@ export interface UploadsDeps {
   metrics: Pick<ServiceMetrics, 'uploadAccepted' | 'uploadRejected'>;
   /** Where validated events wait between parsing and storing; the OS temp folder by default. */
   spoolDir?: string;
+  /** The in-flight limit, when shared with POST /api/events; else one of its own. */
+  inFlight?: RequestHandler;
+}
+
+const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/** The 201 answer's message, for rows of a file or events of a JSON body. */
+export function createdMessage(
+  newEvents: number,
+  total: number,
+  duplicates: number,
+  unit: 'row' | 'event',
+): string {
+  return newEvents === 0
+    ? `No new events in ${plural(total, unit)}: all were already stored`
+    : `Stored ${plural(newEvents, 'new event')} from ${plural(total, unit)} (${plural(duplicates, 'duplicate')})`;
 }
 
 const MAX_FILE_NAME = 1024;
@@ -227,7 +243,7 @@ export function uploadsRouter(deps: UploadsDeps): Router {
     else if (error instanceof ValidationError) deps.metrics.uploadRejected();
     next(error);
   };
-  const inFlight = limitInFlight(deps.maxConcurrent, 'uploads');
+  const inFlight = deps.inFlight ?? limitInFlight(deps.maxConcurrent, 'uploads');
   mount(router, uploadRoutes.uploadCsv, deps.rateLimiter, inFlight, receiveCsv, async (req, res) => {
     const upload = spooled(req);
     if (req.file === undefined || upload === undefined) {
@@ -247,10 +263,7 @@ export function uploadsRouter(deps: UploadsDeps): Router {
         batchId: result.batchId,
         totalEvents: result.newEvents,
         duplicates: result.duplicates,
-        message:
-          result.newEvents === 0
-            ? `No new events in ${upload.totalRows} rows: all were already stored`
-            : `Stored ${result.newEvents} new events from ${upload.totalRows} rows (${result.duplicates} duplicates)`,
+        message: createdMessage(result.newEvents, upload.totalRows, result.duplicates, 'row'),
       };
       deps.metrics.uploadAccepted({ newEvents: result.newEvents, duplicates: result.duplicates });
       res.status(201).json(body);
