@@ -2,11 +2,15 @@ import { Router, type ErrorRequestHandler, type Request, type RequestHandler } f
 import multer from 'multer';
 import { z } from 'zod';
 import { csvSpoolStorage } from '../commands/uploadBatch/csvStorage';
+import { TIMEZONE_OPTION } from '../commands/uploadBatch/parseTimestamp';
 import { defaultSpoolDir, removeSpool } from '../commands/uploadBatch/spool';
 import type { UploadBatch } from '../commands/uploadBatch/uploadBatch';
 import { AppError, InvalidRowsError, RequestAbortedError, ValidationError } from '../errors';
 import type { ServiceMetrics } from '../metrics/serviceMetrics';
+import { noteForRejectionLog } from './errorMapping';
 import { limitInFlight } from './inFlightLimit';
+import { rateLimitHeaders } from './openapi/components';
+import { documentedRoute, mount, sharedResponse } from './openapi/routeTable';
 import { uploadTooLarge, watchBodySize } from './uploadSizeCap';
 
 /** Multipart field that carries the CSV, as in the original contract. */
@@ -21,11 +25,12 @@ export const uploadCreatedSchema = z
     message: z.string(),
   })
   .meta({
+    id: 'UploadResponse',
     example: {
       batchId: '3f1c2a9e-7b4d-4e8a-9c1f-2d3e4f5a6b7c',
       totalEvents: 3,
       duplicates: 1,
-      message: 'Stored 3 new events from 4 rows (1 duplicates)',
+      message: 'Stored 3 new events from 4 rows (1 duplicate)',
     },
   });
 export type UploadCreated = z.infer<typeof uploadCreatedSchema>;
@@ -37,9 +42,16 @@ export const uploadRejectedSchema = z
     details: z
       .array(
         z.object({
-          row: z.number().int().positive().meta({ description: 'Line number in the file; the header is 1' }),
+          row: z.number().int().nonnegative().meta({
+            description:
+              'Line number in the file (the header is 1); for POST /api/events, the index of the event (from 0)',
+          }),
           field: z.string().meta({ description: 'Column name, or * for the row as a whole' }),
           message: z.string(),
+          value: z.string().optional().meta({
+            description:
+              'The offending value as the row held it, cut to 100 characters (… when cut); control and invisible characters are written as \\uXXXX',
+          }),
         }),
       )
       .optional()
@@ -47,6 +59,7 @@ export const uploadRejectedSchema = z
     errorCount: z.number().int().positive().optional().meta({ description: 'All row errors, listed or not' }),
   })
   .meta({
+    id: 'UploadRejected',
     // The answer to a file with a bad timestamp on line 3 and no userId on line 4.
     example: {
       error: 'ValidationError',
@@ -55,13 +68,78 @@ export const uploadRejectedSchema = z
         {
           row: 3,
           field: 'timestamp',
-          message: 'timestamp must be an ISO 8601 date and time with a zone, e.g. 2024-01-15T10:00:00Z',
+          message:
+            'timestamp must be ISO 8601 with a zone (2024-01-15T10:00:00Z), epoch seconds (10 digits) or epoch milliseconds (13 digits); a date-time without a zone needs the upload option timezone (e.g. timezone=Europe/Berlin)',
+          value: 'yesterday',
         },
-        { row: 4, field: 'userId', message: 'userId is required' },
+        { row: 4, field: 'userId', message: 'userId is required', value: '' },
       ],
       errorCount: 2,
     },
   });
+
+/** The upload option naming the zone of zone-less date-times. */
+export const timezoneParameter = z.string().optional().meta({
+  description:
+    'IANA time zone of the date-times written without a zone (e.g. Europe/Berlin); values with a zone or epoch numbers ignore it',
+  example: 'Europe/Berlin',
+});
+
+export const uploadRoutes = {
+  uploadCsv: documentedRoute({
+    method: 'post',
+    path: '/api/uploads',
+    tags: ['Uploads'],
+    summary: 'Upload a CSV file of events',
+    description:
+      'Validates the whole file first: a file with any invalid row is refused and nothing is stored. ' +
+      'Rows already stored (same userId, eventType and instant) count as duplicates. ' +
+      'Rate limited per client IP (UPLOAD_RATE_LIMIT per minute). ' +
+      'The delimiter is comma, semicolon or tab: the one that splits the header line into userId, eventType and ' +
+      'timestamp (`userId;eventType;timestamp`). A file named *.gz or starting with gzip magic bytes is ' +
+      'decompressed as it arrives, and MAX_UPLOAD_BYTES applies to the decompressed bytes too. Rows whose cells ' +
+      'are all empty (`,,,`) are skipped. A timestamp is ISO 8601 with a zone (`2024-01-15T10:00:00Z`, ' +
+      '`2024-01-15 11:00:00+01:00`), epoch seconds (exactly 10 digits, optional fraction: `1705312800`, ' +
+      '`1705312800.25`) or epoch milliseconds (exactly 13 digits: `1705312800000`); a date-time without a zone ' +
+      '(`2024-01-15 10:00:00`, `2024-01-15T10:00`) only with the `timezone` option, and a wall time that zone ' +
+      'skips or repeats (daylight saving time) is a row error. Each row error echoes the value (`value`).',
+    request: {
+      query: z.object({ [TIMEZONE_OPTION]: timezoneParameter }),
+      body: {
+        required: true,
+        content: {
+          'multipart/form-data': {
+            schema: z.object({
+              [TIMEZONE_OPTION]: timezoneParameter.meta({
+                description: 'The same option as a form field; it must come before the file field',
+              }),
+              [UPLOAD_FIELD]: z.string().meta({
+                format: 'binary',
+                description:
+                  'CSV (or gzip-compressed CSV) with the header userId,eventType,timestamp,metadata (metadata: JSON, optional)',
+              }),
+            }),
+          },
+        },
+      },
+    },
+    responses: {
+      201: {
+        description: 'Stored; process it with POST /api/batches/{id}/process',
+        headers: rateLimitHeaders,
+        content: { 'application/json': { schema: uploadCreatedSchema } },
+      },
+      400: {
+        description: 'The file or the request is invalid; nothing was stored',
+        content: { 'application/json': { schema: uploadRejectedSchema } },
+      },
+      403: sharedResponse('Forbidden'),
+      413: sharedResponse('PayloadTooLarge'),
+      429: sharedResponse('TooManyRequests'),
+      503: sharedResponse('ServiceUnavailable'),
+    },
+  }),
+};
 
 export interface UploadsDeps {
   uploadBatch: UploadBatch;
@@ -73,6 +151,22 @@ export interface UploadsDeps {
   metrics: Pick<ServiceMetrics, 'uploadAccepted' | 'uploadRejected'>;
   /** Where validated events wait between parsing and storing; the OS temp folder by default. */
   spoolDir?: string;
+  /** The in-flight limit, when shared with POST /api/events; else one of its own. */
+  inFlight?: RequestHandler;
+}
+
+const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/** The 201 answer's message, for rows of a file or events of a JSON body. */
+export function createdMessage(
+  newEvents: number,
+  total: number,
+  duplicates: number,
+  unit: 'row' | 'event',
+): string {
+  return newEvents === 0
+    ? `No new events in ${plural(total, unit)}: all were already stored`
+    : `Stored ${plural(newEvents, 'new event')} from ${plural(total, unit)} (${plural(duplicates, 'duplicate')})`;
 }
 
 const MAX_FILE_NAME = 1024;
@@ -90,8 +184,10 @@ function storedFileName(name: string): string {
 export function uploadsRouter(deps: UploadsDeps): Router {
   // How each request in flight is refused once it is over the cap (see watchBodySize).
   const refusals = new WeakMap<Request, () => void>();
-  const { storage, spooled, failedHere } = csvSpoolStorage(deps.spoolDir ?? defaultSpoolDir(), (req) =>
-    refusals.get(req)?.(),
+  const { storage, spooled, failedHere, fileNameOf, lateTimezone } = csvSpoolStorage(
+    deps.spoolDir ?? defaultSpoolDir(),
+    (req) => refusals.get(req)?.(),
+    { maxBytes: deps.maxBytes, tooLarge: () => uploadTooLarge(deps.maxBytes, 'once decompressed') },
   );
   const single = multer({
     storage,
@@ -133,60 +229,22 @@ export function uploadsRouter(deps: UploadsDeps): Router {
     if (!watchBodySize(req, deps.maxBytes, refuse)) return;
     refusals.set(req, refuse);
     single(req, res, (error?: unknown) => {
-      settle(outcome(req, error));
+      // A timezone field after the file came too late for its rows: that, not their errors, is the answer.
+      settle(lateTimezone(req) ?? outcome(req, error));
     });
   };
 
   const router = Router();
   // Counts refused files (nothing stored) before the shared error mapping answers.
-  const countRejection: ErrorRequestHandler = (error: unknown, _req, _res, next) => {
+  const countRejection: ErrorRequestHandler = (error: unknown, req, res, next) => {
+    const fileName = fileNameOf(req);
+    if (fileName !== undefined) noteForRejectionLog(res, { fileName: storedFileName(fileName) });
     if (error instanceof InvalidRowsError) deps.metrics.uploadRejected({ invalidRows: error.errorCount });
     else if (error instanceof ValidationError) deps.metrics.uploadRejected();
     next(error);
   };
-  /**
-   * @openapi
-   * /api/uploads:
-   *   post:
-   *     tags: [Uploads]
-   *     summary: Upload a CSV file of events
-   *     description: >-
-   *       Validates the whole file first: a file with any invalid row is refused and nothing is stored.
-   *       Rows already stored (same userId, eventType and instant) count as duplicates.
-   *       Rate limited per client IP (UPLOAD_RATE_LIMIT per minute).
-   *     requestBody:
-   *       required: true
-   *       content:
-   *         multipart/form-data:
-   *           schema:
-   *             type: object
-   *             required: [file]
-   *             properties:
-   *               file:
-   *                 type: string
-   *                 format: binary
-   *                 description: 'CSV with the header userId,eventType,timestamp,metadata (metadata: JSON, optional)'
-   *     responses:
-   *       '201':
-   *         description: Stored; process it with POST /api/batches/{id}/process
-   *         headers:
-   *           RateLimit: { $ref: '#/components/headers/RateLimit' }
-   *           RateLimit-Policy: { $ref: '#/components/headers/RateLimit-Policy' }
-   *         content:
-   *           application/json:
-   *             schema: { $ref: '#/components/schemas/UploadResponse' }
-   *       '400':
-   *         description: The file or the request is invalid; nothing was stored
-   *         content:
-   *           application/json:
-   *             schema: { $ref: '#/components/schemas/UploadRejected' }
-   *       '403': { $ref: '#/components/responses/Forbidden' }
-   *       '413': { $ref: '#/components/responses/PayloadTooLarge' }
-   *       '429': { $ref: '#/components/responses/TooManyRequests' }
-   *       '503': { $ref: '#/components/responses/ServiceUnavailable' }
-   */
-  const inFlight = limitInFlight(deps.maxConcurrent, 'uploads');
-  router.post('/api/uploads', deps.rateLimiter, inFlight, receiveCsv, async (req, res) => {
+  const inFlight = deps.inFlight ?? limitInFlight(deps.maxConcurrent, 'uploads');
+  mount(router, uploadRoutes.uploadCsv, deps.rateLimiter, inFlight, receiveCsv, async (req, res) => {
     const upload = spooled(req);
     if (req.file === undefined || upload === undefined) {
       throw new ValidationError(
@@ -205,10 +263,7 @@ export function uploadsRouter(deps: UploadsDeps): Router {
         batchId: result.batchId,
         totalEvents: result.newEvents,
         duplicates: result.duplicates,
-        message:
-          result.newEvents === 0
-            ? `No new events in ${upload.totalRows} rows: all were already stored`
-            : `Stored ${result.newEvents} new events from ${upload.totalRows} rows (${result.duplicates} duplicates)`,
+        message: createdMessage(result.newEvents, upload.totalRows, result.duplicates, 'row'),
       };
       deps.metrics.uploadAccepted({ newEvents: result.newEvents, duplicates: result.duplicates });
       res.status(201).json(body);

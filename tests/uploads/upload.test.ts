@@ -1,3 +1,4 @@
+import { batchKeys } from '../../src/events/batchHistory';
 import { eventKey } from '../../src/events/rawEvents';
 import { expectDocumented } from '../support/openapi';
 import { csvOfRows, rawEvents, uploadCsv } from '../support/uploads';
@@ -48,7 +49,7 @@ describe('POST /api/uploads', () => {
     });
     expect(stored[1]?.timestamp).toEqual(new Date('2024-01-15T10:00:00Z'));
 
-    const record = await service.runtime.eventLog.findByKey(`BatchUploaded:${batchId}`);
+    const record = await service.runtime.eventLog.findByKey(batchKeys.uploaded(batchId));
     expect(record?.streamId).toBe(`batch:${batchId}`);
     expect(record?.data).toEqual({
       batchId,
@@ -78,7 +79,7 @@ describe('POST /api/uploads', () => {
     expect(again.body).toMatchObject({ totalEvents: 0, duplicates: 50 });
     expect(again.body.batchId).not.toBe(first.body.batchId);
     expect(await rawEvents(db()).countDocuments({})).toBe(50);
-    const record = await service.runtime.eventLog.findByKey(`BatchUploaded:${String(again.body.batchId)}`);
+    const record = await service.runtime.eventLog.findByKey(batchKeys.uploaded(String(again.body.batchId)));
     expect(record?.data).toMatchObject({ newEvents: 0, duplicates: 50, totalRows: 50 });
   });
 
@@ -170,15 +171,26 @@ describe('POST /api/uploads', () => {
     expect(status).toBe(400);
     const details = body.details as { row: number; field: string; message: string }[];
     expect(details).toEqual([
-      { row: 3, field: 'userId', message: 'userId contains a NUL character' },
-      { row: 4, field: 'eventType', message: 'eventType contains a NUL character' },
-      { row: 5, field: 'metadata', message: 'metadata value at "a" contains a NUL character' },
-      { row: 6, field: 'metadata', message: 'metadata value at "a/b" holds an array inside an array' },
-      { row: 7, field: 'source', message: 'source contains a NUL character' },
+      { row: 3, field: 'userId', message: 'userId contains a NUL character', value: 'u\\u00002' },
+      { row: 4, field: 'eventType', message: 'eventType contains a NUL character', value: 'cl\\u0000ick' },
+      {
+        row: 5,
+        field: 'metadata',
+        message: 'metadata value at "a" contains a NUL character',
+        value: '{"a":"x\\u0000y"}',
+      },
+      {
+        row: 6,
+        field: 'metadata',
+        message: 'metadata value at "a/b" holds an array inside an array',
+        value: '{"a":{"b":[1,[2]]}}',
+      },
+      { row: 7, field: 'source', message: 'source contains a NUL character', value: 'w\\u0000b' },
       {
         row: 8,
         field: 'userId',
         message: expect.stringMatching(/not valid UTF-8.*save the file as UTF-8/) as string,
+        value: 'Jos\ufffd',
       },
     ]);
     expect(await rawEvents(db()).countDocuments({})).toBe(0);
@@ -208,7 +220,7 @@ describe('POST /api/uploads', () => {
 
     const named = await post(part("filename*=UTF-8''a%00b%0Ac.csv"));
     expect(named.status).toBe(201);
-    const record = await service.runtime.eventLog.findByKey(`BatchUploaded:${String(named.body.batchId)}`);
+    const record = await service.runtime.eventLog.findByKey(batchKeys.uploaded(String(named.body.batchId)));
     expect(record?.data).toMatchObject({ fileName: 'a_b_c.csv', newEvents: 1 });
   });
 

@@ -1,31 +1,83 @@
-import { describeFailure, uploadFile } from './api.js';
-import { byId, el, formatBytes, formatCount } from './dom.js';
+// @ts-check
+import { describeFailure, field, uploadFile } from './api.js';
+import { byId, byIdAs, el, formatBytes, formatCount, plural } from './dom.js';
+
+/** @typedef {import('./api.js').UploadAnswer} UploadAnswer */
 
 const MAX_ERROR_ROWS_SHOWN = 100;
 
 /** The upload card: choose or drop a CSV, send it with a progress bar, explain the answer. */
+/**
+ * @param {{ onUploaded: (batchId: string | undefined) => void }} hooks
+ */
 export function setupUpload({ onUploaded }) {
-  const form = byId('upload-form');
-  const input = byId('file-input');
+  const form = byIdAs('upload-form', HTMLFormElement);
+  const input = byIdAs('file-input', HTMLInputElement);
   const zone = byId('drop-zone');
   const chosen = byId('chosen-file');
-  const button = byId('upload-button');
-  const progress = byId('upload-progress');
+  const button = byIdAs('upload-button', HTMLButtonElement);
+  const progress = byIdAs('upload-progress', HTMLProgressElement);
   const progressText = byId('upload-progress-text');
   const progressRow = byId('upload-progress-row');
   const result = byId('upload-result');
+  const timezone = byIdAs('upload-timezone', HTMLInputElement);
+  const timezones = byId('upload-timezones');
+  // The zones this browser knows, as suggestions; the server checks the name itself.
+  timezones.replaceChildren(
+    ...Intl.supportedValuesOf('timeZone').map((zone) => el('option', { value: zone })),
+  );
+  /** @type {File | null} */
   let file = null;
   let busy = false;
+  /** When a 429's Retry-After runs out (ms since epoch); 0 when not waiting. */
+  let waitUntil = 0;
+  /** @type {ReturnType<typeof setInterval> | undefined} */
+  let countdown;
 
+  /** @param {File | null | undefined} next */
   function choose(next) {
     file = next ?? null;
     chosen.textContent = file ? `${file.name} (${formatBytes(file.size)})` : 'No file chosen yet.';
-    button.disabled = busy || !file;
+    button.disabled = busy || !file || waitUntil > Date.now();
   }
 
-  input.addEventListener('change', () => choose(input.files?.[0]));
+  /** After a 429: the button counts the server's Retry-After down, visibly, and only then enables. */
+  /** @param {number} seconds */
+  function waitOut(seconds) {
+    clearInterval(countdown);
+    waitUntil = Date.now() + seconds * 1000;
+    const tick = () => {
+      const left = Math.ceil((waitUntil - Date.now()) / 1000);
+      if (left <= 0) {
+        clearInterval(countdown);
+        countdown = undefined;
+        waitUntil = 0;
+        button.textContent = 'Upload';
+        delete button.dataset.waiting;
+        choose(file);
+        return;
+      }
+      button.textContent = `Upload (wait ${left} s)`;
+      button.dataset.waiting = String(left);
+      button.disabled = true;
+    };
+    tick();
+    countdown = setInterval(tick, 250);
+  }
 
-  for (const type of ['dragenter', 'dragover']) {
+  /** The notice just shown takes focus, so a keyboard or screen-reader user lands on the outcome. */
+  /** @param {HTMLElement} notice */
+  function show(notice) {
+    notice.tabIndex = -1;
+    result.replaceChildren(notice);
+    notice.focus();
+  }
+
+  input.addEventListener('change', () => {
+    choose(input.files?.[0]);
+  });
+
+  for (const type of /** @type {const} */ (['dragenter', 'dragover'])) {
     zone.addEventListener(type, (event) => {
       event.preventDefault();
       if (event.dataTransfer) event.dataTransfer.dropEffect = 'copy';
@@ -33,18 +85,19 @@ export function setupUpload({ onUploaded }) {
     });
   }
   zone.addEventListener('dragleave', (event) => {
-    if (!zone.contains(event.relatedTarget)) zone.classList.remove('drag-over');
+    if (!(event.relatedTarget instanceof Node && zone.contains(event.relatedTarget)))
+      zone.classList.remove('drag-over');
   });
   zone.addEventListener('drop', (event) => {
     event.preventDefault();
     zone.classList.remove('drag-over');
-    const dropped = event.dataTransfer?.files?.[0];
+    const dropped = event.dataTransfer?.files[0];
     if (dropped) choose(dropped);
   });
   // A file dropped beside the zone would otherwise replace the page with the file's contents.
-  for (const type of ['dragover', 'drop']) {
+  for (const type of /** @type {const} */ (['dragover', 'drop'])) {
     window.addEventListener(type, (event) => {
-      if (!zone.contains(event.target)) event.preventDefault();
+      if (!(event.target instanceof Node && zone.contains(event.target))) event.preventDefault();
     });
   }
 
@@ -53,6 +106,7 @@ export function setupUpload({ onUploaded }) {
     if (file && !busy) void send(file);
   });
 
+  /** @param {File} sending */
   async function send(sending) {
     busy = true;
     button.disabled = true;
@@ -63,75 +117,168 @@ export function setupUpload({ onUploaded }) {
     progressText.textContent = '0 %';
     result.replaceChildren(el('p', { text: `Uploading ${sending.name}…` }));
 
-    const answer = await uploadFile('/api/uploads', sending, (loaded, total) => {
-      progress.max = total;
-      progress.value = loaded;
-      progressText.textContent = `${Math.round((100 * loaded) / total)} %`;
-    });
+    const zone = timezone.value.trim();
+    const answer = await uploadFile(
+      '/api/uploads',
+      sending,
+      (loaded, total) => {
+        progress.max = total;
+        progress.value = loaded;
+        progressText.textContent = `${Math.round((100 * loaded) / total)} %`;
+      },
+      zone ? { timezone: zone } : {},
+    );
 
     busy = false;
     form.removeAttribute('aria-busy');
     progressRow.hidden = true;
     if (answer.status === 201 || answer.status === 200) {
-      result.replaceChildren(successNotice(sending, answer.body ?? {}));
+      show(successNotice(sending, answer.body));
       input.value = '';
       choose(null);
-      onUploaded(answer.body?.batchId);
+      const batchId = field(answer.body, 'batchId');
+      onUploaded(typeof batchId === 'string' ? batchId : undefined);
     } else {
-      result.replaceChildren(failureNotice(sending, answer));
+      show(failureNotice(sending, answer));
       choose(sending);
+      if (answer.status === 429) {
+        const wait = Number(field(answer.body, 'retryAfter') ?? answer.retryAfter);
+        waitOut(Number.isFinite(wait) && wait > 0 ? Math.ceil(wait) : 60);
+      }
     }
   }
+
+  return {
+    /**
+     * Batches that finished processing: an upload notice telling to process one of them no longer applies.
+     * @param {string[]} batchIds
+     */
+    batchesFinished(batchIds) {
+      const notice = result.querySelector('[data-outcome="uploaded"]');
+      if (notice instanceof HTMLElement && batchIds.includes(notice.dataset.batchId ?? '')) {
+        notice.remove();
+      }
+    },
+  };
 }
 
+/**
+ * @param {unknown} value
+ * @returns {number}
+ */
+function countOf(value) {
+  return typeof value === 'number' && Number.isFinite(value) ? value : 0;
+}
+
+/**
+ * @param {File} file
+ * @param {unknown} body the 201 answer (UploadResponse)
+ */
 function successNotice(file, body) {
-  const fresh = (Number.isFinite(body.newEvents) ? body.newEvents : body.totalEvents) ?? 0;
-  const duplicates = Number.isFinite(body.duplicates) ? body.duplicates : 0;
-  return el('div', { className: 'notice notice-success', dataset: { outcome: 'uploaded' } }, [
-    el('p', {}, [el('strong', { text: `Uploaded ${file.name}.` }), body.message ? ` ${body.message}` : '']),
-    el('dl', { className: 'facts' }, [
-      el('div', {}, [
-        el('dt', { text: 'Batch' }),
-        el('dd', {}, [el('code', { id: 'uploaded-batch-id', text: body.batchId ?? '?' })]),
+  const fresh = countOf(field(body, 'totalEvents'));
+  const duplicates = countOf(field(body, 'duplicates'));
+  const message = field(body, 'message');
+  const batchId = field(body, 'batchId');
+  const nothingNew = fresh === 0;
+  return el(
+    'div',
+    {
+      className: 'notice notice-success',
+      id: 'upload-notice',
+      dataset: {
+        outcome: 'uploaded',
+        batchId: typeof batchId === 'string' ? batchId : '',
+        nothingNew: String(nothingNew),
+      },
+    },
+    [
+      el('p', {}, [
+        el('strong', { text: `Uploaded ${file.name}.` }),
+        typeof message === 'string' && message ? ` ${message}` : '',
       ]),
-      el('div', {}, [
-        el('dt', { text: 'New events' }),
-        el('dd', { id: 'uploaded-new', text: formatCount(fresh ?? 0) }),
+      el('dl', { className: 'facts' }, [
+        el('div', {}, [
+          el('dt', { text: 'Batch' }),
+          el('dd', {}, [
+            el('code', { id: 'uploaded-batch-id', text: typeof batchId === 'string' ? batchId : '?' }),
+          ]),
+        ]),
+        el('div', {}, [
+          el('dt', { text: 'New events' }),
+          el('dd', { id: 'uploaded-new', text: formatCount(fresh) }),
+        ]),
+        el('div', {}, [
+          el('dt', { text: 'Duplicates skipped' }),
+          el('dd', { id: 'uploaded-duplicates', text: formatCount(duplicates) }),
+        ]),
       ]),
-      el('div', {}, [
-        el('dt', { text: 'Duplicates skipped' }),
-        el('dd', { id: 'uploaded-duplicates', text: formatCount(duplicates) }),
-      ]),
-    ]),
-    el('p', {
-      text:
-        fresh > 0
-          ? 'Next: press Process on this batch in the Batches table to count its events.'
-          : 'Every row was stored before, so this batch adds nothing to count.',
-    }),
-  ]);
+      el('p', {
+        id: 'upload-next',
+        text: nothingNew
+          ? `Nothing new was stored: ${duplicates === 1 ? 'the row was' : `all ${plural(duplicates, 'row')} were`} stored before, so this batch adds nothing to count.`
+          : `Next: press Process on this batch in the Batches table to count its ${plural(fresh, 'new event')}.`,
+      }),
+    ],
+  );
 }
 
-/** The row errors of a 400, wherever the server put them: details, details.errors or errors. */
+/**
+ * The limit a 413's message names ("… upload limit of 10 MiB …") in bytes, or null.
+ * @param {unknown} body
+ * @returns {number | null}
+ */
+function limitOf(body) {
+  const message = field(body, 'message');
+  const match = typeof message === 'string' ? /limit of (\d+(?:\.\d+)?) (MiB|KiB|bytes)/.exec(message) : null;
+  if (!match) return null;
+  const unit = match[2] === 'MiB' ? 1024 * 1024 : match[2] === 'KiB' ? 1024 : 1;
+  return Number(match[1]) * unit;
+}
+
+/**
+ * @typedef {{ row: unknown, field: unknown, message: unknown, value: unknown }} RowError
+ */
+
+/**
+ * The row errors of a 400, wherever the server put them: details, details.errors or errors.
+ * @param {unknown} body
+ * @returns {{ rows: RowError[], errorCount: number }}
+ */
 export function rowErrorsOf(body) {
-  const candidates = [body?.details, body?.details?.errors, body?.details?.rows, body?.errors];
+  const details = field(body, 'details');
+  const candidates = [details, field(details, 'errors'), field(details, 'rows'), field(body, 'errors')];
+  /** @type {unknown[]} */
   const list = candidates.find((candidate) => Array.isArray(candidate)) ?? [];
   const rows = list
-    .filter((item) => item && typeof item === 'object')
+    .filter((item) => typeof item === 'object' && item !== null)
     .map((item) => ({
-      row: item.row ?? item.line ?? '',
-      field: item.field ?? item.column ?? '',
-      message: item.message ?? '',
+      row: field(item, 'row') ?? field(item, 'line') ?? '',
+      field: field(item, 'field') ?? field(item, 'column') ?? '',
+      message: field(item, 'message') ?? '',
+      value: field(item, 'value'),
     }));
-  const declared = body?.details?.errorCount ?? body?.errorCount;
-  return { rows, errorCount: Number.isFinite(declared) ? declared : rows.length };
+  const declared = field(details, 'errorCount') ?? field(body, 'errorCount');
+  return {
+    rows,
+    errorCount: typeof declared === 'number' && Number.isFinite(declared) ? declared : rows.length,
+  };
 }
 
+/**
+ * @param {File} file
+ * @param {UploadAnswer} answer
+ */
 function failureNotice(file, answer) {
   const message = describeFailure(answer.status, answer.body, answer.retryAfter, {
     notFound: 'This server does not accept uploads: it has no upload endpoint (404).',
   });
-  const children = [el('p', {}, [el('strong', { text: `${file.name} was not uploaded. ` }), message])];
+  // A 413 states the limit in the unit the chosen file's size is shown in.
+  const limit = answer.status === 413 ? limitOf(answer.body) : null;
+  const said =
+    limit === null
+      ? message
+      : `The file (${formatBytes(file.size)}) is larger than the server's upload limit of ${formatBytes(limit)} (413). Split it into smaller CSV files and upload them one at a time.`;
+  const children = [el('p', {}, [el('strong', { text: `${file.name} was not uploaded. ` }), said])];
   if (answer.status === 400) {
     const { rows, errorCount } = rowErrorsOf(answer.body);
     if (errorCount > 0) {
@@ -140,7 +287,7 @@ function failureNotice(file, answer) {
       children.push(
         el('p', {
           id: 'row-error-count',
-          text: `${formatCount(errorCount)} row error${errorCount === 1 ? '' : 's'} found.${more} Fix them and upload the file again.`,
+          text: `${plural(errorCount, 'row error')} found.${more} Fix ${errorCount === 1 ? 'it' : 'them'} and upload the file again.`,
         }),
       );
     }
@@ -150,6 +297,7 @@ function failureNotice(file, answer) {
     'div',
     {
       className: 'notice notice-error',
+      id: 'upload-notice',
       role: 'alert',
       dataset: { outcome: 'failed', status: String(answer.status) },
     },
@@ -157,14 +305,22 @@ function failureNotice(file, answer) {
   );
 }
 
+/** @param {RowError[]} rows */
 function rowErrorTable(rows) {
   return el('div', { className: 'table-scroll', tabindex: '0', role: 'region', 'aria-label': 'Row errors' }, [
+    el('p', {
+      className: 'scroll-cue',
+      id: 'row-errors-scroll-cue',
+      'aria-hidden': 'true',
+      text: 'Scroll sideways for every column →',
+    }),
     el('table', { className: 'row-errors', id: 'row-errors' }, [
       el('caption', { text: 'Rows the server rejected' }),
       el('thead', {}, [
         el('tr', {}, [
           el('th', { scope: 'col', text: 'Row' }),
           el('th', { scope: 'col', text: 'Field' }),
+          el('th', { scope: 'col', text: 'Value' }),
           el('th', { scope: 'col', text: 'Problem' }),
         ]),
       ]),
@@ -175,6 +331,11 @@ function rowErrorTable(rows) {
           el('tr', {}, [
             el('td', { text: String(row.row) }),
             el('td', {}, [el('code', { text: String(row.field) })]),
+            el(
+              'td',
+              { className: 'row-value' },
+              typeof row.value === 'string' ? [el('code', { text: row.value })] : [],
+            ),
             el('td', { text: String(row.message) }),
           ]),
         ),
