@@ -24,7 +24,8 @@ import {
   EVENT_LOG_COLLECTION,
   type EventLog,
 } from './events/eventLog';
-import { ensureRawEventChunkIndexes, RAW_EVENT_CHUNKS_COLLECTION, readChunk } from './events/rawEventChunks';
+import { ensureRawEventChunkIndexes, RAW_EVENT_CHUNKS_COLLECTION } from './events/rawEventChunks';
+import { readChunk } from './events/readChunks';
 import { ensureRawEventIndexes, RAW_EVENTS_COLLECTION } from './events/rawEvents';
 import { createApp } from './http/app';
 import { createBoundedServer } from './http/server';

@@ -1,7 +1,9 @@
 import type { Db } from 'mongodb';
 import { UPLOAD_SESSIONS_COLLECTION } from '../commands/uploadBatch/uploadSessions';
 import type { EventLog } from '../events/eventLog';
-import { readAllChunks, RawEventForCounting, utcDate } from '../events/rawEventChunks';
+import { utcDate } from '../events/dailyCounts';
+import { RawEventForCounting } from '../events/deriveChunks';
+import { readAllChunks } from '../events/readChunks';
 import { rawEventsCollection } from '../events/rawEvents';
 import { evolveBatchStatus, type BatchStatusDoc } from './batchStatus';
 import { flattenDailyMetrics, type DailyMetricsDoc } from './dailyMetrics';

@@ -1,7 +1,8 @@
 import { UnrecoverableError } from 'bullmq';
 import { batchKeys, batchStream } from '../events/batchHistory';
 import type { EventLog } from '../events/eventLog';
-import { countByDayAndType, type CountableEvent } from '../events/rawEventChunks';
+import { countByDayAndType } from '../events/dailyCounts';
+import type { CountableEvent } from '../events/rawEventChunks';
 import type { Logger } from '../logging';
 import { ChunkJobData } from './chunkJobs';
 

@@ -1,4 +1,5 @@
-import { RAW_EVENT_CHUNKS_COLLECTION, readChunk, type RawEventChunk } from '../../src/events/rawEventChunks';
+import { RAW_EVENT_CHUNKS_COLLECTION, type RawEventChunk } from '../../src/events/rawEventChunks';
+import { readChunk } from '../../src/events/readChunks';
 import { csvOfRows, rawEvents, uploadCsv } from '../support/uploads';
 import { startTestService, type TestService } from '../support/testService';
 

@@ -1,5 +1,5 @@
 import { MongoBulkWriteError, type Collection, type WriteError } from 'mongodb';
-import type { ChunkWriter } from '../../events/rawEventChunks';
+import type { ChunkWriter } from '../../events/chunkWriter';
 import type { RawEvent } from '../../events/rawEvents';
 import { DependencyUnavailableError } from '../../errors';
 import { DUPLICATE_KEY, isMongoUnavailable } from '../../mongo';
