@@ -1,5 +1,5 @@
-// `npm test`: everything but the browser tests, then the browser tests (they keep both cores busy,
-// so checks with short timeouts run before them). Both runs always happen; either failing fails.
+// `npm test`: the unit and integration projects, then the browser project (it keeps both cores
+// busy, so checks with short timeouts run before it). Both runs always happen; either failing fails.
 // With arguments (`npm test -- tests/uploads`), one Jest run with those arguments.
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -9,6 +9,6 @@ const run = (args) => spawnSync(process.execPath, [jest, ...args], { stdio: 'inh
 
 const extra = process.argv.slice(2);
 if (extra.length > 0) process.exit(run(extra));
-const rest = run(['--testPathIgnorePatterns', '/tests/e2e/']);
-const browser = run(['tests/e2e']);
+const rest = run(['--selectProjects', 'unit', 'integration']);
+const browser = run(['--selectProjects', 'browser']);
 process.exit(rest !== 0 ? rest : browser);

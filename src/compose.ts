@@ -30,8 +30,6 @@ import { ensureRawEventIndexes, RAW_EVENTS_COLLECTION } from './events/rawEvents
 import { createApp } from './http/app';
 import { createBoundedServer } from './http/server';
 import { buildOpenApiDocument, type OpenApiDocument } from './http/openapi/document';
-import { createSchemaRegistry } from './http/openapi/registry';
-import { registerServiceSchemas } from './http/openapi/schemas';
 import { uploadRateLimiter } from './http/rateLimit';
 import type { Logger } from './logging';
 import { createServiceMetrics, type ServiceMetrics } from './metrics/serviceMetrics';
@@ -177,9 +175,7 @@ function packageVersion(): string {
 }
 
 export function buildOpenApi(): OpenApiDocument {
-  const registry = createSchemaRegistry();
-  registerServiceSchemas(registry);
-  return buildOpenApiDocument(registry, { version: packageVersion() });
+  return buildOpenApiDocument({ version: packageVersion() });
 }
 
 export function buildApp(runtime: Runtime): Express {

@@ -1,6 +1,7 @@
 import { dirname, join } from 'node:path';
 import { Router } from 'express';
 import { NotFoundError } from '../errors';
+import { documentedRoute, mount } from './openapi/routeTable';
 
 /**
  * GET /openapi.json and Swagger UI at /api-docs, served so it runs under our strict CSP
@@ -50,6 +51,21 @@ const INITIALIZER = `window.addEventListener('load', function () {
 });
 `;
 
+export const apiDocsRoutes = {
+  readOpenApiDocument: documentedRoute({
+    method: 'get',
+    path: '/openapi.json',
+    tags: ['Operations'],
+    summary: 'This OpenAPI document',
+    responses: {
+      200: {
+        description: 'OpenAPI 3.1 document',
+        content: { 'application/json': { schema: { type: 'object' } } },
+      },
+    },
+  }),
+};
+
 /** Routes of this router that are the documentation itself, so the OpenAPI document leaves them out. */
 export const API_DOCS_UI_ROUTES = ['/api-docs', '/api-docs/swagger-initializer.js', '/api-docs/:asset'];
 
@@ -58,20 +74,7 @@ export function apiDocsRouter(document: object): Router {
   const json = JSON.stringify(document);
   const router = Router();
 
-  /**
-   * @openapi
-   * /openapi.json:
-   *   get:
-   *     tags: [Operations]
-   *     summary: This OpenAPI document
-   *     responses:
-   *       '200':
-   *         description: OpenAPI 3.1 document
-   *         content:
-   *           application/json:
-   *             schema: { type: object }
-   */
-  router.get('/openapi.json', (_req, res) => {
+  mount(router, apiDocsRoutes.readOpenApiDocument, (_req, res) => {
     res.type('application/json').send(json);
   });
   router.get('/api-docs', (_req, res) => {

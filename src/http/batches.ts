@@ -5,6 +5,7 @@ import type { ProcessBatch } from '../commands/processBatch';
 import type { GetBatch } from '../queries/getBatch';
 import { DEFAULT_BATCH_PAGE, MAX_BATCH_PAGE, type ListBatches } from '../queries/listBatches';
 import { EXAMPLE_BATCH_ID } from './openapi/examples';
+import { documentedRoute, mount, sharedResponse } from './openapi/routeTable';
 
 const batchId = z
   .string()
@@ -20,6 +21,7 @@ export const ProcessBatchResponse = z
     message: z.string(),
   })
   .meta({
+    id: 'ProcessBatchResponse',
     example: { batchId: EXAMPLE_BATCH_ID, jobsEnqueued: 1, message: 'Processing started: 1 job(s) enqueued' },
   });
 
@@ -56,7 +58,7 @@ export const BatchStatusResponse = z
     }),
     progress: z.number().int().min(0).max(100).meta({ description: 'Whole percent of events processed' }),
   })
-  .meta({ example: BATCH_STATUS_EXAMPLE });
+  .meta({ id: 'BatchStatusResponse', example: BATCH_STATUS_EXAMPLE });
 
 export const ListBatchesQuery = z.object({
   limit: z.coerce
@@ -81,7 +83,78 @@ export const BatchListResponse = z
       .nullable()
       .meta({ description: 'Pass as `cursor` for the next (older) page; null on the last page' }),
   })
-  .meta({ example: { batches: [BATCH_STATUS_EXAMPLE], nextCursor: null } });
+  .meta({ id: 'BatchListResponse', example: { batches: [BATCH_STATUS_EXAMPLE], nextCursor: null } });
+
+/** The path parameter of every batch route. */
+const BatchIdParams = z.object({
+  id: z.string().meta({
+    description: 'batchId returned by POST /api/uploads; an id no upload returned answers 404',
+    example: EXAMPLE_BATCH_ID,
+  }),
+});
+
+export const batchRoutes = {
+  processBatch: documentedRoute({
+    method: 'post',
+    path: '/api/batches/:id/process',
+    tags: ['Batches'],
+    summary: 'Enqueue background processing of a batch',
+    description:
+      'Idempotent: chunks already processed, waiting or running are not enqueued again, so a ' +
+      'repeated call answers 200 with jobsEnqueued 0. Chunks whose job failed are enqueued again (202). ' +
+      'Concurrent calls for one batch run one after the other, so their jobsEnqueued add up to the ' +
+      'jobs really enqueued; a call that waited 30 s for another one answers 503.',
+    request: { params: BatchIdParams },
+    responses: {
+      202: {
+        description: 'Jobs enqueued; follow progress with GET /api/batches/{id}',
+        content: { 'application/json': { schema: ProcessBatchResponse } },
+      },
+      200: {
+        description: 'Nothing new to enqueue (processed already, or under way); jobsEnqueued is 0',
+        content: {
+          'application/json': {
+            schema: ProcessBatchResponse,
+            example: { batchId: EXAMPLE_BATCH_ID, jobsEnqueued: 0, message: 'Nothing left to process' },
+          },
+        },
+      },
+      403: sharedResponse('Forbidden'),
+      404: sharedResponse('NotFound'),
+      503: sharedResponse('ServiceUnavailable'),
+    },
+  }),
+  listBatches: documentedRoute({
+    method: 'get',
+    path: '/api/batches',
+    tags: ['Batches'],
+    summary: 'List batches, newest first, a page at a time',
+    request: { query: ListBatchesQuery },
+    responses: {
+      200: {
+        description: 'One page of batches',
+        content: { 'application/json': { schema: BatchListResponse } },
+      },
+      400: sharedResponse('BadRequest'),
+      503: sharedResponse('ServiceUnavailable'),
+    },
+  }),
+  getBatch: documentedRoute({
+    method: 'get',
+    path: '/api/batches/:id',
+    tags: ['Batches'],
+    summary: 'Status and progress of one batch',
+    request: { params: BatchIdParams },
+    responses: {
+      200: {
+        description: 'The batch',
+        content: { 'application/json': { schema: BatchStatusResponse } },
+      },
+      404: sharedResponse('NotFound'),
+      503: sharedResponse('ServiceUnavailable'),
+    },
+  }),
+};
 
 export interface BatchesRouterDeps {
   processBatch: ProcessBatch;
@@ -92,48 +165,7 @@ export interface BatchesRouterDeps {
 export function batchesRouter(deps: BatchesRouterDeps): Router {
   const router = Router();
 
-  /**
-   * @openapi
-   * components:
-   *   parameters:
-   *     BatchId:
-   *       name: id
-   *       in: path
-   *       required: true
-   *       description: batchId returned by POST /api/uploads; an id no upload returned answers 404
-   *       schema: { type: string }
-   *       example: 3f1c2a9e-7b4d-4e8a-9c1f-2d3e4f5a6b7c
-   * /api/batches/{id}/process:
-   *   post:
-   *     tags: [Batches]
-   *     summary: Enqueue background processing of a batch
-   *     description: >-
-   *       Idempotent: chunks already processed, waiting or running are not enqueued again, so a
-   *       repeated call answers 200 with jobsEnqueued 0. Chunks whose job failed are enqueued again (202).
-   *       Concurrent calls for one batch run one after the other, so their jobsEnqueued add up to the
-   *       jobs really enqueued; a call that waited 30 s for another one answers 503.
-   *     parameters:
-   *       - $ref: '#/components/parameters/BatchId'
-   *     responses:
-   *       '202':
-   *         description: Jobs enqueued; follow progress with GET /api/batches/{id}
-   *         content:
-   *           application/json:
-   *             schema: { $ref: '#/components/schemas/ProcessBatchResponse' }
-   *       '200':
-   *         description: Nothing new to enqueue (processed already, or under way); jobsEnqueued is 0
-   *         content:
-   *           application/json:
-   *             schema: { $ref: '#/components/schemas/ProcessBatchResponse' }
-   *             example:
-   *               batchId: 3f1c2a9e-7b4d-4e8a-9c1f-2d3e4f5a6b7c
-   *               jobsEnqueued: 0
-   *               message: Nothing left to process
-   *       '403': { $ref: '#/components/responses/Forbidden' }
-   *       '404': { $ref: '#/components/responses/NotFound' }
-   *       '503': { $ref: '#/components/responses/ServiceUnavailable' }
-   */
-  router.post('/api/batches/:id/process', async (req, res) => {
+  mount(router, batchRoutes.processBatch, async (req, res) => {
     const result = await deps.processBatch(req.params.id, req.correlationId);
     const body: z.infer<typeof ProcessBatchResponse> = {
       batchId: result.batchId,
@@ -148,29 +180,7 @@ export function batchesRouter(deps: BatchesRouterDeps): Router {
     res.status(result.jobsEnqueued > 0 ? 202 : 200).json(body);
   });
 
-  /**
-   * @openapi
-   * /api/batches:
-   *   get:
-   *     tags: [Batches]
-   *     summary: List batches, newest first, a page at a time
-   *     parameters:
-   *       - name: limit
-   *         in: query
-   *         schema: { $ref: '#/components/schemas/ListBatchesQuery/properties/limit' }
-   *       - name: cursor
-   *         in: query
-   *         schema: { $ref: '#/components/schemas/ListBatchesQuery/properties/cursor' }
-   *     responses:
-   *       '200':
-   *         description: One page of batches
-   *         content:
-   *           application/json:
-   *             schema: { $ref: '#/components/schemas/BatchListResponse' }
-   *       '400': { $ref: '#/components/responses/BadRequest' }
-   *       '503': { $ref: '#/components/responses/ServiceUnavailable' }
-   */
-  router.get('/api/batches', async (req, res) => {
+  mount(router, batchRoutes.listBatches, async (req, res) => {
     const query = ListBatchesQuery.safeParse(req.query);
     if (!query.success) {
       throw new ValidationError('Invalid query parameters', z.treeifyError(query.error));
@@ -179,24 +189,7 @@ export function batchesRouter(deps: BatchesRouterDeps): Router {
     res.json(body);
   });
 
-  /**
-   * @openapi
-   * /api/batches/{id}:
-   *   get:
-   *     tags: [Batches]
-   *     summary: Status and progress of one batch
-   *     parameters:
-   *       - $ref: '#/components/parameters/BatchId'
-   *     responses:
-   *       '200':
-   *         description: The batch
-   *         content:
-   *           application/json:
-   *             schema: { $ref: '#/components/schemas/BatchStatusResponse' }
-   *       '404': { $ref: '#/components/responses/NotFound' }
-   *       '503': { $ref: '#/components/responses/ServiceUnavailable' }
-   */
-  router.get('/api/batches/:id', async (req, res) => {
+  mount(router, batchRoutes.getBatch, async (req, res) => {
     const body: z.infer<typeof BatchStatusResponse> = await deps.getBatch(req.params.id);
     res.json(body);
   });

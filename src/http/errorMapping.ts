@@ -32,12 +32,12 @@ export const ErrorResponse = z
     message: z.string().meta({ description: 'Human-readable explanation, safe to show' }),
     details: z.unknown().optional().meta({ description: 'Structured context, e.g. the invalid fields' }),
   })
-  .meta({ description: 'Error answer: no stack traces or internal messages' });
+  .meta({ id: 'ErrorResponse', description: 'Error answer: no stack traces or internal messages' });
 
 /** 429 adds how many seconds to wait (also sent as the Retry-After header). */
 export const RateLimitedResponse = ErrorResponse.extend({
   retryAfter: z.number().int().nonnegative().meta({ description: 'Seconds until a retry may succeed' }),
-});
+}).meta({ id: 'RateLimitedResponse' });
 
 interface ErrorBody {
   error: string;

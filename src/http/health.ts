@@ -2,6 +2,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import type { CheckHealth } from '../queries/checkHealth';
 import { RETRY_AFTER_UNAVAILABLE_SECONDS } from './errorMapping';
+import { documentedRoute, mount } from './openapi/routeTable';
 
 const CheckResult = z.enum(['ok', 'unavailable', 'timeout']);
 
@@ -37,6 +38,7 @@ export const HealthResponse = z
     problems: z.array(z.string()).meta({ description: 'One sentence per problem: what, since when and why' }),
   })
   .meta({
+    id: 'HealthResponse',
     example: {
       status: 'ok',
       checks: { mongo: 'ok', redis: 'ok', projections: 'ok', uploads: 'ok' },
@@ -48,37 +50,43 @@ export const HealthResponse = z
     },
   });
 
+export const healthRoutes = {
+  checkHealth: documentedRoute({
+    method: 'get',
+    path: '/health',
+    tags: ['Operations'],
+    summary: 'Liveness and dependency health',
+    description: 'Pings MongoDB and Redis (each within HEALTH_TIMEOUT_MS) and checks projection lag.',
+    responses: {
+      200: {
+        description: 'Serving (status ok or degraded)',
+        content: { 'application/json': { schema: HealthResponse } },
+      },
+      503: {
+        description: 'MongoDB or Redis is unavailable',
+        headers: { 'Retry-After': { $ref: '#/components/headers/Retry-After' } },
+        content: {
+          'application/json': {
+            schema: HealthResponse,
+            example: {
+              status: 'unavailable',
+              checks: { mongo: 'ok', redis: 'unavailable', projections: 'ok', uploads: 'ok' },
+              projections: [
+                { projection: 'batchStatus_v1', lag: 0, laggingSeconds: 0 },
+                { projection: 'dailyMetrics_v1', lag: 0, laggingSeconds: 0 },
+              ],
+              problems: ['redis: unavailable'],
+            },
+          },
+        },
+      },
+    },
+  }),
+};
+
 export function healthRouter(checkHealth: CheckHealth): Router {
   const router = Router();
-  /**
-   * @openapi
-   * /health:
-   *   get:
-   *     tags: [Operations]
-   *     summary: Liveness and dependency health
-   *     description: Pings MongoDB and Redis (each within HEALTH_TIMEOUT_MS) and checks projection lag.
-   *     responses:
-   *       '200':
-   *         description: Serving (status ok or degraded)
-   *         content:
-   *           application/json:
-   *             schema: { $ref: '#/components/schemas/HealthResponse' }
-   *       '503':
-   *         description: MongoDB or Redis is unavailable
-   *         headers:
-   *           Retry-After: { $ref: '#/components/headers/Retry-After' }
-   *         content:
-   *           application/json:
-   *             schema: { $ref: '#/components/schemas/HealthResponse' }
-   *             example:
-   *               status: unavailable
-   *               checks: { mongo: ok, redis: unavailable, projections: ok, uploads: ok }
-   *               projections:
-   *                 - { projection: batchStatus_v1, lag: 0, laggingSeconds: 0 }
-   *                 - { projection: dailyMetrics_v1, lag: 0, laggingSeconds: 0 }
-   *               problems: ['redis: unavailable']
-   */
-  router.get('/health', async (_req, res) => {
+  mount(router, healthRoutes.checkHealth, async (_req, res) => {
     // Typed by the schema: the compiler proves checkHealth returns what the document promises.
     const health: z.infer<typeof HealthResponse> = await checkHealth();
     if (health.status === 'unavailable') {

@@ -3,12 +3,13 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { ValidationError } from '../errors';
 import type { GetDailyMetrics } from '../queries/getDailyMetrics';
+import { documentedRoute, mount, sharedResponse } from './openapi/routeTable';
 
 export const MetricsQuery = z.object({
-  date: z.iso
-    .date()
-    .optional()
-    .meta({ description: 'UTC calendar date YYYY-MM-DD; today (UTC) when omitted', example: '2024-01-15' }),
+  date: z.iso.date().optional().meta({
+    description: 'UTC calendar date, YYYY-MM-DD. Optional; defaults to today (UTC).',
+    example: '2024-01-15',
+  }),
 });
 
 export const DailyMetricsResponse = z
@@ -19,6 +20,7 @@ export const DailyMetricsResponse = z
       .meta({ description: 'Processed events of that UTC day per event type, by eventType; [] when none' }),
   })
   .meta({
+    id: 'DailyMetricsResponse',
     example: {
       date: '2024-01-15',
       metrics: [
@@ -28,37 +30,35 @@ export const DailyMetricsResponse = z
     },
   });
 
+export const metricsRoutes = {
+  getDailyMetrics: documentedRoute({
+    method: 'get',
+    path: '/api/metrics',
+    tags: ['Metrics'],
+    summary: 'Event counts per event type for one UTC day',
+    description: 'Counts come from processed batches only (POST /api/batches/{id}/process).',
+    request: { query: MetricsQuery },
+    responses: {
+      200: {
+        description: 'Counts of processed events',
+        headers: {
+          ETag: {
+            description: 'Changes whenever the answer does; send it back as If-None-Match',
+            schema: { type: 'string' },
+          },
+        },
+        content: { 'application/json': { schema: DailyMetricsResponse } },
+      },
+      304: { description: 'The answer still matches the If-None-Match ETag; no body' },
+      400: sharedResponse('BadRequest'),
+      503: sharedResponse('ServiceUnavailable'),
+    },
+  }),
+};
+
 export function metricsRouter(deps: { getDailyMetrics: GetDailyMetrics }): Router {
   const router = Router();
-  /**
-   * @openapi
-   * /api/metrics:
-   *   get:
-   *     tags: [Metrics]
-   *     summary: Event counts per event type for one UTC day
-   *     description: Counts come from processed batches only (POST /api/batches/{id}/process).
-   *     parameters:
-   *       - name: date
-   *         in: query
-   *         required: false
-   *         description: UTC calendar date, YYYY-MM-DD. Optional; defaults to today (UTC).
-   *         schema: { $ref: '#/components/schemas/MetricsQuery/properties/date' }
-   *     responses:
-   *       '200':
-   *         description: Counts of processed events
-   *         headers:
-   *           ETag:
-   *             description: Changes whenever the answer does; send it back as If-None-Match
-   *             schema: { type: string }
-   *         content:
-   *           application/json:
-   *             schema: { $ref: '#/components/schemas/DailyMetricsResponse' }
-   *       '304':
-   *         description: The answer still matches the If-None-Match ETag; no body
-   *       '400': { $ref: '#/components/responses/BadRequest' }
-   *       '503': { $ref: '#/components/responses/ServiceUnavailable' }
-   */
-  router.get('/api/metrics', async (req, res) => {
+  mount(router, metricsRoutes.getDailyMetrics, async (req, res) => {
     // A repeated or nested ?date fails here as a malformed one does.
     const query = MetricsQuery.safeParse(req.query);
     if (!query.success) {

@@ -5,7 +5,9 @@ import { ValidationError } from '../errors';
 import { DEFAULT_DLQ_LIMIT, MAX_DLQ_LIMIT, type ListFailedJobs } from '../queries/listFailedJobs';
 import { PROCESSING_QUEUE } from '../workers/chunkJobs';
 import { requireAdminApiKey } from './adminAuth';
+import { ADMIN_API_KEY_SCHEME } from './openapi/components';
 import { EXAMPLE_BATCH_ID } from './openapi/examples';
+import { documentedRoute, mount, sharedResponse } from './openapi/routeTable';
 
 export const DlqQuery = z.object({
   limit: z.coerce
@@ -38,6 +40,7 @@ export const DlqResponse = z
       .meta({ description: 'Newest failure first' }),
   })
   .meta({
+    id: 'DlqResponse',
     example: {
       queueName: PROCESSING_QUEUE,
       failedJobs: [
@@ -63,12 +66,53 @@ export const DlqRetryResponse = z
     queueName,
     retried: z.number().int().nonnegative().meta({ description: 'Jobs put back on the queue' }),
   })
-  .meta({ example: { queueName: PROCESSING_QUEUE, retried: 1 } });
+  .meta({ id: 'DlqRetryResponse', example: { queueName: PROCESSING_QUEUE, retried: 1 } });
 
-function queueParam(params: Record<string, string | string[] | undefined>): string {
-  const name = params['name'];
-  return typeof name === 'string' ? name : '';
-}
+const QueueParams = z.object({
+  name: z.enum([PROCESSING_QUEUE]).meta({
+    description: 'Queue name; only event-processing has a dead-letter queue (any other answers 400)',
+  }),
+});
+const adminOnly = [{ [ADMIN_API_KEY_SCHEME]: [] }];
+
+export const queueRoutes = {
+  listFailedJobs: documentedRoute({
+    method: 'get',
+    path: '/api/queues/:name/dlq',
+    tags: ['Admin'],
+    summary: 'Failed jobs (dead-letter queue)',
+    description: 'The key is checked first, so a request without it gets 401 whatever else is wrong.',
+    security: adminOnly,
+    request: { params: QueueParams, query: DlqQuery },
+    responses: {
+      200: {
+        description: 'Failed jobs, newest first',
+        content: { 'application/json': { schema: DlqResponse } },
+      },
+      400: sharedResponse('BadRequest'),
+      401: sharedResponse('Unauthorized'),
+      503: sharedResponse('ServiceUnavailable'),
+    },
+  }),
+  retryFailedJobs: documentedRoute({
+    method: 'post',
+    path: '/api/queues/:name/dlq/retry',
+    tags: ['Admin'],
+    summary: 'Put the failed jobs back to work',
+    description:
+      'A failed chunk job is retried through POST /api/batches/{id}/process, so its batch turns ' +
+      '`processing` again; retried counts the jobs enqueued (0 when the DLQ is empty).',
+    security: adminOnly,
+    request: { params: QueueParams },
+    responses: {
+      200: { description: 'Jobs retried', content: { 'application/json': { schema: DlqRetryResponse } } },
+      400: sharedResponse('BadRequest'),
+      401: sharedResponse('Unauthorized'),
+      403: sharedResponse('Forbidden'),
+      503: sharedResponse('ServiceUnavailable'),
+    },
+  }),
+};
 
 export interface QueuesRouterDeps {
   apiKey: string;
@@ -80,73 +124,16 @@ export function queuesRouter(deps: QueuesRouterDeps): Router {
   const router = Router();
   const auth = requireAdminApiKey(deps.apiKey);
 
-  /**
-   * @openapi
-   * components:
-   *   parameters:
-   *     QueueName:
-   *       name: name
-   *       in: path
-   *       required: true
-   *       description: Queue name; only event-processing has a dead-letter queue (any other answers 400)
-   *       schema: { type: string, enum: [event-processing] }
-   * /api/queues/{name}/dlq:
-   *   get:
-   *     tags: [Admin]
-   *     summary: Failed jobs (dead-letter queue)
-   *     description: The key is checked first, so a request without it gets 401 whatever else is wrong.
-   *     security: [{ AdminApiKey: [] }]
-   *     parameters:
-   *       - $ref: '#/components/parameters/QueueName'
-   *       - name: limit
-   *         in: query
-   *         schema: { $ref: '#/components/schemas/DlqQuery/properties/limit' }
-   *     responses:
-   *       '200':
-   *         description: Failed jobs, newest first
-   *         content:
-   *           application/json:
-   *             schema: { $ref: '#/components/schemas/DlqResponse' }
-   *       '400': { $ref: '#/components/responses/BadRequest' }
-   *       '401': { $ref: '#/components/responses/Unauthorized' }
-   *       '503': { $ref: '#/components/responses/ServiceUnavailable' }
-   */
-  router.get('/api/queues/:name/dlq', auth, async (req, res) => {
+  mount(router, queueRoutes.listFailedJobs, auth, async (req, res) => {
     const query = DlqQuery.safeParse(req.query);
     if (!query.success) throw new ValidationError('Invalid query parameters', z.treeifyError(query.error));
-    const body: z.infer<typeof DlqResponse> = await deps.listFailedJobs(
-      queueParam(req.params),
-      query.data.limit,
-    );
+    const body: z.infer<typeof DlqResponse> = await deps.listFailedJobs(req.params.name, query.data.limit);
     res.json(body);
   });
 
-  /**
-   * @openapi
-   * /api/queues/{name}/dlq/retry:
-   *   post:
-   *     tags: [Admin]
-   *     summary: Put the failed jobs back to work
-   *     description: >-
-   *       A failed chunk job is retried through POST /api/batches/{id}/process, so its batch turns
-   *       `processing` again; retried counts the jobs enqueued (0 when the DLQ is empty).
-   *     security: [{ AdminApiKey: [] }]
-   *     parameters:
-   *       - $ref: '#/components/parameters/QueueName'
-   *     responses:
-   *       '200':
-   *         description: Jobs retried
-   *         content:
-   *           application/json:
-   *             schema: { $ref: '#/components/schemas/DlqRetryResponse' }
-   *       '400': { $ref: '#/components/responses/BadRequest' }
-   *       '401': { $ref: '#/components/responses/Unauthorized' }
-   *       '403': { $ref: '#/components/responses/Forbidden' }
-   *       '503': { $ref: '#/components/responses/ServiceUnavailable' }
-   */
-  router.post('/api/queues/:name/dlq/retry', auth, async (req, res) => {
+  mount(router, queueRoutes.retryFailedJobs, auth, async (req, res) => {
     const body: z.infer<typeof DlqRetryResponse> = await deps.retryFailedJobs(
-      queueParam(req.params),
+      req.params.name,
       req.correlationId,
     );
     res.json(body);

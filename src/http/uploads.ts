@@ -7,6 +7,8 @@ import type { UploadBatch } from '../commands/uploadBatch/uploadBatch';
 import { AppError, InvalidRowsError, RequestAbortedError, ValidationError } from '../errors';
 import type { ServiceMetrics } from '../metrics/serviceMetrics';
 import { limitInFlight } from './inFlightLimit';
+import { rateLimitHeaders } from './openapi/components';
+import { documentedRoute, mount, sharedResponse } from './openapi/routeTable';
 import { uploadTooLarge, watchBodySize } from './uploadSizeCap';
 
 /** Multipart field that carries the CSV, as in the original contract. */
@@ -21,6 +23,7 @@ export const uploadCreatedSchema = z
     message: z.string(),
   })
   .meta({
+    id: 'UploadResponse',
     example: {
       batchId: '3f1c2a9e-7b4d-4e8a-9c1f-2d3e4f5a6b7c',
       totalEvents: 3,
@@ -47,6 +50,7 @@ export const uploadRejectedSchema = z
     errorCount: z.number().int().positive().optional().meta({ description: 'All row errors, listed or not' }),
   })
   .meta({
+    id: 'UploadRejected',
     // The answer to a file with a bad timestamp on line 3 and no userId on line 4.
     example: {
       error: 'ValidationError',
@@ -62,6 +66,50 @@ export const uploadRejectedSchema = z
       errorCount: 2,
     },
   });
+
+export const uploadRoutes = {
+  uploadCsv: documentedRoute({
+    method: 'post',
+    path: '/api/uploads',
+    tags: ['Uploads'],
+    summary: 'Upload a CSV file of events',
+    description:
+      'Validates the whole file first: a file with any invalid row is refused and nothing is stored. ' +
+      'Rows already stored (same userId, eventType and instant) count as duplicates. ' +
+      'Rate limited per client IP (UPLOAD_RATE_LIMIT per minute).',
+    request: {
+      body: {
+        required: true,
+        content: {
+          'multipart/form-data': {
+            schema: z.object({
+              [UPLOAD_FIELD]: z.string().meta({
+                format: 'binary',
+                description:
+                  'CSV with the header userId,eventType,timestamp,metadata (metadata: JSON, optional)',
+              }),
+            }),
+          },
+        },
+      },
+    },
+    responses: {
+      201: {
+        description: 'Stored; process it with POST /api/batches/{id}/process',
+        headers: rateLimitHeaders,
+        content: { 'application/json': { schema: uploadCreatedSchema } },
+      },
+      400: {
+        description: 'The file or the request is invalid; nothing was stored',
+        content: { 'application/json': { schema: uploadRejectedSchema } },
+      },
+      403: sharedResponse('Forbidden'),
+      413: sharedResponse('PayloadTooLarge'),
+      429: sharedResponse('TooManyRequests'),
+      503: sharedResponse('ServiceUnavailable'),
+    },
+  }),
+};
 
 export interface UploadsDeps {
   uploadBatch: UploadBatch;
@@ -144,49 +192,8 @@ export function uploadsRouter(deps: UploadsDeps): Router {
     else if (error instanceof ValidationError) deps.metrics.uploadRejected();
     next(error);
   };
-  /**
-   * @openapi
-   * /api/uploads:
-   *   post:
-   *     tags: [Uploads]
-   *     summary: Upload a CSV file of events
-   *     description: >-
-   *       Validates the whole file first: a file with any invalid row is refused and nothing is stored.
-   *       Rows already stored (same userId, eventType and instant) count as duplicates.
-   *       Rate limited per client IP (UPLOAD_RATE_LIMIT per minute).
-   *     requestBody:
-   *       required: true
-   *       content:
-   *         multipart/form-data:
-   *           schema:
-   *             type: object
-   *             required: [file]
-   *             properties:
-   *               file:
-   *                 type: string
-   *                 format: binary
-   *                 description: 'CSV with the header userId,eventType,timestamp,metadata (metadata: JSON, optional)'
-   *     responses:
-   *       '201':
-   *         description: Stored; process it with POST /api/batches/{id}/process
-   *         headers:
-   *           RateLimit: { $ref: '#/components/headers/RateLimit' }
-   *           RateLimit-Policy: { $ref: '#/components/headers/RateLimit-Policy' }
-   *         content:
-   *           application/json:
-   *             schema: { $ref: '#/components/schemas/UploadResponse' }
-   *       '400':
-   *         description: The file or the request is invalid; nothing was stored
-   *         content:
-   *           application/json:
-   *             schema: { $ref: '#/components/schemas/UploadRejected' }
-   *       '403': { $ref: '#/components/responses/Forbidden' }
-   *       '413': { $ref: '#/components/responses/PayloadTooLarge' }
-   *       '429': { $ref: '#/components/responses/TooManyRequests' }
-   *       '503': { $ref: '#/components/responses/ServiceUnavailable' }
-   */
   const inFlight = limitInFlight(deps.maxConcurrent, 'uploads');
-  router.post('/api/uploads', deps.rateLimiter, inFlight, receiveCsv, async (req, res) => {
+  mount(router, uploadRoutes.uploadCsv, deps.rateLimiter, inFlight, receiveCsv, async (req, res) => {
     const upload = spooled(req);
     if (req.file === undefined || upload === undefined) {
       throw new ValidationError(

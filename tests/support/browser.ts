@@ -7,7 +7,10 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 export const CHROMIUM_PATH = '/usr/bin/chromium';
 export const ARTIFACTS_DIR = path.resolve(__dirname, '..', '..', 'artifacts');
 
-/** scripts/test.sh installs Chromium before Jest starts; this covers a Jest run started another way. */
+/**
+ * Installs Debian's chromium when it is missing. The browser project's global setup calls it once,
+ * before any test file runs; apt-get waits for a dpkg lock another install holds.
+ */
 export function ensureChromium(): void {
   if (existsSync(CHROMIUM_PATH)) return;
   const sudo = process.getuid?.() === 0 ? [] : ['sudo', '-n'];
@@ -18,12 +21,12 @@ export function ensureChromium(): void {
       env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
     });
   };
-  run(['apt-get', 'update']);
-  run(['apt-get', 'install', '-y', 'chromium']);
+  const waitForLock = ['-o', 'DPkg::Lock::Timeout=600'];
+  run(['apt-get', ...waitForLock, 'update']);
+  run(['apt-get', ...waitForLock, 'install', '-y', 'chromium']);
 }
 
 export async function launchBrowser(): Promise<Browser> {
-  ensureChromium();
   return chromium.launch({
     executablePath: CHROMIUM_PATH,
     headless: true,

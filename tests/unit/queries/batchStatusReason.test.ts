@@ -1,7 +1,7 @@
-import type { BatchStatusDoc } from '../../src/projections/batchStatus';
-import { evolveBatchStatus } from '../../src/projections/batchStatus';
-import { toBatchStatus } from '../../src/queries/getBatch';
-import type { AnyLogRecord } from '../../src/events/eventLog';
+import type { BatchStatusDoc } from '../../../src/projections/batchStatus';
+import { evolveBatchStatus } from '../../../src/projections/batchStatus';
+import { toBatchStatus } from '../../../src/queries/getBatch';
+import type { AnyLogRecord } from '../../../src/events/eventLog';
 
 const uploadedAt = new Date('2024-01-15T10:00:00Z');
 

@@ -1,6 +1,6 @@
-import { parseTimestamp } from '../../src/commands/uploadBatch/parseTimestamp';
-import { parseMetadata } from '../../src/commands/uploadBatch/metadata';
-import { eventKey } from '../../src/events/rawEvents';
+import { parseTimestamp } from '../../../src/commands/uploadBatch/parseTimestamp';
+import { parseMetadata } from '../../../src/commands/uploadBatch/metadata';
+import { eventKey } from '../../../src/events/rawEvents';
 
 describe('timestamp rule', () => {
   it.each([

@@ -1,6 +1,6 @@
-import type { AnyLogRecord } from '../../src/events/eventLog';
-import { evolveBatchStatus, publicFailureReason } from '../../src/projections/batchStatus';
-import { evolveSpecification } from '../support/evolveSpecification';
+import type { AnyLogRecord } from '../../../src/events/eventLog';
+import { evolveBatchStatus, publicFailureReason } from '../../../src/projections/batchStatus';
+import { evolveSpecification } from '../../support/evolveSpecification';
 
 /** The batch-status read model's evolve function, record by record (no database: it is pure). */
 

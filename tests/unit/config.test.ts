@@ -1,5 +1,13 @@
-import { ConfigError, loadConfig } from '../src/config';
-import { testEnv } from './support/testConfig';
+import { ConfigError, loadConfig } from '../../src/config';
+import { TEST_ADMIN_KEY } from '../support/testConfig';
+
+/** Settings a test environment has; nothing here is connected to. */
+const testEnv = (): Record<string, string> => ({
+  NODE_ENV: 'test',
+  MONGODB_URI: 'mongodb://127.0.0.1:1/',
+  REDIS_URL: 'redis://127.0.0.1:2',
+  ADMIN_API_KEY: TEST_ADMIN_KEY,
+});
 
 describe('loadConfig', () => {
   it('applies the documented defaults', () => {

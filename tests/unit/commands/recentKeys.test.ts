@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { RecentKeys } from '../../src/commands/uploadBatch/recentKeys';
+import { RecentKeys } from '../../../src/commands/uploadBatch/recentKeys';
 
 /** Feeds `keys` through a window of `windowChunks` chunks of `chunkSize`; returns the kept ones. */
 function kept(keys: readonly string[], windowChunks: number, chunkSize: number): string[] {

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, utimesSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { newSpoolPath, removeStaleSpools } from '../../src/commands/uploadBatch/spool';
+import { newSpoolPath, removeStaleSpools } from '../../../src/commands/uploadBatch/spool';
 
 describe('removeStaleSpools (files left by uploads whose process stopped)', () => {
   let dir: string;

@@ -1,0 +1,19 @@
+import { apiDocsRoutes } from '../apiDocs';
+import { batchRoutes } from '../batches';
+import { healthRoutes } from '../health';
+import { metricsRoutes } from '../metrics';
+import { prometheusRoutes } from '../prometheus';
+import { queueRoutes } from '../queues';
+import { uploadRoutes } from '../uploads';
+import type { DocumentedRoute } from './routeTable';
+
+/** Every route the OpenAPI document shows, in the order Swagger UI lists them. */
+export const DOCUMENTED_ROUTES: readonly DocumentedRoute[] = [
+  ...Object.values(uploadRoutes),
+  ...Object.values(batchRoutes),
+  ...Object.values(metricsRoutes),
+  ...Object.values(queueRoutes),
+  ...Object.values(healthRoutes),
+  ...Object.values(prometheusRoutes),
+  ...Object.values(apiDocsRoutes),
+];
