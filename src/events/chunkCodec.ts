@@ -12,6 +12,10 @@ export function chunkDoc(batchId: string, chunk: number, events: CountableEvent[
   const indexOf = new Map<string, number>();
   const typeIndexes = Buffer.alloc(events.length * 4);
   const timestamps = Buffer.alloc(events.length * 8);
+  // Users are kept only when every event has one (an event that cannot be counted has none).
+  const users = events.every((e) => e === null || e[2] !== undefined)
+    ? Buffer.alloc(events.length * 8)
+    : null;
   const typeIndex = (eventType: string): number => {
     let index = indexOf.get(eventType);
     if (index === undefined) {
@@ -23,6 +27,7 @@ export function chunkDoc(batchId: string, chunk: number, events: CountableEvent[
   events.forEach((event, i) => {
     typeIndexes.writeUInt32LE(event === null ? NO_TYPE : typeIndex(event[0]), i * 4);
     timestamps.writeDoubleLE(event === null ? Number.NaN : event[1], i * 8);
+    users?.writeBigUInt64BE(event?.[2] ?? 0n, i * 8);
   });
   return {
     _id: `${batchId}:${chunk}`,
@@ -33,6 +38,7 @@ export function chunkDoc(batchId: string, chunk: number, events: CountableEvent[
     eventTypes,
     typeIndexes: new Binary(typeIndexes),
     timestamps: new Binary(timestamps),
+    ...(users === null ? {} : { users: new Binary(users) }),
   };
 }
 
@@ -48,18 +54,23 @@ export function eventsOf(doc: RawEventChunk): CountableEvent[] {
   const types: unknown[] = Array.isArray(doc.eventTypes) ? doc.eventTypes : [];
   const typeIndexes = bytesOf(doc.typeIndexes);
   const timestamps = bytesOf(doc.timestamps);
+  const users = doc.users === undefined ? null : bytesOf(doc.users);
   const count = Math.floor(Math.min(typeIndexes.length / 4, timestamps.length / 8));
   const events: CountableEvent[] = [];
   for (let i = 0; i < count; i++) {
     const eventType = types[typeIndexes.readUInt32LE(i * 4)];
     const millis = timestamps.readDoubleLE(i * 8);
     const readable = typeof eventType === 'string' && eventType !== '' && Number.isSafeInteger(millis);
-    events.push(readable ? [eventType, millis] : null);
+    if (!readable) events.push(null);
+    else if (users === null) events.push([eventType, millis]);
+    else if (users.length >= (i + 1) * 8) events.push([eventType, millis, users.readBigUInt64BE(i * 8)]);
+    else events.push(null);
   }
   // Sizes that disagree with the count mean a damaged document: one null makes the job fail.
   const whole =
     typeIndexes.length === doc.count * 4 &&
     timestamps.length === doc.count * 8 &&
-    events.length === doc.count;
+    events.length === doc.count &&
+    (users === null || users.length === doc.count * 8);
   return whole ? events : [...events, null];
 }

@@ -6,7 +6,7 @@ export function utcDate(timestamp: Date): string {
 
 /** Counts per (UTC date, eventType), sorted so equal inputs give equal records. */
 export function countByDayAndType(
-  events: readonly (readonly [eventType: string, utcMillis: number])[],
+  events: readonly (readonly [eventType: string, utcMillis: number, user?: unknown])[],
 ): { date: string; eventType: string; count: number }[] {
   const counts = new Map<string, { date: string; eventType: string; count: number }>();
   for (const [eventType, millis] of events) {

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { ChunkWriter } from './chunkWriter';
 import { rawEventChunks, type ChunkRef, type CountableEvent } from './rawEventChunks';
 import { RAW_EVENTS_COLLECTION } from './rawEvents';
+import { userFingerprint } from './userFingerprint';
 
 /**
  * Planning a batch's chunks, and deriving them from its raw events for a batch stored before
@@ -12,6 +13,7 @@ import { RAW_EVENTS_COLLECTION } from './rawEvents';
 /** The fields counting needs; anything else in the document is ignored. */
 export const RawEventForCounting = z.object({
   _id: z.string(),
+  userId: z.string(),
   eventType: z.string().min(1),
   timestamp: z.date(),
 });
@@ -19,7 +21,7 @@ export const RawEventForCounting = z.object({
 export function toCountable(doc: unknown): CountableEvent {
   const parsed = RawEventForCounting.safeParse(doc);
   if (!parsed.success || Number.isNaN(parsed.data.timestamp.getTime())) return null;
-  return [parsed.data.eventType, parsed.data.timestamp.getTime()];
+  return [parsed.data.eventType, parsed.data.timestamp.getTime(), userFingerprint(parsed.data.userId)];
 }
 
 async function readChunkRefs(db: Db, batchId: string): Promise<ChunkRef[]> {
@@ -65,7 +67,7 @@ async function deriveChunks(db: Db, batchId: string, eventsPerChunk: number): Pr
     .collection<{ _id: string }>(RAW_EVENTS_COLLECTION)
     .find(
       { batchId },
-      { projection: { _id: 1, eventType: 1, timestamp: 1 }, sort: { _id: 1 }, batchSize: 5000 },
+      { projection: { _id: 1, userId: 1, eventType: 1, timestamp: 1 }, sort: { _id: 1 }, batchSize: 5000 },
     );
   const writer = new ChunkWriter(db, batchId, eventsPerChunk);
   for await (const doc of cursor) await writer.add([toCountable(doc)]);

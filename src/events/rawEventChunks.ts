@@ -1,11 +1,12 @@
 import type { Binary, Collection, Db } from 'mongodb';
+import type { UserFingerprint } from './userFingerprint';
 
 /**
  * A batch's new events cut into chunks for processing, one document per chunk:
  * `{_id: "<batchId>:<chunk>", batchId, chunk, count, eventTypes, typeIndexes, timestamps}`.
  * `eventTypes` lists the chunk's distinct types; per event, `typeIndexes` holds an index into it
  * (uint32 little-endian, NO_TYPE for an event that cannot be counted) and `timestamps` its UTC
- * milliseconds (float64 little-endian). Binary rather than arrays: FerretDB converts every array
+ * milliseconds (float64 little-endian), and `users` the fingerprint of its userId (8 bytes). Binary rather than arrays: FerretDB converts every array
  * element between BSON and its storage, which made reading a chunk of 5,000 events take 25 ms and
  * writing it 15 ms on PostgreSQL; as two binaries both take 3 ms.
  *
@@ -19,8 +20,11 @@ import type { Binary, Collection, Db } from 'mongodb';
 
 export const RAW_EVENT_CHUNKS_COLLECTION = 'raw_event_chunks_v2';
 
-/** [eventType, UTC milliseconds], or null for a stored document that cannot be counted. */
-export type CountableEvent = [eventType: string, utcMillis: number] | null;
+/**
+ * [eventType, UTC milliseconds, user fingerprint], or null for a stored document that cannot be
+ * counted. The fingerprint is missing for chunks written before chunk documents kept users.
+ */
+export type CountableEvent = [eventType: string, utcMillis: number, user?: UserFingerprint] | null;
 
 export interface RawEventChunk {
   _id: string;
@@ -32,6 +36,8 @@ export interface RawEventChunk {
   eventTypes: string[];
   typeIndexes: Binary;
   timestamps: Binary;
+  /** Per event its user's fingerprint (uint64 big-endian); absent in chunks written before it existed. */
+  users?: Binary;
 }
 
 /** Chunk documents per delete when an upload is undone (FerretDB names every id in one statement). */

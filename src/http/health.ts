@@ -45,6 +45,7 @@ export const HealthResponse = z
       projections: [
         { projection: 'batchStatus_v1', lag: 0, laggingSeconds: 0 },
         { projection: 'dailyMetrics_v1', lag: 0, laggingSeconds: 0 },
+        { projection: 'metricSeries_v1', lag: 0, laggingSeconds: 0 },
       ],
       problems: [],
     },
@@ -74,6 +75,7 @@ export const healthRoutes = {
               projections: [
                 { projection: 'batchStatus_v1', lag: 0, laggingSeconds: 0 },
                 { projection: 'dailyMetrics_v1', lag: 0, laggingSeconds: 0 },
+                { projection: 'metricSeries_v1', lag: 0, laggingSeconds: 0 },
               ],
               problems: ['redis: unavailable'],
             },

@@ -2,6 +2,7 @@ import { apiDocsRoutes } from '../apiDocs';
 import { batchRoutes } from '../batches';
 import { healthRoutes } from '../health';
 import { metricsRoutes } from '../metrics';
+import { seriesRoutes } from '../metricSeries';
 import { prometheusRoutes } from '../prometheus';
 import { queueRoutes } from '../queues';
 import { uploadRoutes } from '../uploads';
@@ -12,6 +13,7 @@ export const DOCUMENTED_ROUTES: readonly DocumentedRoute[] = [
   ...Object.values(uploadRoutes),
   ...Object.values(batchRoutes),
   ...Object.values(metricsRoutes),
+  ...Object.values(seriesRoutes),
   ...Object.values(queueRoutes),
   ...Object.values(healthRoutes),
   ...Object.values(prometheusRoutes),

@@ -41,6 +41,7 @@ const processed = (chunk: number, events: number) =>
     chunk,
     events,
     counts: [{ date: '2024-01-15', eventType: 'click', count: events }],
+    detail: null,
   });
 const failed = (chunk: number) =>
   record('BatchProcessingFailed', {
