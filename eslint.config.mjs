@@ -3,15 +3,7 @@ import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
   {
-    ignores: [
-      'dist/**',
-      'node_modules/**',
-      'coverage/**',
-      '.data/**',
-      '.bin/**',
-      'artifacts/**',
-      'src/http/public/**',
-    ],
+    ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.data/**', '.bin/**', 'artifacts/**'],
   },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
@@ -59,5 +51,41 @@ export default tseslint.config(
         console: 'readonly',
       },
     },
+  },
+  {
+    // The web UI: browser modules, type-checked through their JSDoc (src/http/public/tsconfig.json).
+    files: ['src/http/public/**/*.js'],
+    extends: [...tseslint.configs.strictTypeChecked],
+    languageOptions: {
+      sourceType: 'module',
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+      globals: {
+        window: 'readonly',
+        document: 'readonly',
+        fetch: 'readonly',
+        console: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+        requestAnimationFrame: 'readonly',
+        ResizeObserver: 'readonly',
+        XMLHttpRequest: 'readonly',
+        FormData: 'readonly',
+        URLSearchParams: 'readonly',
+        Intl: 'readonly',
+        Node: 'readonly',
+        HTMLElement: 'readonly',
+        HTMLInputElement: 'readonly',
+        HTMLFormElement: 'readonly',
+        HTMLButtonElement: 'readonly',
+        HTMLProgressElement: 'readonly',
+        HTMLSelectElement: 'readonly',
+        HTMLTableRowElement: 'readonly',
+        SVGElement: 'readonly',
+        Blob: 'readonly',
+        URL: 'readonly',
+        File: 'readonly',
+      },
+    },
+    rules: { '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true }] },
   },
 );

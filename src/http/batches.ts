@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { ValidationError } from '../errors';
 import type { ProcessBatch } from '../commands/processBatch';
 import type { GetBatch } from '../queries/getBatch';
-import { DEFAULT_BATCH_PAGE, MAX_BATCH_PAGE, type ListBatches } from '../queries/listBatches';
+import { BATCH_CURSOR, DEFAULT_BATCH_PAGE, MAX_BATCH_PAGE, type ListBatches } from '../queries/listBatches';
 import { EXAMPLE_BATCH_ID } from './openapi/examples';
 import { documentedRoute, mount, sharedResponse } from './openapi/routeTable';
 
@@ -70,7 +70,7 @@ export const ListBatchesQuery = z.object({
     .meta({ description: 'Batches per page' }),
   cursor: z
     .string()
-    .regex(/^[1-9]\d{0,15}$/)
+    .regex(BATCH_CURSOR)
     .optional()
     .meta({ description: 'nextCursor of the previous page', example: '42' }),
 });

@@ -4,6 +4,13 @@ import type { CheckHealth } from '../queries/checkHealth';
 import { RETRY_AFTER_UNAVAILABLE_SECONDS } from './errorMapping';
 import { documentedRoute, mount } from './openapi/routeTable';
 
+/** The projections of a fresh service, caught up. */
+const EXAMPLE_PROJECTIONS = [
+  { projection: 'batchStatus_v1', lag: 0, laggingSeconds: 0 },
+  { projection: 'dailyMetrics_v1', lag: 0, laggingSeconds: 0 },
+  { projection: 'metricSeries_v1', lag: 0, laggingSeconds: 0 },
+];
+
 const CheckResult = z.enum(['ok', 'unavailable', 'timeout']);
 
 export const HealthResponse = z
@@ -42,11 +49,7 @@ export const HealthResponse = z
     example: {
       status: 'ok',
       checks: { mongo: 'ok', redis: 'ok', projections: 'ok', uploads: 'ok' },
-      projections: [
-        { projection: 'batchStatus_v1', lag: 0, laggingSeconds: 0 },
-        { projection: 'dailyMetrics_v1', lag: 0, laggingSeconds: 0 },
-        { projection: 'metricSeries_v1', lag: 0, laggingSeconds: 0 },
-      ],
+      projections: EXAMPLE_PROJECTIONS,
       problems: [],
     },
   });
@@ -72,11 +75,7 @@ export const healthRoutes = {
             example: {
               status: 'unavailable',
               checks: { mongo: 'ok', redis: 'unavailable', projections: 'ok', uploads: 'ok' },
-              projections: [
-                { projection: 'batchStatus_v1', lag: 0, laggingSeconds: 0 },
-                { projection: 'dailyMetrics_v1', lag: 0, laggingSeconds: 0 },
-                { projection: 'metricSeries_v1', lag: 0, laggingSeconds: 0 },
-              ],
+              projections: EXAMPLE_PROJECTIONS,
               problems: ['redis: unavailable'],
             },
           },

@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { PROCESSING_QUEUE } from '../workers/chunkJobs';
 
 /**
  * The Prometheus series of one service instance, on a Registry of its own (never prom-client's global
@@ -70,7 +71,7 @@ export function createServiceMetrics(sources: ScrapeSources = {}): ServiceMetric
       this.reset();
       const counts = queueDepth ? await queueDepth() : undefined;
       for (const [state, count] of Object.entries(counts ?? {})) {
-        this.set({ queue: 'event-processing', state }, count);
+        this.set({ queue: PROCESSING_QUEUE, state }, count);
       }
     },
   });

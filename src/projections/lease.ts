@@ -1,12 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { releaseHold, renewHold, takeHold } from '../redisHold';
 
 /**
- * A Redis lease: at most one holder per name at a time, across processes. Each acquisition gets a
- * fence token (a counter that only grows), which the holder stores with its checkpoint so a holder
- * that lost its lease without noticing cannot move its successor's checkpoint.
+ * A projector's lease on its projection: at most one writer per projection at a time, across
+ * processes (a Redis hold, see redisHold.ts). Each acquisition gets a fence token (a counter that
+ * only grows), which the holder stores with its checkpoint so a holder that lost its lease without
+ * noticing cannot move its successor's checkpoint.
  */
-export interface Lease {
+export interface ProjectorLease {
   fence: number;
   /** True once a renewal found the lease gone or taken. */
   readonly lost: boolean;
@@ -23,8 +25,6 @@ export class LeaseLostError extends Error {
   }
 }
 
-const RENEW = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
-const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
 const RAISE = `local v = tonumber(redis.call('get', KEYS[1]) or '0') if v < tonumber(ARGV[1]) then redis.call('set', KEYS[1], ARGV[1]) return tonumber(ARGV[1]) end return v`;
 
 export async function tryAcquireLease(
@@ -32,17 +32,15 @@ export async function tryAcquireLease(
   prefix: string,
   name: string,
   ttlMs = 30_000,
-): Promise<Lease | undefined> {
+): Promise<ProjectorLease | undefined> {
   const key = `${prefix}:lease:${name}`;
   const fenceKey = `${prefix}:fence:${name}`;
   const token = randomUUID();
-  const ok = await redis.set(key, token, 'PX', ttlMs, 'NX');
-  if (ok !== 'OK') return undefined;
+  if (!(await takeHold(redis, key, token, ttlMs))) return undefined;
   let fence = await redis.incr(fenceKey);
   let lost = false;
   const renew = async (): Promise<void> => {
-    const renewed = await redis.eval(RENEW, 1, key, token, String(ttlMs));
-    if (renewed !== 1) lost = true;
+    if (!(await renewHold(redis, key, token, ttlMs))) lost = true;
   };
   const timer = setInterval(
     () => {
@@ -69,7 +67,7 @@ export async function tryAcquireLease(
     },
     async release() {
       clearInterval(timer);
-      await redis.eval(RELEASE, 1, key, token).catch(() => undefined);
+      await releaseHold(redis, key, token).catch(() => undefined);
     },
   };
 }

@@ -3,7 +3,7 @@ import type { Db } from 'mongodb';
 import type { AnyLogRecord, EventLog } from '../events/eventLog';
 import type { Logger } from '../logging';
 import { BrokenCollectionError, ensureCollections, isBrokenCollection } from '../mongo';
-import { tryAcquireLease, type Lease } from './lease';
+import { tryAcquireLease, type ProjectorLease } from './lease';
 import type { Projection } from './projection';
 import {
   recordProjectionFailure,
@@ -97,12 +97,12 @@ export function leaseName(projection: ProjectionName): string {
 export function tryAcquireProjectionLease(
   deps: ProjectorDeps,
   projection: ProjectionName,
-): Promise<Lease | undefined> {
+): Promise<ProjectorLease | undefined> {
   return tryAcquireLease(deps.redis, deps.prefix, leaseName(projection));
 }
 
 /** Keeps the lease's fence above the one stored with the checkpoint (Redis may have lost its counter). */
-export async function fenceAboveCheckpoint(db: Db, lease: Lease, id: string): Promise<void> {
+export async function fenceAboveCheckpoint(db: Db, lease: ProjectorLease, id: string): Promise<void> {
   const stored = await db
     .collection<{ _id: string; fence?: number }>(CHECKPOINTS_COLLECTION)
     .findOne({ _id: id });

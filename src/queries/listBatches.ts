@@ -13,6 +13,9 @@ export interface BatchPage {
 export const DEFAULT_BATCH_PAGE = 20;
 export const MAX_BATCH_PAGE = 100;
 
+/** A page cursor: the log position of the previous page's last upload. */
+export const BATCH_CURSOR = /^[1-9]\d{0,15}$/;
+
 /** Newest first. The cursor is the log position of the last batch's upload: stable under new uploads. */
 export function createListBatches(deps: { db: Db }) {
   return async function listBatches(options: { limit?: number; cursor?: string }): Promise<BatchPage> {
@@ -22,7 +25,7 @@ export function createListBatches(deps: { db: Db }) {
     }
     const filter: Filter<BatchStatusDoc> = {};
     if (options.cursor !== undefined) {
-      if (!/^[1-9]\d{0,15}$/.test(options.cursor)) throw new ValidationError('cursor is not valid');
+      if (!BATCH_CURSOR.test(options.cursor)) throw new ValidationError('cursor is not valid');
       filter.uploadedPosition = { $lt: Number(options.cursor) };
     }
     const collection = await liveCollection<BatchStatusDoc>(deps.db, 'batchStatus');

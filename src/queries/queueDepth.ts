@@ -1,9 +1,6 @@
 import type { JobType, Queue } from 'bullmq';
 import { withTimeout } from './withTimeout';
 
-/** The BullMQ queue that carries chunk-processing jobs (name fixed by the original specification). */
-export const EVENT_PROCESSING_QUEUE = 'event-processing';
-
 const STATES: JobType[] = [
   'waiting',
   'active',

@@ -1,3 +1,4 @@
+import { batchKeys } from '../../src/events/batchHistory';
 import { MongoClient, type Db } from 'mongodb';
 import { createEventLog, ensureEventLogIndexes, EVENT_LOG_COLLECTION } from '../../src/events/eventLog';
 import { uniqueName } from '../support/testConfig';
@@ -27,7 +28,7 @@ describe('event log', () => {
 
   const uploaded = (batchId: string) => ({
     type: 'BatchUploaded' as const,
-    key: `BatchUploaded:${batchId}`,
+    key: batchKeys.uploaded(batchId),
     streamId: `batch-${batchId}`,
     data: { batchId, fileName: 'a.csv', totalRows: 3, newEvents: 2, duplicates: 1, eventsPerChunk: 5000 },
     correlationId: 'corr-1',

@@ -1,7 +1,8 @@
+import { batchKeys } from '../../src/events/batchHistory';
 import { Queue } from 'bullmq';
 import { createRedis } from '../../src/redis';
 import { CHECKPOINTS_COLLECTION } from '../../src/projections/readModels';
-import { EVENT_PROCESSING_QUEUE } from '../../src/queries/queueDepth';
+import { PROCESSING_QUEUE } from '../../src/workers/chunkJobs';
 import { sample } from '../support/prometheus';
 import { startTestService, type TestService } from '../support/testService';
 
@@ -64,7 +65,7 @@ describe('GET /metrics and projection lag in /health', () => {
   it('reports the event-processing queue depth by state, read from Redis at scrape time', async () => {
     const url = process.env.TEST_REDIS_URL ?? '';
     const connection = createRedis(url, 'worker');
-    const queue = new Queue(EVENT_PROCESSING_QUEUE, { connection, prefix: service.config.redis.prefix });
+    const queue = new Queue(PROCESSING_QUEUE, { connection, prefix: service.config.redis.prefix });
     try {
       await queue.add('chunk', { n: 1 });
       await queue.add('chunk', { n: 2 });
@@ -88,7 +89,7 @@ describe('GET /metrics and projection lag in /health', () => {
     for (const batchId of ['b1', 'b2', 'b3', 'b4']) {
       await service.runtime.eventLog.append({
         type: 'BatchUploaded',
-        key: `BatchUploaded:${batchId}`,
+        key: batchKeys.uploaded(batchId),
         streamId: `batch:${batchId}`,
         data: { batchId, fileName: 'a.csv', totalRows: 1, newEvents: 1, duplicates: 0, eventsPerChunk: 5000 },
         correlationId: 'test-lag-0001',

@@ -1,3 +1,4 @@
+import { batchKeys } from '../../src/events/batchHistory';
 import { eventKey } from '../../src/events/rawEvents';
 import { expectDocumented } from '../support/openapi';
 import { csvOfRows, rawEvents, uploadCsv } from '../support/uploads';
@@ -48,7 +49,7 @@ describe('POST /api/uploads', () => {
     });
     expect(stored[1]?.timestamp).toEqual(new Date('2024-01-15T10:00:00Z'));
 
-    const record = await service.runtime.eventLog.findByKey(`BatchUploaded:${batchId}`);
+    const record = await service.runtime.eventLog.findByKey(batchKeys.uploaded(batchId));
     expect(record?.streamId).toBe(`batch:${batchId}`);
     expect(record?.data).toEqual({
       batchId,
@@ -78,7 +79,7 @@ describe('POST /api/uploads', () => {
     expect(again.body).toMatchObject({ totalEvents: 0, duplicates: 50 });
     expect(again.body.batchId).not.toBe(first.body.batchId);
     expect(await rawEvents(db()).countDocuments({})).toBe(50);
-    const record = await service.runtime.eventLog.findByKey(`BatchUploaded:${String(again.body.batchId)}`);
+    const record = await service.runtime.eventLog.findByKey(batchKeys.uploaded(String(again.body.batchId)));
     expect(record?.data).toMatchObject({ newEvents: 0, duplicates: 50, totalRows: 50 });
   });
 
@@ -208,7 +209,7 @@ describe('POST /api/uploads', () => {
 
     const named = await post(part("filename*=UTF-8''a%00b%0Ac.csv"));
     expect(named.status).toBe(201);
-    const record = await service.runtime.eventLog.findByKey(`BatchUploaded:${String(named.body.batchId)}`);
+    const record = await service.runtime.eventLog.findByKey(batchKeys.uploaded(String(named.body.batchId)));
     expect(record?.data).toMatchObject({ fileName: 'a_b_c.csv', newEvents: 1 });
   });
 

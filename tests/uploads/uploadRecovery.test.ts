@@ -1,3 +1,4 @@
+import { batchKeys } from '../../src/events/batchHistory';
 import { randomUUID } from 'node:crypto';
 import { STORE_LEASES_COLLECTION } from '../../src/commands/uploadBatch/storeLease';
 import { runUploadRecovery } from '../../src/compose';
@@ -150,7 +151,7 @@ describe('uploads after an interrupted upload', () => {
     const reply = await uploadCsv(service.baseUrl, csv);
     expect(reply.status).toBe(201);
     expect(reply.body).toMatchObject({ totalEvents: N - 15, duplicates: 15 });
-    const committed = await service.runtime.eventLog.findByKey(`BatchUploaded:${cut}`);
+    const committed = await service.runtime.eventLog.findByKey(batchKeys.uploaded(cut));
     expect(committed?.data).toMatchObject({ batchId: cut, newEvents: 15, eventsPerChunk: 5000 });
     // No client knows the recovered batch's id, so recovery starts its processing itself.
     expect(await service.runtime.eventLog.findByKey(`BatchProcessingStarted:${cut}:1`)).toBeDefined();

@@ -9,7 +9,7 @@ import type { ValidEvent } from './validateRow';
 /**
  * Validated events wait in a temporary file (one JSON array per line) until the whole upload has
  * been checked, so a rejected file never touches the database and memory stays bounded whatever
- * the file size. The store step reads it back in bounded chunks, as often as it needs to.
+ * the file size. The store step reads it back in bounded parts, as often as it needs to.
  */
 
 const SPOOL_PREFIX = 'ems-upload-';
@@ -87,31 +87,31 @@ function decode(line: string): ValidEvent {
   return { key, userId, eventType, timestamp, metadata };
 }
 
-/** The spooled events in order, in chunks of at most `maxEvents` events or about `maxBytes` bytes. */
+/** The spooled events in order, in parts (one insert each) of at most `maxEvents` events or about `maxBytes` bytes. */
 export async function* readSpool(
   path: string,
   maxEvents: number,
   maxBytes: number,
 ): AsyncGenerator<ValidEvent[]> {
-  let chunk: ValidEvent[] = [];
-  let chunkBytes = 0;
+  let part: ValidEvent[] = [];
+  let partBytes = 0;
   let rest = '';
   for await (const data of createReadStream(path, { encoding: 'utf8', highWaterMark: 256 * 1024 })) {
     const text = rest + (data as string);
     let start = 0;
     let end = text.indexOf('\n');
     while (end !== -1) {
-      chunk.push(decode(text.slice(start, end)));
-      chunkBytes += end - start;
-      if (chunk.length >= maxEvents || chunkBytes >= maxBytes) {
-        yield chunk;
-        chunk = [];
-        chunkBytes = 0;
+      part.push(decode(text.slice(start, end)));
+      partBytes += end - start;
+      if (part.length >= maxEvents || partBytes >= maxBytes) {
+        yield part;
+        part = [];
+        partBytes = 0;
       }
       start = end + 1;
       end = text.indexOf('\n', start);
     }
     rest = text.slice(start);
   }
-  if (chunk.length > 0) yield chunk;
+  if (part.length > 0) yield part;
 }

@@ -87,7 +87,7 @@ export async function storeEvents(ctx: StoreContext, spoolPath: string): Promise
     const slice = Math.floor(part / PARTS_PER_SLICE);
     part += 1;
     const unseen = events.filter((event) => recent.firstSeen(event.key));
-    recent.endChunk();
+    recent.endPart();
     if (slice >= slicesStarted) {
       slicesStarted = slice + 1;
       sliceRecorded = ctx.startSlice(slice);

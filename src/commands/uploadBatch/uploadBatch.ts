@@ -17,10 +17,26 @@ import type { CommitFacts, UploadSessions } from './uploadSessions';
  *   take the store lease ─► end sessions left behind ─► open own session ─► insert, slice by slice
  *     ─► decide `commit` ─► append BatchUploaded ─► close session ─► release the lease
  *
+ * The states of one upload (README "How an upload becomes a metric" has the same diagram):
+ *
+ *   validated ──(no turn to store within UPLOAD_STORE_WAIT_MS: 503, nothing stored)
+ *     │ store lease taken
+ *     ▼
+ *   storing (session open; each slice recorded before its first insert)
+ *     │ all parts inserted                       │ failure, or the process dies
+ *     ▼                                          ▼
+ *   commit decided (outcome doc) ───crash───►  purging (outcome `purge`, by this upload, the next
+ *     │ BatchUploaded appended     recovery      │  lease holder or the recovery sweep; one
+ *     ▼                            appends it    │  deleteMany per slice)
+ *   uploaded ─► session closed, lease released   ▼
+ *     (then processing ─► completed | failed,  purged ─► session closed (the client got an error;
+ *      in the batch-status read model)                   a re-upload stores the file again)
+ *
  * Any failure before the commit decision purges the upload's own events (under the lease still),
  * or leaves its session for the next holder to purge when the database is gone. So a re-upload
  * after a crash at any point stores and counts every event exactly once, and pays at most one
- * purge of the dead upload's events first (a bounded delete per 50,000 events).
+ * purge of the dead upload's events first (a bounded delete per 50,000 events). A commit decided
+ * whose BatchUploaded did not land is finished by recovery, which also starts its processing.
  */
 
 export interface UploadBatchInput {

@@ -1,8 +1,14 @@
+// @ts-check
 /**
  * Talks to the service's JSON API (same origin). Every failure becomes an ApiError whose message a
  * person can act on; the raw status and body stay available to callers that show more detail.
  */
 export class ApiError extends Error {
+  /**
+   * @param {number} status 0 when no answer came
+   * @param {unknown} body the parsed JSON body, or null
+   * @param {string} message
+   */
   constructor(status, body, message) {
     super(message);
     this.name = 'ApiError';
@@ -11,6 +17,10 @@ export class ApiError extends Error {
   }
 }
 
+/**
+ * @param {string} text
+ * @returns {unknown}
+ */
 function parseJson(text) {
   if (!text) return null;
   try {
@@ -20,12 +30,32 @@ function parseJson(text) {
   }
 }
 
-function serverMessage(body) {
-  return body && typeof body.message === 'string' && body.message ? body.message : '';
+/**
+ * A field of a JSON object body.
+ * @param {unknown} body
+ * @param {string} key
+ * @returns {unknown}
+ */
+export function field(body, key) {
+  return typeof body === 'object' && body !== null
+    ? /** @type {Record<string, unknown>} */ (body)[key]
+    : undefined;
 }
 
+/** @param {unknown} body */
+function serverMessage(body) {
+  const message = field(body, 'message');
+  return typeof message === 'string' ? message : '';
+}
+
+/**
+ * @param {unknown} body
+ * @param {string | null} retryAfterHeader
+ * @returns {number | null}
+ */
 function retrySeconds(body, retryAfterHeader) {
-  if (body && Number.isFinite(body.retryAfter)) return Number(body.retryAfter);
+  const retryAfter = field(body, 'retryAfter');
+  if (typeof retryAfter === 'number' && Number.isFinite(retryAfter)) return retryAfter;
   const header = Number(retryAfterHeader);
   return Number.isFinite(header) && header > 0 ? header : null;
 }
@@ -33,6 +63,14 @@ function retrySeconds(body, retryAfterHeader) {
 /**
  * Words for a failed request. `notFound` says what a 404 means for this particular call
  * (an unknown batch, or a server without that part of the API).
+ */
+/**
+ * @typedef {{ notFound?: string }} FailureWords
+ * @param {number} status
+ * @param {unknown} body
+ * @param {string | null} retryAfterHeader
+ * @param {FailureWords} [words]
+ * @returns {string}
  */
 export function describeFailure(status, body, retryAfterHeader, { notFound } = {}) {
   const said = serverMessage(body);
@@ -58,6 +96,12 @@ export function describeFailure(status, body, retryAfterHeader, { notFound } = {
   }
 }
 
+/**
+ * @param {'GET' | 'POST'} method
+ * @param {string} url
+ * @param {FailureWords} [options]
+ * @returns {Promise<{ status: number, body: unknown }>}
+ */
 export async function requestJson(method, url, options = {}) {
   let response;
   try {
@@ -77,6 +121,13 @@ export async function requestJson(method, url, options = {}) {
  * Uploads with XMLHttpRequest because fetch reports no upload progress. Resolves with the answer
  * whatever its status; status 0 means the request never got one.
  */
+/**
+ * @typedef {{ status: number, body: unknown, retryAfter: string | null }} UploadAnswer
+ * @param {string} url
+ * @param {File} file
+ * @param {(loaded: number, total: number) => void} onProgress
+ * @returns {Promise<UploadAnswer>}
+ */
 export function uploadFile(url, file, onProgress) {
   return new Promise((resolve) => {
     const xhr = new XMLHttpRequest();
@@ -92,7 +143,9 @@ export function uploadFile(url, file, onProgress) {
         retryAfter: xhr.getResponseHeader('Retry-After'),
       });
     });
-    const failed = () => resolve({ status: 0, body: null, retryAfter: null });
+    const failed = () => {
+      resolve({ status: 0, body: null, retryAfter: null });
+    };
     xhr.addEventListener('error', failed);
     xhr.addEventListener('abort', failed);
     xhr.addEventListener('timeout', failed);

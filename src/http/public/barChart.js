@@ -1,3 +1,4 @@
+// @ts-check
 import { formatCount, svgEl } from './dom.js';
 
 /**
@@ -14,6 +15,13 @@ const CHAR_WIDTH = 7.5; // an estimate for the 13px label font; only used to sho
 
 let chartSeq = 0;
 
+/**
+ * @typedef {{ label: string, count: number }} BarItem
+ * @param {HTMLElement} container
+ * @param {BarItem[]} items
+ * @param {{ title: string }} options
+ * @returns {SVGSVGElement | null}
+ */
 export function renderBarChart(container, items, { title }) {
   container.replaceChildren();
   if (items.length === 0) return null;
@@ -75,6 +83,10 @@ export function renderBarChart(container, items, { title }) {
   return svg;
 }
 
+/**
+ * @param {string} text
+ * @param {number} maxChars
+ */
 function shorten(text, maxChars) {
   if (text.length <= maxChars) return text;
   return `${text.slice(0, Math.max(1, maxChars - 1))}…`;

@@ -1,12 +1,43 @@
+// @ts-check
 import { el, formatCount, formatUtc } from './dom.js';
 
 const KNOWN_STATUSES = new Set(['uploaded', 'processing', 'completed', 'failed']);
 
-/** One row of the batches table, built once per batch and updated in place on every poll. */
-export function createRow(id, onProcess) {
-  const parts = {
+/**
+ * A batch as GET /api/batches and GET /api/batches/:id send it (BatchStatusResponse).
+ * @typedef {{
+ *   batchId: string,
+ *   fileName: string,
+ *   totalEvents: number,
+ *   processedEvents: number,
+ *   status: string,
+ *   uploadedAt: string,
+ *   processedAt: string | null,
+ *   failedReason: string | null,
+ * }} Batch
+ */
+
+/**
+ * A batch from an answer's body, or null when it has no id (the rest is shown defensively).
+ * @param {unknown} value
+ * @returns {Batch | null}
+ */
+export function asBatch(value) {
+  if (typeof value !== 'object' || value === null) return null;
+  return typeof (/** @type {{ batchId?: unknown }} */ (value).batchId) === 'string'
+    ? /** @type {Batch} */ (value)
+    : null;
+}
+
+/**
+ * @typedef {ReturnType<typeof createParts>} RowParts
+ * @typedef {{ tr: HTMLTableRowElement, parts: RowParts, batch: Batch | null }} Row
+ */
+
+function createParts() {
+  return {
     name: el('span', { className: 'file-name' }),
-    id: el('code', { className: 'batch-id', text: id }),
+    id: el('code', { className: 'batch-id' }),
     uploaded: el('span', { className: 'when' }),
     badge: el('span'),
     detail: el('p', { className: 'status-detail' }),
@@ -14,7 +45,20 @@ export function createRow(id, onProcess) {
     progressText: el('span', { className: 'progress-text' }),
     button: el('button', { type: 'button', className: 'button process-button' }),
   };
-  parts.button.addEventListener('click', () => onProcess(id));
+}
+
+/** One row of the batches table, built once per batch and updated in place on every poll. */
+/**
+ * @param {string} id
+ * @param {(id: string) => void} onProcess
+ * @returns {Row}
+ */
+export function createRow(id, onProcess) {
+  const parts = createParts();
+  parts.id.textContent = id;
+  parts.button.addEventListener('click', () => {
+    onProcess(id);
+  });
   const tr = el('tr', { dataset: { batchId: id } }, [
     el('td', { className: 'cell-file', dataset: { label: 'File' } }, [parts.name, parts.id]),
     el('td', { dataset: { label: 'Uploaded' } }, [parts.uploaded]),
@@ -28,6 +72,10 @@ export function createRow(id, onProcess) {
 }
 
 /** `pending`: Process was pressed and the read model has not shown the change yet. */
+/**
+ * @param {Row & { batch: Batch }} row
+ * @param {{ highlighted: boolean, pending: boolean }} state
+ */
 export function updateRow({ tr, parts, batch }, { highlighted, pending }) {
   const status = KNOWN_STATUSES.has(batch.status) ? batch.status : 'unknown';
   const name = typeof batch.fileName === 'string' && batch.fileName ? batch.fileName : 'unnamed file';
@@ -65,6 +113,7 @@ export function updateRow({ tr, parts, batch }, { highlighted, pending }) {
   parts.button.setAttribute('aria-label', `${label.replace('…', '')} ${name}`);
 }
 
+/** @param {unknown} value */
 function count(value) {
   const number = Number(value);
   return Number.isFinite(number) && number > 0 ? Math.floor(number) : 0;

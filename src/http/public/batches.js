@@ -1,6 +1,12 @@
-import { requestJson } from './api.js';
-import { createRow, updateRow } from './batchRow.js';
-import { byId, el, formatCount } from './dom.js';
+// @ts-check
+import { field, requestJson } from './api.js';
+import { asBatch, createRow, updateRow } from './batchRow.js';
+import { byId, byIdAs, el, formatCount } from './dom.js';
+
+/**
+ * @typedef {import('./batchRow.js').Batch} Batch
+ * @typedef {import('./batchRow.js').Row & { batch: Batch }} ShownRow
+ */
 
 const PAGE_SIZE = 10;
 const POLL_MS = 1000;
@@ -17,6 +23,9 @@ const PIN_MS = 60_000;
  * The batches table: newest first, paged by the server's cursor, polled while any batch on the page
  * is processing, was just sent to processing or was just uploaded, and left alone when all is idle.
  */
+/**
+ * @param {{ onBatchFinished: (batches: Batch[]) => void }} hooks
+ */
 export function setupBatches({ onBatchFinished }) {
   const section = byId('batches-section');
   const table = byId('batches-table');
@@ -24,20 +33,29 @@ export function setupBatches({ onBatchFinished }) {
   const empty = byId('batches-empty');
   const info = byId('batches-info');
   const alert = byId('batches-alert');
-  const newer = byId('batches-newer');
-  const older = byId('batches-older');
+  const newer = byIdAs('batches-newer', HTMLButtonElement);
+  const older = byIdAs('batches-older', HTMLButtonElement);
   const pageLabel = byId('batches-page');
 
+  /** @type {(string | null)[]} the cursor of each page seen, by page index */
   const cursors = [null];
   let page = 0;
+  /** @type {string | null} */
   let nextCursor = null;
-  let timer = null;
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let timer;
   let seq = 0;
+  /** @type {string | null} */
   let highlight = null;
+  /** @type {Map<string, ShownRow>} */
   const rows = new Map();
+  /** @type {Map<string, string>} */
   const lastStatus = new Map();
+  /** @type {Map<string, { snapshot: string, until: number }>} */
   const expecting = new Map();
+  /** @type {Set<string>} */
   const starting = new Set();
+  /** @type {Map<string, number>} batch id -> until when it is shown before the list has it */
   const pinned = new Map();
 
   byId('batches-refresh').addEventListener('click', () => void load());
@@ -58,26 +76,28 @@ export function setupBatches({ onBatchFinished }) {
   async function load() {
     const mine = ++seq;
     clearTimeout(timer);
-    timer = null;
+    timer = undefined;
     const params = new URLSearchParams({ limit: String(PAGE_SIZE) });
-    if (cursors[page]) params.set('cursor', cursors[page]);
+    const cursor = cursors[page];
+    if (cursor) params.set('cursor', cursor);
     section.setAttribute('aria-busy', 'true');
     try {
       const { body } = await requestJson('GET', `/api/batches?${params}`, {
         notFound: 'This server has no batches endpoint (404), so batches cannot be listed.',
       });
       if (mine !== seq) return;
-      if (!body || !Array.isArray(body.batches))
-        throw new Error('The server sent an unexpected list of batches.');
-      const listed = body.batches.filter((batch) => batch && typeof batch.batchId === 'string');
+      const batches = field(body, 'batches');
+      if (!Array.isArray(batches)) throw new Error('The server sent an unexpected list of batches.');
+      const listed = batches.map(asBatch).filter((batch) => batch !== null);
       const early = page === 0 ? await pinnedBatches(listed) : [];
       if (mine !== seq) return;
-      nextCursor = typeof body.nextCursor === 'string' && body.nextCursor ? body.nextCursor : null;
+      const next = field(body, 'nextCursor');
+      nextCursor = typeof next === 'string' && next ? next : null;
       alert.replaceChildren();
       render([...early, ...listed]);
     } catch (error) {
       if (mine !== seq) return;
-      alert.replaceChildren(el('p', { text: `Could not load batches. ${error.message}` }));
+      alert.replaceChildren(el('p', { text: `Could not load batches. ${reasonOf(error)}` }));
     } finally {
       if (mine === seq) {
         section.removeAttribute('aria-busy');
@@ -87,6 +107,10 @@ export function setupBatches({ onBatchFinished }) {
   }
 
   /** Just-uploaded batches the list does not show yet, newest first, as GET /api/batches/:id has them. */
+  /**
+   * @param {Batch[]} listed
+   * @returns {Promise<Batch[]>}
+   */
   async function pinnedBatches(listed) {
     const now = Date.now();
     const inList = new Set(listed.map((batch) => batch.batchId));
@@ -95,7 +119,8 @@ export function setupBatches({ onBatchFinished }) {
       [...pinned.keys()].reverse().map(async (id) => {
         try {
           const { body } = await requestJson('GET', `/api/batches/${encodeURIComponent(id)}`);
-          return body && body.batchId === id ? body : null;
+          const batch = asBatch(body);
+          return batch?.batchId === id ? batch : null;
         } catch {
           return null; // the list will show it, or the pin runs out
         }
@@ -118,7 +143,9 @@ export function setupBatches({ onBatchFinished }) {
     timer = setTimeout(() => void load(), document.hidden ? HIDDEN_POLL_MS : POLL_MS);
   }
 
+  /** @param {Batch[]} batches */
   function render(batches) {
+    /** @type {Batch[]} */
     const finished = [];
     const seen = new Set();
     batches.forEach((batch, index) => {
@@ -131,12 +158,8 @@ export function setupBatches({ onBatchFinished }) {
       const expected = expecting.get(id);
       if (expected && expected.snapshot !== snapshotOf(batch)) expecting.delete(id);
 
-      let row = rows.get(id);
-      if (!row) {
-        row = createRow(id, (clicked) => void process(clicked));
-        rows.set(id, row);
-      }
-      row.batch = batch;
+      const row = { ...(rows.get(id) ?? createRow(id, (clicked) => void process(clicked))), batch };
+      rows.set(id, row);
       refresh(row);
       // Move rows only when out of order: re-inserting a row would take keyboard focus off its button.
       if (tbody.children[index] !== row.tr) tbody.insertBefore(row.tr, tbody.children[index] ?? null);
@@ -154,21 +177,23 @@ export function setupBatches({ onBatchFinished }) {
     pageLabel.textContent = `Page ${page + 1}`;
     if (finished.length > 0) {
       info.textContent = finished
-        .map((batch) => `${batch.fileName ?? batch.batchId} is processed.`)
+        .map((batch) => `${batch.fileName || batch.batchId} is processed.`)
         .join(' ');
       onBatchFinished(finished);
     }
   }
 
+  /** @param {ShownRow} row */
   function refresh(row) {
     const id = row.batch.batchId;
     updateRow(row, { highlighted: id === highlight, pending: starting.has(id) || expecting.has(id) });
   }
 
+  /** @param {string} id */
   async function process(id) {
     const row = rows.get(id);
     if (!row || starting.has(id)) return;
-    const name = row.batch.fileName ?? id;
+    const name = row.batch.fileName || id;
     const snapshot = snapshotOf(row.batch);
     starting.add(id);
     refresh(row);
@@ -176,18 +201,19 @@ export function setupBatches({ onBatchFinished }) {
       const { status, body } = await requestJson('POST', `/api/batches/${encodeURIComponent(id)}/process`, {
         notFound: 'The server does not know this batch, or it cannot process batches (404).',
       });
-      const jobs = Number(body?.jobsEnqueued ?? 0);
+      const jobs = Number(field(body, 'jobsEnqueued') ?? 0);
       if (status === 202 || jobs > 0) {
         expecting.set(id, { snapshot, until: Date.now() + EXPECT_CHANGE_MS });
         info.textContent = `Processing ${name}: ${formatCount(jobs)} job${jobs === 1 ? '' : 's'} queued.`;
       } else {
         // No job (an empty batch, or every chunk already counted): its status may still move on.
         expecting.set(id, { snapshot, until: Date.now() + NO_JOB_CHANGE_MS });
-        info.textContent = body?.message || `Nothing left to process in ${name}.`;
+        const said = field(body, 'message');
+        info.textContent = typeof said === 'string' && said ? said : `Nothing left to process in ${name}.`;
       }
       alert.replaceChildren();
     } catch (error) {
-      alert.replaceChildren(el('p', { text: `Could not start processing ${name}. ${error.message}` }));
+      alert.replaceChildren(el('p', { text: `Could not start processing ${name}. ${reasonOf(error)}` }));
     } finally {
       starting.delete(id);
     }
@@ -196,6 +222,7 @@ export function setupBatches({ onBatchFinished }) {
 
   return {
     load,
+    /** @param {string | undefined} batchId */
     showUploaded(batchId) {
       highlight = batchId ?? null;
       if (highlight) pinned.set(highlight, Date.now() + PIN_MS);
@@ -206,6 +233,12 @@ export function setupBatches({ onBatchFinished }) {
   };
 }
 
+/** @param {unknown} error */
+function reasonOf(error) {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** @param {Batch} batch */
 function snapshotOf(batch) {
   return JSON.stringify([batch.status, batch.processedEvents, batch.processedAt, batch.failedReason]);
 }

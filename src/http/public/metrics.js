@@ -1,6 +1,9 @@
-import { requestJson } from './api.js';
+// @ts-check
+import { field, requestJson } from './api.js';
 import { renderBarChart } from './barChart.js';
-import { byId, el, formatCount, todayUtc } from './dom.js';
+import { byId, byIdAs, el, formatCount, todayUtc } from './dom.js';
+
+/** @typedef {import('./barChart.js').BarItem} BarItem */
 
 const DATE_PATTERN = /^\d{4}-\d{2}-\d{2}$/;
 // A batch can read `completed` a moment before the daily-metrics projector (which runs on its own
@@ -13,8 +16,8 @@ const SETTLE_MS = 30_000;
 
 /** The metrics card: one UTC day's counts per event type, as a table and as a bar chart. */
 export function setupMetrics() {
-  const form = byId('metrics-form');
-  const input = byId('metrics-date');
+  const form = byIdAs('metrics-form', HTMLFormElement);
+  const input = byIdAs('metrics-date', HTMLInputElement);
   const message = byId('metrics-message');
   const alert = byId('metrics-alert');
   const results = byId('metrics-results');
@@ -23,8 +26,15 @@ export function setupMetrics() {
   const chart = byId('metrics-chart');
   const section = byId('metrics-section');
   let seq = 0;
+  /**
+   * A watch started by settle().
+   * @typedef {{ until: number, last: string | undefined, same: number, timer: ReturnType<typeof setTimeout> | undefined }} Settling
+   * @type {Settling | null}
+   */
   let settling = null;
+  /** @type {string | null} */
   let shownKey = null;
+  /** @type {{ date: string, items: BarItem[] } | null} */
   let shown = null;
   let drawnWidth = 0;
 
@@ -47,11 +57,15 @@ export function setupMetrics() {
   }
 
   /** `quiet`: a background reload, which neither says "Loading" nor redraws an unchanged answer. */
+  /**
+   * @param {{ quiet?: boolean }} [options]
+   * @returns {Promise<string | undefined>} the key of the answer shown, undefined when none
+   */
   async function load({ quiet = false } = {}) {
     const date = input.value;
     if (!DATE_PATTERN.test(date)) {
       alert.replaceChildren(el('p', { text: 'Choose a day (year, month and day) to see its metrics.' }));
-      return;
+      return undefined;
     }
     const mine = ++seq;
     results.setAttribute('aria-busy', 'true');
@@ -60,27 +74,35 @@ export function setupMetrics() {
       const { body } = await requestJson('GET', `/api/metrics?date=${encodeURIComponent(date)}`, {
         notFound: 'This server has no metrics endpoint (404), so metrics cannot be shown.',
       });
-      if (mine !== seq) return;
-      if (!body || !Array.isArray(body.metrics)) throw new Error('The server sent unexpected metrics.');
+      if (mine !== seq) return undefined;
+      const metrics = field(body, 'metrics');
+      if (!Array.isArray(metrics)) throw new Error('The server sent unexpected metrics.');
       alert.replaceChildren();
-      const shownDate = typeof body.date === 'string' ? body.date : date;
-      const items = itemsOf(body.metrics);
+      const answeredDate = field(body, 'date');
+      const shownDate = typeof answeredDate === 'string' ? answeredDate : date;
+      const items = itemsOf(metrics);
       const key = JSON.stringify([shownDate, items]);
       if (!quiet || key !== shownKey) render(shownDate, items);
       shownKey = key;
       return key;
     } catch (error) {
-      if (mine !== seq) return;
+      if (mine !== seq) return undefined;
       shown = null;
       shownKey = null;
       results.hidden = true;
       message.textContent = '';
-      alert.replaceChildren(el('p', { text: `Could not load metrics for ${date}. ${error.message}` }));
+      const reason = error instanceof Error ? error.message : String(error);
+      alert.replaceChildren(el('p', { text: `Could not load metrics for ${date}. ${reason}` }));
+      return undefined;
     } finally {
       if (mine === seq) results.removeAttribute('aria-busy');
     }
   }
 
+  /**
+   * @param {string} date
+   * @param {BarItem[]} items
+   */
   function render(date, items) {
     const at = new Date().toISOString().slice(11, 19);
     if (items.length === 0) {
@@ -109,11 +131,12 @@ export function setupMetrics() {
   /** Reloads until the counts stop changing (see SETTLE_MS); calling it again restarts the watch. */
   function settle() {
     if (settling) clearTimeout(settling.timer);
-    settling = { until: Date.now() + SETTLE_MS, last: undefined, same: 0, timer: null };
+    settling = { until: Date.now() + SETTLE_MS, last: undefined, same: 0, timer: undefined };
     section.dataset.settling = 'true';
     void settleStep(settling);
   }
 
+  /** @param {Settling} mine */
   async function settleStep(mine) {
     const key = await load({ quiet: true });
     if (settling !== mine) return;
@@ -132,10 +155,19 @@ export function setupMetrics() {
   return { load, settle };
 }
 
-/** Largest first, then by name, so the table and the chart read in the same order. */
+/**
+ * Largest first, then by name, so the table and the chart read in the same order.
+ * @param {unknown[]} metrics
+ * @returns {BarItem[]}
+ */
 function itemsOf(metrics) {
-  return metrics
-    .filter((metric) => metric && typeof metric.eventType === 'string' && Number.isFinite(metric.count))
-    .map((metric) => ({ label: metric.eventType, count: metric.count }))
-    .sort((a, b) => b.count - a.count || a.label.localeCompare(b.label));
+  /** @type {BarItem[]} */
+  const items = [];
+  for (const metric of metrics) {
+    const label = field(metric, 'eventType');
+    const count = field(metric, 'count');
+    if (typeof label === 'string' && typeof count === 'number' && Number.isFinite(count))
+      items.push({ label, count });
+  }
+  return items.sort((a, b) => b.count - a.count || a.label.localeCompare(b.label));
 }

@@ -1,31 +1,41 @@
-import { describeFailure, uploadFile } from './api.js';
-import { byId, el, formatBytes, formatCount } from './dom.js';
+// @ts-check
+import { describeFailure, field, uploadFile } from './api.js';
+import { byId, byIdAs, el, formatBytes, formatCount } from './dom.js';
+
+/** @typedef {import('./api.js').UploadAnswer} UploadAnswer */
 
 const MAX_ERROR_ROWS_SHOWN = 100;
 
 /** The upload card: choose or drop a CSV, send it with a progress bar, explain the answer. */
+/**
+ * @param {{ onUploaded: (batchId: string | undefined) => void }} hooks
+ */
 export function setupUpload({ onUploaded }) {
-  const form = byId('upload-form');
-  const input = byId('file-input');
+  const form = byIdAs('upload-form', HTMLFormElement);
+  const input = byIdAs('file-input', HTMLInputElement);
   const zone = byId('drop-zone');
   const chosen = byId('chosen-file');
-  const button = byId('upload-button');
-  const progress = byId('upload-progress');
+  const button = byIdAs('upload-button', HTMLButtonElement);
+  const progress = byIdAs('upload-progress', HTMLProgressElement);
   const progressText = byId('upload-progress-text');
   const progressRow = byId('upload-progress-row');
   const result = byId('upload-result');
+  /** @type {File | null} */
   let file = null;
   let busy = false;
 
+  /** @param {File | null | undefined} next */
   function choose(next) {
     file = next ?? null;
     chosen.textContent = file ? `${file.name} (${formatBytes(file.size)})` : 'No file chosen yet.';
     button.disabled = busy || !file;
   }
 
-  input.addEventListener('change', () => choose(input.files?.[0]));
+  input.addEventListener('change', () => {
+    choose(input.files?.[0]);
+  });
 
-  for (const type of ['dragenter', 'dragover']) {
+  for (const type of /** @type {const} */ (['dragenter', 'dragover'])) {
     zone.addEventListener(type, (event) => {
       event.preventDefault();
       if (event.dataTransfer) event.dataTransfer.dropEffect = 'copy';
@@ -33,18 +43,19 @@ export function setupUpload({ onUploaded }) {
     });
   }
   zone.addEventListener('dragleave', (event) => {
-    if (!zone.contains(event.relatedTarget)) zone.classList.remove('drag-over');
+    if (!(event.relatedTarget instanceof Node && zone.contains(event.relatedTarget)))
+      zone.classList.remove('drag-over');
   });
   zone.addEventListener('drop', (event) => {
     event.preventDefault();
     zone.classList.remove('drag-over');
-    const dropped = event.dataTransfer?.files?.[0];
+    const dropped = event.dataTransfer?.files[0];
     if (dropped) choose(dropped);
   });
   // A file dropped beside the zone would otherwise replace the page with the file's contents.
-  for (const type of ['dragover', 'drop']) {
+  for (const type of /** @type {const} */ (['dragover', 'drop'])) {
     window.addEventListener(type, (event) => {
-      if (!zone.contains(event.target)) event.preventDefault();
+      if (!(event.target instanceof Node && zone.contains(event.target))) event.preventDefault();
     });
   }
 
@@ -53,6 +64,7 @@ export function setupUpload({ onUploaded }) {
     if (file && !busy) void send(file);
   });
 
+  /** @param {File} sending */
   async function send(sending) {
     busy = true;
     button.disabled = true;
@@ -73,10 +85,11 @@ export function setupUpload({ onUploaded }) {
     form.removeAttribute('aria-busy');
     progressRow.hidden = true;
     if (answer.status === 201 || answer.status === 200) {
-      result.replaceChildren(successNotice(sending, answer.body ?? {}));
+      result.replaceChildren(successNotice(sending, answer.body));
       input.value = '';
       choose(null);
-      onUploaded(answer.body?.batchId);
+      const batchId = field(answer.body, 'batchId');
+      onUploaded(typeof batchId === 'string' ? batchId : undefined);
     } else {
       result.replaceChildren(failureNotice(sending, answer));
       choose(sending);
@@ -84,19 +97,38 @@ export function setupUpload({ onUploaded }) {
   }
 }
 
+/**
+ * @param {unknown} value
+ * @returns {number}
+ */
+function countOf(value) {
+  return typeof value === 'number' && Number.isFinite(value) ? value : 0;
+}
+
+/**
+ * @param {File} file
+ * @param {unknown} body the 201 answer (UploadResponse)
+ */
 function successNotice(file, body) {
-  const fresh = (Number.isFinite(body.newEvents) ? body.newEvents : body.totalEvents) ?? 0;
-  const duplicates = Number.isFinite(body.duplicates) ? body.duplicates : 0;
+  const fresh = countOf(field(body, 'totalEvents'));
+  const duplicates = countOf(field(body, 'duplicates'));
+  const message = field(body, 'message');
+  const batchId = field(body, 'batchId');
   return el('div', { className: 'notice notice-success', dataset: { outcome: 'uploaded' } }, [
-    el('p', {}, [el('strong', { text: `Uploaded ${file.name}.` }), body.message ? ` ${body.message}` : '']),
+    el('p', {}, [
+      el('strong', { text: `Uploaded ${file.name}.` }),
+      typeof message === 'string' && message ? ` ${message}` : '',
+    ]),
     el('dl', { className: 'facts' }, [
       el('div', {}, [
         el('dt', { text: 'Batch' }),
-        el('dd', {}, [el('code', { id: 'uploaded-batch-id', text: body.batchId ?? '?' })]),
+        el('dd', {}, [
+          el('code', { id: 'uploaded-batch-id', text: typeof batchId === 'string' ? batchId : '?' }),
+        ]),
       ]),
       el('div', {}, [
         el('dt', { text: 'New events' }),
-        el('dd', { id: 'uploaded-new', text: formatCount(fresh ?? 0) }),
+        el('dd', { id: 'uploaded-new', text: formatCount(fresh) }),
       ]),
       el('div', {}, [
         el('dt', { text: 'Duplicates skipped' }),
@@ -112,21 +144,38 @@ function successNotice(file, body) {
   ]);
 }
 
-/** The row errors of a 400, wherever the server put them: details, details.errors or errors. */
+/**
+ * @typedef {{ row: unknown, field: unknown, message: unknown }} RowError
+ */
+
+/**
+ * The row errors of a 400, wherever the server put them: details, details.errors or errors.
+ * @param {unknown} body
+ * @returns {{ rows: RowError[], errorCount: number }}
+ */
 export function rowErrorsOf(body) {
-  const candidates = [body?.details, body?.details?.errors, body?.details?.rows, body?.errors];
+  const details = field(body, 'details');
+  const candidates = [details, field(details, 'errors'), field(details, 'rows'), field(body, 'errors')];
+  /** @type {unknown[]} */
   const list = candidates.find((candidate) => Array.isArray(candidate)) ?? [];
   const rows = list
-    .filter((item) => item && typeof item === 'object')
+    .filter((item) => typeof item === 'object' && item !== null)
     .map((item) => ({
-      row: item.row ?? item.line ?? '',
-      field: item.field ?? item.column ?? '',
-      message: item.message ?? '',
+      row: field(item, 'row') ?? field(item, 'line') ?? '',
+      field: field(item, 'field') ?? field(item, 'column') ?? '',
+      message: field(item, 'message') ?? '',
     }));
-  const declared = body?.details?.errorCount ?? body?.errorCount;
-  return { rows, errorCount: Number.isFinite(declared) ? declared : rows.length };
+  const declared = field(details, 'errorCount') ?? field(body, 'errorCount');
+  return {
+    rows,
+    errorCount: typeof declared === 'number' && Number.isFinite(declared) ? declared : rows.length,
+  };
 }
 
+/**
+ * @param {File} file
+ * @param {UploadAnswer} answer
+ */
 function failureNotice(file, answer) {
   const message = describeFailure(answer.status, answer.body, answer.retryAfter, {
     notFound: 'This server does not accept uploads: it has no upload endpoint (404).',
@@ -157,6 +206,7 @@ function failureNotice(file, answer) {
   );
 }
 
+/** @param {RowError[]} rows */
 function rowErrorTable(rows) {
   return el('div', { className: 'table-scroll', tabindex: '0', role: 'region', 'aria-label': 'Row errors' }, [
     el('table', { className: 'row-errors', id: 'row-errors' }, [
