@@ -1,6 +1,7 @@
 // @ts-check
 import { field, requestJson } from './api.js';
 import { renderBarChart } from './barChart.js';
+import { setupTrends } from './trends.js';
 import { byId, byIdAs, el, formatCount, todayUtc } from './dom.js';
 
 /** @typedef {import('./barChart.js').BarItem} BarItem */
@@ -130,6 +131,7 @@ export function setupMetrics() {
 
   /** Reloads until the counts stop changing (see SETTLE_MS); calling it again restarts the watch. */
   function settle() {
+    void trends.load();
     if (settling) clearTimeout(settling.timer);
     settling = { until: Date.now() + SETTLE_MS, last: undefined, same: 0, timer: undefined };
     section.dataset.settling = 'true';
@@ -151,6 +153,7 @@ export function setupMetrics() {
   }
 
   section.dataset.settling = 'false';
+  const trends = setupTrends();
   void load();
   return { load, settle };
 }
