@@ -1,4 +1,5 @@
 import { request } from 'node:http';
+import { gunzipSync } from 'node:zlib';
 import { projectionsCaughtUp } from '../support/recount';
 import { startTestService, type TestService } from '../support/testService';
 import { uploadCsv } from '../support/uploads';
@@ -216,6 +217,30 @@ describe('GET /api/metrics/series', () => {
     expect(reply.status).toBe(400);
     expect(reply.body).toMatchObject({ error: 'ValidationError', details: { parameter } });
     expect(reply.body.message).toContain(parameter);
+  });
+
+  it('gzips a large answer for a client that accepts it, with an ETag of its own', async () => {
+    const path = '/api/metrics/series?from=2024-01-01&to=2024-12-31';
+    const get = (encoding: string) =>
+      new Promise<{ headers: Record<string, unknown>; body: Buffer }>((resolve, reject) => {
+        request(`${service.baseUrl}${path}`, { headers: { 'Accept-Encoding': encoding } }, (res) => {
+          const parts: Buffer[] = [];
+          res.on('data', (part: Buffer) => parts.push(part));
+          res.on('end', () => {
+            resolve({ headers: res.headers, body: Buffer.concat(parts) });
+          });
+        })
+          .on('error', reject)
+          .end();
+      });
+    const plain = await get('identity');
+    const zipped = await get('gzip');
+    expect(plain.headers['content-encoding']).toBeUndefined();
+    expect(zipped.headers['content-encoding']).toBe('gzip');
+    expect(zipped.body.length).toBeLessThan(plain.body.length / 4);
+    expect(gunzipSync(zipped.body).toString('utf8')).toBe(plain.body.toString('utf8'));
+    expect(zipped.headers.etag).not.toBe(plain.headers.etag);
+    expect(zipped.headers.vary).toMatch(/Accept-Encoding/);
   });
 
   it('accepts a year of days, and longer ranges of weeks and months', async () => {
