@@ -105,7 +105,17 @@ describe('the connection cap', () => {
   let service: TestService;
 
   beforeAll(async () => {
-    service = await startTestService({ workers: false, env: { HTTP_MAX_CONNECTIONS: '3' } });
+    // Every timeout far beyond CUT_OFF_WITHIN_MS, so only the cap can close the fourth connection
+    // in time (with the defaults, the 20 s header timeout closed it too, and the test could not fail).
+    service = await startTestService({
+      workers: false,
+      env: {
+        HTTP_MAX_CONNECTIONS: '3',
+        HTTP_HEADERS_TIMEOUT_MS: '300000',
+        HTTP_IDLE_TIMEOUT_MS: '300000',
+        HTTP_REQUEST_TIMEOUT_MS: '600000',
+      },
+    });
   });
   afterAll(async () => {
     await service.stop();
