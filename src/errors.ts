@@ -46,6 +46,11 @@ export class ForbiddenError extends AppError {
   readonly code = 'Forbidden';
 }
 
+/** The body is in a format the route does not read (its Content-Type). */
+export class UnsupportedMediaTypeError extends AppError {
+  readonly code = 'UnsupportedMediaType';
+}
+
 export class PayloadTooLargeError extends AppError {
   readonly code = 'PayloadTooLarge';
 }

@@ -19,6 +19,9 @@ import { metricSeriesRouter } from './metricSeries';
 import { queuesRouter, type QueuesRouterDeps } from './queues';
 import { requestLogger } from './requestLogger';
 import { uploadsRouter } from './uploads';
+import { eventsRouter } from './events';
+import { limitInFlight } from './inFlightLimit';
+import { defaultSpoolDir } from '../commands/uploadBatch/spool';
 import { webUiRouter } from './webUi';
 import { corsAllowList, securityHeaders } from './security';
 import { refuseCrossSiteWrites } from './crossSiteGuard';
@@ -53,6 +56,18 @@ export function createApp(deps: AppDeps): Express {
   app.use(corsAllowList(deps.config.http.corsOrigins));
   // Before any body is read or any upload is counted against the rate limit.
   app.use(refuseCrossSiteWrites(deps.config.http.corsOrigins));
+  // Before the JSON body parser: POST /api/events streams its own body, up to MAX_UPLOAD_BYTES.
+  const uploadSlots = limitInFlight(deps.config.uploads.maxConcurrent, 'uploads');
+  app.use(
+    eventsRouter({
+      uploadBatch: deps.uploadBatch,
+      maxBytes: deps.config.uploads.maxBytes,
+      rateLimiter: deps.uploadRateLimiter,
+      inFlight: uploadSlots,
+      metrics: deps.metrics,
+      spoolDir: defaultSpoolDir(),
+    }),
+  );
   app.use(express.json({ limit: deps.config.http.jsonBodyLimitBytes }));
 
   // The hottest read first: every router a request passes costs it route matching.
@@ -75,6 +90,7 @@ export function createApp(deps: AppDeps): Express {
       rateLimiter: deps.uploadRateLimiter,
       maxConcurrent: deps.config.uploads.maxConcurrent,
       metrics: deps.metrics,
+      inFlight: uploadSlots,
     }),
   );
   app.use(batchesRouter(deps.batches));

@@ -36,6 +36,8 @@ const BATCH_STATUS_EXAMPLE = {
   processedAt: '2024-01-15T10:00:02.512Z',
   failedReason: null,
   progress: 100,
+  firstDay: '2024-01-15',
+  lastDay: '2024-01-15',
 };
 
 export const BatchStatusResponse = z
@@ -57,6 +59,14 @@ export const BatchStatusResponse = z
         'Why the batch failed, in words safe to show: which chunk failed and where an operator finds the error itself (the admin dead-letter queue); null unless failed',
     }),
     progress: z.number().int().min(0).max(100).meta({ description: 'Whole percent of events processed' }),
+    firstDay: z.iso
+      .date()
+      .nullable()
+      .meta({ description: 'First UTC day (YYYY-MM-DD) of the events processed so far; null before any is' }),
+    lastDay: z.iso
+      .date()
+      .nullable()
+      .meta({ description: 'Last UTC day (YYYY-MM-DD) of the events processed so far; null before any is' }),
   })
   .meta({ id: 'BatchStatusResponse', example: BATCH_STATUS_EXAMPLE });
 

@@ -1,4 +1,4 @@
-import type { ErrorRequestHandler, RequestHandler } from 'express';
+import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import multer from 'multer';
 import { z } from 'zod';
 import {
@@ -12,6 +12,7 @@ import {
   RequestAbortedError,
   ServiceBusyError,
   UnauthorizedError,
+  UnsupportedMediaTypeError,
   ValidationError,
 } from '../errors';
 import { describeError, type Logger } from '../logging';
@@ -27,7 +28,7 @@ export const ErrorResponse = z
     // would make Swagger UI show "ValidationError" under every status that lacks one.
     error: z.string().meta({
       description:
-        'Stable machine-readable code: ValidationError, RequestAborted, Unauthorized, Forbidden, NotFound, PayloadTooLarge, TooManyRequests, ServiceUnavailable, InternalError',
+        'Stable machine-readable code: ValidationError, RequestAborted, Unauthorized, Forbidden, NotFound, PayloadTooLarge, UnsupportedMediaType, TooManyRequests, ServiceUnavailable, InternalError',
     }),
     message: z.string().meta({ description: 'Human-readable explanation, safe to show' }),
     details: z.unknown().optional().meta({ description: 'Structured context, e.g. the invalid fields' }),
@@ -66,6 +67,7 @@ function mapError(error: unknown): Mapped {
     if (error instanceof ForbiddenError) return { status: 403, body };
     if (error instanceof NotFoundError) return { status: 404, body };
     if (error instanceof PayloadTooLargeError) return { status: 413, body };
+    if (error instanceof UnsupportedMediaTypeError) return { status: 415, body };
     if (error instanceof RateLimitedError) {
       return {
         status: 429,
@@ -122,6 +124,13 @@ function isClientHttpError(error: unknown): error is { status: number } {
   );
 }
 
+/** What a route knows about a request that its rejection's log line should name (an upload's file name). */
+const logContext = new WeakMap<Response, Record<string, unknown>>();
+
+export function noteForRejectionLog(res: Response, fields: Record<string, unknown>): void {
+  logContext.set(res, { ...logContext.get(res), ...fields });
+}
+
 export function errorResponder(logger: Logger): ErrorRequestHandler {
   return (error: unknown, req, res, _next) => {
     const mapped = mapError(error);
@@ -140,7 +149,17 @@ export function errorResponder(logger: Logger): ErrorRequestHandler {
         status: mapped.status,
       });
     } else {
-      logger.info('request rejected', { method: req.method, path: req.path, status: mapped.status });
+      // Why, in the words the client got: enough to answer "why was my upload refused?" from the log.
+      const rowErrors = error instanceof InvalidRowsError ? { errorCount: error.errorCount } : {};
+      logger.info('request rejected', {
+        method: req.method,
+        path: req.path,
+        status: mapped.status,
+        code: mapped.body.error,
+        reason: mapped.body.message,
+        ...rowErrors,
+        ...logContext.get(res),
+      });
     }
     if (res.headersSent) {
       res.destroy();

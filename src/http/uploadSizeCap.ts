@@ -18,9 +18,10 @@ export function describeBytes(bytes: number): string {
   return `${bytes} bytes`;
 }
 
-export function uploadTooLarge(maxBytes: number): PayloadTooLargeError {
+export function uploadTooLarge(maxBytes: number, how?: string): PayloadTooLargeError {
   return new PayloadTooLargeError(
-    `The file is larger than the upload limit of ${describeBytes(maxBytes)} (MAX_UPLOAD_BYTES); ` +
+    `The file is larger than the upload limit of ${describeBytes(maxBytes)} (MAX_UPLOAD_BYTES)` +
+      `${how === undefined ? '' : ` ${how}`}; ` +
       'split it into smaller files and upload them one at a time',
   );
 }

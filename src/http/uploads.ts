@@ -2,10 +2,12 @@ import { Router, type ErrorRequestHandler, type Request, type RequestHandler } f
 import multer from 'multer';
 import { z } from 'zod';
 import { csvSpoolStorage } from '../commands/uploadBatch/csvStorage';
+import { TIMEZONE_OPTION } from '../commands/uploadBatch/parseTimestamp';
 import { defaultSpoolDir, removeSpool } from '../commands/uploadBatch/spool';
 import type { UploadBatch } from '../commands/uploadBatch/uploadBatch';
 import { AppError, InvalidRowsError, RequestAbortedError, ValidationError } from '../errors';
 import type { ServiceMetrics } from '../metrics/serviceMetrics';
+import { noteForRejectionLog } from './errorMapping';
 import { limitInFlight } from './inFlightLimit';
 import { rateLimitHeaders } from './openapi/components';
 import { documentedRoute, mount, sharedResponse } from './openapi/routeTable';
@@ -28,7 +30,7 @@ export const uploadCreatedSchema = z
       batchId: '3f1c2a9e-7b4d-4e8a-9c1f-2d3e4f5a6b7c',
       totalEvents: 3,
       duplicates: 1,
-      message: 'Stored 3 new events from 4 rows (1 duplicates)',
+      message: 'Stored 3 new events from 4 rows (1 duplicate)',
     },
   });
 export type UploadCreated = z.infer<typeof uploadCreatedSchema>;
@@ -40,9 +42,16 @@ export const uploadRejectedSchema = z
     details: z
       .array(
         z.object({
-          row: z.number().int().positive().meta({ description: 'Line number in the file; the header is 1' }),
+          row: z.number().int().nonnegative().meta({
+            description:
+              'Line number in the file (the header is 1); for POST /api/events, the index of the event (from 0)',
+          }),
           field: z.string().meta({ description: 'Column name, or * for the row as a whole' }),
           message: z.string(),
+          value: z.string().optional().meta({
+            description:
+              'The offending value as the row held it, cut to 100 characters (… when cut); control and invisible characters are written as \\uXXXX',
+          }),
         }),
       )
       .optional()
@@ -59,13 +68,22 @@ export const uploadRejectedSchema = z
         {
           row: 3,
           field: 'timestamp',
-          message: 'timestamp must be an ISO 8601 date and time with a zone, e.g. 2024-01-15T10:00:00Z',
+          message:
+            'timestamp must be ISO 8601 with a zone (2024-01-15T10:00:00Z), epoch seconds (10 digits) or epoch milliseconds (13 digits); a date-time without a zone needs the upload option timezone (e.g. timezone=Europe/Berlin)',
+          value: 'yesterday',
         },
-        { row: 4, field: 'userId', message: 'userId is required' },
+        { row: 4, field: 'userId', message: 'userId is required', value: '' },
       ],
       errorCount: 2,
     },
   });
+
+/** The upload option naming the zone of zone-less date-times. */
+export const timezoneParameter = z.string().optional().meta({
+  description:
+    'IANA time zone of the date-times written without a zone (e.g. Europe/Berlin); values with a zone or epoch numbers ignore it',
+  example: 'Europe/Berlin',
+});
 
 export const uploadRoutes = {
   uploadCsv: documentedRoute({
@@ -76,17 +94,29 @@ export const uploadRoutes = {
     description:
       'Validates the whole file first: a file with any invalid row is refused and nothing is stored. ' +
       'Rows already stored (same userId, eventType and instant) count as duplicates. ' +
-      'Rate limited per client IP (UPLOAD_RATE_LIMIT per minute).',
+      'Rate limited per client IP (UPLOAD_RATE_LIMIT per minute). ' +
+      'The delimiter is comma, semicolon or tab: the one that splits the header line into userId, eventType and ' +
+      'timestamp (`userId;eventType;timestamp`). A file named *.gz or starting with gzip magic bytes is ' +
+      'decompressed as it arrives, and MAX_UPLOAD_BYTES applies to the decompressed bytes too. Rows whose cells ' +
+      'are all empty (`,,,`) are skipped. A timestamp is ISO 8601 with a zone (`2024-01-15T10:00:00Z`, ' +
+      '`2024-01-15 11:00:00+01:00`), epoch seconds (exactly 10 digits, optional fraction: `1705312800`, ' +
+      '`1705312800.25`) or epoch milliseconds (exactly 13 digits: `1705312800000`); a date-time without a zone ' +
+      '(`2024-01-15 10:00:00`, `2024-01-15T10:00`) only with the `timezone` option, and a wall time that zone ' +
+      'skips or repeats (daylight saving time) is a row error. Each row error echoes the value (`value`).',
     request: {
+      query: z.object({ [TIMEZONE_OPTION]: timezoneParameter }),
       body: {
         required: true,
         content: {
           'multipart/form-data': {
             schema: z.object({
+              [TIMEZONE_OPTION]: timezoneParameter.meta({
+                description: 'The same option as a form field; it must come before the file field',
+              }),
               [UPLOAD_FIELD]: z.string().meta({
                 format: 'binary',
                 description:
-                  'CSV with the header userId,eventType,timestamp,metadata (metadata: JSON, optional)',
+                  'CSV (or gzip-compressed CSV) with the header userId,eventType,timestamp,metadata (metadata: JSON, optional)',
               }),
             }),
           },
@@ -121,6 +151,22 @@ export interface UploadsDeps {
   metrics: Pick<ServiceMetrics, 'uploadAccepted' | 'uploadRejected'>;
   /** Where validated events wait between parsing and storing; the OS temp folder by default. */
   spoolDir?: string;
+  /** The in-flight limit, when shared with POST /api/events; else one of its own. */
+  inFlight?: RequestHandler;
+}
+
+const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/** The 201 answer's message, for rows of a file or events of a JSON body. */
+export function createdMessage(
+  newEvents: number,
+  total: number,
+  duplicates: number,
+  unit: 'row' | 'event',
+): string {
+  return newEvents === 0
+    ? `No new events in ${plural(total, unit)}: all were already stored`
+    : `Stored ${plural(newEvents, 'new event')} from ${plural(total, unit)} (${plural(duplicates, 'duplicate')})`;
 }
 
 const MAX_FILE_NAME = 1024;
@@ -138,8 +184,10 @@ function storedFileName(name: string): string {
 export function uploadsRouter(deps: UploadsDeps): Router {
   // How each request in flight is refused once it is over the cap (see watchBodySize).
   const refusals = new WeakMap<Request, () => void>();
-  const { storage, spooled, failedHere } = csvSpoolStorage(deps.spoolDir ?? defaultSpoolDir(), (req) =>
-    refusals.get(req)?.(),
+  const { storage, spooled, failedHere, fileNameOf, lateTimezone } = csvSpoolStorage(
+    deps.spoolDir ?? defaultSpoolDir(),
+    (req) => refusals.get(req)?.(),
+    { maxBytes: deps.maxBytes, tooLarge: () => uploadTooLarge(deps.maxBytes, 'once decompressed') },
   );
   const single = multer({
     storage,
@@ -181,18 +229,21 @@ export function uploadsRouter(deps: UploadsDeps): Router {
     if (!watchBodySize(req, deps.maxBytes, refuse)) return;
     refusals.set(req, refuse);
     single(req, res, (error?: unknown) => {
-      settle(outcome(req, error));
+      // A timezone field after the file came too late for its rows: that, not their errors, is the answer.
+      settle(lateTimezone(req) ?? outcome(req, error));
     });
   };
 
   const router = Router();
   // Counts refused files (nothing stored) before the shared error mapping answers.
-  const countRejection: ErrorRequestHandler = (error: unknown, _req, _res, next) => {
+  const countRejection: ErrorRequestHandler = (error: unknown, req, res, next) => {
+    const fileName = fileNameOf(req);
+    if (fileName !== undefined) noteForRejectionLog(res, { fileName: storedFileName(fileName) });
     if (error instanceof InvalidRowsError) deps.metrics.uploadRejected({ invalidRows: error.errorCount });
     else if (error instanceof ValidationError) deps.metrics.uploadRejected();
     next(error);
   };
-  const inFlight = limitInFlight(deps.maxConcurrent, 'uploads');
+  const inFlight = deps.inFlight ?? limitInFlight(deps.maxConcurrent, 'uploads');
   mount(router, uploadRoutes.uploadCsv, deps.rateLimiter, inFlight, receiveCsv, async (req, res) => {
     const upload = spooled(req);
     if (req.file === undefined || upload === undefined) {
@@ -212,10 +263,7 @@ export function uploadsRouter(deps: UploadsDeps): Router {
         batchId: result.batchId,
         totalEvents: result.newEvents,
         duplicates: result.duplicates,
-        message:
-          result.newEvents === 0
-            ? `No new events in ${upload.totalRows} rows: all were already stored`
-            : `Stored ${result.newEvents} new events from ${upload.totalRows} rows (${result.duplicates} duplicates)`,
+        message: createdMessage(result.newEvents, upload.totalRows, result.duplicates, 'row'),
       };
       deps.metrics.uploadAccepted({ newEvents: result.newEvents, duplicates: result.duplicates });
       res.status(201).json(body);

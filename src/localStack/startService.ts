@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { SERVICE_NODE_FLAGS } from '../nodeFlags';
+import { developmentAdminKey } from './adminKey';
 import { StackError } from './daemons';
 import { loadProjectEnv, PORT_SETTINGS, PROJECT_ROOT, readLocalStackSettings } from './settings';
 import { stackStatus, startStack, stopStack } from './stack';
@@ -35,6 +36,18 @@ async function main(): Promise<number> {
     });
     if (state.mongoUri !== undefined) env.MONGODB_URI = state.mongoUri;
     if (state.redisUrl !== undefined) env.REDIS_URL = state.redisUrl;
+  }
+
+  if (env.ADMIN_API_KEY === undefined || env.ADMIN_API_KEY === '') {
+    // Production requires its own key (the service refuses to start without one); development
+    // keeps one generated key across restarts, stored with the stack's data.
+    if (env.NODE_ENV !== 'production') {
+      const admin = developmentAdminKey(settings.dir);
+      env.ADMIN_API_KEY = admin.key;
+      say(
+        `ADMIN_API_KEY is not set; ${admin.created ? 'generated a development key and stored it' : 'using the development key stored'} in ${admin.path}: ${admin.key}`,
+      );
+    }
   }
 
   const service = spawn(

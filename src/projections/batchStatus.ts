@@ -1,6 +1,6 @@
 import type { Db } from 'mongodb';
 import type { AnyLogRecord } from '../events/eventLog';
-import { writeOver, type Projection, type Write } from './projection';
+import { writeOver, type Projection, type Report, type Write } from './projection';
 
 export type BatchStatusValue = 'uploaded' | 'processing' | 'completed' | 'failed';
 
@@ -17,6 +17,15 @@ export interface BatchStatusDoc {
   /** Position of `BatchUploaded`: unique and increasing, so it orders the batch list. */
   uploadedPosition: number;
   lastPosition: number;
+  /**
+   * The first and last UTC day (YYYY-MM-DD) of the events processed so far, from the days in the
+   * EventsProcessed counts; null until a chunk is processed. Optional: documents projected before
+   * these fields existed lack them until `npm run rebuild-projections`.
+   */
+  firstDay?: string | null;
+  lastDay?: string | null;
+  /** When the latest processing round started (BatchProcessingStarted), for the duration logged. */
+  processingStartedAt?: Date | null;
 }
 
 /**
@@ -41,6 +50,20 @@ export function shownFailureReason(stored: string | null): string | null {
   return PUBLIC_FAILURE_REASON.test(stored) ? stored : publicFailureReason();
 }
 
+/** The batch's day span widened by the days of one EventsProcessed record (YYYY-MM-DD sorts as text). */
+function daySpan(
+  state: BatchStatusDoc,
+  counts: readonly { date: string }[],
+): { firstDay: string | null; lastDay: string | null } {
+  let firstDay = state.firstDay ?? null;
+  let lastDay = state.lastDay ?? null;
+  for (const { date } of counts) {
+    if (firstDay === null || date < firstDay) firstDay = date;
+    if (lastDay === null || date > lastDay) lastDay = date;
+  }
+  return { firstDay, lastDay };
+}
+
 /** The batch's state after one more record: a pure function, so replaying the log rebuilds it. */
 export function evolveBatchStatus(state: BatchStatusDoc | null, record: AnyLogRecord): BatchStatusDoc | null {
   const at = record.metadata.recordedAt;
@@ -62,6 +85,9 @@ export function evolveBatchStatus(state: BatchStatusDoc | null, record: AnyLogRe
       failedReason: null,
       uploadedPosition: position,
       lastPosition: position,
+      firstDay: null,
+      lastDay: null,
+      processingStartedAt: null,
     };
   }
   if (state === null) return null;
@@ -70,19 +96,27 @@ export function evolveBatchStatus(state: BatchStatusDoc | null, record: AnyLogRe
       if (state.status === 'completed') return { ...state, lastPosition: position };
       return state.processedEvents >= state.totalEvents
         ? { ...state, status: 'completed', processedAt: at, failedReason: null, lastPosition: position }
-        : { ...state, status: 'processing', failedReason: null, lastPosition: position };
+        : {
+            ...state,
+            status: 'processing',
+            failedReason: null,
+            processingStartedAt: at,
+            lastPosition: position,
+          };
     case 'EventsProcessed': {
       const processedEvents = state.processedEvents + record.data.events;
+      const days = daySpan(state, record.data.counts);
       return processedEvents >= state.totalEvents
         ? {
             ...state,
+            ...days,
             processedEvents,
             status: 'completed',
             processedAt: at,
             failedReason: null,
             lastPosition: position,
           }
-        : { ...state, processedEvents, lastPosition: position };
+        : { ...state, ...days, processedEvents, lastPosition: position };
     }
     case 'BatchProcessingFailed':
       if (state.status === 'completed') return { ...state, lastPosition: position };
@@ -112,6 +146,35 @@ function groupByBatch(records: readonly AnyLogRecord[]): Map<string, AnyLogRecor
 }
 
 /** Folds the records after the document's `lastPosition` into it; null when nothing changes. */
+/**
+ * The log line for a batch that this write completes or fails, once: the write is planned only
+ * from records after the stored document's position, so a replayed page reports nothing again.
+ */
+function settledReport(
+  current: BatchStatusDoc | null,
+  next: BatchStatusDoc,
+  lastRecordAt: Date,
+): { message: string; fields: Record<string, unknown> } | undefined {
+  if (next.status !== 'completed' && next.status !== 'failed') return undefined;
+  if (current?.status === next.status) return undefined;
+  const endedAt = next.status === 'completed' ? (next.processedAt ?? lastRecordAt) : lastRecordAt;
+  const started = next.processingStartedAt ?? null;
+  return {
+    message: next.status === 'completed' ? 'batch completed' : 'batch failed',
+    fields: {
+      batchId: next.batchId,
+      fileName: next.fileName,
+      totalEvents: next.totalEvents,
+      processedEvents: next.processedEvents,
+      firstDay: next.firstDay ?? null,
+      lastDay: next.lastDay ?? null,
+      // From the start of its latest processing round; 0 for a batch with nothing to process.
+      durationMs: started === null ? 0 : endedAt.getTime() - started.getTime(),
+      ...(next.status === 'failed' ? { failedReason: next.failedReason } : {}),
+    },
+  };
+}
+
 function foldPending(
   current: BatchStatusDoc | null,
   records: readonly AnyLogRecord[],
@@ -137,7 +200,12 @@ export const batchStatusProjection: Projection = {
       .createIndex({ uploadedPosition: -1 }, { name: 'uploadedPosition' }, undefined);
   },
 
-  async planPage(db: Db, collectionName: string, records: readonly AnyLogRecord[]): Promise<Write[]> {
+  async planPage(
+    db: Db,
+    collectionName: string,
+    records: readonly AnyLogRecord[],
+    report?: Report,
+  ): Promise<Write[]> {
     const collection = db.collection<BatchStatusDoc>(collectionName);
     const byBatch = groupByBatch(records);
     if (byBatch.size === 0) return [];
@@ -152,7 +220,20 @@ export const batchStatusProjection: Projection = {
       const current = stored.get(_id) ?? null;
       const next = foldPending(current, batchRecords);
       if (next === null) continue;
-      writes.push(writeOver(collection, current, next));
+      const write = writeOver(collection, current, next);
+      const lastRecord = batchRecords.at(-1);
+      const settled =
+        report === undefined || lastRecord === undefined
+          ? undefined
+          : settledReport(current, next, lastRecord.metadata.recordedAt);
+      writes.push(
+        settled === undefined || report === undefined
+          ? write
+          : async () => {
+              await write();
+              report(settled.message, settled.fields);
+            },
+      );
     }
     return writes;
   },

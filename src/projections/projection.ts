@@ -16,8 +16,21 @@ export type Write = () => Promise<void>;
 export interface Projection {
   name: ProjectionName;
   ensureIndexes(db: Db, collectionName: string): Promise<void>;
-  planPage(db: Db, collectionName: string, records: readonly AnyLogRecord[]): Promise<Write[]>;
+  planPage(
+    db: Db,
+    collectionName: string,
+    records: readonly AnyLogRecord[],
+    report?: Report,
+  ): Promise<Write[]>;
 }
+
+/**
+ * Told once a write that changes what an operator cares about (a batch completed or failed) has
+ * landed. Only the live projector passes one: a rebuild replays the log into a fresh version and
+ * must not announce again what happened long ago. A write is planned only for records after the
+ * stored document's position, so a replayed page that was already applied reports nothing.
+ */
+export type Report = (message: string, fields: Record<string, unknown>) => void;
 
 /** A read-model document: its key and the last log position applied to it. */
 export interface PositionedDoc {

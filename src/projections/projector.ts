@@ -4,7 +4,7 @@ import type { AnyLogRecord, EventLog } from '../events/eventLog';
 import type { Logger } from '../logging';
 import { BrokenCollectionError, ensureCollections, isBrokenCollection } from '../mongo';
 import { tryAcquireLease, type ProjectorLease } from './lease';
-import type { Projection } from './projection';
+import type { Projection, Report } from './projection';
 import {
   recordProjectionFailure,
   recordProjectionHealthy,
@@ -45,8 +45,9 @@ export async function applyPage(
   target: ProjectionTarget,
   records: readonly AnyLogRecord[],
   guard?: () => void,
+  report?: Report,
 ): Promise<void> {
-  const writes = await target.projection.planPage(target.db, target.collectionName, records);
+  const writes = await target.projection.planPage(target.db, target.collectionName, records, report);
   for (const write of writes) {
     guard?.();
     await write();
@@ -61,14 +62,20 @@ export async function projectInto(
   db: Db,
   eventLog: EventLog,
   target: ProjectionTarget,
-  options: { fence: number; guard?: () => void; onPage?: (position: number, count: number) => void },
+  options: {
+    fence: number;
+    guard?: () => void;
+    onPage?: (position: number, count: number) => void;
+    /** Only the live projector's: see Report. */
+    report?: Report;
+  },
 ): Promise<number> {
   let from = (await readCheckpoint(db, target.checkpointId)) + 1;
   let applied = 0;
   for (;;) {
     const page = await eventLog.readFrom(from, PAGE_SIZE);
     options.guard?.();
-    await applyPage(target, page, options.guard);
+    await applyPage(target, page, options.guard, options.report);
     const last = page.at(-1);
     if (last === undefined) return applied;
     options.guard?.();
@@ -150,6 +157,9 @@ export function createProjector(deps: ProjectorDeps, projection: Projection) {
           fence: lease.fence,
           guard: () => {
             lease.assertHeld();
+          },
+          report: (message, fields) => {
+            deps.logger.info(message, { projection: projection.name, ...fields });
           },
         });
       } finally {

@@ -120,6 +120,9 @@ const BATCH_FIELDS = [
   'processedAt',
   'failedReason',
   'uploadedPosition',
+  'firstDay',
+  'lastDay',
+  'processingStartedAt',
 ] as const;
 
 function same(a: unknown, b: unknown): boolean {

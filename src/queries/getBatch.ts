@@ -16,6 +16,9 @@ export interface BatchStatus {
   failedReason: string | null;
   /** Whole percent of events processed; 100 only when every event is. */
   progress: number;
+  /** First and last UTC day (YYYY-MM-DD) of the events processed so far; null before any is. */
+  firstDay: string | null;
+  lastDay: string | null;
 }
 
 export function toBatchStatus(doc: BatchStatusDoc): BatchStatus {
@@ -35,6 +38,8 @@ export function toBatchStatus(doc: BatchStatusDoc): BatchStatus {
     processedAt: doc.processedAt?.toISOString() ?? null,
     failedReason: shownFailureReason(doc.failedReason),
     progress,
+    firstDay: doc.firstDay ?? null,
+    lastDay: doc.lastDay ?? null,
   };
 }
 

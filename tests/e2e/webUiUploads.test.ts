@@ -96,7 +96,7 @@ describe('web UI uploads against the real API', () => {
   it('lists the row errors of a 400 as a table, exactly as the server sent them, with the count', async () => {
     const direct = await uploadCsv(service.baseUrl, BAD_CSV, { fileName: 'bad.csv' });
     expect(direct.status).toBe(400);
-    const sent = direct.body.details as { row: number; field: string; message: string }[];
+    const sent = direct.body.details as { row: number; field: string; message: string; value?: string }[];
     expect(sent.map((error) => [error.row, error.field])).toEqual([
       [3, 'timestamp'],
       [4, 'userId'],
@@ -109,7 +109,9 @@ describe('web UI uploads against the real API', () => {
     const shown = await page.evaluate(
       '[...document.querySelectorAll("#row-errors tbody tr")].map((r) => [...r.cells].map((c) => c.textContent))',
     );
-    expect(shown).toEqual(sent.map((error) => [String(error.row), error.field, error.message]));
+    expect(shown).toEqual(
+      sent.map((error) => [String(error.row), error.field, error.value ?? '', error.message]),
+    );
     expect(await textOf('#row-error-count')).toContain('3 row errors found.');
     expect(await textOf('#upload-result')).toContain(String(direct.body.message));
     await saveScreenshot(page, 'ui-row-errors');
@@ -122,7 +124,10 @@ describe('web UI uploads against the real API', () => {
     for (let i = 0; i < 20; i++) big.push(`user-${i},click,2024-01-15T10:00:${String(i).padStart(2, '0')}Z,`);
     await upload('big.csv', big.join('\n'));
     expect(await page.locator('#upload-result [data-outcome]').getAttribute('data-status')).toBe('413');
-    expect(await textOf('#upload-result')).toContain('The file is too large: the server refused it (413).');
+    // The limit in the unit the chosen file's size is shown in (the server's message says "300 bytes").
+    expect(await textOf('#upload-result')).toMatch(
+      /The file \(\d+ B\) is larger than the server's upload limit of 300 B \(413\)\./,
+    );
 
     // The limit is 2 uploads a minute, and the refused one counted: this one passes, the next does not.
     await upload('small.csv', GOOD_CSV);
@@ -132,9 +137,13 @@ describe('web UI uploads against the real API', () => {
     const tooMany = await textOf('#upload-result');
     expect(tooMany).toContain('Too many uploads in a short time');
     expect(tooMany).toMatch(/Try again in \d+ seconds?\./);
-    // The chosen file stays chosen, so trying again later is one click.
+    // The chosen file stays chosen, so trying again later is one click, once the wait has run out.
     expect(await textOf('#chosen-file')).toContain('again.csv');
-    await waitUntil(page, 'document.getElementById("upload-button").disabled === false');
+    await waitUntil(
+      page,
+      '/^Upload \\(wait \\d+ s\\)$/.test(document.getElementById("upload-button").textContent)',
+    );
+    expect(await page.locator('#upload-button').isDisabled()).toBe(true);
     expect(problems).toEqual([]);
   });
 });

@@ -130,6 +130,42 @@ describe('OpenAPI examples', () => {
     record('GET /health 200', await call(base, 'GET', '/health'));
     record('GET /api/queues/{name}/dlq 401', await call(base, 'GET', '/api/queues/event-processing/dlq'));
 
+    // POST /api/events, after the batch list above (its batch would be listed there).
+    const sendEvents = async (body: string, type = 'application/x-ndjson') => {
+      const res = await fetch(`${base}/api/events`, {
+        method: 'POST',
+        headers: { 'content-type': type },
+        body,
+      });
+      return { status: res.status, body: await res.json() };
+    };
+    record(
+      'POST /api/events 201',
+      await sendEvents(
+        '{"userId":"u4","eventType":"click","timestamp":"2024-01-15T13:00:00Z","metadata":{"page":"/home"}}\n' +
+          '{"userId":"u5","eventType":"view","timestamp":1705327200}\n' +
+          '{"userId":"u4","eventType":"click","timestamp":1705323600000}\n',
+      ),
+    );
+    record(
+      'POST /api/events 400',
+      await sendEvents(
+        JSON.stringify([
+          { userId: 'u6', eventType: 'click', timestamp: '2024-01-15T10:00:00Z' },
+          { userId: 'u7', eventType: 'click', timestamp: '2024-01-15 10:00:00' },
+          { userId: 42, eventType: 'click', timestamp: '2024-01-15T10:00:00Z' },
+        ]),
+        'application/json',
+      ),
+    );
+    record('POST /api/events 415', await sendEvents('userId,eventType,timestamp\n', 'text/csv'));
+    const eventsTooLarge = await streamUpload(base, [Buffer.from('{}\n')], {
+      path: '/api/events',
+      contentType: 'application/x-ndjson',
+      contentLength: 20 * 1024 * 1024,
+    });
+    record('POST /api/events 413', { status: eventsTooLarge.status, body: eventsTooLarge.body });
+
     // A second batch whose only chunk cannot be counted, for the dead-letter queue.
     const broken = await uploadCsv(base, EVENTS_CSV.replace(/^u(\d),/gm, 'x$1,'));
     expect(broken).toMatchObject({ status: 201, body: { totalEvents: 3 } });

@@ -29,6 +29,9 @@ export interface StreamOptions {
   contentLength?: number;
   /** Pause between pieces, in ms (0: as fast as the socket takes them). */
   pauseMs?: number;
+  /** Another route and body type than a multipart upload (e.g. /api/events, application/x-ndjson). */
+  path?: string;
+  contentType?: string;
 }
 
 /**
@@ -42,29 +45,32 @@ export function streamUpload(
 ): Promise<StreamedReply> {
   const { hostname, port } = new URL(baseUrl);
   const headers: Record<string, string | number> = {
-    'Content-Type': `multipart/form-data; boundary=${BOUNDARY}`,
+    'Content-Type': options.contentType ?? `multipart/form-data; boundary=${BOUNDARY}`,
   };
   if (options.contentLength !== undefined) headers['Content-Length'] = options.contentLength;
   return new Promise((resolve, reject) => {
     let sent = 0;
     // An object, not a `let`: the compiler cannot see the response callback change it.
     const state = { answered: false };
-    const req = request({ host: hostname, port, method: 'POST', path: '/api/uploads', headers }, (res) => {
-      state.answered = true;
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (text += chunk));
-      res.on('end', () => {
-        let body: Record<string, unknown>;
-        try {
-          body = JSON.parse(text) as Record<string, unknown>;
-        } catch {
-          body = { raw: text };
-        }
-        resolve({ status: res.statusCode ?? 0, body, sent });
-      });
-      res.on('error', reject);
-    });
+    const req = request(
+      { host: hostname, port, method: 'POST', path: options.path ?? '/api/uploads', headers },
+      (res) => {
+        state.answered = true;
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (text += chunk));
+        res.on('end', () => {
+          let body: Record<string, unknown>;
+          try {
+            body = JSON.parse(text) as Record<string, unknown>;
+          } catch {
+            body = { raw: text };
+          }
+          resolve({ status: res.statusCode ?? 0, body, sent });
+        });
+        res.on('error', reject);
+      },
+    );
     // Writing after the server answered and closed fails; the answer is what the test looks at.
     req.on('error', (error) => {
       if (!state.answered) reject(error);

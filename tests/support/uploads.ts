@@ -10,16 +10,35 @@ export interface UploadReply {
 export async function uploadCsv(
   baseUrl: string,
   content: string | Buffer,
-  options: { fileName?: string; field?: string; signal?: AbortSignal } = {},
+  options: {
+    fileName?: string;
+    field?: string;
+    signal?: AbortSignal;
+    /** Form fields sent before the file (or after it, with fieldsAfterFile). */
+    fields?: Record<string, string>;
+    fieldsAfterFile?: boolean;
+    /** Query string, e.g. `timezone=Europe/Berlin`. */
+    query?: string;
+  } = {},
 ): Promise<UploadReply> {
   const form = new FormData();
+  const addFields = (): void => {
+    for (const [name, value] of Object.entries(options.fields ?? {})) form.append(name, value);
+  };
+  if (options.fieldsAfterFile !== true) addFields();
   const bytes = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
   form.append(
     options.field ?? 'file',
     new Blob([bytes], { type: 'text/csv' }),
     options.fileName ?? 'events.csv',
   );
-  const res = await fetch(`${baseUrl}/api/uploads`, { method: 'POST', body: form, signal: options.signal });
+  if (options.fieldsAfterFile === true) addFields();
+  const query = options.query === undefined ? '' : `?${options.query}`;
+  const res = await fetch(`${baseUrl}/api/uploads${query}`, {
+    method: 'POST',
+    body: form,
+    signal: options.signal,
+  });
   const text = await res.text();
   let body: Record<string, unknown>;
   try {

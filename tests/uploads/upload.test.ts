@@ -171,15 +171,26 @@ describe('POST /api/uploads', () => {
     expect(status).toBe(400);
     const details = body.details as { row: number; field: string; message: string }[];
     expect(details).toEqual([
-      { row: 3, field: 'userId', message: 'userId contains a NUL character' },
-      { row: 4, field: 'eventType', message: 'eventType contains a NUL character' },
-      { row: 5, field: 'metadata', message: 'metadata value at "a" contains a NUL character' },
-      { row: 6, field: 'metadata', message: 'metadata value at "a/b" holds an array inside an array' },
-      { row: 7, field: 'source', message: 'source contains a NUL character' },
+      { row: 3, field: 'userId', message: 'userId contains a NUL character', value: 'u\\u00002' },
+      { row: 4, field: 'eventType', message: 'eventType contains a NUL character', value: 'cl\\u0000ick' },
+      {
+        row: 5,
+        field: 'metadata',
+        message: 'metadata value at "a" contains a NUL character',
+        value: '{"a":"x\\u0000y"}',
+      },
+      {
+        row: 6,
+        field: 'metadata',
+        message: 'metadata value at "a/b" holds an array inside an array',
+        value: '{"a":{"b":[1,[2]]}}',
+      },
+      { row: 7, field: 'source', message: 'source contains a NUL character', value: 'w\\u0000b' },
       {
         row: 8,
         field: 'userId',
         message: expect.stringMatching(/not valid UTF-8.*save the file as UTF-8/) as string,
+        value: 'Jos\ufffd',
       },
     ]);
     expect(await rawEvents(db()).countDocuments({})).toBe(0);

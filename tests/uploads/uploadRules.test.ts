@@ -95,12 +95,38 @@ describe('upload rules', () => {
     const { status, body } = await upload(csv);
     expect(status).toBe(400);
     expect(body.details).toEqual([
-      { row: 3, field: 'eventType', message: expect.stringContaining('U+200B') as string },
-      { row: 4, field: 'eventType', message: expect.stringContaining('U+202E') as string },
-      { row: 5, field: 'eventType', message: expect.stringContaining('U+2066') as string },
-      { row: 6, field: 'userId', message: expect.stringContaining('U+00AD') as string },
-      { row: 7, field: 'eventType', message: expect.stringContaining('U+0009') as string },
-      { row: 8, field: 'eventType', message: expect.stringContaining('U+2028') as string },
+      // The echoed value shows each invisible character as an escape, never the character itself.
+      {
+        row: 3,
+        field: 'eventType',
+        message: expect.stringContaining('U+200B') as string,
+        value: 'pur\\u200Bchase',
+      },
+      {
+        row: 4,
+        field: 'eventType',
+        message: expect.stringContaining('U+202E') as string,
+        value: '\\u202Eesahcrup',
+      },
+      {
+        row: 5,
+        field: 'eventType',
+        message: expect.stringContaining('U+2066') as string,
+        value: 'purchase\\u2066',
+      },
+      { row: 6, field: 'userId', message: expect.stringContaining('U+00AD') as string, value: 'u\\u00AD5' },
+      {
+        row: 7,
+        field: 'eventType',
+        message: expect.stringContaining('U+0009') as string,
+        value: 'pur\\u0009chase',
+      },
+      {
+        row: 8,
+        field: 'eventType',
+        message: expect.stringContaining('U+2028') as string,
+        value: 'purchase\\u2028x',
+      },
     ]);
     expect(await rawEvents(db()).countDocuments({})).toBe(0);
   });
@@ -127,7 +153,7 @@ describe('upload rules', () => {
     const clash = await upload(`${header}\n${row('"{""c95"":1}"')}\n`);
     expect(clash.status).toBe(400);
     expect(clash.body.details).toEqual([
-      { row: 2, field: 'c95', message: 'column "c95" repeats a key of metadata' },
+      { row: 2, field: 'c95', message: 'column "c95" repeats a key of metadata', value: 'v-c95' },
     ]);
     const fine = await upload(`${header}\n${row('"{""note"":1}"')}\n`);
     expect(fine.status).toBe(201);

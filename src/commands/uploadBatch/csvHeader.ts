@@ -21,7 +21,7 @@ const REQUIRED = ['userId', 'eventType', 'timestamp'] as const;
 export const MAX_COLUMNS = 100;
 
 /** Matches column names case-insensitively and trimmed; throws ValidationError for a bad header. */
-export function resolveHeader(fields: string[]): Columns {
+export function resolveHeader(fields: string[], delimiterNote?: string): Columns {
   if (fields.length > MAX_COLUMNS) {
     const message = `the header has ${fields.length} columns; at most ${MAX_COLUMNS} are allowed`;
     throw new InvalidRowsError(
@@ -43,7 +43,8 @@ export function resolveHeader(fields: string[]): Columns {
   if (missing.length > 0) {
     throw new ValidationError(
       `Missing required column${missing.length > 1 ? 's' : ''}: ${missing.join(', ')} ` +
-        `(the header line must name userId, eventType and timestamp)`,
+        `(the header line must name userId, eventType and timestamp` +
+        `${delimiterNote === undefined ? '' : `; ${delimiterNote}`})`,
     );
   }
   const at = (name: string): number => seen.get(name.toLowerCase()) ?? -1;

@@ -1,9 +1,17 @@
-import { PassThrough, type Readable } from 'node:stream';
+import { PassThrough, Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
 import { CsvError, parse, type Info } from 'csv-parse';
 import { InvalidRowsError, ValidationError } from '../../errors';
+import {
+  chooseDelimiter,
+  DelimitedCsvParser,
+  triedDelimitersText,
+  type DelimiterChoice,
+} from './csvDelimiter';
 import { resolveHeader, type Columns } from './csvHeader';
 import { LineCounter } from './lineCounter';
+import type { TimeZone } from './parseTimestamp';
 import type { SpoolWriter } from './spool';
 import { validateRow, type RowError } from './validateRow';
 
@@ -13,6 +21,95 @@ export const MAX_LISTED_ERRORS = 100;
 
 export interface ParsedUpload {
   totalRows: number;
+}
+
+export interface ParseOptions {
+  /** The upload's timezone option: the zone of date-times written without one. */
+  zone?: TimeZone;
+  /** The name the client gave the file: `.gz` means gzip (so do gzip's magic bytes 1f 8b). */
+  fileName?: string;
+  /** MAX_UPLOAD_BYTES, applied to the decompressed bytes of a gzip file (the HTTP layer caps the rest). */
+  maxBytes?: number;
+  /** The error for a gzip file that decompresses to more than maxBytes (a 413). */
+  tooLarge?: () => Error;
+}
+
+const GZIP_MAGIC = Buffer.from([0x1f, 0x8b]);
+
+/**
+ * The first `bytes` bytes of a stream, and the stream to read from afterwards (the same one with
+ * them put back, or a new one when the stream ended meanwhile).
+ */
+async function peek(stream: Readable, bytes: number): Promise<{ head: Buffer; rest: Readable }> {
+  const parts: Buffer[] = [];
+  let size = 0;
+  let ended = false;
+  while (size < bytes && !ended) {
+    const chunk = stream.read() as Buffer | null;
+    if (chunk !== null) {
+      parts.push(chunk);
+      size += chunk.length;
+      continue;
+    }
+    ended = await new Promise<boolean>((resolve, reject) => {
+      const cleanup = (): void => {
+        stream.off('readable', onReadable);
+        stream.off('end', onEnd);
+        stream.off('error', onError);
+      };
+      const onReadable = (): void => {
+        cleanup();
+        resolve(false);
+      };
+      const onEnd = (): void => {
+        cleanup();
+        resolve(true);
+      };
+      const onError = (error: Error): void => {
+        cleanup();
+        reject(error);
+      };
+      stream.on('readable', onReadable);
+      stream.on('end', onEnd);
+      stream.on('error', onError);
+    });
+  }
+  const head = Buffer.concat(parts);
+  if (ended) return { head, rest: Readable.from(head.length > 0 ? [head] : []) };
+  if (head.length > 0) stream.unshift(head);
+  return { head, rest: stream };
+}
+
+/** Fails once more than `maxBytes` have passed: the cap on what a compressed file expands to. */
+class ByteCap extends Transform {
+  private seen = 0;
+  constructor(
+    private readonly maxBytes: number,
+    private readonly tooLarge: () => Error,
+  ) {
+    super();
+  }
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.seen += chunk.length;
+    if (this.seen > this.maxBytes) callback(this.tooLarge());
+    else callback(null, chunk);
+  }
+}
+
+/**
+ * zlib's complaint about a broken gzip stream. Checked by shape, not `instanceof Error`: errors
+ * made by Node's core come from another realm under Jest's VM context.
+ */
+function isZlibError(error: unknown): error is { code: string; message: string } {
+  return (
+    typeof error === 'object' &&
+    error !== null &&
+    'code' in error &&
+    typeof error.code === 'string' &&
+    error.code.startsWith('Z_') &&
+    'message' in error &&
+    typeof error.message === 'string'
+  );
 }
 
 function structuralMessage(error: CsvError): string {
@@ -54,27 +151,53 @@ function detachable(input: Readable): { source: Readable; drain: () => void } {
  * whole file even after the first bad row so the rejection can say how many errors there are.
  * Throws ValidationError (bad header, empty file) or InvalidRowsError (bad rows, broken CSV).
  */
-export async function parseCsvToSpool(input: Readable, spool: SpoolWriter): Promise<ParsedUpload> {
+export async function parseCsvToSpool(
+  input: Readable,
+  spool: SpoolWriter,
+  options: ParseOptions = {},
+): Promise<ParsedUpload> {
   const { source, drain } = detachable(input);
+  let peeked: { head: Buffer; rest: Readable };
+  try {
+    peeked = await peek(source, GZIP_MAGIC.length);
+  } catch (error) {
+    drain();
+    throw error;
+  }
+  const gzip =
+    peeked.head.subarray(0, GZIP_MAGIC.length).equals(GZIP_MAGIC) ||
+    (options.fileName?.toLowerCase().endsWith('.gz') ?? false);
+  // A plain file passes two PassThroughs instead (the HTTP layer caps its bytes already).
+  const { maxBytes, tooLarge } = options;
+  const gunzip: Transform = gzip ? createGunzip() : new PassThrough();
+  const cap: Transform =
+    gzip && maxBytes !== undefined && tooLarge !== undefined
+      ? new ByteCap(maxBytes, tooLarge)
+      : new PassThrough();
   const counter = new LineCounter();
   // Lines are counted as the parser finds each record, not as the rows are read: a broken record
   // can stop the parser while records before it still wait to be read.
   const firstLineOf = new WeakMap<string[], number>();
   let lastLine = 0;
-  const parser = parse({
-    bom: true,
-    record_delimiter: ['\r\n', '\n'],
-    relax_column_count: true,
-    skip_empty_lines: true,
-    max_record_size: MAX_ROW_BYTES,
-    on_record: (record: string[], { bytes }: Info) => {
-      const endLine = counter.newlinesBefore(bytes - 1) + 1;
-      const insideNewlines = record.reduce((n, field) => n + field.split('\n').length - 1, 0);
-      firstLineOf.set(record, endLine - insideNewlines);
-      lastLine = endLine;
-      return record;
-    },
-  });
+  let choice: DelimiterChoice | undefined;
+  const parser = new DelimitedCsvParser((headerLine) => {
+    choice = chooseDelimiter(headerLine);
+    return parse({
+      bom: true,
+      delimiter: choice.delimiter,
+      record_delimiter: ['\r\n', '\n'],
+      relax_column_count: true,
+      skip_empty_lines: true,
+      max_record_size: MAX_ROW_BYTES,
+      on_record: (record: string[], { bytes }: Info) => {
+        const endLine = counter.newlinesBefore(bytes - 1) + 1;
+        const insideNewlines = record.reduce((n, field) => n + field.split('\n').length - 1, 0);
+        firstLineOf.set(record, endLine - insideNewlines);
+        lastLine = endLine;
+        return record;
+      },
+    });
+  }, MAX_ROW_BYTES);
   const errors: RowError[] = [];
   let errorCount = 0;
   let columns: Columns | undefined;
@@ -85,12 +208,14 @@ export async function parseCsvToSpool(input: Readable, spool: SpoolWriter): Prom
   const readRows = async (rows: AsyncIterable<string[]>): Promise<void> => {
     for await (const record of rows) {
       const line = firstLineOf.get(record) ?? 0;
+      // Spreadsheet leftovers (`,,,`) are skipped like blank lines, before the header too.
+      if (record.every((field) => field.trim() === '')) continue;
       if (columns === undefined) {
-        columns = resolveHeader(record);
+        columns = resolveHeader(record, choice?.matched === false ? triedDelimitersText() : undefined);
         continue;
       }
       totalRows++;
-      const result = validateRow(record, columns, line);
+      const result = validateRow(record, columns, line, { zone: options.zone, delimiter: choice?.delimiter });
       if (result.ok) {
         if (errorCount === 0) await spool.write(result.event);
         continue;
@@ -109,10 +234,15 @@ export async function parseCsvToSpool(input: Readable, spool: SpoolWriter): Prom
   };
 
   try {
-    await pipeline(source, counter, parser, rowsFrom);
+    await pipeline(peeked.rest, gunzip, cap, counter, parser, rowsFrom);
   } catch (pipelineError) {
     drain();
     const error = stoppedBy ?? pipelineError;
+    if (gzip && isZlibError(error)) {
+      throw new ValidationError(
+        `The file is not a readable gzip file (${error.message}): a .gz upload must be gzip-compressed CSV, complete`,
+      );
+    }
     if (!(error instanceof CsvError)) throw error;
     errorCount++;
     const row = lastLine + 1;

@@ -1,11 +1,23 @@
 /**
- * ISO 8601 date-time with an explicit zone: `YYYY-MM-DDTHH:mm[:ss[.fraction]](Z|±hh:mm)`.
- * Returns UTC milliseconds, or undefined for anything else (date-only, no zone, impossible dates).
+ * The timestamp forms an upload may use. Each is unambiguous; nothing else is guessed.
+ *
+ * - ISO 8601 / RFC 3339 with an explicit zone: `YYYY-MM-DD(T| )HH:mm[:ss[.fraction]](Z|±hh:mm)`.
+ * - Epoch seconds: exactly 10 digits, optionally with a fraction (`1705312800`, `1705312800.25`).
+ * - Epoch milliseconds: exactly 13 digits (`1705312800000`).
+ *   Both cover 2001-09-09T01:46:40Z to 2286-11-20T17:46:39Z; other digit counts are refused, so a
+ *   compact date such as `20240115` is never read as a number of seconds.
+ * - A date-time without a zone (`2024-01-15 10:00:00`, `2024-01-15T10:00`) only when the upload
+ *   names the zone of such values (the `timezone` option, an IANA name): a wall time that the zone
+ *   skips (daylight saving time starts) or passes twice (it ends) is refused, naming which.
+ *
  * Written by hand because Date.parse accepts many other shapes and rolls 2024-02-30 over to March.
  */
 
-const ISO_WITH_ZONE =
-  /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(?:(Z)|([+-])(\d{2}):(\d{2}))$/;
+const ISO_DATE_TIME =
+  /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(?:(Z)|([+-])(\d{2}):(\d{2}))?$/;
+const EPOCH_SECONDS = /^(\d{10})(?:\.(\d{1,9}))?$/;
+const EPOCH_MILLIS = /^\d{13}$/;
+const DIGITS = /^\d+(?:\.\d+)?$/;
 
 function utcMillis(year: number, month: number, day: number, time: [number, number, number, number]): number {
   const date = new Date(0);
@@ -33,9 +45,114 @@ function daysInMonth(year: number, month: number): number {
   return [4, 6, 9, 11].includes(month) ? 30 : 31;
 }
 
-export function parseTimestamp(text: string): number | undefined {
-  const m = ISO_WITH_ZONE.exec(text);
-  if (m === null) return undefined;
+/** Sub-millisecond digits are dropped: the key and the stored Date both work in milliseconds. */
+function fractionMillis(fraction: string | undefined): number {
+  return fraction === undefined ? 0 : Number(fraction.padEnd(3, '0').slice(0, 3));
+}
+
+/** The upload option naming the zone of zone-less date-times (a form field or query parameter). */
+export const TIMEZONE_OPTION = 'timezone';
+
+/** An IANA time zone, checked once per upload; converts wall times in it to instants. */
+export class TimeZone {
+  private readonly format: Intl.DateTimeFormat;
+
+  private constructor(readonly name: string) {
+    this.format = new Intl.DateTimeFormat('en-US', {
+      timeZone: name,
+      hourCycle: 'h23',
+      era: 'short',
+      year: 'numeric',
+      month: 'numeric',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: 'numeric',
+      second: 'numeric',
+    });
+  }
+
+  /** The zone, or undefined when Intl does not know the name. */
+  static named(name: string): TimeZone | undefined {
+    try {
+      return new TimeZone(name);
+    } catch (error) {
+      if (error instanceof RangeError) return undefined;
+      throw error;
+    }
+  }
+
+  /** The wall time (as if it were UTC) that `instant` shows in this zone, to the second. */
+  private wallAt(instant: number): number {
+    const parts: Partial<Record<Intl.DateTimeFormatPartTypes, string>> = {};
+    for (const part of this.format.formatToParts(instant)) parts[part.type] = part.value;
+    const year = Number(parts.year);
+    return utcMillis(parts.era === 'BC' ? 1 - year : year, Number(parts.month), Number(parts.day), [
+      Number(parts.hour),
+      Number(parts.minute),
+      Number(parts.second),
+      0,
+    ]);
+  }
+
+  private offsetAt(instant: number): number {
+    const whole = Math.floor(instant / 1000) * 1000;
+    return this.wallAt(whole) - whole;
+  }
+
+  /** Every instant whose wall time in this zone is `wall`: none in a gap, two in an overlap. */
+  instantsOf(wall: number): number[] {
+    const offsets = new Set([-1, 0, 1].map((days) => this.offsetAt(wall + days * 86_400_000)));
+    const found = new Set<number>();
+    for (const offset of offsets) {
+      const instant = wall - offset;
+      if (this.offsetAt(instant) === offset) found.add(instant);
+    }
+    return [...found].sort((a, b) => a - b);
+  }
+
+  /** `±hh:mm` of the zone at `instant`. */
+  offsetText(instant: number): string {
+    const minutes = Math.round(this.offsetAt(instant) / 60_000);
+    const abs = Math.abs(minutes);
+    const pad = (n: number) => String(n).padStart(2, '0');
+    return `${minutes < 0 ? '-' : '+'}${pad(Math.floor(abs / 60))}:${pad(abs % 60)}`;
+  }
+}
+
+export type TimestampReading = { ok: true; millis: number } | { ok: false; message: string };
+
+const FORMS_TEXT =
+  'ISO 8601 with a zone (2024-01-15T10:00:00Z), epoch seconds (10 digits) or epoch milliseconds (13 digits)';
+
+/** How an unreadable timestamp is described: the forms allowed, and the zone option if it applies. */
+export function timestampFormsText(zone: TimeZone | undefined): string {
+  return zone === undefined
+    ? `${FORMS_TEXT}; a date-time without a zone needs the upload option ${TIMEZONE_OPTION} (e.g. ${TIMEZONE_OPTION}=Europe/Berlin)`
+    : `${FORMS_TEXT}, or a date-time without a zone, read in ${zone.name}`;
+}
+
+function readEpoch(text: string): TimestampReading | undefined {
+  const seconds = EPOCH_SECONDS.exec(text);
+  if (seconds !== null) return { ok: true, millis: Number(seconds[1]) * 1000 + fractionMillis(seconds[2]) };
+  if (EPOCH_MILLIS.test(text)) return { ok: true, millis: Number(text) };
+  if (DIGITS.test(text)) {
+    return {
+      ok: false,
+      message:
+        'a number is read as epoch seconds only with exactly 10 digits (e.g. 1705312800) and as epoch ' +
+        `milliseconds only with exactly 13 (e.g. 1705312800000); this one has ${text.split('.')[0]?.length ?? 0}`,
+    };
+  }
+  return undefined;
+}
+
+/** Reads one timestamp cell (already trimmed); `zone` is the upload's timezone option, if any. */
+export function readTimestamp(text: string, zone?: TimeZone): TimestampReading {
+  const epoch = readEpoch(text);
+  if (epoch !== undefined) return epoch;
+  const m = ISO_DATE_TIME.exec(text);
+  const unreadable: TimestampReading = { ok: false, message: `must be ${timestampFormsText(zone)}` };
+  if (m === null) return unreadable;
   const [, y, mo, d, h, mi, s, frac, zulu, sign, oh, om] = m;
   const year = Number(y);
   const month = Number(mo);
@@ -43,18 +160,52 @@ export function parseTimestamp(text: string): number | undefined {
   const hour = Number(h);
   const minute = Number(mi);
   const second = s === undefined ? 0 : Number(s);
-  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return undefined;
-  if (hour > 23 || minute > 59 || second > 59) return undefined;
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) {
+    return { ok: false, message: 'is not a calendar date (no such day in that month)' };
+  }
+  if (hour > 23 || minute > 59 || second > 59) {
+    return { ok: false, message: 'is not a time of day (hours 00-23, minutes and seconds 00-59)' };
+  }
+  const wall = utcMillis(year, month, day, [hour, minute, second, fractionMillis(frac)]);
 
-  let offsetMinutes = 0;
-  if (zulu === undefined) {
+  if (zulu !== undefined) return { ok: true, millis: wall };
+  if (sign !== undefined) {
     const offH = Number(oh);
     const offM = Number(om);
-    if (offH > 23 || offM > 59) return undefined;
-    offsetMinutes = (sign === '-' ? -1 : 1) * (offH * 60 + offM);
+    if (offH > 23 || offM > 59) return { ok: false, message: 'has an offset beyond ±23:59' };
+    return { ok: true, millis: wall - (sign === '-' ? -1 : 1) * (offH * 60 + offM) * 60_000 };
   }
-  // Sub-millisecond digits are dropped: the key and the stored Date both work in milliseconds.
-  const millis = frac === undefined ? 0 : Number(frac.padEnd(3, '0').slice(0, 3));
+  if (zone === undefined) {
+    return {
+      ok: false,
+      message:
+        `has no zone: write it with Z or an offset (2024-01-15T10:00:00Z, 2024-01-15T10:00:00+01:00), ` +
+        `or name the zone of such values with the upload option ${TIMEZONE_OPTION} (e.g. ${TIMEZONE_OPTION}=Europe/Berlin)`,
+    };
+  }
+  const instants = zone.instantsOf(wall);
+  const [only, second_] = instants;
+  if (only === undefined) {
+    return {
+      ok: false,
+      message:
+        `does not exist in ${zone.name}: the clocks skip that time (a daylight saving time gap); ` +
+        'write it with an offset if it is right',
+    };
+  }
+  if (second_ !== undefined) {
+    return {
+      ok: false,
+      message:
+        `happens twice in ${zone.name} (the clocks go back: a daylight saving time overlap); write it ` +
+        `with its offset, ${zone.offsetText(only)} for the first or ${zone.offsetText(second_)} for the second`,
+    };
+  }
+  return { ok: true, millis: only };
+}
 
-  return utcMillis(year, month, day, [hour, minute, second, millis]) - offsetMinutes * 60_000;
+/** The instant of a timestamp written in a form that needs no upload option, or undefined. */
+export function parseTimestamp(text: string): number | undefined {
+  const reading = readTimestamp(text);
+  return reading.ok ? reading.millis : undefined;
 }

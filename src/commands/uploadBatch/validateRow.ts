@@ -2,14 +2,45 @@ import { eventKey } from '../../events/rawEvents';
 import type { Columns } from './csvHeader';
 import { hiddenCharacterReason, normaliseIdentifier } from './identifierText';
 import { parseMetadata } from './metadata';
-import { inInstantRange, INSTANT_RANGE_TEXT, parseTimestamp } from './parseTimestamp';
+import { inInstantRange, INSTANT_RANGE_TEXT, readTimestamp, type TimeZone } from './parseTimestamp';
 import { unstorableTextReason } from './storableText';
 
-/** One problem in one row; `row` is the line number in the file (the header is line 1). */
+/**
+ * One problem in one row; `row` is the line number in the file (the header is line 1), or the
+ * item's index for JSON uploads. `value` echoes what the row held, cut to MAX_ECHOED_CHARS.
+ */
 export interface RowError {
   row: number;
   field: string;
   message: string;
+  value?: string;
+}
+
+/** How much of an offending value a row error echoes. */
+export const MAX_ECHOED_CHARS = 100;
+
+const INVISIBLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu;
+
+/**
+ * The value as a row error echoes it: at most MAX_ECHOED_CHARS code points, `…` when cut, with
+ * control and invisible characters written as `\uXXXX` (a bidi override would otherwise turn the
+ * rest of the message around wherever it is shown).
+ */
+export function echoed(value: string): string {
+  const points = Array.from(value);
+  const cut = points.length <= MAX_ECHOED_CHARS ? value : `${points.slice(0, MAX_ECHOED_CHARS).join('')}…`;
+  return cut.replace(
+    INVISIBLE,
+    (char) => `\\u${(char.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`,
+  );
+}
+
+/** What one row is read with, decided once per upload. */
+export interface RowContext {
+  /** The zone of date-times written without one (the upload's timezone option). */
+  zone?: TimeZone;
+  /** The delimiter the row's fields were split by, to echo a row as it was written. */
+  delimiter?: string;
 }
 
 /** A row that passed validation, ready to store. */
@@ -34,30 +65,35 @@ function codePoints(value: string): number {
 }
 
 function checkId(value: string, field: string, row: number, errors: RowError[]): void {
-  if (value === '') errors.push({ row, field, message: `${field} is required` });
-  else if (codePoints(value) > MAX_ID_LENGTH) {
-    errors.push({ row, field, message: `${field} is longer than ${MAX_ID_LENGTH} characters` });
-  } else {
+  const fail = (message: string) => errors.push({ row, field, message, value: echoed(value) });
+  if (value === '') fail(`${field} is required`);
+  else if (codePoints(value) > MAX_ID_LENGTH) fail(`${field} is longer than ${MAX_ID_LENGTH} characters`);
+  else {
     const reason = unstorableTextReason(value) ?? hiddenCharacterReason(value);
-    if (reason !== undefined) errors.push({ row, field, message: `${field} ${reason}` });
+    if (reason !== undefined) fail(`${field} ${reason}`);
   }
 }
 
 function checkText(value: string, field: string, row: number, errors: RowError[]): void {
   const reason = unstorableTextReason(value);
-  if (reason !== undefined) errors.push({ row, field, message: `${field} ${reason}` });
+  if (reason !== undefined) errors.push({ row, field, message: `${field} ${reason}`, value: echoed(value) });
 }
 
-function checkTimestamp(text: string, row: number, errors: RowError[]): number | undefined {
-  const millis = parseTimestamp(text);
-  if (millis !== undefined && inInstantRange(millis)) return millis;
-  const message =
-    millis !== undefined
-      ? `timestamp is out of range: in UTC it must lie from ${INSTANT_RANGE_TEXT}`
-      : text === ''
-        ? 'timestamp is required'
-        : 'timestamp must be an ISO 8601 date and time with a zone, e.g. 2024-01-15T10:00:00Z';
-  errors.push({ row, field: 'timestamp', message });
+function checkTimestamp(
+  text: string,
+  row: number,
+  errors: RowError[],
+  zone: TimeZone | undefined,
+): number | undefined {
+  const reading: ReturnType<typeof readTimestamp> =
+    text === '' ? { ok: false, message: 'is required' } : readTimestamp(text, zone);
+  const message = !reading.ok
+    ? `timestamp ${reading.message}`
+    : inInstantRange(reading.millis)
+      ? undefined
+      : `timestamp is out of range: in UTC it must lie from ${INSTANT_RANGE_TEXT}`;
+  if (message === undefined && reading.ok) return reading.millis;
+  errors.push({ row, field: 'timestamp', message: message ?? 'timestamp is invalid', value: echoed(text) });
   return undefined;
 }
 
@@ -65,10 +101,12 @@ export function validateRow(
   fields: string[],
   columns: Columns,
   row: number,
+  context: RowContext = {},
 ): { ok: true; event: ValidEvent } | { ok: false; errors: RowError[] } {
   if (fields.length !== columns.count) {
     const message = `expected ${columns.count} fields, found ${fields.length}`;
-    return { ok: false, errors: [{ row, field: '*', message }] };
+    const value = echoed(fields.join(context.delimiter ?? ','));
+    return { ok: false, errors: [{ row, field: '*', message, value }] };
   }
   const cell = (index: number): string => fields[index] ?? '';
   const errors: RowError[] = [];
@@ -78,18 +116,20 @@ export function validateRow(
   checkId(userId, 'userId', row, errors);
   checkId(eventType, 'eventType', row, errors);
 
-  const timestamp = checkTimestamp(timestampText, row, errors);
+  const timestamp = checkTimestamp(timestampText, row, errors, context.zone);
 
   // A Map, so checking each extra column against the keys so far costs the same whatever their number.
   const metadata = new Map<string, unknown>();
   if (columns.metadata !== undefined) {
-    const parsed = parseMetadata(cell(columns.metadata));
+    const text = cell(columns.metadata);
+    const parsed = parseMetadata(text);
     if (parsed.ok) for (const [key, value] of Object.entries(parsed.value)) metadata.set(key, value);
-    else errors.push({ row, field: 'metadata', message: `metadata ${parsed.message}` });
+    else errors.push({ row, field: 'metadata', message: `metadata ${parsed.message}`, value: echoed(text) });
   }
   for (const { index, name } of columns.extra) {
     if (metadata.has(name)) {
-      errors.push({ row, field: name, message: `column "${name}" repeats a key of metadata` });
+      const message = `column "${name}" repeats a key of metadata`;
+      errors.push({ row, field: name, message, value: echoed(cell(index)) });
     } else {
       const value = cell(index);
       checkText(value, name, row, errors);

@@ -1,5 +1,6 @@
 import { apiDocsRoutes } from '../apiDocs';
 import { batchRoutes } from '../batches';
+import { eventsRoutes } from '../events';
 import { healthRoutes } from '../health';
 import { metricsRoutes } from '../metrics';
 import { seriesRoutes } from '../metricSeries';
@@ -11,6 +12,7 @@ import type { DocumentedRoute } from './routeTable';
 /** Every route the OpenAPI document shows, in the order Swagger UI lists them. */
 export const DOCUMENTED_ROUTES: readonly DocumentedRoute[] = [
   ...Object.values(uploadRoutes),
+  ...Object.values(eventsRoutes),
   ...Object.values(batchRoutes),
   ...Object.values(metricsRoutes),
   ...Object.values(seriesRoutes),

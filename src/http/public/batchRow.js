@@ -14,6 +14,8 @@ const KNOWN_STATUSES = new Set(['uploaded', 'processing', 'completed', 'failed']
  *   uploadedAt: string,
  *   processedAt: string | null,
  *   failedReason: string | null,
+ *   firstDay?: string | null,
+ *   lastDay?: string | null,
  * }} Batch
  */
 
@@ -41,6 +43,7 @@ function createParts() {
     uploaded: el('span', { className: 'when' }),
     badge: el('span'),
     detail: el('p', { className: 'status-detail' }),
+    days: el('a', { className: 'days-link' }),
     progress: el('progress', { max: '1', value: '0' }),
     progressText: el('span', { className: 'progress-text' }),
     button: el('button', { type: 'button', className: 'button process-button' }),
@@ -62,7 +65,7 @@ export function createRow(id, onProcess) {
   const tr = el('tr', { dataset: { batchId: id } }, [
     el('td', { className: 'cell-file', dataset: { label: 'File' } }, [parts.name, parts.id]),
     el('td', { dataset: { label: 'Uploaded' } }, [parts.uploaded]),
-    el('td', { dataset: { label: 'Status' } }, [parts.badge, parts.detail]),
+    el('td', { dataset: { label: 'Status' } }, [parts.badge, parts.detail, parts.days]),
     el('td', { dataset: { label: 'Processed' } }, [
       el('div', { className: 'progress-cell' }, [parts.progress, parts.progressText]),
     ]),
@@ -88,17 +91,40 @@ export function updateRow({ tr, parts, batch }, { highlighted, pending }) {
   parts.badge.className = `badge badge-${status}`;
   parts.badge.textContent = typeof batch.status === 'string' ? batch.status : 'unknown';
   parts.detail.className = status === 'failed' ? 'status-detail failure-reason' : 'status-detail';
+  // A re-upload that stored nothing: say so, rather than a "0 / 0" batch with a full bar.
+  const nothingNew = total === 0 && status === 'completed';
+  tr.dataset.nothingNew = String(nothingNew);
   parts.detail.textContent =
     status === 'failed'
       ? `Reason: ${batch.failedReason || 'not given by the server'}`
-      : status === 'completed' && batch.processedAt
-        ? `Finished ${formatUtc(batch.processedAt)}`
-        : '';
+      : nothingNew
+        ? 'Nothing new: every event in it was already stored.'
+        : status === 'completed' && batch.processedAt
+          ? `Finished ${formatUtc(batch.processedAt)}`
+          : '';
   parts.detail.hidden = parts.detail.textContent === '';
+  // The UTC days its events fall on, linked to the metrics view (#metrics?from=…&to=…).
+  const first = isDay(batch.firstDay) ? batch.firstDay : null;
+  const last = isDay(batch.lastDay) ? batch.lastDay : first;
+  parts.days.hidden = first === null;
+  if (first !== null && last !== null) {
+    parts.days.href = `#metrics?${new URLSearchParams({ from: first, to: last })}`;
+    // Each date in one piece: a wrap at its hyphens would read as two dates.
+    const day = (/** @type {string} */ text) => el('span', { className: 'day', text });
+    parts.days.replaceChildren(
+      ...(first === last
+        ? ['Events on ', day(first), ' (UTC)']
+        : ['Events ', day(first), ' to ', day(last), ' (UTC)']),
+    );
+    parts.days.setAttribute('aria-label', `Show metrics of ${name}: ${parts.days.textContent}`);
+  }
+  parts.progress.hidden = nothingNew;
   parts.progress.max = Math.max(total, 1);
-  parts.progress.value = total === 0 ? (status === 'completed' ? 1 : 0) : done;
+  parts.progress.value = total === 0 ? 0 : done;
   parts.progress.setAttribute('aria-label', `Processed events of ${name}`);
-  parts.progressText.textContent = `${formatCount(done)} / ${formatCount(total)}`;
+  parts.progressText.textContent = nothingNew
+    ? 'no new events'
+    : `${formatCount(done)} / ${formatCount(total)}`;
 
   const [label, disabled] =
     status === 'processing'
@@ -111,6 +137,14 @@ export function updateRow({ tr, parts, batch }, { highlighted, pending }) {
   parts.button.textContent = label;
   parts.button.disabled = disabled;
   parts.button.setAttribute('aria-label', `${label.replace('…', '')} ${name}`);
+}
+
+/**
+ * @param {unknown} value
+ * @returns {value is string}
+ */
+function isDay(value) {
+  return typeof value === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(value);
 }
 
 /** @param {unknown} value */

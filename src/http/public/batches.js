@@ -224,6 +224,8 @@ export function setupBatches({ onBatchFinished }) {
     load,
     /** @param {string | undefined} batchId */
     showUploaded(batchId) {
+      // "x is processed." was about an earlier batch: it no longer applies to what is shown now.
+      info.textContent = '';
       highlight = batchId ?? null;
       if (highlight) pinned.set(highlight, Date.now() + PIN_MS);
       page = 0;

@@ -103,7 +103,18 @@ export function todayUtc() {
 
 /** @param {number} bytes */
 export function formatBytes(bytes) {
+  // Binary units, named as such (KiB, MiB): the server states its upload limit in the same ones.
   if (bytes < 1024) return `${bytes} B`;
-  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;
-  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
+  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+/**
+ * `n word` or `n words`.
+ * @param {number} n
+ * @param {string} word
+ * @param {string} [many]
+ */
+export function plural(n, word, many = `${word}s`) {
+  return `${formatCount(n)} ${n === 1 ? word : many}`;
 }

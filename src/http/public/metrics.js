@@ -152,10 +152,39 @@ export function setupMetrics() {
     mine.timer = setTimeout(() => void settleStep(mine), SETTLE_POLL_MS);
   }
 
+  /**
+   * Shows the days a batch covers: its first day here, the whole range in the trends view (which
+   * reads the same `#metrics?from=YYYY-MM-DD&to=YYYY-MM-DD` link itself), then watches it settle.
+   * @param {string} from
+   * @param {string} to
+   */
+  function showDays(from, to) {
+    if (!DATE_PATTERN.test(from)) return;
+    input.value = from;
+    section.dataset.from = from;
+    section.dataset.to = DATE_PATTERN.test(to) ? to : from;
+    settle();
+  }
+
+  /** A `#metrics?from=…&to=…` link (a batch row's days) opens that day here. */
+  function fromHash() {
+    const [name, query = ''] = location.hash.slice(1).split('?');
+    if (name !== 'metrics') return false;
+    const params = new URLSearchParams(query);
+    const from = params.get('from') ?? '';
+    if (!DATE_PATTERN.test(from)) return false;
+    showDays(from, params.get('to') ?? from);
+    return true;
+  }
+  window.addEventListener('hashchange', () => {
+    if (fromHash()) section.scrollIntoView({ block: 'start' });
+  });
+
   section.dataset.settling = 'false';
+  // Before the first settle(): it reloads the trends too.
   const trends = setupTrends();
-  void load();
-  return { load, settle };
+  if (!fromHash()) void load();
+  return { load, settle, showDays };
 }
 
 /**

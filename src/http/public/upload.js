@@ -1,6 +1,6 @@
 // @ts-check
 import { describeFailure, field, uploadFile } from './api.js';
-import { byId, byIdAs, el, formatBytes, formatCount } from './dom.js';
+import { byId, byIdAs, el, formatBytes, formatCount, plural } from './dom.js';
 
 /** @typedef {import('./api.js').UploadAnswer} UploadAnswer */
 
@@ -23,12 +23,48 @@ export function setupUpload({ onUploaded }) {
   /** @type {File | null} */
   let file = null;
   let busy = false;
+  /** When a 429's Retry-After runs out (ms since epoch); 0 when not waiting. */
+  let waitUntil = 0;
+  /** @type {ReturnType<typeof setInterval> | undefined} */
+  let countdown;
 
   /** @param {File | null | undefined} next */
   function choose(next) {
     file = next ?? null;
     chosen.textContent = file ? `${file.name} (${formatBytes(file.size)})` : 'No file chosen yet.';
-    button.disabled = busy || !file;
+    button.disabled = busy || !file || waitUntil > Date.now();
+  }
+
+  /** After a 429: the button counts the server's Retry-After down, visibly, and only then enables. */
+  /** @param {number} seconds */
+  function waitOut(seconds) {
+    clearInterval(countdown);
+    waitUntil = Date.now() + seconds * 1000;
+    const tick = () => {
+      const left = Math.ceil((waitUntil - Date.now()) / 1000);
+      if (left <= 0) {
+        clearInterval(countdown);
+        countdown = undefined;
+        waitUntil = 0;
+        button.textContent = 'Upload';
+        delete button.dataset.waiting;
+        choose(file);
+        return;
+      }
+      button.textContent = `Upload (wait ${left} s)`;
+      button.dataset.waiting = String(left);
+      button.disabled = true;
+    };
+    tick();
+    countdown = setInterval(tick, 250);
+  }
+
+  /** The notice just shown takes focus, so a keyboard or screen-reader user lands on the outcome. */
+  /** @param {HTMLElement} notice */
+  function show(notice) {
+    notice.tabIndex = -1;
+    result.replaceChildren(notice);
+    notice.focus();
   }
 
   input.addEventListener('change', () => {
@@ -85,16 +121,33 @@ export function setupUpload({ onUploaded }) {
     form.removeAttribute('aria-busy');
     progressRow.hidden = true;
     if (answer.status === 201 || answer.status === 200) {
-      result.replaceChildren(successNotice(sending, answer.body));
+      show(successNotice(sending, answer.body));
       input.value = '';
       choose(null);
       const batchId = field(answer.body, 'batchId');
       onUploaded(typeof batchId === 'string' ? batchId : undefined);
     } else {
-      result.replaceChildren(failureNotice(sending, answer));
+      show(failureNotice(sending, answer));
       choose(sending);
+      if (answer.status === 429) {
+        const wait = Number(field(answer.body, 'retryAfter') ?? answer.retryAfter);
+        waitOut(Number.isFinite(wait) && wait > 0 ? Math.ceil(wait) : 60);
+      }
     }
   }
+
+  return {
+    /**
+     * Batches that finished processing: an upload notice telling to process one of them no longer applies.
+     * @param {string[]} batchIds
+     */
+    batchesFinished(batchIds) {
+      const notice = result.querySelector('[data-outcome="uploaded"]');
+      if (notice instanceof HTMLElement && batchIds.includes(notice.dataset.batchId ?? '')) {
+        notice.remove();
+      }
+    },
+  };
 }
 
 /**
@@ -114,38 +167,64 @@ function successNotice(file, body) {
   const duplicates = countOf(field(body, 'duplicates'));
   const message = field(body, 'message');
   const batchId = field(body, 'batchId');
-  return el('div', { className: 'notice notice-success', dataset: { outcome: 'uploaded' } }, [
-    el('p', {}, [
-      el('strong', { text: `Uploaded ${file.name}.` }),
-      typeof message === 'string' && message ? ` ${message}` : '',
-    ]),
-    el('dl', { className: 'facts' }, [
-      el('div', {}, [
-        el('dt', { text: 'Batch' }),
-        el('dd', {}, [
-          el('code', { id: 'uploaded-batch-id', text: typeof batchId === 'string' ? batchId : '?' }),
+  const nothingNew = fresh === 0;
+  return el(
+    'div',
+    {
+      className: 'notice notice-success',
+      id: 'upload-notice',
+      dataset: {
+        outcome: 'uploaded',
+        batchId: typeof batchId === 'string' ? batchId : '',
+        nothingNew: String(nothingNew),
+      },
+    },
+    [
+      el('p', {}, [
+        el('strong', { text: `Uploaded ${file.name}.` }),
+        typeof message === 'string' && message ? ` ${message}` : '',
+      ]),
+      el('dl', { className: 'facts' }, [
+        el('div', {}, [
+          el('dt', { text: 'Batch' }),
+          el('dd', {}, [
+            el('code', { id: 'uploaded-batch-id', text: typeof batchId === 'string' ? batchId : '?' }),
+          ]),
+        ]),
+        el('div', {}, [
+          el('dt', { text: 'New events' }),
+          el('dd', { id: 'uploaded-new', text: formatCount(fresh) }),
+        ]),
+        el('div', {}, [
+          el('dt', { text: 'Duplicates skipped' }),
+          el('dd', { id: 'uploaded-duplicates', text: formatCount(duplicates) }),
         ]),
       ]),
-      el('div', {}, [
-        el('dt', { text: 'New events' }),
-        el('dd', { id: 'uploaded-new', text: formatCount(fresh) }),
-      ]),
-      el('div', {}, [
-        el('dt', { text: 'Duplicates skipped' }),
-        el('dd', { id: 'uploaded-duplicates', text: formatCount(duplicates) }),
-      ]),
-    ]),
-    el('p', {
-      text:
-        fresh > 0
-          ? 'Next: press Process on this batch in the Batches table to count its events.'
-          : 'Every row was stored before, so this batch adds nothing to count.',
-    }),
-  ]);
+      el('p', {
+        id: 'upload-next',
+        text: nothingNew
+          ? `Nothing new was stored: ${duplicates === 1 ? 'the row was' : `all ${plural(duplicates, 'row')} were`} stored before, so this batch adds nothing to count.`
+          : `Next: press Process on this batch in the Batches table to count its ${plural(fresh, 'new event')}.`,
+      }),
+    ],
+  );
 }
 
 /**
- * @typedef {{ row: unknown, field: unknown, message: unknown }} RowError
+ * The limit a 413's message names ("… upload limit of 10 MiB …") in bytes, or null.
+ * @param {unknown} body
+ * @returns {number | null}
+ */
+function limitOf(body) {
+  const message = field(body, 'message');
+  const match = typeof message === 'string' ? /limit of (\d+(?:\.\d+)?) (MiB|KiB|bytes)/.exec(message) : null;
+  if (!match) return null;
+  const unit = match[2] === 'MiB' ? 1024 * 1024 : match[2] === 'KiB' ? 1024 : 1;
+  return Number(match[1]) * unit;
+}
+
+/**
+ * @typedef {{ row: unknown, field: unknown, message: unknown, value: unknown }} RowError
  */
 
 /**
@@ -164,6 +243,7 @@ export function rowErrorsOf(body) {
       row: field(item, 'row') ?? field(item, 'line') ?? '',
       field: field(item, 'field') ?? field(item, 'column') ?? '',
       message: field(item, 'message') ?? '',
+      value: field(item, 'value'),
     }));
   const declared = field(details, 'errorCount') ?? field(body, 'errorCount');
   return {
@@ -180,7 +260,13 @@ function failureNotice(file, answer) {
   const message = describeFailure(answer.status, answer.body, answer.retryAfter, {
     notFound: 'This server does not accept uploads: it has no upload endpoint (404).',
   });
-  const children = [el('p', {}, [el('strong', { text: `${file.name} was not uploaded. ` }), message])];
+  // A 413 states the limit in the unit the chosen file's size is shown in.
+  const limit = answer.status === 413 ? limitOf(answer.body) : null;
+  const said =
+    limit === null
+      ? message
+      : `The file (${formatBytes(file.size)}) is larger than the server's upload limit of ${formatBytes(limit)} (413). Split it into smaller CSV files and upload them one at a time.`;
+  const children = [el('p', {}, [el('strong', { text: `${file.name} was not uploaded. ` }), said])];
   if (answer.status === 400) {
     const { rows, errorCount } = rowErrorsOf(answer.body);
     if (errorCount > 0) {
@@ -189,7 +275,7 @@ function failureNotice(file, answer) {
       children.push(
         el('p', {
           id: 'row-error-count',
-          text: `${formatCount(errorCount)} row error${errorCount === 1 ? '' : 's'} found.${more} Fix them and upload the file again.`,
+          text: `${plural(errorCount, 'row error')} found.${more} Fix ${errorCount === 1 ? 'it' : 'them'} and upload the file again.`,
         }),
       );
     }
@@ -199,6 +285,7 @@ function failureNotice(file, answer) {
     'div',
     {
       className: 'notice notice-error',
+      id: 'upload-notice',
       role: 'alert',
       dataset: { outcome: 'failed', status: String(answer.status) },
     },
@@ -209,12 +296,19 @@ function failureNotice(file, answer) {
 /** @param {RowError[]} rows */
 function rowErrorTable(rows) {
   return el('div', { className: 'table-scroll', tabindex: '0', role: 'region', 'aria-label': 'Row errors' }, [
+    el('p', {
+      className: 'scroll-cue',
+      id: 'row-errors-scroll-cue',
+      'aria-hidden': 'true',
+      text: 'Scroll sideways for every column →',
+    }),
     el('table', { className: 'row-errors', id: 'row-errors' }, [
       el('caption', { text: 'Rows the server rejected' }),
       el('thead', {}, [
         el('tr', {}, [
           el('th', { scope: 'col', text: 'Row' }),
           el('th', { scope: 'col', text: 'Field' }),
+          el('th', { scope: 'col', text: 'Value' }),
           el('th', { scope: 'col', text: 'Problem' }),
         ]),
       ]),
@@ -225,6 +319,11 @@ function rowErrorTable(rows) {
           el('tr', {}, [
             el('td', { text: String(row.row) }),
             el('td', {}, [el('code', { text: String(row.field) })]),
+            el(
+              'td',
+              { className: 'row-value' },
+              typeof row.value === 'string' ? [el('code', { text: row.value })] : [],
+            ),
             el('td', { text: String(row.message) }),
           ]),
         ),

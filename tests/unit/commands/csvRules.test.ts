@@ -1,4 +1,4 @@
-import { parseTimestamp } from '../../../src/commands/uploadBatch/parseTimestamp';
+import { parseTimestamp, readTimestamp, TimeZone } from '../../../src/commands/uploadBatch/parseTimestamp';
 import { parseMetadata } from '../../../src/commands/uploadBatch/metadata';
 import { eventKey } from '../../../src/events/rawEvents';
 
@@ -10,6 +10,10 @@ describe('timestamp rule', () => {
     ['2024-02-29T23:59:59.999Z', Date.UTC(2024, 1, 29, 23, 59, 59, 999)],
     ['2024-01-15T10:00:00.1234567Z', Date.UTC(2024, 0, 15, 10, 0, 0, 123)],
     ['0050-01-01T00:00:00Z', -60589296000000],
+    ['2024-01-15 10:00:00Z', Date.UTC(2024, 0, 15, 10)],
+    ['1705312800', Date.UTC(2024, 0, 15, 10)],
+    ['1705312800.5', Date.UTC(2024, 0, 15, 10, 0, 0, 500)],
+    ['1705312800000', Date.UTC(2024, 0, 15, 10)],
   ])('reads %s', (text, expected) => {
     expect(parseTimestamp(text)).toBe(expected);
   });
@@ -23,14 +27,45 @@ describe('timestamp rule', () => {
     '2024-01-15T24:00:00Z',
     '2024-01-15T10:60:00Z',
     '2024-01-15T10:00:60Z',
-    '2024-01-15 10:00:00Z',
     '2024-01-15T10:00:00+0200',
     '2024-01-15T10:00:00+24:00',
-    '1705312800000',
+    '170531280000',
+    '20240115',
     'Mon, 15 Jan 2024 10:00:00 GMT',
     '',
   ])('rejects %j', (text) => {
     expect(parseTimestamp(text)).toBeUndefined();
+  });
+});
+
+describe('zone-less date-times in a named zone', () => {
+  const berlin = TimeZone.named('Europe/Berlin');
+  const read = (text: string) => (berlin === undefined ? undefined : readTimestamp(text, berlin));
+
+  it('reads them in the zone, on either side of a change', () => {
+    expect(read('2024-03-31 01:59:59')).toEqual({ ok: true, millis: Date.UTC(2024, 2, 31, 0, 59, 59) });
+    expect(read('2024-03-31 03:00:00')).toEqual({ ok: true, millis: Date.UTC(2024, 2, 31, 1) });
+    expect(read('2024-10-27T03:00')).toEqual({ ok: true, millis: Date.UTC(2024, 9, 27, 2) });
+    expect(readTimestamp('2024-01-15 10:00:00', TimeZone.named('Asia/Kolkata'))).toEqual({
+      ok: true,
+      millis: Date.UTC(2024, 0, 15, 4, 30),
+    });
+  });
+
+  it('refuses the gap and the overlap, and zone-less values without a zone', () => {
+    expect(read('2024-03-31 02:00:00')).toMatchObject({
+      ok: false,
+      message: expect.stringMatching(/gap/) as string,
+    });
+    expect(read('2024-10-27 02:59:59')).toMatchObject({
+      ok: false,
+      message: expect.stringMatching(/overlap.*\+02:00 for the first or \+01:00 for the second/) as string,
+    });
+    expect(readTimestamp('2024-01-15 10:00:00')).toMatchObject({
+      ok: false,
+      message: expect.stringMatching(/upload option timezone/) as string,
+    });
+    expect(TimeZone.named('Not/AZone')).toBeUndefined();
   });
 });
 

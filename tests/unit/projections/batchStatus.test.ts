@@ -35,12 +35,12 @@ const uploaded = (newEvents: number, batchId = BATCH) =>
   });
 const started = (round = 1) =>
   record('BatchProcessingStarted', { batchId: BATCH, round, eventsPerChunk: 2, chunks: 2, totalEvents: 3 });
-const processed = (chunk: number, events: number) =>
+const processed = (chunk: number, events: number, dates: string[] = ['2024-01-15']) =>
   record('EventsProcessed', {
     batchId: BATCH,
     chunk,
     events,
-    counts: [{ date: '2024-01-15', eventType: 'click', count: events }],
+    counts: dates.map((date, i) => ({ date, eventType: 'click', count: i === 0 ? events : 1 })),
     detail: null,
   });
 const failed = (chunk: number) =>
@@ -75,6 +75,9 @@ describe('evolveBatchStatus', () => {
         failedReason: null,
         uploadedPosition: 1,
         lastPosition: 1,
+        firstDay: null,
+        lastDay: null,
+        processingStartedAt: null,
       });
   });
 
@@ -124,6 +127,23 @@ describe('evolveBatchStatus', () => {
       .given(uploaded(3), started(), processed(0, 2), failed(1), started(2))
       .when(processed(1, 1))
       .thenMatches({ status: 'completed', processedEvents: 3 });
+  });
+
+  it('records when processing started and the first and last UTC day of the processed events', () => {
+    const round = started();
+    spec
+      .given(uploaded(3))
+      .when(round)
+      .thenMatches({ processingStartedAt: at(round.position) });
+    spec
+      .given(uploaded(3), started(), processed(0, 2, ['2024-02-10', '2024-01-31']))
+      .when(processed(1, 1, ['2024-02-29', '2024-02-01']))
+      .thenMatches({ status: 'completed', firstDay: '2024-01-31', lastDay: '2024-02-29' });
+    // Documents projected before these fields existed lack them: the span starts from the record.
+    spec
+      .given(uploaded(3), started())
+      .when(processed(0, 2, ['2024-03-05']))
+      .thenMatches({ firstDay: '2024-03-05', lastDay: '2024-03-05' });
   });
 
   it('stays completed when a late failure record or round arrives', () => {

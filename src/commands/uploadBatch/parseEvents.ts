@@ -1,0 +1,249 @@
+import type { Readable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
+import { InvalidRowsError, ValidationError } from '../../errors';
+import type { Columns } from './csvHeader';
+import { MAX_LISTED_ERRORS, MAX_ROW_BYTES, type ParsedUpload } from './parseCsv';
+import type { TimeZone } from './parseTimestamp';
+import type { SpoolWriter } from './spool';
+import { echoed, validateRow, type RowError } from './validateRow';
+
+/**
+ * POST /api/events: events as JSON, `{userId, eventType, timestamp, metadata?}` each, either one per
+ * line (application/x-ndjson) or as one JSON array (application/json). Every event is turned into
+ * the four cells of a CSV row and checked by the same validateRow as an upload, into the same
+ * spool, so the same rules hold. Row errors carry the event's index (from 0; blank ndjson lines do
+ * not count). Streamed: at most one event (MAX_ROW_BYTES) is held at a time.
+ */
+
+export type EventsFormat = 'ndjson' | 'array';
+
+const COLUMNS: Columns = { count: 4, userId: 0, eventType: 1, timestamp: 2, metadata: 3, extra: [] };
+const FIELDS = new Set(['userId', 'eventType', 'timestamp', 'metadata']);
+
+/** The event as the cells validateRow reads, or the errors of its shape. */
+function cellsOf(item: unknown, index: number): { cells: string[] } | { errors: RowError[] } {
+  if (typeof item !== 'object' || item === null || Array.isArray(item)) {
+    return {
+      errors: [
+        {
+          row: index,
+          field: '*',
+          message: 'an event must be a JSON object {userId, eventType, timestamp, metadata?}',
+          value: echoed(JSON.stringify(item)),
+        },
+      ],
+    };
+  }
+  const errors: RowError[] = [];
+  const record = item as Record<string, unknown>;
+  for (const key of Object.keys(record)) {
+    if (!FIELDS.has(key)) {
+      errors.push({
+        row: index,
+        field: key,
+        message: `unknown field "${echoed(key)}": an event has userId, eventType, timestamp and metadata (put anything else in metadata)`,
+      });
+    }
+  }
+  const text = (field: 'userId' | 'eventType'): string => {
+    const value = record[field];
+    if (value === undefined || typeof value === 'string') return value ?? '';
+    errors.push({
+      row: index,
+      field,
+      message: `${field} must be a string`,
+      value: echoed(JSON.stringify(value)),
+    });
+    return '';
+  };
+  const userId = text('userId');
+  const eventType = text('eventType');
+  const stamp = record.timestamp;
+  let timestamp = '';
+  // A number is read by the digits it is written with, as in a CSV cell (10 = seconds, 13 = ms).
+  if (typeof stamp === 'string') timestamp = stamp;
+  else if (typeof stamp === 'number' && Number.isFinite(stamp)) timestamp = String(stamp);
+  else if (stamp !== undefined) {
+    errors.push({
+      row: index,
+      field: 'timestamp',
+      message: 'timestamp must be a string or a number',
+      value: echoed(JSON.stringify(stamp)),
+    });
+  }
+  const meta = record.metadata;
+  const metadata = meta === undefined || meta === null ? '' : JSON.stringify(meta);
+  if (errors.length > 0) return { errors };
+  return { cells: [userId, eventType, timestamp, metadata] };
+}
+
+/** Splits a JSON array's text into its elements' texts as the bytes arrive. */
+class ArrayElements {
+  private state: 'start' | 'between' | 'element' | 'done' = 'start';
+  private expectComma = false;
+  private current = '';
+  private depth = 0;
+  private inString = false;
+  private escaped = false;
+
+  /** The elements completed by `text`. */
+  push(text: string): string[] {
+    const out: string[] = [];
+    for (const char of text) {
+      switch (this.state) {
+        case 'start':
+          if (char === '[') this.state = 'between';
+          else if (!isSpace(char)) throw notAnArray();
+          break;
+        case 'done':
+          if (!isSpace(char))
+            throw new ValidationError('The JSON body has text after the closing ] of its array');
+          break;
+        case 'between':
+          if (isSpace(char)) break;
+          if (char === ']') {
+            this.state = 'done';
+            break;
+          }
+          if (this.expectComma) {
+            if (char !== ',') throw syntax(`expected , or ] between events, found ${JSON.stringify(char)}`);
+            this.expectComma = false;
+            break;
+          }
+          if (char === ',') throw syntax('an event is missing between two commas');
+          this.state = 'element';
+          this.current = '';
+          this.depth = 0;
+          this.elementChar(char, out);
+          break;
+        case 'element':
+          this.elementChar(char, out);
+          break;
+      }
+    }
+    return out;
+  }
+
+  end(): void {
+    if (this.state !== 'done') throw syntax('the array is not closed with ]');
+  }
+
+  private elementChar(char: string, out: string[]): void {
+    if (this.inString) {
+      this.current += char;
+      if (this.escaped) this.escaped = false;
+      else if (char === '\\') this.escaped = true;
+      else if (char === '"') this.inString = false;
+    } else if (char === '"') {
+      this.inString = true;
+      this.current += char;
+    } else if (char === '{' || char === '[') {
+      this.depth++;
+      this.current += char;
+    } else if ((char === '}' || char === ']') && this.depth > 0) {
+      this.depth--;
+      this.current += char;
+    } else if (this.depth === 0 && (char === ',' || char === ']')) {
+      out.push(this.current);
+      this.state = char === ']' ? 'done' : 'between';
+      this.expectComma = false;
+    } else if (this.depth === 0 && isSpace(char)) {
+      out.push(this.current);
+      this.state = 'between';
+      this.expectComma = true;
+    } else this.current += char;
+    if (this.current.length > MAX_ROW_BYTES) {
+      throw syntax(`an event is longer than ${MAX_ROW_BYTES / 1024} KiB`);
+    }
+  }
+}
+
+const isSpace = (char: string): boolean => char === ' ' || char === '\n' || char === '\r' || char === '\t';
+const notAnArray = (): ValidationError =>
+  new ValidationError(
+    'A JSON body must be an array of events [{"userId":…,"eventType":…,"timestamp":…}, …]; ' +
+      'send one event per line as application/x-ndjson instead',
+  );
+const syntax = (what: string): ValidationError =>
+  new ValidationError(`The JSON array cannot be read: ${what}`);
+
+/** Validates the body's events into the spool; throws ValidationError / InvalidRowsError as an upload does. */
+export async function parseEventsToSpool(
+  input: Readable,
+  spool: SpoolWriter,
+  format: EventsFormat,
+  options: { zone?: TimeZone } = {},
+): Promise<ParsedUpload> {
+  const decoder = new StringDecoder('utf8');
+  const errors: RowError[] = [];
+  let errorCount = 0;
+  let index = 0;
+  const elements = format === 'array' ? new ArrayElements() : undefined;
+  let line = '';
+
+  const take = async (text: string): Promise<void> => {
+    const at = index++;
+    let item: unknown;
+    try {
+      item = JSON.parse(text);
+    } catch {
+      errorCount++;
+      if (errors.length < MAX_LISTED_ERRORS) {
+        errors.push({ row: at, field: '*', message: 'the event is not valid JSON', value: echoed(text) });
+      }
+      return;
+    }
+    const shaped = cellsOf(item, at);
+    const result =
+      'errors' in shaped
+        ? { ok: false as const, errors: shaped.errors }
+        : validateRow(shaped.cells, COLUMNS, at, { zone: options.zone });
+    if (result.ok) {
+      if (errorCount === 0) await spool.write(result.event);
+      return;
+    }
+    errorCount += result.errors.length;
+    for (const e of result.errors) if (errors.length < MAX_LISTED_ERRORS) errors.push(e);
+  };
+
+  const feed = async (text: string): Promise<void> => {
+    if (elements !== undefined) {
+      for (const element of elements.push(text)) await take(element);
+      return;
+    }
+    line += text;
+    let newline = line.indexOf('\n');
+    while (newline !== -1) {
+      const one = line.slice(0, newline).trim();
+      line = line.slice(newline + 1);
+      if (one !== '') await take(one);
+      newline = line.indexOf('\n');
+    }
+    if (line.length > MAX_ROW_BYTES) {
+      throw new ValidationError(`Line ${index + 1} of the body is longer than ${MAX_ROW_BYTES / 1024} KiB`);
+    }
+  };
+
+  let first = true;
+  for await (const chunk of input) {
+    let text = decoder.write(chunk as Buffer);
+    if (first) {
+      text = text.replace(/^\uFEFF/, '');
+      first = false;
+    }
+    await feed(text);
+  }
+  await feed(decoder.end());
+  if (elements !== undefined) elements.end();
+  else if (line.trim() !== '') await take(line.trim());
+
+  if (index === 0) throw new ValidationError('The body holds no events');
+  if (errorCount > 0) {
+    throw new InvalidRowsError(
+      `The body has ${errorCount} invalid value${errorCount === 1 ? '' : 's'}; nothing was stored`,
+      errors,
+      errorCount,
+    );
+  }
+  return { totalRows: index };
+}

@@ -1,0 +1,242 @@
+import { Readable } from 'node:stream';
+import { Router, type ErrorRequestHandler, type Request, type RequestHandler } from 'express';
+import { z } from 'zod';
+import { timeZoneNamed, timezoneOption } from '../commands/uploadBatch/csvStorage';
+import { parseEventsToSpool, type EventsFormat } from '../commands/uploadBatch/parseEvents';
+import { TIMEZONE_OPTION } from '../commands/uploadBatch/parseTimestamp';
+import { newSpoolPath, removeSpool, SpoolWriter } from '../commands/uploadBatch/spool';
+import type { UploadBatch } from '../commands/uploadBatch/uploadBatch';
+import {
+  InvalidRowsError,
+  PayloadTooLargeError,
+  UnsupportedMediaTypeError,
+  ValidationError,
+} from '../errors';
+import type { ServiceMetrics } from '../metrics/serviceMetrics';
+import { ErrorResponse } from './errorMapping';
+import { rateLimitHeaders } from './openapi/components';
+import { documentedRoute, mount, sharedResponse } from './openapi/routeTable';
+import { createdMessage, uploadCreatedSchema, uploadRejectedSchema } from './uploads';
+import { describeBytes } from './uploadSizeCap';
+
+/**
+ * POST /api/events: the events of a CSV upload sent as JSON by a program, through the same
+ * UploadBatch command, with the same rules, deduplication, size cap, rate limit and answers.
+ */
+
+export const EVENTS_PATH = '/api/events';
+/** The name kept with a batch sent here (batches list it where an upload shows its file name). */
+export const EVENTS_BATCH_NAME = 'POST /api/events';
+
+const MEDIA_TYPES: Record<string, EventsFormat> = {
+  'application/x-ndjson': 'ndjson',
+  'application/json': 'array',
+};
+
+const eventSchema = z
+  .object({
+    userId: z.string(),
+    eventType: z.string(),
+    timestamp: z.union([z.string(), z.number()]).meta({
+      description:
+        'ISO 8601 with a zone, or epoch seconds (10 digits) / milliseconds (13 digits) as a number or a string; zone-less only with ?timezone=',
+    }),
+    metadata: z.record(z.string(), z.unknown()).optional(),
+  })
+  .meta({ id: 'Event', description: 'One event; the same rules as a CSV row' });
+
+export const eventsExamples = {
+  created: {
+    batchId: '3f1c2a9e-7b4d-4e8a-9c1f-2d3e4f5a6b7c',
+    totalEvents: 2,
+    duplicates: 1,
+    message: 'Stored 2 new events from 3 events (1 duplicate)',
+  },
+  rejected: {
+    error: 'ValidationError',
+    message: 'The body has 2 invalid values; nothing was stored',
+    details: [
+      {
+        row: 1,
+        field: 'timestamp',
+        message:
+          'timestamp has no zone: write it with Z or an offset (2024-01-15T10:00:00Z, 2024-01-15T10:00:00+01:00), or name the zone of such values with the upload option timezone (e.g. timezone=Europe/Berlin)',
+        value: '2024-01-15 10:00:00',
+      },
+      { row: 2, field: 'userId', message: 'userId must be a string', value: '42' },
+    ],
+    errorCount: 2,
+  },
+  tooLarge: {
+    error: 'PayloadTooLarge',
+    message:
+      'The body is larger than the upload limit of 10 MiB (MAX_UPLOAD_BYTES); send the events in smaller requests',
+  },
+  unsupported: {
+    error: 'UnsupportedMediaType',
+    message:
+      'POST /api/events reads application/x-ndjson (one event per line) or application/json (an array of events), not text/csv; upload a CSV to POST /api/uploads',
+  },
+} as const;
+
+export const eventsRoutes = {
+  postEvents: documentedRoute({
+    method: 'post',
+    path: EVENTS_PATH,
+    tags: ['Uploads'],
+    summary: 'Send events as JSON (ndjson or an array) instead of a CSV file',
+    description:
+      'Creates a batch exactly as POST /api/uploads does, through the same command: the same rules per event ' +
+      'as per CSV row (timestamp forms, identifiers, metadata), the same deduplication, MAX_UPLOAD_BYTES, ' +
+      'the same UPLOAD_RATE_LIMIT budget and the same 201 answer. Any invalid event refuses the whole body; ' +
+      "row errors name the event's index (from 0; blank ndjson lines are not counted). " +
+      'Keys other than userId, eventType, timestamp and metadata are refused. Any other Content-Type is a 415.',
+    request: {
+      query: z.object({
+        [TIMEZONE_OPTION]: z.string().optional().meta({
+          description: 'IANA time zone of timestamps written without a zone, e.g. Europe/Berlin',
+          example: 'Europe/Berlin',
+        }),
+      }),
+      body: {
+        required: true,
+        content: {
+          'application/x-ndjson': {
+            schema: z.string().meta({ description: 'One JSON event per line' }),
+            example:
+              '{"userId":"u1","eventType":"click","timestamp":"2024-01-15T10:00:00Z","metadata":{"page":"/home"}}\n' +
+              '{"userId":"u2","eventType":"click","timestamp":1705316400}\n' +
+              '{"userId":"u1","eventType":"click","timestamp":1705312800000}\n',
+          },
+          'application/json': {
+            schema: z.array(eventSchema),
+            example: [
+              {
+                userId: 'u1',
+                eventType: 'click',
+                timestamp: '2024-01-15T10:00:00Z',
+                metadata: { page: '/home' },
+              },
+              { userId: 'u2', eventType: 'click', timestamp: 1705316400 },
+              { userId: 'u1', eventType: 'click', timestamp: 1705312800000 },
+            ],
+          },
+        },
+      },
+    },
+    responses: {
+      201: {
+        description: 'Stored; process it with POST /api/batches/{id}/process',
+        headers: rateLimitHeaders,
+        content: { 'application/json': { schema: uploadCreatedSchema, example: eventsExamples.created } },
+      },
+      400: {
+        description: 'An event or the body is invalid; nothing was stored',
+        content: { 'application/json': { schema: uploadRejectedSchema, example: eventsExamples.rejected } },
+      },
+      403: sharedResponse('Forbidden'),
+      413: {
+        description:
+          'Body larger than MAX_UPLOAD_BYTES; the server stops reading at the limit and closes the connection',
+        content: { 'application/json': { schema: ErrorResponse, example: eventsExamples.tooLarge } },
+      },
+      415: {
+        description: 'Content-Type is neither application/x-ndjson nor application/json',
+        content: { 'application/json': { schema: ErrorResponse, example: eventsExamples.unsupported } },
+      },
+      429: sharedResponse('TooManyRequests'),
+      503: sharedResponse('ServiceUnavailable'),
+    },
+  }),
+};
+
+export interface EventsDeps {
+  uploadBatch: UploadBatch;
+  maxBytes: number;
+  /** The uploads' rate limiter: both routes spend the same UPLOAD_RATE_LIMIT budget. */
+  rateLimiter: RequestHandler;
+  /** The uploads' in-flight limit (MAX_CONCURRENT_UPLOADS), shared too. */
+  inFlight: RequestHandler;
+  metrics: Pick<ServiceMetrics, 'uploadAccepted' | 'uploadRejected'>;
+  spoolDir: string;
+}
+
+export function bodyTooLarge(maxBytes: number): PayloadTooLargeError {
+  return new PayloadTooLargeError(
+    `The body is larger than the upload limit of ${describeBytes(maxBytes)} (MAX_UPLOAD_BYTES); ` +
+      'send the events in smaller requests',
+  );
+}
+
+function formatOf(req: Request): EventsFormat {
+  const type = (req.get('content-type') ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+  const format = MEDIA_TYPES[type];
+  if (format === undefined) {
+    throw new UnsupportedMediaTypeError(
+      `POST ${EVENTS_PATH} reads application/x-ndjson (one event per line) or application/json (an array of events), ` +
+        `not ${type === '' ? 'a body without Content-Type' : type}; upload a CSV to POST /api/uploads`,
+    );
+  }
+  return format;
+}
+
+/** Counts the body's bytes as they are read and fails past the cap. */
+async function* capped(req: Request, maxBytes: number): AsyncGenerator<Buffer> {
+  let seen = 0;
+  for await (const chunk of req) {
+    const bytes = chunk as Buffer;
+    seen += bytes.length;
+    if (seen > maxBytes) throw bodyTooLarge(maxBytes);
+    yield bytes;
+  }
+}
+
+export function eventsRouter(deps: EventsDeps): Router {
+  const router = Router();
+  mount(router, eventsRoutes.postEvents, deps.rateLimiter, deps.inFlight, async (req, res) => {
+    const format = formatOf(req);
+    const timezone = timezoneOption(req);
+    const zone = timezone === undefined ? undefined : timeZoneNamed(timezone);
+    if (Number(req.get('Content-Length') ?? 0) > deps.maxBytes) {
+      res.setHeader('Connection', 'close');
+      throw bodyTooLarge(deps.maxBytes);
+    }
+    const spoolPath = newSpoolPath(deps.spoolDir);
+    const spool = new SpoolWriter(spoolPath);
+    try {
+      let parsed: { totalRows: number };
+      try {
+        parsed = await parseEventsToSpool(Readable.from(capped(req, deps.maxBytes)), spool, format, { zone });
+        await spool.close();
+      } catch (error) {
+        // The rest of the body is not read: the connection closes after the answer.
+        if (!req.complete) res.setHeader('Connection', 'close');
+        await spool.discard().catch(() => undefined);
+        throw error;
+      }
+      const result = await deps.uploadBatch({
+        spoolPath,
+        fileName: EVENTS_BATCH_NAME,
+        totalRows: parsed.totalRows,
+        correlationId: req.correlationId,
+      });
+      deps.metrics.uploadAccepted({ newEvents: result.newEvents, duplicates: result.duplicates });
+      res.status(201).json({
+        batchId: result.batchId,
+        totalEvents: result.newEvents,
+        duplicates: result.duplicates,
+        message: createdMessage(result.newEvents, parsed.totalRows, result.duplicates, 'event'),
+      });
+    } finally {
+      await removeSpool(spoolPath);
+    }
+  });
+  // Counts refused bodies (nothing stored) before the shared error mapping answers.
+  const countRejection: ErrorRequestHandler = (error: unknown, _req, _res, next) => {
+    if (error instanceof InvalidRowsError) deps.metrics.uploadRejected({ invalidRows: error.errorCount });
+    else if (error instanceof ValidationError) deps.metrics.uploadRejected();
+    next(error);
+  };
+  router.use(EVENTS_PATH, countRejection);
+  return router;
+}

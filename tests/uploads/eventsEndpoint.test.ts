@@ -1,0 +1,210 @@
+import { rawEvents, uploadCsv } from '../support/uploads';
+import { expectDocumented } from '../support/openapi';
+import { startTestService, type TestService } from '../support/testService';
+
+interface Reply {
+  status: number;
+  body: Record<string, unknown>;
+  headers: Headers;
+}
+
+const LIMIT = 64 * 1024;
+
+/** POST /api/events: the same command, rules, dedupe, cap and limit as a CSV upload. */
+describe('POST /api/events', () => {
+  let service: TestService;
+  let limited: TestService;
+  const db = () => service.runtime.mongo.db;
+
+  const send = async (
+    base: string,
+    body: string | ReadableStream<Uint8Array>,
+    type = 'application/x-ndjson',
+    query = '',
+  ): Promise<Reply> => {
+    const res = await fetch(`${base}/api/events${query}`, {
+      method: 'POST',
+      headers: { 'content-type': type },
+      body,
+      ...(typeof body === 'string' ? {} : { duplex: 'half' }),
+    });
+    return { status: res.status, body: (await res.json()) as Record<string, unknown>, headers: res.headers };
+  };
+  const ndjson = (...events: unknown[]) => events.map((e) => JSON.stringify(e)).join('\n') + '\n';
+
+  beforeAll(async () => {
+    service = await startTestService({ workers: false, env: { MAX_UPLOAD_BYTES: String(LIMIT) } });
+    limited = await startTestService({ workers: false, env: { UPLOAD_RATE_LIMIT: '2' } });
+  });
+  afterAll(async () => {
+    await Promise.all([service.stop(), limited.stop()]);
+  });
+  beforeEach(async () => {
+    await rawEvents(db()).deleteMany({});
+  });
+
+  it('stores ndjson events like an upload: 201 with new events and duplicates, epoch numbers read by digits', async () => {
+    const reply = await send(
+      service.baseUrl,
+      ndjson(
+        { userId: 'u1', eventType: 'click', timestamp: '2024-01-15T10:00:00Z', metadata: { page: '/home' } },
+        { userId: 'u2', eventType: 'view', timestamp: 1705316400 },
+        { userId: 'u1', eventType: 'click', timestamp: 1705312800000 },
+      ) + '\n\n',
+    );
+    expect(reply.status).toBe(201);
+    expect(reply.body).toMatchObject({
+      totalEvents: 2,
+      duplicates: 1,
+      message: 'Stored 2 new events from 3 events (1 duplicate)',
+    });
+    expectDocumented('POST /api/events', reply);
+    expect(reply.headers.get('ratelimit')).toMatch(/uploads/);
+    const docs = await rawEvents(db()).find({}).sort({ userId: 1 }).toArray();
+    expect(docs.map((d) => [d.userId, d.eventType, d.timestamp.getTime(), d.metadata])).toEqual([
+      ['u1', 'click', Date.UTC(2024, 0, 15, 10), { page: '/home' }],
+      ['u2', 'view', Date.UTC(2024, 0, 15, 11), {}],
+    ]);
+    const batch = (await (
+      await fetch(`${service.baseUrl}/api/batches/${String(reply.body.batchId)}`)
+    ).json()) as {
+      fileName: string;
+      totalEvents: number;
+    };
+    expect(batch).toMatchObject({ fileName: 'POST /api/events', totalEvents: 2 });
+  });
+
+  it('takes a JSON array, and dedupes against events a CSV upload stored', async () => {
+    const csv = await uploadCsv(
+      service.baseUrl,
+      'userId,eventType,timestamp\na1,click,2024-01-15T10:00:00Z\n',
+    );
+    expect(csv.status).toBe(201);
+    const body = JSON.stringify([
+      { userId: 'a1', eventType: 'click', timestamp: '2024-01-15T11:00:00+01:00' },
+      { userId: 'a2', eventType: 'click', timestamp: '2024-01-15 10:00:00', metadata: null },
+    ]);
+    const reply = await send(
+      service.baseUrl,
+      ` \n${body}\n`,
+      'application/json; charset=utf-8',
+      '?timezone=UTC',
+    );
+    expect(reply).toMatchObject({
+      status: 201,
+      body: { totalEvents: 1, duplicates: 1, message: 'Stored 1 new event from 2 events (1 duplicate)' },
+    });
+    const again = await send(service.baseUrl, body, 'application/json', '?timezone=UTC');
+    expect(again.body).toMatchObject({
+      totalEvents: 0,
+      message: 'No new events in 2 events: all were already stored',
+    });
+  });
+
+  it('refuses the whole body with row errors by index, echoing values, storing nothing', async () => {
+    const reply = await send(
+      service.baseUrl,
+      [
+        JSON.stringify({ userId: 'ok', eventType: 'click', timestamp: '2024-01-15T10:00:00Z' }),
+        JSON.stringify({ userId: 'u1', eventType: 'click', timestamp: '2024-01-15 10:00:00' }),
+        JSON.stringify({ userId: 42, eventType: 'click', timestamp: '2024-01-15T10:00:00Z' }),
+        '{not json',
+        JSON.stringify([1]),
+        JSON.stringify({ userId: 'u5', eventType: 'click', timestamp: '2024-01-15T10:00:00Z', extra: 1 }),
+        JSON.stringify({
+          userId: 'u6',
+          eventType: 'click',
+          timestamp: '2024-01-15T10:00:00Z',
+          metadata: [1],
+        }),
+      ].join('\n'),
+    );
+    expect(reply.status).toBe(400);
+    expectDocumented('POST /api/events', reply);
+    expect(reply.body).toMatchObject({
+      message: 'The body has 6 invalid values; nothing was stored',
+      errorCount: 6,
+    });
+    const details = reply.body.details as { row: number; field: string; message: string; value?: string }[];
+    expect(details.map((d) => [d.row, d.field, d.value])).toEqual([
+      [1, 'timestamp', '2024-01-15 10:00:00'],
+      [2, 'userId', '42'],
+      [3, '*', '{not json'],
+      [4, '*', '[1]'],
+      [5, 'extra', undefined],
+      [6, 'metadata', '[1]'],
+    ]);
+    expect(details[0]?.message).toMatch(/upload option timezone/);
+    expect(await rawEvents(db()).countDocuments({})).toBe(0);
+  });
+
+  it('refuses a body that is not an array or an unclosed array, and an empty body', async () => {
+    const object = await send(service.baseUrl, '{"userId":"u1"}', 'application/json');
+    expect(object).toMatchObject({ status: 400, body: { error: 'ValidationError' } });
+    expect(object.body.message).toMatch(/must be an array of events/);
+    const open = await send(
+      service.baseUrl,
+      '[{"userId":"u1","eventType":"c","timestamp":1705312800}',
+      'application/json',
+    );
+    expect(open.body.message).toBe('The JSON array cannot be read: the array is not closed with ]');
+    const empty = await send(service.baseUrl, '[]', 'application/json');
+    expect(empty).toMatchObject({ status: 400, body: { message: 'The body holds no events' } });
+  });
+
+  it('answers 415 for any other content type', async () => {
+    const reply = await send(service.baseUrl, 'userId,eventType,timestamp\n', 'text/csv');
+    expect(reply.status).toBe(415);
+    expect(reply.body).toEqual({
+      error: 'UnsupportedMediaType',
+      message:
+        'POST /api/events reads application/x-ndjson (one event per line) or application/json (an array of events), not text/csv; upload a CSV to POST /api/uploads',
+    });
+    expectDocumented('POST /api/events', reply);
+  });
+
+  it('answers 413 naming the limit, whether the size is declared or only streamed', async () => {
+    const line = `${JSON.stringify({ userId: 'big', eventType: 'click', timestamp: '2024-01-15T10:00:00Z' })}\n`;
+    const declared = await send(service.baseUrl, line.repeat(Math.ceil((LIMIT * 2) / line.length)));
+    expect(declared.status).toBe(413);
+    expect(declared.body.message).toBe(
+      'The body is larger than the upload limit of 64 KiB (MAX_UPLOAD_BYTES); send the events in smaller requests',
+    );
+    expectDocumented('POST /api/events', declared);
+    // Streamed without a length: the server counts and stops at the cap.
+    let sent = 0;
+    const piece = new TextEncoder().encode(line.repeat(100));
+    const stream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent > 64 * LIMIT) controller.close();
+        else {
+          sent += piece.length;
+          controller.enqueue(piece);
+        }
+      },
+    });
+    const streamed = await send(service.baseUrl, stream);
+    expect(streamed.status).toBe(413);
+    expect(sent).toBeLessThan(64 * LIMIT);
+    expect(await rawEvents(db()).countDocuments({})).toBe(0);
+  });
+
+  it('spends the same rate limit as uploads', async () => {
+    const csv = await uploadCsv(
+      limited.baseUrl,
+      'userId,eventType,timestamp\nr1,click,2024-01-15T10:00:00Z\n',
+    );
+    expect(csv.status).toBe(201);
+    const first = await send(
+      limited.baseUrl,
+      ndjson({ userId: 'r2', eventType: 'click', timestamp: 1705312800 }),
+    );
+    expect(first.status).toBe(201);
+    const third = await send(
+      limited.baseUrl,
+      ndjson({ userId: 'r3', eventType: 'click', timestamp: 1705312800 }),
+    );
+    expect(third.status).toBe(429);
+    expect(third.headers.get('retry-after')).not.toBeNull();
+  });
+});
