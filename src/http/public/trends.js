@@ -130,14 +130,19 @@ export function setupTrends() {
     renderTrendChart(chart, shown.dates, shown.rows, { title: shown.title });
   }
 
-  async function load() {
+  /**
+   * `fromUser`: the controls changed, so the hash follows them; a load for a link or at start
+   * leaves the address as it is (it may be a batch row's link, which the day view reads too).
+   * @param {{ fromUser?: boolean }} [options]
+   */
+  async function load({ fromUser = false } = {}) {
     const from = fromInput.value;
     const to = toInput.value;
     if (!DATE_PATTERN.test(from) || !DATE_PATTERN.test(to)) {
       alert.replaceChildren(el('p', { text: 'Choose the first and the last day of the range.' }));
       return;
     }
-    writeHash();
+    if (fromUser) writeHash();
     markPreset();
     const params = query();
     csvLink.href = `/api/metrics/series?${params.toString()}&format=csv`;
@@ -227,15 +232,15 @@ export function setupTrends() {
   for (const button of presets) {
     button.addEventListener('click', () => {
       applyPreset(Number(button.getAttribute('data-days')));
-      void load();
+      void load({ fromUser: true });
     });
   }
   for (const control of [fromInput, toInput, tzSelect, typeSelect, intervalSelect]) {
-    control.addEventListener('change', () => void load());
+    control.addEventListener('change', () => void load({ fromUser: true }));
   }
   form.addEventListener('submit', (event) => {
     event.preventDefault();
-    void load();
+    void load({ fromUser: true });
   });
   window.addEventListener('hashchange', () => {
     if (readHash()) {
