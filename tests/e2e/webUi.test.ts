@@ -154,6 +154,8 @@ describe('web UI at /', () => {
       });
       expect(await page.locator('#chosen-file').textContent()).toContain('keyboard.csv');
       await page.keyboard.press('Tab');
+      expect(await focusedId(page)).toBe('upload-timezone');
+      await page.keyboard.press('Tab');
       expect(await focusedId(page)).toBe('upload-button');
       await page.keyboard.press('Enter');
       await page.waitForSelector('#upload-result [data-outcome="failed"]');

@@ -1,7 +1,7 @@
 import type { Browser, Page } from 'playwright-core';
-import { launchBrowser, saveScreenshot } from '../support/browser';
+import { launchBrowser, saveElementScreenshot, saveScreenshot } from '../support/browser';
 import { startTestService, type TestService } from '../support/testService';
-import { uploadCsv } from '../support/uploads';
+import { rawEvents, uploadCsv } from '../support/uploads';
 import { waitUntil, watchProblems } from './pageChecks';
 
 // The fourth row repeats the first (same user, type and instant): 3 new events, 1 duplicate.
@@ -115,6 +115,26 @@ describe('web UI uploads against the real API', () => {
     expect(await textOf('#row-error-count')).toContain('3 row errors found.');
     expect(await textOf('#upload-result')).toContain(String(direct.body.message));
     await saveScreenshot(page, 'ui-row-errors');
+    expect(problems).toEqual([]);
+  });
+
+  it('sends the time zone typed for timestamps without one; without it the error names the option', async () => {
+    // 00:30 in Berlin (UTC+1 in January) is 23:30 UTC the day before.
+    const zoneless = 'userId,eventType,timestamp\nzone-user,login,2024-01-15 00:30:00\n';
+    await open(service.baseUrl, [400]);
+    await upload('zoneless.csv', zoneless);
+    expect(await page.locator('#upload-result [data-outcome]').getAttribute('data-status')).toBe('400');
+    expect(await textOf('#row-errors')).toContain('timezone');
+
+    await page.locator('#upload-timezone').fill('Europe/Berlin');
+    await upload('zoneless.csv', zoneless);
+    await page.waitForSelector('#upload-result [data-outcome="uploaded"]', { timeout: 30_000 });
+    expect(await textOf('#uploaded-new')).toBe('1');
+    const stored = await rawEvents(service.runtime.mongo.db).findOne({ userId: 'zone-user' });
+    expect(stored?.timestamp.toISOString()).toBe('2024-01-14T23:30:00.000Z');
+    await saveElementScreenshot(page, '#upload-section', 'ui-upload-timezone-1280');
+    await page.setViewportSize({ width: 390, height: 900 });
+    await saveElementScreenshot(page, '#upload-section', 'ui-upload-timezone-390');
     expect(problems).toEqual([]);
   });
 

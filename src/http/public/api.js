@@ -126,9 +126,10 @@ export async function requestJson(method, url, options = {}) {
  * @param {string} url
  * @param {File} file
  * @param {(loaded: number, total: number) => void} onProgress
+ * @param {Record<string, string>} [fields] upload options, sent before the file (the server reads them first)
  * @returns {Promise<UploadAnswer>}
  */
-export function uploadFile(url, file, onProgress) {
+export function uploadFile(url, file, onProgress, fields = {}) {
   return new Promise((resolve) => {
     const xhr = new XMLHttpRequest();
     xhr.open('POST', url);
@@ -150,6 +151,7 @@ export function uploadFile(url, file, onProgress) {
     xhr.addEventListener('abort', failed);
     xhr.addEventListener('timeout', failed);
     const form = new FormData();
+    for (const [name, value] of Object.entries(fields)) form.append(name, value);
     form.append('file', file, file.name);
     xhr.send(form);
   });

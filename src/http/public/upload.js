@@ -20,6 +20,12 @@ export function setupUpload({ onUploaded }) {
   const progressText = byId('upload-progress-text');
   const progressRow = byId('upload-progress-row');
   const result = byId('upload-result');
+  const timezone = byIdAs('upload-timezone', HTMLInputElement);
+  const timezones = byId('upload-timezones');
+  // The zones this browser knows, as suggestions; the server checks the name itself.
+  timezones.replaceChildren(
+    ...Intl.supportedValuesOf('timeZone').map((zone) => el('option', { value: zone })),
+  );
   /** @type {File | null} */
   let file = null;
   let busy = false;
@@ -111,11 +117,17 @@ export function setupUpload({ onUploaded }) {
     progressText.textContent = '0 %';
     result.replaceChildren(el('p', { text: `Uploading ${sending.name}…` }));
 
-    const answer = await uploadFile('/api/uploads', sending, (loaded, total) => {
-      progress.max = total;
-      progress.value = loaded;
-      progressText.textContent = `${Math.round((100 * loaded) / total)} %`;
-    });
+    const zone = timezone.value.trim();
+    const answer = await uploadFile(
+      '/api/uploads',
+      sending,
+      (loaded, total) => {
+        progress.max = total;
+        progress.value = loaded;
+        progressText.textContent = `${Math.round((100 * loaded) / total)} %`;
+      },
+      zone ? { timezone: zone } : {},
+    );
 
     busy = false;
     form.removeAttribute('aria-busy');
