@@ -1,0 +1,26 @@
+/** Counting events per UTC day and type: what EventsProcessed records. */
+
+export function utcDate(timestamp: Date): string {
+  return timestamp.toISOString().slice(0, 10);
+}
+
+/** Counts per (UTC date, eventType), sorted so equal inputs give equal records. */
+export function countByDayAndType(
+  events: readonly (readonly [eventType: string, utcMillis: number, user?: unknown])[],
+): { date: string; eventType: string; count: number }[] {
+  const counts = new Map<string, { date: string; eventType: string; count: number }>();
+  for (const [eventType, millis] of events) {
+    const date = utcDate(new Date(millis));
+    const key = JSON.stringify([date, eventType]);
+    const entry = counts.get(key);
+    if (entry === undefined) counts.set(key, { date, eventType, count: 1 });
+    else entry.count += 1;
+  }
+  return [...counts.values()].sort((a, b) =>
+    a.date === b.date ? compare(a.eventType, b.eventType) : compare(a.date, b.date),
+  );
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
