@@ -2,6 +2,7 @@ import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { Binary } from 'mongodb';
 import { z } from 'zod';
 import type { UserFingerprint } from './userFingerprint';
+import { byCodeUnits } from './codeUnitOrder';
 
 /**
  * What a processed chunk adds to the time series, carried by EventsProcessed v2: its counts per
@@ -105,7 +106,7 @@ export function detailOf(
     firstQuarter = Math.min(firstQuarter, Math.floor(millis / QUARTER_MS));
   }
   eventTypes.push(...typeIndex.keys());
-  const sortedUsers = [...users.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const sortedUsers = [...users.keys()].sort(byCodeUnits);
   sortedUsers.forEach((user, i) => users.set(user, i));
   if (!Number.isFinite(firstQuarter)) firstQuarter = 0;
 

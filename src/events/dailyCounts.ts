@@ -1,3 +1,5 @@
+import { byCodeUnits } from './codeUnitOrder';
+
 /** Counting events per UTC day and type: what EventsProcessed records. */
 
 export function utcDate(timestamp: Date): string {
@@ -17,10 +19,6 @@ export function countByDayAndType(
     else entry.count += 1;
   }
   return [...counts.values()].sort((a, b) =>
-    a.date === b.date ? compare(a.eventType, b.eventType) : compare(a.date, b.date),
+    a.date === b.date ? byCodeUnits(a.eventType, b.eventType) : byCodeUnits(a.date, b.date),
   );
-}
-
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }

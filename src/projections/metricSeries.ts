@@ -5,6 +5,7 @@ import type { AnyLogRecord } from '../events/eventLog';
 import type { UserFingerprint } from '../events/userFingerprint';
 import { writeOver, type Projection, type Write } from './projection';
 import { decodeTypeDay, emptyTypeDay, encodeTypeDay, type SeriesDayDoc, type TypeDay } from './seriesDay';
+import { byCodeUnits } from '../events/codeUnitOrder';
 
 /**
  * The metric series: one document per UTC day (see seriesDay) with, per event type, its counts and
@@ -67,8 +68,6 @@ function pendingByDay(records: readonly AnyLogRecord[]): Map<string, Pending[]> 
   return byDay;
 }
 
-const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
-
 /** The day after adding what came after its `lastPosition`; null when nothing did. */
 function addPending(stored: SeriesDayDoc | null, date: string, parts: Pending[]): SeriesDayDoc | null {
   const after = stored?.lastPosition ?? 0;
@@ -95,9 +94,11 @@ function addPending(stored: SeriesDayDoc | null, date: string, parts: Pending[])
   return {
     _id: date,
     date,
-    types: [...types.keys()].sort(byName).map((eventType) => encodeTypeDay(eventType, typeDay(eventType))),
+    types: [...types.keys()]
+      .sort(byCodeUnits)
+      .map((eventType) => encodeTypeDay(eventType, typeDay(eventType))),
     dayOnly: [...dayOnly]
-      .sort(([a], [b]) => byName(a, b))
+      .sort(([a], [b]) => byCodeUnits(a, b))
       .map(([eventType, count]) => ({ eventType, count })),
     lastPosition: last.position,
   };

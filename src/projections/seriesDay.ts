@@ -1,6 +1,7 @@
 import { Binary } from 'mongodb';
 import { QUARTERS_PER_DAY } from '../events/chunkDetail';
 import type { UserFingerprint } from '../events/userFingerprint';
+import { byCodeUnits } from '../events/codeUnitOrder';
 
 /**
  * One UTC day of the metric series, as stored (see metricSeries) and as worked on in memory.
@@ -84,7 +85,7 @@ export function encodeTypeDay(eventType: string, day: TypeDay): SeriesTypeDoc {
   const users = Buffer.alloc(userCount * 9);
   at = 0;
   day.users.forEach((set, quarter) => {
-    for (const user of [...set].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))) {
+    for (const user of [...set].sort(byCodeUnits)) {
       users.writeUInt8(quarter, at);
       users.writeBigUInt64BE(user, at + 1);
       at += 9;

@@ -14,6 +14,7 @@ import {
   type Bucket,
   type Interval,
 } from './zoneBuckets';
+import { byCodeUnits } from '../events/codeUnitOrder';
 
 export interface TypeMetrics {
   eventType: string;
@@ -49,7 +50,7 @@ function tallyOf(map: Map<string, Tally>, eventType: string): Tally {
 function metricsOf(map: Map<string, Tally>): TypeMetrics[] {
   return [...map]
     .filter(([, t]) => t.count > 0)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .sort(([a], [b]) => byCodeUnits(a, b))
     .map(([eventType, t]) => ({ eventType, count: t.count, uniqueUsers: t.users.size }));
 }
 

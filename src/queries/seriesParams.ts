@@ -1,6 +1,7 @@
 import { ValidationError } from '../errors';
 import { isCalendarDate } from './getDailyMetrics';
 import { dayNumber, isTimeZone, type Interval } from './zoneBuckets';
+import { byCodeUnits } from '../events/codeUnitOrder';
 
 /** What a series is asked for, checked: every problem is a 400 naming its parameter. */
 export interface SeriesParams {
@@ -57,7 +58,7 @@ function eventTypesParam(query: Record<string, unknown>): string[] {
   if (types.some((t) => t === '' || t.length > 256)) {
     throw invalid('eventType', 'eventType must not be empty (or longer than 256 characters)', raw);
   }
-  return [...new Set(types)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return [...new Set(types)].sort(byCodeUnits);
 }
 
 export function parseSeriesParams(query: Record<string, unknown>): SeriesParams {
