@@ -1,7 +1,10 @@
 import autocannon from 'autocannon';
 import type { Db } from 'mongodb';
 import type { DailyMetricsDoc } from '../src/projections/dailyMetrics';
+import { QUARTERS_PER_DAY } from '../src/events/chunkDetail';
+import { userFingerprint } from '../src/events/userFingerprint';
 import { liveCollection } from '../src/projections/readModels';
+import { emptyTypeDay, encodeTypeDay, type SeriesDayDoc } from '../src/projections/seriesDay';
 
 const DAYS = 365;
 const EVENT_TYPES = 50;
@@ -21,6 +24,34 @@ export async function seedYearOfMetrics(db: Db): Promise<void> {
   await collection.insertMany(docs, { ordered: false });
 }
 
+/**
+ * The same year x 50 types in the metric series: per type and day 40 events of users drawn from
+ * 10,000, at random quarter-hours (a deterministic generator, so runs compare).
+ */
+export async function seedYearOfSeries(db: Db): Promise<void> {
+  const collection = await liveCollection<SeriesDayDoc>(db, 'metricSeries');
+  const start = Date.UTC(2025, 0, 1);
+  let state = 42;
+  const next = (n: number): number => {
+    state = (state * 1_103_515_245 + 12_345) % 2 ** 31;
+    return state % n;
+  };
+  const docs = Array.from({ length: DAYS }, (_, day): SeriesDayDoc => {
+    const date = new Date(start + day * 86_400_000).toISOString().slice(0, 10);
+    const types = Array.from({ length: EVENT_TYPES }, (_, t) => {
+      const typeDay = emptyTypeDay();
+      for (let i = 0; i < 40; i++) {
+        const quarter = next(QUARTERS_PER_DAY);
+        typeDay.counts[quarter] = (typeDay.counts[quarter] ?? 0) + 1;
+        typeDay.users[quarter]?.add(userFingerprint(`user-${next(10_000)}`));
+      }
+      return encodeTypeDay(`type_${String(t).padStart(2, '0')}`, typeDay);
+    });
+    return { _id: date, date, types, dayOnly: [], lastPosition: 0 };
+  });
+  await collection.insertMany(docs, { ordered: false });
+}
+
 export interface LoadResult {
   p50Ms: number;
   p99Ms: number;
@@ -29,9 +60,18 @@ export interface LoadResult {
   non2xx: number;
 }
 
-export async function loadTestMetrics(baseUrl: string): Promise<LoadResult> {
+/** The year's daily series of every type. */
+export const SERIES_PATH = '/api/metrics/series?from=2025-01-01&to=2025-12-31';
+
+/** `headers`: the series load sends Accept-Encoding: gzip, as every browser does. */
+export async function loadTestMetrics(
+  baseUrl: string,
+  path = '/api/metrics?date=2025-06-15',
+  headers: Record<string, string> = {},
+): Promise<LoadResult> {
   const result = await autocannon({
-    url: `${baseUrl}/api/metrics?date=2025-06-15`,
+    url: `${baseUrl}${path}`,
+    headers,
     connections: 50,
     duration: 10,
   });

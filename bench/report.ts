@@ -14,6 +14,7 @@ export interface BenchResult {
   apiPeakRssMb: number;
   workerPeakRssMb: number;
   metrics: LoadResult;
+  series: LoadResult & { firstAnswerSeconds: number };
   logRecords: number;
   readLogSeconds: number;
   rebuildSeconds: number;
@@ -46,6 +47,16 @@ export function printTable(r: BenchResult): void {
       'GET /api/metrics throughput',
       `${f(r.metrics.requestsPerSecond, 0)} req/s`,
       `${r.metrics.errors + r.metrics.non2xx} errors`,
+    ],
+    [
+      'GET /api/metrics/series (year x 50 types) p50 / p99',
+      `${f(r.series.p50Ms)} / ${f(r.series.p99Ms)} ms`,
+      'target p99 <= 50 ms',
+    ],
+    [
+      'GET /api/metrics/series throughput',
+      `${f(r.series.requestsPerSecond, 0)} req/s`,
+      `${r.series.errors + r.series.non2xx} errors; first answer ${f(r.series.firstAnswerSeconds)} s`,
     ],
     ['read the log once', `${f(r.readLogSeconds)} s`, `${r.logRecords} records`],
     ['rebuild-projections', `${f(r.rebuildSeconds)} s`, `${f(r.rebuildOverRead)} x read (target <= 1.5)`],

@@ -23,7 +23,8 @@ import {
   EVENT_LOG_COLLECTION,
   type EventLog,
 } from './events/eventLog';
-import { ensureRawEventChunkIndexes, RAW_EVENT_CHUNKS_COLLECTION, readChunk } from './events/rawEventChunks';
+import { ensureRawEventChunkIndexes, RAW_EVENT_CHUNKS_COLLECTION } from './events/rawEventChunks';
+import { readChunk } from './events/readChunks';
 import { ensureRawEventIndexes, RAW_EVENTS_COLLECTION } from './events/rawEvents';
 import { createApp } from './http/app';
 import { createBoundedServer } from './http/server';
@@ -34,6 +35,7 @@ import { createServiceMetrics, type ServiceMetrics } from './metrics/serviceMetr
 import { connectMongo, ensureCollections, type Mongo } from './mongo';
 import { batchStatusProjection } from './projections/batchStatus';
 import { dailyMetricsProjection } from './projections/dailyMetrics';
+import { metricSeriesProjection } from './projections/metricSeries';
 import type { Projection } from './projections/projection';
 import { PROJECTION_STATUS_COLLECTION } from './projections/projectionStatus';
 import { CHECKPOINTS_COLLECTION, POINTERS_COLLECTION } from './projections/readModels';
@@ -42,6 +44,8 @@ import { createProjector, type CatchUp, type ProjectorDeps } from './projections
 import { createCheckHealth } from './queries/checkHealth';
 import { createGetBatch } from './queries/getBatch';
 import { createGetDailyMetrics } from './queries/getDailyMetrics';
+import { createGetDailyMetricsInZone } from './queries/getDailyMetricsInZone';
+import { createGetMetricSeries } from './queries/getMetricSeries';
 import { createListBatches } from './queries/listBatches';
 import { createListFailedJobs } from './queries/listFailedJobs';
 import { createLagWatch, readProjectionLags, type LagWatch } from './queries/projectionLag';
@@ -187,6 +191,7 @@ export function buildApp(runtime: Runtime): Express {
     .catch((error: unknown) => {
       logger.warn('could not look for old spool files', { err: String(error) });
     });
+  const getMetricSeries = createGetMetricSeries({ db: mongo.db, cacheMs: config.metricsCacheMs });
   return createApp({
     config,
     logger,
@@ -224,6 +229,8 @@ export function buildApp(runtime: Runtime): Express {
       getBatch: createGetBatch({ db: mongo.db, eventLog }),
     },
     getDailyMetrics: createGetDailyMetrics({ db: mongo.db, cacheMs: config.metricsCacheMs }),
+    getMetricSeries,
+    getDailyMetricsInZone: createGetDailyMetricsInZone({ getMetricSeries }),
     queues: {
       listFailedJobs: createListFailedJobs({ queue: processingQueue }),
       retryFailedJobs: createRetryFailedJobs({ queue: processingQueue, processBatch }),
@@ -271,7 +278,7 @@ export function createHttpServer(runtime: Runtime, app: Express = buildApp(runti
 
 /** Every read model, in the order rebuilds and workers run them. */
 export function projectionsOf(): Projection[] {
-  return [dailyMetricsProjection, batchStatusProjection];
+  return [dailyMetricsProjection, batchStatusProjection, metricSeriesProjection];
 }
 
 /** The projectors of every read model; leases on the fail-fast connection, so a dead Redis stops writes. */

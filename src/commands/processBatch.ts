@@ -4,7 +4,7 @@ import type { Db } from 'mongodb';
 import { NotFoundError } from '../errors';
 import { batchKeys, batchStream, readBatchHistory, type BatchHistory } from '../events/batchHistory';
 import type { EventLog } from '../events/eventLog';
-import { planChunks } from '../events/rawEventChunks';
+import { planChunks } from '../events/deriveChunks';
 import type { Logger } from '../logging';
 import { chunkJobId, chunkJobOptions, type ChunkJobData } from '../workers/chunkJobs';
 import { withLock } from './batchLock';

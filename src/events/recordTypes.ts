@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ChunkDetail } from './chunkDetail';
 
 /**
  * Every kind of record the event log holds, with the zod schema of its `data` per version.
@@ -38,6 +39,14 @@ export const EventsProcessedV1 = z.object({
 });
 
 /**
+ * v2 adds the chunk's quarter-hour detail (see chunkDetail): what the time series in any zone and
+ * unique users are counted from. `detail` is null for a chunk whose document was written before
+ * chunk documents kept users, and every v1 record reads as `detail: null`: such a chunk's events
+ * are known per UTC day only (see metricSeries for what that leaves unanswered).
+ */
+export const EventsProcessedV2 = EventsProcessedV1.extend({ detail: ChunkDetail.nullable() });
+
+/**
  * A processing round began. `eventsPerChunk` of the first round fixes the chunk boundaries for good,
  * so a later round (after a failure, or with another EVENTS_PER_JOB) never re-slices the batch.
  */
@@ -59,7 +68,7 @@ export const BatchProcessingFailedV1 = z.object({
 
 export const recordSchemas = {
   BatchUploaded: { 1: BatchUploadedV1, 2: BatchUploadedV2 },
-  EventsProcessed: { 1: EventsProcessedV1 },
+  EventsProcessed: { 1: EventsProcessedV1, 2: EventsProcessedV2 },
   BatchProcessingStarted: { 1: BatchProcessingStartedV1 },
   BatchProcessingFailed: { 1: BatchProcessingFailedV1 },
 } as const;
@@ -69,7 +78,7 @@ export type RecordType = keyof typeof recordSchemas;
 /** The current (newest) version of each record type: what `append` writes. */
 export const currentVersion = {
   BatchUploaded: 2,
-  EventsProcessed: 1,
+  EventsProcessed: 2,
   BatchProcessingStarted: 1,
   BatchProcessingFailed: 1,
 } as const satisfies { [T in RecordType]: keyof (typeof recordSchemas)[T] };
@@ -77,7 +86,7 @@ export const currentVersion = {
 /** The schema of each type's current version: what `append` validates and what readers see. */
 export const currentSchemas = {
   BatchUploaded: BatchUploadedV2,
-  EventsProcessed: EventsProcessedV1,
+  EventsProcessed: EventsProcessedV2,
   BatchProcessingStarted: BatchProcessingStartedV1,
   BatchProcessingFailed: BatchProcessingFailedV1,
 } as const;
@@ -90,6 +99,7 @@ export type RecordData<T extends RecordType> = z.infer<(typeof currentSchemas)[T
  */
 export function upcast(type: RecordType, version: number, data: unknown): unknown {
   if (type === 'BatchUploaded' && version === 1) return { ...(data as object), eventsPerChunk: null };
+  if (type === 'EventsProcessed' && version === 1) return { ...(data as object), detail: null };
   return data;
 }
 

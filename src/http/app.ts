@@ -6,6 +6,8 @@ import type { ServiceMetrics } from '../metrics/serviceMetrics';
 import type { CheckHealth } from '../queries/checkHealth';
 import { apiDocsRouter } from './apiDocs';
 import type { GetDailyMetrics } from '../queries/getDailyMetrics';
+import type { GetDailyMetricsInZone } from '../queries/getDailyMetricsInZone';
+import type { GetMetricSeries } from '../queries/getMetricSeries';
 import { correlationId } from './correlationId';
 import { errorResponder, notFoundResponder } from './errorMapping';
 import { batchesRouter, type BatchesRouterDeps } from './batches';
@@ -13,6 +15,7 @@ import { healthRouter } from './health';
 import type { OpenApiDocument } from './openapi/document';
 import { httpMetrics, prometheusRouter } from './prometheus';
 import { metricsRouter } from './metrics';
+import { metricSeriesRouter } from './metricSeries';
 import { queuesRouter, type QueuesRouterDeps } from './queues';
 import { requestLogger } from './requestLogger';
 import { uploadsRouter } from './uploads';
@@ -33,6 +36,8 @@ export interface AppDeps {
   openApiDocument: OpenApiDocument;
   batches: BatchesRouterDeps;
   getDailyMetrics: GetDailyMetrics;
+  getDailyMetricsInZone: GetDailyMetricsInZone;
+  getMetricSeries: GetMetricSeries;
   queues: Omit<QueuesRouterDeps, 'apiKey'>;
 }
 
@@ -66,7 +71,13 @@ export function createApp(deps: AppDeps): Express {
   app.use(express.json({ limit: deps.config.http.jsonBodyLimitBytes }));
 
   // The hottest read first: every router a request passes costs it route matching.
-  app.use(metricsRouter({ getDailyMetrics: deps.getDailyMetrics }));
+  app.use(
+    metricsRouter({
+      getDailyMetrics: deps.getDailyMetrics,
+      getDailyMetricsInZone: deps.getDailyMetricsInZone,
+    }),
+  );
+  app.use(metricSeriesRouter({ getMetricSeries: deps.getMetricSeries }));
   app.use(healthRouter(deps.checkHealth));
   app.use(prometheusRouter(deps.metrics));
   app.use(apiDocsRouter(deps.openApiDocument));

@@ -8,6 +8,7 @@ import { documentedRoute, mount } from './openapi/routeTable';
 const EXAMPLE_PROJECTIONS = [
   { projection: 'batchStatus_v1', lag: 0, laggingSeconds: 0 },
   { projection: 'dailyMetrics_v1', lag: 0, laggingSeconds: 0 },
+  { projection: 'metricSeries_v1', lag: 0, laggingSeconds: 0 },
 ];
 
 const CheckResult = z.enum(['ok', 'unavailable', 'timeout']);

@@ -3,12 +3,20 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { ValidationError } from '../errors';
 import type { GetDailyMetrics } from '../queries/getDailyMetrics';
+import type { GetDailyMetricsInZone } from '../queries/getDailyMetricsInZone';
+import { timeZoneParam } from '../queries/seriesParams';
 import { documentedRoute, mount, sharedResponse } from './openapi/routeTable';
 
 export const MetricsQuery = z.object({
   date: z.iso.date().optional().meta({
-    description: 'UTC calendar date, YYYY-MM-DD. Optional; defaults to today (UTC).',
+    description:
+      'Calendar date, YYYY-MM-DD, local to tz. Optional; defaults to today (UTC), or to today in tz when tz is given.',
     example: '2024-01-15',
+  }),
+  tz: z.string().optional().meta({
+    description:
+      'IANA time zone the date is local to (default UTC, which answers from the per-UTC-day read model); the day runs from local midnight to local midnight',
+    example: 'UTC',
   }),
 });
 
@@ -35,7 +43,7 @@ export const metricsRoutes = {
     method: 'get',
     path: '/api/metrics',
     tags: ['Metrics'],
-    summary: 'Event counts per event type for one UTC day',
+    summary: 'Event counts per event type for one day (UTC, or the local day of tz)',
     description: 'Counts come from processed batches only (POST /api/batches/{id}/process).',
     request: { query: MetricsQuery },
     responses: {
@@ -56,7 +64,10 @@ export const metricsRoutes = {
   }),
 };
 
-export function metricsRouter(deps: { getDailyMetrics: GetDailyMetrics }): Router {
+export function metricsRouter(deps: {
+  getDailyMetrics: GetDailyMetrics;
+  getDailyMetricsInZone: GetDailyMetricsInZone;
+}): Router {
   const router = Router();
   mount(router, metricsRoutes.getDailyMetrics, async (req, res) => {
     // A repeated or nested ?date fails here as a malformed one does.
@@ -67,7 +78,11 @@ export function metricsRouter(deps: { getDailyMetrics: GetDailyMetrics }): Route
         z.treeifyError(query.error),
       );
     }
-    const answer: z.infer<typeof DailyMetricsResponse> = await deps.getDailyMetrics(query.data.date);
+    const tz = timeZoneParam(req.query);
+    const answer: z.infer<typeof DailyMetricsResponse> =
+      tz === 'UTC'
+        ? await deps.getDailyMetrics(query.data.date)
+        : await deps.getDailyMetricsInZone(query.data.date, tz);
     const { body, etag } = serialised(answer);
     // With the ETag set, Express answers a matching If-None-Match with 304 and hashes nothing.
     res.setHeader('ETag', etag);
@@ -83,10 +98,13 @@ export function metricsRouter(deps: { getDailyMetrics: GetDailyMetrics }): Route
  */
 const serialisedAnswers = new WeakMap<object, { body: string; etag: string }>();
 
-function serialised(answer: object): { body: string; etag: string } {
+export function serialised(
+  answer: object,
+  text: (answer: object) => string = (a) => JSON.stringify(a),
+): { body: string; etag: string } {
   let done = serialisedAnswers.get(answer);
   if (done === undefined) {
-    const body = JSON.stringify(answer);
+    const body = text(answer);
     done = { body, etag: `"${createHash('sha1').update(body).digest('base64url')}"` };
     serialisedAnswers.set(answer, done);
   }

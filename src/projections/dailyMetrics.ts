@@ -1,6 +1,7 @@
 import type { Db } from 'mongodb';
 import type { AnyLogRecord } from '../events/eventLog';
 import { writeOver, type Projection, type Write } from './projection';
+import { byCodeUnits } from '../events/codeUnitOrder';
 
 export interface EventTypeCount {
   eventType: string;
@@ -22,7 +23,7 @@ export interface DailyMetricsDoc {
 
 /** Code-unit order: the same on every database, unlike a server-side collation. */
 export function byEventType(a: EventTypeCount, b: EventTypeCount): number {
-  return a.eventType < b.eventType ? -1 : a.eventType > b.eventType ? 1 : 0;
+  return byCodeUnits(a.eventType, b.eventType);
 }
 
 /** Every (date, eventType, count) of some day documents: what a recount compares against. */

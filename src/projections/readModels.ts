@@ -7,13 +7,14 @@ import { isDuplicateKey } from '../mongo';
  * single-document update while queries keep reading the old one.
  */
 
-export type ProjectionName = 'dailyMetrics' | 'batchStatus';
+export type ProjectionName = 'dailyMetrics' | 'batchStatus' | 'metricSeries';
 
-export const PROJECTION_NAMES: readonly ProjectionName[] = ['dailyMetrics', 'batchStatus'];
+export const PROJECTION_NAMES: readonly ProjectionName[] = ['dailyMetrics', 'batchStatus', 'metricSeries'];
 
 const COLLECTION_BASE: Record<ProjectionName, string> = {
   dailyMetrics: 'daily_metrics',
   batchStatus: 'batch_status',
+  metricSeries: 'metric_series',
 };
 
 export const POINTERS_COLLECTION = 'read_model_pointers';

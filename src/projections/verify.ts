@@ -1,15 +1,18 @@
 import type { Db } from 'mongodb';
 import { UPLOAD_SESSIONS_COLLECTION } from '../commands/uploadBatch/uploadSessions';
 import type { EventLog } from '../events/eventLog';
-import { readAllChunks, RawEventForCounting, utcDate } from '../events/rawEventChunks';
+import { utcDate } from '../events/dailyCounts';
+import { RawEventForCounting } from '../events/deriveChunks';
+import { readAllChunks } from '../events/readChunks';
 import { rawEventsCollection } from '../events/rawEvents';
 import { evolveBatchStatus, type BatchStatusDoc } from './batchStatus';
 import { flattenDailyMetrics, type DailyMetricsDoc } from './dailyMetrics';
 import { liveCollection } from './readModels';
+import { SeriesRecount } from './verifySeries';
 
 /**
  * Checks the read models without the projectors, in three independent comparisons:
- * 1. daily metrics against a recount of exactly the chunks the log says were processed, read from
+ * 1. daily metrics and the metric series against a recount of exactly the chunks the log says were processed, read from
  *    the chunk documents processing read (not from the counts the log carries);
  * 2. each batch's chunk documents against its raw events (what the upload cut against what it stored);
  * 3. batch status against a fold of the log.
@@ -28,14 +31,15 @@ function add(counts: Counts, key: string, n = 1): void {
 
 interface LogFacts {
   states: Map<string, BatchStatusDoc>;
-  processed: Map<string, Set<number>>;
+  /** Per batch, its processed chunks and whether their EventsProcessed carries detail (v2). */
+  processed: Map<string, Map<number, boolean>>;
   /** Batches whose upload wrote their chunk documents (BatchUploaded v2); older ones get them when processed. */
   chunkedAtUpload: Set<string>;
 }
 
 async function foldLog(eventLog: EventLog): Promise<LogFacts> {
   const states = new Map<string, BatchStatusDoc>();
-  const processed = new Map<string, Set<number>>();
+  const processed = new Map<string, Map<number, boolean>>();
   const chunkedAtUpload = new Set<string>();
   for await (const record of eventLog.readAll()) {
     const { batchId } = record.data;
@@ -43,8 +47,8 @@ async function foldLog(eventLog: EventLog): Promise<LogFacts> {
     const next = evolveBatchStatus(states.get(batchId) ?? null, record);
     if (next !== null) states.set(batchId, next);
     if (record.type === 'EventsProcessed') {
-      const chunks = processed.get(batchId) ?? new Set<number>();
-      chunks.add(record.data.chunk);
+      const chunks = processed.get(batchId) ?? new Map<number, boolean>();
+      chunks.set(record.data.chunk, record.data.detail !== null);
       processed.set(batchId, chunks);
     }
   }
@@ -57,8 +61,10 @@ async function recountChunks(db: Db, facts: LogFacts) {
   const processedEvents = new Map<string, number>();
   const chunkCounts = new Map<string, Counts>();
   const uncountable: string[] = [];
+  const series = new SeriesRecount();
   for await (const { batchId, chunk, events } of readAllChunks(db)) {
-    const isProcessed = facts.processed.get(batchId)?.has(chunk) ?? false;
+    const detailed = facts.processed.get(batchId)?.get(chunk);
+    const isProcessed = detailed !== undefined;
     const perBatch = chunkCounts.get(batchId) ?? new Map<string, number>();
     chunkCounts.set(batchId, perBatch);
     for (const event of events) {
@@ -70,17 +76,21 @@ async function recountChunks(db: Db, facts: LogFacts) {
       add(perBatch, key);
       if (!isProcessed) continue;
       add(processedCounts, key);
+      const user = event[2];
+      if (!detailed) series.addDayOnly(event[0], event[1]);
+      else if (user !== undefined) series.addDetailed(event[0], event[1], user);
+      else uncountable.push(`batch ${batchId} chunk ${chunk}: processed with users its chunk does not hold`);
       processedEvents.set(batchId, (processedEvents.get(batchId) ?? 0) + 1);
     }
   }
-  return { processedCounts, processedEvents, chunkCounts, uncountable };
+  return { processedCounts, processedEvents, chunkCounts, uncountable, series };
 }
 
 async function countRawEvents(db: Db): Promise<Map<string, Counts>> {
   const perBatch = new Map<string, Counts>();
   const cursor = rawEventsCollection(db).find(
     {},
-    { projection: { _id: 1, batchId: 1, eventType: 1, timestamp: 1 }, batchSize: 5000 },
+    { projection: { _id: 1, batchId: 1, userId: 1, eventType: 1, timestamp: 1 }, batchSize: 5000 },
   );
   for await (const doc of cursor) {
     const counts = perBatch.get(doc.batchId) ?? new Map<string, number>();
@@ -166,6 +176,8 @@ export async function verifyReadModels(db: Db, eventLog: EventLog): Promise<stri
   differences.push(
     ...compareCounts('daily metrics', live, chunks.processedCounts, ['read model', 'recount gives']),
   );
+
+  differences.push(...(await chunks.series.compare(db)));
 
   const raw = await countRawEvents(db);
   const storing = new Set(

@@ -1,7 +1,9 @@
 import { UnrecoverableError } from 'bullmq';
 import { batchKeys, batchStream } from '../events/batchHistory';
 import type { EventLog } from '../events/eventLog';
-import { countByDayAndType, type CountableEvent } from '../events/rawEventChunks';
+import { detailOf } from '../events/chunkDetail';
+import { countByDayAndType } from '../events/dailyCounts';
+import type { CountableEvent } from '../events/rawEventChunks';
 import type { Logger } from '../logging';
 import { ChunkJobData } from './chunkJobs';
 
@@ -42,7 +44,7 @@ export function createProcessChunk(deps: ProcessChunkDeps) {
     if (stored === undefined) {
       throw new UnrecoverableError(`chunk ${job.chunk} of batch ${job.batchId} has no stored events`);
     }
-    const events: [string, number][] = [];
+    const events: NonNullable<CountableEvent>[] = [];
     for (const event of stored) {
       // A stored event that cannot be counted stays uncountable: retrying will not change it.
       if (event === null) throw new UnrecoverableError(`chunk ${job.chunk} holds a malformed raw event`);
@@ -58,6 +60,8 @@ export function createProcessChunk(deps: ProcessChunkDeps) {
         chunk: job.chunk,
         events: events.length,
         counts: countByDayAndType(events),
+        // A chunk written before chunk documents kept users is known per UTC day only.
+        detail: events.every((e) => e[2] !== undefined) ? detailOf(events) : null,
       },
       correlationId: job.correlationId,
     });

@@ -1,12 +1,12 @@
 import fc from 'fast-check';
 import { Binary, MongoClient, type Db } from 'mongodb';
+import { ChunkWriter } from '../../src/events/chunkWriter';
 import {
-  ChunkWriter,
   RAW_EVENT_CHUNKS_COLLECTION,
-  readChunk,
   type CountableEvent,
   type RawEventChunk,
 } from '../../src/events/rawEventChunks';
+import { readChunk } from '../../src/events/readChunks';
 import { uniqueName } from '../support/testConfig';
 
 const uri = process.env.TEST_MONGODB_URI ?? '';

@@ -72,16 +72,17 @@ describe('/metrics after an upload and a processing run', () => {
       30_000,
       'batch completed',
     );
-    // Both projections (checkpoints named by read model and version) reach the head of the log.
+    // Every projection (checkpoints named by read model and version) reaches the head of the log.
     const lags = await waitFor(
       async () => projectionLags(await metricsText()),
-      (l) => Object.keys(l).length === 2 && Object.values(l).every((lag) => lag === 0),
+      (l) => Object.keys(l).length === 3 && Object.values(l).every((lag) => lag === 0),
       30_000,
       'projections caught up',
     );
     expect(Object.keys(lags).sort()).toEqual([
       expect.stringMatching(/^batchStatus/) as unknown,
       expect.stringMatching(/^dailyMetrics/) as unknown,
+      expect.stringMatching(/^metricSeries/) as unknown,
     ]);
     const text = await metricsText();
 

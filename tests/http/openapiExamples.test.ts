@@ -119,6 +119,14 @@ describe('OpenAPI examples', () => {
     );
     record('GET /api/metrics 200', await call(base, 'GET', '/api/metrics?date=2024-01-15'));
     record('GET /api/metrics 400', await call(base, 'GET', '/api/metrics?date=2024-13-01'));
+    record(
+      'GET /api/metrics/series 200',
+      await call(base, 'GET', '/api/metrics/series?from=2024-01-14&to=2024-01-16&tz=Asia/Kolkata'),
+    );
+    record(
+      'GET /api/metrics/series 400',
+      await call(base, 'GET', '/api/metrics/series?from=2024-01-14&to=2024-01-16&tz=Mars/Olympus'),
+    );
     record('GET /health 200', await call(base, 'GET', '/health'));
     record('GET /api/queues/{name}/dlq 401', await call(base, 'GET', '/api/queues/event-processing/dlq'));
 
@@ -202,9 +210,9 @@ describe('OpenAPI examples', () => {
       async () =>
         ((await call(outage.baseUrl, 'GET', '/health')).body as { projections: unknown[] }).projections
           .length,
-      (n) => n === 2,
+      (n) => n === 3,
       60_000,
-      'both projections checkpointed',
+      'every projection checkpointed',
     );
     // Closed first: BullMQ workers whose Redis went away and came back did not always close again.
     await outage.workers?.close();

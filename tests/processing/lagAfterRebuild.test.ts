@@ -63,6 +63,7 @@ describe('projection lag after a rebuild', () => {
     expect(results.map((r) => [r.projection, r.from, r.to])).toEqual([
       ['dailyMetrics', 1, 2],
       ['batchStatus', 1, 2],
+      ['metricSeries', 1, 2],
     ]);
     // Records after the rebuild move the head past the retired versions' checkpoints.
     await uploadAndProcess('after');
@@ -71,7 +72,11 @@ describe('projection lag after a rebuild', () => {
     await new Promise((r) => setTimeout(r, 50));
     const second = await health();
     for (const body of [first, second]) {
-      expect(body.projections.map((p) => p.projection).sort()).toEqual(['batchStatus_v2', 'dailyMetrics_v2']);
+      expect(body.projections.map((p) => p.projection).sort()).toEqual([
+        'batchStatus_v2',
+        'dailyMetrics_v2',
+        'metricSeries_v2',
+      ]);
       expect(body).toMatchObject({ status: 'ok', checks: { projections: 'ok' } });
     }
     const metrics = await (await fetch(`${service.baseUrl}/metrics`)).text();
@@ -79,6 +84,7 @@ describe('projection lag after a rebuild', () => {
     expect(series.map(([, name, value]) => [name, Number(value)]).sort()).toEqual([
       ['batchStatus_v2', 0],
       ['dailyMetrics_v2', 0],
+      ['metricSeries_v2', 0],
     ]);
   }, 120_000);
 });

@@ -1,4 +1,6 @@
-import { RAW_EVENT_CHUNKS_COLLECTION, readChunk, type RawEventChunk } from '../../src/events/rawEventChunks';
+import { RAW_EVENT_CHUNKS_COLLECTION, type RawEventChunk } from '../../src/events/rawEventChunks';
+import { readChunk } from '../../src/events/readChunks';
+import { userFingerprint } from '../../src/events/userFingerprint';
 import { csvOfRows, rawEvents, uploadCsv } from '../support/uploads';
 import { startTestService, type TestService } from '../support/testService';
 
@@ -59,11 +61,16 @@ describe('chunks written by an upload', () => {
   async function expectChunksHoldStoredEvents(batchId: string, chunks: RawEventChunk[]) {
     const counted: string[] = [];
     for (const { chunk } of chunks) {
-      for (const event of (await readChunk(db(), batchId, chunk)) ?? []) counted.push(JSON.stringify(event));
+      for (const event of (await readChunk(db(), batchId, chunk)) ?? [])
+        counted.push(JSON.stringify(event, (_, v: unknown) => (typeof v === 'bigint' ? v.toString(16) : v)));
     }
     const stored = await rawEvents(db()).find({ batchId }).toArray();
     expect(counted.sort()).toEqual(
-      stored.map((e) => JSON.stringify([e.eventType, e.timestamp.getTime()])).sort(),
+      stored
+        .map((e) =>
+          JSON.stringify([e.eventType, e.timestamp.getTime(), userFingerprint(e.userId).toString(16)]),
+        )
+        .sort(),
     );
   }
 });

@@ -1,6 +1,7 @@
 import { MongoBulkWriteError, type Collection, type WriteError } from 'mongodb';
-import type { ChunkWriter } from '../../events/rawEventChunks';
+import type { ChunkWriter } from '../../events/chunkWriter';
 import type { RawEvent } from '../../events/rawEvents';
+import { userFingerprint } from '../../events/userFingerprint';
 import { DependencyUnavailableError } from '../../errors';
 import { DUPLICATE_KEY, isMongoUnavailable } from '../../mongo';
 import { forEachInFlight } from './forEachInFlight';
@@ -99,7 +100,7 @@ export async function storeEvents(ctx: StoreContext, spoolPath: string): Promise
       unseen.map((e) => toDoc(e, ctx.batchId, slice)),
     );
     inserted += stored.length;
-    await ctx.chunks.add(stored.map((d) => [d.eventType, d.timestamp.getTime()]));
+    await ctx.chunks.add(stored.map((d) => [d.eventType, d.timestamp.getTime(), userFingerprint(d.userId)]));
   });
   ctx.checkAlive();
   return inserted;

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Db } from 'mongodb';
 import { DependencyUnavailableError } from '../../errors';
 import type { EventLog } from '../../events/eventLog';
-import { ChunkWriter } from '../../events/rawEventChunks';
+import { ChunkWriter } from '../../events/chunkWriter';
 import { rawEventsCollection } from '../../events/rawEvents';
 import type { Logger } from '../../logging';
 import { appendBatchUploaded, recoverLeftovers } from './recoverUploads';

@@ -3,6 +3,7 @@ import { batchRoutes } from '../batches';
 import { eventsRoutes } from '../events';
 import { healthRoutes } from '../health';
 import { metricsRoutes } from '../metrics';
+import { seriesRoutes } from '../metricSeries';
 import { prometheusRoutes } from '../prometheus';
 import { queueRoutes } from '../queues';
 import { uploadRoutes } from '../uploads';
@@ -14,6 +15,7 @@ export const DOCUMENTED_ROUTES: readonly DocumentedRoute[] = [
   ...Object.values(eventsRoutes),
   ...Object.values(batchRoutes),
   ...Object.values(metricsRoutes),
+  ...Object.values(seriesRoutes),
   ...Object.values(queueRoutes),
   ...Object.values(healthRoutes),
   ...Object.values(prometheusRoutes),

@@ -1,6 +1,7 @@
 // @ts-check
 import { field, requestJson } from './api.js';
 import { renderBarChart } from './barChart.js';
+import { setupTrends } from './trends.js';
 import { byId, byIdAs, el, formatCount, todayUtc } from './dom.js';
 
 /** @typedef {import('./barChart.js').BarItem} BarItem */
@@ -130,6 +131,7 @@ export function setupMetrics() {
 
   /** Reloads until the counts stop changing (see SETTLE_MS); calling it again restarts the watch. */
   function settle() {
+    void trends.load();
     if (settling) clearTimeout(settling.timer);
     settling = { until: Date.now() + SETTLE_MS, last: undefined, same: 0, timer: undefined };
     section.dataset.settling = 'true';
@@ -151,8 +153,8 @@ export function setupMetrics() {
   }
 
   /**
-   * Shows the days a batch covers: its first day (a range view is issue 15's, which extends this;
-   * the agreed link is `#metrics?from=YYYY-MM-DD&to=YYYY-MM-DD`), then watches it settle.
+   * Shows the days a batch covers: its first day here, the whole range in the trends view (which
+   * reads the same `#metrics?from=YYYY-MM-DD&to=YYYY-MM-DD` link itself), then watches it settle.
    * @param {string} from
    * @param {string} to
    */
@@ -179,6 +181,8 @@ export function setupMetrics() {
   });
 
   section.dataset.settling = 'false';
+  // Before the first settle(): it reloads the trends too.
+  const trends = setupTrends();
   if (!fromHash()) void load();
   return { load, settle, showDays };
 }

@@ -41,6 +41,7 @@ const processed = (chunk: number, events: number, dates: string[] = ['2024-01-15
     chunk,
     events,
     counts: dates.map((date, i) => ({ date, eventType: 'click', count: i === 0 ? events : 1 })),
+    detail: null,
   });
 const failed = (chunk: number) =>
   record('BatchProcessingFailed', {

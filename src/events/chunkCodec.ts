@@ -1,0 +1,76 @@
+import { Binary } from 'mongodb';
+import type { CountableEvent, RawEventChunk } from './rawEventChunks';
+import { CHUNKS_PER_SLICE } from './rawEventChunks';
+
+/** How a chunk document holds its events (see rawEventChunks): encoding and decoding only. */
+
+/** The type index of an event that cannot be counted. */
+const NO_TYPE = 0xffffffff;
+
+export function chunkDoc(batchId: string, chunk: number, events: CountableEvent[]): RawEventChunk {
+  const eventTypes: string[] = [];
+  const indexOf = new Map<string, number>();
+  const typeIndexes = Buffer.alloc(events.length * 4);
+  const timestamps = Buffer.alloc(events.length * 8);
+  // Users are kept only when every event has one (an event that cannot be counted has none).
+  const users = events.every((e) => e === null || e[2] !== undefined)
+    ? Buffer.alloc(events.length * 8)
+    : null;
+  const typeIndex = (eventType: string): number => {
+    let index = indexOf.get(eventType);
+    if (index === undefined) {
+      index = eventTypes.push(eventType) - 1;
+      indexOf.set(eventType, index);
+    }
+    return index;
+  };
+  events.forEach((event, i) => {
+    typeIndexes.writeUInt32LE(event === null ? NO_TYPE : typeIndex(event[0]), i * 4);
+    timestamps.writeDoubleLE(event === null ? Number.NaN : event[1], i * 8);
+    users?.writeBigUInt64BE(event?.[2] ?? 0n, i * 8);
+  });
+  return {
+    _id: `${batchId}:${chunk}`,
+    batchId,
+    chunk,
+    slice: Math.floor(chunk / CHUNKS_PER_SLICE),
+    count: events.length,
+    eventTypes,
+    typeIndexes: new Binary(typeIndexes),
+    timestamps: new Binary(timestamps),
+    ...(users === null ? {} : { users: new Binary(users) }),
+  };
+}
+
+/** The bytes of a stored binary field, or an empty buffer for anything else. */
+function bytesOf(value: unknown): Buffer {
+  if (!(value instanceof Binary)) return Buffer.alloc(0);
+  const bytes = value.buffer.subarray(0, value.length());
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** Decodes a stored chunk; an event that cannot be read is null, and a damaged document gets one more null. */
+export function eventsOf(doc: RawEventChunk): CountableEvent[] {
+  const types: unknown[] = Array.isArray(doc.eventTypes) ? doc.eventTypes : [];
+  const typeIndexes = bytesOf(doc.typeIndexes);
+  const timestamps = bytesOf(doc.timestamps);
+  const users = doc.users === undefined ? null : bytesOf(doc.users);
+  const count = Math.floor(Math.min(typeIndexes.length / 4, timestamps.length / 8));
+  const events: CountableEvent[] = [];
+  for (let i = 0; i < count; i++) {
+    const eventType = types[typeIndexes.readUInt32LE(i * 4)];
+    const millis = timestamps.readDoubleLE(i * 8);
+    const readable = typeof eventType === 'string' && eventType !== '' && Number.isSafeInteger(millis);
+    if (!readable) events.push(null);
+    else if (users === null) events.push([eventType, millis]);
+    else if (users.length >= (i + 1) * 8) events.push([eventType, millis, users.readBigUInt64BE(i * 8)]);
+    else events.push(null);
+  }
+  // Sizes that disagree with the count mean a damaged document: one null makes the job fail.
+  const whole =
+    typeIndexes.length === doc.count * 4 &&
+    timestamps.length === doc.count * 8 &&
+    events.length === doc.count &&
+    (users === null || users.length === doc.count * 8);
+  return whole ? events : [...events, null];
+}

@@ -1,0 +1,75 @@
+import type { Db } from 'mongodb';
+import { z } from 'zod';
+import { ChunkWriter } from './chunkWriter';
+import { rawEventChunks, type ChunkRef, type CountableEvent } from './rawEventChunks';
+import { RAW_EVENTS_COLLECTION } from './rawEvents';
+import { userFingerprint } from './userFingerprint';
+
+/**
+ * Planning a batch's chunks, and deriving them from its raw events for a batch stored before
+ * the upload wrote chunk documents (the legacy path; nothing else reads raw events back).
+ */
+
+/** The fields counting needs; anything else in the document is ignored. */
+export const RawEventForCounting = z.object({
+  _id: z.string(),
+  userId: z.string(),
+  eventType: z.string().min(1),
+  timestamp: z.date(),
+});
+
+export function toCountable(doc: unknown): CountableEvent {
+  const parsed = RawEventForCounting.safeParse(doc);
+  if (!parsed.success || Number.isNaN(parsed.data.timestamp.getTime())) return null;
+  return [parsed.data.eventType, parsed.data.timestamp.getTime(), userFingerprint(parsed.data.userId)];
+}
+
+async function readChunkRefs(db: Db, batchId: string): Promise<ChunkRef[]> {
+  const refs = await rawEventChunks(db)
+    .find({ batchId }, { projection: { _id: 0, chunk: 1, count: 1 } })
+    .toArray();
+  return refs.map(({ chunk, count }) => ({ chunk, count })).sort((a, b) => a.chunk - b.chunk);
+}
+
+function holds(refs: readonly ChunkRef[], expectedEvents: number): boolean {
+  return (
+    refs.every((ref, i) => ref.chunk === i) &&
+    refs.reduce((sum, ref) => sum + ref.count, 0) === expectedEvents
+  );
+}
+
+/**
+ * The batch's chunks in order. When they do not hold the `expectedEvents` that BatchUploaded
+ * reports (a batch stored before chunk documents existed), they are derived from the raw events
+ * first, in key order, so repeated or concurrent calls derive the same documents.
+ */
+export async function planChunks(
+  db: Db,
+  batchId: string,
+  expectedEvents: number,
+  eventsPerChunk: number,
+): Promise<ChunkRef[]> {
+  const refs = await readChunkRefs(db, batchId);
+  if (holds(refs, expectedEvents)) return refs;
+  await deriveChunks(db, batchId, eventsPerChunk);
+  const derived = await readChunkRefs(db, batchId);
+  if (!holds(derived, expectedEvents)) {
+    const stored = derived.reduce((sum, ref) => sum + ref.count, 0);
+    throw new Error(
+      `batch ${batchId}: its chunks hold ${stored} events, BatchUploaded reports ${expectedEvents}`,
+    );
+  }
+  return derived;
+}
+
+async function deriveChunks(db: Db, batchId: string, eventsPerChunk: number): Promise<void> {
+  const cursor = db
+    .collection<{ _id: string }>(RAW_EVENTS_COLLECTION)
+    .find(
+      { batchId },
+      { projection: { _id: 1, userId: 1, eventType: 1, timestamp: 1 }, sort: { _id: 1 }, batchSize: 5000 },
+    );
+  const writer = new ChunkWriter(db, batchId, eventsPerChunk);
+  for await (const doc of cursor) await writer.add([toCountable(doc)]);
+  await writer.flush();
+}

@@ -1,0 +1,221 @@
+import fc from 'fast-check';
+import { MongoClient, type Db } from 'mongodb';
+import { detailOf } from '../../src/events/chunkDetail';
+import { countByDayAndType } from '../../src/events/dailyCounts';
+import { createEventLog, type EventLog } from '../../src/events/eventLog';
+import { userFingerprint } from '../../src/events/userFingerprint';
+import { metricSeriesProjection } from '../../src/projections/metricSeries';
+import { applyPage, projectInto, targetFor } from '../../src/projections/projector';
+import { collectionName } from '../../src/projections/readModels';
+import { createGetMetricSeries, type MetricSeries } from '../../src/queries/getMetricSeries';
+import type { SeriesParams } from '../../src/queries/seriesParams';
+import type { Interval } from '../../src/queries/zoneBuckets';
+import { uniqueName } from '../support/testConfig';
+
+/**
+ * The metric series against an independent recount: events are bucketed by the local date Intl
+ * gives for each one (not by the boundaries the query computes), users counted as distinct userId
+ * strings (not fingerprints). Timestamps cluster around DST changes and quarter-hour offsets.
+ */
+
+const ZONES = [
+  'UTC',
+  'Asia/Kathmandu',
+  'Asia/Kolkata',
+  'Europe/Berlin',
+  'America/New_York',
+  'Pacific/Chatham',
+  'Australia/Lord_Howe',
+];
+/** Local midnights of 2024 around DST changes and in zones with 30- and 45-minute offsets. */
+const ANCHORS = [
+  Date.UTC(2024, 0, 14, 18, 15), // Kathmandu (+05:45) midnight of Jan 15
+  Date.UTC(2024, 0, 14, 18, 30), // Kolkata (+05:30)
+  Date.UTC(2024, 3, 6, 10, 15), // Chatham (+13:45 until 03:45 that night) midnight of Apr 7
+  Date.UTC(2024, 3, 6, 13), // Lord Howe (+11, then +10:30)
+  Date.UTC(2024, 2, 30, 23), // Berlin midnight of Mar 31 (23 h)
+  Date.UTC(2024, 9, 26, 22), // Berlin midnight of Oct 27 (25 h)
+  Date.UTC(2024, 2, 10, 5), // New York midnight of Mar 10 (23 h)
+  Date.UTC(2024, 10, 3, 4), // New York midnight of Nov 3 (25 h)
+  Date.UTC(2024, 11, 31, 23, 59),
+];
+const DAY = 86_400_000;
+
+type Row = { userId: string; eventType: string; millis: number };
+
+const rowArb: fc.Arbitrary<Row> = fc.record({
+  userId: fc.constantFrom('u1', 'u2', 'u3', 'u4', 'ü5'),
+  eventType: fc.constantFrom('click', 'view', 'a.b', '$odd'),
+  // Near a local midnight: a day away at most, within 30 minutes of it.
+  millis: fc
+    .tuple(fc.constantFrom(...ANCHORS), fc.integer({ min: -1, max: 1 }), fc.integer({ min: -30, max: 30 }))
+    .map(([anchor, days, minutes]) => anchor + days * DAY + minutes * 60_000),
+});
+
+const localDate = (tz: string, millis: number): string =>
+  new Intl.DateTimeFormat('en-CA', {
+    timeZone: tz,
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+  }).format(millis);
+
+function label(interval: Interval, date: string): string {
+  if (interval === 'day') return date;
+  if (interval === 'month') return `${date.slice(0, 7)}-01`;
+  const d = new Date(`${date}T00:00:00Z`);
+  d.setUTCDate(d.getUTCDate() - ((d.getUTCDay() + 6) % 7));
+  return d.toISOString().slice(0, 10);
+}
+
+/** The answer's buckets with metrics, recounted from the rows. */
+function recount(rows: Row[], params: SeriesParams) {
+  const buckets = new Map<string, Map<string, { count: number; users: Set<string> }>>();
+  const totals = new Map<string, { count: number; users: Set<string> }>();
+  const add = (map: Map<string, { count: number; users: Set<string> }>, row: Row) => {
+    const entry = map.get(row.eventType) ?? { count: 0, users: new Set<string>() };
+    map.set(row.eventType, entry);
+    entry.count += 1;
+    entry.users.add(row.userId);
+  };
+  for (const row of rows) {
+    const date = localDate(params.tz, row.millis);
+    if (date < params.from || date > params.to) continue;
+    if (params.eventTypes.length > 0 && !params.eventTypes.includes(row.eventType)) continue;
+    const key = label(params.interval, date);
+    const bucket = buckets.get(key) ?? new Map<string, { count: number; users: Set<string> }>();
+    buckets.set(key, bucket);
+    add(bucket, row);
+    add(totals, row);
+  }
+  const flat = (map: Map<string, { count: number; users: Set<string> }>) =>
+    [...map]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([eventType, e]) => ({ eventType, count: e.count, uniqueUsers: e.users.size }));
+  return {
+    series: [...buckets]
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([date, m]) => ({ date, metrics: flat(m) })),
+    totals: flat(totals),
+  };
+}
+
+describe('metric series (property, real FerretDB)', () => {
+  let client: MongoClient;
+  const dbs: Db[] = [];
+
+  beforeAll(async () => {
+    client = await new MongoClient(process.env.TEST_MONGODB_URI ?? '').connect();
+  });
+  afterAll(async () => {
+    for (const db of dbs) await db.dropDatabase();
+    await client.close();
+  });
+
+  /** A fresh database whose log holds one EventsProcessed per chunk of `rows`. */
+  async function logOf(rows: Row[], perChunk: number): Promise<{ db: Db; log: EventLog }> {
+    const db = client.db(uniqueName('series'));
+    dbs.push(db);
+    const log = createEventLog(db);
+    for (let chunk = 0; chunk * perChunk < rows.length; chunk++) {
+      const events = rows
+        .slice(chunk * perChunk, (chunk + 1) * perChunk)
+        .map((r) => [r.eventType, r.millis, userFingerprint(r.userId)] as [string, number, bigint]);
+      await log.append({
+        type: 'EventsProcessed',
+        key: `EventsProcessed:b:${chunk}`,
+        streamId: 'batch:b',
+        data: {
+          batchId: 'b',
+          chunk,
+          events: events.length,
+          counts: countByDayAndType(events),
+          detail: detailOf(events),
+        },
+        correlationId: 'test',
+      });
+    }
+    return { db, log };
+  }
+
+  const paramsArb = fc
+    .record({
+      tz: fc.constantFrom(...ZONES),
+      interval: fc.constantFrom<Interval>('day', 'week', 'month'),
+      anchor: fc.constantFrom(...ANCHORS),
+      before: fc.integer({ min: 0, max: 5 }),
+      days: fc.integer({ min: 1, max: 40 }),
+      eventTypes: fc.subarray(['click', 'view', 'a.b', '$odd']),
+    })
+    .map(({ tz, interval, anchor, before, days, eventTypes }): SeriesParams => {
+      const from = new Date(anchor - before * DAY).toISOString().slice(0, 10);
+      const to = new Date(anchor - before * DAY + (days - 1) * DAY).toISOString().slice(0, 10);
+      return { tz, interval, from, to, eventTypes: [...eventTypes].sort() };
+    });
+
+  const withMetrics = (answer: MetricSeries) => answer.series.filter((b) => b.metrics.length > 0);
+
+  it('equals a recount from the raw rows in any zone, interval and range; every bucket is present', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(rowArb, { minLength: 1, maxLength: 80 }),
+        fc.integer({ min: 1, max: 25 }),
+        fc.array(paramsArb, { minLength: 1, maxLength: 3 }),
+        fc.array(fc.constantFrom<Interval>('day', 'week', 'month'), {
+          minLength: ZONES.length,
+          maxLength: ZONES.length,
+        }),
+        async (rows, perChunk, narrow, intervals) => {
+          // Every zone over the whole year (every row), and a few narrower ranges.
+          const questions = [
+            ...ZONES.map((tz, i): SeriesParams => ({
+              tz,
+              interval: intervals[i] ?? 'day',
+              from: '2024-01-08',
+              to: '2025-01-05',
+              eventTypes: [],
+            })),
+            ...narrow,
+          ];
+          const { db, log } = await logOf(rows, perChunk);
+          const target = targetFor(db, metricSeriesProjection, 1);
+          await projectInto(db, log, target, { fence: 1 });
+          const getSeries = createGetMetricSeries({ db });
+          for (const params of questions) {
+            const answer = await getSeries(params);
+            const want = recount(rows, params);
+            expect({ series: withMetrics(answer), totals: answer.totals }).toEqual(want);
+            expect(answer.series[0]?.date).toBe(label(params.interval, params.from));
+            expect(answer.series.at(-1)?.date).toBe(label(params.interval, params.to));
+            expect(new Set(answer.series.map((b) => b.date)).size).toBe(answer.series.length);
+          }
+        },
+      ),
+      { numRuns: 25 },
+    );
+  }, 300_000);
+
+  it('replaying a page, whole or in overlapping parts, changes nothing', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(rowArb, { minLength: 1, maxLength: 40 }),
+        fc.integer({ min: 1, max: 8 }),
+        fc.nat(),
+        async (rows, perChunk, cut) => {
+          const { db, log } = await logOf(rows, perChunk);
+          const target = targetFor(db, metricSeriesProjection, 1);
+          const page = await log.readFrom(1, 500);
+          await applyPage(target, page);
+          const collection = db.collection(collectionName('metricSeries', 1));
+          const once = await collection.find({}).sort({ _id: 1 }).toArray();
+          await applyPage(target, page);
+          const at = cut % (page.length + 1);
+          await applyPage(target, page.slice(0, at));
+          await applyPage(target, page.slice(Math.max(0, at - 1)));
+          expect(await collection.find({}).sort({ _id: 1 }).toArray()).toEqual(once);
+        },
+      ),
+      { numRuns: 15 },
+    );
+  }, 300_000);
+});
