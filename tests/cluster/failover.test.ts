@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequeueLostChunks } from '../../src/commands/requeueLostChunks';
 import { buildProjectors } from '../../src/compose';
-import { readChunk } from '../../src/events/rawEventChunks';
+import { readChunk } from '../../src/events/readChunks';
 import { startRedisCluster, type RunningRedisCluster } from '../../src/localStack/redisCluster';
 import { createRedis } from '../../src/redis';
 import { createProcessChunk, type ProcessChunk } from '../../src/workers/processChunk';
