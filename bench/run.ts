@@ -9,14 +9,27 @@ import { loadTestMetrics, seedYearOfMetrics, seedYearOfSeries, SERIES_PATH } fro
 import { freePort, ROOT, startService, startStack, waitForHealth, type ServiceProcess } from './processes';
 import { printTable, type BenchResult } from './report';
 import { readLogOnce, waitForProjections } from './projectionsCaughtUp';
+import { measureWorkerScaling, printWorkerScaling } from './workerScaling';
 
 /**
  * `npm run bench [-- --quick | --large]`: the pipeline against the database's own floor.
+ * `npm run bench -- --workers N [--quick | --rows=N]`: processing time with 1..N worker processes.
  * Starts its own PostgreSQL, FerretDB and Redis and its own API and worker processes; never touches a
  * developer's data. Prints a table and writes JSON under artifacts/bench/.
  */
 
 const OUT = join(ROOT, 'artifacts', 'bench');
+
+/** `--workers N` or `--workers=N`: measure worker scaling up to N processes instead. */
+function workersFor(args: string[]): number | undefined {
+  const at = args.findIndex((a) => a === '--workers' || a.startsWith('--workers='));
+  if (at < 0) return undefined;
+  const arg = args[at] ?? '';
+  const value = arg.includes('=') ? arg.slice('--workers='.length) : args[at + 1];
+  const workers = Number(value);
+  if (!Number.isInteger(workers) || workers < 1) throw new Error('--workers wants a whole number >= 1');
+  return workers;
+}
 
 function rowsFor(args: string[]): number {
   if (args.includes('--quick')) return 20_000;
@@ -97,6 +110,27 @@ async function main(): Promise<void> {
           ]),
       ),
     };
+    const maxWorkers = workersFor(args);
+    if (maxWorkers !== undefined) {
+      const scaling = await measureWorkerScaling({
+        stack,
+        mongo,
+        csvPath,
+        rows,
+        maxWorkers,
+        env,
+        services,
+        say,
+      });
+      printWorkerScaling(scaling);
+      const file = join(OUT, `workers-${rows}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+      writeFileSync(
+        file,
+        `${JSON.stringify({ rows, env: { EVENTS_PER_JOB: env.EVENTS_PER_JOB ?? 'default' }, scaling }, null, 2)}\n`,
+      );
+      process.stderr.write(`written ${file}\n`);
+      return;
+    }
     const api = startService('api', env);
     const worker = startService('worker', env);
     services.push(api, worker);

@@ -56,13 +56,13 @@ function expected(files: readonly CsvFile[]): Map<string, Metrics> {
 }
 
 /** Waits until GET /api/metrics of every day equals the recount (projections catch up eventually). */
-export async function metricsMatch(world: World, files: readonly CsvFile[]): Promise<void> {
+export async function metricsMatch(world: World, files: readonly CsvFile[], apiIndex = 0): Promise<void> {
   const want = expected(files);
   const deadline = Date.now() + 120_000;
   for (;;) {
     const wrong: string[] = [];
     for (const day of allDays()) {
-      const reply = await world.call('GET', `/api/metrics?date=${day}`);
+      const reply = await world.call('GET', `/api/metrics?date=${day}`, undefined, apiIndex);
       const got = JSON.stringify(reply.body.metrics ?? null);
       const wanted = JSON.stringify(want.get(day) ?? []);
       if (got !== wanted) wrong.push(`${day}: got ${got}, recount ${wanted}`);

@@ -39,10 +39,14 @@ function say(line: string): void {
 
 async function runOnce(scenario: Scenario, run: number): Promise<RunResult> {
   const seed = 1000 * run + scenario.name.length;
-  const world = await World.create(scenario.name.replace(/\W+/g, '-').toLowerCase(), scenario.env);
+  const world = await World.create(
+    scenario.name.replace(/\W+/g, '-').toLowerCase(),
+    scenario.env,
+    scenario.apis ?? 1,
+  );
   let failed = false;
   try {
-    await world.startApi();
+    for (let i = 0; i < (scenario.apis ?? 1); i++) await world.startApi(i);
     for (let i = 0; i < (scenario.workers ?? 1); i++) await world.startWorker();
     const outcome = await scenario.run(world, rows, seed);
     return { scenario: scenario.name, run, ok: true, recoveryMs: outcome.recoveryMs, note: outcome.note };

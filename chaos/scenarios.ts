@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { checkEverything } from './checks';
+import { checkEverything, metricsMatch } from './checks';
 import { csvFile, prng, rowsOf, type CsvFile } from './workload';
 import type { Server, World } from './world';
 
@@ -18,6 +18,8 @@ export interface Scenario {
   name: string;
   /** Workers started before the scenario (default 1). */
   workers?: number;
+  /** API processes started before the scenario, each on its own port (default 1). */
+  apis?: number;
   /** Service settings of its own (e.g. several chunks per file). */
   env?: Record<string, string>;
   run(world: World, size: number, seed: number): Promise<Outcome>;
@@ -133,6 +135,80 @@ function serverKilledMidProcessing(server: Server): Scenario {
   };
 }
 
+/** The `r=` (remaining) of a draft-8 `RateLimit` header, e.g. `"uploads";r=9;t=60`. */
+function remainingOf(reply: { headers?: Headers }): number | undefined {
+  const match = /;\s*r=(\d+)/.exec(reply.headers?.get('ratelimit') ?? '');
+  return match?.[1] === undefined ? undefined : Number(match[1]);
+}
+
+/**
+ * Three API and three worker processes on one stack: files uploaded through different APIs at
+ * once, one API killed mid-upload (the file stored again through another), every batch processed
+ * from two APIs, a worker killed mid-processing and replaced; then the usual checks, the same
+ * metrics from every API, and one rate-limit window counted across all three.
+ */
+const manyProcesses: Scenario = {
+  name: '3 APIs + 3 workers, an API and a worker killed',
+  apis: 3,
+  workers: 3,
+  env: { WORKER_CONCURRENCY: '2', EVENTS_PER_JOB: '200', UPLOAD_RATE_LIMIT: '1000' },
+  async run(world, size, seed) {
+    const list = files(size, seed, 3);
+    const [f0, f1, f2] = list;
+    if (f0 === undefined || f1 === undefined || f2 === undefined) throw new Error('no file');
+    const started = Date.now();
+    const pending = world.upload(f1.name, f1.text, 1);
+    const others = Promise.all([
+      world.uploadUntilStored(f0.name, f0.text, 300_000, 0),
+      world.uploadUntilStored(f2.name, f2.text, 300_000, 2),
+    ]);
+    await whenStored(world, Math.floor(size / 5));
+    await world.apis[1]?.kill();
+    const first = await pending;
+    const retried =
+      first.status === 201 ? first : await world.uploadUntilStored(f1.name, f1.text, 300_000, 2);
+    await world.startApi(1);
+    const ids = [...(await others), retried].map((r) => r.body.batchId as string);
+    // Each batch processed from two different APIs at once.
+    await Promise.all(
+      ids.flatMap((id, i) => [
+        world.call('POST', `/api/batches/${id}/process`, undefined, i % 3),
+        world.call('POST', `/api/batches/${id}/process`, undefined, (i + 1) % 3),
+      ]),
+    );
+    await whenProcessing(world, ids);
+    await world.workers[0]?.kill();
+    await world.startWorker();
+    await waitCompleted(world, ids);
+    const recoveryMs = Date.now() - started;
+    await checkEverything(world, list, ids);
+    // Every other API answers the same metrics (they read one database) and is healthy.
+    for (let api = 1; api < world.apis.length; api++) {
+      await world.waitHealthy(60_000, true, api);
+      await metricsMatch(world, list, api);
+    }
+    // One window shared by every API: each request, whichever API takes it, counts once.
+    const remaining: (number | undefined)[] = [];
+    for (let i = 0; i < 6; i++)
+      remaining.push(remainingOf(await world.call('POST', '/api/uploads', new FormData(), i % 3)));
+    for (let i = 1; i < remaining.length; i++) {
+      const before = remaining[i - 1];
+      const now = remaining[i];
+      if (before === undefined || now === undefined || now !== before - 1) {
+        throw new Error(
+          `the rate limit is not shared across the APIs: remaining ${JSON.stringify(remaining)}`,
+        );
+      }
+    }
+    return {
+      recoveryMs,
+      note:
+        `${first.status === 201 ? 'upload ended before the API kill' : `killed API answered ${first.status}`}; ` +
+        `rate limit remaining across APIs ${remaining.join(',')}`,
+    };
+  },
+};
+
 export const SCENARIOS: Scenario[] = [
   {
     name: 'API killed mid-upload, re-upload',
@@ -215,6 +291,7 @@ export const SCENARIOS: Scenario[] = [
       return { recoveryMs, note: '' };
     },
   },
+  manyProcesses,
   serverKilledMidUpload('redis'),
   serverKilledMidProcessing('redis'),
   serverKilledMidUpload('ferretdb'),

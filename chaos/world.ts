@@ -21,6 +21,8 @@ export interface Reply {
   status: number;
   body: Record<string, unknown>;
   ms: number;
+  /** The answer's headers (none when the API gave no answer). */
+  headers?: Headers;
 }
 
 class Service {
@@ -50,8 +52,9 @@ class Service {
 }
 
 export class World {
-  readonly baseUrl: string;
-  readonly api: Service;
+  /** The API processes, each on a port of its own; `api` is the first. */
+  readonly apis: Service[];
+  private readonly baseUrls: string[];
   readonly workers: Service[] = [];
   /** Every status an API answered; a 500 anywhere fails the run. */
   readonly statuses: number[] = [];
@@ -60,13 +63,26 @@ export class World {
     private readonly ports: StackPorts,
     private readonly env: Record<string, string>,
     readonly mongo: MongoClient,
-    apiPort: number,
+    apiPorts: number[],
   ) {
-    this.baseUrl = `http://127.0.0.1:${apiPort}`;
-    this.api = new Service('api', env, join(dir, 'api.log'));
+    this.baseUrls = apiPorts.map((port) => `http://127.0.0.1:${port}`);
+    this.apis = apiPorts.map(
+      (port, i) =>
+        new Service('api', { ...env, PORT: String(port) }, join(dir, i === 0 ? 'api.log' : `api-${i}.log`)),
+    );
   }
 
-  static async create(name: string, settings: Record<string, string> = {}): Promise<World> {
+  get api(): Service {
+    const first = this.apis[0];
+    if (first === undefined) throw new Error('a world has at least one API');
+    return first;
+  }
+
+  get baseUrl(): string {
+    return this.baseUrls[0] ?? '';
+  }
+
+  static async create(name: string, settings: Record<string, string> = {}, apiCount = 1): Promise<World> {
     const dir = mkdtempSync(join(tmpdir(), `ems-chaos-${name}-`));
     chmodSync(dir, 0o755);
     const state = await startStack({
@@ -76,7 +92,12 @@ export class World {
       root: ROOT,
     });
     const ports = state.ports as StackPorts;
-    const apiPort = await freePort();
+    const apiPorts: number[] = [];
+    while (apiPorts.length < apiCount) {
+      const port = await freePort();
+      if (!apiPorts.includes(port)) apiPorts.push(port);
+    }
+    const apiPort = apiPorts[0] ?? 0;
     const env: Record<string, string> = {
       NODE_ENV: 'production',
       ADMIN_API_KEY: 'chaos-admin-key-5f2a9c1e7b3d',
@@ -97,7 +118,7 @@ export class World {
       ...settings,
     };
     const mongo = new MongoClient(env.MONGODB_URI ?? '', { serverSelectionTimeoutMS: 30_000 });
-    const world = new World(dir, ports, env, mongo, apiPort);
+    const world = new World(dir, ports, env, mongo, apiPorts);
     await mongo.connect();
     return world;
   }
@@ -106,9 +127,12 @@ export class World {
     return this.mongo.db('chaos');
   }
 
-  async startApi(): Promise<void> {
-    this.api.start();
-    await this.waitHealthy(60_000, false);
+  /** Starts API process `index` (the first by default) and waits until it answers /health. */
+  async startApi(index = 0): Promise<void> {
+    const api = this.apis[index];
+    if (api === undefined) throw new Error(`no API ${index}`);
+    api.start();
+    await this.waitHealthy(60_000, false, index);
   }
 
   /** Starts a worker process and waits until it has started its workers (it logs so at `info`). */
@@ -152,10 +176,11 @@ export class World {
     }
   }
 
-  async call(method: string, path: string, body?: FormData): Promise<Reply> {
+  /** One request to API `apiIndex` (the first by default). */
+  async call(method: string, path: string, body?: FormData, apiIndex = 0): Promise<Reply> {
     const started = Date.now();
     try {
-      const res = await fetch(`${this.baseUrl}${path}`, {
+      const res = await fetch(`${this.baseUrls[apiIndex] ?? this.baseUrl}${path}`, {
         method,
         body,
         signal: AbortSignal.timeout(600_000),
@@ -168,24 +193,24 @@ export class World {
       } catch {
         parsed = { raw: text };
       }
-      return { status: res.status, body: parsed, ms: Date.now() - started };
+      return { status: res.status, body: parsed, ms: Date.now() - started, headers: res.headers };
     } catch (error) {
       // The API was killed under the request, or is restarting: no HTTP answer at all.
       return { status: 0, body: { error: String(error) }, ms: Date.now() - started };
     }
   }
 
-  upload(name: string, text: string): Promise<Reply> {
+  upload(name: string, text: string, apiIndex = 0): Promise<Reply> {
     const form = new FormData();
     form.append('file', new Blob([text], { type: 'text/csv' }), name);
-    return this.call('POST', '/api/uploads', form);
+    return this.call('POST', '/api/uploads', form, apiIndex);
   }
 
   /** Uploads until a 201, waiting out 503s (dependency down, server busy) and a restarting API. */
-  async uploadUntilStored(name: string, text: string, timeoutMs = 300_000): Promise<Reply> {
+  async uploadUntilStored(name: string, text: string, timeoutMs = 300_000, apiIndex = 0): Promise<Reply> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const reply = await this.upload(name, text);
+      const reply = await this.upload(name, text, apiIndex);
       if (reply.status === 201) return reply;
       if (reply.status !== 503 && reply.status !== 0) {
         throw new Error(`upload of ${name} answered ${reply.status}: ${JSON.stringify(reply.body)}`);
@@ -196,11 +221,11 @@ export class World {
     }
   }
 
-  async waitHealthy(timeoutMs = 120_000, ok = true): Promise<void> {
+  async waitHealthy(timeoutMs = 120_000, ok = true, apiIndex = 0): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     let last = '';
     for (;;) {
-      const reply = await this.call('GET', '/health');
+      const reply = await this.call('GET', '/health', undefined, apiIndex);
       if (reply.status === 200 && (!ok || reply.body.status === 'ok')) return;
       last = JSON.stringify(reply.body);
       if (Date.now() > deadline) throw new Error(`the API did not become healthy: ${last}`);
@@ -218,7 +243,7 @@ export class World {
   }
 
   async close(keep: boolean): Promise<void> {
-    await this.api.kill();
+    for (const api of this.apis) await api.kill();
     for (const w of this.workers) await w.kill();
     await this.mongo.close().catch(() => undefined);
     await stopStack(this.dir);

@@ -3,7 +3,6 @@ import type { Server } from 'node:http';
 import { join } from 'node:path';
 import type { Queue } from 'bullmq';
 import type { Express } from 'express';
-import type { Redis } from 'ioredis';
 import { createProcessBatch } from './commands/processBatch';
 import { createRequeueLostChunks } from './commands/requeueLostChunks';
 import { createRetryFailedJobs } from './commands/retryFailedJobs';
@@ -52,7 +51,7 @@ import { createListFailedJobs } from './queries/listFailedJobs';
 import { createLagWatch, readProjectionLags, type LagWatch } from './queries/projectionLag';
 import { createReadQueueDepth } from './queries/queueDepth';
 import { withTimeout } from './queries/withTimeout';
-import { createRedis, waitUntilReady } from './redis';
+import { createRedis, waitUntilReady, type RedisClient } from './redis';
 import { createProcessingQueue, type ChunkJobData } from './workers/chunkJobs';
 import { createProcessChunk } from './workers/processChunk';
 import { createProjectionsQueue, wakeProjections } from './workers/projectionWorker';
@@ -67,7 +66,7 @@ export interface Runtime {
   logger: Logger;
   mongo: Mongo;
   /** Fail-fast connection for the request path (health checks, queue producers, leases, rate limit). */
-  redis: Redis;
+  redis: RedisClient;
   eventLog: EventLog;
   /** Producer side of `event-processing` (fail-fast connection). */
   processingQueue: Queue<ChunkJobData>;
@@ -111,15 +110,15 @@ export async function openRuntime(config: Config, logger: Logger): Promise<Runti
     await mongo.client.close().catch(() => undefined);
     throw error;
   }
-  const redis = createRedis(config.redis.url, 'request');
+  const redis = createRedis(config.redis.target, 'request');
   redis.on('error', (err: Error) => {
     logger.debug('redis connection error', { err: err.message });
   });
   if (!(await waitUntilReady(redis, REDIS_START_WAIT_MS))) {
     logger.warn('Redis is not reachable yet; requests that need it answer 503 until it is');
   }
-  const processingQueue = createProcessingQueue(redis, config.redis.prefix);
-  const projectionsQueue = createProjectionsQueue(redis, config.redis.prefix);
+  const processingQueue = createProcessingQueue(redis, config.redis.queuePrefix);
+  const projectionsQueue = createProjectionsQueue(redis, config.redis.queuePrefix);
   for (const queue of [processingQueue, projectionsQueue] as Queue[]) {
     queue.on('error', (err: Error) => {
       logger.debug('queue producer error', { queue: queue.name, err: err.message });
@@ -302,7 +301,7 @@ export function runWorkers(runtime: Runtime): RunningWorkers {
   return startWorkers({
     config,
     logger,
-    connection: createRedis(config.redis.url, 'worker'),
+    connection: createRedis(config.redis.target, 'worker'),
     eventLog,
     processingQueue,
     processChunk: createProcessChunk({

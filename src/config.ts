@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import { queuePrefix, type RedisTarget } from './redis';
 
 /** The only module that reads process.env: everything else receives a Config. */
 
@@ -20,7 +21,18 @@ const envSchema = z
       .string()
       .regex(/^[A-Za-z0-9_-]{1,63}$/, 'letters, digits, _ and - only')
       .default('event_metrics'),
-    REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://'),
+    REDIS_URL: z
+      .string()
+      .regex(/^rediss?:\/\//, 'must start with redis:// or rediss://')
+      .optional(),
+    REDIS_CLUSTER_NODES: z
+      .string()
+      .regex(
+        /^\s*[A-Za-z0-9.:[\]-]+:\d{1,5}\s*(,\s*[A-Za-z0-9.:[\]-]+:\d{1,5}\s*)*$/,
+        'host:port of one or more cluster nodes, separated by commas',
+      )
+      .optional(),
+    REDIS_CLUSTER_PASSWORD: z.string().optional(),
     REDIS_PREFIX: z
       .string()
       .regex(/^[A-Za-z0-9_:-]{1,64}$/, 'letters, digits, _, : and - only')
@@ -76,7 +88,13 @@ export interface Config {
     maxConnections: number;
   };
   mongo: { uri: string; dbName: string };
-  redis: { url: string; prefix: string };
+  redis: {
+    target: RedisTarget;
+    /** Prefix of every key the service writes outside BullMQ (leases, locks, the rate limit). */
+    prefix: string;
+    /** BullMQ's prefix: REDIS_PREFIX, hash-tagged on a cluster (see queuePrefix). */
+    queuePrefix: string;
+  };
   admin: { apiKey: string; generated: boolean };
   logLevel: Env['LOG_LEVEL'];
   uploads: {
@@ -148,15 +166,50 @@ function resolveAdminKey(env: Env): Config['admin'] {
   return { apiKey: key, generated: false };
 }
 
+const REDIS_CHOICE =
+  'set REDIS_URL (one Redis server) or REDIS_CLUSTER_NODES (a Redis Cluster), exactly one of them';
+
+function parseNodes(list: string): { host: string; port: number }[] {
+  return list.split(',').map((entry) => {
+    const at = entry.trim().lastIndexOf(':');
+    const host = entry
+      .trim()
+      .slice(0, at)
+      .replace(/^\[(.*)\]$/, '$1');
+    return { host, port: Number(entry.trim().slice(at + 1)) };
+  });
+}
+
+function redisSettings(env: Env): Config['redis'] {
+  const target: RedisTarget =
+    env.REDIS_CLUSTER_NODES === undefined
+      ? { kind: 'single', url: env.REDIS_URL ?? '' }
+      : {
+          kind: 'cluster',
+          nodes: parseNodes(env.REDIS_CLUSTER_NODES),
+          ...(env.REDIS_CLUSTER_PASSWORD === undefined ? {} : { password: env.REDIS_CLUSTER_PASSWORD }),
+        };
+  return { target, prefix: env.REDIS_PREFIX, queuePrefix: queuePrefix(target, env.REDIS_PREFIX) };
+}
+
 /** Parses an environment (process.env by default) into a Config, or throws ConfigError naming each bad key. */
 export function loadConfig(source: Record<string, string | undefined> = process.env): Config {
   // Empty strings mean "unset", as in most .env files.
   const cleaned = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ''));
   const parsed = envSchema.safeParse(cleaned);
-  if (!parsed.success) {
-    throw new ConfigError(
-      parsed.error.issues.map((issue) => ({ key: issue.path.join('.') || '(root)', message: issue.message })),
-    );
+  // Checked apart from the schema, so it is reported together with every other bad key.
+  const redisIssues =
+    (cleaned.REDIS_URL === undefined) === (cleaned.REDIS_CLUSTER_NODES === undefined)
+      ? [{ key: 'REDIS_URL', message: REDIS_CHOICE }]
+      : [];
+  if (!parsed.success || redisIssues.length > 0) {
+    throw new ConfigError([
+      ...(parsed.error?.issues ?? []).map((issue) => ({
+        key: issue.path.join('.') || '(root)',
+        message: issue.message,
+      })),
+      ...redisIssues,
+    ]);
   }
   const env = parsed.data;
 
@@ -179,7 +232,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       maxConnections: env.HTTP_MAX_CONNECTIONS,
     },
     mongo: { uri: env.MONGODB_URI, dbName: env.MONGODB_DB },
-    redis: { url: env.REDIS_URL, prefix: env.REDIS_PREFIX },
+    redis: redisSettings(env),
     admin,
     logLevel: env.LOG_LEVEL,
     uploads: {

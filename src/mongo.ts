@@ -5,7 +5,11 @@ import {
   MongoNetworkError,
   MongoServerError,
   MongoServerSelectionError,
+  ReadConcern,
+  ReadPreference,
   type Db,
+  type DbOptions,
+  type MongoClientOptions,
   type WriteError,
 } from 'mongodb';
 
@@ -26,11 +30,29 @@ export interface Mongo {
  * and every request then answered 503); a server that cannot be reached fails server selection
  * after 5 s, which is the 503.
  */
+/**
+ * The concerns every collection inherits (README "MongoDB in production"). Writes are acknowledged
+ * once a majority of the replica set has them (`w: 'majority'`, journaled): an acknowledged log
+ * record, read-model write or checkpoint survives a failover, because the new primary is elected
+ * from that majority. Reads see only majority-committed data (`readConcern: 'majority'`): a
+ * projector never folds a record that a failover could roll back, so the read models stay a pure
+ * function of the log that survives. Reads go to the primary, the only member that sees the log's
+ * head; the driver retries a write or read once across a failover (retryWrites/retryReads).
+ */
+export const MONGO_CONCERNS: DbOptions & MongoClientOptions = {
+  writeConcern: { w: 'majority', journal: true },
+  readConcern: new ReadConcern('majority'),
+  readPreference: ReadPreference.PRIMARY,
+};
+
 export async function connectMongo(uri: string, dbName: string): Promise<Mongo> {
   const client = new MongoClient(uri, {
     serverSelectionTimeoutMS: 5000,
     connectTimeoutMS: 10_000,
     appName: 'event-metrics-service',
+    retryWrites: true,
+    retryReads: true,
+    ...MONGO_CONCERNS,
   });
   const servers = new Map<string, string | null>();
   client.on('serverHeartbeatSucceeded', (event) => servers.set(event.connectionId, null));
@@ -38,7 +60,7 @@ export async function connectMongo(uri: string, dbName: string): Promise<Mongo> 
   await client.connect();
   return {
     client,
-    db: client.db(dbName),
+    db: client.db(dbName, MONGO_CONCERNS),
     reachable() {
       const errors = [...servers.values()];
       if (errors.length === 0 || errors.some((e) => e === null)) return { ok: true, error: null };

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis';
 import { ServiceBusyError } from '../errors';
 import { releaseHold, renewHold, takeHold } from '../redisHold';
 
@@ -20,7 +20,7 @@ export interface LockTiming {
 const DEFAULT_TIMING: LockTiming = { ttlMs: 30_000, waitMs: 30_000, pollMs: 50 };
 
 export async function withLock<T>(
-  redis: Redis,
+  redis: RedisClient,
   key: string,
   run: () => Promise<T>,
   busyMessage: string,

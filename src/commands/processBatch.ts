@@ -1,5 +1,5 @@
 import type { Job, Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis';
 import type { Db } from 'mongodb';
 import { NotFoundError } from '../errors';
 import { batchKeys, batchStream, readBatchHistory, type BatchHistory } from '../events/batchHistory';
@@ -22,7 +22,7 @@ export interface ProcessBatchDeps {
   eventLog: EventLog;
   queue: Queue<ChunkJobData>;
   /** Fail-fast connection for the per-batch lock. */
-  redis: Redis;
+  redis: RedisClient;
   redisPrefix: string;
   eventsPerJob: number;
   logger: Logger;

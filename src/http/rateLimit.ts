@@ -1,12 +1,12 @@
 import type { Request, RequestHandler } from 'express';
 import { rateLimit, type RateLimitInfo } from 'express-rate-limit';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis';
 import { RateLimitedError } from '../errors';
 import type { Logger } from '../logging';
 import { RedisRateLimitStore } from './rateLimitStore';
 
 export interface UploadRateLimiterDeps {
-  redis: Redis;
+  redis: RedisClient;
   /** The service's Redis key prefix (REDIS_PREFIX). */
   redisPrefix: string;
   logger: Logger;

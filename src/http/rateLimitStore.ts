@@ -1,5 +1,5 @@
 import { MemoryStore, type ClientRateLimitInfo, type Options, type Store } from 'express-rate-limit';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis';
 import type { Logger } from '../logging';
 import { withTimeout } from '../queries/withTimeout';
 
@@ -25,7 +25,7 @@ return {hits, ttl}
 `;
 
 export interface RedisRateLimitStoreOptions {
-  redis: Redis;
+  redis: RedisClient;
   /** Key prefix, e.g. `ems:ratelimit:uploads:`. */
   prefix: string;
   logger: Logger;
@@ -78,7 +78,7 @@ export class RedisRateLimitStore implements Store {
     });
   }
 
-  private async call<T>(command: (redis: Redis) => Promise<T>): Promise<T> {
+  private async call<T>(command: (redis: RedisClient) => Promise<T>): Promise<T> {
     const result = await withTimeout(this.options.timeoutMs ?? 500, () => command(this.options.redis));
     if (this.usingFallback) {
       this.usingFallback = false;

@@ -47,6 +47,14 @@ export function ensureRedisServer(say: Say): string {
   return onPath('redis-server') ?? 'redis-server';
 }
 
+/** redis-cli (Debian's redis-tools, which redis-server depends on), for joining a local Redis Cluster. */
+export function ensureRedisCli(say: Say): string {
+  const found = onPath('redis-cli');
+  if (found !== undefined) return found;
+  aptInstall(['redis-tools'], say);
+  return onPath('redis-cli') ?? 'redis-cli';
+}
+
 /** The bin folder of the newest PostgreSQL server (Debian keeps them in /usr/lib/postgresql/N/bin). */
 function postgresBinDir(): string | undefined {
   const base = '/usr/lib/postgresql';

@@ -8,14 +8,16 @@ import { readStackState, stackStatus } from './stack';
  */
 export function envWithLocalStack(env: NodeJS.ProcessEnv = process.env): Record<string, string | undefined> {
   const merged: Record<string, string | undefined> = { ...env };
-  if (env.MONGODB_URI && env.REDIS_URL) return merged;
+  // A Redis Cluster (REDIS_CLUSTER_NODES) is configured Redis: the local stack's server is not added to it.
+  const redisConfigured = Boolean(env.REDIS_URL) || Boolean(env.REDIS_CLUSTER_NODES);
+  if (env.MONGODB_URI && redisConfigured) return merged;
   const { dir } = readLocalStackSettings(env);
   const state = readStackState(dir);
   const running = stackStatus(dir);
   if (!env.MONGODB_URI && running.ferretdb === 'running' && state?.mongoUri !== undefined) {
     merged.MONGODB_URI = state.mongoUri;
   }
-  if (!env.REDIS_URL && running.redis === 'running' && state?.redisUrl !== undefined)
+  if (!redisConfigured && running.redis === 'running' && state?.redisUrl !== undefined)
     merged.REDIS_URL = state.redisUrl;
   return merged;
 }

@@ -19,7 +19,11 @@ const say = (line: string): void => {
 async function main(): Promise<number> {
   loadProjectEnv();
   const settings = readLocalStackSettings();
-  const want = { mongo: !process.env.MONGODB_URI, redis: !process.env.REDIS_URL };
+  const want = {
+    mongo: !process.env.MONGODB_URI,
+    // A Redis Cluster (REDIS_CLUSTER_NODES) is Redis configured: no local Redis then.
+    redis: !process.env.REDIS_URL && !process.env.REDIS_CLUSTER_NODES,
+  };
   const env: NodeJS.ProcessEnv = { ...process.env };
   let stopAfterwards = false;
   if (want.mongo || want.redis) {

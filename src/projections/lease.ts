@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis';
 import { releaseHold, renewHold, takeHold } from '../redisHold';
 
 /**
@@ -28,7 +28,7 @@ export class LeaseLostError extends Error {
 const RAISE = `local v = tonumber(redis.call('get', KEYS[1]) or '0') if v < tonumber(ARGV[1]) then redis.call('set', KEYS[1], ARGV[1]) return tonumber(ARGV[1]) end return v`;
 
 export async function tryAcquireLease(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   name: string,
   ttlMs = 30_000,

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis';
 import type { Db } from 'mongodb';
 import type { AnyLogRecord, EventLog } from '../events/eventLog';
 import type { Logger } from '../logging';
@@ -90,7 +90,7 @@ export async function projectInto(
 export interface ProjectorDeps {
   db: Db;
   eventLog: EventLog;
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   logger: Logger;
   /** Rebuilds one read model into a fresh version (given by the composition root: rebuild.ts). */

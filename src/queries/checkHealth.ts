@@ -1,5 +1,5 @@
 import type { Db } from 'mongodb';
-import type { Redis } from 'ioredis';
+import { pingRedis, redisConnected, type RedisClient } from '../redis';
 import type { StoreLeases } from '../commands/uploadBatch/storeLease';
 import type { UploadSessions } from '../commands/uploadBatch/uploadSessions';
 import type { Mongo } from '../mongo';
@@ -26,7 +26,7 @@ export interface Health {
 
 export interface HealthDeps {
   mongo: Mongo;
-  redis: Redis;
+  redis: RedisClient;
   lagWatch: LagWatch;
   sessions: UploadSessions;
   leases: StoreLeases;
@@ -98,11 +98,12 @@ export function createCheckHealth(deps: HealthDeps) {
         deps.timeoutMs,
         () => deps.mongo.reachable().ok,
       ),
-      // The request connection refuses commands at once while Redis is unreachable.
+      // The request connection refuses commands at once while Redis is unreachable; on a cluster,
+      // every master is pinged and the cluster must serve every slot.
       check(
-        () => deps.redis.ping(),
+        () => pingRedis(deps.redis),
         deps.timeoutMs,
-        () => deps.redis.status === 'ready',
+        () => redisConnected(deps.redis),
       ),
       settled(() => deps.lagWatch.assess()),
       settled(() => projectionProblems(db)),

@@ -1,5 +1,5 @@
 import { Queue, type JobsOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis';
 import { z } from 'zod';
 
 /** The `event-processing` queue: one job per chunk of a batch; the job reads its chunk's events itself. */
@@ -32,6 +32,6 @@ export const chunkJobOptions: JobsOptions = {
   removeOnFail: false,
 };
 
-export function createProcessingQueue(connection: Redis, prefix: string): Queue<ChunkJobData> {
+export function createProcessingQueue(connection: RedisClient, prefix: string): Queue<ChunkJobData> {
   return new Queue<ChunkJobData>(PROCESSING_QUEUE, { connection, prefix });
 }

@@ -1,5 +1,5 @@
 import { Worker, type Job, type Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis';
 import { batchKeys, batchStream } from '../events/batchHistory';
 import type { EventLog } from '../events/eventLog';
 import { runWithCorrelationId, type Logger } from '../logging';
@@ -7,7 +7,7 @@ import { ChunkJobData, PROCESSING_QUEUE } from './chunkJobs';
 import type { ChunkOutcome, ProcessChunk } from './processChunk';
 
 export interface ChunkWorkerDeps {
-  connection: Redis;
+  connection: RedisClient;
   prefix: string;
   concurrency: number;
   processChunk: ProcessChunk;

@@ -1,5 +1,5 @@
 import { Queue, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis';
 import type { Logger } from '../logging';
 import type { CatchUp } from '../projections/projector';
 
@@ -10,7 +10,7 @@ import type { CatchUp } from '../projections/projector';
  */
 export const PROJECTIONS_QUEUE = 'projections';
 
-export function createProjectionsQueue(connection: Redis, prefix: string): Queue {
+export function createProjectionsQueue(connection: RedisClient, prefix: string): Queue {
   return new Queue(PROJECTIONS_QUEUE, { connection, prefix });
 }
 
@@ -23,7 +23,7 @@ export async function wakeProjections(queue: Queue, position: number): Promise<v
 }
 
 export interface ProjectionWorkerDeps {
-  connection: Redis;
+  connection: RedisClient;
   prefix: string;
   catchUps: readonly CatchUp[];
   pollMs: number;

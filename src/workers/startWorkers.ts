@@ -1,5 +1,5 @@
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis';
 import type { Config } from '../config';
 import type { EventLog } from '../events/eventLog';
 import type { Logger } from '../logging';
@@ -18,7 +18,7 @@ export interface WorkerDeps {
   config: Config;
   logger: Logger;
   /** A connection for BullMQ workers (`maxRetriesPerRequest: null`); closed with the workers. */
-  connection: Redis;
+  connection: RedisClient;
   eventLog: EventLog;
   processingQueue: Queue<ChunkJobData>;
   processChunk: ProcessChunk;
@@ -31,7 +31,7 @@ export function startWorkers(deps: WorkerDeps): RunningWorkers {
   const { config, logger, connection } = deps;
   const chunks = startChunkWorker({
     connection,
-    prefix: config.redis.prefix,
+    prefix: config.redis.queuePrefix,
     concurrency: config.processing.workerConcurrency,
     processChunk: deps.processChunk,
     eventLog: deps.eventLog,
@@ -42,7 +42,7 @@ export function startWorkers(deps: WorkerDeps): RunningWorkers {
   });
   const projections = startProjectionWorker({
     connection,
-    prefix: config.redis.prefix,
+    prefix: config.redis.queuePrefix,
     catchUps: deps.catchUps,
     pollMs: config.processing.projectionPollMs,
     logger,

@@ -63,9 +63,8 @@ describe('GET /metrics and projection lag in /health', () => {
   });
 
   it('reports the event-processing queue depth by state, read from Redis at scrape time', async () => {
-    const url = process.env.TEST_REDIS_URL ?? '';
-    const connection = createRedis(url, 'worker');
-    const queue = new Queue(PROCESSING_QUEUE, { connection, prefix: service.config.redis.prefix });
+    const connection = createRedis(service.config.redis.target, 'worker');
+    const queue = new Queue(PROCESSING_QUEUE, { connection, prefix: service.config.redis.queuePrefix });
     try {
       await queue.add('chunk', { n: 1 });
       await queue.add('chunk', { n: 2 });

@@ -1,17 +1,15 @@
-import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
-import { Redis } from 'ioredis';
 import { buildOpenApi } from '../../src/compose';
 import { correlationId } from '../../src/http/correlationId';
 import { errorResponder, notFoundResponder } from '../../src/http/errorMapping';
 import { uploadRateLimiter } from '../../src/http/rateLimit';
 import { createLogger } from '../../src/logging';
-import { createRedis } from '../../src/redis';
+import { createRedis, waitUntilReady, type RedisClient } from '../../src/redis';
 import { createResponseValidator } from '../support/openapi';
 import { startPrivateRedis, type PrivateServer } from '../support/privateServers';
-import { uniqueName } from '../support/testConfig';
+import { testConfig, uniqueName } from '../support/testConfig';
 
 /**
  * The real limiter in front of a trivial handler, on the real Redis, for the cases that need several
@@ -26,7 +24,7 @@ interface Running {
   close(): Promise<void>;
 }
 
-async function startLimitedApp(redis: Redis, prefix: string, trustProxy = false): Promise<Running> {
+async function startLimitedApp(redis: RedisClient, prefix: string, trustProxy = false): Promise<Running> {
   const app = express();
   app.set('trust proxy', trustProxy);
   app.use(correlationId);
@@ -57,20 +55,19 @@ async function startLimitedApp(redis: Redis, prefix: string, trustProxy = false)
 }
 
 /** The request connection refuses commands until connected (no offline queue): wait for it. */
-async function ready(redis: Redis): Promise<void> {
-  if (redis.status !== 'ready') await once(redis, 'ready');
+async function ready(redis: RedisClient): Promise<void> {
+  if (!(await waitUntilReady(redis, 20_000))) throw new Error('Redis did not become ready');
 }
 
 const post = (url: string, headers: Record<string, string> = {}) => fetch(url, { method: 'POST', headers });
 
 describe('upload rate limiter', () => {
-  let redis: Redis;
+  let redis: RedisClient;
   const running: Running[] = [];
 
   beforeAll(async () => {
-    const url = process.env.TEST_REDIS_URL;
-    if (url === undefined) throw new Error('Run the tests with `npm test`.');
-    redis = createRedis(url, 'request');
+    // The test stack's Redis: one server, or the cluster under `npm run test:cluster`.
+    redis = createRedis(testConfig().redis.target, 'request');
     await ready(redis);
   });
 
@@ -145,13 +142,13 @@ describe('upload rate limiter', () => {
 
 describe('upload rate limiter with Redis down', () => {
   let privateRedis: PrivateServer;
-  let redis: Redis;
+  let redis: RedisClient;
   let running: Running;
   const prefix = uniqueName('rl');
 
   beforeAll(async () => {
     privateRedis = await startPrivateRedis();
-    redis = createRedis(privateRedis.url, 'request');
+    redis = createRedis({ kind: 'single', url: privateRedis.url }, 'request');
     redis.on('error', () => undefined);
     await ready(redis);
     running = await startLimitedApp(redis, prefix);

@@ -12,11 +12,21 @@ export function testEnv(overrides: Record<string, string> = {}): Record<string, 
   const mongo = process.env.TEST_MONGODB_URI;
   const redis = process.env.TEST_REDIS_URL;
   if (mongo === undefined || redis === undefined) throw new Error('Run the tests with `npm test`.');
+  // Under `npm run test:cluster` every test runs on the Redis Cluster, except one that brings a
+  // Redis of its own (REDIS_URL in `overrides`: an outage test on a private server).
+  const cluster = process.env.TEST_REDIS_CLUSTER_NODES;
+  // A test with a cluster of its own (REDIS_CLUSTER_NODES in `overrides`) takes that instead.
+  const redisTarget: Record<string, string> =
+    overrides.REDIS_CLUSTER_NODES !== undefined
+      ? {}
+      : cluster !== undefined && overrides.REDIS_URL === undefined
+        ? { REDIS_CLUSTER_NODES: cluster }
+        : { REDIS_URL: redis };
   return {
     NODE_ENV: 'test',
     MONGODB_URI: mongo,
     MONGODB_DB: uniqueName('t'),
-    REDIS_URL: redis,
+    ...redisTarget,
     REDIS_PREFIX: uniqueName('t'),
     ADMIN_API_KEY: TEST_ADMIN_KEY,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error',

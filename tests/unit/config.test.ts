@@ -66,6 +66,36 @@ describe('loadConfig', () => {
     ).toThrow(/HTTP_HEADERS_TIMEOUT_MS: must not be longer than HTTP_REQUEST_TIMEOUT_MS/);
   });
 
+  it('takes a Redis Cluster from REDIS_CLUSTER_NODES, with a hash-tagged BullMQ prefix', () => {
+    const config = loadConfig({
+      MONGODB_URI: 'mongodb://h/',
+      REDIS_CLUSTER_NODES: '10.0.0.1:7000, redis-b:7001,[::1]:7002',
+      REDIS_PREFIX: 'ems',
+    });
+    expect(config.redis.target).toEqual({
+      kind: 'cluster',
+      nodes: [
+        { host: '10.0.0.1', port: 7000 },
+        { host: 'redis-b', port: 7001 },
+        { host: '::1', port: 7002 },
+      ],
+    });
+    expect(config.redis.queuePrefix).toBe('{ems}');
+    expect(config.redis.prefix).toBe('ems');
+    const single = loadConfig({ MONGODB_URI: 'mongodb://h/', REDIS_URL: 'redis://h', REDIS_PREFIX: 'ems' });
+    expect(single.redis.target).toEqual({ kind: 'single', url: 'redis://h' });
+    expect(single.redis.queuePrefix).toBe('ems');
+  });
+
+  it('wants exactly one of REDIS_URL and REDIS_CLUSTER_NODES, and host:port nodes', () => {
+    const both = { MONGODB_URI: 'mongodb://h/', REDIS_URL: 'redis://h', REDIS_CLUSTER_NODES: 'h:7000' };
+    expect(() => loadConfig(both)).toThrow(/REDIS_URL: set REDIS_URL .* or REDIS_CLUSTER_NODES/);
+    expect(() => loadConfig({ MONGODB_URI: 'mongodb://h/' })).toThrow(/REDIS_CLUSTER_NODES/);
+    expect(() => loadConfig({ MONGODB_URI: 'mongodb://h/', REDIS_CLUSTER_NODES: 'h' })).toThrow(
+      /REDIS_CLUSTER_NODES: host:port/,
+    );
+  });
+
   it('requires MONGODB_URI and REDIS_URL', () => {
     expect(() => loadConfig({})).toThrow(/MONGODB_URI[\s\S]*REDIS_URL|REDIS_URL[\s\S]*MONGODB_URI/);
   });

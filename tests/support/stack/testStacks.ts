@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isAlive } from '../../../src/localStack/daemons';
+import { stopRedisCluster } from '../../../src/localStack/redisCluster';
 import { readStackState, stopStack } from '../../../src/localStack/stack';
 
 export const TEST_STACK_PREFIX = 'ems-test-';
@@ -10,6 +11,7 @@ export const TEST_STACK_PREFIX = 'ems-test-';
 export async function removeTestStack(dir: string): Promise<void> {
   const dataDir = readStackState(dir)?.postgresDataDir;
   await stopStack(dir);
+  await stopRedisCluster(dir);
   rmSync(dir, { recursive: true, force: true });
   if (dataDir !== undefined) rmSync(dataDir, { recursive: true, force: true });
 }
