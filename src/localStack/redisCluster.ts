@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { isAlive, readPid, runningPid, startDaemon, stopDaemon, StackError } from './daemons';
 import { ensureRedisCli, ensureRedisServer } from './install';
 import { freePort } from './ports';
+import { redisServerArgs } from './servers';
 
 /**
  * A real Redis Cluster on 127.0.0.1 for tests and the fault-injection suite: `masters` redis-server
@@ -89,38 +90,27 @@ async function startNode(
   await startDaemon({
     name: `Redis cluster node ${port}`,
     command: bin,
-    args: [
-      '--bind',
-      '127.0.0.1',
-      '--port',
-      String(port),
-      '--cluster-enabled',
-      'yes',
-      '--cluster-port',
-      String(busPort),
-      '--cluster-config-file',
-      join(files.dataDir, 'nodes.conf'),
-      // How long a silent master has before its replica takes over (Redis' default is 15 s).
-      '--cluster-node-timeout',
-      String(nodeTimeoutMs),
-      // A replica syncs at once (not after 5 s), and may take over however long its master was gone.
-      '--repl-diskless-sync-delay',
-      '0',
-      '--cluster-replica-validity-factor',
-      '0',
-      '--dir',
-      files.dataDir,
-      '--save',
-      '',
-      '--appendonly',
-      'no',
-      '--maxmemory-policy',
-      'noeviction',
-      '--daemonize',
-      'no',
-      '--logfile',
-      '',
-    ],
+    args: redisServerArgs({
+      port,
+      dataDir: files.dataDir,
+      persistent: false,
+      extra: [
+        '--cluster-enabled',
+        'yes',
+        '--cluster-port',
+        String(busPort),
+        '--cluster-config-file',
+        join(files.dataDir, 'nodes.conf'),
+        // How long a silent master has before its replica takes over (Redis' default is 15 s).
+        '--cluster-node-timeout',
+        String(nodeTimeoutMs),
+        // A replica syncs at once (not after 5 s), and may take over however long its master was gone.
+        '--repl-diskless-sync-delay',
+        '0',
+        '--cluster-replica-validity-factor',
+        '0',
+      ],
+    }),
     pidFile: files.pidFile,
     logFile: files.logFile,
     port,

@@ -37,34 +37,49 @@ export async function startRedis(
   if (running !== undefined) return running;
   const bin = ensureRedisServer(options.say);
   mkdirSync(options.dataDir, { recursive: true });
-  // noeviction: BullMQ's keys must never be dropped to make room (see BullMQ's production guide).
-  const persistence = options.persistent
-    ? ['--appendonly', 'yes', '--appendfsync', 'everysec']
-    : ['--appendonly', 'no'];
   return startDaemon({
     name: 'Redis',
     command: bin,
-    args: [
-      '--bind',
-      '127.0.0.1',
-      '--port',
-      String(options.port),
-      '--dir',
-      options.dataDir,
-      '--save',
-      '',
-      ...persistence,
-      '--maxmemory-policy',
-      'noeviction',
-      '--daemonize',
-      'no',
-      '--logfile',
-      '',
-    ],
+    args: redisServerArgs({ port: options.port, dataDir: options.dataDir, persistent: options.persistent }),
     pidFile: options.pidFile,
     logFile: options.logFile,
     port: options.port,
   });
+}
+
+/**
+ * The arguments of one of our redis-server processes: on 127.0.0.1 in the foreground, logging to
+ * stdout (the daemon's log file), never evicting (BullMQ's keys must never be dropped to make room,
+ * see BullMQ's production guide), no RDB snapshots, an append-only file only when `persistent`.
+ * `extra` adds settings (a cluster node's).
+ */
+export function redisServerArgs(options: {
+  port: number;
+  dataDir: string;
+  persistent: boolean;
+  extra?: readonly string[];
+}): string[] {
+  const persistence = options.persistent
+    ? ['--appendonly', 'yes', '--appendfsync', 'everysec']
+    : ['--appendonly', 'no'];
+  return [
+    '--bind',
+    '127.0.0.1',
+    '--port',
+    String(options.port),
+    ...(options.extra ?? []),
+    '--dir',
+    options.dataDir,
+    '--save',
+    '',
+    ...persistence,
+    '--maxmemory-policy',
+    'noeviction',
+    '--daemonize',
+    'no',
+    '--logfile',
+    '',
+  ];
 }
 
 export function serverFiles(dir: string, name: string): ServerFiles {

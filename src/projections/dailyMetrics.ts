@@ -1,6 +1,6 @@
 import type { Db } from 'mongodb';
 import type { AnyLogRecord } from '../events/eventLog';
-import { writeOver, type Projection, type Write } from './projection';
+import { planDayWrites, type Projection, type Write } from './projection';
 import { byCodeUnits } from '../events/codeUnitOrder';
 
 export interface EventTypeCount {
@@ -87,22 +87,7 @@ export const dailyMetricsProjection: Projection = {
   },
 
   async planPage(db: Db, collectionName: string, records: readonly AnyLogRecord[]): Promise<Write[]> {
-    const byDay = contributionsByDay(records);
     const collection = db.collection<DailyMetricsDoc>(collectionName);
-    // One primary-key read per day (an `$in` would make FerretDB scan the collection).
-    const days = await Promise.all(
-      [...byDay].map(async ([date, parts]) => ({
-        date,
-        parts,
-        stored: await collection.findOne({ _id: date }),
-      })),
-    );
-    const writes: Write[] = [];
-    for (const { date, parts, stored } of days) {
-      const next = addPending(stored, date, parts);
-      if (next === null) continue;
-      writes.push(writeOver(collection, stored, next));
-    }
-    return writes;
+    return planDayWrites(collection, contributionsByDay(records), addPending);
   },
 };

@@ -3,7 +3,7 @@ import { detailCounts, detailUsers, QUARTERS_PER_DAY } from '../events/chunkDeta
 import { utcDate } from '../events/dailyCounts';
 import type { AnyLogRecord } from '../events/eventLog';
 import type { UserFingerprint } from '../events/userFingerprint';
-import { writeOver, type Projection, type Write } from './projection';
+import { planDayWrites, type Projection, type Write } from './projection';
 import { decodeTypeDay, emptyTypeDay, encodeTypeDay, type SeriesDayDoc, type TypeDay } from './seriesDay';
 import { byCodeUnits } from '../events/codeUnitOrder';
 
@@ -112,20 +112,7 @@ export const metricSeriesProjection: Projection = {
   },
 
   async planPage(db: Db, collectionName: string, records: readonly AnyLogRecord[]): Promise<Write[]> {
-    const byDay = pendingByDay(records);
     const collection = db.collection<SeriesDayDoc>(collectionName);
-    const days = await Promise.all(
-      [...byDay].map(async ([date, parts]) => ({
-        date,
-        parts,
-        stored: await collection.findOne({ _id: date }),
-      })),
-    );
-    const writes: Write[] = [];
-    for (const { date, parts, stored } of days) {
-      const next = addPending(stored, date, parts);
-      if (next !== null) writes.push(writeOver(collection, stored, next));
-    }
-    return writes;
+    return planDayWrites(collection, pendingByDay(records), addPending);
   },
 };

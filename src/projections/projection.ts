@@ -62,3 +62,29 @@ export function writeOver<T extends PositionedDoc>(
     await collection.replaceOne(unchanged, replacement);
   };
 }
+
+/**
+ * The writes of a read model kept one document per day: each day's document is read by `_id` (one
+ * primary-key read per day: an `$in` would make FerretDB scan the collection), `next` folds in what
+ * the page adds after its stored `lastPosition` (null when nothing), and the result is written over
+ * it conditionally (writeOver).
+ */
+export async function planDayWrites<T extends PositionedDoc & { _id: string }, Part>(
+  collection: Collection<T>,
+  byDay: ReadonlyMap<string, Part>,
+  next: (stored: T | null, date: string, part: Part) => T | null,
+): Promise<Write[]> {
+  const days = await Promise.all(
+    [...byDay].map(async ([date, part]) => ({
+      date,
+      part,
+      stored: (await collection.findOne({ _id: date } as Filter<T>)) as T | null,
+    })),
+  );
+  const writes: Write[] = [];
+  for (const { date, part, stored } of days) {
+    const doc = next(stored, date, part);
+    if (doc !== null) writes.push(writeOver(collection, stored, doc));
+  }
+  return writes;
+}

@@ -1,6 +1,7 @@
 import { ValidationError } from '../errors';
 import { isCalendarDate } from './getDailyMetrics';
-import { dayNumber, isTimeZone, type Interval } from './zoneBuckets';
+import { isTimeZone } from '../timeZone';
+import { dayNumber, type Interval } from './zoneBuckets';
 import { byCodeUnits } from '../events/codeUnitOrder';
 
 /** What a series is asked for, checked: every problem is a 400 naming its parameter. */

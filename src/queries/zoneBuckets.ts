@@ -1,4 +1,5 @@
 import { QUARTER_MS } from '../events/chunkDetail';
+import { wallClock } from '../timeZone';
 
 /**
  * Buckets of local days, ISO weeks or months in an IANA zone, as ranges of UTC milliseconds.
@@ -40,49 +41,6 @@ export function dateOfDay(day: number): string {
   const d = new Date(day * DAY_MS);
   const year = String(d.getUTCFullYear()).padStart(4, '0');
   return `${year}-${String(d.getUTCMonth() + 1).padStart(2, '0')}-${String(d.getUTCDate()).padStart(2, '0')}`;
-}
-
-const formatters = new Map<string, Intl.DateTimeFormat>();
-
-/** True when `tz` is a zone Intl knows. */
-export function isTimeZone(tz: string): boolean {
-  try {
-    formatterOf(tz);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function formatterOf(tz: string): Intl.DateTimeFormat {
-  let formatter = formatters.get(tz);
-  if (formatter === undefined) {
-    formatter = new Intl.DateTimeFormat('en-US', {
-      timeZone: tz,
-      era: 'short',
-      year: 'numeric',
-      month: 'numeric',
-      day: 'numeric',
-      hour: 'numeric',
-      minute: 'numeric',
-      second: 'numeric',
-      hourCycle: 'h23',
-    });
-    formatters.set(tz, formatter);
-  }
-  return formatter;
-}
-
-/** The local wall-clock time at UTC instant `t`, as if it were UTC milliseconds. */
-function wallClock(tz: string, t: number): number {
-  const parts: Record<string, string> = {};
-  for (const { type, value } of formatterOf(tz).formatToParts(t)) parts[type] = value;
-  // Astronomical years: 1 BC is year 0.
-  const year = parts.era === 'BC' ? 1 - Number(parts.year) : Number(parts.year);
-  const d = new Date(0);
-  d.setUTCFullYear(year, Number(parts.month) - 1, Number(parts.day));
-  d.setUTCHours(Number(parts.hour), Number(parts.minute), Number(parts.second));
-  return d.getTime();
 }
 
 export function localDay(tz: string, t: number): number {

@@ -13,6 +13,8 @@
  * Written by hand because Date.parse accepts many other shapes and rolls 2024-02-30 over to March.
  */
 
+import { isTimeZone, wallClock } from '../../timeZone';
+
 const ISO_DATE_TIME =
   /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(?:(Z)|([+-])(\d{2}):(\d{2}))?$/;
 const EPOCH_SECONDS = /^(\d{10})(?:\.(\d{1,9}))?$/;
@@ -55,43 +57,16 @@ export const TIMEZONE_OPTION = 'timezone';
 
 /** An IANA time zone, checked once per upload; converts wall times in it to instants. */
 export class TimeZone {
-  private readonly format: Intl.DateTimeFormat;
-
-  private constructor(readonly name: string) {
-    this.format = new Intl.DateTimeFormat('en-US', {
-      timeZone: name,
-      hourCycle: 'h23',
-      era: 'short',
-      year: 'numeric',
-      month: 'numeric',
-      day: 'numeric',
-      hour: 'numeric',
-      minute: 'numeric',
-      second: 'numeric',
-    });
-  }
+  private constructor(readonly name: string) {}
 
   /** The zone, or undefined when Intl does not know the name. */
   static named(name: string): TimeZone | undefined {
-    try {
-      return new TimeZone(name);
-    } catch (error) {
-      if (error instanceof RangeError) return undefined;
-      throw error;
-    }
+    return isTimeZone(name) ? new TimeZone(name) : undefined;
   }
 
   /** The wall time (as if it were UTC) that `instant` shows in this zone, to the second. */
   private wallAt(instant: number): number {
-    const parts: Partial<Record<Intl.DateTimeFormatPartTypes, string>> = {};
-    for (const part of this.format.formatToParts(instant)) parts[part.type] = part.value;
-    const year = Number(parts.year);
-    return utcMillis(parts.era === 'BC' ? 1 - year : year, Number(parts.month), Number(parts.day), [
-      Number(parts.hour),
-      Number(parts.minute),
-      Number(parts.second),
-      0,
-    ]);
+    return wallClock(this.name, instant);
   }
 
   private offsetAt(instant: number): number {

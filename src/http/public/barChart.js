@@ -1,4 +1,5 @@
 // @ts-check
+import { chartSvg, shorten } from './chart.js';
 import { formatCount, svgEl } from './dom.js';
 
 /**
@@ -12,8 +13,6 @@ const BAR_GAP = 10;
 const PADDING = 8;
 const VALUE_WIDTH = 72;
 const CHAR_WIDTH = 7.5; // an estimate for the 13px label font; only used to shorten long labels
-
-let chartSeq = 0;
 
 /**
  * @typedef {{ label: string, count: number }} BarItem
@@ -31,7 +30,6 @@ export function renderBarChart(container, items, { title }) {
   const barSpace = width - labelWidth - VALUE_WIDTH - PADDING;
   const height = PADDING * 2 + items.length * (BAR_HEIGHT + BAR_GAP) - BAR_GAP;
   const max = Math.max(1, ...items.map((item) => item.count));
-  const id = `bar-chart-${++chartSeq}`;
 
   const bars = items.map((item, index) => {
     const y = PADDING + index * (BAR_HEIGHT + BAR_GAP);
@@ -59,35 +57,16 @@ export function renderBarChart(container, items, { title }) {
     ]);
   });
 
-  const svg = svgEl(
-    'svg',
+  const svg = chartSvg(
     {
       className: 'bar-chart',
       width,
       height,
-      viewBox: `0 0 ${width} ${height}`,
-      role: 'img',
-      'aria-labelledby': `${id}-title ${id}-desc`,
+      title,
+      description: items.map((item) => `${item.label}: ${formatCount(item.count)}`).join(', '),
     },
-    [
-      svgEl('title', { id: `${id}-title`, text: title }),
-      svgEl('desc', {
-        id: `${id}-desc`,
-        text: items.map((item) => `${item.label}: ${formatCount(item.count)}`).join(', '),
-      }),
-      svgEl('line', { className: 'bar-axis', x1: labelWidth, x2: labelWidth, y1: 0, y2: height }),
-      ...bars,
-    ],
+    [svgEl('line', { className: 'bar-axis', x1: labelWidth, x2: labelWidth, y1: 0, y2: height }), ...bars],
   );
   container.append(svg);
   return svg;
-}
-
-/**
- * @param {string} text
- * @param {number} maxChars
- */
-function shorten(text, maxChars) {
-  if (text.length <= maxChars) return text;
-  return `${text.slice(0, Math.max(1, maxChars - 1))}…`;
 }

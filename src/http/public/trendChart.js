@@ -1,4 +1,5 @@
 // @ts-check
+import { chartSvg, shorten } from './chart.js';
 import { formatCount, svgEl } from './dom.js';
 
 /**
@@ -12,8 +13,6 @@ const ROW_GAP = 6;
 const PADDING = 8;
 const AXIS_HEIGHT = 22;
 const CHAR_WIDTH = 7;
-
-let chartSeq = 0;
 
 /**
  * @typedef {{ eventType: string, total: number, counts: number[] }} TrendRow
@@ -33,7 +32,6 @@ export function renderTrendChart(container, dates, rows, { title }) {
   const step = plotWidth / dates.length;
   const barWidth = Math.max(1, step - (step > 4 ? 1 : 0));
   const height = PADDING + rows.length * (ROW_HEIGHT + ROW_GAP) + AXIS_HEIGHT;
-  const id = `trend-chart-${++chartSeq}`;
 
   const rowEls = rows.map((row, index) => {
     const top = PADDING + index * (ROW_HEIGHT + ROW_GAP);
@@ -86,22 +84,15 @@ export function renderTrendChart(container, dates, rows, { title }) {
   const axisY = PADDING + rows.length * (ROW_HEIGHT + ROW_GAP) + 14;
   const first = dates[0] ?? '';
   const last = dates.at(-1) ?? '';
-  const svg = svgEl(
-    'svg',
+  const svg = chartSvg(
     {
       className: 'trend-chart',
       width,
       height,
-      viewBox: `0 0 ${width} ${height}`,
-      role: 'img',
-      'aria-labelledby': `${id}-title ${id}-desc`,
+      title: title,
+      description: rows.map((row) => `${row.eventType}: ${formatCount(row.total)}`).join(', '),
     },
     [
-      svgEl('title', { id: `${id}-title`, text: title }),
-      svgEl('desc', {
-        id: `${id}-desc`,
-        text: rows.map((row) => `${row.eventType}: ${formatCount(row.total)}`).join(', '),
-      }),
       ...rowEls,
       svgEl('text', { className: 'trend-axis', x: labelWidth, y: axisY, text: first }),
       svgEl('text', {
@@ -115,13 +106,4 @@ export function renderTrendChart(container, dates, rows, { title }) {
   );
   container.append(svg);
   return svg;
-}
-
-/**
- * @param {string} text
- * @param {number} maxChars
- */
-function shorten(text, maxChars) {
-  if (text.length <= maxChars) return text;
-  return `${text.slice(0, Math.max(1, maxChars - 1))}…`;
 }
