@@ -1,10 +1,11 @@
+import type { Binary } from 'mongodb';
 import type { Db } from 'mongodb';
 import { detailCounts, detailUsers, QUARTERS_PER_DAY } from '../events/chunkDetail';
 import { utcDate } from '../events/dailyCounts';
 import type { AnyLogRecord } from '../events/eventLog';
 import type { UserFingerprint } from '../events/userFingerprint';
 import { planDayWrites, type Projection, type Write } from './projection';
-import { decodeTypeDay, emptyTypeDay, encodeTypeDay, type SeriesDayDoc, type TypeDay } from './seriesDay';
+import { encodeCounts, forEachCount, mergeUsers, type SeriesDayDoc } from './seriesDay';
 import { byCodeUnits } from '../events/codeUnitOrder';
 
 /**
@@ -30,9 +31,18 @@ interface Pending {
   dayOnly: [eventType: string, count: number][];
 }
 
+/** Dates by day number: formatting a date for every cell of every record was a third of a rebuild. */
+const dates = new Map<number, string>();
+
 function dayOf(quarter: number): { date: string; inDay: number } {
   const day = Math.floor(quarter / QUARTERS_PER_DAY);
-  return { date: utcDate(new Date(day * DAY_MS)), inDay: quarter - day * QUARTERS_PER_DAY };
+  let date = dates.get(day);
+  if (date === undefined) {
+    date = utcDate(new Date(day * DAY_MS));
+    if (dates.size > 100_000) dates.clear();
+    dates.set(day, date);
+  }
+  return { date, inDay: quarter - day * QUARTERS_PER_DAY };
 }
 
 /** What each record of a page adds to each day, in log order. */
@@ -74,11 +84,24 @@ function addPending(stored: SeriesDayDoc | null, date: string, parts: Pending[])
   const pending = parts.filter((p) => p.position > after);
   const last = pending.at(-1);
   if (last === undefined) return null;
-  const types = new Map<string, TypeDay>();
-  for (const doc of stored?.types ?? []) types.set(doc.eventType, decodeTypeDay(doc));
-  const typeDay = (eventType: string): TypeDay => {
+  // Counts are decoded (at most 96 a type); users stay binary and the new ones are merged in.
+  const types = new Map<
+    string,
+    { counts: Float64Array; users: Binary | undefined; added: [number, UserFingerprint][] }
+  >();
+  for (const doc of stored?.types ?? []) {
+    const counts = new Float64Array(QUARTERS_PER_DAY);
+    forEachCount(doc, (quarter, count) => {
+      counts[quarter] = count;
+    });
+    types.set(doc.eventType, { counts, users: doc.users, added: [] });
+  }
+  const typeDay = (eventType: string) => {
     let day = types.get(eventType);
-    if (day === undefined) types.set(eventType, (day = emptyTypeDay()));
+    if (day === undefined) {
+      day = { counts: new Float64Array(QUARTERS_PER_DAY), users: undefined, added: [] };
+      types.set(eventType, day);
+    }
     return day;
   };
   const dayOnly = new Map((stored?.dayOnly ?? []).map((c) => [c.eventType, c.count]));
@@ -87,16 +110,17 @@ function addPending(stored: SeriesDayDoc | null, date: string, parts: Pending[])
       const { counts } = typeDay(eventType);
       counts[quarter] = (counts[quarter] ?? 0) + count;
     }
-    for (const [eventType, quarter, user] of part.users) typeDay(eventType).users[quarter]?.add(user);
+    for (const [eventType, quarter, user] of part.users) typeDay(eventType).added.push([quarter, user]);
     for (const [eventType, count] of part.dayOnly)
       dayOnly.set(eventType, (dayOnly.get(eventType) ?? 0) + count);
   }
   return {
     _id: date,
     date,
-    types: [...types.keys()]
-      .sort(byCodeUnits)
-      .map((eventType) => encodeTypeDay(eventType, typeDay(eventType))),
+    types: [...types.keys()].sort(byCodeUnits).map((eventType) => {
+      const day = typeDay(eventType);
+      return { eventType, counts: encodeCounts(day.counts), users: mergeUsers(day.users, day.added) };
+    }),
     dayOnly: [...dayOnly]
       .sort(([a], [b]) => byCodeUnits(a, b))
       .map(([eventType, count]) => ({ eventType, count })),

@@ -110,9 +110,18 @@ describe('the dead-letter queue', () => {
         '(GET /api/queues/event-processing/dlq). Process the batch again once the cause is fixed.',
     );
     expectDocumented('GET /api/batches/{id}', { status: 200, body: failed });
-    const listed = await call('GET', '/api/batches');
-    const inList = (listed.body.batches as { batchId: string; failedReason: unknown }[]).find(
-      (b) => b.batchId === batchId,
+    // The list reads the batch-status read model, which may trail the answer above (GET of one
+    // batch falls back to the log): wait until it lists the failure too.
+    const inList = await waitFor(
+      async () =>
+        (
+          (await call('GET', '/api/batches')).body.batches as {
+            batchId: string;
+            status: string;
+            failedReason: unknown;
+          }[]
+        ).find((b) => b.batchId === batchId),
+      (b) => b?.status === 'failed',
     );
     expect(inList?.failedReason).toBe(failed.failedReason);
     const records = await service.runtime.eventLog.readStream(`batch:${batchId}`);
