@@ -102,7 +102,9 @@ export function mergeUsers(
     .map(([quarter, user]) => [quarter, Number(user >> 32n), Number(user & LOW_32)] as const)
     .sort((a, b) => a[0] - b[0] || a[1] - b[1] || a[2] - b[2]);
   const old = bytesOf(stored);
-  const out = Buffer.alloc(old.length + more.length * USER_ENTRY);
+  // Whole entries only, as forEachUser reads them.
+  const end = old.length - (old.length % USER_ENTRY);
+  const out = Buffer.alloc(end + more.length * USER_ENTRY);
   // Stored entry at byte `i` against (quarter, high, low): negative, 0 or positive.
   const compare = (i: number, quarter: number, high: number, low: number): number =>
     (old[i] ?? 0) - quarter || old.readUInt32BE(i + 1) - high || old.readUInt32BE(i + 5) - low;
@@ -116,15 +118,15 @@ export function mergeUsers(
     previous = entry;
     // Copy the stored entries before this one in one go.
     const runStart = read;
-    while (read < old.length && compare(read, quarter, high, low) < 0) read += USER_ENTRY;
+    while (read < end && compare(read, quarter, high, low) < 0) read += USER_ENTRY;
     at += old.copy(out, at, runStart, read);
-    if (read < old.length && compare(read, quarter, high, low) === 0) continue;
+    if (read < end && compare(read, quarter, high, low) === 0) continue;
     out.writeUInt8(quarter, at);
     out.writeUInt32BE(high, at + 1);
     out.writeUInt32BE(low, at + 5);
     at += USER_ENTRY;
   }
-  at += old.copy(out, at, read);
+  at += old.copy(out, at, read, end);
   return new Binary(out.subarray(0, at));
 }
 
