@@ -6,17 +6,12 @@ import { parseEventsToSpool, type EventsFormat } from '../commands/uploadBatch/p
 import { TIMEZONE_OPTION } from '../commands/uploadBatch/parseTimestamp';
 import { newSpoolPath, removeSpool, SpoolWriter } from '../commands/uploadBatch/spool';
 import type { UploadBatch } from '../commands/uploadBatch/uploadBatch';
-import {
-  InvalidRowsError,
-  PayloadTooLargeError,
-  UnsupportedMediaTypeError,
-  ValidationError,
-} from '../errors';
+import { PayloadTooLargeError, UnsupportedMediaTypeError } from '../errors';
 import type { ServiceMetrics } from '../metrics/serviceMetrics';
 import { ErrorResponse } from './errorMapping';
 import { rateLimitHeaders } from './openapi/components';
 import { documentedRoute, mount, sharedResponse } from './openapi/routeTable';
-import { createdMessage, uploadCreatedSchema, uploadRejectedSchema } from './uploads';
+import { countRejected, sendCreated, uploadCreatedSchema, uploadRejectedSchema } from './uploads';
 import { describeBytes } from './uploadSizeCap';
 
 /**
@@ -220,21 +215,14 @@ export function eventsRouter(deps: EventsDeps): Router {
         totalRows: parsed.totalRows,
         correlationId: req.correlationId,
       });
-      deps.metrics.uploadAccepted({ newEvents: result.newEvents, duplicates: result.duplicates });
-      res.status(201).json({
-        batchId: result.batchId,
-        totalEvents: result.newEvents,
-        duplicates: result.duplicates,
-        message: createdMessage(result.newEvents, parsed.totalRows, result.duplicates, 'event'),
-      });
+      sendCreated(res, deps.metrics, result, parsed.totalRows, 'event');
     } finally {
       await removeSpool(spoolPath);
     }
   });
   // Counts refused bodies (nothing stored) before the shared error mapping answers.
   const countRejection: ErrorRequestHandler = (error: unknown, _req, _res, next) => {
-    if (error instanceof InvalidRowsError) deps.metrics.uploadRejected({ invalidRows: error.errorCount });
-    else if (error instanceof ValidationError) deps.metrics.uploadRejected();
+    countRejected(deps.metrics, error);
     next(error);
   };
   router.use(EVENTS_PATH, countRejection);

@@ -1,10 +1,10 @@
-import { Router, type ErrorRequestHandler, type Request, type RequestHandler } from 'express';
+import { Router, type ErrorRequestHandler, type Request, type RequestHandler, type Response } from 'express';
 import multer from 'multer';
 import { z } from 'zod';
 import { csvSpoolStorage } from '../commands/uploadBatch/csvStorage';
 import { TIMEZONE_OPTION } from '../commands/uploadBatch/parseTimestamp';
 import { defaultSpoolDir, removeSpool } from '../commands/uploadBatch/spool';
-import type { UploadBatch } from '../commands/uploadBatch/uploadBatch';
+import type { UploadBatch, UploadBatchResult } from '../commands/uploadBatch/uploadBatch';
 import { AppError, InvalidRowsError, RequestAbortedError, ValidationError } from '../errors';
 import type { ServiceMetrics } from '../metrics/serviceMetrics';
 import { noteForRejectionLog } from './errorMapping';
@@ -148,7 +148,7 @@ export interface UploadsDeps {
   rateLimiter: RequestHandler;
   /** MAX_CONCURRENT_UPLOADS: uploads this process handles at once; checked before the body is read. */
   maxConcurrent: number;
-  metrics: Pick<ServiceMetrics, 'uploadAccepted' | 'uploadRejected'>;
+  metrics: UploadMetrics;
   /** Where validated events wait between parsing and storing; the OS temp folder by default. */
   spoolDir?: string;
   /** The in-flight limit, when shared with POST /api/events; else one of its own. */
@@ -158,15 +158,36 @@ export interface UploadsDeps {
 const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 /** The 201 answer's message, for rows of a file or events of a JSON body. */
-export function createdMessage(
-  newEvents: number,
-  total: number,
-  duplicates: number,
-  unit: 'row' | 'event',
-): string {
+function createdMessage(newEvents: number, total: number, duplicates: number, unit: 'row' | 'event'): string {
   return newEvents === 0
     ? `No new events in ${plural(total, unit)}: all were already stored`
     : `Stored ${plural(newEvents, 'new event')} from ${plural(total, unit)} (${plural(duplicates, 'duplicate')})`;
+}
+
+type UploadMetrics = Pick<ServiceMetrics, 'uploadAccepted' | 'uploadRejected'>;
+
+/** Counts a stored batch and sends its 201 answer (a CSV upload's or a JSON body's). */
+export function sendCreated(
+  res: Response,
+  metrics: UploadMetrics,
+  result: UploadBatchResult,
+  totalRows: number,
+  unit: 'row' | 'event',
+): void {
+  const body: UploadCreated = {
+    batchId: result.batchId,
+    totalEvents: result.newEvents,
+    duplicates: result.duplicates,
+    message: createdMessage(result.newEvents, totalRows, result.duplicates, unit),
+  };
+  metrics.uploadAccepted({ newEvents: result.newEvents, duplicates: result.duplicates });
+  res.status(201).json(body);
+}
+
+/** Counts a refused file or body (nothing was stored), before the shared error mapping answers. */
+export function countRejected(metrics: UploadMetrics, error: unknown): void {
+  if (error instanceof InvalidRowsError) metrics.uploadRejected({ invalidRows: error.errorCount });
+  else if (error instanceof ValidationError) metrics.uploadRejected();
 }
 
 const MAX_FILE_NAME = 1024;
@@ -239,8 +260,7 @@ export function uploadsRouter(deps: UploadsDeps): Router {
   const countRejection: ErrorRequestHandler = (error: unknown, req, res, next) => {
     const fileName = fileNameOf(req);
     if (fileName !== undefined) noteForRejectionLog(res, { fileName: storedFileName(fileName) });
-    if (error instanceof InvalidRowsError) deps.metrics.uploadRejected({ invalidRows: error.errorCount });
-    else if (error instanceof ValidationError) deps.metrics.uploadRejected();
+    countRejected(deps.metrics, error);
     next(error);
   };
   const inFlight = deps.inFlight ?? limitInFlight(deps.maxConcurrent, 'uploads');
@@ -259,14 +279,7 @@ export function uploadsRouter(deps: UploadsDeps): Router {
         totalRows: upload.totalRows,
         correlationId: req.correlationId,
       });
-      const body: UploadCreated = {
-        batchId: result.batchId,
-        totalEvents: result.newEvents,
-        duplicates: result.duplicates,
-        message: createdMessage(result.newEvents, upload.totalRows, result.duplicates, 'row'),
-      };
-      deps.metrics.uploadAccepted({ newEvents: result.newEvents, duplicates: result.duplicates });
-      res.status(201).json(body);
+      sendCreated(res, deps.metrics, result, upload.totalRows, 'row');
     } finally {
       await removeSpool(upload.spoolPath);
     }
