@@ -3,7 +3,7 @@ import { EVENT_LOG_COLLECTION } from '../../src/events/eventLog';
 import { RAW_EVENTS_COLLECTION } from '../../src/events/rawEvents';
 import { launchBrowser, saveElementScreenshot, saveScreenshot } from '../support/browser';
 import { startTestService, type TestService } from '../support/testService';
-import { waitUntil, watchProblems } from './pageChecks';
+import { textIn, uploadInPage, waitUntil, watchProblems } from './pageChecks';
 
 /**
  * The whole flow through the web UI against the real service (API, BullMQ workers, FerretDB, Redis):
@@ -69,13 +69,9 @@ describe('web UI flow against the real API', () => {
     await page.waitForSelector('body[data-ready="true"]');
   }
 
-  async function upload(name: string, csv: string) {
-    await page.locator('#file-input').setInputFiles({ name, mimeType: 'text/csv', buffer: Buffer.from(csv) });
-    await page.getByRole('button', { name: 'Upload', exact: true }).click();
-    await page.waitForSelector('#upload-result [data-outcome]', { timeout: 30_000 });
-  }
+  const upload = (name: string, csv: string) => uploadInPage(page, name, csv);
 
-  const textOf = async (selector: string) => (await page.locator(selector).textContent()) ?? '';
+  const textOf = (selector: string) => textIn(page, selector);
 
   it('uploads a CSV, processes the batch to completed, and shows the day in the table and the chart', async () => {
     await open(1280, 900);

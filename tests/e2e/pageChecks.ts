@@ -68,3 +68,15 @@ export async function waitUntil(page: Page, expression: string, timeoutMs = 10_0
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
+
+/** Chooses a CSV in the upload card, presses Upload, and waits for the outcome notice. */
+export async function uploadInPage(page: Page, name: string, csv: string): Promise<void> {
+  await page.locator('#file-input').setInputFiles({ name, mimeType: 'text/csv', buffer: Buffer.from(csv) });
+  await page.getByRole('button', { name: 'Upload', exact: true }).click();
+  await page.waitForSelector('#upload-result [data-outcome]', { timeout: 30_000 });
+}
+
+/** The text of the first element matching `selector` ('' when it has none). */
+export async function textIn(page: Page, selector: string): Promise<string> {
+  return (await page.locator(selector).textContent()) ?? '';
+}

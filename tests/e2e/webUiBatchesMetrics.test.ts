@@ -4,7 +4,7 @@ import { launchBrowser, saveElementScreenshot, saveScreenshot } from '../support
 import { startTestService, type TestService } from '../support/testService';
 import { uploadCsv } from '../support/uploads';
 import { waitFor } from '../support/waitFor';
-import { waitUntil, watchProblems } from './pageChecks';
+import { textIn, waitUntil, watchProblems } from './pageChecks';
 import { batch, newApiState, openStubbed } from './stubbedApi';
 
 interface BatchBody {
@@ -111,7 +111,7 @@ describe('web UI batches and metrics against the real API', () => {
     await page.waitForSelector('body[data-ready="true"]');
   }
 
-  const textOf = async (selector: string) => (await page.locator(selector).textContent()) ?? '';
+  const textOf = (selector: string) => textIn(page, selector);
   const rowOf = (id: string | undefined) => page.locator(`tr[data-batch-id="${id ?? ''}"]`);
 
   it('shows status badges, the failure reason, processed / total, and pages with the cursor', async () => {

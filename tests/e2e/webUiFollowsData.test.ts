@@ -1,7 +1,7 @@
 import type { Browser, Page } from 'playwright-core';
 import { launchBrowser, saveScreenshot } from '../support/browser';
 import { startTestService, type TestService } from '../support/testService';
-import { focusedId, waitUntil, watchProblems } from './pageChecks';
+import { focusedId, textIn, uploadInPage, waitUntil, watchProblems } from './pageChecks';
 
 // Two UTC days: 2024-03-04 and 2024-03-06. The last row repeats the first: 3 new events, 1 duplicate.
 const SPAN_CSV = [
@@ -55,12 +55,8 @@ describe('web UI that follows the data', () => {
     await page.goto(`${baseUrl}/`);
     await page.waitForSelector('body[data-ready="true"]');
   }
-  async function upload(name: string, csv: string) {
-    await page.locator('#file-input').setInputFiles({ name, mimeType: 'text/csv', buffer: Buffer.from(csv) });
-    await page.getByRole('button', { name: 'Upload', exact: true }).click();
-    await page.waitForSelector('#upload-result [data-outcome]', { timeout: 30_000 });
-  }
-  const textOf = async (selector: string) => (await page.locator(selector).textContent()) ?? '';
+  const upload = (name: string, csv: string) => uploadInPage(page, name, csv);
+  const textOf = (selector: string) => textIn(page, selector);
 
   it.each([1280, 390])(
     'at %i px: a finished batch links its UTC days, the metrics show them, stale notices go',

@@ -2,7 +2,7 @@ import type { Browser, Page } from 'playwright-core';
 import { launchBrowser, saveElementScreenshot, saveScreenshot } from '../support/browser';
 import { startTestService, type TestService } from '../support/testService';
 import { rawEvents, uploadCsv } from '../support/uploads';
-import { waitUntil, watchProblems } from './pageChecks';
+import { textIn, uploadInPage, waitUntil, watchProblems } from './pageChecks';
 
 // The fourth row repeats the first (same user, type and instant): 3 new events, 1 duplicate.
 const GOOD_CSV = [
@@ -62,13 +62,9 @@ describe('web UI uploads against the real API', () => {
     await page.waitForSelector('body[data-ready="true"]');
   }
 
-  async function upload(name: string, csv: string) {
-    await page.locator('#file-input').setInputFiles({ name, mimeType: 'text/csv', buffer: Buffer.from(csv) });
-    await page.getByRole('button', { name: 'Upload', exact: true }).click();
-    await page.waitForSelector('#upload-result [data-outcome]', { timeout: 30_000 });
-  }
+  const upload = (name: string, csv: string) => uploadInPage(page, name, csv);
 
-  const textOf = async (selector: string) => (await page.locator(selector).textContent()) ?? '';
+  const textOf = (selector: string) => textIn(page, selector);
 
   it('shows the new batch with its new and duplicate counts after a 201, first in the list, as text', async () => {
     await open(service.baseUrl);
