@@ -2,7 +2,6 @@ import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import type { Queue } from 'bullmq';
-import type { Express } from 'express';
 import { createProcessBatch } from './commands/processBatch';
 import { createRequeueLostChunks } from './commands/requeueLostChunks';
 import { createRetryFailedJobs } from './commands/retryFailedJobs';
@@ -26,7 +25,7 @@ import {
 import { ensureRawEventChunkIndexes, RAW_EVENT_CHUNKS_COLLECTION } from './events/rawEventChunks';
 import { readChunk } from './events/readChunks';
 import { ensureRawEventIndexes, RAW_EVENTS_COLLECTION } from './events/rawEvents';
-import { createApp } from './http/app';
+import { createHttpHandlers, requestListenerOf, type AppDeps, type HttpHandlers } from './http/app';
 import { createBoundedServer } from './http/server';
 import { buildOpenApiDocument, type OpenApiDocument } from './http/openapi/document';
 import { uploadRateLimiter } from './http/rateLimit';
@@ -180,7 +179,12 @@ export function buildOpenApi(): OpenApiDocument {
   return buildOpenApiDocument({ version: packageVersion() });
 }
 
-export function buildApp(runtime: Runtime): Express {
+/** The Express app and the cached-read front before it, sharing one set of queries and caches. */
+export function buildHttpHandlers(runtime: Runtime): HttpHandlers {
+  return createHttpHandlers(appDeps(runtime));
+}
+
+function appDeps(runtime: Runtime): AppDeps {
   const { config, logger, mongo, redis, eventLog, processingQueue, metrics, lagWatch } = runtime;
   const processBatch = createProcessBatchFor(runtime);
   const { sessions, leases } = uploadCoordination(runtime);
@@ -192,7 +196,7 @@ export function buildApp(runtime: Runtime): Express {
       logger.warn('could not look for old spool files', { err: String(error) });
     });
   const getMetricSeries = createGetMetricSeries({ db: mongo.db, cacheMs: config.metricsCacheMs });
-  return createApp({
+  return {
     config,
     logger,
     metrics,
@@ -235,7 +239,7 @@ export function buildApp(runtime: Runtime): Express {
       listFailedJobs: createListFailedJobs({ queue: processingQueue }),
       retryFailedJobs: createRetryFailedJobs({ queue: processingQueue, processBatch }),
     },
-  });
+  };
 }
 
 function uploadCoordination(runtime: Runtime): { sessions: UploadSessions; leases: StoreLeases } {
@@ -271,9 +275,9 @@ function createProcessBatchFor(runtime: Runtime) {
   });
 }
 
-/** The HTTP server for an app, with the configured limits (see http/server). */
-export function createHttpServer(runtime: Runtime, app: Express = buildApp(runtime)): Server {
-  return createBoundedServer(app, runtime.config.http, runtime.logger);
+/** The HTTP server: the cached-read front and the app, with the configured limits (see http/server). */
+export function createHttpServer(runtime: Runtime): Server {
+  return createBoundedServer(requestListenerOf(buildHttpHandlers(runtime)), runtime.config.http, runtime.logger);
 }
 
 /** Every read model, in the order rebuilds and workers run them. */

@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type Express, type RequestHandler } from 'express';
 import type { Config } from '../config';
 import type { Logger } from '../logging';
@@ -14,8 +15,9 @@ import { batchesRouter, type BatchesRouterDeps } from './batches';
 import { healthRouter } from './health';
 import type { OpenApiDocument } from './openapi/document';
 import { httpMetrics, prometheusRouter } from './prometheus';
-import { metricsRouter } from './metrics';
-import { metricSeriesRouter } from './metricSeries';
+import { cachedDailyMetrics, metricsRouter } from './metrics';
+import { cachedMetricSeries, metricSeriesRouter } from './metricSeries';
+import { cachedReadFront } from './cachedReads';
 import { queuesRouter, type QueuesRouterDeps } from './queues';
 import { requestLogger } from './requestLogger';
 import { uploadsRouter } from './uploads';
@@ -23,7 +25,7 @@ import { eventsRouter } from './events';
 import { limitInFlight } from './inFlightLimit';
 import { defaultSpoolDir } from '../commands/uploadBatch/spool';
 import { webUiRouter } from './webUi';
-import { corsAllowList, securityHeaders } from './security';
+import { corsAllowList, securityHeaderList, securityHeaders } from './security';
 import { refuseCrossSiteWrites } from './crossSiteGuard';
 
 export interface AppDeps {
@@ -100,4 +102,29 @@ export function createApp(deps: AppDeps): Express {
   app.use(notFoundResponder);
   app.use(errorResponder(deps.logger));
   return app;
+}
+
+export interface HttpHandlers {
+  app: Express;
+  /** The cached-read front (cachedReads.ts): true when it has answered the request. */
+  answeredFromCache: (req: IncomingMessage, res: ServerResponse) => boolean;
+}
+
+export function createHttpHandlers(deps: AppDeps): HttpHandlers {
+  return {
+    app: createApp(deps),
+    answeredFromCache: cachedReadFront({
+      reads: [cachedDailyMetrics(deps), cachedMetricSeries(deps)],
+      securityHeaders: securityHeaderList(),
+      metrics: deps.metrics,
+      logger: deps.logger,
+    }),
+  };
+}
+
+/** What the HTTP server runs: the cached-read front, then the Express app. */
+export function requestListenerOf({ app, answeredFromCache }: HttpHandlers) {
+  return (req: IncomingMessage, res: ServerResponse): void => {
+    if (!answeredFromCache(req, res)) app(req, res);
+  };
 }

@@ -13,10 +13,14 @@ declare module 'express-serve-static-core' {
   }
 }
 
+/** The caller's X-Correlation-ID when well-formed, else a new one. */
+export function correlationIdFor(given: string | undefined): string {
+  return given !== undefined && WELL_FORMED.test(given) ? given : randomUUID();
+}
+
 /** Takes a well-formed X-Correlation-ID or makes one, echoes it, and scopes the request's logs to it. */
 export const correlationId: RequestHandler = (req, res, next) => {
-  const given = req.get(CORRELATION_HEADER);
-  const id = given !== undefined && WELL_FORMED.test(given) ? given : randomUUID();
+  const id = correlationIdFor(req.get(CORRELATION_HEADER));
   req.correlationId = id;
   res.setHeader(CORRELATION_HEADER, id);
   runWithCorrelationId(id, next);

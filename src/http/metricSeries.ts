@@ -1,11 +1,14 @@
+import type { IncomingMessage } from 'node:http';
 import { gzipSync } from 'node:zlib';
-import { Router, type Request, type Response } from 'express';
+import accepts from 'accepts';
+import { Router } from 'express';
 import { z } from 'zod';
 import { ValidationError } from '../errors';
 import type { GetMetricSeries, MetricSeries } from '../queries/getMetricSeries';
-import { MAX_RANGE_DAYS, parseSeriesParams } from '../queries/seriesParams';
+import { MAX_RANGE_DAYS, parseSeriesParams, type SeriesParams } from '../queries/seriesParams';
+import type { CachedRead } from './cachedReads';
 import { ErrorResponse } from './errorMapping';
-import { serialised } from './metrics';
+import { JSON_TYPE, serialised, writeRepresentation, type Representation } from './representation';
 import { documentedRoute, mount, sharedResponse } from './openapi/routeTable';
 
 export const SeriesQuery = z.object({
@@ -157,51 +160,74 @@ const gzipped = new WeakMap<object, Buffer>();
 const GZIP_MIN_BYTES = 1024;
 
 /**
- * Sends an answer with its ETag, gzipped (once per answer) for a client that accepts it: a year of
- * 50 types is about 1 MB of JSON and 80 KB gzipped, and at 50 connections sending the plain body
- * was what the route spent its time on. Each encoding has its own ETag, as RFC 9110 asks.
+ * An answer with its ETag, gzipped (once per answer) for a client that accepts it: a year of 50
+ * types is about 1 MB of JSON and 80 KB gzipped, and at 50 connections sending the plain body was
+ * what the route spent its time on. Each encoding has its own ETag, as RFC 9110 asks.
  */
-function send(req: Request, res: Response, answer: { body: string; etag: string }, type: string): void {
-  res.vary('Accept-Encoding');
-  res.type(type);
-  if (answer.body.length < GZIP_MIN_BYTES || req.acceptsEncodings('gzip', 'identity') !== 'gzip') {
-    res.setHeader('ETag', answer.etag);
-    res.send(answer.body);
-    return;
+function encoded(
+  req: IncomingMessage,
+  answer: { body: Buffer; etag: string },
+  type: string,
+  headers?: Record<string, string>,
+): Representation {
+  const vary = ['Accept', 'Accept-Encoding'];
+  if (answer.body.length < GZIP_MIN_BYTES || accepts(req).encoding(['gzip', 'identity']) !== 'gzip') {
+    return { type, vary, headers, ...answer };
   }
   let body = gzipped.get(answer);
   if (body === undefined) {
     body = gzipSync(answer.body);
     gzipped.set(answer, body);
   }
-  res.setHeader('ETag', `${answer.etag.slice(0, -1)}-gzip"`);
-  res.setHeader('Content-Encoding', 'gzip');
-  res.send(body);
+  return { type, vary, headers, body, etag: `${answer.etag.slice(0, -1)}-gzip"`, encoding: 'gzip' };
+}
+
+/** The parameters asked for, and whether as CSV (format=csv, or Accept preferring text/csv). */
+function seriesQuestion(
+  req: IncomingMessage,
+  query: Record<string, unknown>,
+): { params: SeriesParams; csv: boolean } {
+  const params = parseSeriesParams(query);
+  const format = query.format;
+  if (format !== undefined && format !== 'json' && format !== 'csv') {
+    throw new ValidationError('format must be json or csv', { parameter: 'format', value: format });
+  }
+  const csv = format === 'csv' || (format === undefined && accepts(req).type(['json', 'csv']) === 'csv');
+  return { params, csv };
+}
+
+function seriesRepresentation(
+  req: IncomingMessage,
+  { params, csv }: { params: SeriesParams; csv: boolean },
+  answer: z.infer<typeof MetricSeriesResponse>,
+): Representation {
+  if (!csv) return encoded(req, serialised(answer), JSON_TYPE);
+  return encoded(
+    req,
+    serialised(csvOf(answer), (o) => (o as { csv: string }).csv),
+    'text/csv; charset=utf-8',
+    { 'Content-Disposition': `attachment; filename="metrics-${params.from}-${params.to}.csv"` },
+  );
 }
 
 export function metricSeriesRouter(deps: { getMetricSeries: GetMetricSeries }): Router {
   const router = Router();
   mount(router, seriesRoutes.getMetricSeries, async (req, res) => {
-    const query = req.query as Record<string, unknown>;
-    const params = parseSeriesParams(query);
-    const format = query.format;
-    if (format !== undefined && format !== 'json' && format !== 'csv') {
-      throw new ValidationError('format must be json or csv', { parameter: 'format', value: format });
-    }
-    const csv = format === 'csv' || (format === undefined && req.accepts(['json', 'csv']) === 'csv');
-    const answer: z.infer<typeof MetricSeriesResponse> = await deps.getMetricSeries(params);
-    res.vary('Accept');
-    if (!csv) {
-      send(req, res, serialised(answer), 'json');
-      return;
-    }
-    res.setHeader('Content-Disposition', `attachment; filename="metrics-${params.from}-${params.to}.csv"`);
-    send(
-      req,
-      res,
-      serialised(csvOf(answer), (o) => (o as { csv: string }).csv),
-      'text/csv; charset=utf-8',
-    );
+    const question = seriesQuestion(req, req.query);
+    const answer = await deps.getMetricSeries(question.params);
+    writeRepresentation(req, res, seriesRepresentation(req, question, answer));
   });
   return router;
+}
+
+/** `GET /api/metrics/series` answered by the cached-read front when the answer is cached. */
+export function cachedMetricSeries(deps: { getMetricSeries: GetMetricSeries }): CachedRead {
+  return {
+    path: seriesRoutes.getMetricSeries.path,
+    answerNow(query, req) {
+      const question = seriesQuestion(req, query);
+      const answer = deps.getMetricSeries.ready(question.params);
+      return answer === undefined ? undefined : seriesRepresentation(req, question, answer);
+    },
+  };
 }

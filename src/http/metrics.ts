@@ -1,11 +1,12 @@
-import { createHash } from 'node:crypto';
 import { Router } from 'express';
 import { z } from 'zod';
 import { ValidationError } from '../errors';
 import type { GetDailyMetrics } from '../queries/getDailyMetrics';
 import type { GetDailyMetricsInZone } from '../queries/getDailyMetricsInZone';
 import { timeZoneParam } from '../queries/seriesParams';
+import type { CachedRead } from './cachedReads';
 import { documentedRoute, mount, sharedResponse } from './openapi/routeTable';
+import { JSON_TYPE, serialised, writeRepresentation, type Representation } from './representation';
 
 export const MetricsQuery = z.object({
   date: z.iso.date().optional().meta({
@@ -64,49 +65,47 @@ export const metricsRoutes = {
   }),
 };
 
-export function metricsRouter(deps: {
+interface DailyMetricsDeps {
   getDailyMetrics: GetDailyMetrics;
   getDailyMetricsInZone: GetDailyMetricsInZone;
-}): Router {
+}
+
+/** The day and zone asked for; a repeated or nested ?date fails as a malformed one does. */
+function dailyQuestion(query: Record<string, unknown>): { date: string | undefined; tz: string } {
+  const parsed = MetricsQuery.safeParse(query);
+  if (!parsed.success) {
+    throw new ValidationError(
+      'date must be a calendar date written as YYYY-MM-DD (UTC)',
+      z.treeifyError(parsed.error),
+    );
+  }
+  return { date: parsed.data.date, tz: timeZoneParam(query) };
+}
+
+function dailyRepresentation(answer: z.infer<typeof DailyMetricsResponse>): Representation {
+  return { type: JSON_TYPE, vary: [], ...serialised(answer) };
+}
+
+export function metricsRouter(deps: DailyMetricsDeps): Router {
   const router = Router();
   mount(router, metricsRoutes.getDailyMetrics, async (req, res) => {
-    // A repeated or nested ?date fails here as a malformed one does.
-    const query = MetricsQuery.safeParse(req.query);
-    if (!query.success) {
-      throw new ValidationError(
-        'date must be a calendar date written as YYYY-MM-DD (UTC)',
-        z.treeifyError(query.error),
-      );
-    }
-    const tz = timeZoneParam(req.query);
-    const answer: z.infer<typeof DailyMetricsResponse> =
-      tz === 'UTC'
-        ? await deps.getDailyMetrics(query.data.date)
-        : await deps.getDailyMetricsInZone(query.data.date, tz);
-    const { body, etag } = serialised(answer);
-    // With the ETag set, Express answers a matching If-None-Match with 304 and hashes nothing.
-    res.setHeader('ETag', etag);
-    res.type('json').send(body);
+    const { date, tz } = dailyQuestion(req.query);
+    const answer =
+      tz === 'UTC' ? await deps.getDailyMetrics(date) : await deps.getDailyMetricsInZone(date, tz);
+    writeRepresentation(req, res, dailyRepresentation(answer));
   });
   return router;
 }
 
-/**
- * Each answer's JSON and ETag, made once: the query's cache hands out the same answer object for
- * METRICS_CACHE_MS, and under load serialising and hashing it per request was a measurable share
- * of the route's time.
- */
-const serialisedAnswers = new WeakMap<object, { body: string; etag: string }>();
-
-export function serialised(
-  answer: object,
-  text: (answer: object) => string = (a) => JSON.stringify(a),
-): { body: string; etag: string } {
-  let done = serialisedAnswers.get(answer);
-  if (done === undefined) {
-    const body = text(answer);
-    done = { body, etag: `"${createHash('sha1').update(body).digest('base64url')}"` };
-    serialisedAnswers.set(answer, done);
-  }
-  return done;
+/** `GET /api/metrics` answered by the cached-read front when the day's answer is cached. */
+export function cachedDailyMetrics(deps: DailyMetricsDeps): CachedRead {
+  return {
+    path: metricsRoutes.getDailyMetrics.path,
+    answerNow(query) {
+      const { date, tz } = dailyQuestion(query);
+      const answer =
+        tz === 'UTC' ? deps.getDailyMetrics.ready(date) : deps.getDailyMetricsInZone.ready(date, tz);
+      return answer === undefined ? undefined : dailyRepresentation(answer);
+    },
+  };
 }

@@ -11,15 +11,29 @@ export function requestLogger(logger: Logger): RequestHandler {
     }
     const started = process.hrtime.bigint();
     res.on('finish', () => {
-      const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      logger.http('request', {
+      logRequest(logger, {
         correlationId: req.correlationId,
         method: req.method,
-        path: req.originalUrl.split('?')[0],
+        url: req.originalUrl,
         status: res.statusCode,
-        ms: Math.round(ms * 10) / 10,
+        started,
       });
     });
     next();
   };
+}
+
+/** The request's log line (level http); `started` is process.hrtime.bigint() when it came in. */
+export function logRequest(
+  logger: Logger,
+  request: { correlationId: string; method: string; url: string; status: number; started: bigint },
+): void {
+  const ms = Number(process.hrtime.bigint() - request.started) / 1e6;
+  logger.http('request', {
+    correlationId: request.correlationId,
+    method: request.method,
+    path: request.url.split('?')[0],
+    status: request.status,
+    ms: Math.round(ms * 10) / 10,
+  });
 }

@@ -1,6 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { Express } from 'express';
 import type { Config } from '../config';
 import type { Logger } from '../logging';
 
@@ -38,7 +37,11 @@ function clientIsStalling(current: InFlight | undefined): boolean {
   return res.writableNeedDrain;
 }
 
-export function createBoundedServer(app: Express, http: Config['http'], logger: Logger): Server {
+export function createBoundedServer(
+  app: (req: IncomingMessage, res: ServerResponse) => void,
+  http: Config['http'],
+  logger: Logger,
+): Server {
   const server = createServer(
     {
       maxHeaderSize: http.maxHeaderBytes,

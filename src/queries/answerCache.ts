@@ -20,6 +20,8 @@ const MAX_ENTRIES = 500;
 
 interface Entry<T> {
   answer: Promise<T>;
+  /** The answer once computed, so `ready` can hand it out without waiting. */
+  value?: T;
   stamp: string;
   checkedAt: number;
   checking: boolean;
@@ -40,8 +42,8 @@ export function createAnswerCache<T>(options: { cacheMs: number; stamp: () => Pr
     // The stamp is read first: a change while computing shows at the next check.
     const stamp = await options.stamp();
     const answer = compute();
-    await answer;
-    return { answer, stamp, checkedAt, checking: false };
+    const value = await answer;
+    return { answer, value, stamp, checkedAt, checking: false };
   }
 
   async function check(key: string, entry: Entry<T>, compute: () => Promise<T>): Promise<T> {
@@ -60,35 +62,53 @@ export function createAnswerCache<T>(options: { cacheMs: number; stamp: () => Pr
     }
   }
 
+  /** The entry's answer now (`value`), or the promise to wait for; starts what `get` would start. */
+  function lookup(key: string, compute: () => Promise<T>): { value: T } | { wait: Promise<T> } {
+    const entry = entries.get(key);
+    if (entry === undefined) {
+      const pending = computeFresh(key, compute);
+      const placeholder: Entry<T> = {
+        answer: pending.then((e) => e.answer),
+        stamp: '',
+        checkedAt: Date.now(),
+        checking: true,
+      };
+      remember(key, placeholder);
+      pending.then(
+        (done) => {
+          if (entries.get(key) === placeholder) remember(key, done);
+        },
+        () => {
+          if (entries.get(key) === placeholder) entries.delete(key);
+        },
+      );
+      return { wait: placeholder.answer };
+    }
+    const now = entry.value === undefined ? undefined : { value: entry.value };
+    const age = Date.now() - entry.checkedAt;
+    if (age < options.cacheMs || entry.checking) return now ?? { wait: entry.answer };
+    const checked = check(key, entry, compute);
+    if (age >= staleMs) return { wait: checked };
+    checked.catch(() => undefined);
+    return now ?? { wait: entry.answer };
+  }
+
   return {
     async get(key: string, compute: () => Promise<T>): Promise<T> {
       if (options.cacheMs <= 0) return compute();
-      const entry = entries.get(key);
-      if (entry === undefined) {
-        const pending = computeFresh(key, compute);
-        const placeholder: Entry<T> = {
-          answer: pending.then((e) => e.answer),
-          stamp: '',
-          checkedAt: Date.now(),
-          checking: true,
-        };
-        remember(key, placeholder);
-        pending.then(
-          (done) => {
-            if (entries.get(key) === placeholder) remember(key, done);
-          },
-          () => {
-            if (entries.get(key) === placeholder) entries.delete(key);
-          },
-        );
-        return placeholder.answer;
-      }
-      const age = Date.now() - entry.checkedAt;
-      if (age < options.cacheMs || entry.checking) return entry.answer;
-      const checked = check(key, entry, compute);
-      if (age >= staleMs) return checked;
-      checked.catch(() => undefined);
-      return entry.answer;
+      const found = lookup(key, compute);
+      return 'value' in found ? found.value : found.wait;
+    },
+    /**
+     * The answer `get` would give, when it can be had without waiting (computed, and not held back
+     * for a check); otherwise undefined, having started what `get` would have started.
+     */
+    ready(key: string, compute: () => Promise<T>): T | undefined {
+      if (options.cacheMs <= 0) return undefined;
+      const found = lookup(key, compute);
+      if ('value' in found) return found.value;
+      found.wait.catch(() => undefined);
+      return undefined;
     },
   };
 }

@@ -26,22 +26,33 @@ const CACHE_MAX_DAYS = 1000;
 export function createGetDailyMetrics(deps: { db: Db; cacheMs?: number; now?: () => Date }) {
   const now = deps.now ?? (() => new Date());
   const cacheMs = deps.cacheMs ?? 0;
-  const cache = new Map<string, { until: number; answer: Promise<DailyMetrics> }>();
+  const cache = new Map<string, { until: number; answer: Promise<DailyMetrics>; value?: DailyMetrics }>();
 
   /** A day's answer still within `cacheMs`; only valid days are ever cached. */
-  function fresh(day: string): Promise<DailyMetrics> | undefined {
+  function fresh(day: string): { answer: Promise<DailyMetrics>; value?: DailyMetrics } | undefined {
     const hit = cache.get(day);
-    return hit !== undefined && hit.until > Date.now() ? hit.answer : undefined;
+    return hit !== undefined && hit.until > Date.now() ? hit : undefined;
   }
 
   function cached(day: string): Promise<DailyMetrics> {
     const at = Date.now();
     const answer = read(day);
     cache.delete(day);
-    cache.set(day, { until: at + cacheMs, answer });
+    const entry: { until: number; answer: Promise<DailyMetrics>; value?: DailyMetrics } = {
+      until: at + cacheMs,
+      answer,
+    };
+    cache.set(day, entry);
     if (cache.size > CACHE_MAX_DAYS) cache.delete(cache.keys().next().value ?? day);
-    // A failed read is not remembered.
-    answer.catch(() => cache.delete(day));
+    answer.then(
+      (value) => {
+        entry.value = value;
+      },
+      // A failed read is not remembered.
+      () => {
+        if (cache.get(day) === entry) cache.delete(day);
+      },
+    );
     return answer;
   }
 
@@ -53,15 +64,20 @@ export function createGetDailyMetrics(deps: { db: Db; cacheMs?: number; now?: ()
     return { date: day, metrics };
   }
 
-  return async function getDailyMetrics(date: string | undefined): Promise<DailyMetrics> {
+  async function getDailyMetrics(date: string | undefined): Promise<DailyMetrics> {
     const day = date ?? now().toISOString().slice(0, 10);
     const hit = fresh(day);
-    if (hit !== undefined) return hit;
+    if (hit !== undefined) return hit.answer;
     if (!isCalendarDate(day)) {
       throw new ValidationError('date must be a calendar date written as YYYY-MM-DD (UTC)', { date });
     }
     return cacheMs > 0 ? cached(day) : read(day);
-  };
+  }
+  /** The cached answer when it is there without waiting (read and within cacheMs); undefined otherwise. */
+  function ready(date: string | undefined): DailyMetrics | undefined {
+    return fresh(date ?? now().toISOString().slice(0, 10))?.value;
+  }
+  return Object.assign(getDailyMetrics, { ready });
 }
 
 export type GetDailyMetrics = ReturnType<typeof createGetDailyMetrics>;

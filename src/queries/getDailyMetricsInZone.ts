@@ -2,6 +2,7 @@ import { ValidationError } from '../errors';
 import type { DailyMetrics } from './getDailyMetrics';
 import { isCalendarDate } from './getDailyMetrics';
 import type { GetMetricSeries, MetricSeries } from './getMetricSeries';
+import type { SeriesParams } from './seriesParams';
 import { dateOfDay, localDay } from './zoneBuckets';
 
 /**
@@ -11,20 +12,34 @@ import { dateOfDay, localDay } from './zoneBuckets';
 export function createGetDailyMetricsInZone(deps: { getMetricSeries: GetMetricSeries; now?: () => Date }) {
   const now = deps.now ?? (() => new Date());
   const answers = new WeakMap<MetricSeries, DailyMetrics>();
-  return async function getDailyMetricsInZone(date: string | undefined, tz: string): Promise<DailyMetrics> {
+
+  function question(date: string | undefined, tz: string): SeriesParams {
     const day = date ?? dateOfDay(localDay(tz, now().getTime()));
     if (!isCalendarDate(day)) {
       throw new ValidationError('date must be a calendar date written as YYYY-MM-DD', { date });
     }
-    const series = await deps.getMetricSeries({ from: day, to: day, tz, interval: 'day', eventTypes: [] });
+    return { from: day, to: day, tz, interval: 'day', eventTypes: [] };
+  }
+
+  function answerOf(series: MetricSeries): DailyMetrics {
     let answer = answers.get(series);
     if (answer === undefined) {
       const metrics = (series.series[0]?.metrics ?? []).map(({ eventType, count }) => ({ eventType, count }));
-      answer = { date: day, metrics };
+      answer = { date: series.from, metrics };
       answers.set(series, answer);
     }
     return answer;
-  };
+  }
+
+  async function getDailyMetricsInZone(date: string | undefined, tz: string): Promise<DailyMetrics> {
+    return answerOf(await deps.getMetricSeries(question(date, tz)));
+  }
+  /** The cached answer when it is there without waiting; undefined otherwise. */
+  function ready(date: string | undefined, tz: string): DailyMetrics | undefined {
+    const series = deps.getMetricSeries.ready(question(date, tz));
+    return series === undefined ? undefined : answerOf(series);
+  }
+  return Object.assign(getDailyMetricsInZone, { ready });
 }
 
 export type GetDailyMetricsInZone = ReturnType<typeof createGetDailyMetricsInZone>;

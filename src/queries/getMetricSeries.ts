@@ -157,9 +157,14 @@ export function createGetMetricSeries(deps: { db: Db; cacheMs?: number }) {
   }
 
   // A zone refused by bucketsIn fails the compute, and a failed compute is not cached.
-  return function getMetricSeries(params: SeriesParams): Promise<MetricSeries> {
+  function getMetricSeries(params: SeriesParams): Promise<MetricSeries> {
     return cache.get(JSON.stringify(params), () => read(params));
-  };
+  }
+  /** The cached answer when it is there without waiting (see answerCache); undefined otherwise. */
+  function ready(params: SeriesParams): MetricSeries | undefined {
+    return cache.ready(JSON.stringify(params), () => read(params));
+  }
+  return Object.assign(getMetricSeries, { ready });
 }
 
 export type GetMetricSeries = ReturnType<typeof createGetMetricSeries>;

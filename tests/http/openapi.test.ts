@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import express from 'express';
-import { buildApp, buildOpenApi } from '../../src/compose';
+import { buildHttpHandlers, buildOpenApi } from '../../src/compose';
 import { API_DOCS_UI_ROUTES } from '../../src/http/apiDocs';
 import { errorResponder } from '../../src/http/errorMapping';
 import { createLogger } from '../../src/logging';
@@ -54,7 +54,7 @@ describe('OpenAPI document', () => {
   });
 
   it('documents exactly the routes the app registers', () => {
-    const app = buildApp(service.runtime);
+    const { app } = buildHttpHandlers(service.runtime);
     const registered = registeredRoutes(app).filter((r) => !UNDOCUMENTED_BY_DESIGN.includes(r));
     expect(registered).toEqual(
       expect.arrayContaining([
