@@ -4,7 +4,13 @@ import type { DailyMetricsDoc } from '../src/projections/dailyMetrics';
 import { QUARTERS_PER_DAY } from '../src/events/chunkDetail';
 import { userFingerprint } from '../src/events/userFingerprint';
 import { liveCollection } from '../src/projections/readModels';
-import { emptyTypeDay, encodeTypeDay, type SeriesDayDoc } from '../src/projections/seriesDay';
+import {
+  emptyTypeDay,
+  encodeCounts,
+  encodeUsers,
+  usersDocId,
+  type SeriesStoredDoc,
+} from '../src/projections/seriesDay';
 
 const DAYS = 365;
 const EVENT_TYPES = 50;
@@ -26,17 +32,18 @@ export async function seedYearOfMetrics(db: Db): Promise<void> {
 
 /**
  * The same year x 50 types in the metric series: per type and day 40 events of users drawn from
- * 10,000, at random quarter-hours (a deterministic generator, so runs compare).
+ * 10,000, at random quarter-hours (a deterministic generator, so runs compare); each day's users in
+ * one users document, as a rebuild writes them.
  */
 export async function seedYearOfSeries(db: Db): Promise<void> {
-  const collection = await liveCollection<SeriesDayDoc>(db, 'metricSeries');
+  const collection = await liveCollection<SeriesStoredDoc>(db, 'metricSeries');
   const start = Date.UTC(2025, 0, 1);
   let state = 42;
   const next = (n: number): number => {
     state = (state * 1_103_515_245 + 12_345) % 2 ** 31;
     return state % n;
   };
-  const docs = Array.from({ length: DAYS }, (_, day): SeriesDayDoc => {
+  const docs = Array.from({ length: DAYS }, (_, day): SeriesStoredDoc[] => {
     const date = new Date(start + day * 86_400_000).toISOString().slice(0, 10);
     const types = Array.from({ length: EVENT_TYPES }, (_, t) => {
       const typeDay = emptyTypeDay();
@@ -45,11 +52,25 @@ export async function seedYearOfSeries(db: Db): Promise<void> {
         typeDay.counts[quarter] = (typeDay.counts[quarter] ?? 0) + 1;
         typeDay.users[quarter]?.add(userFingerprint(`user-${next(10_000)}`));
       }
-      return encodeTypeDay(`type_${String(t).padStart(2, '0')}`, typeDay);
+      return { eventType: `type_${String(t).padStart(2, '0')}`, typeDay };
     });
-    return { _id: date, date, types, dayOnly: [], lastPosition: 0 };
+    return [
+      {
+        _id: date,
+        date,
+        types: types.map(({ eventType, typeDay }) => ({ eventType, counts: encodeCounts(typeDay.counts) })),
+        dayOnly: [],
+        lastPosition: 1,
+      },
+      {
+        _id: usersDocId(date, 1),
+        date,
+        position: 1,
+        types: types.map(({ eventType, typeDay }) => ({ eventType, users: encodeUsers(typeDay.users) })),
+      },
+    ];
   });
-  await collection.insertMany(docs, { ordered: false });
+  await collection.insertMany(docs.flat(), { ordered: false });
 }
 
 export interface LoadResult {

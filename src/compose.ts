@@ -277,7 +277,11 @@ function createProcessBatchFor(runtime: Runtime) {
 
 /** The HTTP server: the cached-read front and the app, with the configured limits (see http/server). */
 export function createHttpServer(runtime: Runtime): Server {
-  return createBoundedServer(requestListenerOf(buildHttpHandlers(runtime)), runtime.config.http, runtime.logger);
+  return createBoundedServer(
+    requestListenerOf(buildHttpHandlers(runtime)),
+    runtime.config.http,
+    runtime.logger,
+  );
 }
 
 /** Every read model, in the order rebuilds and workers run them. */

@@ -34,14 +34,6 @@ export const ChunkDetail = z.object({
 });
 export type ChunkDetail = z.infer<typeof ChunkDetail>;
 
-/** One cell of a chunk's table: `value` is a count (counts) or an index into `users` (userQuarters). */
-export interface DetailCell {
-  eventType: string;
-  /** UTC quarter-hour counted from the epoch. */
-  quarter: number;
-  value: number;
-}
-
 type Triple = [type: number, quarter: number, value: number];
 
 function byTypeQuarterValue(a: Triple, b: Triple): number {
@@ -70,11 +62,13 @@ function bytesOf(value: Binary): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-function* decodeTable(
+/** Calls `each(eventType, quarter, value)` for every cell of a table, in stored order. */
+function forEachCell(
   table: Binary,
   firstQuarter: number,
   eventTypes: readonly string[],
-): Generator<DetailCell> {
+  each: (eventType: string, quarter: number, value: number) => void,
+): void {
   const raw = inflateRawSync(bytesOf(table));
   const columns = new Uint32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
   const n = columns[0] ?? 0;
@@ -87,7 +81,7 @@ function* decodeTable(
     if (eventType === undefined) throw new Error('chunk detail: a type index is out of range');
     quarter = (type === previousType ? quarter : firstQuarter) + (columns[1 + n + i] ?? 0);
     previousType = type;
-    yield { eventType, quarter, value: columns[1 + 2 * n + i] ?? 0 };
+    each(eventType, quarter, columns[1 + 2 * n + i] ?? 0);
   }
 }
 
@@ -133,18 +127,26 @@ export function detailOf(
   };
 }
 
-/** The counts per (quarter-hour, eventType) of a detail. */
-export function detailCounts(detail: ChunkDetail): Generator<DetailCell> {
-  return decodeTable(detail.counts, detail.firstQuarter, detail.eventTypes);
+/** Calls `each(eventType, quarter, count)` for the count of every (UTC quarter-hour, eventType). */
+export function forEachDetailCount(
+  detail: ChunkDetail,
+  each: (eventType: string, quarter: number, count: number) => void,
+): void {
+  forEachCell(detail.counts, detail.firstQuarter, detail.eventTypes, each);
 }
 
-/** The distinct (user, quarter-hour, eventType) of a detail. */
-export function* detailUsers(
+/**
+ * Calls `each(eventType, quarter, users, offset)` for every distinct (user, quarter-hour,
+ * eventType), the user being the 8 bytes (big-endian) at `offset` in `users`: a projector copies
+ * them as they are.
+ */
+export function forEachDetailUser(
   detail: ChunkDetail,
-): Generator<{ eventType: string; quarter: number; user: UserFingerprint }> {
+  each: (eventType: string, quarter: number, users: Buffer, offset: number) => void,
+): void {
   const users = bytesOf(detail.users);
-  for (const cell of decodeTable(detail.userQuarters, detail.firstQuarter, detail.eventTypes)) {
-    if ((cell.value + 1) * 8 > users.length) throw new Error('chunk detail: a user index is out of range');
-    yield { eventType: cell.eventType, quarter: cell.quarter, user: users.readBigUInt64BE(cell.value * 8) };
-  }
+  forEachCell(detail.userQuarters, detail.firstQuarter, detail.eventTypes, (eventType, quarter, index) => {
+    if ((index + 1) * 8 > users.length) throw new Error('chunk detail: a user index is out of range');
+    each(eventType, quarter, users, index * 8);
+  });
 }

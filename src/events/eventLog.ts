@@ -92,8 +92,11 @@ export interface EventLog {
   readFrom(from: number, limit?: number): Promise<AnyLogRecord[]>;
   /** Every record from `from` on, in position order, streamed by one query `batchSize` at a time. */
   readAll(from?: number, batchSize?: number): AsyncGenerator<AnyLogRecord>;
-  /** The position of the newest record, 0 when the log is empty. */
-  head(): Promise<number>;
+  /**
+   * The position of the newest record, 0 when the log is empty. `known`: a position known to have
+   * existed (a checkpoint), where the search can start instead of at the last head this process saw.
+   */
+  head(known?: number): Promise<number>;
   findByKey(key: string): Promise<AnyLogRecord | undefined>;
   /** Every record of one stream (e.g. `batch:<id>`), in position order. */
   readStream(streamId: string): Promise<AnyLogRecord[]>;
@@ -123,7 +126,8 @@ export function createEventLog(
   // probes from the last head seen, galloping when far behind. A sorted query would do, but
   // FerretDB answers `sort _id -1 limit 1` with a full scan: this stays cheap on every backend.
   let knownHead = 0;
-  async function head(): Promise<number> {
+  async function head(known = 0): Promise<number> {
+    knownHead = Math.max(knownHead, known);
     // Only tests ever empty the log; start over if they did.
     if (knownHead > 0 && !(await exists(knownHead))) knownHead = 0;
     let low = knownHead;

@@ -1,48 +1,83 @@
-import type { Binary } from 'mongodb';
-import type { Db } from 'mongodb';
-import { detailCounts, detailUsers, QUARTERS_PER_DAY } from '../events/chunkDetail';
+import { Binary, type Db } from 'mongodb';
+import { forEachDetailCount, forEachDetailUser, QUARTERS_PER_DAY } from '../events/chunkDetail';
 import { utcDate } from '../events/dailyCounts';
 import type { AnyLogRecord } from '../events/eventLog';
-import type { UserFingerprint } from '../events/userFingerprint';
-import { planDayWrites, type Projection, type Write } from './projection';
-import { encodeCounts, forEachCount, mergeUsers, type SeriesDayDoc } from './seriesDay';
+import { insertOnce, planDayWrites, type Projection, type Write } from './projection';
+import {
+  encodeCounts,
+  forEachCount,
+  USER_ENTRY,
+  usersDocId,
+  type SeriesDayDoc,
+  type SeriesUsersDoc,
+} from './seriesDay';
 import { byCodeUnits } from '../events/codeUnitOrder';
 
 /**
- * The metric series: one document per UTC day (see seriesDay) with, per event type, its counts and
- * distinct users per UTC quarter-hour, from the detail of EventsProcessed v2. A query in any zone
- * and interval sums the quarter-hours of its buckets (every real zone's offset is a whole number of
- * quarter-hours) and unites their users, so counts and unique users are exact.
+ * The metric series: one document per UTC day (see seriesDay) with, per event type, its counts per
+ * UTC quarter-hour, and beside it users documents with the distinct users per quarter-hour, from
+ * the detail of EventsProcessed v2. A query in any zone and interval sums the quarter-hours of its
+ * buckets (every real zone's offset is a whole number of quarter-hours) and unites their users,
+ * so counts and unique users are exact.
  *
  * Records without detail (EventsProcessed v1, or chunks stored before chunk documents kept users)
  * add to the day's `dayOnly` counts: they answer a bucket that holds their whole UTC day (any
  * bucket in UTC), never a bucket that splits it, and never unique users.
  *
- * One document per day, like dailyMetrics, so a page costs one read and one write per day it
- * touches; each write is conditional on the `lastPosition` read, so replaying a page adds nothing.
+ * A page costs one read and one write per day it touches, like dailyMetrics; each write is
+ * conditional on the `lastPosition` read, so replaying a page adds nothing. The users a page adds
+ * to a day go into a new users document, inserted before the day is written and keyed by the last
+ * position in it: a replay inserts the same key again (ignored), and one cut differently only
+ * repeats users, which a union ignores. Users used to be merged into the day document itself, which
+ * then was rewritten whole (hundreds of KB on a busy day) for every page that touched the day.
  */
 
-const DAY_MS = 86_400_000;
-
+/** One record's additions to one day. */
 interface Pending {
   position: number;
   counts: [eventType: string, quarter: number, count: number][];
-  users: [eventType: string, quarter: number, user: UserFingerprint][];
+  /** Per type, (uint8 quarter, uint64 user) entries. */
+  users: Map<string, EntryRun>;
   dayOnly: [eventType: string, count: number][];
 }
+
+/** A growing run of users entries, copied from a detail's user table as they are. */
+class EntryRun {
+  private bytes = Buffer.allocUnsafe(16 * USER_ENTRY);
+  length = 0;
+
+  add(quarter: number, users: Buffer, offset: number): void {
+    if (this.length + USER_ENTRY > this.bytes.length) {
+      const bigger = Buffer.allocUnsafe(this.bytes.length * 2);
+      this.bytes.copy(bigger, 0, 0, this.length);
+      this.bytes = bigger;
+    }
+    const bytes = this.bytes;
+    const at = this.length;
+    bytes[at] = quarter;
+    // Byte by byte: Buffer.copy costs more than this for 8 bytes.
+    for (let i = 0; i < 8; i++) bytes[at + 1 + i] = users[offset + i] ?? 0;
+    this.length += USER_ENTRY;
+  }
+
+  view(): Buffer {
+    return this.bytes.subarray(0, this.length);
+  }
+}
+
+const DAY_MS = 86_400_000;
 
 /** Dates by day number: formatting a date for every cell of every record was a third of a rebuild. */
 const dates = new Map<number, string>();
 
-function dayOf(quarter: number): { date: string; inDay: number } {
-  const day = Math.floor(quarter / QUARTERS_PER_DAY);
+function dateOfDay(day: number): string {
   let date = dates.get(day);
   if (date === undefined) {
     date = utcDate(new Date(day * DAY_MS));
     if (dates.size > 100_000) dates.clear();
     dates.set(day, date);
   }
-  return { date, inDay: quarter - day * QUARTERS_PER_DAY };
+  return date;
 }
 
 /** What each record of a page adds to each day, in log order. */
@@ -53,7 +88,7 @@ function pendingByDay(records: readonly AnyLogRecord[]): Map<string, Pending[]> 
     byDay.set(date, list);
     let last = list.at(-1);
     if (last?.position !== position) {
-      last = { position, counts: [], users: [], dayOnly: [] };
+      last = { position, counts: [], users: new Map(), dayOnly: [] };
       list.push(last);
     }
     return last;
@@ -66,40 +101,54 @@ function pendingByDay(records: readonly AnyLogRecord[]): Map<string, Pending[]> 
         pendingOf(date, record.position).dayOnly.push([eventType, count]);
       continue;
     }
-    for (const { eventType, quarter, value } of detailCounts(detail)) {
-      const { date, inDay } = dayOf(quarter);
-      pendingOf(date, record.position).counts.push([eventType, inDay, value]);
-    }
-    for (const { eventType, quarter, user } of detailUsers(detail)) {
-      const { date, inDay } = dayOf(quarter);
-      pendingOf(date, record.position).users.push([eventType, inDay, user]);
-    }
+    // Cells come sorted by type and quarter-hour, so mostly several in a row share a day: the
+    // day's Pending is looked up once per run of them.
+    let day = Number.NaN;
+    let pending: Pending | undefined;
+    const dayPart = (quarter: number): Pending => {
+      const of = Math.floor(quarter / QUARTERS_PER_DAY);
+      if (of !== day || pending === undefined) {
+        day = of;
+        pending = pendingOf(dateOfDay(of), record.position);
+      }
+      return pending;
+    };
+    forEachDetailCount(detail, (eventType, quarter, count) => {
+      dayPart(quarter).counts.push([eventType, quarter - day * QUARTERS_PER_DAY, count]);
+    });
+    forEachDetailUser(detail, (eventType, quarter, users, offset) => {
+      const runs = dayPart(quarter).users;
+      let run = runs.get(eventType);
+      if (run === undefined) runs.set(eventType, (run = new EntryRun()));
+      run.add(quarter - day * QUARTERS_PER_DAY, users, offset);
+    });
   }
   return byDay;
 }
 
+/** The parts after the stored day's `lastPosition`. */
+function after(stored: SeriesDayDoc | null, parts: Pending[]): Pending[] {
+  const position = stored?.lastPosition ?? 0;
+  return parts.filter((p) => p.position > position);
+}
+
 /** The day after adding what came after its `lastPosition`; null when nothing did. */
 function addPending(stored: SeriesDayDoc | null, date: string, parts: Pending[]): SeriesDayDoc | null {
-  const after = stored?.lastPosition ?? 0;
-  const pending = parts.filter((p) => p.position > after);
+  const pending = after(stored, parts);
   const last = pending.at(-1);
   if (last === undefined) return null;
-  // Counts are decoded (at most 96 a type); users stay binary and the new ones are merged in.
-  const types = new Map<
-    string,
-    { counts: Float64Array; users: Binary | undefined; added: [number, UserFingerprint][] }
-  >();
+  const types = new Map<string, { counts: Float64Array; users: Binary | undefined }>();
   for (const doc of stored?.types ?? []) {
     const counts = new Float64Array(QUARTERS_PER_DAY);
-    forEachCount(doc, (quarter, count) => {
+    forEachCount(doc.counts, (quarter, count) => {
       counts[quarter] = count;
     });
-    types.set(doc.eventType, { counts, users: doc.users, added: [] });
+    types.set(doc.eventType, { counts, users: doc.users });
   }
   const typeDay = (eventType: string) => {
     let day = types.get(eventType);
     if (day === undefined) {
-      day = { counts: new Float64Array(QUARTERS_PER_DAY), users: undefined, added: [] };
+      day = { counts: new Float64Array(QUARTERS_PER_DAY), users: undefined };
       types.set(eventType, day);
     }
     return day;
@@ -110,7 +159,6 @@ function addPending(stored: SeriesDayDoc | null, date: string, parts: Pending[])
       const { counts } = typeDay(eventType);
       counts[quarter] = (counts[quarter] ?? 0) + count;
     }
-    for (const [eventType, quarter, user] of part.users) typeDay(eventType).added.push([quarter, user]);
     for (const [eventType, count] of part.dayOnly)
       dayOnly.set(eventType, (dayOnly.get(eventType) ?? 0) + count);
   }
@@ -118,8 +166,11 @@ function addPending(stored: SeriesDayDoc | null, date: string, parts: Pending[])
     _id: date,
     date,
     types: [...types.keys()].sort(byCodeUnits).map((eventType) => {
-      const day = typeDay(eventType);
-      return { eventType, counts: encodeCounts(day.counts), users: mergeUsers(day.users, day.added) };
+      const { counts, users } = typeDay(eventType);
+      // Users a day written before users documents holds stay where they are.
+      return users === undefined
+        ? { eventType, counts: encodeCounts(counts) }
+        : { eventType, counts: encodeCounts(counts), users };
     }),
     dayOnly: [...dayOnly]
       .sort(([a], [b]) => byCodeUnits(a, b))
@@ -128,15 +179,39 @@ function addPending(stored: SeriesDayDoc | null, date: string, parts: Pending[])
   };
 }
 
+/** The users document of what came after the day's `lastPosition`, if it added users. */
+function usersDocOf(stored: SeriesDayDoc | null, date: string, parts: Pending[]): SeriesUsersDoc | null {
+  const pending = after(stored, parts);
+  const runs = new Map<string, Buffer[]>();
+  for (const part of pending) {
+    for (const [eventType, run] of part.users)
+      runs.set(eventType, [...(runs.get(eventType) ?? []), run.view()]);
+  }
+  const position = pending.at(-1)?.position;
+  if (runs.size === 0 || position === undefined) return null;
+  return {
+    _id: usersDocId(date, position),
+    date,
+    position,
+    types: [...runs.keys()]
+      .sort(byCodeUnits)
+      .map((eventType) => ({ eventType, users: new Binary(Buffer.concat(runs.get(eventType) ?? [])) })),
+  };
+}
+
 export const metricSeriesProjection: Projection = {
   name: 'metricSeries',
 
   async ensureIndexes() {
-    // Days are written by `_id` and read as a range of `_id`.
+    // Days and their users documents are written by `_id` and read as a range of `_id`.
   },
 
   async planPage(db: Db, collectionName: string, records: readonly AnyLogRecord[]): Promise<Write[]> {
-    const collection = db.collection<SeriesDayDoc>(collectionName);
-    return planDayWrites(collection, pendingByDay(records), addPending);
+    const days = db.collection<SeriesDayDoc>(collectionName);
+    const users = db.collection<SeriesUsersDoc>(collectionName);
+    return planDayWrites(days, pendingByDay(records), addPending, (stored, date, parts) => {
+      const doc = usersDocOf(stored, date, parts);
+      return doc === null ? undefined : insertOnce(users, doc);
+    });
   },
 };

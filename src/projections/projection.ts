@@ -50,16 +50,23 @@ export function writeOver<T extends PositionedDoc>(
 ): Write {
   return async () => {
     if (stored === null) {
-      try {
-        await collection.insertOne(next as OptionalUnlessRequiredId<T>);
-      } catch (error) {
-        if (!isDuplicateKey(error)) throw error;
-      }
+      await insertOnce(collection, next)();
       return;
     }
     const unchanged = { _id: stored._id, lastPosition: stored.lastPosition } as Filter<T>;
     const { _id: _ignored, ...replacement } = next;
     await collection.replaceOne(unchanged, replacement);
+  };
+}
+
+/** Inserts a document that is the same whenever it is made; a duplicate key means it is there. */
+export function insertOnce<T extends { _id: string }>(collection: Collection<T>, doc: T): Write {
+  return async () => {
+    try {
+      await collection.insertOne(doc as OptionalUnlessRequiredId<T>);
+    } catch (error) {
+      if (!isDuplicateKey(error)) throw error;
+    }
   };
 }
 
@@ -73,6 +80,8 @@ export async function planDayWrites<T extends PositionedDoc & { _id: string }, P
   collection: Collection<T>,
   byDay: ReadonlyMap<string, Part>,
   next: (stored: T | null, date: string, part: Part) => T | null,
+  /** A write to run before the day's own (documents beside it that the day's position commits). */
+  before?: (stored: T | null, date: string, part: Part) => Write | undefined,
 ): Promise<Write[]> {
   const days = await Promise.all(
     [...byDay].map(async ([date, part]) => ({
@@ -84,7 +93,10 @@ export async function planDayWrites<T extends PositionedDoc & { _id: string }, P
   const writes: Write[] = [];
   for (const { date, part, stored } of days) {
     const doc = next(stored, date, part);
-    if (doc !== null) writes.push(writeOver(collection, stored, doc));
+    if (doc === null) continue;
+    const first = before?.(stored, date, part);
+    if (first !== undefined) writes.push(first);
+    writes.push(writeOver(collection, stored, doc));
   }
   return writes;
 }

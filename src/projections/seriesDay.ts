@@ -5,15 +5,20 @@ import { byCodeUnits } from '../events/codeUnitOrder';
 
 /**
  * One UTC day of the metric series, as stored (see metricSeries) and as worked on in memory.
- * Per event type: the count of each of the day's 96 quarter-hours that has events (uint8 quarter,
- * uint32 count) and its distinct users per quarter-hour (uint8 quarter, uint64 fingerprint), both
- * binary and sorted. `dayOnly` holds counts known per UTC day only (see metricSeries).
+ *
+ * The day document holds, per event type, the count of each of the day's 96 quarter-hours that
+ * has events (uint8 quarter, uint32 count, binary, sorted), and `dayOnly`, counts known per UTC
+ * day only (see metricSeries). Its distinct users are in users documents beside it, one per page
+ * of records that added users to the day, never rewritten: per type, (uint8 quarter, uint64
+ * fingerprint) entries. A users document counts once the day's `lastPosition` has reached its
+ * `position`; before that its records' counts are not in the day yet (see seriesDays).
  */
 
 export interface SeriesTypeDoc {
   eventType: string;
   counts: Binary;
-  users: Binary;
+  /** Only in days written before users moved to users documents; kept as they were. */
+  users?: Binary;
 }
 
 export interface SeriesDayDoc {
@@ -22,6 +27,73 @@ export interface SeriesDayDoc {
   types: SeriesTypeDoc[];
   dayOnly: { eventType: string; count: number }[];
   lastPosition: number;
+}
+
+/** Users some records added to a day; `_id` is usersDocId(date, position). */
+export interface SeriesUsersDoc {
+  _id: string;
+  date: string;
+  /** The last log position whose users are in here. */
+  position: number;
+  types: { eventType: string; users: Binary }[];
+}
+
+/** What the metric series collection holds: days and, beside each, its users documents. */
+export type SeriesStoredDoc = SeriesDayDoc | SeriesUsersDoc;
+
+/** After the day's own `_id` (the date) and before the next day's, in position order. */
+export function usersDocId(date: string, position: number): string {
+  return `${date}/${String(position).padStart(15, '0')}`;
+}
+
+/** A day as queries read it: per type its counts and every binary of its users. */
+export interface SeriesDay {
+  date: string;
+  types: { eventType: string; counts: Binary; users: Binary[] }[];
+  dayOnly: { eventType: string; count: number }[];
+}
+
+const NO_COUNTS = new Binary(Buffer.alloc(0));
+
+/**
+ * The days among stored documents, each with the users of its users documents that count
+ * (`position` within the day's `lastPosition`), sorted by date and type.
+ */
+export function seriesDays(docs: readonly SeriesStoredDoc[]): SeriesDay[] {
+  const stored = new Map<string, SeriesDayDoc>();
+  const usersDocs: SeriesUsersDoc[] = [];
+  for (const doc of docs) {
+    if ('position' in doc) usersDocs.push(doc);
+    else stored.set(doc.date, doc);
+  }
+  const days = new Map<string, Map<string, { eventType: string; counts: Binary; users: Binary[] }>>();
+  for (const doc of stored.values()) {
+    days.set(
+      doc.date,
+      new Map(
+        doc.types.map((t) => [
+          t.eventType,
+          { eventType: t.eventType, counts: t.counts, users: t.users === undefined ? [] : [t.users] },
+        ]),
+      ),
+    );
+  }
+  for (const doc of usersDocs) {
+    const types = days.get(doc.date);
+    if (types === undefined || doc.position > (stored.get(doc.date)?.lastPosition ?? 0)) continue;
+    for (const { eventType, users } of doc.types) {
+      let type = types.get(eventType);
+      if (type === undefined) types.set(eventType, (type = { eventType, counts: NO_COUNTS, users: [] }));
+      type.users.push(users);
+    }
+  }
+  return [...days]
+    .sort(([a], [b]) => byCodeUnits(a, b))
+    .map(([date, types]) => ({
+      date,
+      types: [...types.values()].sort((a, b) => byCodeUnits(a.eventType, b.eventType)),
+      dayOnly: stored.get(date)?.dayOnly ?? [],
+    }));
 }
 
 /** One type's day in memory: counts per quarter-hour and the users of each quarter-hour. */
@@ -44,30 +116,29 @@ export function bytesOf(value: unknown): Buffer {
 }
 
 /** Calls `each(quarter, count)` for every stored quarter-hour count of a type's day. */
-export function forEachCount(doc: SeriesTypeDoc, each: (quarter: number, count: number) => void): void {
-  const bytes = bytesOf(doc.counts);
+export function forEachCount(counts: Binary, each: (quarter: number, count: number) => void): void {
+  const bytes = bytesOf(counts);
   for (let at = 0; at + 5 <= bytes.length; at += 5) each(bytes.readUInt8(at), bytes.readUInt32LE(at + 1));
 }
 
 /** Calls `each(quarter, high, low)` for every stored (quarter-hour, user); the fingerprint in two halves. */
-export function forEachUser(
-  doc: SeriesTypeDoc,
-  each: (quarter: number, high: number, low: number) => void,
-): void {
-  const bytes = bytesOf(doc.users);
+export function forEachUser(users: Binary, each: (quarter: number, high: number, low: number) => void): void {
+  const bytes = bytesOf(users);
   for (let at = 0; at + 9 <= bytes.length; at += 9) {
     each(bytes.readUInt8(at), bytes.readUInt32BE(at + 1), bytes.readUInt32BE(at + 5));
   }
 }
 
-export function decodeTypeDay(doc: SeriesTypeDoc): TypeDay {
+export function decodeTypeDay(type: SeriesDay['types'][number]): TypeDay {
   const day = emptyTypeDay();
-  forEachCount(doc, (quarter, count) => {
+  forEachCount(type.counts, (quarter, count) => {
     day.counts[quarter] = count;
   });
-  forEachUser(doc, (quarter, high, low) => {
-    day.users[quarter]?.add((BigInt(high) << 32n) | BigInt(low));
-  });
+  for (const users of type.users) {
+    forEachUser(users, (quarter, high, low) => {
+      day.users[quarter]?.add((BigInt(high) << 32n) | BigInt(low));
+    });
+  }
   return day;
 }
 
@@ -85,62 +156,19 @@ export function encodeCounts(quarterCounts: Float64Array): Binary {
   return new Binary(counts);
 }
 
-const USER_ENTRY = 9;
-const LOW_32 = 0xffffffffn;
+/** Bytes of one stored (quarter-hour, user) entry. */
+export const USER_ENTRY = 9;
 
-/**
- * A type's stored users with `added` (quarter-hour, user) entries merged in, in the stored order
- * (quarter, then fingerprint) and each entry once. Linear in the stored entries: a page that adds a
- * few users to a busy day neither decodes the day into sets nor sorts it again (which made
- * processing and rebuilds several times slower).
- */
-export function mergeUsers(
-  stored: Binary | undefined,
-  added: readonly (readonly [number, UserFingerprint])[],
-): Binary {
-  const more = added
-    .map(([quarter, user]) => [quarter, Number(user >> 32n), Number(user & LOW_32)] as const)
-    .sort((a, b) => a[0] - b[0] || a[1] - b[1] || a[2] - b[2]);
-  const old = bytesOf(stored);
-  // Whole entries only, as forEachUser reads them.
-  const end = old.length - (old.length % USER_ENTRY);
-  const out = Buffer.alloc(end + more.length * USER_ENTRY);
-  // Stored entry at byte `i` against (quarter, high, low): negative, 0 or positive.
-  const compare = (i: number, quarter: number, high: number, low: number): number =>
-    (old[i] ?? 0) - quarter || old.readUInt32BE(i + 1) - high || old.readUInt32BE(i + 5) - low;
+/** The stored form of users per quarter-hour: (uint8 quarter, uint64 fingerprint), sorted. */
+export function encodeUsers(users: readonly Set<UserFingerprint>[]): Binary {
+  const bytes = Buffer.alloc(users.reduce((n, set) => n + set.size, 0) * USER_ENTRY);
   let at = 0;
-  let read = 0;
-  let previous: readonly [number, number, number] | undefined;
-  for (const entry of more) {
-    const [quarter, high, low] = entry;
-    if (previous !== undefined && previous[0] === quarter && previous[1] === high && previous[2] === low)
-      continue;
-    previous = entry;
-    // Copy the stored entries before this one in one go.
-    const runStart = read;
-    while (read < end && compare(read, quarter, high, low) < 0) read += USER_ENTRY;
-    at += old.copy(out, at, runStart, read);
-    if (read < end && compare(read, quarter, high, low) === 0) continue;
-    out.writeUInt8(quarter, at);
-    out.writeUInt32BE(high, at + 1);
-    out.writeUInt32BE(low, at + 5);
-    at += USER_ENTRY;
-  }
-  at += old.copy(out, at, read, end);
-  return new Binary(out.subarray(0, at));
-}
-
-export function encodeTypeDay(eventType: string, day: TypeDay): SeriesTypeDoc {
-  const counts = encodeCounts(day.counts);
-  const userCount = day.users.reduce((n, set) => n + set.size, 0);
-  const users = Buffer.alloc(userCount * 9);
-  let at = 0;
-  day.users.forEach((set, quarter) => {
+  users.forEach((set, quarter) => {
     for (const user of [...set].sort(byCodeUnits)) {
-      users.writeUInt8(quarter, at);
-      users.writeBigUInt64BE(user, at + 1);
-      at += 9;
+      bytes.writeUInt8(quarter, at);
+      bytes.writeBigUInt64BE(user, at + 1);
+      at += USER_ENTRY;
     }
   });
-  return { eventType, counts, users: new Binary(users) };
+  return new Binary(bytes);
 }

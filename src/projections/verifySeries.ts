@@ -3,7 +3,7 @@ import { QUARTER_MS, QUARTERS_PER_DAY } from '../events/chunkDetail';
 import { utcDate } from '../events/dailyCounts';
 import type { UserFingerprint } from '../events/userFingerprint';
 import { liveCollection } from './readModels';
-import { decodeTypeDay, emptyTypeDay, type SeriesDayDoc, type TypeDay } from './seriesDay';
+import { decodeTypeDay, emptyTypeDay, seriesDays, type SeriesStoredDoc, type TypeDay } from './seriesDay';
 
 /**
  * The metric series recounted from the chunk documents of the processed chunks, and the
@@ -36,9 +36,9 @@ export class SeriesRecount {
   }
 
   async compare(db: Db): Promise<string[]> {
-    const docs = await (await liveCollection<SeriesDayDoc>(db, 'metricSeries')).find({}).toArray();
+    const docs = await (await liveCollection<SeriesStoredDoc>(db, 'metricSeries')).find({}).toArray();
     const differences: string[] = [];
-    const live = new Map(docs.map((d) => [d.date, d]));
+    const live = new Map(seriesDays(docs).map((d) => [d.date, d]));
     for (const date of new Set([...live.keys(), ...this.days.keys(), ...this.dayOnly.keys()])) {
       const doc = live.get(date);
       const gotTypes = new Map((doc?.types ?? []).map((t) => [t.eventType, decodeTypeDay(t)]));

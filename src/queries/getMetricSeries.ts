@@ -1,6 +1,12 @@
 import type { Db } from 'mongodb';
 import { QUARTER_MS, QUARTERS_PER_DAY } from '../events/chunkDetail';
-import { forEachCount, forEachUser, type SeriesDayDoc } from '../projections/seriesDay';
+import {
+  forEachCount,
+  forEachUser,
+  seriesDays,
+  type SeriesDay,
+  type SeriesStoredDoc,
+} from '../projections/seriesDay';
 import { liveCollection } from '../projections/readModels';
 import { createAnswerCache, readModelStamp } from './answerCache';
 import type { SeriesParams } from './seriesParams';
@@ -68,7 +74,7 @@ function bucketIndex(starts: readonly number[], endQuarter: number, quarter: num
 }
 
 /** Sums the stored days into the buckets: counts per quarter-hour, users united per bucket and range. */
-export function seriesFromDays(params: SeriesParams, buckets: Bucket[], days: SeriesDayDoc[]): MetricSeries {
+export function seriesFromDays(params: SeriesParams, buckets: Bucket[], days: SeriesDay[]): MetricSeries {
   const starts = buckets.map((b) => b.start / QUARTER_MS);
   const endQuarter = (buckets.at(-1)?.end ?? 0) / QUARTER_MS;
   const perBucket = buckets.map(() => new Map<string, Tally>());
@@ -80,18 +86,20 @@ export function seriesFromDays(params: SeriesParams, buckets: Bucket[], days: Se
     for (const typeDoc of day.types) {
       if (wanted !== undefined && !wanted.has(typeDoc.eventType)) continue;
       const total = tallyOf(totals, typeDoc.eventType);
-      forEachCount(typeDoc, (q, count) => {
+      forEachCount(typeDoc.counts, (q, count) => {
         const b = perBucket[bucketIndex(starts, endQuarter, firstQuarter + q)];
         if (b === undefined) return;
         tallyOf(b, typeDoc.eventType).count += count;
         total.count += count;
       });
-      forEachUser(typeDoc, (q, high, low) => {
-        const b = perBucket[bucketIndex(starts, endQuarter, firstQuarter + q)];
-        if (b === undefined) return;
-        tallyOf(b, typeDoc.eventType).users.add(high, low);
-        total.users.add(high, low);
-      });
+      for (const users of typeDoc.users) {
+        forEachUser(users, (q, high, low) => {
+          const b = perBucket[bucketIndex(starts, endQuarter, firstQuarter + q)];
+          if (b === undefined) return;
+          tallyOf(b, typeDoc.eventType).users.add(high, low);
+          total.users.add(high, low);
+        });
+      }
     }
     const dayOnly = day.dayOnly.filter((c) => wanted === undefined || wanted.has(c.eventType));
     if (dayOnly.length === 0) continue;
@@ -133,7 +141,8 @@ function bucketsIn(params: SeriesParams): Bucket[] {
 }
 
 /**
- * Reads the UTC days a range's buckets cover (one range query on `_id`) and sums them. Answers
+ * Reads the UTC days a range's buckets cover with their users documents (one range query on
+ * `_id`) and sums them. Answers
  * are cached per question for `cacheMs` and then kept while the read model has not moved (see
  * answerCache), so a dashboard of a year of 50 types costs the database two small reads a period.
  */
@@ -147,13 +156,12 @@ export function createGetMetricSeries(deps: { db: Db; cacheMs?: number }) {
     const buckets = bucketsIn(params);
     const first = buckets[0]?.start ?? 0;
     const end = buckets.at(-1)?.end ?? 0;
-    const collection = await liveCollection<SeriesDayDoc>(deps.db, 'metricSeries');
+    const collection = await liveCollection<SeriesStoredDoc>(deps.db, 'metricSeries');
     const fromDay = dateOfDay(Math.floor(first / 86_400_000));
-    const toDay = dateOfDay(Math.floor((end - 1) / 86_400_000));
-    const days = await collection
-      .find({ _id: { $gte: fromDay, $lte: toDay } }, { sort: { _id: 1 } })
-      .toArray();
-    return seriesFromDays(params, buckets, days);
+    // The last day's users documents sort after its date and before the next day's.
+    const afterLastDay = dateOfDay(Math.floor((end - 1) / 86_400_000) + 1);
+    const docs = await collection.find({ _id: { $gte: fromDay, $lt: afterLastDay } }).toArray();
+    return seriesFromDays(params, buckets, seriesDays(docs));
   }
 
   // A zone refused by bucketsIn fails the compute, and a failed compute is not cached.

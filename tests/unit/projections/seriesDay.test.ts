@@ -1,47 +1,113 @@
 import fc from 'fast-check';
-import { emptyTypeDay, encodeTypeDay, mergeUsers, bytesOf } from '../../../src/projections/seriesDay';
+import { Binary } from 'mongodb';
+import {
+  decodeTypeDay,
+  encodeCounts,
+  encodeUsers,
+  seriesDays,
+  usersDocId,
+  type SeriesStoredDoc,
+} from '../../../src/projections/seriesDay';
+import { QUARTERS_PER_DAY } from '../../../src/events/chunkDetail';
 
 const entry = fc.tuple(fc.integer({ min: 0, max: 95 }), fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }));
+type Entry = readonly [quarter: number, user: bigint];
 
-/** The users binary of a type's day holding exactly these (quarter, user) entries. */
-function usersOf(entries: readonly (readonly [number, bigint])[]): Buffer {
-  const day = emptyTypeDay();
-  for (const [quarter, user] of entries) day.users[quarter]?.add(user);
-  return bytesOf(encodeTypeDay('t', day).users);
+function usersOf(entries: readonly Entry[]): Binary {
+  const sets = Array.from({ length: QUARTERS_PER_DAY }, () => new Set<bigint>());
+  for (const [quarter, user] of entries) sets[quarter]?.add(user);
+  return encodeUsers(sets);
 }
 
-describe('mergeUsers', () => {
-  it('gives the stored users with the added ones, in stored order and each once', () => {
+/** Every (quarter, user) of a decoded type's day, as comparable text. */
+function entriesOf(users: readonly Set<bigint>[]): string[] {
+  return users.flatMap((set, quarter) => [...set].map((user) => `${quarter}:${user}`)).sort();
+}
+
+function expected(entries: readonly Entry[]): string[] {
+  return [...new Set(entries.map(([quarter, user]) => `${quarter}:${user}`))].sort();
+}
+
+const date = '2024-01-15';
+
+describe('seriesDays', () => {
+  it("unites a day's users documents up to its lastPosition, and the users a day written before them holds", () => {
     fc.assert(
-      fc.property(fc.array(entry, { maxLength: 60 }), fc.array(entry, { maxLength: 60 }), (stored, added) => {
-        // Repeats within and across the two sides, as a replayed or overlapping page brings them.
-        const again = [...added, ...stored.slice(0, 5), ...added.slice(0, 5)];
-        const merged = mergeUsers(encodeTypeDay('t', dayOf(stored)).users, again);
-        expect(bytesOf(merged).equals(usersOf([...stored, ...again]))).toBe(true);
-      }),
+      fc.property(
+        fc.array(entry, { maxLength: 20 }),
+        fc.array(fc.tuple(fc.integer({ min: 1, max: 30 }), fc.array(entry, { maxLength: 20 })), {
+          maxLength: 8,
+        }),
+        fc.integer({ min: 0, max: 30 }),
+        (legacy, usersDocs, lastPosition) => {
+          const docs: SeriesStoredDoc[] = [
+            {
+              _id: date,
+              date,
+              types: [
+                { eventType: 'click', counts: encodeCounts(new Float64Array(96)), users: usersOf(legacy) },
+              ],
+              dayOnly: [],
+              lastPosition,
+            },
+            ...usersDocs.map(([position, entries], i) => ({
+              // Distinct ids: a page cut differently may write a second document for a position.
+              _id: `${usersDocId(date, position)}-${i}`,
+              date,
+              position,
+              types: [{ eventType: 'click', users: usersOf(entries) }],
+            })),
+          ];
+          const [day] = seriesDays(docs);
+          const click = day?.types.find((t) => t.eventType === 'click');
+          if (click === undefined) throw new Error('the day lost its type');
+          const committed = usersDocs.filter(([position]) => position <= lastPosition).flatMap(([, e]) => e);
+          expect(entriesOf(decodeTypeDay(click).users)).toEqual(expected([...legacy, ...committed]));
+        },
+      ),
     );
   });
 
-  it('merges into an empty day', () => {
-    expect(
-      bytesOf(
-        mergeUsers(undefined, [
-          [3, 7n],
-          [1, 9n],
-          [3, 7n],
-        ]),
-      ),
-    ).toEqual(
-      usersOf([
-        [1, 9n],
-        [3, 7n],
-      ]),
-    );
+  it('ignores users documents of a day that has none stored, and sorts days and types', () => {
+    const counts = encodeCounts(new Float64Array(96));
+    const days = seriesDays([
+      { _id: usersDocId('2024-01-14', 3), date: '2024-01-14', position: 3, types: [] },
+      {
+        _id: '2024-01-16',
+        date: '2024-01-16',
+        types: [{ eventType: 'view', counts }],
+        dayOnly: [],
+        lastPosition: 4,
+      },
+      {
+        _id: '2024-01-15',
+        date: '2024-01-15',
+        types: [
+          { eventType: 'view', counts },
+          { eventType: 'click', counts },
+        ],
+        dayOnly: [],
+        lastPosition: 4,
+      },
+    ]);
+    expect(days.map((d) => [d.date, d.types.map((t) => t.eventType)])).toEqual([
+      ['2024-01-15', ['click', 'view']],
+      ['2024-01-16', ['view']],
+    ]);
+  });
+
+  it("keeps a day's users documents between its date and the next day's", () => {
+    const ids = [
+      usersDocId('2024-01-15', 12),
+      '2024-01-16',
+      '2024-01-15',
+      usersDocId('2024-01-15', 9),
+    ].sort();
+    expect(ids).toEqual([
+      '2024-01-15',
+      usersDocId('2024-01-15', 9),
+      usersDocId('2024-01-15', 12),
+      '2024-01-16',
+    ]);
   });
 });
-
-function dayOf(entries: readonly (readonly [number, bigint])[]) {
-  const day = emptyTypeDay();
-  for (const [quarter, user] of entries) day.users[quarter]?.add(user);
-  return day;
-}
