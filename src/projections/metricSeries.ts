@@ -1,11 +1,13 @@
-import { Binary, type Db } from 'mongodb';
+import { Binary, type Collection, type Db } from 'mongodb';
 import { forEachDetailCount, forEachDetailUser, QUARTERS_PER_DAY } from '../events/chunkDetail';
 import { utcDate } from '../events/dailyCounts';
 import type { AnyLogRecord } from '../events/eventLog';
-import { insertOnce, planDayWrites, type Projection, type Write } from './projection';
+import { insertOnce, putOver, readDays, writeOver, type Projection, type Write } from './projection';
 import {
+  bytesOf,
   encodeCounts,
   forEachCount,
+  mergeUsers,
   USER_ENTRY,
   usersDocId,
   type SeriesDayDoc,
@@ -26,10 +28,16 @@ import { byCodeUnits } from '../events/codeUnitOrder';
  *
  * A page costs one read and one write per day it touches, like dailyMetrics; each write is
  * conditional on the `lastPosition` read, so replaying a page adds nothing. The users a page adds
- * to a day go into a new users document, inserted before the day is written and keyed by the last
- * position in it: a replay inserts the same key again (ignored), and one cut differently only
- * repeats users, which a union ignores. Users used to be merged into the day document itself, which
- * then was rewritten whole (hundreds of KB on a busy day) for every page that touched the day.
+ * to a day go first into a users document of their own (keyed by the day and the page's last
+ * position, so a replay inserts the same key again, which is ignored), listed in the day's
+ * `usersDocs`; every MERGE_AT-th page merges the listed documents and its own users into the day
+ * (sorted, each once) and then deletes them. Users used to be merged into the day on every page,
+ * rewriting it whole (hundreds of KB on a busy day) for each of them; reading hundreds of small
+ * users documents instead made the first answer for a month three times slower (FerretDB spends
+ * about 0.5 ms on each document it returns), hence the merge.
+ *
+ * How the log was paged decides which users sit in the day and which beside it, so a rebuild gives
+ * the same days, counts and users as the live read model, not the same documents.
  */
 
 /** One record's additions to one day. */
@@ -66,6 +74,9 @@ class EntryRun {
 }
 
 const DAY_MS = 86_400_000;
+
+/** Users documents a day keeps beside it at most before a page merges them into the day. */
+const MERGE_AT = 16;
 
 /** Dates by day number: formatting a date for every cell of every record was a third of a rebuild. */
 const dates = new Map<number, string>();
@@ -132,11 +143,29 @@ function after(stored: SeriesDayDoc | null, parts: Pending[]): Pending[] {
   return parts.filter((p) => p.position > position);
 }
 
-/** The day after adding what came after its `lastPosition`; null when nothing did. */
-function addPending(stored: SeriesDayDoc | null, date: string, parts: Pending[]): SeriesDayDoc | null {
-  const pending = after(stored, parts);
-  const last = pending.at(-1);
-  if (last === undefined) return null;
+/** Per type, the users entries the parts add. */
+function usersOf(parts: readonly Pending[]): Map<string, Buffer[]> {
+  const runs = new Map<string, Buffer[]>();
+  for (const part of parts) {
+    for (const [eventType, run] of part.users) {
+      const list = runs.get(eventType) ?? [];
+      list.push(run.view());
+      runs.set(eventType, list);
+    }
+  }
+  return runs;
+}
+
+/**
+ * The day after adding `pending` (the parts after its `lastPosition`): counts added, the users of
+ * `merge` merged into its own, and `usersDocs` listing the users documents beside it.
+ */
+function nextDay(
+  stored: SeriesDayDoc | null,
+  date: string,
+  pending: readonly Pending[],
+  users: { merge: ReadonlyMap<string, readonly Buffer[]>; usersDocs: number[] },
+): SeriesDayDoc {
   const types = new Map<string, { counts: Float64Array; users: Binary | undefined }>();
   for (const doc of stored?.types ?? []) {
     const counts = new Float64Array(QUARTERS_PER_DAY);
@@ -162,33 +191,32 @@ function addPending(stored: SeriesDayDoc | null, date: string, parts: Pending[])
     for (const [eventType, count] of part.dayOnly)
       dayOnly.set(eventType, (dayOnly.get(eventType) ?? 0) + count);
   }
+  for (const [eventType, runs] of users.merge) {
+    const day = typeDay(eventType);
+    day.users = mergeUsers(day.users, runs);
+  }
   return {
     _id: date,
     date,
     types: [...types.keys()].sort(byCodeUnits).map((eventType) => {
-      const { counts, users } = typeDay(eventType);
-      // Users a day written before users documents holds stay where they are.
-      return users === undefined
+      const { counts, users: merged } = typeDay(eventType);
+      return merged === undefined
         ? { eventType, counts: encodeCounts(counts) }
-        : { eventType, counts: encodeCounts(counts), users };
+        : { eventType, counts: encodeCounts(counts), users: merged };
     }),
     dayOnly: [...dayOnly]
       .sort(([a], [b]) => byCodeUnits(a, b))
       .map(([eventType, count]) => ({ eventType, count })),
-    lastPosition: last.position,
+    lastPosition: pending.at(-1)?.position ?? stored?.lastPosition ?? 0,
+    ...(users.usersDocs.length > 0 ? { usersDocs: users.usersDocs } : {}),
   };
 }
 
-/** The users document of what came after the day's `lastPosition`, if it added users. */
-function usersDocOf(stored: SeriesDayDoc | null, date: string, parts: Pending[]): SeriesUsersDoc | null {
-  const pending = after(stored, parts);
-  const runs = new Map<string, Buffer[]>();
-  for (const part of pending) {
-    for (const [eventType, run] of part.users)
-      runs.set(eventType, [...(runs.get(eventType) ?? []), run.view()]);
-  }
-  const position = pending.at(-1)?.position;
-  if (runs.size === 0 || position === undefined) return null;
+function usersDoc(
+  date: string,
+  position: number,
+  runs: ReadonlyMap<string, readonly Buffer[]>,
+): SeriesUsersDoc {
   return {
     _id: usersDocId(date, position),
     date,
@@ -197,6 +225,49 @@ function usersDocOf(stored: SeriesDayDoc | null, date: string, parts: Pending[])
       .sort(byCodeUnits)
       .map((eventType) => ({ eventType, users: new Binary(Buffer.concat(runs.get(eventType) ?? [])) })),
   };
+}
+
+/**
+ * The writes of one day for a page: the users the page adds in a new users document, then the day;
+ * or, when the day already has MERGE_AT - 1 users documents, one write that merges them and the
+ * page's users into the day and, once that write has landed, deletes them.
+ */
+function dayWrites(
+  days: Collection<SeriesDayDoc>,
+  users: Collection<SeriesUsersDoc>,
+  stored: SeriesDayDoc | null,
+  date: string,
+  parts: Pending[],
+): Write[] {
+  const pending = after(stored, parts);
+  const last = pending.at(-1)?.position;
+  if (last === undefined) return [];
+  const runs = usersOf(pending);
+  const listed = stored?.usersDocs ?? [];
+  if (runs.size === 0)
+    return [writeOver(days, stored, nextDay(stored, date, pending, { merge: new Map(), usersDocs: listed }))];
+  if (listed.length < MERGE_AT - 1) {
+    return [
+      insertOnce(users, usersDoc(date, last, runs)),
+      writeOver(
+        days,
+        stored,
+        nextDay(stored, date, pending, { merge: new Map(), usersDocs: [...listed, last] }),
+      ),
+    ];
+  }
+  return [
+    async () => {
+      const merge = new Map<string, Buffer[]>([...runs].map(([eventType, list]) => [eventType, [...list]]));
+      for (const doc of await Promise.all(listed.map((p) => users.findOne({ _id: usersDocId(date, p) })))) {
+        for (const type of doc?.types ?? [])
+          merge.set(type.eventType, [...(merge.get(type.eventType) ?? []), bytesOf(type.users)]);
+      }
+      if (!(await putOver(days, stored, nextDay(stored, date, pending, { merge, usersDocs: [] })))) return;
+      // A crash here leaves users documents that are merged already: a union counts them once.
+      for (const position of listed) await users.deleteOne({ _id: usersDocId(date, position) });
+    },
+  ];
 }
 
 export const metricSeriesProjection: Projection = {
@@ -209,9 +280,8 @@ export const metricSeriesProjection: Projection = {
   async planPage(db: Db, collectionName: string, records: readonly AnyLogRecord[]): Promise<Write[]> {
     const days = db.collection<SeriesDayDoc>(collectionName);
     const users = db.collection<SeriesUsersDoc>(collectionName);
-    return planDayWrites(days, pendingByDay(records), addPending, (stored, date, parts) => {
-      const doc = usersDocOf(stored, date, parts);
-      return doc === null ? undefined : insertOnce(users, doc);
-    });
+    return (await readDays(days, pendingByDay(records))).flatMap(({ date, part, stored }) =>
+      dayWrites(days, users, stored, date, part),
+    );
   },
 };

@@ -39,23 +39,37 @@ export interface PositionedDoc {
 }
 
 /**
- * The write that puts `next` where `stored` was read: an insert when there was none, otherwise a
- * replace conditional on the `lastPosition` read. A duplicate key or an unmatched replace means a
+ * Puts `next` where `stored` was read: an insert when there was none, otherwise a replace
+ * conditional on the `lastPosition` read. False when that found a duplicate key or no match: a
  * writer that lost its lease applied the same log meanwhile, so there is nothing left to do.
  */
+export async function putOver<T extends PositionedDoc>(
+  collection: Collection<T>,
+  stored: T | null,
+  next: T,
+): Promise<boolean> {
+  if (stored === null) {
+    try {
+      await collection.insertOne(next as OptionalUnlessRequiredId<T>);
+      return true;
+    } catch (error) {
+      if (!isDuplicateKey(error)) throw error;
+      return false;
+    }
+  }
+  const unchanged = { _id: stored._id, lastPosition: stored.lastPosition } as Filter<T>;
+  const { _id: _ignored, ...replacement } = next;
+  return (await collection.replaceOne(unchanged, replacement)).matchedCount === 1;
+}
+
+/** putOver as one of a page's writes. */
 export function writeOver<T extends PositionedDoc>(
   collection: Collection<T>,
   stored: T | null,
   next: T,
 ): Write {
   return async () => {
-    if (stored === null) {
-      await insertOnce(collection, next)();
-      return;
-    }
-    const unchanged = { _id: stored._id, lastPosition: stored.lastPosition } as Filter<T>;
-    const { _id: _ignored, ...replacement } = next;
-    await collection.replaceOne(unchanged, replacement);
+    await putOver(collection, stored, next);
   };
 }
 
@@ -71,32 +85,36 @@ export function insertOnce<T extends { _id: string }>(collection: Collection<T>,
 }
 
 /**
- * The writes of a read model kept one document per day: each day's document is read by `_id` (one
- * primary-key read per day: an `$in` would make FerretDB scan the collection), `next` folds in what
- * the page adds after its stored `lastPosition` (null when nothing), and the result is written over
- * it conditionally (writeOver).
+ * The stored documents of the days a page touches, read by `_id` (one primary-key read per day:
+ * an `$in` would make FerretDB scan the collection).
  */
-export async function planDayWrites<T extends PositionedDoc & { _id: string }, Part>(
+export async function readDays<T extends PositionedDoc & { _id: string }, Part>(
   collection: Collection<T>,
   byDay: ReadonlyMap<string, Part>,
-  next: (stored: T | null, date: string, part: Part) => T | null,
-  /** A write to run before the day's own (documents beside it that the day's position commits). */
-  before?: (stored: T | null, date: string, part: Part) => Write | undefined,
-): Promise<Write[]> {
-  const days = await Promise.all(
+): Promise<{ date: string; part: Part; stored: T | null }[]> {
+  return Promise.all(
     [...byDay].map(async ([date, part]) => ({
       date,
       part,
       stored: (await collection.findOne({ _id: date } as Filter<T>)) as T | null,
     })),
   );
+}
+
+/**
+ * The writes of a read model kept one document per day: each day's document is read (readDays),
+ * `next` folds in what the page adds after its stored `lastPosition` (null when nothing), and the
+ * result is written over it conditionally (writeOver).
+ */
+export async function planDayWrites<T extends PositionedDoc & { _id: string }, Part>(
+  collection: Collection<T>,
+  byDay: ReadonlyMap<string, Part>,
+  next: (stored: T | null, date: string, part: Part) => T | null,
+): Promise<Write[]> {
   const writes: Write[] = [];
-  for (const { date, part, stored } of days) {
+  for (const { date, part, stored } of await readDays(collection, byDay)) {
     const doc = next(stored, date, part);
-    if (doc === null) continue;
-    const first = before?.(stored, date, part);
-    if (first !== undefined) writes.push(first);
-    writes.push(writeOver(collection, stored, doc));
+    if (doc !== null) writes.push(writeOver(collection, stored, doc));
   }
   return writes;
 }

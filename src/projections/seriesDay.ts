@@ -8,16 +8,17 @@ import { byCodeUnits } from '../events/codeUnitOrder';
  *
  * The day document holds, per event type, the count of each of the day's 96 quarter-hours that
  * has events (uint8 quarter, uint32 count, binary, sorted), and `dayOnly`, counts known per UTC
- * day only (see metricSeries). Its distinct users are in users documents beside it, one per page
- * of records that added users to the day, never rewritten: per type, (uint8 quarter, uint64
- * fingerprint) entries. A users document counts once the day's `lastPosition` has reached its
- * `position`; before that its records' counts are not in the day yet (see seriesDays).
+ * day only (see metricSeries). Its distinct users are in the day's own `users` per type (merged,
+ * sorted) and in users documents beside it, one per page of records that added users to the day
+ * since the last merge: per type, (uint8 quarter, uint64 fingerprint) entries. A users document
+ * counts once the day's `lastPosition` has reached its `position`; before that its records' counts
+ * are not in the day yet (see seriesDays). A user may be in both while a merge is being tidied up.
  */
 
 export interface SeriesTypeDoc {
   eventType: string;
   counts: Binary;
-  /** Only in days written before users moved to users documents; kept as they were. */
+  /** Users merged into the day (see metricSeries), (quarter, fingerprint) sorted, each once. */
   users?: Binary;
 }
 
@@ -27,9 +28,11 @@ export interface SeriesDayDoc {
   types: SeriesTypeDoc[];
   dayOnly: { eventType: string; count: number }[];
   lastPosition: number;
+  /** Positions of this day's users documents not merged into it yet (see metricSeries). */
+  usersDocs?: number[];
 }
 
-/** Users some records added to a day; `_id` is usersDocId(date, position). */
+/** The users one page of records added to a day; `_id` is usersDocId(date, position). */
 export interface SeriesUsersDoc {
   _id: string;
   date: string;
@@ -171,4 +174,46 @@ export function encodeUsers(users: readonly Set<UserFingerprint>[]): Binary {
     }
   });
   return new Binary(bytes);
+}
+
+/**
+ * A type's merged users with `added` runs of (quarter-hour, user) entries merged in, in the stored
+ * order (quarter, then fingerprint) and each entry once. Linear in the stored entries: a merge that
+ * adds a few users to a busy day neither decodes the day into sets nor sorts it again.
+ */
+export function mergeUsers(stored: Binary | undefined, added: readonly Buffer[]): Binary {
+  const more: (readonly [number, number, number])[] = [];
+  for (const run of added) {
+    for (let i = 0; i + USER_ENTRY <= run.length; i += USER_ENTRY) {
+      more.push([run[i] ?? 0, run.readUInt32BE(i + 1), run.readUInt32BE(i + 5)]);
+    }
+  }
+  more.sort((a, b) => a[0] - b[0] || a[1] - b[1] || a[2] - b[2]);
+  const old = bytesOf(stored);
+  // Whole entries only, as forEachUser reads them.
+  const end = old.length - (old.length % USER_ENTRY);
+  const out = Buffer.alloc(end + more.length * USER_ENTRY);
+  // Stored entry at byte `i` against (quarter, high, low): negative, 0 or positive.
+  const compare = (i: number, quarter: number, high: number, low: number): number =>
+    (old[i] ?? 0) - quarter || old.readUInt32BE(i + 1) - high || old.readUInt32BE(i + 5) - low;
+  let at = 0;
+  let read = 0;
+  let previous: readonly [number, number, number] | undefined;
+  for (const entry of more) {
+    const [quarter, high, low] = entry;
+    if (previous !== undefined && previous[0] === quarter && previous[1] === high && previous[2] === low)
+      continue;
+    previous = entry;
+    // Copy the stored entries before this one in one go.
+    const runStart = read;
+    while (read < end && compare(read, quarter, high, low) < 0) read += USER_ENTRY;
+    at += old.copy(out, at, runStart, read);
+    if (read < end && compare(read, quarter, high, low) === 0) continue;
+    out.writeUInt8(quarter, at);
+    out.writeUInt32BE(high, at + 1);
+    out.writeUInt32BE(low, at + 5);
+    at += USER_ENTRY;
+  }
+  at += old.copy(out, at, read, end);
+  return new Binary(out.subarray(0, at));
 }

@@ -242,12 +242,12 @@ describe('exactly-once processing (properties against the real stack)', () => {
   });
 
   async function contents(target: ProjectionTarget): Promise<unknown[]> {
-    const collection = db().collection(target.collectionName);
-    // The series' users documents follow how the records were paged; what the days hold does not.
+    // How the log was paged decides which series users sit in a day and which beside it; what the
+    // days hold does not depend on it.
     if (target.projection.name === 'metricSeries') {
       return seriesContents(await db().collection<SeriesStoredDoc>(target.collectionName).find({}).toArray());
     }
-    return collection.find({}).sort({ _id: 1 }).toArray();
+    return db().collection(target.collectionName).find({}).sort({ _id: 1 }).toArray();
   }
 
   /** Each day's counts, day-only counts and users per quarter-hour, decoded. */

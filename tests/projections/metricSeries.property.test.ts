@@ -5,6 +5,7 @@ import { countByDayAndType } from '../../src/events/dailyCounts';
 import { createEventLog, type EventLog } from '../../src/events/eventLog';
 import { userFingerprint } from '../../src/events/userFingerprint';
 import { metricSeriesProjection } from '../../src/projections/metricSeries';
+import { usersDocId, type SeriesDayDoc, type SeriesStoredDoc } from '../../src/projections/seriesDay';
 import { applyPage, projectInto, targetFor } from '../../src/projections/projector';
 import { collectionName } from '../../src/projections/readModels';
 import { createGetMetricSeries, type MetricSeries } from '../../src/queries/getMetricSeries';
@@ -192,6 +193,55 @@ describe('metric series (property, real FerretDB)', () => {
         },
       ),
       { numRuns: 25 },
+    );
+  }, 300_000);
+
+  it("answers the same however the log is paged, and merges a busy day's users documents into it", async () => {
+    // Events of one UTC hour: in pages of one or two records, the day gets past MERGE_AT pages.
+    const hour = Date.UTC(2024, 0, 15, 9);
+    const dayRowArb = rowArb.map((row) => ({ ...row, millis: hour + (Math.abs(row.millis) % 3_600_000) }));
+    const question: SeriesParams = {
+      tz: 'Asia/Kolkata',
+      interval: 'day',
+      from: '2024-01-14',
+      to: '2024-01-16',
+      eventTypes: [],
+    };
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(dayRowArb, { minLength: 64, maxLength: 90 }),
+        fc.integer({ min: 1, max: 2 }),
+        fc.integer({ min: 1, max: 2 }),
+        async (rows, perChunk, pageSize) => {
+          const paged = await logOf(rows, perChunk);
+          const whole = await logOf(rows, perChunk);
+          const target = targetFor(paged.db, metricSeriesProjection, 1);
+          for (let from = 1; ; from += pageSize) {
+            const page = await paged.log.readFrom(from, pageSize);
+            if (page.length === 0) break;
+            await applyPage(target, page);
+          }
+          await projectInto(whole.db, whole.log, targetFor(whole.db, metricSeriesProjection, 1), {
+            fence: 1,
+          });
+
+          const answer = await createGetMetricSeries({ db: paged.db })(question);
+          expect(answer).toEqual(await createGetMetricSeries({ db: whole.db })(question));
+          expect({ series: withMetrics(answer), totals: answer.totals }).toEqual(recount(rows, question));
+          // At most MERGE_AT - 1 users documents beside the day, each listed by it: the rest were
+          // merged into the day and deleted.
+          const docs = await paged.db
+            .collection<SeriesStoredDoc>(collectionName('metricSeries', 1))
+            .find({})
+            .toArray();
+          const usersDocs = docs.filter((d) => 'position' in d).map((d) => d._id);
+          const day = docs.find((d): d is SeriesDayDoc => !('position' in d));
+          expect(usersDocs.length).toBeLessThan(16);
+          expect((day?.usersDocs ?? []).map((p) => usersDocId(day?.date ?? '', p))).toEqual(usersDocs.sort());
+          expect(day?.types.some((t) => t.users !== undefined)).toBe(true);
+        },
+      ),
+      { numRuns: 8 },
     );
   }, 300_000);
 

@@ -51,7 +51,7 @@ describe('seriesDays', () => {
               lastPosition,
             },
             ...usersDocs.map(([position, entries], i) => ({
-              // Distinct ids: a page cut differently may write a second document for a position.
+              // Distinct ids whatever the positions drawn.
               _id: `${usersDocId(date, position)}-${i}`,
               date,
               position,
