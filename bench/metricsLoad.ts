@@ -84,17 +84,24 @@ export interface LoadResult {
 /** The year's daily series of every type. */
 export const SERIES_PATH = '/api/metrics/series?from=2025-01-01&to=2025-12-31';
 
-/** `headers`: the series load sends Accept-Encoding: gzip, as every browser does. */
+/**
+ * `headers`: the series load sends Accept-Encoding: gzip, as every browser does. `clientThreads`:
+ * autocannon worker threads. One thread parsing the series' 80 KB answers is itself the limit at
+ * about 2,000 req/s (the API then used 40% of a core), so its queue, not the service, made the
+ * series' tail latency; the series load runs on two, and once on one for comparison.
+ */
 export async function loadTestMetrics(
   baseUrl: string,
   path = '/api/metrics?date=2025-06-15',
   headers: Record<string, string> = {},
+  clientThreads = 1,
 ): Promise<LoadResult> {
   const result = await autocannon({
     url: `${baseUrl}${path}`,
     headers,
     connections: 50,
     duration: 10,
+    ...(clientThreads > 1 ? { workers: clientThreads } : {}),
   });
   return {
     p50Ms: result.latency.p50,

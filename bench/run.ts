@@ -189,8 +189,10 @@ async function main(): Promise<void> {
     const [, firstSeriesSeconds] = await timed(async () => {
       await (await fetch(`${baseUrl}${SERIES_PATH}`)).arrayBuffer();
     });
-    say('series query load (a year of days x 50 types): 50 connections, 10 s...');
-    const seriesLoad = await loadTestMetrics(baseUrl, SERIES_PATH, { 'accept-encoding': 'gzip' });
+    say('series query load (a year of days x 50 types): 50 connections, 10 s, 2 client threads...');
+    const seriesLoad = await loadTestMetrics(baseUrl, SERIES_PATH, { 'accept-encoding': 'gzip' }, 2);
+    say('the same from one client thread...');
+    const seriesOneThread = await loadTestMetrics(baseUrl, SERIES_PATH, { 'accept-encoding': 'gzip' });
 
     const result: BenchResult = {
       rows,
@@ -207,6 +209,7 @@ async function main(): Promise<void> {
       workerPeakRssMb: worker.peakRss() / 1024 ** 2,
       metrics: load,
       series: { ...seriesLoad, firstAnswerSeconds: firstSeriesSeconds },
+      seriesOneThread,
       logRecords,
       readLogSeconds,
       rebuildSeconds,
