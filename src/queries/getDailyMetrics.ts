@@ -23,13 +23,20 @@ const CACHE_MAX_DAYS = 1000;
  * clients costs the database one read per day per period; the read model is eventually
  * consistent anyway, and 0 turns the cache off.
  */
+/** A day's answer while it is read, and its value once read (what `ready` hands out). */
+interface CachedDay {
+  until: number;
+  answer: Promise<DailyMetrics>;
+  value?: DailyMetrics;
+}
+
 export function createGetDailyMetrics(deps: { db: Db; cacheMs?: number; now?: () => Date }) {
   const now = deps.now ?? (() => new Date());
   const cacheMs = deps.cacheMs ?? 0;
-  const cache = new Map<string, { until: number; answer: Promise<DailyMetrics>; value?: DailyMetrics }>();
+  const cache = new Map<string, CachedDay>();
 
   /** A day's answer still within `cacheMs`; only valid days are ever cached. */
-  function fresh(day: string): { answer: Promise<DailyMetrics>; value?: DailyMetrics } | undefined {
+  function fresh(day: string): CachedDay | undefined {
     const hit = cache.get(day);
     return hit !== undefined && hit.until > Date.now() ? hit : undefined;
   }
@@ -38,10 +45,7 @@ export function createGetDailyMetrics(deps: { db: Db; cacheMs?: number; now?: ()
     const at = Date.now();
     const answer = read(day);
     cache.delete(day);
-    const entry: { until: number; answer: Promise<DailyMetrics>; value?: DailyMetrics } = {
-      until: at + cacheMs,
-      answer,
-    };
+    const entry: CachedDay = { until: at + cacheMs, answer };
     cache.set(day, entry);
     if (cache.size > CACHE_MAX_DAYS) cache.delete(cache.keys().next().value ?? day);
     answer.then(
