@@ -81,8 +81,15 @@ export async function rebuildProjections(
       onProgress({ projection: p.projection.name, position, head, records: p.records });
     };
     await replayAll(deps, prepared, report);
-    // Each under its own projector's lease, side by side.
-    return await Promise.all(prepared.map((p) => finish(deps, p, report)));
+    // Each under its own projector's lease, side by side; every one ends (and lets its lease go)
+    // before a failure is reported.
+    const finished = await Promise.allSettled(prepared.map((p) => finish(deps, p, report)));
+    const results: RebuildResult[] = [];
+    for (const outcome of finished) {
+      if (outcome.status === 'rejected') throw outcome.reason;
+      results.push(outcome.value);
+    }
+    return results;
   } finally {
     await rebuildLease.release();
   }
