@@ -1,4 +1,5 @@
 import {
+  Binary,
   MongoBulkWriteError,
   MongoClient,
   MongoError,
@@ -164,4 +165,11 @@ export async function ensureCollections(db: Db, names: readonly string[]): Promi
       throw error;
     }
   }
+}
+
+/** The bytes of a stored binary field (no copy), or an empty buffer for anything else. */
+export function bytesOfBinary(value: unknown): Buffer {
+  if (!(value instanceof Binary)) return Buffer.alloc(0);
+  const bytes = value.buffer.subarray(0, value.length());
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }

@@ -1,4 +1,5 @@
 import { Binary } from 'mongodb';
+import { bytesOfBinary } from '../mongo';
 import type { CountableEvent, RawEventChunk } from './rawEventChunks';
 import { CHUNKS_PER_SLICE } from './rawEventChunks';
 
@@ -42,19 +43,12 @@ export function chunkDoc(batchId: string, chunk: number, events: CountableEvent[
   };
 }
 
-/** The bytes of a stored binary field, or an empty buffer for anything else. */
-function bytesOf(value: unknown): Buffer {
-  if (!(value instanceof Binary)) return Buffer.alloc(0);
-  const bytes = value.buffer.subarray(0, value.length());
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
-
 /** Decodes a stored chunk; an event that cannot be read is null, and a damaged document gets one more null. */
 export function eventsOf(doc: RawEventChunk): CountableEvent[] {
   const types: unknown[] = Array.isArray(doc.eventTypes) ? doc.eventTypes : [];
-  const typeIndexes = bytesOf(doc.typeIndexes);
-  const timestamps = bytesOf(doc.timestamps);
-  const users = doc.users === undefined ? null : bytesOf(doc.users);
+  const typeIndexes = bytesOfBinary(doc.typeIndexes);
+  const timestamps = bytesOfBinary(doc.timestamps);
+  const users = doc.users === undefined ? null : bytesOfBinary(doc.users);
   const count = Math.floor(Math.min(typeIndexes.length / 4, timestamps.length / 8));
   const events: CountableEvent[] = [];
   for (let i = 0; i < count; i++) {

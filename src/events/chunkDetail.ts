@@ -1,6 +1,7 @@
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { Binary } from 'mongodb';
 import { z } from 'zod';
+import { bytesOfBinary } from '../mongo';
 import type { UserFingerprint } from './userFingerprint';
 import { byCodeUnits } from './codeUnitOrder';
 
@@ -57,11 +58,6 @@ function encodeTable(cells: Triple[], firstQuarter: number): Binary {
   return new Binary(deflateRawSync(bytes));
 }
 
-function bytesOf(value: Binary): Buffer {
-  const bytes = value.buffer.subarray(0, value.length());
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
-
 /** Calls `each(eventType, quarter, value)` for every cell of a table, in stored order. */
 function forEachCell(
   table: Binary,
@@ -69,7 +65,7 @@ function forEachCell(
   eventTypes: readonly string[],
   each: (eventType: string, quarter: number, value: number) => void,
 ): void {
-  const raw = inflateRawSync(bytesOf(table));
+  const raw = inflateRawSync(bytesOfBinary(table));
   const columns = new Uint32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
   const n = columns[0] ?? 0;
   if (columns.length !== 1 + 3 * n) throw new Error('chunk detail: a table has the wrong size');
@@ -144,7 +140,7 @@ export function forEachDetailUser(
   detail: ChunkDetail,
   each: (eventType: string, quarter: number, users: Buffer, offset: number) => void,
 ): void {
-  const users = bytesOf(detail.users);
+  const users = bytesOfBinary(detail.users);
   forEachCell(detail.userQuarters, detail.firstQuarter, detail.eventTypes, (eventType, quarter, index) => {
     if ((index + 1) * 8 > users.length) throw new Error('chunk detail: a user index is out of range');
     each(eventType, quarter, users, index * 8);

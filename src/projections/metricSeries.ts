@@ -2,9 +2,9 @@ import { Binary, type Collection, type Db } from 'mongodb';
 import { forEachDetailCount, forEachDetailUser, QUARTERS_PER_DAY } from '../events/chunkDetail';
 import { utcDate } from '../events/dailyCounts';
 import type { AnyLogRecord } from '../events/eventLog';
+import { bytesOfBinary } from '../mongo';
 import { insertOnce, putOver, readDays, writeOver, type Projection, type Write } from './projection';
 import {
-  bytesOf,
   encodeCounts,
   forEachCount,
   mergeUsers,
@@ -261,7 +261,7 @@ function dayWrites(
       const merge = new Map<string, Buffer[]>([...runs].map(([eventType, list]) => [eventType, [...list]]));
       for (const doc of await Promise.all(listed.map((p) => users.findOne({ _id: usersDocId(date, p) })))) {
         for (const type of doc?.types ?? [])
-          merge.set(type.eventType, [...(merge.get(type.eventType) ?? []), bytesOf(type.users)]);
+          merge.set(type.eventType, [...(merge.get(type.eventType) ?? []), bytesOfBinary(type.users)]);
       }
       if (!(await putOver(days, stored, nextDay(stored, date, pending, { merge, usersDocs: [] })))) return;
       // A crash here leaves users documents that are merged already: a union counts them once.

@@ -1,4 +1,5 @@
 import { Binary } from 'mongodb';
+import { bytesOfBinary } from '../mongo';
 import { QUARTERS_PER_DAY } from '../events/chunkDetail';
 import type { UserFingerprint } from '../events/userFingerprint';
 import { byCodeUnits } from '../events/codeUnitOrder';
@@ -112,21 +113,15 @@ export function emptyTypeDay(): TypeDay {
   };
 }
 
-export function bytesOf(value: unknown): Buffer {
-  if (!(value instanceof Binary)) return Buffer.alloc(0);
-  const bytes = value.buffer.subarray(0, value.length());
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
-
 /** Calls `each(quarter, count)` for every stored quarter-hour count of a type's day. */
 export function forEachCount(counts: Binary, each: (quarter: number, count: number) => void): void {
-  const bytes = bytesOf(counts);
+  const bytes = bytesOfBinary(counts);
   for (let at = 0; at + 5 <= bytes.length; at += 5) each(bytes.readUInt8(at), bytes.readUInt32LE(at + 1));
 }
 
 /** Calls `each(quarter, high, low)` for every stored (quarter-hour, user); the fingerprint in two halves. */
 export function forEachUser(users: Binary, each: (quarter: number, high: number, low: number) => void): void {
-  const bytes = bytesOf(users);
+  const bytes = bytesOfBinary(users);
   for (let at = 0; at + 9 <= bytes.length; at += 9) {
     each(bytes.readUInt8(at), bytes.readUInt32BE(at + 1), bytes.readUInt32BE(at + 5));
   }
@@ -189,7 +184,7 @@ export function mergeUsers(stored: Binary | undefined, added: readonly Buffer[])
     }
   }
   more.sort((a, b) => a[0] - b[0] || a[1] - b[1] || a[2] - b[2]);
-  const old = bytesOf(stored);
+  const old = bytesOfBinary(stored);
   // Whole entries only, as forEachUser reads them.
   const end = old.length - (old.length % USER_ENTRY);
   const out = Buffer.alloc(end + more.length * USER_ENTRY);
