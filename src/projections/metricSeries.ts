@@ -1,6 +1,6 @@
 import { Binary, type Collection, type Db } from 'mongodb';
 import { forEachDetailCount, forEachDetailUser, QUARTERS_PER_DAY } from '../events/chunkDetail';
-import { utcDate } from '../events/dailyCounts';
+import { dateOfDay } from '../events/dailyCounts';
 import type { AnyLogRecord } from '../events/eventLog';
 import { bytesOfBinary } from '../mongo';
 import { insertOnce, putOver, readDays, writeOver, type Projection, type Write } from './projection';
@@ -73,18 +73,16 @@ class EntryRun {
   }
 }
 
-const DAY_MS = 86_400_000;
-
 /** Users documents a day keeps beside it at most before a page merges them into the day. */
 const MERGE_AT = 16;
 
 /** Dates by day number: formatting a date for every cell of every record was a third of a rebuild. */
 const dates = new Map<number, string>();
 
-function dateOfDay(day: number): string {
+function cachedDateOfDay(day: number): string {
   let date = dates.get(day);
   if (date === undefined) {
-    date = utcDate(new Date(day * DAY_MS));
+    date = dateOfDay(day);
     if (dates.size > 100_000) dates.clear();
     dates.set(day, date);
   }
@@ -120,7 +118,7 @@ function pendingByDay(records: readonly AnyLogRecord[]): Map<string, Pending[]> 
       const of = Math.floor(quarter / QUARTERS_PER_DAY);
       if (of !== day || pending === undefined) {
         day = of;
-        pending = pendingOf(dateOfDay(of), record.position);
+        pending = pendingOf(cachedDateOfDay(of), record.position);
       }
       return pending;
     };

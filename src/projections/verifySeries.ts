@@ -1,6 +1,6 @@
 import type { Db } from 'mongodb';
 import { QUARTER_MS, QUARTERS_PER_DAY } from '../events/chunkDetail';
-import { utcDate } from '../events/dailyCounts';
+import { dateOfDay, utcDate } from '../events/dailyCounts';
 import type { UserFingerprint } from '../events/userFingerprint';
 import { liveCollection } from './readModels';
 import { decodeTypeDay, emptyTypeDay, seriesDays, type SeriesStoredDoc, type TypeDay } from './seriesDay';
@@ -17,8 +17,9 @@ export class SeriesRecount {
   /** An event of a chunk whose record carries detail (it has its user). */
   addDetailed(eventType: string, millis: number, user: UserFingerprint): void {
     const quarter = Math.floor(millis / QUARTER_MS);
-    const date = utcDate(new Date(Math.floor(quarter / QUARTERS_PER_DAY) * 86_400_000));
-    const inDay = quarter - Math.floor(quarter / QUARTERS_PER_DAY) * QUARTERS_PER_DAY;
+    const dayNumber = Math.floor(quarter / QUARTERS_PER_DAY);
+    const date = dateOfDay(dayNumber);
+    const inDay = quarter - dayNumber * QUARTERS_PER_DAY;
     const types = this.days.get(date) ?? new Map<string, TypeDay>();
     this.days.set(date, types);
     const day = types.get(eventType) ?? emptyTypeDay();

@@ -3,7 +3,8 @@ import type { DailyMetrics } from './getDailyMetrics';
 import { isCalendarDate } from './getDailyMetrics';
 import type { GetMetricSeries, MetricSeries } from './getMetricSeries';
 import type { SeriesParams } from './seriesParams';
-import { dateOfDay, localDay } from './zoneBuckets';
+import { dateOfDay } from '../events/dailyCounts';
+import { localDay } from './zoneBuckets';
 
 /**
  * `GET /api/metrics?date=&tz=` for a zone other than UTC: the one-day series of that local day, in

@@ -1,5 +1,6 @@
 import type { Db } from 'mongodb';
 import { QUARTER_MS, QUARTERS_PER_DAY } from '../events/chunkDetail';
+import { dateOfDay, dayNumber } from '../events/dailyCounts';
 import {
   forEachCount,
   forEachUser,
@@ -12,14 +13,7 @@ import { createAnswerCache, readModelStamp } from './answerCache';
 import type { SeriesParams } from './seriesParams';
 import { UserSet } from './userSet';
 import { ValidationError } from '../errors';
-import {
-  bucketsOf,
-  dateOfDay,
-  dayNumber,
-  UnalignedZoneError,
-  type Bucket,
-  type Interval,
-} from './zoneBuckets';
+import { bucketsOf, UnalignedZoneError, type Bucket, type Interval } from './zoneBuckets';
 import { byCodeUnits } from '../events/codeUnitOrder';
 
 export interface TypeMetrics {

@@ -1,7 +1,8 @@
 import { ValidationError } from '../errors';
 import { isCalendarDate } from './getDailyMetrics';
 import { isTimeZone } from '../timeZone';
-import { dayNumber, type Interval } from './zoneBuckets';
+import { dayNumber } from '../events/dailyCounts';
+import type { Interval } from './zoneBuckets';
 import { byCodeUnits } from '../events/codeUnitOrder';
 
 /** What a series is asked for, checked: every problem is a 400 naming its parameter. */

@@ -1,4 +1,5 @@
 import { QUARTER_MS } from '../events/chunkDetail';
+import { dateOfDay, dayNumber } from '../events/dailyCounts';
 import { wallClock } from '../timeZone';
 
 /**
@@ -29,19 +30,6 @@ export class UnalignedZoneError extends Error {
 }
 
 const DAY_MS = 86_400_000;
-
-/** Days since 1970-01-01 of a YYYY-MM-DD date. */
-export function dayNumber(date: string): number {
-  const d = new Date(0);
-  d.setUTCFullYear(Number(date.slice(0, 4)), Number(date.slice(5, 7)) - 1, Number(date.slice(8, 10)));
-  return Math.round(d.getTime() / DAY_MS);
-}
-
-export function dateOfDay(day: number): string {
-  const d = new Date(day * DAY_MS);
-  const year = String(d.getUTCFullYear()).padStart(4, '0');
-  return `${year}-${String(d.getUTCMonth() + 1).padStart(2, '0')}-${String(d.getUTCDate()).padStart(2, '0')}`;
-}
 
 export function localDay(tz: string, t: number): number {
   return Math.floor(wallClock(tz, t) / DAY_MS);
