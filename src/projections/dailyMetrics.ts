@@ -1,6 +1,6 @@
 import type { Db } from 'mongodb';
 import type { AnyLogRecord } from '../events/eventLog';
-import { planDayWrites, type Projection, type Write } from './projection';
+import { partsAfter, planDayWrites, type Projection, type Write } from './projection';
 import { byCodeUnits } from '../events/codeUnitOrder';
 
 export interface EventTypeCount {
@@ -60,8 +60,7 @@ function addPending(
   date: string,
   parts: Contribution[],
 ): DailyMetricsDoc | null {
-  const after = stored?.lastPosition ?? 0;
-  const pending = parts.filter((p) => p.position > after);
+  const pending = partsAfter(stored, parts);
   const last = pending.at(-1);
   if (last === undefined) return null;
   const counts = new Map((stored?.counts ?? []).map((c) => [c.eventType, c.count]));

@@ -3,7 +3,15 @@ import { forEachDetailCount, forEachDetailUser, QUARTERS_PER_DAY } from '../even
 import { dateOfDay } from '../events/dailyCounts';
 import type { AnyLogRecord } from '../events/eventLog';
 import { bytesOfBinary } from '../mongo';
-import { insertOnce, putOver, readDays, writeOver, type Projection, type Write } from './projection';
+import {
+  insertOnce,
+  partsAfter,
+  putOver,
+  readDays,
+  writeOver,
+  type Projection,
+  type Write,
+} from './projection';
 import {
   encodeCounts,
   forEachCount,
@@ -135,12 +143,6 @@ function pendingByDay(records: readonly AnyLogRecord[]): Map<string, Pending[]> 
   return byDay;
 }
 
-/** The parts after the stored day's `lastPosition`. */
-function after(stored: SeriesDayDoc | null, parts: Pending[]): Pending[] {
-  const position = stored?.lastPosition ?? 0;
-  return parts.filter((p) => p.position > position);
-}
-
 /** Per type, the users entries the parts add. */
 function usersOf(parts: readonly Pending[]): Map<string, Buffer[]> {
   const runs = new Map<string, Buffer[]>();
@@ -237,7 +239,7 @@ function dayWrites(
   date: string,
   parts: Pending[],
 ): Write[] {
-  const pending = after(stored, parts);
+  const pending = partsAfter(stored, parts);
   const last = pending.at(-1)?.position;
   if (last === undefined) return [];
   const runs = usersOf(pending);
@@ -256,12 +258,16 @@ function dayWrites(
   }
   return [
     async () => {
-      const merge = new Map<string, Buffer[]>([...runs].map(([eventType, list]) => [eventType, [...list]]));
+      // `runs` is this page's own: the listed documents' users join it.
       for (const doc of await Promise.all(listed.map((p) => users.findOne({ _id: usersDocId(date, p) })))) {
-        for (const type of doc?.types ?? [])
-          merge.set(type.eventType, [...(merge.get(type.eventType) ?? []), bytesOfBinary(type.users)]);
+        for (const type of doc?.types ?? []) {
+          const list = runs.get(type.eventType) ?? [];
+          list.push(bytesOfBinary(type.users));
+          runs.set(type.eventType, list);
+        }
       }
-      if (!(await putOver(days, stored, nextDay(stored, date, pending, { merge, usersDocs: [] })))) return;
+      if (!(await putOver(days, stored, nextDay(stored, date, pending, { merge: runs, usersDocs: [] }))))
+        return;
       // A crash here leaves users documents that are merged already: a union counts them once.
       for (const position of listed) await users.deleteOne({ _id: usersDocId(date, position) });
     },

@@ -48,15 +48,7 @@ export async function putOver<T extends PositionedDoc>(
   stored: T | null,
   next: T,
 ): Promise<boolean> {
-  if (stored === null) {
-    try {
-      await collection.insertOne(next as OptionalUnlessRequiredId<T>);
-      return true;
-    } catch (error) {
-      if (!isDuplicateKey(error)) throw error;
-      return false;
-    }
-  }
+  if (stored === null) return inserted(collection, next);
   const unchanged = { _id: stored._id, lastPosition: stored.lastPosition } as Filter<T>;
   const { _id: _ignored, ...replacement } = next;
   return (await collection.replaceOne(unchanged, replacement)).matchedCount === 1;
@@ -73,15 +65,31 @@ export function writeOver<T extends PositionedDoc>(
   };
 }
 
+/** Inserts `doc`; false when its key is there already. */
+async function inserted<T extends { _id: string }>(collection: Collection<T>, doc: T): Promise<boolean> {
+  try {
+    await collection.insertOne(doc as OptionalUnlessRequiredId<T>);
+    return true;
+  } catch (error) {
+    if (!isDuplicateKey(error)) throw error;
+    return false;
+  }
+}
+
 /** Inserts a document that is the same whenever it is made; a duplicate key means it is there. */
 export function insertOnce<T extends { _id: string }>(collection: Collection<T>, doc: T): Write {
   return async () => {
-    try {
-      await collection.insertOne(doc as OptionalUnlessRequiredId<T>);
-    } catch (error) {
-      if (!isDuplicateKey(error)) throw error;
-    }
+    await inserted(collection, doc);
   };
+}
+
+/** The parts of a page for a document that come after its stored `lastPosition`, in order. */
+export function partsAfter<P extends { position: number }>(
+  stored: PositionedDoc | null,
+  parts: readonly P[],
+): P[] {
+  const position = stored?.lastPosition ?? 0;
+  return parts.filter((p) => p.position > position);
 }
 
 /**

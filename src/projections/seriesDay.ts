@@ -119,10 +119,13 @@ export function forEachCount(counts: Binary, each: (quarter: number, count: numb
   for (let at = 0; at + 5 <= bytes.length; at += 5) each(bytes.readUInt8(at), bytes.readUInt32LE(at + 1));
 }
 
+/** Bytes of one stored (quarter-hour, user) entry. */
+export const USER_ENTRY = 9;
+
 /** Calls `each(quarter, high, low)` for every stored (quarter-hour, user); the fingerprint in two halves. */
 export function forEachUser(users: Binary, each: (quarter: number, high: number, low: number) => void): void {
   const bytes = bytesOfBinary(users);
-  for (let at = 0; at + 9 <= bytes.length; at += 9) {
+  for (let at = 0; at + USER_ENTRY <= bytes.length; at += USER_ENTRY) {
     each(bytes.readUInt8(at), bytes.readUInt32BE(at + 1), bytes.readUInt32BE(at + 5));
   }
 }
@@ -153,9 +156,6 @@ export function encodeCounts(quarterCounts: Float64Array): Binary {
   });
   return new Binary(counts);
 }
-
-/** Bytes of one stored (quarter-hour, user) entry. */
-export const USER_ENTRY = 9;
 
 /** The stored form of users per quarter-hour: (uint8 quarter, uint64 fingerprint), sorted. */
 export function encodeUsers(users: readonly Set<UserFingerprint>[]): Binary {
