@@ -140,11 +140,11 @@ function csvField(value: string): string {
   return /[",\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
 }
 
-const csvAnswers = new WeakMap<object, object>();
+const csvAnswers = new WeakMap<MetricSeries, { csv: string }>();
 
 /** The CSV of an answer, made once per answer like its JSON. */
 function csvOf(answer: MetricSeries): { csv: string } {
-  let done = csvAnswers.get(answer) as { csv: string } | undefined;
+  let done = csvAnswers.get(answer);
   if (done === undefined) {
     const rows = ['date,eventType,count,uniqueUsers'];
     for (const { date, metrics } of answer.series)
@@ -204,7 +204,7 @@ function seriesRepresentation(
   if (!csv) return encoded(req, serialised(answer), JSON_TYPE);
   return encoded(
     req,
-    serialised(csvOf(answer), (o) => (o as { csv: string }).csv),
+    serialised(csvOf(answer), (o) => o.csv),
     'text/csv; charset=utf-8',
     { 'Content-Disposition': `attachment; filename="metrics-${params.from}-${params.to}.csv"` },
   );

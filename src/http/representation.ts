@@ -28,9 +28,9 @@ export interface Representation {
  */
 const serialisedAnswers = new WeakMap<object, { body: Buffer; etag: string }>();
 
-export function serialised(
-  answer: object,
-  text: (answer: object) => string = (a) => JSON.stringify(a),
+export function serialised<T extends object>(
+  answer: T,
+  text: (answer: T) => string = (a) => JSON.stringify(a),
 ): { body: Buffer; etag: string } {
   let done = serialisedAnswers.get(answer);
   if (done === undefined) {
