@@ -1,9 +1,10 @@
-import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { buildHttpHandlers } from '../../src/compose';
 import type { DailyMetricsDoc } from '../../src/projections/dailyMetrics';
 import { liveCollection } from '../../src/projections/readModels';
 import { sample } from '../support/prometheus';
+import { rawGet, type RawAnswer } from '../support/rawGet';
 import { startTestService, type TestService } from '../support/testService';
 
 /**
@@ -60,34 +61,12 @@ describe('cached-read front', () => {
     await service.stop();
   });
 
-  interface Answer {
-    status: number;
-    headers: IncomingHttpHeaders;
-    body: Buffer;
-  }
-
-  /** Over node:http, so the bytes are the ones sent (fetch would add headers and decompress). */
-  function get(
-    base: string,
-    path: string,
-    headers: Record<string, string> = {},
-    method = 'GET',
-  ): Promise<Answer> {
-    return new Promise((resolve, reject) => {
-      const req = request(`${base}${path}`, { method, headers }, (res) => {
-        const parts: Buffer[] = [];
-        res.on('data', (part: Buffer) => parts.push(part));
-        res.on('end', () => {
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(parts) });
-        });
-      });
-      req.on('error', reject);
-      req.end();
-    });
+  function get(base: string, path: string, headers: Record<string, string> = {}, method = 'GET') {
+    return rawGet(`${base}${path}`, headers, method);
   }
 
   /** What must be the same: everything but the per-request id and the clock. */
-  function comparable({ status, headers, body }: Answer) {
+  function comparable({ status, headers, body }: RawAnswer) {
     const { date: _date, 'x-correlation-id': _id, ...rest } = headers;
     return { status, headers: rest, body: body.toString('base64') };
   }

@@ -1,5 +1,5 @@
-import { request } from 'node:http';
 import { gunzipSync } from 'node:zlib';
+import { rawGet } from '../support/rawGet';
 import { projectionsCaughtUp } from '../support/recount';
 import { startTestService, type TestService } from '../support/testService';
 import { uploadCsv } from '../support/uploads';
@@ -157,19 +157,8 @@ describe('GET /api/metrics/series', () => {
     const etag = first.headers.get('etag') ?? '';
     expect(etag).toMatch(/^".+"$/);
     // Over node:http: fetch adds Cache-Control: no-cache to a request carrying a validator.
-    const status = await new Promise<number | undefined>((resolve, reject) => {
-      request(
-        `${service.baseUrl}/api/metrics/series?from=2024-01-14&to=2024-01-16`,
-        { headers: { 'If-None-Match': etag } },
-        (res) => {
-          res.resume();
-          res.on('end', () => {
-            resolve(res.statusCode);
-          });
-        },
-      )
-        .on('error', reject)
-        .end();
+    const { status } = await rawGet(`${service.baseUrl}/api/metrics/series?from=2024-01-14&to=2024-01-16`, {
+      'If-None-Match': etag,
     });
     expect(status).toBe(304);
   });
@@ -221,18 +210,7 @@ describe('GET /api/metrics/series', () => {
 
   it('gzips a large answer for a client that accepts it, with an ETag of its own', async () => {
     const path = '/api/metrics/series?from=2024-01-01&to=2024-12-31';
-    const get = (encoding: string) =>
-      new Promise<{ headers: Record<string, unknown>; body: Buffer }>((resolve, reject) => {
-        request(`${service.baseUrl}${path}`, { headers: { 'Accept-Encoding': encoding } }, (res) => {
-          const parts: Buffer[] = [];
-          res.on('data', (part: Buffer) => parts.push(part));
-          res.on('end', () => {
-            resolve({ headers: res.headers, body: Buffer.concat(parts) });
-          });
-        })
-          .on('error', reject)
-          .end();
-      });
+    const get = (encoding: string) => rawGet(`${service.baseUrl}${path}`, { 'Accept-Encoding': encoding });
     const plain = await get('identity');
     const zipped = await get('gzip');
     expect(plain.headers['content-encoding']).toBeUndefined();

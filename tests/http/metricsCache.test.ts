@@ -1,6 +1,6 @@
-import { request } from 'node:http';
 import type { DailyMetricsDoc } from '../../src/projections/dailyMetrics';
 import { liveCollection } from '../../src/projections/readModels';
+import { rawGet } from '../support/rawGet';
 import { startTestService, type TestService } from '../support/testService';
 
 /** GET /api/metrics reuses a day's answer for METRICS_CACHE_MS, and reads the database when it is 0. */
@@ -67,22 +67,12 @@ describe('GET /api/metrics answer cache', () => {
    * A GET with If-None-Match, over node:http: fetch adds `Cache-Control: no-cache` to any request
    * carrying a validator, and a server rightly never answers such a request with 304.
    */
-  function conditionalGet(
+  async function conditionalGet(
     url: string,
     etag: string,
   ): Promise<{ status: number; etag: string; body: string }> {
-    return new Promise((resolve, reject) => {
-      const req = request(url, { headers: { 'If-None-Match': etag } }, (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (part: string) => (body += part));
-        res.on('end', () => {
-          resolve({ status: res.statusCode ?? 0, etag: String(res.headers.etag), body });
-        });
-      });
-      req.on('error', reject);
-      req.end();
-    });
+    const answer = await rawGet(url, { 'If-None-Match': etag });
+    return { status: answer.status, etag: String(answer.headers.etag), body: answer.body.toString('utf8') };
   }
 
   it('reads the database every time when the cache is off', async () => {
