@@ -4,11 +4,13 @@ import {
   decodeTypeDay,
   encodeCounts,
   encodeUsers,
+  mergeUsers,
   seriesDays,
   usersDocId,
   type SeriesStoredDoc,
 } from '../../../src/projections/seriesDay';
 import { QUARTERS_PER_DAY } from '../../../src/events/chunkDetail';
+import { bytesOfBinary } from '../../../src/mongo';
 
 const entry = fc.tuple(fc.integer({ min: 0, max: 95 }), fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }));
 type Entry = readonly [quarter: number, user: bigint];
@@ -109,5 +111,53 @@ describe('seriesDays', () => {
       usersDocId('2024-01-15', 12),
       '2024-01-16',
     ]);
+  });
+});
+
+describe('mergeUsers', () => {
+  /** (quarter, user) entries as an unsorted run, the way a page or a users document holds them. */
+  function runOf(entries: readonly Entry[]): Buffer {
+    const run = Buffer.alloc(entries.length * 9);
+    entries.forEach(([quarter, user], i) => {
+      run.writeUInt8(quarter, i * 9);
+      run.writeBigUInt64BE(user, i * 9 + 1);
+    });
+    return run;
+  }
+
+  it('gives the merged users with the added runs, sorted and each once', () => {
+    fc.assert(
+      fc.property(
+        fc.array(entry, { maxLength: 60 }),
+        fc.array(fc.array(entry, { maxLength: 30 }), { maxLength: 4 }),
+        (stored, runs) => {
+          // Repeats within a run, across runs and of stored users, as overlapping pages bring them.
+          const added = [...runs, [...stored.slice(0, 5), ...(runs[0] ?? []).slice(0, 5)]];
+          const merged = mergeUsers(usersOf(stored), added.map(runOf));
+          const all = [...stored, ...added.flat()];
+          expect(bytesOfBinary(merged).equals(bytesOfBinary(usersOf(all)))).toBe(true);
+        },
+      ),
+    );
+  });
+
+  it('merges into a day that has none', () => {
+    const merged = mergeUsers(undefined, [
+      runOf([
+        [3, 7n],
+        [1, 9n],
+      ]),
+      runOf([[3, 7n]]),
+    ]);
+    expect(
+      bytesOfBinary(merged).equals(
+        bytesOfBinary(
+          usersOf([
+            [1, 9n],
+            [3, 7n],
+          ]),
+        ),
+      ),
+    ).toBe(true);
   });
 });
