@@ -24,10 +24,11 @@ export interface CachedRead {
  * representation (`writeRepresentation`), security headers, X-Correlation-ID, request metric and
  * log line. Everything else (a first request, a bad parameter, HEAD, a request with an Origin,
  * any other path) goes to Express at once, and a request whose check or recomputation fails goes
- * to Express (`orElse`) afterwards, so errors are answered in one place. Measured on this machine (2 cores, load from
- * autocannon on the same cores): an Express 5 app with one route answered 5,900-8,200 req/s
- * (p99 16-20 ms at 50 connections) where node:http alone answered 40,000, so a dashboard's polled
- * reads could not keep the 20 ms p99 through Express however little its middleware did.
+ * to Express (`orElse`) afterwards, so errors are answered in one place. Measured on this machine
+ * (2 cores, load from autocannon on the same cores): an Express 5 app with one route answered
+ * 5,900-8,200 req/s (p99 16-20 ms at 50 connections) where node:http alone answered 40,000, so a
+ * dashboard's polled reads could not keep the 20 ms p99 through Express however little its
+ * middleware did.
  */
 export function cachedReadFront(deps: {
   reads: readonly CachedRead[];
