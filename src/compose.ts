@@ -40,7 +40,9 @@ import { PROJECTION_STATUS_COLLECTION } from './projections/projectionStatus';
 import { CHECKPOINTS_COLLECTION, POINTERS_COLLECTION } from './projections/readModels';
 import { rebuildProjections } from './projections/rebuild';
 import { createProjector, type CatchUp, type ProjectorDeps } from './projections/projector';
+import { createAnswerCache, createReadModelStamps } from './queries/answerCache';
 import { createCheckHealth } from './queries/checkHealth';
+import { createComputeSlots } from './queries/computeSlots';
 import { createGetBatch } from './queries/getBatch';
 import { createGetDailyMetrics } from './queries/getDailyMetrics';
 import { createGetDailyMetricsInZone } from './queries/getDailyMetricsInZone';
@@ -96,6 +98,8 @@ const STALE_SPOOL_MS = 24 * 60 * 60 * 1000;
 /** How long a metrics scrape waits for Redis or MongoDB before leaving a series out. */
 const SCRAPE_TIMEOUT_MS = 1000;
 const REDIS_START_WAIT_MS = 3000;
+/** A refused cold series: about the time one takes, so a retry finds a free turn. */
+const SERIES_RETRY_AFTER_SECONDS = 5;
 
 export async function openRuntime(config: Config, logger: Logger): Promise<Runtime> {
   const mongo = await connectMongo(config.mongo.uri, config.mongo.dbName);
@@ -195,7 +199,16 @@ function appDeps(runtime: Runtime): AppDeps {
     .catch((error: unknown) => {
       logger.warn('could not look for old spool files', { err: String(error) });
     });
-  const getMetricSeries = createGetMetricSeries({ db: mongo.db, cacheMs: config.metricsCacheMs });
+  // One cache for every metrics answer, so its bound in bytes holds for all of them.
+  const cache = createAnswerCache({
+    maxBytes: config.metricsCacheBytes,
+    stamps: createReadModelStamps(mongo.db),
+  });
+  const getMetricSeries = createGetMetricSeries({
+    db: mongo.db,
+    cache,
+    slots: createComputeSlots({ ...config.seriesCold, retryAfterSeconds: SERIES_RETRY_AFTER_SECONDS }),
+  });
   return {
     config,
     logger,
@@ -232,7 +245,7 @@ function appDeps(runtime: Runtime): AppDeps {
       listBatches: createListBatches({ db: mongo.db }),
       getBatch: createGetBatch({ db: mongo.db, eventLog }),
     },
-    getDailyMetrics: createGetDailyMetrics({ db: mongo.db, cacheMs: config.metricsCacheMs }),
+    getDailyMetrics: createGetDailyMetrics({ db: mongo.db, cache }),
     getMetricSeries,
     getDailyMetricsInZone: createGetDailyMetricsInZone({ getMetricSeries }),
     queues: {

@@ -49,7 +49,9 @@ const envSchema = z
     WORKER_CONCURRENCY: int(1, 1000).default(10),
     PROJECTION_POLL_MS: int(100, 3_600_000).default(2000),
     PROCESSING_SWEEP_MS: int(100, 3_600_000).default(15_000),
-    METRICS_CACHE_MS: int(0, 3_600_000).default(1000),
+    METRICS_CACHE_BYTES: int(0, 16 * 1024 * 1024 * 1024).default(64 * 1024 * 1024),
+    SERIES_MAX_COLD: int(1, 64).default(2),
+    SERIES_MAX_COLD_WAITING: int(0, 1000).default(8),
     TRUST_PROXY: bool.default(false),
     CORS_ORIGINS: z.string().default(''),
     HEALTH_TIMEOUT_MS: int(50, 60_000).default(1000),
@@ -116,8 +118,10 @@ export interface Config {
     /** How often workers compare the queue with the log (lost jobs, unrecorded failures). */
     sweepIntervalMs: number;
   };
-  /** How long GET /api/metrics reuses a day's answer (0 = never). */
-  metricsCacheMs: number;
+  /** Bytes the metrics answer cache may hold, estimated (0 = no cache). */
+  metricsCacheBytes: number;
+  /** Uncached series computed at once per API process, and how many more may wait; further ones get 503. */
+  seriesCold: { concurrent: number; waiting: number };
   healthTimeoutMs: number;
   /** /health says `degraded` when a projection trails the log by more than `maxRecords` for `maxSeconds`. */
   projectionLag: { maxRecords: number; maxSeconds: number };
@@ -249,7 +253,8 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       projectionPollMs: env.PROJECTION_POLL_MS,
       sweepIntervalMs: env.PROCESSING_SWEEP_MS,
     },
-    metricsCacheMs: env.METRICS_CACHE_MS,
+    metricsCacheBytes: env.METRICS_CACHE_BYTES,
+    seriesCold: { concurrent: env.SERIES_MAX_COLD, waiting: env.SERIES_MAX_COLD_WAITING },
     healthTimeoutMs: env.HEALTH_TIMEOUT_MS,
     projectionLag: { maxRecords: env.PROJECTION_LAG_MAX_RECORDS, maxSeconds: env.PROJECTION_LAG_MAX_SECONDS },
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,

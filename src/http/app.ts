@@ -111,13 +111,15 @@ export interface HttpHandlers {
 }
 
 export function createHttpHandlers(deps: AppDeps): HttpHandlers {
+  const app = createApp(deps);
   return {
-    app: createApp(deps),
+    app,
     answeredFromCache: cachedReadFront({
       reads: [cachedDailyMetrics(deps), cachedMetricSeries(deps)],
       securityHeaders: securityHeaderList(),
       metrics: deps.metrics,
       logger: deps.logger,
+      orElse: app,
     }),
   };
 }

@@ -99,7 +99,7 @@ export const seriesRoutes = {
     tags: ['Metrics'],
     summary: 'Counts and unique users per day, week or month over a range, in any time zone',
     description:
-      'Counts come from processed batches only. Answers are cached for METRICS_CACHE_MS and then kept while nothing new was projected.',
+      'Counts come from processed batches only. Cached answers are kept only while nothing new was projected; when too many uncached series are being computed, 503 ServiceBusy with Retry-After.',
     request: { query: SeriesQuery },
     responses: {
       200: {
@@ -226,8 +226,9 @@ export function cachedMetricSeries(deps: { getMetricSeries: GetMetricSeries }): 
     path: seriesRoutes.getMetricSeries.path,
     answerNow(query, req) {
       const question = seriesQuestion(req, query);
-      const answer = deps.getMetricSeries.ready(question.params);
-      return answer === undefined ? undefined : seriesRepresentation(req, question, answer);
+      return deps.getMetricSeries
+        .ready(question.params)
+        ?.then((answer) => seriesRepresentation(req, question, answer));
     },
   };
 }

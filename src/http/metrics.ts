@@ -105,7 +105,7 @@ export function cachedDailyMetrics(deps: DailyMetricsDeps): CachedRead {
       const { date, tz } = dailyQuestion(query);
       const answer =
         tz === 'UTC' ? deps.getDailyMetrics.ready(date) : deps.getDailyMetricsInZone.ready(date, tz);
-      return answer === undefined ? undefined : dailyRepresentation(answer);
+      return answer?.then(dailyRepresentation);
     },
   };
 }

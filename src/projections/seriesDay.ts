@@ -61,9 +61,11 @@ const NO_COUNTS = new Binary(Buffer.alloc(0));
 
 /**
  * The days among stored documents, each with the users of its users documents that count
- * (`position` within the day's `lastPosition`), sorted by date and type.
+ * (`position` within the day's `lastPosition`), sorted by date and type. With `wanted`, the other
+ * types are left out before anything of theirs is looked at.
  */
-export function seriesDays(docs: readonly SeriesStoredDoc[]): SeriesDay[] {
+export function seriesDays(docs: readonly SeriesStoredDoc[], wanted?: ReadonlySet<string>): SeriesDay[] {
+  const asked = (eventType: string): boolean => wanted === undefined || wanted.has(eventType);
   const stored = new Map<string, SeriesDayDoc>();
   const usersDocs: SeriesUsersDoc[] = [];
   for (const doc of docs) {
@@ -75,10 +77,12 @@ export function seriesDays(docs: readonly SeriesStoredDoc[]): SeriesDay[] {
     days.set(
       doc.date,
       new Map(
-        doc.types.map((t) => [
-          t.eventType,
-          { eventType: t.eventType, counts: t.counts, users: t.users === undefined ? [] : [t.users] },
-        ]),
+        doc.types
+          .filter((t) => asked(t.eventType))
+          .map((t) => [
+            t.eventType,
+            { eventType: t.eventType, counts: t.counts, users: t.users === undefined ? [] : [t.users] },
+          ]),
       ),
     );
   }
@@ -86,6 +90,7 @@ export function seriesDays(docs: readonly SeriesStoredDoc[]): SeriesDay[] {
     const types = days.get(doc.date);
     if (types === undefined || doc.position > (stored.get(doc.date)?.lastPosition ?? 0)) continue;
     for (const { eventType, users } of doc.types) {
+      if (!asked(eventType)) continue;
       let type = types.get(eventType);
       if (type === undefined) types.set(eventType, (type = { eventType, counts: NO_COUNTS, users: [] }));
       type.users.push(users);
@@ -96,7 +101,7 @@ export function seriesDays(docs: readonly SeriesStoredDoc[]): SeriesDay[] {
     .map(([date, types]) => ({
       date,
       types: [...types.values()].sort((a, b) => byCodeUnits(a.eventType, b.eventType)),
-      dayOnly: stored.get(date)?.dayOnly ?? [],
+      dayOnly: (stored.get(date)?.dayOnly ?? []).filter((c) => asked(c.eventType)),
     }));
 }
 

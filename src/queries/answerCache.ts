@@ -2,122 +2,210 @@ import type { Db } from 'mongodb';
 import {
   checkpointId,
   CHECKPOINTS_COLLECTION,
-  liveVersion,
+  POINTERS_COLLECTION,
   type ProjectionName,
 } from '../projections/readModels';
 
 /**
- * Answers kept per question for `cacheMs`. After that, the next request still gets the answer it
- * had while one check runs behind it: when the read model has not moved (same live version and
- * checkpoint, two reads of small collections) the answer is kept, otherwise it is computed again
- * and replaces the old one once done. A year of series is costly to compute, and requests that
- * waited for each recomputation made the tail latency of a polled dashboard that cost. An answer
- * not confirmed for 5 `cacheMs` (at least 5 s) is not handed out: the request waits for the
- * check, so a database that is gone shows as an error, not as old numbers.
+ * The one cache of query answers (daily metrics, series), bounded by an estimate of the bytes its
+ * answers hold; the least recently used answers go first.
+ *
+ * An answer is handed out only after a read of the read models' stamps (live version and
+ * checkpoint position of each) that started after the request arrived, and only while its read
+ * model's stamp is the one read before the answer was computed. A projector saves its checkpoint
+ * after writing the documents, so once a client has seen a checkpoint pass a position (a batch
+ * reading `completed`), no answer from before that position is served to it. Concurrent requests
+ * share one stamp read, so a polled dashboard costs the database about one small read per round
+ * trip, not one per request.
  */
 
-const MAX_ENTRIES = 500;
+export type ReadModelStamps = Readonly<Record<ProjectionName, string>>;
+
+interface PointerDoc {
+  _id: string;
+  version: number;
+}
+
+interface CheckpointDoc {
+  _id: string;
+  position: number;
+}
+
+/** Each read model's live version and checkpoint, in two small reads made at once. */
+export async function readModelStamps(db: Db): Promise<ReadModelStamps> {
+  const [pointers, checkpoints] = await Promise.all([
+    db.collection<PointerDoc>(POINTERS_COLLECTION).find({}).toArray(),
+    db
+      .collection<CheckpointDoc>(CHECKPOINTS_COLLECTION)
+      .find({}, { projection: { position: 1 } })
+      .toArray(),
+  ]);
+  const versions = new Map(pointers.map((p) => [p._id, p.version]));
+  const positions = new Map(checkpoints.map((c) => [c._id, c.position]));
+  const stamp = (projection: ProjectionName): string => {
+    const version = versions.get(projection) ?? 1;
+    return `${version}:${positions.get(checkpointId(projection, version)) ?? 0}`;
+  };
+  return {
+    dailyMetrics: stamp('dailyMetrics'),
+    batchStatus: stamp('batchStatus'),
+    metricSeries: stamp('metricSeries'),
+  };
+}
+
+/**
+ * `read` shared by concurrent callers, without handing anyone a read that began before its call:
+ * a caller arriving while a read is out waits for the next one, which every caller arriving
+ * meanwhile shares.
+ */
+export function coalescedReads<T>(read: () => Promise<T>): () => Promise<T> {
+  let running: Promise<T> | undefined;
+  let queued: Promise<T> | undefined;
+  function start(): Promise<T> {
+    const current: Promise<T> = read().finally(() => {
+      if (running === current) running = undefined;
+    });
+    running = current;
+    return current;
+  }
+  return () => {
+    if (queued !== undefined) return queued;
+    if (running === undefined) return start();
+    const next = running
+      .catch(() => undefined)
+      .then(() => {
+        queued = undefined;
+        return start();
+      });
+    queued = next;
+    return next;
+  };
+}
 
 interface Entry<T> {
   answer: Promise<T>;
-  /** The answer once computed, so `ready` can hand it out without waiting. */
+  /** Set once computed: only computed answers count against the bound and may be handed out. */
   value?: T;
   stamp: string;
-  checkedAt: number;
-  checking: boolean;
+  bytes: number;
 }
 
-export function createAnswerCache<T>(options: { cacheMs: number; stamp: () => Promise<string> }) {
-  const entries = new Map<string, Entry<T>>();
-  const staleMs = Math.max(5 * options.cacheMs, 5000);
+/** One kind of answer in the cache: its key space, read model and size estimate. */
+export interface CachedAnswers<T> {
+  /** The answer current at the read model's stamp read now, from the cache or computed. */
+  get(key: string, compute: () => Promise<T>): Promise<T>;
+  /** `get`, when a computed answer is cached for `key` (see http/cachedReads); undefined otherwise. */
+  ready(key: string, compute: () => Promise<T>): Promise<T> | undefined;
+}
 
-  function remember(key: string, entry: Entry<T>): void {
-    entries.delete(key);
-    entries.set(key, entry);
-    if (entries.size > MAX_ENTRIES) entries.delete(entries.keys().next().value ?? key);
-  }
+export interface AnswerCache {
+  answers<T>(options: {
+    name: string;
+    projection: ProjectionName;
+    bytesOf: (answer: T) => number;
+  }): CachedAnswers<T>;
+  /** Bytes the cached answers are estimated to hold. */
+  readonly bytes: number;
+}
 
-  async function computeFresh(key: string, compute: () => Promise<T>): Promise<Entry<T>> {
-    const checkedAt = Date.now();
-    // The stamp is read first: a change while computing shows at the next check.
-    const stamp = await options.stamp();
-    const answer = compute();
-    const value = await answer;
-    return { answer, value, stamp, checkedAt, checking: false };
-  }
+/** `maxBytes` 0 turns the cache off: every question is computed. */
+export function createAnswerCache(options: {
+  maxBytes: number;
+  stamps: () => Promise<ReadModelStamps>;
+}): AnswerCache {
+  /** Every cached answer in least-recently-used order, with how to drop it. */
+  const order = new Map<string, { bytes: number; drop: () => void }>();
+  let total = 0;
 
-  async function check(key: string, entry: Entry<T>, compute: () => Promise<T>): Promise<T> {
-    entry.checking = true;
-    try {
-      const stamp = await options.stamp();
-      if (stamp === entry.stamp) {
-        entry.checkedAt = Date.now();
-        return await entry.answer;
-      }
-      const next = await computeFresh(key, compute);
-      if (entries.get(key) === entry) remember(key, next);
-      return await next.answer;
-    } finally {
-      entry.checking = false;
+  function account(id: string, bytes: number, drop: () => void): void {
+    const old = order.get(id);
+    if (old !== undefined) total -= old.bytes;
+    order.delete(id);
+    order.set(id, { bytes, drop });
+    total += bytes;
+    for (const [oldest, held] of order) {
+      if (total <= options.maxBytes) break;
+      order.delete(oldest);
+      total -= held.bytes;
+      held.drop();
     }
   }
 
-  /** The entry's answer now (`value`), or the promise to wait for; starts what `get` would start. */
-  function lookup(key: string, compute: () => Promise<T>): { value: T } | { wait: Promise<T> } {
-    const entry = entries.get(key);
-    if (entry === undefined) {
-      const pending = computeFresh(key, compute);
-      const placeholder: Entry<T> = {
-        answer: pending.then((e) => e.answer),
-        stamp: '',
-        checkedAt: Date.now(),
-        checking: true,
-      };
-      remember(key, placeholder);
-      pending.then(
-        (done) => {
-          if (entries.get(key) === placeholder) remember(key, done);
+  function forget(id: string): void {
+    const held = order.get(id);
+    if (held === undefined) return;
+    order.delete(id);
+    total -= held.bytes;
+  }
+
+  function answers<T>(kind: {
+    name: string;
+    projection: ProjectionName;
+    bytesOf: (answer: T) => number;
+  }): CachedAnswers<T> {
+    const entries = new Map<string, Entry<T>>();
+    const idOf = (key: string): string => `${kind.name}\n${key}`;
+
+    function store(key: string, stamp: string, compute: () => Promise<T>): Promise<T> {
+      const answer = compute();
+      const entry: Entry<T> = { answer, stamp, bytes: 0 };
+      entries.set(key, entry);
+      answer.then(
+        (value) => {
+          if (entries.get(key) !== entry) return;
+          entry.value = value;
+          entry.bytes = kind.bytesOf(value);
+          account(idOf(key), entry.bytes, () => {
+            if (entries.get(key) === entry) entries.delete(key);
+          });
         },
+        // A failed computation is not remembered.
         () => {
-          if (entries.get(key) === placeholder) entries.delete(key);
+          if (entries.get(key) === entry) entries.delete(key);
         },
       );
-      return { wait: placeholder.answer };
+      return answer;
     }
-    const now = entry.value === undefined ? undefined : { value: entry.value };
-    const age = Date.now() - entry.checkedAt;
-    if (age < options.cacheMs || entry.checking) return now ?? { wait: entry.answer };
-    const checked = check(key, entry, compute);
-    if (age >= staleMs) return { wait: checked };
-    checked.catch(() => undefined);
-    return now ?? { wait: entry.answer };
+
+    async function get(key: string, compute: () => Promise<T>): Promise<T> {
+      if (options.maxBytes <= 0) return compute();
+      const stamp = (await options.stamps())[kind.projection];
+      const entry = entries.get(key);
+      if (entry !== undefined && entry.stamp === stamp) {
+        // Same stamp as when it was computed (or is being computed): still the current answer.
+        if (entry.value !== undefined) account(idOf(key), entry.bytes, () => entries.delete(key));
+        return entry.answer;
+      }
+      if (entry?.value !== undefined) forget(idOf(key));
+      return store(key, stamp, compute);
+    }
+
+    return {
+      get,
+      ready(key, compute) {
+        if (options.maxBytes <= 0 || entries.get(key)?.value === undefined) return undefined;
+        return get(key, compute);
+      },
+    };
   }
 
   return {
-    async get(key: string, compute: () => Promise<T>): Promise<T> {
-      if (options.cacheMs <= 0) return compute();
-      const found = lookup(key, compute);
-      return 'value' in found ? found.value : found.wait;
-    },
-    /**
-     * The answer `get` would give, when it can be had without waiting (computed, and not held back
-     * for a check); otherwise undefined, having started what `get` would have started.
-     */
-    ready(key: string, compute: () => Promise<T>): T | undefined {
-      if (options.cacheMs <= 0) return undefined;
-      const found = lookup(key, compute);
-      if ('value' in found) return found.value;
-      found.wait.catch(() => undefined);
-      return undefined;
+    answers,
+    get bytes() {
+      return total;
     },
   };
 }
 
-/** Changes whenever the live version of a read model has moved: its version and checkpoint. */
-export async function readModelStamp(db: Db, projection: ProjectionName): Promise<string> {
-  const version = await liveVersion(db, projection);
-  const checkpoint = await db
-    .collection<{ _id: string; position: number }>(CHECKPOINTS_COLLECTION)
-    .findOne({ _id: checkpointId(projection, version) });
-  return `${version}:${checkpoint?.position ?? 0}`;
+/** The stamps of every read model, one coalesced read for all callers. */
+export function createReadModelStamps(db: Db): () => Promise<ReadModelStamps> {
+  return coalescedReads(() => readModelStamps(db));
+}
+
+/** A cache that keeps nothing: every question is computed (queries built without one). */
+export function noAnswerCache(): AnswerCache {
+  return createAnswerCache({
+    maxBytes: 0,
+    stamps: () => Promise.reject(new Error('a cache of 0 bytes reads no stamps')),
+  });
 }

@@ -2,6 +2,7 @@ import type { Db } from 'mongodb';
 import { ValidationError } from '../errors';
 import type { DailyMetricsDoc } from '../projections/dailyMetrics';
 import { liveCollection } from '../projections/readModels';
+import { noAnswerCache, type AnswerCache } from './answerCache';
 
 export interface DailyMetrics {
   date: string;
@@ -15,50 +16,19 @@ export function isCalendarDate(value: string): boolean {
   return !Number.isNaN(parsed.getTime()) && parsed.toISOString().slice(0, 10) === value;
 }
 
-/** Days remembered by the answer cache at most; the oldest answer is dropped first. */
-const CACHE_MAX_DAYS = 1000;
-
-/**
- * `cacheMs` (METRICS_CACHE_MS) keeps each day's answer that long, so a dashboard polled by many
- * clients costs the database one read per day per period; the read model is eventually
- * consistent anyway, and 0 turns the cache off.
- */
-/** A day's answer while it is read, and its value once read (what `ready` hands out). */
-interface CachedDay {
-  until: number;
-  answer: Promise<DailyMetrics>;
-  value?: DailyMetrics;
+/** Rough bytes a day's answer holds in memory, with its JSON made for the response. */
+function dailyBytes(answer: DailyMetrics): number {
+  return answer.metrics.reduce((n, m) => n + 120 + 3 * m.eventType.length, 160);
 }
 
-export function createGetDailyMetrics(deps: { db: Db; cacheMs?: number; now?: () => Date }) {
+/** A day's counts, kept in `cache` while the read model has not moved (see answerCache). */
+export function createGetDailyMetrics(deps: { db: Db; cache?: AnswerCache; now?: () => Date }) {
   const now = deps.now ?? (() => new Date());
-  const cacheMs = deps.cacheMs ?? 0;
-  const cache = new Map<string, CachedDay>();
-
-  /** A day's answer still within `cacheMs`; only valid days are ever cached. */
-  function fresh(day: string): CachedDay | undefined {
-    const hit = cache.get(day);
-    return hit !== undefined && hit.until > Date.now() ? hit : undefined;
-  }
-
-  function cached(day: string): Promise<DailyMetrics> {
-    const at = Date.now();
-    const answer = read(day);
-    cache.delete(day);
-    const entry: CachedDay = { until: at + cacheMs, answer };
-    cache.set(day, entry);
-    if (cache.size > CACHE_MAX_DAYS) cache.delete(cache.keys().next().value ?? day);
-    answer.then(
-      (value) => {
-        entry.value = value;
-      },
-      // A failed read is not remembered.
-      () => {
-        if (cache.get(day) === entry) cache.delete(day);
-      },
-    );
-    return answer;
-  }
+  const cache = (deps.cache ?? noAnswerCache()).answers<DailyMetrics>({
+    name: 'dailyMetrics',
+    projection: 'dailyMetrics',
+    bytesOf: dailyBytes,
+  });
 
   async function read(day: string): Promise<DailyMetrics> {
     const collection = await liveCollection<DailyMetricsDoc>(deps.db, 'dailyMetrics');
@@ -68,18 +38,23 @@ export function createGetDailyMetrics(deps: { db: Db; cacheMs?: number; now?: ()
     return { date: day, metrics };
   }
 
-  async function getDailyMetrics(date: string | undefined): Promise<DailyMetrics> {
+  /** The day asked for, checked: only valid days are read or cached. */
+  function dayOf(date: string | undefined): string {
     const day = date ?? now().toISOString().slice(0, 10);
-    const hit = fresh(day);
-    if (hit !== undefined) return hit.answer;
     if (!isCalendarDate(day)) {
       throw new ValidationError('date must be a calendar date written as YYYY-MM-DD (UTC)', { date });
     }
-    return cacheMs > 0 ? cached(day) : read(day);
+    return day;
   }
-  /** The cached answer when it is there without waiting (read and within cacheMs); undefined otherwise. */
-  function ready(date: string | undefined): DailyMetrics | undefined {
-    return fresh(date ?? now().toISOString().slice(0, 10))?.value;
+
+  async function getDailyMetrics(date: string | undefined): Promise<DailyMetrics> {
+    const day = dayOf(date);
+    return cache.get(day, () => read(day));
+  }
+  /** `getDailyMetrics` when the day's answer is cached (see answerCache); undefined otherwise. */
+  function ready(date: string | undefined): Promise<DailyMetrics> | undefined {
+    const day = dayOf(date);
+    return cache.ready(day, () => read(day));
   }
   return Object.assign(getDailyMetrics, { ready });
 }

@@ -35,10 +35,9 @@ export function createGetDailyMetricsInZone(deps: { getMetricSeries: GetMetricSe
   async function getDailyMetricsInZone(date: string | undefined, tz: string): Promise<DailyMetrics> {
     return answerOf(await deps.getMetricSeries(question(date, tz)));
   }
-  /** The cached answer when it is there without waiting; undefined otherwise. */
-  function ready(date: string | undefined, tz: string): DailyMetrics | undefined {
-    const series = deps.getMetricSeries.ready(question(date, tz));
-    return series === undefined ? undefined : answerOf(series);
+  /** `getDailyMetricsInZone` when its series is cached (see answerCache); undefined otherwise. */
+  function ready(date: string | undefined, tz: string): Promise<DailyMetrics> | undefined {
+    return deps.getMetricSeries.ready(question(date, tz))?.then(answerOf);
   }
   return Object.assign(getDailyMetricsInZone, { ready });
 }

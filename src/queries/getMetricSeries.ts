@@ -9,7 +9,8 @@ import {
   type SeriesStoredDoc,
 } from '../projections/seriesDay';
 import { liveCollection } from '../projections/readModels';
-import { createAnswerCache, readModelStamp } from './answerCache';
+import { noAnswerCache, type AnswerCache } from './answerCache';
+import type { ComputeSlots } from './computeSlots';
 import type { SeriesParams } from './seriesParams';
 import { UserSet } from './userSet';
 import { ValidationError } from '../errors';
@@ -67,28 +68,44 @@ function bucketIndex(starts: readonly number[], endQuarter: number, quarter: num
   return low;
 }
 
-/** Sums the stored days into the buckets: counts per quarter-hour, users united per bucket and range. */
-export function seriesFromDays(params: SeriesParams, buckets: Bucket[], days: SeriesDay[]): MetricSeries {
-  const starts = buckets.map((b) => b.start / QUARTER_MS);
-  const endQuarter = (buckets.at(-1)?.end ?? 0) / QUARTER_MS;
-  const perBucket = buckets.map(() => new Map<string, Tally>());
-  const totals = new Map<string, Tally>();
-  const wanted = params.eventTypes.length === 0 ? undefined : new Set(params.eventTypes);
-  const incomplete: string[] = [];
-  for (const day of days) {
+/** Sums stored days, one at a time, into the buckets: counts per quarter-hour, users per bucket and range. */
+class SeriesSum {
+  private readonly starts: number[];
+  private readonly endQuarter: number;
+  private readonly perBucket: Map<string, Tally>[];
+  private readonly totals = new Map<string, Tally>();
+  private readonly wanted: ReadonlySet<string> | undefined;
+  private readonly incomplete: string[] = [];
+
+  constructor(
+    private readonly params: SeriesParams,
+    private readonly buckets: Bucket[],
+  ) {
+    this.starts = buckets.map((b) => b.start / QUARTER_MS);
+    this.endQuarter = (buckets.at(-1)?.end ?? 0) / QUARTER_MS;
+    this.perBucket = buckets.map(() => new Map<string, Tally>());
+    this.wanted = wantedTypes(params);
+  }
+
+  private bucket(quarter: number): Map<string, Tally> | undefined {
+    return this.perBucket[bucketIndex(this.starts, this.endQuarter, quarter)];
+  }
+
+  add(day: SeriesDay): void {
+    const { wanted, totals } = this;
     const firstQuarter = dayNumber(day.date) * QUARTERS_PER_DAY;
     for (const typeDoc of day.types) {
       if (wanted !== undefined && !wanted.has(typeDoc.eventType)) continue;
       const total = tallyOf(totals, typeDoc.eventType);
       forEachCount(typeDoc.counts, (q, count) => {
-        const b = perBucket[bucketIndex(starts, endQuarter, firstQuarter + q)];
+        const b = this.bucket(firstQuarter + q);
         if (b === undefined) return;
         tallyOf(b, typeDoc.eventType).count += count;
         total.count += count;
       });
       for (const users of typeDoc.users) {
         forEachUser(users, (q, high, low) => {
-          const b = perBucket[bucketIndex(starts, endQuarter, firstQuarter + q)];
+          const b = this.bucket(firstQuarter + q);
           if (b === undefined) return;
           tallyOf(b, typeDoc.eventType).users.add(high, low);
           total.users.add(high, low);
@@ -96,30 +113,45 @@ export function seriesFromDays(params: SeriesParams, buckets: Bucket[], days: Se
       }
     }
     const dayOnly = day.dayOnly.filter((c) => wanted === undefined || wanted.has(c.eventType));
-    if (dayOnly.length === 0) continue;
-    const first = bucketIndex(starts, endQuarter, firstQuarter);
-    const last = bucketIndex(starts, endQuarter, firstQuarter + QUARTERS_PER_DAY - 1);
-    if (first === -1 && last === -1) continue;
-    incomplete.push(day.date);
-    const b = perBucket[first];
-    if (b === undefined || first !== last) continue;
+    if (dayOnly.length === 0) return;
+    const first = bucketIndex(this.starts, this.endQuarter, firstQuarter);
+    const last = bucketIndex(this.starts, this.endQuarter, firstQuarter + QUARTERS_PER_DAY - 1);
+    if (first === -1 && last === -1) return;
+    this.incomplete.push(day.date);
+    const b = this.perBucket[first];
+    if (b === undefined || first !== last) return;
     for (const { eventType, count } of dayOnly) {
       tallyOf(b, eventType).count += count;
       tallyOf(totals, eventType).count += count;
     }
   }
-  return {
-    from: params.from,
-    to: params.to,
-    tz: params.tz,
-    interval: params.interval,
-    series: buckets.map((bucket, i) => ({
-      date: bucket.date,
-      metrics: metricsOf(perBucket[i] ?? new Map<string, Tally>()),
-    })),
-    totals: metricsOf(totals),
-    ...(incomplete.length > 0 ? { incompleteDays: incomplete } : {}),
-  };
+
+  result(): MetricSeries {
+    const { params, perBucket, incomplete } = this;
+    return {
+      from: params.from,
+      to: params.to,
+      tz: params.tz,
+      interval: params.interval,
+      series: this.buckets.map((bucket, i) => ({
+        date: bucket.date,
+        metrics: metricsOf(perBucket[i] ?? new Map<string, Tally>()),
+      })),
+      totals: metricsOf(this.totals),
+      ...(incomplete.length > 0 ? { incompleteDays: incomplete } : {}),
+    };
+  }
+}
+
+function wantedTypes(params: SeriesParams): ReadonlySet<string> | undefined {
+  return params.eventTypes.length === 0 ? undefined : new Set(params.eventTypes);
+}
+
+/** Sums the stored days into the buckets (days sorted by date). */
+export function seriesFromDays(params: SeriesParams, buckets: Bucket[], days: SeriesDay[]): MetricSeries {
+  const sum = new SeriesSum(params, buckets);
+  for (const day of days) sum.add(day);
+  return sum.result();
 }
 
 function bucketsIn(params: SeriesParams): Bucket[] {
@@ -134,16 +166,34 @@ function bucketsIn(params: SeriesParams): Bucket[] {
   }
 }
 
+/** Documents fetched per round trip: a busy day of many types is megabytes, so a year is read in small pieces. */
+const DOCS_PER_BATCH = 16;
+/** How long summing runs before it lets the event loop answer other requests. */
+const YIELD_EVERY_MS = 20;
+
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** Rough bytes an answer holds in memory, with its JSON and gzip made for the response. */
+export function seriesBytes(answer: MetricSeries): number {
+  let bytes = 256;
+  const typeBytes = (metrics: TypeMetrics[]): number =>
+    metrics.reduce((n, m) => n + 120 + 3 * m.eventType.length, 0);
+  for (const bucket of answer.series) bytes += 96 + typeBytes(bucket.metrics);
+  return bytes + typeBytes(answer.totals) + 16 * (answer.incompleteDays?.length ?? 0);
+}
+
 /**
  * Reads the UTC days a range's buckets cover with their users documents (one range query on
- * `_id`) and sums them. Answers
- * are cached per question for `cacheMs` and then kept while the read model has not moved (see
- * answerCache), so a dashboard of a year of 50 types costs the database two small reads a period.
+ * `_id`, in `_id` order, so each day comes with its users documents after it) and sums them day by
+ * day: only a few days are in memory at once, types not asked for are dropped before their users
+ * are looked at, and long sums yield to other requests. Uncached computations take a turn from
+ * `slots`; answers are kept in `cache` while the read model has not moved (see answerCache).
  */
-export function createGetMetricSeries(deps: { db: Db; cacheMs?: number }) {
-  const cache = createAnswerCache<MetricSeries>({
-    cacheMs: deps.cacheMs ?? 0,
-    stamp: () => readModelStamp(deps.db, 'metricSeries'),
+export function createGetMetricSeries(deps: { db: Db; cache?: AnswerCache; slots?: ComputeSlots }) {
+  const cache = (deps.cache ?? noAnswerCache()).answers<MetricSeries>({
+    name: 'metricSeries',
+    projection: 'metricSeries',
+    bytesOf: seriesBytes,
   });
 
   async function read(params: SeriesParams): Promise<MetricSeries> {
@@ -154,17 +204,40 @@ export function createGetMetricSeries(deps: { db: Db; cacheMs?: number }) {
     const fromDay = dateOfDay(Math.floor(first / 86_400_000));
     // The last day's users documents sort after its date and before the next day's.
     const afterLastDay = dateOfDay(Math.floor((end - 1) / 86_400_000) + 1);
-    const docs = await collection.find({ _id: { $gte: fromDay, $lt: afterLastDay } }).toArray();
-    return seriesFromDays(params, buckets, seriesDays(docs));
+    const wanted = wantedTypes(params);
+    const sum = new SeriesSum(params, buckets);
+    let day: SeriesStoredDoc[] = [];
+    let lastYield = Date.now();
+    const addDay = async (): Promise<void> => {
+      for (const one of seriesDays(day, wanted)) sum.add(one);
+      day = [];
+      if (Date.now() - lastYield >= YIELD_EVERY_MS) {
+        await nextTurn();
+        lastYield = Date.now();
+      }
+    };
+    const cursor = collection
+      .find({ _id: { $gte: fromDay, $lt: afterLastDay } })
+      .sort({ _id: 1 })
+      .batchSize(DOCS_PER_BATCH);
+    for await (const doc of cursor) {
+      if (day[0] !== undefined && day[0].date !== doc.date) await addDay();
+      day.push(doc);
+    }
+    await addDay();
+    return sum.result();
   }
+
+  const compute = (params: SeriesParams) => (): Promise<MetricSeries> =>
+    deps.slots === undefined ? read(params) : deps.slots.run(() => read(params));
 
   // A zone refused by bucketsIn fails the compute, and a failed compute is not cached.
   function getMetricSeries(params: SeriesParams): Promise<MetricSeries> {
-    return cache.get(JSON.stringify(params), () => read(params));
+    return cache.get(JSON.stringify(params), compute(params));
   }
-  /** The cached answer when it is there without waiting (see answerCache); undefined otherwise. */
-  function ready(params: SeriesParams): MetricSeries | undefined {
-    return cache.ready(JSON.stringify(params), () => read(params));
+  /** `getMetricSeries` when its answer is cached (see answerCache); undefined otherwise. */
+  function ready(params: SeriesParams): Promise<MetricSeries> | undefined {
+    return cache.ready(JSON.stringify(params), compute(params));
   }
   return Object.assign(getMetricSeries, { ready });
 }

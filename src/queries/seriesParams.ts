@@ -49,14 +49,20 @@ export function timeZoneParam(query: Record<string, unknown>): string {
   return tz;
 }
 
+/** Event type names one series may ask for. */
+const MAX_EVENT_TYPES = 100;
+const TOO_MANY_TYPES = `eventType must be text, repeated or comma-separated (at most ${MAX_EVENT_TYPES} names)`;
+
 function eventTypesParam(query: Record<string, unknown>): string[] {
   const raw = query.eventType;
   if (raw === undefined) return [];
   const values = Array.isArray(raw) ? (raw as unknown[]) : [raw];
-  if (values.length > 100 || !values.every((v): v is string => typeof v === 'string')) {
-    throw invalid('eventType', 'eventType must be text, repeated or comma-separated (at most 100)', raw);
+  if (values.length > MAX_EVENT_TYPES || !values.every((v): v is string => typeof v === 'string')) {
+    throw invalid('eventType', TOO_MANY_TYPES, raw);
   }
+  // The names are counted, not the parameters: one parameter may hold many names.
   const types = values.flatMap((v) => v.split(',')).map((v) => v.normalize('NFC').trim());
+  if (types.length > MAX_EVENT_TYPES) throw invalid('eventType', TOO_MANY_TYPES, `${types.length} names`);
   if (types.some((t) => t === '' || t.length > 256)) {
     throw invalid('eventType', 'eventType must not be empty (or longer than 256 characters)', raw);
   }

@@ -31,7 +31,7 @@ describe('cached-read front', () => {
   }
 
   beforeAll(async () => {
-    service = await startTestService({ env: { METRICS_CACHE_MS: '60000' }, workers: false });
+    service = await startTestService({ env: { METRICS_CACHE_BYTES: '67108864' }, workers: false });
     const days = await liveCollection<DailyMetricsDoc>(service.runtime.mongo.db, 'dailyMetrics');
     await days.insertOne({
       _id: day,

@@ -1,15 +1,21 @@
 import type { DailyMetricsDoc } from '../../src/projections/dailyMetrics';
-import { liveCollection } from '../../src/projections/readModels';
+import {
+  checkpointId,
+  CHECKPOINTS_COLLECTION,
+  liveCollection,
+  liveVersion,
+} from '../../src/projections/readModels';
+import { createAnswerCache, createReadModelStamps } from '../../src/queries/answerCache';
 import { rawGet } from '../support/rawGet';
 import { startTestService, type TestService } from '../support/testService';
 
-/** GET /api/metrics reuses a day's answer for METRICS_CACHE_MS, and reads the database when it is 0. */
+/** GET /api/metrics reuses a day's answer while the read model has not moved, and reads the database when METRICS_CACHE_BYTES is 0. */
 describe('GET /api/metrics answer cache', () => {
   let cached: TestService;
   const day = '2024-03-05';
 
   beforeAll(async () => {
-    cached = await startTestService({ env: { METRICS_CACHE_MS: '60000' }, workers: false });
+    cached = await startTestService({ env: { METRICS_CACHE_BYTES: '67108864' }, workers: false });
   });
 
   afterAll(async () => {
@@ -31,15 +37,64 @@ describe('GET /api/metrics answer cache', () => {
     return body.metrics.find((m) => m.eventType === 'click')?.count;
   }
 
-  it('answers from the cache within the period', async () => {
+  it('answers from the cache while the read model has not moved', async () => {
     await setCount(cached, 3);
     expect(await count(cached)).toBe(3);
     await setCount(cached, 4);
     expect(await count(cached)).toBe(3);
   });
 
+  it('answers the new counts at the first request after the read model has moved', async () => {
+    const db = cached.runtime.mongo.db;
+    /** What a projector does after writing: its checkpoint moves past the records it applied. */
+    const projected = async (n: number) => {
+      await setCount(cached, n);
+      const id = checkpointId('dailyMetrics', await liveVersion(db, 'dailyMetrics'));
+      await db
+        .collection<{ _id: string; position: number }>(CHECKPOINTS_COLLECTION)
+        .updateOne({ _id: id }, { $inc: { position: 1 } }, { upsert: true });
+    };
+    await projected(5);
+    // Once to compute, once from the cache: the cached answer is there.
+    expect(await count(cached)).toBe(5);
+    expect(await count(cached)).toBe(5);
+    await projected(6);
+    expect(await count(cached)).toBe(6);
+  });
+
+  it('keeps answers up to its bound in bytes, dropping the least recently used first', async () => {
+    const cache = createAnswerCache({
+      maxBytes: 1000,
+      stamps: createReadModelStamps(cached.runtime.mongo.db),
+    });
+    const computed: string[] = [];
+    const answers = cache.answers<string>({
+      name: 'test',
+      projection: 'dailyMetrics',
+      bytesOf: () => 400,
+    });
+    const ask = (key: string) =>
+      answers.get(key, () => {
+        computed.push(key);
+        return Promise.resolve(key);
+      });
+    await ask('a');
+    await ask('b');
+    await ask('a');
+    expect(computed).toEqual(['a', 'b']);
+    // A third answer passes 1000 bytes: b, used least recently, goes.
+    await ask('c');
+    expect(cache.bytes).toBe(800);
+    await ask('a');
+    await ask('c');
+    expect(computed).toEqual(['a', 'b', 'c']);
+    await ask('b');
+    expect(computed).toEqual(['a', 'b', 'c', 'b']);
+    expect(cache.bytes).toBeLessThanOrEqual(1000);
+  });
+
   it('sends an ETag that changes with the counts, and 304 with no body for a matching If-None-Match', async () => {
-    const uncached = await startTestService({ env: { METRICS_CACHE_MS: '0' }, workers: false });
+    const uncached = await startTestService({ env: { METRICS_CACHE_BYTES: '0' }, workers: false });
     try {
       const url = `${uncached.baseUrl}/api/metrics?date=${day}`;
       await setCount(uncached, 7);
@@ -76,7 +131,7 @@ describe('GET /api/metrics answer cache', () => {
   }
 
   it('reads the database every time when the cache is off', async () => {
-    const uncached = await startTestService({ env: { METRICS_CACHE_MS: '0' }, workers: false });
+    const uncached = await startTestService({ env: { METRICS_CACHE_BYTES: '0' }, workers: false });
     try {
       await setCount(uncached, 3);
       expect(await count(uncached)).toBe(3);

@@ -33,7 +33,7 @@ export function testEnv(overrides: Record<string, string> = {}): Record<string, 
     // Tests upload many files from one address; the rate-limit tests set their own limit.
     UPLOAD_RATE_LIMIT: '100000',
     // Tests read the metrics right after the projections catch up; the cache has its own test.
-    METRICS_CACHE_MS: '0',
+    METRICS_CACHE_BYTES: '0',
     PORT: '0',
     HOST: '127.0.0.1',
     ...overrides,

@@ -38,6 +38,8 @@ describe('loadConfig', () => {
       maxConnections: 1000,
     });
     expect(config.projectionLag).toEqual({ maxRecords: 1000, maxSeconds: 60 });
+    expect(config.metricsCacheBytes).toBe(64 * 1024 * 1024);
+    expect(config.seriesCold).toEqual({ concurrent: 2, waiting: 8 });
     expect(config.admin.generated).toBe(true);
     expect(config.admin.apiKey.length).toBeGreaterThanOrEqual(16);
   });

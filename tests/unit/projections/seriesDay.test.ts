@@ -98,6 +98,45 @@ describe('seriesDays', () => {
     ]);
   });
 
+  it('leaves out the types not asked for, with their users documents and day-only counts', () => {
+    const counts = encodeCounts(new Float64Array(96));
+    const users = usersOf([[3, 7n]]);
+    const days = seriesDays(
+      [
+        {
+          _id: date,
+          date,
+          types: [
+            { eventType: 'click', counts, users },
+            { eventType: 'view', counts, users },
+          ],
+          dayOnly: [
+            { eventType: 'click', count: 1 },
+            { eventType: 'view', count: 2 },
+          ],
+          lastPosition: 9,
+        },
+        {
+          _id: usersDocId(date, 5),
+          date,
+          position: 5,
+          types: [
+            { eventType: 'view', users },
+            { eventType: 'scroll', users },
+            { eventType: 'click', users },
+          ],
+        },
+      ],
+      new Set(['click', 'scroll']),
+    );
+    expect(days).toHaveLength(1);
+    expect(days[0]?.types.map((t) => [t.eventType, t.users.length])).toEqual([
+      ['click', 2],
+      ['scroll', 1],
+    ]);
+    expect(days[0]?.dayOnly).toEqual([{ eventType: 'click', count: 1 }]);
+  });
+
   it("keeps a day's users documents between its date and the next day's", () => {
     const ids = [
       usersDocId('2024-01-15', 12),
