@@ -6,7 +6,7 @@ import { batchKeys, batchStream, readBatchHistory, type BatchHistory } from '../
 import type { EventLog } from '../events/eventLog';
 import { planChunks } from '../events/deriveChunks';
 import type { Logger } from '../logging';
-import { chunkJobId, chunkJobOptions, type ChunkJobData } from '../workers/chunkJobs';
+import { chunkJobId, chunkJobOptions, type ChunkJobData } from '../chunkJobs';
 import { withLock } from './batchLock';
 
 export interface ProcessBatchResult {

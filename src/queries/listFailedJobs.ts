@@ -1,6 +1,6 @@
 import type { Queue } from 'bullmq';
 import { ValidationError } from '../errors';
-import { PROCESSING_QUEUE, type ChunkJobData } from '../workers/chunkJobs';
+import { PROCESSING_QUEUE, type ChunkJobData } from '../chunkJobs';
 
 export interface FailedJob {
   id: string;

@@ -1,5 +1,5 @@
 import { Queue, type JobsOptions } from 'bullmq';
-import type { RedisClient } from '../redis';
+import type { RedisClient } from './redis';
 import { z } from 'zod';
 
 /** The `event-processing` queue: one job per chunk of a batch; the job reads its chunk's events itself. */
