@@ -47,7 +47,6 @@ function toDoc(e: ValidEvent, batchId: string, slice: number): RawEvent {
     eventType: e.eventType,
     timestamp: new Date(e.timestamp),
     metadata: e.metadata,
-    idempotencyKey: e.key,
   };
 }
 
