@@ -216,7 +216,7 @@ async function main(): Promise<void> {
       rebuildOverRead: rebuildSeconds / readLogSeconds,
       backend: 'postgresql',
       settings: {
-        eventsPerJob: loadConfig(env).processing.eventsPerJob,
+        eventsPerJob: loadConfig(env).processing.eventsPerChunk,
         workerConcurrency: loadConfig(env).processing.workerConcurrency,
       },
       machine: { cpus: (await import('node:os')).cpus().length, node: process.version },

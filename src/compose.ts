@@ -217,7 +217,7 @@ function appDeps(runtime: Runtime): AppDeps {
       sessions,
       leases,
       storeWaitMs: config.uploads.storeWaitMs,
-      eventsPerChunk: config.processing.eventsPerJob,
+      eventsPerChunk: config.processing.eventsPerChunk,
       logger,
       processRecovered: (batchId) => processBatch(batchId, `recovered-${batchId}`),
     }),
@@ -270,7 +270,7 @@ function createProcessBatchFor(runtime: Runtime) {
     queue: runtime.processingQueue,
     redis: runtime.redis,
     redisPrefix: runtime.config.redis.prefix,
-    eventsPerJob: runtime.config.processing.eventsPerJob,
+    eventsPerChunk: runtime.config.processing.eventsPerChunk,
     logger: runtime.logger,
   });
 }

@@ -110,7 +110,8 @@ export interface Config {
     recoveryIntervalMs: number;
   };
   processing: {
-    eventsPerJob: number;
+    /** Events per chunk: one chunk document, one job, one EventsProcessed record (EVENTS_PER_JOB). */
+    eventsPerChunk: number;
     workerConcurrency: number;
     projectionPollMs: number;
     /** How often workers compare the queue with the log (lost jobs, unrecorded failures). */
@@ -244,7 +245,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       recoveryIntervalMs: env.UPLOAD_RECOVERY_INTERVAL_MS,
     },
     processing: {
-      eventsPerJob: env.EVENTS_PER_JOB,
+      eventsPerChunk: env.EVENTS_PER_JOB,
       workerConcurrency: env.WORKER_CONCURRENCY,
       projectionPollMs: env.PROJECTION_POLL_MS,
       sweepIntervalMs: env.PROCESSING_SWEEP_MS,

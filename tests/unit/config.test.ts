@@ -22,7 +22,7 @@ describe('loadConfig', () => {
       recoveryIntervalMs: 5000,
     });
     expect(config.processing).toEqual({
-      eventsPerJob: 5000,
+      eventsPerChunk: 5000,
       workerConcurrency: 10,
       projectionPollMs: 2000,
       sweepIntervalMs: 15_000,
@@ -150,7 +150,7 @@ describe('loadConfig', () => {
     });
     expect(config.uploads.maxBytes).toBe(2048);
     expect(config.processing).toEqual({
-      eventsPerJob: 250,
+      eventsPerChunk: 250,
       workerConcurrency: 3,
       projectionPollMs: 2000,
       sweepIntervalMs: 15_000,
