@@ -50,6 +50,7 @@ const envSchema = z
     PROJECTION_POLL_MS: int(100, 3_600_000).default(2000),
     PROCESSING_SWEEP_MS: int(100, 3_600_000).default(15_000),
     METRICS_CACHE_MS: int(0, 3_600_000).default(1000),
+    CACHED_READ_FRONT: bool.default(true),
     TRUST_PROXY: bool.default(false),
     CORS_ORIGINS: z.string().default(''),
     HEALTH_TIMEOUT_MS: int(50, 60_000).default(1000),
@@ -119,6 +120,8 @@ export interface Config {
   };
   /** How long GET /api/metrics reuses a day's answer (0 = never). */
   metricsCacheMs: number;
+  /** Cached metric answers are written before Express (http/cachedReads.ts); off only to measure it. */
+  cachedReadFront: boolean;
   healthTimeoutMs: number;
   /** /health says `degraded` when a projection trails the log by more than `maxRecords` for `maxSeconds`. */
   projectionLag: { maxRecords: number; maxSeconds: number };
@@ -251,6 +254,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       sweepIntervalMs: env.PROCESSING_SWEEP_MS,
     },
     metricsCacheMs: env.METRICS_CACHE_MS,
+    cachedReadFront: env.CACHED_READ_FRONT,
     healthTimeoutMs: env.HEALTH_TIMEOUT_MS,
     projectionLag: { maxRecords: env.PROJECTION_LAG_MAX_RECORDS, maxSeconds: env.PROJECTION_LAG_MAX_SECONDS },
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,

@@ -113,12 +113,14 @@ export interface HttpHandlers {
 export function createHttpHandlers(deps: AppDeps): HttpHandlers {
   return {
     app: createApp(deps),
-    answeredFromCache: cachedReadFront({
-      reads: [cachedDailyMetrics(deps), cachedMetricSeries(deps)],
-      securityHeaders: securityHeaderList(),
-      metrics: deps.metrics,
-      logger: deps.logger,
-    }),
+    answeredFromCache: deps.config.cachedReadFront
+      ? cachedReadFront({
+          reads: [cachedDailyMetrics(deps), cachedMetricSeries(deps)],
+          securityHeaders: securityHeaderList(),
+          metrics: deps.metrics,
+          logger: deps.logger,
+        })
+      : () => false,
   };
 }
 

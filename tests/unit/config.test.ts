@@ -38,6 +38,7 @@ describe('loadConfig', () => {
       maxConnections: 1000,
     });
     expect(config.projectionLag).toEqual({ maxRecords: 1000, maxSeconds: 60 });
+    expect(config.cachedReadFront).toBe(true);
     expect(config.admin.generated).toBe(true);
     expect(config.admin.apiKey.length).toBeGreaterThanOrEqual(16);
   });
