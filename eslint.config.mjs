@@ -1,6 +1,37 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+/**
+ * Import boundaries between the layers (docs/design.md, "Layers"): each folder lists the folders it
+ * may not import from. The composition root (src/compose.ts) and the CLIs wire everything.
+ */
+const layer = (folders) => `^(\\.\\./)+(${folders})(/|$)`;
+const boundary = (forbidden, why) => ({
+  'no-restricted-imports': ['error', { patterns: [{ regex: forbidden, message: why }] }],
+});
+const boundaries = [
+  ['src/events/**', layer('commands|projections|queries|workers|http'), 'events/ is the bottom layer.'],
+  ['src/commands/**', layer('projections|queries|workers|http'), 'commands/ may use events/ only.'],
+  ['src/projections/**', layer('commands|queries|workers|http'), 'projections/ may use events/ only.'],
+  ['src/queries/**', layer('commands|workers|http'), 'queries/ may use events/ and projections/.'],
+  ['src/workers/**', layer('queries|http'), 'workers/ may use events/, commands/ and projections/.'],
+  ['src/http/**', layer('workers|projections'), 'http/ may use commands/ and queries/.'],
+];
+// Reads of the upload sessions' collection; they go once the upload recovery work settles where
+// that collection lives.
+const boundaryExceptions = [
+  [
+    'src/projections/verify.ts',
+    `${layer('queries|workers|http')}|^(\\.\\./)+commands/(?!uploadBatch/uploadSessions$)`,
+    'projections/ may use events/ only.',
+  ],
+  [
+    'src/queries/checkHealth.ts',
+    `${layer('workers|http')}|^(\\.\\./)+commands/(?!uploadBatch/(uploadSessions|storeLease)$)`,
+    'queries/ may use events/ and projections/.',
+  ],
+];
+
 export default tseslint.config(
   {
     ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.data/**', '.bin/**', 'artifacts/**'],
@@ -27,6 +58,10 @@ export default tseslint.config(
       ],
     },
   },
+  ...[...boundaries, ...boundaryExceptions].map(([glob, forbidden, why]) => ({
+    files: [glob],
+    rules: boundary(forbidden, why),
+  })),
   {
     files: [
       'src/config.ts',

@@ -21,7 +21,6 @@ export async function measureFloor(db: Db, csvPath: string): Promise<{ seconds: 
     const metadata = JSON.parse(row.metadata ?? '{}') as Record<string, unknown>;
     docs.set(key, {
       _id: key,
-      idempotencyKey: key,
       batchId: 'floor',
       slice: Math.floor(n++ / 50_000),
       userId,

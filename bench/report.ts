@@ -17,6 +17,8 @@ export interface BenchResult {
   series: LoadResult & { firstAnswerSeconds: number };
   /** The same series load from one client thread: the figure earlier runs of the bench report. */
   seriesOneThread: LoadResult;
+  /** The metrics and series loads again, from an API with CACHED_READ_FRONT=false. */
+  withoutFront: { metrics: LoadResult; series: LoadResult };
   logRecords: number;
   readLogSeconds: number;
   rebuildSeconds: number;
@@ -64,6 +66,16 @@ export function printTable(r: BenchResult): void {
       '  the same from one client thread, p50 / p99',
       `${f(r.seriesOneThread.p50Ms)} / ${f(r.seriesOneThread.p99Ms)} ms`,
       `${f(r.seriesOneThread.requestsPerSecond, 0)} req/s (the client is the limit, see README)`,
+    ],
+    [
+      'without the cached-read front: GET /api/metrics p50 / p99',
+      `${f(r.withoutFront.metrics.p50Ms)} / ${f(r.withoutFront.metrics.p99Ms)} ms`,
+      `${f(r.withoutFront.metrics.requestsPerSecond, 0)} req/s (target p99 <= 20 ms)`,
+    ],
+    [
+      'without the cached-read front: GET /api/metrics/series p50 / p99',
+      `${f(r.withoutFront.series.p50Ms)} / ${f(r.withoutFront.series.p99Ms)} ms`,
+      `${f(r.withoutFront.series.requestsPerSecond, 0)} req/s (target p99 <= 50 ms)`,
     ],
     ['read the log once', `${f(r.readLogSeconds)} s`, `${r.logRecords} records`],
     ['rebuild-projections', `${f(r.rebuildSeconds)} s`, `${f(r.rebuildOverRead)} x read (target <= 1.5)`],

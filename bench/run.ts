@@ -194,6 +194,19 @@ async function main(): Promise<void> {
     say('the same from one client thread...');
     const seriesOneThread = await loadTestMetrics(baseUrl, SERIES_PATH, { 'accept-encoding': 'gzip' });
 
+    // The cached-read front must earn its place: the same loads, same run, with an API without it.
+    say('the same loads with the cached-read front off (CACHED_READ_FRONT=false)...');
+    await api.stop();
+    const plainApi = startService('api', { ...env, CACHED_READ_FRONT: 'false' });
+    services.push(plainApi);
+    await waitForHealth(baseUrl);
+    await (await fetch(`${baseUrl}/api/metrics?date=2025-01-01`)).arrayBuffer();
+    await (await fetch(`${baseUrl}${SERIES_PATH}`)).arrayBuffer();
+    const withoutFront = {
+      metrics: await loadTestMetrics(baseUrl),
+      series: await loadTestMetrics(baseUrl, SERIES_PATH, { 'accept-encoding': 'gzip' }, 2),
+    };
+
     const result: BenchResult = {
       rows,
       newEvents: upload.totalEvents,
@@ -210,13 +223,14 @@ async function main(): Promise<void> {
       metrics: load,
       series: { ...seriesLoad, firstAnswerSeconds: firstSeriesSeconds },
       seriesOneThread,
+      withoutFront,
       logRecords,
       readLogSeconds,
       rebuildSeconds,
       rebuildOverRead: rebuildSeconds / readLogSeconds,
       backend: 'postgresql',
       settings: {
-        eventsPerJob: loadConfig(env).processing.eventsPerJob,
+        eventsPerJob: loadConfig(env).processing.eventsPerChunk,
         workerConcurrency: loadConfig(env).processing.workerConcurrency,
       },
       machine: { cpus: (await import('node:os')).cpus().length, node: process.version },

@@ -3,7 +3,7 @@ import type { Server } from 'node:http';
 import { join } from 'node:path';
 import type { Queue } from 'bullmq';
 import { createProcessBatch } from './commands/processBatch';
-import { createRequeueLostChunks } from './commands/requeueLostChunks';
+import { createRequeueLostChunks } from './workers/requeueLostChunks';
 import { createRetryFailedJobs } from './commands/retryFailedJobs';
 import { defaultSpoolDir, removeStaleSpools } from './commands/uploadBatch/spool';
 import { createUploadBatch } from './commands/uploadBatch/uploadBatch';
@@ -53,7 +53,7 @@ import { createLagWatch, readProjectionLags, type LagWatch } from './queries/pro
 import { createReadQueueDepth } from './queries/queueDepth';
 import { withTimeout } from './queries/withTimeout';
 import { createRedis, waitUntilReady, type RedisClient } from './redis';
-import { createProcessingQueue, type ChunkJobData } from './workers/chunkJobs';
+import { createProcessingQueue, type ChunkJobData } from './chunkJobs';
 import { createProcessChunk } from './workers/processChunk';
 import { createProjectionsQueue, wakeProjections } from './workers/projectionWorker';
 import { startWorkers, type RunningWorkers } from './workers/startWorkers';
@@ -230,7 +230,7 @@ function appDeps(runtime: Runtime): AppDeps {
       sessions,
       leases,
       storeWaitMs: config.uploads.storeWaitMs,
-      eventsPerChunk: config.processing.eventsPerJob,
+      eventsPerChunk: config.processing.eventsPerChunk,
       logger,
       processRecovered: (batchId) => processBatch(batchId, `recovered-${batchId}`),
     }),
@@ -283,7 +283,7 @@ function createProcessBatchFor(runtime: Runtime) {
     queue: runtime.processingQueue,
     redis: runtime.redis,
     redisPrefix: runtime.config.redis.prefix,
-    eventsPerJob: runtime.config.processing.eventsPerJob,
+    eventsPerChunk: runtime.config.processing.eventsPerChunk,
     logger: runtime.logger,
   });
 }

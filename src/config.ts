@@ -52,6 +52,7 @@ const envSchema = z
     METRICS_CACHE_BYTES: int(0, 16 * 1024 * 1024 * 1024).default(64 * 1024 * 1024),
     SERIES_MAX_COLD: int(1, 64).default(2),
     SERIES_MAX_COLD_WAITING: int(0, 1000).default(8),
+    CACHED_READ_FRONT: bool.default(true),
     TRUST_PROXY: bool.default(false),
     CORS_ORIGINS: z.string().default(''),
     HEALTH_TIMEOUT_MS: int(50, 60_000).default(1000),
@@ -112,7 +113,8 @@ export interface Config {
     recoveryIntervalMs: number;
   };
   processing: {
-    eventsPerJob: number;
+    /** Events per chunk: one chunk document, one job, one EventsProcessed record (EVENTS_PER_JOB). */
+    eventsPerChunk: number;
     workerConcurrency: number;
     projectionPollMs: number;
     /** How often workers compare the queue with the log (lost jobs, unrecorded failures). */
@@ -122,6 +124,8 @@ export interface Config {
   metricsCacheBytes: number;
   /** Uncached series computed at once per API process, and how many more may wait; further ones get 503. */
   seriesCold: { concurrent: number; waiting: number };
+  /** Cached metric answers are written before Express (http/cachedReads.ts); off only to measure it. */
+  cachedReadFront: boolean;
   healthTimeoutMs: number;
   /** /health says `degraded` when a projection trails the log by more than `maxRecords` for `maxSeconds`. */
   projectionLag: { maxRecords: number; maxSeconds: number };
@@ -248,13 +252,14 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       recoveryIntervalMs: env.UPLOAD_RECOVERY_INTERVAL_MS,
     },
     processing: {
-      eventsPerJob: env.EVENTS_PER_JOB,
+      eventsPerChunk: env.EVENTS_PER_JOB,
       workerConcurrency: env.WORKER_CONCURRENCY,
       projectionPollMs: env.PROJECTION_POLL_MS,
       sweepIntervalMs: env.PROCESSING_SWEEP_MS,
     },
     metricsCacheBytes: env.METRICS_CACHE_BYTES,
     seriesCold: { concurrent: env.SERIES_MAX_COLD, waiting: env.SERIES_MAX_COLD_WAITING },
+    cachedReadFront: env.CACHED_READ_FRONT,
     healthTimeoutMs: env.HEALTH_TIMEOUT_MS,
     projectionLag: { maxRecords: env.PROJECTION_LAG_MAX_RECORDS, maxSeconds: env.PROJECTION_LAG_MAX_SECONDS },
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,

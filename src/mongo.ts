@@ -27,8 +27,8 @@ export interface Mongo {
 /**
  * Connects with timeouts for a loaded machine: a database that answers slowly makes requests
  * slower, not failed. The driver's monitor checks the server within connectTimeoutMS, so 10 s
- * keeps a slow handshake from marking a healthy server unknown (1.5 s did on a loaded machine,
- * and every request then answered 503); a server that cannot be reached fails server selection
+ * keeps a slow handshake from marking a healthy server unknown (a short one did on a loaded
+ * machine, and every request then answered 503); a server that cannot be reached fails server selection
  * after 5 s, which is the 503.
  */
 /**

@@ -6,7 +6,7 @@ import { batchKeys, batchStream, readBatchHistory, type BatchHistory } from '../
 import type { EventLog } from '../events/eventLog';
 import { planChunks } from '../events/deriveChunks';
 import type { Logger } from '../logging';
-import { chunkJobId, chunkJobOptions, type ChunkJobData } from '../workers/chunkJobs';
+import { chunkJobId, chunkJobOptions, type ChunkJobData } from '../chunkJobs';
 import { withLock } from './batchLock';
 
 export interface ProcessBatchResult {
@@ -24,7 +24,7 @@ export interface ProcessBatchDeps {
   /** Fail-fast connection for the per-batch lock. */
   redis: RedisClient;
   redisPrefix: string;
-  eventsPerJob: number;
+  eventsPerChunk: number;
   logger: Logger;
 }
 
@@ -70,7 +70,7 @@ export function createProcessBatch(deps: ProcessBatchDeps) {
 
   async function enqueue(batchId: string, correlationId: string): Promise<ProcessBatchResult> {
     let history = await historyOf(batchId);
-    const eventsPerChunk = history.eventsPerChunk ?? deps.eventsPerJob;
+    const eventsPerChunk = history.eventsPerChunk ?? deps.eventsPerChunk;
     const chunks = await planChunks(deps.db, batchId, history.uploaded.data.newEvents, eventsPerChunk);
     const pending = new Map<number, JobPresence>();
     for (const { chunk } of chunks) {

@@ -1,7 +1,6 @@
 import type { Queue } from 'bullmq';
 import { NotFoundError } from '../errors';
-import { assertDlqQueue } from '../queries/listFailedJobs';
-import { ChunkJobData } from '../workers/chunkJobs';
+import { assertDlqQueue, ChunkJobData } from '../chunkJobs';
 import type { ProcessBatch } from './processBatch';
 
 const PAGE = 500;

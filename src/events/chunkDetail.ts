@@ -14,7 +14,7 @@ import { byCodeUnits } from './codeUnitOrder';
  * Kept small because the log is read back by every projector and rebuild: the types once per
  * chunk, and each table as columns of uint32 (quarters as deltas, sorted), deflated; user
  * fingerprints once per chunk (8 bytes each, they do not compress) with the triples pointing at them.
- * A chunk of 5,000 events over 30 days and 20 types takes about 50 KB.
+ * The layout is in docs/design.md.
  */
 
 export const QUARTER_MS = 15 * 60_000;

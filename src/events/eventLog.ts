@@ -151,7 +151,7 @@ export function createEventLog(
   }
 
   // Appends from one process go one at a time: racing each other for the next position only makes
-  // them retry (on FerretDB, 50 concurrent appends took 16 s instead of 1 s). Other processes still race.
+  // them retry, which FerretDB makes expensive (docs/performance.md). Other processes still race.
   let queue: Promise<unknown> = Promise.resolve();
   function append<T extends RecordType>(
     input: NewRecord<T>,

@@ -19,7 +19,6 @@ export interface RawEvent {
   eventType: string;
   timestamp: Date;
   metadata: Record<string, unknown>;
-  idempotencyKey: string;
 }
 
 /**

@@ -114,13 +114,15 @@ export function createHttpHandlers(deps: AppDeps): HttpHandlers {
   const app = createApp(deps);
   return {
     app,
-    answeredFromCache: cachedReadFront({
-      reads: [cachedDailyMetrics(deps), cachedMetricSeries(deps)],
-      securityHeaders: securityHeaderList(),
-      metrics: deps.metrics,
-      logger: deps.logger,
-      orElse: app,
-    }),
+    answeredFromCache: deps.config.cachedReadFront
+      ? cachedReadFront({
+          reads: [cachedDailyMetrics(deps), cachedMetricSeries(deps)],
+          securityHeaders: securityHeaderList(),
+          metrics: deps.metrics,
+          logger: deps.logger,
+          orElse: app,
+        })
+      : () => false,
   };
 }
 

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { Router, type ErrorRequestHandler, type Request, type RequestHandler } from 'express';
 import { z } from 'zod';
-import { timeZoneNamed, timezoneOption } from '../commands/uploadBatch/csvStorage';
+import { timeZoneNamed, timezoneOption } from './csvStorage';
 import { parseEventsToSpool, type EventsFormat } from '../commands/uploadBatch/parseEvents';
 import { TIMEZONE_OPTION } from '../commands/uploadBatch/parseTimestamp';
 import { newSpoolPath, removeSpool, SpoolWriter } from '../commands/uploadBatch/spool';

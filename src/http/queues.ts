@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { RetryFailedJobs } from '../commands/retryFailedJobs';
 import { ValidationError } from '../errors';
 import { DEFAULT_DLQ_LIMIT, MAX_DLQ_LIMIT, type ListFailedJobs } from '../queries/listFailedJobs';
-import { PROCESSING_QUEUE } from '../workers/chunkJobs';
+import { PROCESSING_QUEUE } from '../chunkJobs';
 import { requireAdminApiKey } from './adminAuth';
 import { ADMIN_API_KEY_SCHEME } from './openapi/components';
 import { EXAMPLE_BATCH_ID } from './openapi/examples';

@@ -1,7 +1,7 @@
 import { Router, type ErrorRequestHandler, type Request, type RequestHandler, type Response } from 'express';
 import multer from 'multer';
 import { z } from 'zod';
-import { csvSpoolStorage } from '../commands/uploadBatch/csvStorage';
+import { csvSpoolStorage } from './csvStorage';
 import { TIMEZONE_OPTION } from '../commands/uploadBatch/parseTimestamp';
 import { defaultSpoolDir, removeSpool } from '../commands/uploadBatch/spool';
 import type { UploadBatch, UploadBatchResult } from '../commands/uploadBatch/uploadBatch';

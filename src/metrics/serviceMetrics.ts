@@ -1,5 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { PROCESSING_QUEUE } from '../workers/chunkJobs';
+import { PROCESSING_QUEUE } from '../chunkJobs';
 
 /**
  * The Prometheus series of one service instance, on a Registry of its own (never prom-client's global

@@ -40,9 +40,8 @@ import { byCodeUnits } from '../events/codeUnitOrder';
  * position, so a replay inserts the same key again, which is ignored), listed in the day's
  * `usersDocs`; every MERGE_AT-th page merges the listed documents and its own users into the day
  * (sorted, each once) and then deletes them. Users used to be merged into the day on every page,
- * rewriting it whole (hundreds of KB on a busy day) for each of them; reading hundreds of small
- * users documents instead made the first answer for a month three times slower (FerretDB spends
- * about 0.5 ms on each document it returns), hence the merge.
+ * rewriting it whole for each of them; never merging leaves hundreds of small users documents for
+ * a query to read, and FerretDB pays per document returned, hence the merge (docs/performance.md).
  *
  * How the log was paged decides which users sit in the day and which beside it, so a rebuild gives
  * the same days, counts and users as the live read model, not the same documents.

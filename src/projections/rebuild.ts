@@ -70,8 +70,8 @@ export async function rebuildProjections(
   try {
     const prepared: Prepared[] = [];
     for (const projection of projections) prepared.push(await prepare(deps, projection));
-    // From the live checkpoints, the head is a few probes away: from position 0 it took 0.7 s of
-    // primary-key probes at 1,000,000 events on FerretDB.
+    // From the live checkpoints the head is a few probes away; from position 0 it is many
+    // primary-key probes on a long log (docs/performance.md).
     const checkpoints = await Promise.all(
       prepared.map((p) => readCheckpoint(deps.db, checkpointId(p.projection.name, p.live))),
     );

@@ -1,6 +1,6 @@
 import type { Queue } from 'bullmq';
 import { ValidationError } from '../errors';
-import { PROCESSING_QUEUE, type ChunkJobData } from '../workers/chunkJobs';
+import { assertDlqQueue, type ChunkJobData } from '../chunkJobs';
 
 export interface FailedJob {
   id: string;
@@ -14,13 +14,6 @@ export interface FailedJob {
 
 export const DEFAULT_DLQ_LIMIT = 100;
 export const MAX_DLQ_LIMIT = 1000;
-
-/** Only the processing queue has a dead-letter queue that clients may see. */
-export function assertDlqQueue(name: string): void {
-  if (name !== PROCESSING_QUEUE) {
-    throw new ValidationError(`Unknown queue "${name}": only ${PROCESSING_QUEUE} has a dead-letter queue`);
-  }
-}
 
 export function createListFailedJobs(deps: { queue: Queue<ChunkJobData> }) {
   return async function listFailedJobs(

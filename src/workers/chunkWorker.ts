@@ -3,7 +3,7 @@ import type { RedisClient } from '../redis';
 import { batchKeys, batchStream } from '../events/batchHistory';
 import type { EventLog } from '../events/eventLog';
 import { runWithCorrelationId, type Logger } from '../logging';
-import { ChunkJobData, PROCESSING_QUEUE } from './chunkJobs';
+import { ChunkJobData, PROCESSING_QUEUE } from '../chunkJobs';
 import type { ChunkOutcome, ProcessChunk } from './processChunk';
 
 export interface ChunkWorkerDeps {
@@ -14,7 +14,7 @@ export interface ChunkWorkerDeps {
   eventLog: EventLog;
   queue: Queue<ChunkJobData>;
   logger: Logger;
-  /** Re-adds the jobs of chunks that the queue lost (see commands/requeueLostChunks). */
+  /** Re-adds the jobs of chunks that the queue lost (see workers/requeueLostChunks). */
   requeueLostChunks: () => Promise<number>;
   /**
    * How often the queue is compared with the log: failed jobs whose failure a crash kept out of the

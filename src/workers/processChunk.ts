@@ -5,7 +5,7 @@ import { detailOf } from '../events/chunkDetail';
 import { countByDayAndType } from '../events/dailyCounts';
 import type { CountableEvent } from '../events/rawEventChunks';
 import type { Logger } from '../logging';
-import { ChunkJobData } from './chunkJobs';
+import { ChunkJobData } from '../chunkJobs';
 
 export interface ProcessChunkDeps {
   eventLog: EventLog;

@@ -4,7 +4,7 @@ import type { Config } from '../config';
 import type { EventLog } from '../events/eventLog';
 import type { Logger } from '../logging';
 import type { CatchUp } from '../projections/projector';
-import type { ChunkJobData } from './chunkJobs';
+import type { ChunkJobData } from '../chunkJobs';
 import { startChunkWorker } from './chunkWorker';
 import type { ProcessChunk } from './processChunk';
 import { startProjectionWorker } from './projectionWorker';

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRequeueLostChunks } from '../../src/commands/requeueLostChunks';
+import { createRequeueLostChunks } from '../../src/workers/requeueLostChunks';
 import { buildProjectors } from '../../src/compose';
 import { readChunk } from '../../src/events/readChunks';
 import { startRedisCluster, type RunningRedisCluster } from '../../src/localStack/redisCluster';

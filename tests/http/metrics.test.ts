@@ -2,7 +2,7 @@ import { batchKeys } from '../../src/events/batchHistory';
 import { Queue } from 'bullmq';
 import { createRedis } from '../../src/redis';
 import { CHECKPOINTS_COLLECTION } from '../../src/projections/readModels';
-import { PROCESSING_QUEUE } from '../../src/workers/chunkJobs';
+import { PROCESSING_QUEUE } from '../../src/chunkJobs';
 import { sample } from '../support/prometheus';
 import { startTestService, type TestService } from '../support/testService';
 

@@ -233,7 +233,7 @@ describe('exactly-once processing (properties against the real stack)', () => {
       queue: service.runtime.processingQueue,
       redis: service.runtime.redis,
       redisPrefix: service.runtime.config.redis.prefix,
-      eventsPerJob: PER_JOB,
+      eventsPerChunk: PER_JOB,
       logger: service.runtime.logger,
     });
     await expect(processBatch('never-uploaded', 'c')).rejects.toThrow(/not found/);

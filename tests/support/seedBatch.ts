@@ -53,7 +53,7 @@ export async function seedBatch(
       sessions: new UploadSessions(mongo.db),
       leases: new StoreLeases(mongo.db, config.uploads.leaseMs, logger),
       storeWaitMs: config.uploads.storeWaitMs,
-      eventsPerChunk: config.processing.eventsPerJob,
+      eventsPerChunk: config.processing.eventsPerChunk,
       logger,
     });
     return await upload({ spoolPath, fileName, totalRows: rows.length, correlationId: `seed-${fileName}` });

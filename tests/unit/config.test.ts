@@ -22,7 +22,7 @@ describe('loadConfig', () => {
       recoveryIntervalMs: 5000,
     });
     expect(config.processing).toEqual({
-      eventsPerJob: 5000,
+      eventsPerChunk: 5000,
       workerConcurrency: 10,
       projectionPollMs: 2000,
       sweepIntervalMs: 15_000,
@@ -40,6 +40,7 @@ describe('loadConfig', () => {
     expect(config.projectionLag).toEqual({ maxRecords: 1000, maxSeconds: 60 });
     expect(config.metricsCacheBytes).toBe(64 * 1024 * 1024);
     expect(config.seriesCold).toEqual({ concurrent: 2, waiting: 8 });
+    expect(config.cachedReadFront).toBe(true);
     expect(config.admin.generated).toBe(true);
     expect(config.admin.apiKey.length).toBeGreaterThanOrEqual(16);
   });
@@ -152,7 +153,7 @@ describe('loadConfig', () => {
     });
     expect(config.uploads.maxBytes).toBe(2048);
     expect(config.processing).toEqual({
-      eventsPerJob: 250,
+      eventsPerChunk: 250,
       workerConcurrency: 3,
       projectionPollMs: 2000,
       sweepIntervalMs: 15_000,

@@ -100,7 +100,6 @@ describe('raw events are never scanned on the hot paths', () => {
     const batchId = randomUUID();
     const docs = Array.from({ length: 120 }, (_, i) => ({
       _id: `purge-${batchId}-${i}`,
-      idempotencyKey: `purge-${batchId}-${i}`,
       batchId,
       slice: i % 3,
       userId: 'u',

@@ -39,7 +39,6 @@ describe('POST /api/uploads', () => {
     const first = stored[0];
     expect(first).toEqual({
       _id: eventKey('u1', 'click', Date.UTC(2024, 0, 15, 10)),
-      idempotencyKey: eventKey('u1', 'click', Date.UTC(2024, 0, 15, 10)),
       batchId,
       slice: 0,
       userId: 'u1',
@@ -57,7 +56,7 @@ describe('POST /api/uploads', () => {
       totalRows: 3,
       newEvents: 2,
       duplicates: 1,
-      eventsPerChunk: service.config.processing.eventsPerJob,
+      eventsPerChunk: service.config.processing.eventsPerChunk,
     });
   });
 

@@ -50,7 +50,6 @@ describe('uploads after an interrupted upload', () => {
     const key = eventKey(userId, 'purchase', at);
     return {
       _id: key,
-      idempotencyKey: key,
       batchId,
       slice,
       userId,

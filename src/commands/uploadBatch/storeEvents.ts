@@ -19,9 +19,8 @@ import type { ValidEvent } from './validateRow';
 
 const PART_BYTES = 2 * 1024 * 1024;
 /**
- * Parts being inserted at once. Two keep the database busy while the other part travels: on
- * FerretDB over PostgreSQL (2 cores) 95,000 events went in 1.5x faster than one insertMany at a
- * time (2.9 s against 4.4 s), and three or four gained little more.
+ * Parts being inserted at once. Two keep the database busy while the other part travels; more
+ * gained little (docs/performance.md).
  */
 const INSERTS_IN_FLIGHT = 2;
 /** Parts whose keys are remembered to drop in-file repeats (about 1.5 MB of keys). */
@@ -47,7 +46,6 @@ function toDoc(e: ValidEvent, batchId: string, slice: number): RawEvent {
     eventType: e.eventType,
     timestamp: new Date(e.timestamp),
     metadata: e.metadata,
-    idempotencyKey: e.key,
   };
 }
 

@@ -5,7 +5,7 @@ import type { EventLog } from '../events/eventLog';
 import type { Logger } from '../logging';
 import type { BatchStatusDoc } from '../projections/batchStatus';
 import { liveCollection } from '../projections/readModels';
-import { chunkJobId, chunkJobOptions, type ChunkJobData } from '../workers/chunkJobs';
+import { chunkJobId, chunkJobOptions, type ChunkJobData } from '../chunkJobs';
 
 /**
  * No batch left behind: a batch `processing` in its current round whose chunk is neither processed

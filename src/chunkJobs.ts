@@ -1,5 +1,6 @@
 import { Queue, type JobsOptions } from 'bullmq';
-import type { RedisClient } from '../redis';
+import { ValidationError } from './errors';
+import type { RedisClient } from './redis';
 import { z } from 'zod';
 
 /** The `event-processing` queue: one job per chunk of a batch; the job reads its chunk's events itself. */
@@ -34,4 +35,11 @@ export const chunkJobOptions: JobsOptions = {
 
 export function createProcessingQueue(connection: RedisClient, prefix: string): Queue<ChunkJobData> {
   return new Queue<ChunkJobData>(PROCESSING_QUEUE, { connection, prefix });
+}
+
+/** Only the processing queue has a dead-letter queue that clients may see. */
+export function assertDlqQueue(name: string): void {
+  if (name !== PROCESSING_QUEUE) {
+    throw new ValidationError(`Unknown queue "${name}": only ${PROCESSING_QUEUE} has a dead-letter queue`);
+  }
 }

@@ -1,9 +1,9 @@
 import type { Request } from 'express';
 import type { StorageEngine } from 'multer';
-import { ValidationError } from '../../errors';
-import { parseCsvToSpool, type ParsedUpload } from './parseCsv';
-import { TimeZone, TIMEZONE_OPTION } from './parseTimestamp';
-import { newSpoolPath, removeSpool, SpoolWriter } from './spool';
+import { ValidationError } from '../errors';
+import { parseCsvToSpool, type ParsedUpload } from '../commands/uploadBatch/parseCsv';
+import { TimeZone, TIMEZONE_OPTION } from '../commands/uploadBatch/parseTimestamp';
+import { newSpoolPath, removeSpool, SpoolWriter } from '../commands/uploadBatch/spool';
 
 /** What the storage engine learnt about the uploaded file, for the route to pass on. */
 export interface SpooledUpload extends ParsedUpload {
