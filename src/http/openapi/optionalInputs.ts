@@ -35,7 +35,10 @@ function described(
     notes.push(`Default: ${said(values.default)}.`);
   if (values.example !== undefined && !text.includes(said(values.example)))
     notes.push(`For example: ${said(values.example)}.`);
-  return [text, ...notes].filter((part) => part !== '').join(' ');
+  if (notes.length === 0) return text;
+  return [text === '' || /[.)]$/.test(text) ? text : `${text}.`, ...notes]
+    .filter((part) => part !== '')
+    .join(' ');
 }
 
 function withoutSchemaPrefill(
