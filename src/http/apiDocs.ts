@@ -39,13 +39,28 @@ const PAGE = `<!DOCTYPE html>
 // validatorUrl null: the default would send our document to a third-party validator (and break CSP).
 // BaseLayout, not StandaloneLayout: the standalone top bar only adds a URL box and a logo whose inline
 // <style> our CSP (style-src 'self') refuses.
-const INITIALIZER = `window.addEventListener('load', function () {
+// NdjsonAsText: Swagger UI writes a string sample of any media type matching /json/ as a JSON string,
+// so the ndjson example would go out in quotes (and be refused); newline-delimited JSON is text.
+const INITIALIZER = `function NdjsonAsText() {
+  return {
+    afterLoad: function (system) {
+      var samples = system.fn.jsonSchema202012;
+      var jsonSample = samples.getJsonSampleSchema;
+      samples.getJsonSampleSchema = function (schema, config, contentType, example) {
+        if (/ndjson/.test(contentType) && typeof example === 'string') return example;
+        return jsonSample(schema, config, contentType, example);
+      };
+    },
+  };
+}
+window.addEventListener('load', function () {
   window.ui = SwaggerUIBundle({
     url: '/openapi.json',
     dom_id: '#swagger-ui',
     deepLinking: true,
     validatorUrl: null,
     presets: [SwaggerUIBundle.presets.apis],
+    plugins: [NdjsonAsText],
     layout: 'BaseLayout',
   });
 });

@@ -73,14 +73,14 @@ describe('web UI trends over a range', () => {
     await page.context().close();
   });
 
-  async function open(hash: string, width = 1280) {
+  async function open(hash: string, width = 1280, allowStatuses: number[] = []) {
     const context = await browser.newContext({
       viewport: { width, height: 900 },
       timezoneId: 'Asia/Kathmandu',
       acceptDownloads: true,
     });
     page = await context.newPage();
-    problems = watchProblems(page);
+    problems = watchProblems(page, allowStatuses);
     await page.goto(`${service.baseUrl}/${hash}`);
     await page.waitForSelector('body[data-ready="true"]');
   }
@@ -138,6 +138,40 @@ describe('web UI trends over a range', () => {
       'document.querySelectorAll("#trends-chart g.trend-row rect.trend-bar").length % 3 === 0',
     );
     expect(await page.locator('#trends-chart g.trend-row').first().locator('rect.trend-bar').count()).toBe(3);
+  });
+
+  it("uses the zone a link names when this browser lists it under an older name (the README's Asia/Kolkata)", async () => {
+    const series = async (tz: string) =>
+      (await (
+        await fetch(`${service.baseUrl}/api/metrics/series?from=2024-01-01&to=2024-01-31&tz=${tz}`)
+      ).json()) as typeof expected;
+    const kolkata = await series('Asia/Kolkata');
+    // 19:00Z on Jan 31 is Feb 1 in Kolkata: the zone changes the answer, so UTC cannot pass for it.
+    expect(kolkata.totals).not.toEqual((await series('UTC')).totals);
+    await open('#metrics?from=2024-01-01&to=2024-01-31&tz=Asia/Kolkata');
+    await waitUntil(page, 'document.querySelectorAll("#trends-body tr").length === 21');
+    expect(await value('#trends-tz')).toBe('Asia/Kolkata');
+    expect(await page.locator('#trends-message').textContent()).toContain('(Asia/Kolkata)');
+    expect(await page.locator('#trends-csv').getAttribute('href')).toContain('tz=Asia%2FKolkata');
+    const shown = await rows();
+    expect(Object.fromEntries(shown.map(([type, count, users]) => [type, [count, users]]))).toEqual(
+      Object.fromEntries(kolkata.totals.map((t) => [t.eventType, [t.count, t.uniqueUsers]])),
+    );
+    expect(await page.locator('#trends-alert').textContent()).toBe('');
+    await saveScreenshot(page, 'ui-trends-kolkata');
+    await saveElementScreenshot(page, '#trends', 'ui-trends-card-kolkata');
+
+    await page.evaluate('location.hash = "#metrics?from=2024-01-01&to=2024-01-31&tz=Europe/Kyiv"');
+    await waitUntil(page, 'document.getElementById("trends-message").textContent.includes("(Europe/Kyiv)")');
+    expect(await value('#trends-tz')).toBe('Europe/Kyiv');
+  });
+
+  it('shows the refusal of a zone the API does not know, not UTC', async () => {
+    await open('#metrics?from=2024-01-01&to=2024-01-31&tz=Mars/Olympus', 1280, [400]);
+    await waitUntil(page, 'document.getElementById("trends-alert").textContent !== ""');
+    expect(await page.locator('#trends-alert').textContent()).toContain('tz must be an IANA time zone');
+    expect(await value('#trends-tz')).toBe('Mars/Olympus');
+    expect(await page.locator('#trends-results').isHidden()).toBe(true);
   });
 
   it('sets the last 7, 30 or 90 days from the presets, today in the chosen zone', async () => {

@@ -1,7 +1,13 @@
 import { buildOpenApi } from '../../src/compose';
+import { errorExamples } from '../../src/http/openapi/examples';
 import { damageChunk } from '../support/damageChunk';
 import { createResponseValidator } from '../support/openapi';
-import { documentedExamples, withExampleVolatiles } from '../support/openapiExamples';
+import {
+  documentedExamples,
+  exampleRequests,
+  prefilledOptionalInputs,
+  withExampleVolatiles,
+} from '../support/openapiExamples';
 import { startPrivateRedis, type PrivateServer } from '../support/privateServers';
 import { filePartHeader, streamUpload } from '../support/rawUpload';
 import { projectionsCaughtUp } from '../support/recount';
@@ -268,4 +274,52 @@ describe('OpenAPI examples', () => {
       });
     }
   }, 180_000);
+});
+
+/**
+ * What try-it-out sends when a person presses Execute and changes nothing: the document's request
+ * examples, as Swagger UI writes them (tests/e2e/apiDocsBrowser.test.ts checks that in the real
+ * Swagger UI for the upload, the series and the events).
+ */
+describe('OpenAPI request examples', () => {
+  let service: TestService;
+
+  beforeAll(async () => {
+    service = await startTestService({ workers: false });
+  });
+  afterAll(async () => {
+    await service.stop();
+  });
+
+  it('leave every optional input empty, so try-it-out sends none of them', () => {
+    expect(prefilledOptionalInputs(doc)).toEqual([]);
+  });
+
+  it('each succeed when sent as Swagger UI sends them', async () => {
+    const requests = exampleRequests(doc);
+    // The three the issue named are among them.
+    expect(requests.map((r) => r.key)).toEqual(
+      expect.arrayContaining([
+        'GET /api/metrics/series',
+        'POST /api/events application/x-ndjson',
+        'POST /api/events application/json',
+      ]),
+    );
+    const answers: string[] = [];
+    for (const request of requests) {
+      const res = await fetch(`${service.baseUrl}${request.url}`, {
+        method: request.method,
+        headers: {
+          ...(request.contentType === undefined ? {} : { 'content-type': request.contentType }),
+          ...(request.admin ? admin : {}),
+        },
+        ...(request.body === undefined ? {} : { body: request.body }),
+      });
+      const text = await res.text();
+      // The example batch id is made up: its documented answer is the 404 that names it.
+      const madeUpBatch = res.status === 404 && text === JSON.stringify(errorExamples.NotFound);
+      answers.push(`${request.key}: ${res.ok || madeUpBatch ? 'ok' : `${res.status} ${text.slice(0, 300)}`}`);
+    }
+    expect(answers).toEqual(requests.map((r) => `${r.key}: ok`));
+  }, 120_000);
 });

@@ -6,6 +6,7 @@ import {
   sharedResponses,
   sharedSchemas,
 } from './components';
+import { withoutOptionalPrefills } from './optionalInputs';
 import { openApiPath } from './routeTable';
 import { DOCUMENTED_ROUTES } from './routes';
 
@@ -53,6 +54,6 @@ export function buildOpenApiDocument(options: { version: string }): OpenApiDocum
     ],
   });
   // The generator adds an empty section the document does not use.
-  const { webhooks: _webhooks, ...rest } = document;
+  const { webhooks: _webhooks, ...rest } = withoutOptionalPrefills(document);
   return rest as OpenApiDocument;
 }

@@ -43,14 +43,33 @@ export function setupTrends() {
   if (!zones.includes(browserZone)) zones.unshift(browserZone);
   tzSelect.replaceChildren(...zones.map((zone) => el('option', { value: zone, text: zone })));
 
-  /** Today in `tz`, as YYYY-MM-DD. */
+  /**
+   * Selects a zone a link names. The list holds this browser's names, some of them older than the
+   * ones the API and the README use (Asia/Calcutta for Asia/Kolkata), so a name it lacks is added
+   * as it was written; the API decides whether it is a zone, and its refusal is shown.
+   * @param {string} zone
+   */
+  function chooseZone(zone) {
+    if (!zones.includes(zone)) {
+      zones.push(zone);
+      tzSelect.append(el('option', { value: zone, text: zone }));
+    }
+    tzSelect.value = zone;
+  }
+
+  /** Today in `tz`, as YYYY-MM-DD; '' when this browser does not know the zone. */
   function todayIn(/** @type {string} */ tz) {
-    return new Intl.DateTimeFormat('en-CA', {
-      timeZone: tz,
-      year: 'numeric',
-      month: '2-digit',
-      day: '2-digit',
-    }).format(new Date());
+    try {
+      return new Intl.DateTimeFormat('en-CA', {
+        timeZone: tz,
+        year: 'numeric',
+        month: '2-digit',
+        day: '2-digit',
+      }).format(new Date());
+    } catch (error) {
+      if (error instanceof RangeError) return '';
+      throw error;
+    }
   }
 
   /**
@@ -65,7 +84,8 @@ export function setupTrends() {
 
   /** @param {number} days */
   function applyPreset(days) {
-    const to = todayIn(tzSelect.value || browserZone);
+    // A zone this browser does not know may still be one the API knows: its today is within a day of UTC's.
+    const to = todayIn(tzSelect.value || browserZone) || todayIn('UTC');
     toInput.value = to;
     fromInput.value = addDays(to, -(days - 1));
   }
@@ -93,7 +113,7 @@ export function setupTrends() {
     if (hash !== HASH && !hash.startsWith(`${HASH}?`)) return false;
     const params = new URLSearchParams(hash.slice(HASH.length + 1));
     const tz = params.get('tz');
-    if (tz !== null && zones.includes(tz)) tzSelect.value = tz;
+    if (tz !== null && tz !== '') chooseZone(tz);
     const from = params.get('from');
     const to = params.get('to');
     if (from !== null && DATE_PATTERN.test(from)) fromInput.value = from;
