@@ -53,6 +53,7 @@ const envSchema = z
     TRUST_PROXY: bool.default(false),
     CORS_ORIGINS: z.string().default(''),
     HEALTH_TIMEOUT_MS: int(50, 60_000).default(1000),
+    HEALTH_CACHE_MS: int(0, 60_000).default(1000),
     JSON_BODY_LIMIT_BYTES: int(1024, 10 * 1024 * 1024).default(100 * 1024),
     MAX_HEADER_BYTES: int(1024, 256 * 1024).default(16 * 1024),
     HTTP_HEADERS_TIMEOUT_MS: int(1000, 600_000).default(20_000),
@@ -119,6 +120,8 @@ export interface Config {
   /** How long GET /api/metrics reuses a day's answer (0 = never). */
   metricsCacheMs: number;
   healthTimeoutMs: number;
+  /** How long /health reuses its last answer. */
+  healthCacheMs: number;
   /** /health says `degraded` when a projection trails the log by more than `maxRecords` for `maxSeconds`. */
   projectionLag: { maxRecords: number; maxSeconds: number };
   shutdownTimeoutMs: number;
@@ -251,6 +254,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     },
     metricsCacheMs: env.METRICS_CACHE_MS,
     healthTimeoutMs: env.HEALTH_TIMEOUT_MS,
+    healthCacheMs: env.HEALTH_CACHE_MS,
     projectionLag: { maxRecords: env.PROJECTION_LAG_MAX_RECORDS, maxSeconds: env.PROJECTION_LAG_MAX_SECONDS },
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
   };
