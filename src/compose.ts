@@ -223,6 +223,10 @@ function appDeps(runtime: Runtime): AppDeps {
       timeoutMs: config.healthTimeoutMs,
       // An interrupted upload is purged by the next upload or the recovery sweep; well past both, it is stuck.
       stuckAfterMs: config.uploads.leaseMs + 3 * config.uploads.recoveryIntervalMs,
+      cacheMs: config.healthCacheMs,
+      onEvaluation: () => {
+        metrics.healthEvaluated();
+      },
     }),
     uploadBatch: createUploadBatch({
       db: mongo.db,

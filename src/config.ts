@@ -56,6 +56,7 @@ const envSchema = z
     TRUST_PROXY: bool.default(false),
     CORS_ORIGINS: z.string().default(''),
     HEALTH_TIMEOUT_MS: int(50, 60_000).default(1000),
+    HEALTH_CACHE_MS: int(0, 60_000).default(1000),
     JSON_BODY_LIMIT_BYTES: int(1024, 10 * 1024 * 1024).default(100 * 1024),
     MAX_HEADER_BYTES: int(1024, 256 * 1024).default(16 * 1024),
     HTTP_HEADERS_TIMEOUT_MS: int(1000, 600_000).default(20_000),
@@ -127,6 +128,8 @@ export interface Config {
   /** Cached metric answers are written before Express (http/cachedReads.ts); off only to measure it. */
   cachedReadFront: boolean;
   healthTimeoutMs: number;
+  /** How long /health reuses its last answer. */
+  healthCacheMs: number;
   /** /health says `degraded` when a projection trails the log by more than `maxRecords` for `maxSeconds`. */
   projectionLag: { maxRecords: number; maxSeconds: number };
   shutdownTimeoutMs: number;
@@ -261,6 +264,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     seriesCold: { concurrent: env.SERIES_MAX_COLD, waiting: env.SERIES_MAX_COLD_WAITING },
     cachedReadFront: env.CACHED_READ_FRONT,
     healthTimeoutMs: env.HEALTH_TIMEOUT_MS,
+    healthCacheMs: env.HEALTH_CACHE_MS,
     projectionLag: { maxRecords: env.PROJECTION_LAG_MAX_RECORDS, maxSeconds: env.PROJECTION_LAG_MAX_SECONDS },
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
   };

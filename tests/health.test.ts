@@ -68,6 +68,52 @@ describe('GET /health', () => {
   });
 });
 
+describe('GET /health with MongoDB frozen', () => {
+  let mongo: PrivateServer;
+  let service: TestService;
+
+  beforeAll(async () => {
+    mongo = await startPrivateFerretDb();
+    service = await startTestService({ env: { MONGODB_URI: mongo.url }, workers: false });
+  });
+
+  afterAll(async () => {
+    mongo.resume();
+    await service.stop();
+    await mongo.destroy();
+  });
+
+  it('names every check that timed out, and after how long, in a sentence', async () => {
+    expect((await fetch(`${service.baseUrl}/health`)).status).toBe(200);
+    mongo.pause();
+    try {
+      const res = await fetch(`${service.baseUrl}/health`, { signal: AbortSignal.timeout(20_000) });
+      const body = (await res.json()) as {
+        status: string;
+        checks: Record<string, string>;
+        problems: string[];
+      };
+      expect(body.status).not.toBe('ok');
+      expect(body.checks.projections).toBe('unknown');
+      expect(body.checks.uploads).toBe('unknown');
+      const timeoutMs = service.config.healthTimeoutMs;
+      const sentence = (what: string) =>
+        body.problems.some((p) => p.startsWith(`${what}:`) && p.includes(`timed out after ${timeoutMs} ms`));
+      expect({
+        problems: body.problems,
+        projections: sentence('projections'),
+        uploads: sentence('uploads'),
+      }).toEqual({
+        problems: body.problems,
+        projections: true,
+        uploads: true,
+      });
+    } finally {
+      mongo.resume();
+    }
+  });
+});
+
 describe('GET /health with MongoDB stopped', () => {
   let mongo: PrivateServer;
   let service: TestService;

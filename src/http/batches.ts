@@ -47,7 +47,10 @@ export const BatchStatusResponse = z
     totalEvents: z.number().int().nonnegative().meta({ description: 'New events the upload stored' }),
     processedEvents: z.number().int().nonnegative(),
     status: z.enum(['uploaded', 'processing', 'completed', 'failed']).meta({
-      description: 'A batch with no new events (totalEvents 0) is completed as soon as it is uploaded',
+      description:
+        'completed once every event is counted and every read model holds the counts, so the metrics ' +
+        'include the batch; until then processing (see catchingUp). A batch with no new events ' +
+        '(totalEvents 0) is completed as soon as it is uploaded',
     }),
     uploadedAt: z.iso.datetime().meta({ description: 'ISO 8601, UTC' }),
     processedAt: z.iso
@@ -67,6 +70,15 @@ export const BatchStatusResponse = z
       .date()
       .nullable()
       .meta({ description: 'Last UTC day (YYYY-MM-DD) of the events processed so far; null before any is' }),
+    catchingUp: z
+      .array(z.enum(['dailyMetrics', 'metricSeries']))
+      .optional()
+      .meta({
+        description:
+          'Present while every event is counted but these read models do not hold all of the counts yet ' +
+          '(GET /api/metrics reads dailyMetrics, the series and time-zone reads metricSeries); the batch ' +
+          'reads processing until they do',
+      }),
   })
   .meta({ id: 'BatchStatusResponse', example: BATCH_STATUS_EXAMPLE });
 

@@ -15,7 +15,7 @@ import {
   UnsupportedMediaTypeError,
   ValidationError,
 } from '../errors';
-import { describeError, type Logger } from '../logging';
+import type { Logger } from '../logging';
 import { isMongoUnavailable } from '../mongo';
 import { isRedisUnavailable } from '../redis';
 
@@ -134,16 +134,20 @@ export function noteForRejectionLog(res: Response, fields: Record<string, unknow
 export function errorResponder(logger: Logger): ErrorRequestHandler {
   return (error: unknown, req, res, _next) => {
     const mapped = mapError(error);
-    if (mapped.status === 503) {
-      // Expected while a dependency is down; the health check and metrics tell the rest.
-      logger.warn('dependency unavailable', {
-        err: error instanceof Error ? error.message : String(error),
+    if (error instanceof ServiceBusyError) {
+      // Load, not a fault: the client was told to retry, and nothing is down.
+      logger.warn('service busy', {
+        reason: error.message,
+        retryAfter: error.retryAfterSeconds,
         method: req.method,
         path: req.path,
       });
+    } else if (mapped.status === 503) {
+      // Expected while a dependency is down; the health check and metrics tell the rest.
+      logger.warn('dependency unavailable', { err: error, method: req.method, path: req.path });
     } else if (mapped.status >= 500) {
       logger.error('request failed', {
-        err: describeError(error),
+        err: error,
         method: req.method,
         path: req.path,
         status: mapped.status,

@@ -42,7 +42,10 @@ export const HealthResponse = z
           .meta({ description: 'How long the lag has been over the limit (0 when under it)' }),
       }),
     ),
-    problems: z.array(z.string()).meta({ description: 'One sentence per problem: what, since when and why' }),
+    problems: z.array(z.string()).meta({
+      description:
+        'One sentence per problem: what, since when and why (a check that timed out says which, and after how long); never empty unless status is ok',
+    }),
   })
   .meta({
     id: 'HealthResponse',
@@ -60,7 +63,9 @@ export const healthRoutes = {
     path: '/health',
     tags: ['Operations'],
     summary: 'Liveness and dependency health',
-    description: 'Pings MongoDB and Redis (each within HEALTH_TIMEOUT_MS) and checks projection lag.',
+    description:
+      'Pings MongoDB and Redis (each within HEALTH_TIMEOUT_MS) and checks projection lag. Concurrent calls ' +
+      'share one evaluation, and its answer is reused for HEALTH_CACHE_MS.',
     responses: {
       200: {
         description: 'Serving (status ok or degraded)',

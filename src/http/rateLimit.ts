@@ -22,45 +22,88 @@ function rateLimitInfo(req: Request): RateLimitInfo | undefined {
 }
 
 /**
+ * A file refused for validation costs the server little and is what a user fixing their file sends
+ * again and again, so it is counted against a budget this many times the limit on accepted uploads.
+ */
+export const ATTEMPTS_PER_ACCEPTED = 10;
+
+/**
  * Limits uploads per client IP, counted in Redis across API processes (see RedisRateLimitStore for
- * what happens when Redis is down). The client is `req.ip`: with TRUST_PROXY off (Express
+ * what happens when Redis is down). Two budgets: `limitPerMinute` uploads that the server accepted
+ * (an answer below 400; a refused file or a server fault is given back when its answer is sent),
+ * and ATTEMPTS_PER_ACCEPTED times that for every attempt, refused ones included, so that sending
+ * invalid files still has a bound. The client is `req.ip`: with TRUST_PROXY off (Express
  * 'trust proxy' false) that is the TCP peer, so a forged X-Forwarded-For changes nothing; with it on,
  * the address the proxy saw. IPv6 clients are grouped by /56, as one host usually owns that range.
  *
- * Sends `RateLimit`/`RateLimit-Policy` (IETF draft 8) on every answer; a refused request becomes a
- * RateLimitedError, which errorMapping turns into 429 with Retry-After and `{error, message, retryAfter}`.
+ * Sends `RateLimit`/`RateLimit-Policy` (IETF draft 8) for the accepted-upload budget on every answer;
+ * a refused request becomes a RateLimitedError, which errorMapping turns into 429 with Retry-After and
+ * `{error, message, retryAfter}`.
  * Mount it on the upload route only: `router.post('/api/uploads', uploadRateLimiter(deps), handler)`.
  */
 export function uploadRateLimiter(deps: UploadRateLimiterDeps): RequestHandler {
+  const attempts = limiter(deps, {
+    identifier: 'upload-attempts',
+    limit: deps.limitPerMinute * ATTEMPTS_PER_ACCEPTED,
+    skipFailedRequests: false,
+    standardHeaders: false,
+    refusal: (limit, retryAfter) =>
+      `Too many upload attempts: at most ${limit} per minute per client, refused files included. Retry in ${retryAfter} s.`,
+  });
+  const accepted = limiter(deps, {
+    identifier: 'uploads',
+    limit: deps.limitPerMinute,
+    skipFailedRequests: true,
+    standardHeaders: 'draft-8',
+    refusal: (limit, retryAfter) =>
+      `Too many uploads: at most ${limit} per minute per client. Retry in ${retryAfter} s.`,
+  });
+  return (req, res, next) => {
+    void attempts(req, res, (error?: unknown) => {
+      if (error !== undefined) {
+        next(error);
+        return;
+      }
+      void accepted(req, res, next);
+    });
+  };
+}
+
+function limiter(
+  deps: UploadRateLimiterDeps,
+  options: {
+    identifier: string;
+    limit: number;
+    skipFailedRequests: boolean;
+    standardHeaders: 'draft-8' | false;
+    refusal: (limit: number, retryAfter: number) => string;
+  },
+): RequestHandler {
   return rateLimit({
     windowMs: WINDOW_MS,
-    limit: deps.limitPerMinute,
-    standardHeaders: 'draft-8',
+    limit: options.limit,
+    standardHeaders: options.standardHeaders,
     legacyHeaders: false,
-    identifier: 'uploads',
+    identifier: options.identifier,
+    skipFailedRequests: options.skipFailedRequests,
     store: new RedisRateLimitStore({
       redis: deps.redis,
-      prefix: `${deps.redisPrefix}:ratelimit:uploads:`,
+      prefix: `${deps.redisPrefix}:ratelimit:${options.identifier}:`,
       logger: deps.logger,
     }),
     logger: {
       error: (error: unknown, message?: string) => {
-        deps.logger.warn(message ?? 'rate limiter problem', { err: String(error) });
+        deps.logger.warn(message ?? 'rate limiter problem', { err: error });
       },
       warn: (error: unknown, message?: string) => {
-        deps.logger.warn(message ?? 'rate limiter warning', { err: String(error) });
+        deps.logger.warn(message ?? 'rate limiter warning', { err: error });
       },
     },
     handler: (req, _res, next) => {
       const info = rateLimitInfo(req);
       const resetMs = info?.resetTime ? info.resetTime.getTime() - Date.now() : WINDOW_MS;
       const retryAfter = Math.max(1, Math.ceil(resetMs / 1000));
-      next(
-        new RateLimitedError(
-          `Too many uploads: at most ${deps.limitPerMinute} per minute per client. Retry in ${retryAfter} s.`,
-          retryAfter,
-        ),
-      );
+      next(new RateLimitedError(options.refusal(options.limit, retryAfter), retryAfter));
     },
   });
 }

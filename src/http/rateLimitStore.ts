@@ -92,9 +92,7 @@ export class RedisRateLimitStore implements Store {
     this.usingFallback = true;
     this.options.logger.warn(
       'Redis unavailable for the upload rate limit; limiting per process until it is back',
-      {
-        err: error instanceof Error ? error.message : String(error),
-      },
+      { err: error },
     );
   }
 }

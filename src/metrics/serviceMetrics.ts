@@ -27,6 +27,8 @@ export interface ServiceMetrics {
   uploadAccepted(rows: { newEvents: number; duplicates: number }): void;
   /** A refused upload (nothing stored); `invalidRows` is how many rows failed validation, if known. */
   uploadRejected(rows?: { invalidRows: number }): void;
+  /** One /health evaluation started (callers that share it or reuse its answer add none). */
+  healthEvaluated(): void;
 }
 
 export function createServiceMetrics(sources: ScrapeSources = {}): ServiceMetrics {
@@ -56,6 +58,11 @@ export function createServiceMetrics(sources: ScrapeSources = {}): ServiceMetric
     name: `${METRIC_PREFIX}upload_rows_total`,
     help: 'CSV rows by result (accepted = new event stored, duplicate = already stored, rejected = invalid)',
     labelNames: ['result'] as const,
+    registers: [registry],
+  });
+  const healthEvaluations = new Counter({
+    name: `${METRIC_PREFIX}health_evaluations_total`,
+    help: 'Health evaluations run (concurrent /health calls share one; a recent answer is reused)',
     registers: [registry],
   });
   for (const result of ['accepted', 'rejected'] as const) uploads.inc({ result }, 0);
@@ -102,6 +109,9 @@ export function createServiceMetrics(sources: ScrapeSources = {}): ServiceMetric
     uploadRejected(counts) {
       uploads.inc({ result: 'rejected' });
       if (counts !== undefined) rows.inc({ result: 'rejected' }, counts.invalidRows);
+    },
+    healthEvaluated() {
+      healthEvaluations.inc();
     },
   };
 }

@@ -26,6 +26,11 @@ export interface BatchStatusDoc {
   lastDay?: string | null;
   /** When the latest processing round started (BatchProcessingStarted), for the duration logged. */
   processingStartedAt?: Date | null;
+  /**
+   * Log position of the batch's latest EventsProcessed record: the other read models hold all of
+   * the batch once their checkpoints reach it (null before any chunk; absent on older documents).
+   */
+  countedPosition?: number | null;
 }
 
 /**
@@ -88,6 +93,7 @@ export function evolveBatchStatus(state: BatchStatusDoc | null, record: AnyLogRe
       firstDay: null,
       lastDay: null,
       processingStartedAt: null,
+      countedPosition: null,
     };
   }
   if (state === null) return null;
@@ -105,7 +111,7 @@ export function evolveBatchStatus(state: BatchStatusDoc | null, record: AnyLogRe
           };
     case 'EventsProcessed': {
       const processedEvents = state.processedEvents + record.data.events;
-      const days = daySpan(state, record.data.counts);
+      const days = { ...daySpan(state, record.data.counts), countedPosition: position };
       return processedEvents >= state.totalEvents
         ? {
             ...state,

@@ -33,6 +33,10 @@ export interface HealthDeps {
   timeoutMs: number;
   /** An upload session left this long after its upload stopped counts as stuck. */
   stuckAfterMs: number;
+  /** How long an answer is reused (HEALTH_CACHE_MS). */
+  cacheMs: number;
+  /** Told at the start of each evaluation (the Prometheus counter of them). */
+  onEvaluation?: () => void;
 }
 
 /** A failing projection is reported once its failures have lasted this long (one blip is not a state). */
@@ -87,60 +91,114 @@ async function uploadProblems(deps: HealthDeps): Promise<string[]> {
   });
 }
 
-export function createCheckHealth(deps: HealthDeps) {
-  const db = deps.mongo.db;
-  return async function checkHealth(): Promise<Health> {
-    const settled = <T>(work: () => Promise<T>): Promise<T | undefined> =>
-      withTimeout(deps.timeoutMs, work).catch(() => undefined);
-    const [mongo, redis, lag, projectionIssues, uploadIssues] = await Promise.all([
-      check(
-        () => db.command({ ping: 1 }),
-        deps.timeoutMs,
-        () => deps.mongo.reachable().ok,
-      ),
-      // The request connection refuses commands at once while Redis is unreachable; on a cluster,
-      // every master is pinged and the cluster must serve every slot.
-      check(
-        () => pingRedis(deps.redis),
-        deps.timeoutMs,
-        () => redisConnected(deps.redis),
-      ),
-      settled(() => deps.lagWatch.assess()),
-      settled(() => projectionProblems(db)),
-      settled(() => uploadProblems(deps)),
-    ]);
-    const problems: string[] = [];
-    if (mongo !== 'ok')
-      problems.push(
-        `mongo: ${mongo === 'timeout' ? 'answering slowly' : (deps.mongo.reachable().error ?? 'unavailable')}`,
-      );
-    if (redis !== 'ok') problems.push(`redis: ${redis === 'timeout' ? 'answering slowly' : 'unavailable'}`);
-    if (lag?.status === 'lagging') {
-      for (const p of lag.projections.filter((l) => l.lag > 0)) {
-        problems.push(
-          `projection ${p.projection}: ${p.lag} records behind the event log for ${p.laggingSeconds} s`,
-        );
-      }
-    }
-    problems.push(...(projectionIssues ?? []), ...(uploadIssues ?? []));
+/** A check's answer, or the sentence that says why there is none. */
+type Settled<T> = { value: T } | { problem: string };
 
-    const projections: Health['checks']['projections'] =
-      lag === undefined || projectionIssues === undefined
-        ? 'unknown'
-        : projectionIssues.length > 0
-          ? 'failing'
-          : lag.status;
-    const uploads: Health['checks']['uploads'] =
-      uploadIssues === undefined ? 'unknown' : uploadIssues.length > 0 ? 'stuck' : 'ok';
-    let status: Health['status'] = 'ok';
-    if (mongo === 'unavailable' || redis === 'unavailable') status = 'unavailable';
-    else if (problems.length > 0 || projections === 'unknown' || uploads === 'unknown') status = 'degraded';
-    return {
-      status,
-      checks: { mongo, redis, projections, uploads },
-      projections: lag?.projections ?? [],
-      problems,
-    };
+async function settle<T>(what: string, ms: number, work: () => Promise<T>): Promise<Settled<T>> {
+  try {
+    return { value: await withTimeout(ms, work) };
+  } catch (error) {
+    const timedOut = error instanceof Error && error.name === 'TimeoutError';
+    const why = timedOut ? `timed out after ${ms} ms` : `failed: ${describe(error)}`;
+    return { problem: `${what} ${why}` };
+  }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+async function evaluate(deps: HealthDeps): Promise<Health> {
+  const db = deps.mongo.db;
+  const ms = deps.timeoutMs;
+  const [mongo, redis, lag, projectionIssues, uploadIssues] = await Promise.all([
+    check(
+      () => db.command({ ping: 1 }),
+      ms,
+      () => deps.mongo.reachable().ok,
+    ),
+    // The request connection refuses commands at once while Redis is unreachable; on a cluster,
+    // every master is pinged and the cluster must serve every slot.
+    check(
+      () => pingRedis(deps.redis),
+      ms,
+      () => redisConnected(deps.redis),
+    ),
+    settle('projections: reading the projection lag', ms, () => deps.lagWatch.assess()),
+    settle("projections: reading the projectors' status", ms, () => projectionProblems(db)),
+    settle('uploads: reading the upload sessions', ms, () => uploadProblems(deps)),
+  ]);
+  const problems: string[] = [];
+  if (mongo !== 'ok')
+    problems.push(
+      mongo === 'timeout'
+        ? `mongo: ping timed out after ${ms} ms (reachable, answering slowly)`
+        : `mongo: ${deps.mongo.reachable().error ?? 'unavailable'}`,
+    );
+  if (redis !== 'ok')
+    problems.push(
+      redis === 'timeout'
+        ? `redis: ping timed out after ${ms} ms (reachable, answering slowly)`
+        : 'redis: unavailable',
+    );
+  const laggingNow = 'value' in lag && lag.value.status === 'lagging';
+  if ('value' in lag && laggingNow) {
+    for (const p of lag.value.projections.filter((l) => l.lag > 0)) {
+      problems.push(
+        `projection ${p.projection}: ${p.lag} records behind the event log for ${p.laggingSeconds} s`,
+      );
+    }
+  }
+  for (const part of [lag, projectionIssues, uploadIssues]) {
+    if ('problem' in part) problems.push(part.problem);
+  }
+  if ('value' in projectionIssues) problems.push(...projectionIssues.value);
+  if ('value' in uploadIssues) problems.push(...uploadIssues.value);
+
+  const projections: Health['checks']['projections'] =
+    !('value' in lag) || !('value' in projectionIssues)
+      ? 'unknown'
+      : projectionIssues.value.length > 0
+        ? 'failing'
+        : lag.value.status;
+  const uploads: Health['checks']['uploads'] = !('value' in uploadIssues)
+    ? 'unknown'
+    : uploadIssues.value.length > 0
+      ? 'stuck'
+      : 'ok';
+  let status: Health['status'] = 'ok';
+  if (mongo === 'unavailable' || redis === 'unavailable') status = 'unavailable';
+  else if (problems.length > 0) status = 'degraded';
+  return {
+    status,
+    checks: { mongo, redis, projections, uploads },
+    projections: 'value' in lag ? lag.value.projections : [],
+    problems,
+  };
+}
+
+/**
+ * One evaluation at a time, shared by every caller that asks while it runs, and its answer reused
+ * for `cacheMs` after it: each evaluation costs several database reads, and a crowd of health
+ * checks must not become the load that makes the service unhealthy.
+ */
+export function createCheckHealth(deps: HealthDeps) {
+  let running: Promise<Health> | undefined;
+  let last: { health: Health; at: number } | undefined;
+  return function checkHealth(): Promise<Health> {
+    if (last !== undefined && Date.now() - last.at < deps.cacheMs) return Promise.resolve(last.health);
+    if (running !== undefined) return running;
+    deps.onEvaluation?.();
+    const started = evaluate(deps)
+      .then((health) => {
+        last = { health, at: Date.now() };
+        return health;
+      })
+      .finally(() => {
+        running = undefined;
+      });
+    running = started;
+    return started;
   };
 }
 

@@ -3,7 +3,8 @@ import { NotFoundError } from '../errors';
 import { batchKeys, batchStream, mayBeBatchId } from '../events/batchHistory';
 import type { EventLog } from '../events/eventLog';
 import { evolveBatchStatus, shownFailureReason, type BatchStatusDoc } from '../projections/batchStatus';
-import { liveCollection } from '../projections/readModels';
+import { liveCollection, type ProjectionName } from '../projections/readModels';
+import { readLivePositions } from './projectionLag';
 
 export interface BatchStatus {
   batchId: string;
@@ -19,9 +20,48 @@ export interface BatchStatus {
   /** First and last UTC day (YYYY-MM-DD) of the events processed so far; null before any is. */
   firstDay: string | null;
   lastDay: string | null;
+  /** Read models that do not hold all of the batch's counts yet: it reads `processing` until they do. */
+  catchingUp?: CountingReadModel[];
 }
 
-export function toBatchStatus(doc: BatchStatusDoc): BatchStatus {
+/** The read models that a batch's counts go to, besides its own status. */
+const COUNTING_READ_MODELS = ['dailyMetrics', 'metricSeries'] as const satisfies readonly ProjectionName[];
+export type CountingReadModel = (typeof COUNTING_READ_MODELS)[number];
+
+export type LivePositions = ReadonlyMap<ProjectionName, number>;
+
+/** A completed batch waits for the other read models only once its counting is done. */
+function waitsForReadModels(doc: BatchStatusDoc): doc is BatchStatusDoc & { countedPosition: number } {
+  return doc.status === 'completed' && typeof doc.countedPosition === 'number';
+}
+
+export function readCountingPositions(db: Db): Promise<LivePositions> {
+  return readLivePositions(db, COUNTING_READ_MODELS);
+}
+
+/** The live positions, read only when one of `docs` needs them (a completed batch). */
+export async function positionsFor(db: Db, docs: readonly BatchStatusDoc[]): Promise<LivePositions> {
+  return docs.some(waitsForReadModels) ? readCountingPositions(db) : new Map();
+}
+
+/**
+ * `completed` is final: the batch status read model may reach a batch's last EventsProcessed record
+ * before the metric read models do, and a client that waits for `completed` then reads metrics.
+ */
+function behind(doc: BatchStatusDoc, positions: LivePositions): CountingReadModel[] {
+  if (!waitsForReadModels(doc)) return [];
+  return COUNTING_READ_MODELS.filter((name) => (positions.get(name) ?? 0) < doc.countedPosition);
+}
+
+export function toBatchStatus(doc: BatchStatusDoc, positions: LivePositions = new Map()): BatchStatus {
+  const catchingUp = behind(doc, positions);
+  if (catchingUp.length > 0) {
+    return { ...shown(doc), status: 'processing', processedAt: null, catchingUp };
+  }
+  return shown(doc);
+}
+
+function shown(doc: BatchStatusDoc): BatchStatus {
   const progress =
     doc.totalEvents === 0
       ? doc.status === 'completed'
@@ -52,7 +92,7 @@ export function createGetBatch(deps: { db: Db; eventLog: EventLog }) {
     if (!mayBeBatchId(batchId)) throw new NotFoundError(`Batch ${batchId} not found`);
     const collection = await liveCollection<BatchStatusDoc>(deps.db, 'batchStatus');
     const doc = await collection.findOne({ _id: batchId });
-    if (doc !== null) return toBatchStatus(doc);
+    if (doc !== null) return toBatchStatus(doc, await positionsFor(deps.db, [doc]));
     const uploaded = await deps.eventLog.findByKey(batchKeys.uploaded(batchId));
     if (uploaded === undefined) throw new NotFoundError(`Batch ${batchId} not found`);
     let state = evolveBatchStatus(null, uploaded);
@@ -60,7 +100,7 @@ export function createGetBatch(deps: { db: Db; eventLog: EventLog }) {
       if (record.data.batchId === batchId) state = evolveBatchStatus(state, record) ?? state;
     }
     if (state === null) throw new NotFoundError(`Batch ${batchId} not found`);
-    return toBatchStatus(state);
+    return toBatchStatus(state, await positionsFor(deps.db, [state]));
   };
 }
 

@@ -2,7 +2,7 @@ import type { Db, Filter } from 'mongodb';
 import { ValidationError } from '../errors';
 import type { BatchStatusDoc } from '../projections/batchStatus';
 import { liveCollection } from '../projections/readModels';
-import { toBatchStatus, type BatchStatus } from './getBatch';
+import { positionsFor, toBatchStatus, type BatchStatus } from './getBatch';
 
 export interface BatchPage {
   batches: BatchStatus[];
@@ -33,9 +33,10 @@ export function createListBatches(deps: { db: Db }) {
       .find(filter, { sort: { uploadedPosition: -1 }, limit: limit + 1 })
       .toArray();
     const page = docs.slice(0, limit);
+    const positions = await positionsFor(deps.db, page);
     const last = page.at(-1);
     return {
-      batches: page.map(toBatchStatus),
+      batches: page.map((doc) => toBatchStatus(doc, positions)),
       nextCursor: docs.length > limit && last !== undefined ? String(last.uploadedPosition) : null,
     };
   };

@@ -5,6 +5,7 @@ import {
   CHECKPOINTS_COLLECTION,
   POINTERS_COLLECTION,
   PROJECTION_NAMES,
+  type ProjectionName,
 } from '../projections/readModels';
 
 /**
@@ -39,6 +40,28 @@ async function liveCheckpointIds(db: Db): Promise<string[]> {
     const version = versions.get(name);
     return checkpointId(name, typeof version === 'number' ? version : 1);
   });
+}
+
+/**
+ * The checkpoint position of the live version of each of `names` (0 when it has none yet): every
+ * record up to it is in that read model, as a projector saves its checkpoint after the page's writes.
+ */
+export async function readLivePositions(
+  db: Db,
+  names: readonly ProjectionName[],
+): Promise<Map<ProjectionName, number>> {
+  const live = await liveCheckpointIds(db);
+  const ids = names.map((name) => live[PROJECTION_NAMES.indexOf(name)] ?? checkpointId(name, 1));
+  // One primary-key read each (an `$in` would make FerretDB scan the collection).
+  const docs = await Promise.all(
+    ids.map((_id) => db.collection<CheckpointDocument>(CHECKPOINTS_COLLECTION).findOne({ _id })),
+  );
+  return new Map(
+    names.map((name, i) => {
+      const position = docs[i]?.position;
+      return [name, typeof position === 'number' ? position : 0];
+    }),
+  );
 }
 
 export async function readProjectionLags(db: Db, eventLog: Pick<EventLog, 'head'>): Promise<ProjectionLag[]> {

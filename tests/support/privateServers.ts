@@ -18,6 +18,9 @@ export interface PrivateServer {
   start(): Promise<void>;
   /** Stops and deletes its data folder. */
   destroy(): Promise<void>;
+  /** Freezes the process (SIGSTOP): connections stay open and nothing is answered, until `resume`. */
+  pause(): void;
+  resume(): void;
 }
 
 async function waitForPort(port: number, child: ChildProcess, name: string): Promise<void> {
@@ -59,6 +62,8 @@ async function privateServer(
     port,
     start,
     stop: () => stopChild(child),
+    pause: () => child?.kill('SIGSTOP'),
+    resume: () => child?.kill('SIGCONT'),
     async destroy() {
       await stopChild(child);
       rmSync(dir, { recursive: true, force: true });

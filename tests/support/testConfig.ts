@@ -34,6 +34,8 @@ export function testEnv(overrides: Record<string, string> = {}): Record<string, 
     UPLOAD_RATE_LIMIT: '100000',
     // Tests read the metrics right after the projections catch up; the cache has its own test.
     METRICS_CACHE_BYTES: '0',
+    // Tests read /health right after causing a fault; the reuse of an answer has its own test.
+    HEALTH_CACHE_MS: '0',
     PORT: '0',
     HOST: '127.0.0.1',
     ...overrides,

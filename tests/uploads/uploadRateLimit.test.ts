@@ -52,3 +52,48 @@ describe('POST /api/uploads over UPLOAD_RATE_LIMIT', () => {
     await invalid.text();
   });
 });
+
+describe('POST /api/uploads: files refused for validation', () => {
+  let service: TestService;
+
+  beforeAll(async () => {
+    service = await startTestService({ workers: false, env: { UPLOAD_RATE_LIMIT: String(LIMIT) } });
+  });
+
+  afterAll(async () => {
+    await service.stop();
+  });
+
+  const post = (csv: string) => {
+    const form = new FormData();
+    form.append('file', new Blob([csv], { type: 'text/csv' }), 'events.csv');
+    return fetch(`${service.baseUrl}/api/uploads`, { method: 'POST', body: form });
+  };
+  const invalid = 'userId,eventType,timestamp\nu1,click,yesterday\n';
+
+  it('do not use up the accepted-upload budget, and have a bound of their own ten times higher', async () => {
+    // A user fixing a file: several refusals, then the fixed file is accepted.
+    for (let i = 0; i < LIMIT + 3; i++) {
+      const res = await post(invalid);
+      expect(res.status).toBe(400);
+      await res.json();
+    }
+    const fixed = await post(csvOfRows(2, 0));
+    expect(fixed.status).toBe(201);
+    await fixed.json();
+
+    // Every attempt counts against the higher budget: 10 x LIMIT a minute, refused files included.
+    const attemptsSoFar = LIMIT + 4;
+    for (let i = attemptsSoFar; i < LIMIT * 10; i++) {
+      const res = await post(invalid);
+      expect(res.status).toBe(400);
+      await res.json();
+    }
+    const refused = await post(invalid);
+    expect(refused.status).toBe(429);
+    const body = (await refused.json()) as Record<string, unknown>;
+    expect(body).toMatchObject({ error: 'TooManyRequests' });
+    expect(String(body.message)).toMatch(/upload attempts/);
+    expectDocumented('POST /api/uploads', { status: refused.status, body });
+  });
+});

@@ -78,6 +78,7 @@ describe('evolveBatchStatus', () => {
         firstDay: null,
         lastDay: null,
         processingStartedAt: null,
+        countedPosition: null,
       });
   });
 
@@ -109,6 +110,14 @@ describe('evolveBatchStatus', () => {
       .given(uploaded(3), started(), processed(0, 2))
       .when(processed(1, 1))
       .thenMatches({ status: 'completed', processedEvents: 3, processedAt: at(4), failedReason: null });
+  });
+
+  it('remembers the position of the last EventsProcessed, which the metric read models must reach', () => {
+    const last = processed(1, 1);
+    spec
+      .given(uploaded(3), started(), processed(0, 2))
+      .when(last)
+      .thenMatches({ status: 'completed', countedPosition: last.position });
   });
 
   it('fails with a public reason (never the job’s error text) when a chunk fails', () => {
