@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { runningPid } from '../../src/localStack/daemons';
 import { freePort, portAnswers } from '../../src/localStack/ports';
 import { createDatabase, postgresUrl, stopPostgres } from '../../src/localStack/postgres';
 import { serverFiles } from '../../src/localStack/servers';
@@ -122,6 +123,8 @@ export async function startPrivatePostgresStack(): Promise<{
   mongoUri: string;
   stopPostgres(): Promise<void>;
   startPostgres(): Promise<void>;
+  /** SIGSTOP or SIGCONT to FerretDB: while stopped, commands already sent hang without an error. */
+  signalFerretDb(signal: 'SIGSTOP' | 'SIGCONT'): void;
   destroy(): Promise<void>;
 }> {
   const dir = mkdtempSync(join(tmpdir(), TEST_STACK_PREFIX));
@@ -140,6 +143,11 @@ export async function startPrivatePostgresStack(): Promise<{
     throw new Error('the private stack started without FerretDB');
   }
   const mongoUri = state.mongoUri;
+  const signalFerretDb = (signal: 'SIGSTOP' | 'SIGCONT'): void => {
+    const pid = runningPid(serverFiles(dir, 'ferretdb').pidFile);
+    if (pid === undefined) throw new Error('the private FerretDB is not running');
+    process.kill(pid, signal);
+  };
   return {
     mongoUri,
     async stopPostgres() {
@@ -148,6 +156,10 @@ export async function startPrivatePostgresStack(): Promise<{
     async startPostgres() {
       await startStack({ ...options, ports: { mongo, postgres, redis: 0 } });
     },
-    destroy: () => removeTestStack(dir),
+    signalFerretDb,
+    async destroy() {
+      signalFerretDb('SIGCONT');
+      await removeTestStack(dir);
+    },
   };
 }
