@@ -58,12 +58,12 @@ describe('worker processes killed while they run the same chunk job', () => {
   }
 
   /** Starts `node dist/main.js worker` and waits until its BullMQ workers run. */
-  async function startWorker(): Promise<ChildProcess> {
+  async function startWorker(settings: Record<string, string>): Promise<ChildProcess> {
     const cwd = mkdtempSync(join(tmpdir(), 'ems-worker-'));
     dirs.push(cwd);
     const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, MAIN, 'worker'], {
       cwd,
-      env: { PATH: process.env.PATH ?? '', ...env },
+      env: { PATH: process.env.PATH ?? '', ...env, ...settings },
       stdio: ['ignore', 'pipe', 'ignore'],
     });
     children.push(child);
@@ -81,12 +81,23 @@ describe('worker processes killed while they run the same chunk job', () => {
     return child;
   }
 
-  it('completes the batch with exact metrics', async () => {
-    const rows: SeedRow[] = Array.from({ length: 300 }, (_, i) => ({
-      userId: `k${i % 17}`,
+  function rowsFor(label: string): SeedRow[] {
+    return Array.from({ length: 300 }, (_, i) => ({
+      userId: `${label}${i % 17}`,
       eventType: ['play', 'stop', 'seek'][i % 3] ?? 'play',
       timestamp: new Date(Date.UTC(2024, 2, 1 + (i % 6), i % 24, i % 60)),
     }));
+  }
+
+  /**
+   * Processes a one-chunk batch with worker processes of `settings`, killing the worker that runs
+   * its job `kills` times (fewer when the job fails first); returns how the batch ended.
+   */
+  async function processKillingWorkers(
+    rows: SeedRow[],
+    kills: number,
+    settings: Record<string, string> = {},
+  ): Promise<{ batchId: string; status: string | undefined; failedReason: string | null }> {
     const { batchId } = await seedBatch(service.runtime, rows);
     const queue = service.runtime.processingQueue;
     const jobId = chunkJobId(batchId, 0);
@@ -96,8 +107,8 @@ describe('worker processes killed while they run the same chunk job', () => {
     const started = await fetch(`${service.baseUrl}/api/batches/${batchId}/process`, { method: 'POST' });
     expect(started.status).toBe(202);
 
-    let worker = await startWorker();
-    for (let kill = 1; kill <= KILLS; kill++) {
+    let worker = await startWorker(settings);
+    for (let kill = 1; kill <= kills; kill++) {
       stack.signalFerretDb('SIGSTOP');
       await queue.resume();
       const taken = await waitFor(
@@ -114,25 +125,39 @@ describe('worker processes killed while they run the same chunk job', () => {
       await queue.pause();
       stack.signalFerretDb('SIGCONT');
       // The next worker finds the job stalled (its lock lapsed with its dead worker) and puts it back.
-      worker = await startWorker();
+      worker = await startWorker(settings);
       await waitFor(state, (s) => s !== 'active', 120_000, 'the stalled job to be put back');
     }
     await queue.resume();
 
-    const { db } = service.runtime.mongo;
     const batches = await waitFor(
-      () => liveBatches(db),
+      () => liveBatches(service.runtime.mongo.db),
       (docs) => docs.some((d) => d._id === batchId && (d.status === 'completed' || d.status === 'failed')),
       120_000,
       'the batch to end',
     );
+    await stopChild(worker, 'SIGTERM');
     const batch = batches.find((d) => d._id === batchId);
-    expect({ status: batch?.status, failedReason: batch?.failedReason ?? null }).toEqual({
+    return { batchId, status: batch?.status, failedReason: batch?.failedReason ?? null };
+  }
+
+  it('completes the batch with exact metrics', async () => {
+    const rows = rowsFor('k');
+    const ended = await processKillingWorkers(rows, KILLS);
+    expect({ status: ended.status, failedReason: ended.failedReason }).toEqual({
       status: 'completed',
       failedReason: null,
     });
+    const { db } = service.runtime.mongo;
     await projectionsCaughtUp(db, service.runtime.eventLog);
     expect(sorted(await liveMetrics(db))).toEqual(sorted(recountRows(rows)));
     expect(await verifyReadModels(db, service.runtime.eventLog)).toEqual([]);
+  }, 600_000);
+
+  it('still fails a job that loses its worker more than PROCESSING_MAX_STALLS times, saying so', async () => {
+    const ended = await processKillingWorkers(rowsFor('p'), 3, { PROCESSING_MAX_STALLS: '1' });
+    expect(ended.status).toBe('failed');
+    const failed = await service.runtime.processingQueue.getJob(chunkJobId(ended.batchId, 0));
+    expect(failed?.failedReason).toMatch(/stalled/);
   }, 600_000);
 });
