@@ -73,4 +73,43 @@ describe('a PostgreSQL outage during processing', () => {
     expect(sorted(await liveMetrics(db))).toEqual(sorted(recountRows(rows)));
     expect(await verifyReadModels(db, service.runtime.eventLog)).toEqual([]);
   }, 400_000);
+
+  it('fails the batch, saying why, once the outage outlasts PROCESSING_OUTAGE_WAIT_MS', async () => {
+    await workers?.close();
+    workers = undefined;
+    const rows: SeedRow[] = Array.from({ length: 30 }, (_, i) => ({
+      userId: `q${i % 7}`,
+      eventType: 'view',
+      timestamp: new Date(Date.UTC(2024, 5, 1 + (i % 3), i % 24)),
+    }));
+    const { batchId } = await seedBatch(service.runtime, rows);
+    const started = await fetch(`${service.baseUrl}/api/batches/${batchId}/process`, { method: 'POST' });
+    expect(started.status).toBe(202);
+
+    await stack.stopPostgres();
+    const { runtime } = service;
+    const processing = { ...runtime.config.processing, outageWaitMs: 2000 };
+    workers = runWorkers({ ...runtime, config: { ...runtime.config, processing } });
+    const queue = runtime.processingQueue;
+    const [failed] = await waitFor(
+      () => queue.getFailed(),
+      (jobs) => jobs.length > 0,
+      120_000,
+      'a chunk job to give up waiting',
+    );
+    await stack.startPostgres();
+    expect(failed?.failedReason).toMatch(
+      /^the database stayed unreachable for more than 2 s .*connection refused/s,
+    );
+    // Given up on, not retried: its attempts were never spent.
+    expect(failed?.attemptsMade).toBeLessThanOrEqual(1);
+
+    const batches = await waitFor(
+      () => liveBatches(runtime.mongo.db).catch(() => []),
+      (docs) => docs.some((d) => d._id === batchId && d.status === 'failed'),
+      120_000,
+      'the batch to be failed',
+    );
+    expect(batches.find((d) => d._id === batchId)?.failedReason).toMatch(/dead-letter queue/);
+  }, 400_000);
 });
