@@ -26,7 +26,15 @@ export async function waitOutOutage(
   token: string | undefined,
   error: unknown,
 ): Promise<never> {
-  if (!isMongoUnavailable(error) || token === undefined) throw error;
+  if (token === undefined) throw error;
+  if (!isMongoUnavailable(error)) {
+    // The outage is over; a later one gets a wait of its own.
+    if (job.data.unavailableSince !== undefined) {
+      const { unavailableSince: _over, ...data } = job.data;
+      await job.updateData(data).catch(() => undefined);
+    }
+    throw error;
+  }
   const message = error instanceof Error ? error.message : String(error);
   const now = Date.now();
   const since = job.data.unavailableSince;
