@@ -53,6 +53,8 @@ const envSchema = z
     SERIES_MAX_COLD: int(1, 64).default(2),
     SERIES_MAX_COLD_WAITING: int(0, 1000).default(8),
     CACHED_READ_FRONT: bool.default(true),
+    PROCESSING_OUTAGE_WAIT_MS: int(0, 86_400_000).default(600_000),
+    PROCESSING_MAX_STALLS: int(0, 1000).default(20),
     TRUST_PROXY: bool.default(false),
     CORS_ORIGINS: z.string().default(''),
     HEALTH_TIMEOUT_MS: int(50, 60_000).default(1000),
@@ -120,6 +122,10 @@ export interface Config {
     projectionPollMs: number;
     /** How often workers compare the queue with the log (lost jobs, unrecorded failures). */
     sweepIntervalMs: number;
+    /** How long a chunk job waits for an unreachable database, without spending attempts, before it fails. */
+    outageWaitMs: number;
+    /** Times a chunk job may lose its worker (killed, stalled) before it fails for good. */
+    maxStalls: number;
   };
   /** Bytes the metrics answer cache may hold, estimated (0 = no cache). */
   metricsCacheBytes: number;
@@ -259,6 +265,8 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       workerConcurrency: env.WORKER_CONCURRENCY,
       projectionPollMs: env.PROJECTION_POLL_MS,
       sweepIntervalMs: env.PROCESSING_SWEEP_MS,
+      outageWaitMs: env.PROCESSING_OUTAGE_WAIT_MS,
+      maxStalls: env.PROCESSING_MAX_STALLS,
     },
     metricsCacheBytes: env.METRICS_CACHE_BYTES,
     seriesCold: { concurrent: env.SERIES_MAX_COLD, waiting: env.SERIES_MAX_COLD_WAITING },
