@@ -185,6 +185,22 @@ describe('accepted input forms', () => {
       expect(late.body.message).toMatch(/timezone field came after the file/);
       expect(await rawEvents(db()).countDocuments({})).toBe(0);
     });
+
+    it('echoes a long timezone option cut to 100 characters, as row errors echo values', async () => {
+      const csv = 'userId,eventType,timestamp\nu1,click,2024-01-15 10:00:00\n';
+      const long = 'Z'.repeat(62_000);
+      const twice = await uploadCsv(service.baseUrl, csv, {
+        query: 'timezone=UTC',
+        fields: { timezone: long },
+      });
+      expect(twice.status).toBe(400);
+      expect(twice.body.message).toBe(
+        `The timezone option is given twice with different values ("UTC" and "${'Z'.repeat(100)}…")`,
+      );
+      const unknown = await uploadCsv(service.baseUrl, csv, { fields: { timezone: long } });
+      expect(unknown.status).toBe(400);
+      expect(unknown.body.message).toMatch(new RegExp(`^timezone "${'Z'.repeat(100)}…" is not an IANA`));
+    });
   });
 
   it('echoes the offending value in every row error, cut to 100 characters', async () => {
