@@ -138,6 +138,39 @@ describe('POST /api/events', () => {
     expect(await rawEvents(db()).countDocuments({})).toBe(0);
   });
 
+  it('refuses metadata and events nested thousands deep as row errors, not a 500', async () => {
+    const deep = (depth: number, leaf: string) => {
+      let text = leaf;
+      for (let i = 0; i < depth; i++) text = `{"a":${text}}`;
+      return text;
+    };
+    const metadata = await send(
+      service.baseUrl,
+      `{"userId":"d1","eventType":"click","timestamp":1705312800,"metadata":${deep(8000, '1')}}`,
+    );
+    expect(metadata.status).toBe(400);
+    expectDocumented('POST /api/events', metadata);
+    expect(metadata.body.details).toEqual([
+      {
+        row: 0,
+        field: 'metadata',
+        message: 'metadata is nested deeper than 20 levels',
+        value: `${'{"a":'.repeat(20)}…`,
+      },
+    ]);
+    const nested = '['.repeat(10_000) + ']'.repeat(10_000);
+    const events = await send(
+      service.baseUrl,
+      `${nested}\n{"userId":${nested},"eventType":"click","timestamp":1705312800}`,
+    );
+    expect(events.status).toBe(400);
+    expect(events.body.details).toEqual([
+      expect.objectContaining({ row: 0, field: '*', value: `${'['.repeat(100)}…` }),
+      { row: 1, field: 'userId', message: 'userId must be a string', value: `${'['.repeat(100)}…` },
+    ]);
+    expect(await rawEvents(db()).countDocuments({})).toBe(0);
+  });
+
   it('refuses a body that is not an array or an unclosed array, and an empty body', async () => {
     const object = await send(service.baseUrl, '{"userId":"u1"}', 'application/json');
     expect(object).toMatchObject({ status: 400, body: { error: 'ValidationError' } });

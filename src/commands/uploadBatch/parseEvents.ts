@@ -5,7 +5,8 @@ import type { Columns } from './csvHeader';
 import { MAX_LISTED_ERRORS, MAX_ROW_BYTES, type ParsedUpload } from './parseCsv';
 import type { TimeZone } from './parseTimestamp';
 import type { SpoolWriter } from './spool';
-import { echoed, validateRow, type RowError } from './validateRow';
+import { metadataProblem } from './metadata';
+import { echoed, echoedJson, validateRow, type RowError } from './validateRow';
 
 /**
  * POST /api/events: events as JSON, `{userId, eventType, timestamp, metadata?}` each, either one per
@@ -29,7 +30,7 @@ function cellsOf(item: unknown, index: number): { cells: string[] } | { errors: 
           row: index,
           field: '*',
           message: 'an event must be a JSON object {userId, eventType, timestamp, metadata?}',
-          value: echoed(JSON.stringify(item)),
+          value: echoedJson(item),
         },
       ],
     };
@@ -52,7 +53,7 @@ function cellsOf(item: unknown, index: number): { cells: string[] } | { errors: 
       row: index,
       field,
       message: `${field} must be a string`,
-      value: echoed(JSON.stringify(value)),
+      value: echoedJson(value),
     });
     return '';
   };
@@ -68,12 +69,18 @@ function cellsOf(item: unknown, index: number): { cells: string[] } | { errors: 
       row: index,
       field: 'timestamp',
       message: 'timestamp must be a string or a number',
-      value: echoed(JSON.stringify(stamp)),
+      value: echoedJson(stamp),
     });
   }
   const meta = record.metadata;
-  const metadata = meta === undefined || meta === null ? '' : JSON.stringify(meta);
+  const absent = meta === undefined || meta === null;
+  // Checked before it is written out for validateRow: a value nested too deep cannot be written.
+  const problem = absent ? undefined : metadataProblem(meta);
+  if (problem !== undefined) {
+    errors.push({ row: index, field: 'metadata', message: `metadata ${problem}`, value: echoedJson(meta) });
+  }
   if (errors.length > 0) return { errors };
+  const metadata = absent ? '' : JSON.stringify(meta);
   return { cells: [userId, eventType, timestamp, metadata] };
 }
 
