@@ -138,6 +138,28 @@ describe('POST /api/events', () => {
     expect(await rawEvents(db()).countDocuments({})).toBe(0);
   });
 
+  it('stops checking after 100 errors, saying the rest was not checked', async () => {
+    // 30,000 events that are not objects: the first 100 are checked, the rest is only read.
+    const many = await send(service.baseUrl, `[${'1,'.repeat(29_999)}1]`, 'application/json');
+    expect(many.status).toBe(400);
+    expectDocumented('POST /api/events', many);
+    expect(many.body).toMatchObject({
+      message:
+        'The body has 100 invalid values in its first 100 events; the rest of the body was not checked. Nothing was stored',
+      errorCount: 100,
+      restUnchecked: true,
+    });
+    expect((many.body.details as { row: number }[]).map((d) => d.row)).toEqual([...Array(100).keys()]);
+    // Exactly 100 errors with nothing after them: everything was checked.
+    const hundred = await send(service.baseUrl, ndjson(...Array.from({ length: 100 }, () => 1)));
+    expect(hundred.body).toMatchObject({
+      message: 'The body has 100 invalid values; nothing was stored',
+      errorCount: 100,
+    });
+    expect(hundred.body).not.toHaveProperty('restUnchecked');
+    expect(await rawEvents(db()).countDocuments({})).toBe(0);
+  });
+
   it('refuses metadata and events nested thousands deep as row errors, not a 500', async () => {
     const deep = (depth: number, leaf: string) => {
       let text = leaf;

@@ -226,6 +226,27 @@ describe('accepted input forms', () => {
     ]);
   });
 
+  it('stops checking after 100 errors and reads the rest of the file without parsing it', async () => {
+    // A broken quote after the first 100 errors would be reported were the rest still parsed.
+    const csv =
+      'userId,eventType,timestamp\n' + 'u1,click,never\n'.repeat(3000) + 'u2,"click,2024-01-15T10:00:00Z\n';
+    const reply = await uploadCsv(service.baseUrl, csv);
+    expect(reply.status).toBe(400);
+    expect(reply.body).toMatchObject({
+      message:
+        'The file has 100 invalid values in its first 100 rows; the rest of the file was not checked. Nothing was stored',
+      errorCount: 100,
+      restUnchecked: true,
+    });
+    expect(details(reply.body).map((d) => d.row)).toEqual(Array.from({ length: 100 }, (_, i) => i + 2));
+    const exactly = await uploadCsv(
+      service.baseUrl,
+      'userId,eventType,timestamp\n' + 'u1,click,never\n'.repeat(100),
+    );
+    expect(exactly.body).toMatchObject({ message: 'The file has 100 invalid values; nothing was stored' });
+    expect(exactly.body).not.toHaveProperty('restUnchecked');
+  });
+
   it('skips rows whose cells are all empty, as blank lines', async () => {
     const csv =
       ',,,\nuserId,eventType,timestamp,metadata\n,,,\nu1,click,2024-01-15T10:00:00Z,\n;;;\n , ,,\n\nu2,click,2024-01-15T11:00:00Z,\n,,,\n';

@@ -13,11 +13,10 @@ import { resolveHeader, type Columns } from './csvHeader';
 import { LineCounter } from './lineCounter';
 import type { TimeZone } from './parseTimestamp';
 import type { SpoolWriter } from './spool';
-import { validateRow, type RowError } from './validateRow';
+import { RowCheck } from './rowCheck';
+import { validateRow } from './validateRow';
 
 export const MAX_ROW_BYTES = 64 * 1024;
-/** How many row errors a rejection lists; errorCount still counts them all. */
-export const MAX_LISTED_ERRORS = 100;
 
 export interface ParsedUpload {
   totalRows: number;
@@ -146,10 +145,13 @@ function detachable(input: Readable): { source: Readable; drain: () => void } {
   };
 }
 
+/** Thrown inside the row loop once the file is refused whatever the rest holds. */
+class EnoughErrors extends Error {}
+
 /**
- * Streams a CSV through csv-parse, validates every row and spools the valid events. Reads the
- * whole file even after the first bad row so the rejection can say how many errors there are.
- * Throws ValidationError (bad header, empty file) or InvalidRowsError (bad rows, broken CSV).
+ * Streams a CSV through csv-parse, validates every row and spools the valid events. Keeps checking
+ * after the first bad row so the rejection lists up to MAX_LISTED_ERRORS; past that, the rest of
+ * the file is read and dropped without being parsed. Throws ValidationError (bad header, empty file) or InvalidRowsError (bad rows, broken CSV).
  */
 export async function parseCsvToSpool(
   input: Readable,
@@ -198,8 +200,7 @@ export async function parseCsvToSpool(
       },
     });
   }, MAX_ROW_BYTES);
-  const errors: RowError[] = [];
-  let errorCount = 0;
+  const check = new RowCheck();
   let columns: Columns | undefined;
   let totalRows = 0;
   // What stopped the rows, if they stopped: the pipeline may reject with an AbortError instead.
@@ -214,14 +215,15 @@ export async function parseCsvToSpool(
         columns = resolveHeader(record, choice?.matched === false ? triedDelimitersText() : undefined);
         continue;
       }
+      if (check.enough) throw new EnoughErrors();
+      await check.pace();
       totalRows++;
       const result = validateRow(record, columns, line, { zone: options.zone, delimiter: choice?.delimiter });
       if (result.ok) {
-        if (errorCount === 0) await spool.write(result.event);
+        if (!check.failed) await spool.write(result.event);
         continue;
       }
-      errorCount += result.errors.length;
-      for (const e of result.errors) if (errors.length < MAX_LISTED_ERRORS) errors.push(e);
+      check.add(result.errors);
     }
   };
   const rowsFrom = async (rows: AsyncIterable<string[]>): Promise<void> => {
@@ -238,31 +240,24 @@ export async function parseCsvToSpool(
   } catch (pipelineError) {
     drain();
     const error = stoppedBy ?? pipelineError;
+    if (error instanceof EnoughErrors) throw check.refusal('file', 'rows', totalRows);
     if (gzip && isZlibError(error)) {
       throw new ValidationError(
         `The file is not a readable gzip file (${error.message}): a .gz upload must be gzip-compressed CSV, complete`,
       );
     }
     if (!(error instanceof CsvError)) throw error;
-    errorCount++;
     const row = lastLine + 1;
-    if (errors.length < MAX_LISTED_ERRORS)
-      errors.push({ row, field: '*', message: structuralMessage(error) });
+    check.add([{ row, field: '*', message: structuralMessage(error) }]);
     throw new InvalidRowsError(
       `The CSV cannot be read at line ${row}: ${structuralMessage(error)}`,
-      errors,
-      errorCount,
+      check.listed,
+      check.count,
     );
   }
 
   if (columns === undefined) throw new ValidationError('The file is empty: expected a header line and rows');
   if (totalRows === 0) throw new ValidationError('The file has a header line but no data rows');
-  if (errorCount > 0) {
-    throw new InvalidRowsError(
-      `The file has ${errorCount} invalid value${errorCount === 1 ? '' : 's'}; nothing was stored`,
-      errors,
-      errorCount,
-    );
-  }
+  if (check.failed) throw check.refusal('file', 'rows');
   return { totalRows };
 }

@@ -1,9 +1,10 @@
 import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
-import { InvalidRowsError, ValidationError } from '../../errors';
+import { ValidationError } from '../../errors';
 import type { Columns } from './csvHeader';
-import { MAX_LISTED_ERRORS, MAX_ROW_BYTES, type ParsedUpload } from './parseCsv';
+import { MAX_ROW_BYTES, type ParsedUpload } from './parseCsv';
 import type { TimeZone } from './parseTimestamp';
+import { RowCheck } from './rowCheck';
 import type { SpoolWriter } from './spool';
 import { metadataProblem } from './metadata';
 import { echoed, echoedJson, validateRow, type RowError } from './validateRow';
@@ -174,7 +175,13 @@ const notAnArray = (): ValidationError =>
 const syntax = (what: string): ValidationError =>
   new ValidationError(`The JSON array cannot be read: ${what}`);
 
-/** Validates the body's events into the spool; throws ValidationError / InvalidRowsError as an upload does. */
+/** Thrown inside the reading loop once the body is refused whatever the rest holds. */
+class EnoughErrors extends Error {}
+
+/**
+ * Validates the body's events into the spool; throws ValidationError / InvalidRowsError as an upload
+ * does. Once MAX_LISTED_ERRORS are known, the rest of the body is read without being parsed.
+ */
 export async function parseEventsToSpool(
   input: Readable,
   spool: SpoolWriter,
@@ -182,22 +189,20 @@ export async function parseEventsToSpool(
   options: { zone?: TimeZone } = {},
 ): Promise<ParsedUpload> {
   const decoder = new StringDecoder('utf8');
-  const errors: RowError[] = [];
-  let errorCount = 0;
+  const check = new RowCheck();
   let index = 0;
   const elements = format === 'array' ? new ArrayElements() : undefined;
   let line = '';
 
   const take = async (text: string): Promise<void> => {
+    if (check.enough) throw new EnoughErrors();
+    await check.pace();
     const at = index++;
     let item: unknown;
     try {
       item = JSON.parse(text);
     } catch {
-      errorCount++;
-      if (errors.length < MAX_LISTED_ERRORS) {
-        errors.push({ row: at, field: '*', message: 'the event is not valid JSON', value: echoed(text) });
-      }
+      check.add([{ row: at, field: '*', message: 'the event is not valid JSON', value: echoed(text) }]);
       return;
     }
     const shaped = cellsOf(item, at);
@@ -206,11 +211,10 @@ export async function parseEventsToSpool(
         ? { ok: false as const, errors: shaped.errors }
         : validateRow(shaped.cells, COLUMNS, at, { zone: options.zone });
     if (result.ok) {
-      if (errorCount === 0) await spool.write(result.event);
+      if (!check.failed) await spool.write(result.event);
       return;
     }
-    errorCount += result.errors.length;
-    for (const e of result.errors) if (errors.length < MAX_LISTED_ERRORS) errors.push(e);
+    check.add(result.errors);
   };
 
   const feed = async (text: string): Promise<void> => {
@@ -231,26 +235,31 @@ export async function parseEventsToSpool(
     }
   };
 
-  let first = true;
-  for await (const chunk of input) {
-    let text = decoder.write(chunk as Buffer);
-    if (first) {
-      text = text.replace(/^\uFEFF/, '');
-      first = false;
+  const chunks = input[Symbol.asyncIterator]();
+  try {
+    let first = true;
+    for (let next = await chunks.next(); next.done !== true; next = await chunks.next()) {
+      let text = decoder.write(next.value as Buffer);
+      if (first) {
+        text = text.replace(/^\uFEFF/, '');
+        first = false;
+      }
+      await feed(text);
     }
-    await feed(text);
+    await feed(decoder.end());
+    if (elements !== undefined) elements.end();
+    else if (line.trim() !== '') await take(line.trim());
+  } catch (error) {
+    if (!(error instanceof EnoughErrors)) {
+      await chunks.return?.();
+      throw error;
+    }
+    // Read to the end (the size cap still counts it) so the client gets the answer after its body.
+    for (let next = await chunks.next(); next.done !== true; next = await chunks.next());
+    throw check.refusal('body', 'events', index);
   }
-  await feed(decoder.end());
-  if (elements !== undefined) elements.end();
-  else if (line.trim() !== '') await take(line.trim());
 
   if (index === 0) throw new ValidationError('The body holds no events');
-  if (errorCount > 0) {
-    throw new InvalidRowsError(
-      `The body has ${errorCount} invalid value${errorCount === 1 ? '' : 's'}; nothing was stored`,
-      errors,
-      errorCount,
-    );
-  }
+  if (check.failed) throw check.refusal('body', 'events');
   return { totalRows: index };
 }
