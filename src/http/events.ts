@@ -1,12 +1,15 @@
-import { Readable } from 'node:stream';
+import { pipeline, Readable, type Transform } from 'node:stream';
+import { createGunzip, createInflate } from 'node:zlib';
 import { Router, type ErrorRequestHandler, type Request, type RequestHandler } from 'express';
 import { z } from 'zod';
 import { timeZoneNamed, timezoneOption } from '../commands/uploadBatch/csvStorage';
+import { ByteCap, isZlibError } from '../commands/uploadBatch/parseCsv';
 import { parseEventsToSpool, type EventsFormat } from '../commands/uploadBatch/parseEvents';
 import { TIMEZONE_OPTION } from '../commands/uploadBatch/parseTimestamp';
 import { newSpoolPath, removeSpool, SpoolWriter } from '../commands/uploadBatch/spool';
 import type { UploadBatch } from '../commands/uploadBatch/uploadBatch';
-import { PayloadTooLargeError, UnsupportedMediaTypeError } from '../errors';
+import { echoed } from '../commands/uploadBatch/validateRow';
+import { PayloadTooLargeError, UnsupportedMediaTypeError, ValidationError } from '../errors';
 import type { ServiceMetrics } from '../metrics/serviceMetrics';
 import { ErrorResponse } from './errorMapping';
 import { rateLimitHeaders } from './openapi/components';
@@ -26,6 +29,16 @@ export const EVENTS_BATCH_NAME = 'POST /api/events';
 const MEDIA_TYPES: Record<string, EventsFormat> = {
   'application/x-ndjson': 'ndjson',
   'application/json': 'array',
+};
+
+/** us-ascii text is UTF-8 text too. */
+const UTF8_CHARSETS = new Set(['utf-8', 'utf8', 'us-ascii']);
+
+const DECODERS: Record<string, () => Transform | undefined> = {
+  identity: () => undefined,
+  gzip: () => createGunzip(),
+  'x-gzip': () => createGunzip(),
+  deflate: () => createInflate(),
 };
 
 const eventSchema = z
@@ -85,7 +98,9 @@ export const eventsRoutes = {
       'as per CSV row (timestamp forms, identifiers, metadata), the same deduplication, MAX_UPLOAD_BYTES, ' +
       'the same UPLOAD_RATE_LIMIT budget and the same 201 answer. Any invalid event refuses the whole body; ' +
       "row errors name the event's index (from 0; blank ndjson lines are not counted). " +
-      'Keys other than userId, eventType, timestamp and metadata are refused. Any other Content-Type is a 415.',
+      'Keys other than userId, eventType, timestamp and metadata are refused. Any other Content-Type is a 415. ' +
+      'The body is UTF-8, sent as is or with Content-Encoding gzip or deflate (MAX_UPLOAD_BYTES then also bounds ' +
+      'what it decompresses to); another charset or encoding is a 415.',
     request: {
       query: z.object({
         [TIMEZONE_OPTION]: z.string().optional().meta({
@@ -136,7 +151,8 @@ export const eventsRoutes = {
         content: { 'application/json': { schema: ErrorResponse, example: eventsExamples.tooLarge } },
       },
       415: {
-        description: 'Content-Type is neither application/x-ndjson nor application/json',
+        description:
+          'Content-Type is neither application/x-ndjson nor application/json, its charset is not UTF-8, or Content-Encoding is other than gzip or deflate',
         content: { 'application/json': { schema: ErrorResponse, example: eventsExamples.unsupported } },
       },
       429: sharedResponse('TooManyRequests'),
@@ -164,15 +180,52 @@ export function bodyTooLarge(maxBytes: number): PayloadTooLargeError {
 }
 
 function formatOf(req: Request): EventsFormat {
-  const type = (req.get('content-type') ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+  const [first, ...parameters] = (req.get('content-type') ?? '').split(';');
+  const type = first?.trim().toLowerCase() ?? '';
   const format = MEDIA_TYPES[type];
   if (format === undefined) {
     throw new UnsupportedMediaTypeError(
       `POST ${EVENTS_PATH} reads application/x-ndjson (one event per line) or application/json (an array of events), ` +
-        `not ${type === '' ? 'a body without Content-Type' : type}; upload a CSV to POST /api/uploads`,
+        `not ${type === '' ? 'a body without Content-Type' : echoed(type)}; upload a CSV to POST /api/uploads`,
     );
   }
+  for (const parameter of parameters) {
+    const [name, value = ''] = parameter.split('=');
+    if (name?.trim().toLowerCase() !== 'charset') continue;
+    const charset = value
+      .trim()
+      .replace(/^"(.*)"$/, '$1')
+      .toLowerCase();
+    if (!UTF8_CHARSETS.has(charset)) {
+      throw new UnsupportedMediaTypeError(
+        `POST ${EVENTS_PATH} reads UTF-8 text only, not charset=${echoed(charset)}; send the body as UTF-8 (charset=utf-8)`,
+      );
+    }
+  }
   return format;
+}
+
+/** A fresh decoder for the body's Content-Encoding. */
+function decoderOf(req: Request): () => Transform | undefined {
+  const encoding = (req.get('content-encoding') ?? 'identity').trim().toLowerCase();
+  const decoder = DECODERS[encoding];
+  if (decoder === undefined) {
+    throw new UnsupportedMediaTypeError(
+      `POST ${EVENTS_PATH} reads a body sent as is or with Content-Encoding gzip or deflate, not ${echoed(encoding)}`,
+    );
+  }
+  return decoder;
+}
+
+/**
+ * The body's bytes as the events reader takes them: capped as they arrive and, when compressed,
+ * decompressed and capped again, so MAX_UPLOAD_BYTES bounds what a small compressed body expands to.
+ */
+function bodyOf(req: Request, decoder: () => Transform | undefined, maxBytes: number): Readable {
+  const wire = Readable.from(capped(req, maxBytes));
+  const decode = decoder();
+  if (decode === undefined) return wire;
+  return pipeline(wire, decode, new ByteCap(maxBytes, () => bodyTooLarge(maxBytes)), () => undefined);
 }
 
 /** Counts the body's bytes as they are read and fails past the cap. */
@@ -190,6 +243,7 @@ export function eventsRouter(deps: EventsDeps): Router {
   const router = Router();
   mount(router, eventsRoutes.postEvents, deps.rateLimiter, deps.inFlight, async (req, res) => {
     const format = formatOf(req);
+    const decoder = decoderOf(req);
     const timezone = timezoneOption(req);
     const zone = timezone === undefined ? undefined : timeZoneNamed(timezone);
     if (Number(req.get('Content-Length') ?? 0) > deps.maxBytes) {
@@ -201,12 +255,17 @@ export function eventsRouter(deps: EventsDeps): Router {
     try {
       let parsed: { totalRows: number };
       try {
-        parsed = await parseEventsToSpool(Readable.from(capped(req, deps.maxBytes)), spool, format, { zone });
+        parsed = await parseEventsToSpool(bodyOf(req, decoder, deps.maxBytes), spool, format, { zone });
         await spool.close();
       } catch (error) {
         // The rest of the body is not read: the connection closes after the answer.
         if (!req.complete) res.setHeader('Connection', 'close');
         await spool.discard().catch(() => undefined);
+        if (isZlibError(error)) {
+          throw new ValidationError(
+            `The body cannot be decompressed as its Content-Encoding says (${error.message}); send it whole`,
+          );
+        }
         throw error;
       }
       const result = await deps.uploadBatch({

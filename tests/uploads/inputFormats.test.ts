@@ -247,6 +247,23 @@ describe('accepted input forms', () => {
     expect(exactly.body).not.toHaveProperty('restUnchecked');
   });
 
+  it('reads UTF-16 little-endian with its byte order mark, and refuses other UTF-16 saying so', async () => {
+    const csv = 'userId,eventType,timestamp\n\u00fc1,click,2024-01-15T10:00:00Z\n';
+    const le = await uploadCsv(service.baseUrl, Buffer.from(`\ufeff${csv}`, 'utf16le'));
+    expect(le).toMatchObject({ status: 201, body: { totalEvents: 1 } });
+    expect(Object.keys(await stored())).toEqual(['\u00fc1']);
+    const be = await uploadCsv(service.baseUrl, Buffer.from(`\ufeff${csv}`, 'utf16le').swap16());
+    expect(be.status).toBe(400);
+    expect(be.body.message).toBe(
+      'The file is not UTF-8 text (it starts with the byte order mark of UTF-16 (big-endian)): save it as UTF-8 and upload it again',
+    );
+    const bare = await uploadCsv(service.baseUrl, Buffer.from(csv, 'utf16le'));
+    expect(bare.status).toBe(400);
+    expect(bare.body.message).toMatch(
+      /^The file is not UTF-8 text \(it starts with a NUL byte, as UTF-16 text does\)/,
+    );
+  });
+
   it('skips rows whose cells are all empty, as blank lines', async () => {
     const csv =
       ',,,\nuserId,eventType,timestamp,metadata\n,,,\nu1,click,2024-01-15T10:00:00Z,\n;;;\n , ,,\n\nu2,click,2024-01-15T11:00:00Z,\n,,,\n';

@@ -14,6 +14,7 @@ import { LineCounter } from './lineCounter';
 import type { TimeZone } from './parseTimestamp';
 import type { SpoolWriter } from './spool';
 import { RowCheck } from './rowCheck';
+import { notUtf8Reason } from './storableText';
 import { validateRow } from './validateRow';
 
 export const MAX_ROW_BYTES = 64 * 1024;
@@ -34,6 +35,7 @@ export interface ParseOptions {
 }
 
 const GZIP_MAGIC = Buffer.from([0x1f, 0x8b]);
+const UTF16LE_BOM = Buffer.from([0xff, 0xfe]);
 
 /**
  * The first `bytes` bytes of a stream, and the stream to read from afterwards (the same one with
@@ -80,7 +82,7 @@ async function peek(stream: Readable, bytes: number): Promise<{ head: Buffer; re
 }
 
 /** Fails once more than `maxBytes` have passed: the cap on what a compressed file expands to. */
-class ByteCap extends Transform {
+export class ByteCap extends Transform {
   private seen = 0;
   constructor(
     private readonly maxBytes: number,
@@ -99,7 +101,7 @@ class ByteCap extends Transform {
  * zlib's complaint about a broken gzip stream. Checked by shape, not `instanceof Error`: errors
  * made by Node's core come from another realm under Jest's VM context.
  */
-function isZlibError(error: unknown): error is { code: string; message: string } {
+export function isZlibError(error: unknown): error is { code: string; message: string } {
   return (
     typeof error === 'object' &&
     error !== null &&
@@ -169,6 +171,15 @@ export async function parseCsvToSpool(
   const gzip =
     peeked.head.subarray(0, GZIP_MAGIC.length).equals(GZIP_MAGIC) ||
     (options.fileName?.toLowerCase().endsWith('.gz') ?? false);
+  // csv-parse decodes UTF-16 little-endian by its byte order mark (bom: true); nothing else.
+  const notUtf8 =
+    gzip || peeked.head.subarray(0, 2).equals(UTF16LE_BOM) ? undefined : notUtf8Reason(peeked.head);
+  if (notUtf8 !== undefined) {
+    drain();
+    throw new ValidationError(
+      `The file is not UTF-8 text (${notUtf8}): save it as UTF-8 and upload it again`,
+    );
+  }
   // A plain file passes two PassThroughs instead (the HTTP layer caps its bytes already).
   const { maxBytes, tooLarge } = options;
   const gunzip: Transform = gzip ? createGunzip() : new PassThrough();

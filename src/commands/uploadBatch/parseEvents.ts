@@ -5,6 +5,7 @@ import type { Columns } from './csvHeader';
 import { MAX_ROW_BYTES, type ParsedUpload } from './parseCsv';
 import type { TimeZone } from './parseTimestamp';
 import { RowCheck } from './rowCheck';
+import { notUtf8Reason } from './storableText';
 import type { SpoolWriter } from './spool';
 import { metadataProblem } from './metadata';
 import { echoed, echoedJson, validateRow, type RowError } from './validateRow';
@@ -239,7 +240,12 @@ export async function parseEventsToSpool(
   try {
     let first = true;
     for (let next = await chunks.next(); next.done !== true; next = await chunks.next()) {
-      let text = decoder.write(next.value as Buffer);
+      const bytes = next.value as Buffer;
+      const notUtf8 = first ? notUtf8Reason(bytes) : undefined;
+      if (notUtf8 !== undefined) {
+        throw new ValidationError(`The body is not UTF-8 text (${notUtf8}): send it as UTF-8`);
+      }
+      let text = decoder.write(bytes);
       if (first) {
         text = text.replace(/^\uFEFF/, '');
         first = false;
