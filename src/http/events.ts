@@ -1,45 +1,26 @@
-import { pipeline, Readable, type Transform } from 'node:stream';
-import { createGunzip, createInflate } from 'node:zlib';
-import { Router, type ErrorRequestHandler, type Request, type RequestHandler } from 'express';
+import { Router, type ErrorRequestHandler, type RequestHandler } from 'express';
 import { z } from 'zod';
 import { timeZoneNamed, timezoneOption } from '../commands/uploadBatch/csvStorage';
-import { ByteCap, isZlibError } from '../commands/uploadBatch/parseCsv';
-import { parseEventsToSpool, type EventsFormat } from '../commands/uploadBatch/parseEvents';
+import { isZlibError } from '../commands/uploadBatch/compressed';
+import { parseEventsToSpool } from '../commands/uploadBatch/parseEvents';
 import { TIMEZONE_OPTION } from '../commands/uploadBatch/parseTimestamp';
 import { newSpoolPath, removeSpool, SpoolWriter } from '../commands/uploadBatch/spool';
 import type { UploadBatch } from '../commands/uploadBatch/uploadBatch';
-import { echoed } from '../commands/uploadBatch/validateRow';
-import { PayloadTooLargeError, UnsupportedMediaTypeError, ValidationError } from '../errors';
+import { ValidationError } from '../errors';
 import type { ServiceMetrics } from '../metrics/serviceMetrics';
 import { ErrorResponse } from './errorMapping';
 import { rateLimitHeaders } from './openapi/components';
 import { documentedRoute, mount, sharedResponse } from './openapi/routeTable';
 import { countRejected, sendCreated, uploadCreatedSchema, uploadRejectedSchema } from './uploads';
-import { describeBytes } from './uploadSizeCap';
+import { bodyOf, bodyTooLarge, decoderOf, EVENTS_PATH, formatOf } from './eventsBody';
 
 /**
  * POST /api/events: the events of a CSV upload sent as JSON by a program, through the same
  * UploadBatch command, with the same rules, deduplication, size cap, rate limit and answers.
  */
 
-export const EVENTS_PATH = '/api/events';
 /** The name kept with a batch sent here (batches list it where an upload shows its file name). */
 export const EVENTS_BATCH_NAME = 'POST /api/events';
-
-const MEDIA_TYPES: Record<string, EventsFormat> = {
-  'application/x-ndjson': 'ndjson',
-  'application/json': 'array',
-};
-
-/** us-ascii text is UTF-8 text too. */
-const UTF8_CHARSETS = new Set(['utf-8', 'utf8', 'us-ascii']);
-
-const DECODERS: Record<string, () => Transform | undefined> = {
-  identity: () => undefined,
-  gzip: () => createGunzip(),
-  'x-gzip': () => createGunzip(),
-  deflate: () => createInflate(),
-};
 
 const eventSchema = z
   .object({
@@ -170,73 +151,6 @@ export interface EventsDeps {
   inFlight: RequestHandler;
   metrics: Pick<ServiceMetrics, 'uploadAccepted' | 'uploadRejected'>;
   spoolDir: string;
-}
-
-export function bodyTooLarge(maxBytes: number): PayloadTooLargeError {
-  return new PayloadTooLargeError(
-    `The body is larger than the upload limit of ${describeBytes(maxBytes)} (MAX_UPLOAD_BYTES); ` +
-      'send the events in smaller requests',
-  );
-}
-
-function formatOf(req: Request): EventsFormat {
-  const [first, ...parameters] = (req.get('content-type') ?? '').split(';');
-  const type = first?.trim().toLowerCase() ?? '';
-  const format = MEDIA_TYPES[type];
-  if (format === undefined) {
-    throw new UnsupportedMediaTypeError(
-      `POST ${EVENTS_PATH} reads application/x-ndjson (one event per line) or application/json (an array of events), ` +
-        `not ${type === '' ? 'a body without Content-Type' : echoed(type)}; upload a CSV to POST /api/uploads`,
-    );
-  }
-  for (const parameter of parameters) {
-    const [name, value = ''] = parameter.split('=');
-    if (name?.trim().toLowerCase() !== 'charset') continue;
-    const charset = value
-      .trim()
-      .replace(/^"(.*)"$/, '$1')
-      .toLowerCase();
-    if (!UTF8_CHARSETS.has(charset)) {
-      throw new UnsupportedMediaTypeError(
-        `POST ${EVENTS_PATH} reads UTF-8 text only, not charset=${echoed(charset)}; send the body as UTF-8 (charset=utf-8)`,
-      );
-    }
-  }
-  return format;
-}
-
-/** A fresh decoder for the body's Content-Encoding. */
-function decoderOf(req: Request): () => Transform | undefined {
-  const encoding = (req.get('content-encoding') ?? 'identity').trim().toLowerCase();
-  const decoder = DECODERS[encoding];
-  if (decoder === undefined) {
-    throw new UnsupportedMediaTypeError(
-      `POST ${EVENTS_PATH} reads a body sent as is or with Content-Encoding gzip or deflate, not ${echoed(encoding)}`,
-    );
-  }
-  return decoder;
-}
-
-/**
- * The body's bytes as the events reader takes them: capped as they arrive and, when compressed,
- * decompressed and capped again, so MAX_UPLOAD_BYTES bounds what a small compressed body expands to.
- */
-function bodyOf(req: Request, decoder: () => Transform | undefined, maxBytes: number): Readable {
-  const wire = Readable.from(capped(req, maxBytes));
-  const decode = decoder();
-  if (decode === undefined) return wire;
-  return pipeline(wire, decode, new ByteCap(maxBytes, () => bodyTooLarge(maxBytes)), () => undefined);
-}
-
-/** Counts the body's bytes as they are read and fails past the cap. */
-async function* capped(req: Request, maxBytes: number): AsyncGenerator<Buffer> {
-  let seen = 0;
-  for await (const chunk of req) {
-    const bytes = chunk as Buffer;
-    seen += bytes.length;
-    if (seen > maxBytes) throw bodyTooLarge(maxBytes);
-    yield bytes;
-  }
 }
 
 export function eventsRouter(deps: EventsDeps): Router {

@@ -1,4 +1,4 @@
-import { PassThrough, Readable, Transform, type TransformCallback } from 'node:stream';
+import { PassThrough, Readable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { CsvError, parse, type Info } from 'csv-parse';
@@ -9,6 +9,7 @@ import {
   triedDelimitersText,
   type DelimiterChoice,
 } from './csvDelimiter';
+import { ByteCap, isZlibError } from './compressed';
 import { resolveHeader, type Columns } from './csvHeader';
 import { LineCounter } from './lineCounter';
 import type { TimeZone } from './parseTimestamp';
@@ -79,38 +80,6 @@ async function peek(stream: Readable, bytes: number): Promise<{ head: Buffer; re
   if (ended) return { head, rest: Readable.from(head.length > 0 ? [head] : []) };
   if (head.length > 0) stream.unshift(head);
   return { head, rest: stream };
-}
-
-/** Fails once more than `maxBytes` have passed: the cap on what a compressed file expands to. */
-export class ByteCap extends Transform {
-  private seen = 0;
-  constructor(
-    private readonly maxBytes: number,
-    private readonly tooLarge: () => Error,
-  ) {
-    super();
-  }
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.seen += chunk.length;
-    if (this.seen > this.maxBytes) callback(this.tooLarge());
-    else callback(null, chunk);
-  }
-}
-
-/**
- * zlib's complaint about a broken gzip stream. Checked by shape, not `instanceof Error`: errors
- * made by Node's core come from another realm under Jest's VM context.
- */
-export function isZlibError(error: unknown): error is { code: string; message: string } {
-  return (
-    typeof error === 'object' &&
-    error !== null &&
-    'code' in error &&
-    typeof error.code === 'string' &&
-    error.code.startsWith('Z_') &&
-    'message' in error &&
-    typeof error.message === 'string'
-  );
 }
 
 function structuralMessage(error: CsvError): string {
