@@ -17,12 +17,16 @@ export class ValidationError extends AppError {
   readonly code = 'ValidationError';
 }
 
-/** A CSV upload with bad rows: the first rows' errors as details, plus how many there were in all. */
+/**
+ * An upload with bad rows: the first rows' errors as details, plus how many there were in all, or
+ * in the rows checked when checking stopped early (`restUnchecked`).
+ */
 export class InvalidRowsError extends ValidationError {
   constructor(
     message: string,
     readonly rowErrors: { row: number; field: string; message: string }[],
     readonly errorCount: number,
+    readonly restUnchecked = false,
   ) {
     super(message, rowErrors);
   }

@@ -4,6 +4,7 @@ import { ValidationError } from '../errors';
 import { parseCsvToSpool, type ParsedUpload } from '../commands/uploadBatch/parseCsv';
 import { TimeZone, TIMEZONE_OPTION } from '../commands/uploadBatch/parseTimestamp';
 import { newSpoolPath, removeSpool, SpoolWriter } from '../commands/uploadBatch/spool';
+import { echoed } from '../commands/uploadBatch/validateRow';
 
 /** What the storage engine learnt about the uploaded file, for the route to pass on. */
 export interface SpooledUpload extends ParsedUpload {
@@ -28,7 +29,7 @@ export function timezoneOption(req: Request): string | undefined {
   }
   if (fromQuery !== undefined && fromField !== undefined && fromQuery !== fromField) {
     throw new ValidationError(
-      `The ${TIMEZONE_OPTION} option is given twice with different values ("${fromQuery}" and "${fromField}")`,
+      `The ${TIMEZONE_OPTION} option is given twice with different values ("${echoed(fromQuery)}" and "${echoed(fromField)}")`,
     );
   }
   const name = fromQuery ?? fromField;
@@ -40,7 +41,7 @@ export function timeZoneNamed(name: string): TimeZone {
   const zone = TimeZone.named(name);
   if (zone === undefined) {
     throw new ValidationError(
-      `${TIMEZONE_OPTION} "${name.slice(0, 100)}" is not an IANA time zone name; use one such as Europe/Berlin, America/New_York or UTC`,
+      `${TIMEZONE_OPTION} "${echoed(name)}" is not an IANA time zone name; use one such as Europe/Berlin, America/New_York or UTC`,
     );
   }
   return zone;

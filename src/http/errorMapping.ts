@@ -59,7 +59,10 @@ function mapError(error: unknown): Mapped {
   if (error instanceof AppError) {
     const body: ErrorBody = { error: error.code, message: error.message };
     if (error.details !== undefined) body.details = error.details;
-    if (error instanceof InvalidRowsError) body.errorCount = error.errorCount;
+    if (error instanceof InvalidRowsError) {
+      body.errorCount = error.errorCount;
+      if (error.restUnchecked) body.restUnchecked = true;
+    }
     if (error instanceof ValidationError) return { status: 400, body };
     // Nobody reads this answer; it is a 4xx so the log does not report a server fault.
     if (error instanceof RequestAbortedError) return { status: 400, body };

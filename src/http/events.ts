@@ -1,32 +1,26 @@
-import { Readable } from 'node:stream';
-import { Router, type ErrorRequestHandler, type Request, type RequestHandler } from 'express';
+import { Router, type ErrorRequestHandler, type RequestHandler } from 'express';
 import { z } from 'zod';
 import { timeZoneNamed, timezoneOption } from './csvStorage';
-import { parseEventsToSpool, type EventsFormat } from '../commands/uploadBatch/parseEvents';
+import { isZlibError } from '../commands/uploadBatch/compressed';
+import { parseEventsToSpool } from '../commands/uploadBatch/parseEvents';
 import { TIMEZONE_OPTION } from '../commands/uploadBatch/parseTimestamp';
 import { newSpoolPath, removeSpool, SpoolWriter } from '../commands/uploadBatch/spool';
 import type { UploadBatch } from '../commands/uploadBatch/uploadBatch';
-import { PayloadTooLargeError, UnsupportedMediaTypeError } from '../errors';
+import { ValidationError } from '../errors';
 import type { ServiceMetrics } from '../metrics/serviceMetrics';
 import { ErrorResponse } from './errorMapping';
 import { rateLimitHeaders } from './openapi/components';
 import { documentedRoute, mount, sharedResponse } from './openapi/routeTable';
 import { countRejected, sendCreated, uploadCreatedSchema, uploadRejectedSchema } from './uploads';
-import { describeBytes } from './uploadSizeCap';
+import { bodyOf, bodyTooLarge, decoderOf, EVENTS_PATH, formatOf } from './eventsBody';
 
 /**
  * POST /api/events: the events of a CSV upload sent as JSON by a program, through the same
  * UploadBatch command, with the same rules, deduplication, size cap, rate limit and answers.
  */
 
-export const EVENTS_PATH = '/api/events';
 /** The name kept with a batch sent here (batches list it where an upload shows its file name). */
 export const EVENTS_BATCH_NAME = 'POST /api/events';
-
-const MEDIA_TYPES: Record<string, EventsFormat> = {
-  'application/x-ndjson': 'ndjson',
-  'application/json': 'array',
-};
 
 const eventSchema = z
   .object({
@@ -85,7 +79,9 @@ export const eventsRoutes = {
       'as per CSV row (timestamp forms, identifiers, metadata), the same deduplication, MAX_UPLOAD_BYTES, ' +
       'the same UPLOAD_RATE_LIMIT budget and the same 201 answer. Any invalid event refuses the whole body; ' +
       "row errors name the event's index (from 0; blank ndjson lines are not counted). " +
-      'Keys other than userId, eventType, timestamp and metadata are refused. Any other Content-Type is a 415.',
+      'Keys other than userId, eventType, timestamp and metadata are refused. Any other Content-Type is a 415. ' +
+      'The body is UTF-8, sent as is or with Content-Encoding gzip or deflate (MAX_UPLOAD_BYTES then also bounds ' +
+      'what it decompresses to); another charset or encoding is a 415.',
     request: {
       query: z.object({
         [TIMEZONE_OPTION]: z.string().optional().meta({
@@ -136,7 +132,8 @@ export const eventsRoutes = {
         content: { 'application/json': { schema: ErrorResponse, example: eventsExamples.tooLarge } },
       },
       415: {
-        description: 'Content-Type is neither application/x-ndjson nor application/json',
+        description:
+          'Content-Type is neither application/x-ndjson nor application/json, its charset is not UTF-8, or Content-Encoding is other than gzip or deflate',
         content: { 'application/json': { schema: ErrorResponse, example: eventsExamples.unsupported } },
       },
       429: sharedResponse('TooManyRequests'),
@@ -156,40 +153,11 @@ export interface EventsDeps {
   spoolDir: string;
 }
 
-export function bodyTooLarge(maxBytes: number): PayloadTooLargeError {
-  return new PayloadTooLargeError(
-    `The body is larger than the upload limit of ${describeBytes(maxBytes)} (MAX_UPLOAD_BYTES); ` +
-      'send the events in smaller requests',
-  );
-}
-
-function formatOf(req: Request): EventsFormat {
-  const type = (req.get('content-type') ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
-  const format = MEDIA_TYPES[type];
-  if (format === undefined) {
-    throw new UnsupportedMediaTypeError(
-      `POST ${EVENTS_PATH} reads application/x-ndjson (one event per line) or application/json (an array of events), ` +
-        `not ${type === '' ? 'a body without Content-Type' : type}; upload a CSV to POST /api/uploads`,
-    );
-  }
-  return format;
-}
-
-/** Counts the body's bytes as they are read and fails past the cap. */
-async function* capped(req: Request, maxBytes: number): AsyncGenerator<Buffer> {
-  let seen = 0;
-  for await (const chunk of req) {
-    const bytes = chunk as Buffer;
-    seen += bytes.length;
-    if (seen > maxBytes) throw bodyTooLarge(maxBytes);
-    yield bytes;
-  }
-}
-
 export function eventsRouter(deps: EventsDeps): Router {
   const router = Router();
   mount(router, eventsRoutes.postEvents, deps.rateLimiter, deps.inFlight, async (req, res) => {
     const format = formatOf(req);
+    const decoder = decoderOf(req);
     const timezone = timezoneOption(req);
     const zone = timezone === undefined ? undefined : timeZoneNamed(timezone);
     if (Number(req.get('Content-Length') ?? 0) > deps.maxBytes) {
@@ -201,12 +169,17 @@ export function eventsRouter(deps: EventsDeps): Router {
     try {
       let parsed: { totalRows: number };
       try {
-        parsed = await parseEventsToSpool(Readable.from(capped(req, deps.maxBytes)), spool, format, { zone });
+        parsed = await parseEventsToSpool(bodyOf(req, decoder, deps.maxBytes), spool, format, { zone });
         await spool.close();
       } catch (error) {
         // The rest of the body is not read: the connection closes after the answer.
         if (!req.complete) res.setHeader('Connection', 'close');
         await spool.discard().catch(() => undefined);
+        if (isZlibError(error)) {
+          throw new ValidationError(
+            `The body cannot be decompressed as its Content-Encoding says (${error.message}); send it whole`,
+          );
+        }
         throw error;
       }
       const result = await deps.uploadBatch({

@@ -56,7 +56,16 @@ export const uploadRejectedSchema = z
       )
       .optional()
       .meta({ description: 'The first 100 row errors' }),
-    errorCount: z.number().int().positive().optional().meta({ description: 'All row errors, listed or not' }),
+    errorCount: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .meta({ description: 'All row errors, listed or not, in the rows checked' }),
+    restUnchecked: z.literal(true).optional().meta({
+      description:
+        'Present when checking stopped after the first 100 row errors: the rows after them were not checked',
+    }),
   })
   .meta({
     id: 'UploadRejected',

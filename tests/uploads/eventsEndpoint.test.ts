@@ -1,3 +1,4 @@
+import { deflateSync, gzipSync } from 'node:zlib';
 import { rawEvents, uploadCsv } from '../support/uploads';
 import { expectDocumented } from '../support/openapi';
 import { startTestService, type TestService } from '../support/testService';
@@ -138,6 +139,61 @@ describe('POST /api/events', () => {
     expect(await rawEvents(db()).countDocuments({})).toBe(0);
   });
 
+  it('stops checking after 100 errors, saying the rest was not checked', async () => {
+    // 30,000 events that are not objects: the first 100 are checked, the rest is only read.
+    const many = await send(service.baseUrl, `[${'1,'.repeat(29_999)}1]`, 'application/json');
+    expect(many.status).toBe(400);
+    expectDocumented('POST /api/events', many);
+    expect(many.body).toMatchObject({
+      message:
+        'The body has 100 invalid values in its first 100 events; the rest of the body was not checked. Nothing was stored',
+      errorCount: 100,
+      restUnchecked: true,
+    });
+    expect((many.body.details as { row: number }[]).map((d) => d.row)).toEqual([...Array(100).keys()]);
+    // Exactly 100 errors with nothing after them: everything was checked.
+    const hundred = await send(service.baseUrl, ndjson(...Array.from({ length: 100 }, () => 1)));
+    expect(hundred.body).toMatchObject({
+      message: 'The body has 100 invalid values; nothing was stored',
+      errorCount: 100,
+    });
+    expect(hundred.body).not.toHaveProperty('restUnchecked');
+    expect(await rawEvents(db()).countDocuments({})).toBe(0);
+  });
+
+  it('refuses metadata and events nested thousands deep as row errors, not a 500', async () => {
+    const deep = (depth: number, leaf: string) => {
+      let text = leaf;
+      for (let i = 0; i < depth; i++) text = `{"a":${text}}`;
+      return text;
+    };
+    const metadata = await send(
+      service.baseUrl,
+      `{"userId":"d1","eventType":"click","timestamp":1705312800,"metadata":${deep(8000, '1')}}`,
+    );
+    expect(metadata.status).toBe(400);
+    expectDocumented('POST /api/events', metadata);
+    expect(metadata.body.details).toEqual([
+      {
+        row: 0,
+        field: 'metadata',
+        message: 'metadata is nested deeper than 20 levels',
+        value: `${'{"a":'.repeat(20)}…`,
+      },
+    ]);
+    const nested = '['.repeat(10_000) + ']'.repeat(10_000);
+    const events = await send(
+      service.baseUrl,
+      `${nested}\n{"userId":${nested},"eventType":"click","timestamp":1705312800}`,
+    );
+    expect(events.status).toBe(400);
+    expect(events.body.details).toEqual([
+      expect.objectContaining({ row: 0, field: '*', value: `${'['.repeat(100)}…` }),
+      { row: 1, field: 'userId', message: 'userId must be a string', value: `${'['.repeat(100)}…` },
+    ]);
+    expect(await rawEvents(db()).countDocuments({})).toBe(0);
+  });
+
   it('refuses a body that is not an array or an unclosed array, and an empty body', async () => {
     const object = await send(service.baseUrl, '{"userId":"u1"}', 'application/json');
     expect(object).toMatchObject({ status: 400, body: { error: 'ValidationError' } });
@@ -161,6 +217,60 @@ describe('POST /api/events', () => {
         'POST /api/events reads application/x-ndjson (one event per line) or application/json (an array of events), not text/csv; upload a CSV to POST /api/uploads',
     });
     expectDocumented('POST /api/events', reply);
+  });
+
+  it('reads a gzip or deflate body, capping what it decompresses to; other encodings and charsets get 415', async () => {
+    const events = JSON.stringify([{ userId: 'z1', eventType: 'click', timestamp: 1705312800 }]);
+    const post = async (body: Buffer | string, headers: Record<string, string>): Promise<Reply> => {
+      const res = await fetch(`${service.baseUrl}/api/events`, { method: 'POST', headers, body });
+      return {
+        status: res.status,
+        body: (await res.json()) as Record<string, unknown>,
+        headers: res.headers,
+      };
+    };
+    const json = { 'content-type': 'application/json' };
+    const gzip = await post(gzipSync(events), { ...json, 'content-encoding': 'gzip' });
+    expect(gzip).toMatchObject({ status: 201, body: { totalEvents: 1 } });
+    const deflate = await post(deflateSync(events), { ...json, 'content-encoding': 'deflate' });
+    expect(deflate).toMatchObject({ status: 201, body: { totalEvents: 0, duplicates: 1 } });
+
+    // Far more than the limit once decompressed, a few hundred bytes on the wire.
+    const bomb = gzipSync(`[${' '.repeat(LIMIT * 16)}]`);
+    expect(bomb.length).toBeLessThan(LIMIT);
+    const tooLarge = await post(bomb, { ...json, 'content-encoding': 'gzip' });
+    expect(tooLarge.status).toBe(413);
+    expect(tooLarge.body.message).toMatch(/larger than the upload limit of 64 KiB/);
+    const broken = await post(gzipSync(events).subarray(0, 20), { ...json, 'content-encoding': 'gzip' });
+    expect(broken.status).toBe(400);
+    expect(broken.body.message).toMatch(/^The body cannot be decompressed as its Content-Encoding says/);
+
+    const brotli = await post(events, { ...json, 'content-encoding': 'br' });
+    expect(brotli).toMatchObject({ status: 415, body: { error: 'UnsupportedMediaType' } });
+    expect(brotli.body.message).toMatch(/Content-Encoding gzip or deflate, not br$/);
+    expectDocumented('POST /api/events', brotli);
+    const utf16 = await post(Buffer.from(events, 'utf16le'), {
+      'content-type': 'application/json; charset=UTF-16',
+    });
+    expect(utf16).toEqual(
+      expect.objectContaining({
+        status: 415,
+        body: {
+          error: 'UnsupportedMediaType',
+          message:
+            'POST /api/events reads UTF-8 text only, not charset=utf-16; send the body as UTF-8 (charset=utf-8)',
+        },
+      }),
+    );
+    const unlabelled = await post(Buffer.from(`\ufeff${events}`, 'utf16le'), json);
+    expect(unlabelled.status).toBe(400);
+    expect(unlabelled.body.message).toBe(
+      'The body is not UTF-8 text (it starts with the byte order mark of UTF-16 (little-endian)): send it as UTF-8',
+    );
+    const ascii = await post(events.replace('z1', 'z2'), {
+      'content-type': 'application/json; charset="US-ASCII"',
+    });
+    expect(ascii).toMatchObject({ status: 201, body: { totalEvents: 1 } });
   });
 
   it('answers 413 naming the limit, whether the size is declared or only streamed', async () => {

@@ -185,6 +185,22 @@ describe('accepted input forms', () => {
       expect(late.body.message).toMatch(/timezone field came after the file/);
       expect(await rawEvents(db()).countDocuments({})).toBe(0);
     });
+
+    it('echoes a long timezone option cut to 100 characters, as row errors echo values', async () => {
+      const csv = 'userId,eventType,timestamp\nu1,click,2024-01-15 10:00:00\n';
+      const long = 'Z'.repeat(62_000);
+      const twice = await uploadCsv(service.baseUrl, csv, {
+        query: 'timezone=UTC',
+        fields: { timezone: long },
+      });
+      expect(twice.status).toBe(400);
+      expect(twice.body.message).toBe(
+        `The timezone option is given twice with different values ("UTC" and "${'Z'.repeat(100)}…")`,
+      );
+      const unknown = await uploadCsv(service.baseUrl, csv, { fields: { timezone: long } });
+      expect(unknown.status).toBe(400);
+      expect(unknown.body.message).toMatch(new RegExp(`^timezone "${'Z'.repeat(100)}…" is not an IANA`));
+    });
   });
 
   it('echoes the offending value in every row error, cut to 100 characters', async () => {
@@ -208,6 +224,44 @@ describe('accepted input forms', () => {
       { row: 4, field: 'metadata', message: 'metadata must be a JSON object', value: '[1]' },
       { row: 5, field: '*', message: 'expected 4 fields, found 2', value: 'u4,click' },
     ]);
+  });
+
+  it('stops checking after 100 errors and reads the rest of the file without parsing it', async () => {
+    // A broken quote after the first 100 errors would be reported were the rest still parsed.
+    const csv =
+      'userId,eventType,timestamp\n' + 'u1,click,never\n'.repeat(3000) + 'u2,"click,2024-01-15T10:00:00Z\n';
+    const reply = await uploadCsv(service.baseUrl, csv);
+    expect(reply.status).toBe(400);
+    expect(reply.body).toMatchObject({
+      message:
+        'The file has 100 invalid values in its first 100 rows; the rest of the file was not checked. Nothing was stored',
+      errorCount: 100,
+      restUnchecked: true,
+    });
+    expect(details(reply.body).map((d) => d.row)).toEqual(Array.from({ length: 100 }, (_, i) => i + 2));
+    const exactly = await uploadCsv(
+      service.baseUrl,
+      'userId,eventType,timestamp\n' + 'u1,click,never\n'.repeat(100),
+    );
+    expect(exactly.body).toMatchObject({ message: 'The file has 100 invalid values; nothing was stored' });
+    expect(exactly.body).not.toHaveProperty('restUnchecked');
+  });
+
+  it('reads UTF-16 little-endian with its byte order mark, and refuses other UTF-16 saying so', async () => {
+    const csv = 'userId,eventType,timestamp\n\u00fc1,click,2024-01-15T10:00:00Z\n';
+    const le = await uploadCsv(service.baseUrl, Buffer.from(`\ufeff${csv}`, 'utf16le'));
+    expect(le).toMatchObject({ status: 201, body: { totalEvents: 1 } });
+    expect(Object.keys(await stored())).toEqual(['\u00fc1']);
+    const be = await uploadCsv(service.baseUrl, Buffer.from(`\ufeff${csv}`, 'utf16le').swap16());
+    expect(be.status).toBe(400);
+    expect(be.body.message).toBe(
+      'The file is not UTF-8 text (it starts with the byte order mark of UTF-16 (big-endian)): save it as UTF-8 and upload it again',
+    );
+    const bare = await uploadCsv(service.baseUrl, Buffer.from(csv, 'utf16le'));
+    expect(bare.status).toBe(400);
+    expect(bare.body.message).toMatch(
+      /^The file is not UTF-8 text \(it starts with a NUL byte, as UTF-16 text does\)/,
+    );
   });
 
   it('skips rows whose cells are all empty, as blank lines', async () => {

@@ -223,12 +223,13 @@ describe('POST /api/uploads', () => {
     expect(record?.data).toMatchObject({ fileName: 'a_b_c.csv', newEvents: 1 });
   });
 
-  it('lists the first 100 errors and counts them all', async () => {
+  it('lists the first 100 errors and stops checking there, saying so', async () => {
     const lines = ['userId,eventType,timestamp'];
     for (let i = 0; i < 150; i++) lines.push(`u${i},click,yesterday`);
     const { status, body } = await upload(lines.join('\n'));
     expect(status).toBe(400);
-    expect(body.errorCount).toBe(150);
+    expect(body.errorCount).toBe(100);
+    expect(body.restUnchecked).toBe(true);
     expect(body.details).toHaveLength(100);
     expect((body.details as { row: number }[])[99]?.row).toBe(101);
   });

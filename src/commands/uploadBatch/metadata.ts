@@ -52,10 +52,16 @@ export function parseMetadata(
   } catch {
     return { ok: false, message: 'is not valid JSON' };
   }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    return { ok: false, message: 'must be a JSON object' };
-  }
-  const problem = check(value, '', 1);
+  const problem = metadataProblem(value);
   if (problem !== undefined) return { ok: false, message: problem };
   return { ok: true, value: value as Record<string, unknown> };
+}
+
+/**
+ * Why a parsed value cannot be metadata, or undefined. Looks no deeper than MAX_DEPTH, so a value
+ * nested any deeper is answered without walking (or serialising) all of it.
+ */
+export function metadataProblem(value: unknown): string | undefined {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return 'must be a JSON object';
+  return check(value, '', 1);
 }

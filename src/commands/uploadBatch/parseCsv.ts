@@ -1,4 +1,4 @@
-import { PassThrough, Readable, Transform, type TransformCallback } from 'node:stream';
+import { PassThrough, Readable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { CsvError, parse, type Info } from 'csv-parse';
@@ -9,15 +9,16 @@ import {
   triedDelimitersText,
   type DelimiterChoice,
 } from './csvDelimiter';
+import { ByteCap, isZlibError } from './compressed';
 import { resolveHeader, type Columns } from './csvHeader';
 import { LineCounter } from './lineCounter';
 import type { TimeZone } from './parseTimestamp';
 import type { SpoolWriter } from './spool';
-import { validateRow, type RowError } from './validateRow';
+import { RowCheck } from './rowCheck';
+import { notUtf8Reason } from './storableText';
+import { validateRow } from './validateRow';
 
 export const MAX_ROW_BYTES = 64 * 1024;
-/** How many row errors a rejection lists; errorCount still counts them all. */
-export const MAX_LISTED_ERRORS = 100;
 
 export interface ParsedUpload {
   totalRows: number;
@@ -35,6 +36,7 @@ export interface ParseOptions {
 }
 
 const GZIP_MAGIC = Buffer.from([0x1f, 0x8b]);
+const UTF16LE_BOM = Buffer.from([0xff, 0xfe]);
 
 /**
  * The first `bytes` bytes of a stream, and the stream to read from afterwards (the same one with
@@ -80,38 +82,6 @@ async function peek(stream: Readable, bytes: number): Promise<{ head: Buffer; re
   return { head, rest: stream };
 }
 
-/** Fails once more than `maxBytes` have passed: the cap on what a compressed file expands to. */
-class ByteCap extends Transform {
-  private seen = 0;
-  constructor(
-    private readonly maxBytes: number,
-    private readonly tooLarge: () => Error,
-  ) {
-    super();
-  }
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.seen += chunk.length;
-    if (this.seen > this.maxBytes) callback(this.tooLarge());
-    else callback(null, chunk);
-  }
-}
-
-/**
- * zlib's complaint about a broken gzip stream. Checked by shape, not `instanceof Error`: errors
- * made by Node's core come from another realm under Jest's VM context.
- */
-function isZlibError(error: unknown): error is { code: string; message: string } {
-  return (
-    typeof error === 'object' &&
-    error !== null &&
-    'code' in error &&
-    typeof error.code === 'string' &&
-    error.code.startsWith('Z_') &&
-    'message' in error &&
-    typeof error.message === 'string'
-  );
-}
-
 function structuralMessage(error: CsvError): string {
   switch (error.code) {
     case 'CSV_QUOTE_NOT_CLOSED':
@@ -146,10 +116,13 @@ function detachable(input: Readable): { source: Readable; drain: () => void } {
   };
 }
 
+/** Thrown inside the row loop once the file is refused whatever the rest holds. */
+class EnoughErrors extends Error {}
+
 /**
- * Streams a CSV through csv-parse, validates every row and spools the valid events. Reads the
- * whole file even after the first bad row so the rejection can say how many errors there are.
- * Throws ValidationError (bad header, empty file) or InvalidRowsError (bad rows, broken CSV).
+ * Streams a CSV through csv-parse, validates every row and spools the valid events. Keeps checking
+ * after the first bad row so the rejection lists up to MAX_LISTED_ERRORS; past that, the rest of
+ * the file is read and dropped without being parsed. Throws ValidationError (bad header, empty file) or InvalidRowsError (bad rows, broken CSV).
  */
 export async function parseCsvToSpool(
   input: Readable,
@@ -167,6 +140,15 @@ export async function parseCsvToSpool(
   const gzip =
     peeked.head.subarray(0, GZIP_MAGIC.length).equals(GZIP_MAGIC) ||
     (options.fileName?.toLowerCase().endsWith('.gz') ?? false);
+  // csv-parse decodes UTF-16 little-endian by its byte order mark (bom: true); nothing else.
+  const notUtf8 =
+    gzip || peeked.head.subarray(0, 2).equals(UTF16LE_BOM) ? undefined : notUtf8Reason(peeked.head);
+  if (notUtf8 !== undefined) {
+    drain();
+    throw new ValidationError(
+      `The file is not UTF-8 text (${notUtf8}): save it as UTF-8 and upload it again`,
+    );
+  }
   // A plain file passes two PassThroughs instead (the HTTP layer caps its bytes already).
   const { maxBytes, tooLarge } = options;
   const gunzip: Transform = gzip ? createGunzip() : new PassThrough();
@@ -198,8 +180,7 @@ export async function parseCsvToSpool(
       },
     });
   }, MAX_ROW_BYTES);
-  const errors: RowError[] = [];
-  let errorCount = 0;
+  const check = new RowCheck();
   let columns: Columns | undefined;
   let totalRows = 0;
   // What stopped the rows, if they stopped: the pipeline may reject with an AbortError instead.
@@ -214,14 +195,15 @@ export async function parseCsvToSpool(
         columns = resolveHeader(record, choice?.matched === false ? triedDelimitersText() : undefined);
         continue;
       }
+      if (check.enough) throw new EnoughErrors();
+      await check.pace();
       totalRows++;
       const result = validateRow(record, columns, line, { zone: options.zone, delimiter: choice?.delimiter });
       if (result.ok) {
-        if (errorCount === 0) await spool.write(result.event);
+        if (!check.failed) await spool.write(result.event);
         continue;
       }
-      errorCount += result.errors.length;
-      for (const e of result.errors) if (errors.length < MAX_LISTED_ERRORS) errors.push(e);
+      check.add(result.errors);
     }
   };
   const rowsFrom = async (rows: AsyncIterable<string[]>): Promise<void> => {
@@ -238,31 +220,24 @@ export async function parseCsvToSpool(
   } catch (pipelineError) {
     drain();
     const error = stoppedBy ?? pipelineError;
+    if (error instanceof EnoughErrors) throw check.refusal('file', 'rows', totalRows);
     if (gzip && isZlibError(error)) {
       throw new ValidationError(
         `The file is not a readable gzip file (${error.message}): a .gz upload must be gzip-compressed CSV, complete`,
       );
     }
     if (!(error instanceof CsvError)) throw error;
-    errorCount++;
     const row = lastLine + 1;
-    if (errors.length < MAX_LISTED_ERRORS)
-      errors.push({ row, field: '*', message: structuralMessage(error) });
+    check.add([{ row, field: '*', message: structuralMessage(error) }]);
     throw new InvalidRowsError(
       `The CSV cannot be read at line ${row}: ${structuralMessage(error)}`,
-      errors,
-      errorCount,
+      check.listed,
+      check.count,
     );
   }
 
   if (columns === undefined) throw new ValidationError('The file is empty: expected a header line and rows');
   if (totalRows === 0) throw new ValidationError('The file has a header line but no data rows');
-  if (errorCount > 0) {
-    throw new InvalidRowsError(
-      `The file has ${errorCount} invalid value${errorCount === 1 ? '' : 's'}; nothing was stored`,
-      errors,
-      errorCount,
-    );
-  }
+  if (check.failed) throw check.refusal('file', 'rows');
   return { totalRows };
 }

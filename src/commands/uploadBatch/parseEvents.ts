@@ -1,11 +1,15 @@
 import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
-import { InvalidRowsError, ValidationError } from '../../errors';
+import { ValidationError } from '../../errors';
 import type { Columns } from './csvHeader';
-import { MAX_LISTED_ERRORS, MAX_ROW_BYTES, type ParsedUpload } from './parseCsv';
+import { ArrayElements } from './jsonArrayElements';
+import { MAX_ROW_BYTES, type ParsedUpload } from './parseCsv';
 import type { TimeZone } from './parseTimestamp';
+import { RowCheck } from './rowCheck';
+import { notUtf8Reason } from './storableText';
 import type { SpoolWriter } from './spool';
-import { echoed, validateRow, type RowError } from './validateRow';
+import { metadataProblem } from './metadata';
+import { echoed, echoedJson, validateRow, type RowError } from './validateRow';
 
 /**
  * POST /api/events: events as JSON, `{userId, eventType, timestamp, metadata?}` each, either one per
@@ -29,7 +33,7 @@ function cellsOf(item: unknown, index: number): { cells: string[] } | { errors: 
           row: index,
           field: '*',
           message: 'an event must be a JSON object {userId, eventType, timestamp, metadata?}',
-          value: echoed(JSON.stringify(item)),
+          value: echoedJson(item),
         },
       ],
     };
@@ -52,7 +56,7 @@ function cellsOf(item: unknown, index: number): { cells: string[] } | { errors: 
       row: index,
       field,
       message: `${field} must be a string`,
-      value: echoed(JSON.stringify(value)),
+      value: echoedJson(value),
     });
     return '';
   };
@@ -68,106 +72,28 @@ function cellsOf(item: unknown, index: number): { cells: string[] } | { errors: 
       row: index,
       field: 'timestamp',
       message: 'timestamp must be a string or a number',
-      value: echoed(JSON.stringify(stamp)),
+      value: echoedJson(stamp),
     });
   }
   const meta = record.metadata;
-  const metadata = meta === undefined || meta === null ? '' : JSON.stringify(meta);
+  const absent = meta === undefined || meta === null;
+  // Checked before it is written out for validateRow: a value nested too deep cannot be written.
+  const problem = absent ? undefined : metadataProblem(meta);
+  if (problem !== undefined) {
+    errors.push({ row: index, field: 'metadata', message: `metadata ${problem}`, value: echoedJson(meta) });
+  }
   if (errors.length > 0) return { errors };
+  const metadata = absent ? '' : JSON.stringify(meta);
   return { cells: [userId, eventType, timestamp, metadata] };
 }
 
-/** Splits a JSON array's text into its elements' texts as the bytes arrive. */
-class ArrayElements {
-  private state: 'start' | 'between' | 'element' | 'done' = 'start';
-  private expectComma = false;
-  private current = '';
-  private depth = 0;
-  private inString = false;
-  private escaped = false;
+/** Thrown inside the reading loop once the body is refused whatever the rest holds. */
+class EnoughErrors extends Error {}
 
-  /** The elements completed by `text`. */
-  push(text: string): string[] {
-    const out: string[] = [];
-    for (const char of text) {
-      switch (this.state) {
-        case 'start':
-          if (char === '[') this.state = 'between';
-          else if (!isSpace(char)) throw notAnArray();
-          break;
-        case 'done':
-          if (!isSpace(char))
-            throw new ValidationError('The JSON body has text after the closing ] of its array');
-          break;
-        case 'between':
-          if (isSpace(char)) break;
-          if (char === ']') {
-            this.state = 'done';
-            break;
-          }
-          if (this.expectComma) {
-            if (char !== ',') throw syntax(`expected , or ] between events, found ${JSON.stringify(char)}`);
-            this.expectComma = false;
-            break;
-          }
-          if (char === ',') throw syntax('an event is missing between two commas');
-          this.state = 'element';
-          this.current = '';
-          this.depth = 0;
-          this.elementChar(char, out);
-          break;
-        case 'element':
-          this.elementChar(char, out);
-          break;
-      }
-    }
-    return out;
-  }
-
-  end(): void {
-    if (this.state !== 'done') throw syntax('the array is not closed with ]');
-  }
-
-  private elementChar(char: string, out: string[]): void {
-    if (this.inString) {
-      this.current += char;
-      if (this.escaped) this.escaped = false;
-      else if (char === '\\') this.escaped = true;
-      else if (char === '"') this.inString = false;
-    } else if (char === '"') {
-      this.inString = true;
-      this.current += char;
-    } else if (char === '{' || char === '[') {
-      this.depth++;
-      this.current += char;
-    } else if ((char === '}' || char === ']') && this.depth > 0) {
-      this.depth--;
-      this.current += char;
-    } else if (this.depth === 0 && (char === ',' || char === ']')) {
-      out.push(this.current);
-      this.state = char === ']' ? 'done' : 'between';
-      this.expectComma = false;
-    } else if (this.depth === 0 && isSpace(char)) {
-      out.push(this.current);
-      this.state = 'between';
-      this.expectComma = true;
-    } else this.current += char;
-    if (this.current.length > MAX_ROW_BYTES) {
-      throw syntax(`an event is longer than ${MAX_ROW_BYTES / 1024} KiB`);
-    }
-  }
-}
-
-const isSpace = (char: string): boolean => char === ' ' || char === '\n' || char === '\r' || char === '\t';
-const notAnArray = (): ValidationError =>
-  new ValidationError(
-    'A JSON body must be an array of events [{"userId":…,"eventType":…,"timestamp":…}, …]; ' +
-      'send one event per line as application/x-ndjson instead',
-  );
-const syntax = (what: string): ValidationError =>
-  new ValidationError(`The JSON array cannot be read: ${what}`);
-
-/** Validates the body's events into the spool; throws ValidationError / InvalidRowsError as an upload does. */
+/**
+ * Validates the body's events into the spool; throws ValidationError / InvalidRowsError as an upload
+ * does. Once MAX_LISTED_ERRORS are known, the rest of the body is read without being parsed.
+ */
 export async function parseEventsToSpool(
   input: Readable,
   spool: SpoolWriter,
@@ -175,22 +101,20 @@ export async function parseEventsToSpool(
   options: { zone?: TimeZone } = {},
 ): Promise<ParsedUpload> {
   const decoder = new StringDecoder('utf8');
-  const errors: RowError[] = [];
-  let errorCount = 0;
+  const check = new RowCheck();
   let index = 0;
   const elements = format === 'array' ? new ArrayElements() : undefined;
   let line = '';
 
   const take = async (text: string): Promise<void> => {
+    if (check.enough) throw new EnoughErrors();
+    await check.pace();
     const at = index++;
     let item: unknown;
     try {
       item = JSON.parse(text);
     } catch {
-      errorCount++;
-      if (errors.length < MAX_LISTED_ERRORS) {
-        errors.push({ row: at, field: '*', message: 'the event is not valid JSON', value: echoed(text) });
-      }
+      check.add([{ row: at, field: '*', message: 'the event is not valid JSON', value: echoed(text) }]);
       return;
     }
     const shaped = cellsOf(item, at);
@@ -199,11 +123,10 @@ export async function parseEventsToSpool(
         ? { ok: false as const, errors: shaped.errors }
         : validateRow(shaped.cells, COLUMNS, at, { zone: options.zone });
     if (result.ok) {
-      if (errorCount === 0) await spool.write(result.event);
+      if (!check.failed) await spool.write(result.event);
       return;
     }
-    errorCount += result.errors.length;
-    for (const e of result.errors) if (errors.length < MAX_LISTED_ERRORS) errors.push(e);
+    check.add(result.errors);
   };
 
   const feed = async (text: string): Promise<void> => {
@@ -224,26 +147,36 @@ export async function parseEventsToSpool(
     }
   };
 
-  let first = true;
-  for await (const chunk of input) {
-    let text = decoder.write(chunk as Buffer);
-    if (first) {
-      text = text.replace(/^\uFEFF/, '');
-      first = false;
+  const chunks = input[Symbol.asyncIterator]();
+  try {
+    let first = true;
+    for (let next = await chunks.next(); next.done !== true; next = await chunks.next()) {
+      const bytes = next.value as Buffer;
+      const notUtf8 = first ? notUtf8Reason(bytes) : undefined;
+      if (notUtf8 !== undefined) {
+        throw new ValidationError(`The body is not UTF-8 text (${notUtf8}): send it as UTF-8`);
+      }
+      let text = decoder.write(bytes);
+      if (first) {
+        text = text.replace(/^\uFEFF/, '');
+        first = false;
+      }
+      await feed(text);
     }
-    await feed(text);
+    await feed(decoder.end());
+    if (elements !== undefined) elements.end();
+    else if (line.trim() !== '') await take(line.trim());
+  } catch (error) {
+    if (!(error instanceof EnoughErrors)) {
+      await chunks.return?.();
+      throw error;
+    }
+    // Read to the end (the size cap still counts it) so the client gets the answer after its body.
+    for (let next = await chunks.next(); next.done !== true; next = await chunks.next());
+    throw check.refusal('body', 'events', index);
   }
-  await feed(decoder.end());
-  if (elements !== undefined) elements.end();
-  else if (line.trim() !== '') await take(line.trim());
 
   if (index === 0) throw new ValidationError('The body holds no events');
-  if (errorCount > 0) {
-    throw new InvalidRowsError(
-      `The body has ${errorCount} invalid value${errorCount === 1 ? '' : 's'}; nothing was stored`,
-      errors,
-      errorCount,
-    );
-  }
+  if (check.failed) throw check.refusal('body', 'events');
   return { totalRows: index };
 }

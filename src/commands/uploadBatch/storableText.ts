@@ -11,3 +11,16 @@ export function unstorableTextReason(value: string): string | undefined {
   }
   return undefined;
 }
+
+/**
+ * Why a body that starts with `head` is not UTF-8 text, or undefined when it may be: a UTF-16 byte
+ * order mark, or a NUL in its first two bytes (UTF-16 writes one beside every ASCII character).
+ */
+export function notUtf8Reason(head: Buffer): string | undefined {
+  if (head[0] === 0xfe && head[1] === 0xff)
+    return 'it starts with the byte order mark of UTF-16 (big-endian)';
+  if (head[0] === 0xff && head[1] === 0xfe)
+    return 'it starts with the byte order mark of UTF-16 (little-endian)';
+  if (head[0] === 0 || head[1] === 0) return 'it starts with a NUL byte, as UTF-16 text does';
+  return undefined;
+}

@@ -35,6 +35,39 @@ export function echoed(value: string): string {
   );
 }
 
+/**
+ * A parsed JSON value echoed as its JSON text would be. Written only as far as the echo shows:
+ * JSON.stringify of a value nested thousands deep overflows the stack, and of a large one costs
+ * its whole size for the hundred characters kept.
+ */
+export function echoedJson(value: unknown): string {
+  // Units, not code points: past twice the limit there are more code points than the echo keeps.
+  const enough = 2 * MAX_ECHOED_CHARS;
+  let out = '';
+  const write = (item: unknown): void => {
+    if (Array.isArray(item)) {
+      out += '[';
+      for (let i = 0; i < item.length && out.length <= enough; i++) {
+        if (i > 0) out += ',';
+        write(item[i]);
+      }
+      out += ']';
+    } else if (typeof item === 'object' && item !== null) {
+      out += '{';
+      let first = true;
+      for (const [key, inner] of Object.entries(item)) {
+        if (out.length > enough) break;
+        out += `${first ? '' : ','}${JSON.stringify(key)}:`;
+        first = false;
+        write(inner);
+      }
+      out += '}';
+    } else out += JSON.stringify(item);
+  };
+  write(value);
+  return echoed(out);
+}
+
 /** What one row is read with, decided once per upload. */
 export interface RowContext {
   /** The zone of date-times written without one (the upload's timezone option). */
