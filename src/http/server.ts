@@ -70,7 +70,7 @@ function linger(req: IncomingMessage, socket: Socket): void {
   };
   const timer = setTimeout(() => {
     socket.destroy();
-  }, LINGER_MS);
+  }, LINGER_MS).unref();
   const count = (chunk: Buffer): void => {
     dropped += chunk.length;
     if (dropped > LINGER_MAX_BYTES) socket.destroy();
@@ -96,7 +96,9 @@ function enforceBodyRate(
   http: Config['http'],
   cut: WeakSet<IncomingMessage>,
 ): void {
-  if (http.minBodyBytesPerSecond === 0 || req.complete) return;
+  const hasBody =
+    req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+  if (http.minBodyBytesPerSecond === 0 || !hasBody) return;
   const socket = req.socket;
   const needed = (http.minBodyBytesPerSecond * http.bodyRateWindowMs) / 1000;
   let from = socket.bytesRead;

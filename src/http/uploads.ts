@@ -254,7 +254,8 @@ export function uploadsRouter(deps: UploadsDeps): Router {
       refusals.delete(req);
       next(error);
     };
-    // Node closes the socket once this answer is out, so nothing more of the body is read.
+    // The connection closes after this answer; the rest of the body is only read and dropped for a
+    // bounded while (http/server), so that the client sees the answer.
     const refuse = (): void => {
       res.setHeader('Connection', 'close');
       settle(uploadTooLarge(deps.maxBytes));

@@ -1,5 +1,8 @@
+import { connect } from 'node:net';
 import { fetchElsewhere } from '../support/fetchElsewhere';
+import { filePartHeader } from '../support/rawUpload';
 import { startTestService, type TestService } from '../support/testService';
+import { waitFor } from '../support/waitFor';
 
 const LIMIT = 1024 * 1024;
 /** Over the limit and its multipart envelope (1 MiB), like the 11 MiB file against 10 MiB. */
@@ -16,7 +19,7 @@ describe('answers sent before the body was read', () => {
   beforeAll(async () => {
     service = await startTestService({
       workers: false,
-      env: { MAX_UPLOAD_BYTES: String(LIMIT) },
+      env: { MAX_UPLOAD_BYTES: String(LIMIT), MAX_CONCURRENT_UPLOADS: '1' },
     });
   });
   afterAll(async () => {
@@ -47,6 +50,30 @@ describe('answers sent before the body was read', () => {
         fill: '\n',
       });
       expect(reply).toMatchObject({ status: 413, body: { error: 'PayloadTooLarge' } });
+    }
+  });
+
+  it('a 503 while the upload slot is taken reaches fetch', async () => {
+    // The one slot held by an upload that has sent its start and waits (well within the grace period).
+    const { hostname, port } = new URL(service.baseUrl);
+    const holder = connect(Number(port), hostname);
+    holder.on('error', () => undefined);
+    holder.write(
+      'POST /api/uploads HTTP/1.1\r\nHost: ems\r\nContent-Type: multipart/form-data; boundary=ems-test-boundary\r\n' +
+        `Content-Length: ${LIMIT / 2}\r\n\r\n`,
+    );
+    holder.write(filePartHeader());
+    try {
+      const reply = await waitFor(
+        () => fetchElsewhere(`${service.baseUrl}/api/uploads`, BIG, 'form'),
+        // A 413 means the holder has not got the slot yet; a failed fetch (0) is the bug.
+        (r) => r.status === 503 || r.status === 0,
+        30_000,
+        'the slot to be taken',
+      );
+      expect(reply).toMatchObject({ status: 503, body: { error: 'ServiceBusy' } });
+    } finally {
+      holder.destroy();
     }
   });
 });
