@@ -29,9 +29,13 @@ interface InFlight {
   res: ServerResponse;
 }
 
-/** A paused or full body buffer means we are not reading: a stall then is ours, not the client's. */
+/**
+ * A full body buffer means we are not reading: a stall then is ours, not the client's. Not
+ * isPaused(): a body read by async iteration (POST /api/events) always says it is paused, so its
+ * stalls were never cut; and a paused body whose buffer is not full is one the client is slow to send.
+ */
 function bodyHeldBack(req: IncomingMessage): boolean {
-  return req.isPaused() || req.readableLength >= req.readableHighWaterMark;
+  return req.readableLength >= req.readableHighWaterMark;
 }
 
 function clientIsStalling(current: InFlight | undefined): boolean {

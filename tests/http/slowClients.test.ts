@@ -88,6 +88,16 @@ describe('slow clients', () => {
     await within(CUT_OFF_WITHIN_MS, 'stalled body', closedByServer(socket));
   });
 
+  it('cuts off a POST /api/events body that stalls (read by async iteration, it looked paused by us)', async () => {
+    const socket = await openSocket(service.baseUrl);
+    socket.write(
+      'POST /api/events HTTP/1.1\r\nHost: ems\r\nContent-Type: application/x-ndjson\r\n' +
+        `Content-Length: ${1024 * 1024}\r\n\r\n`,
+    );
+    socket.write('{"userId":"u1","eventType":"click","timestamp":"2024-01-15T10:00:00Z"}\n');
+    await within(CUT_OFF_WITHIN_MS, 'stalled events body', closedByServer(socket));
+  });
+
   it('lets a slow but steady upload finish, long after the idle timeout', async () => {
     const rows = Buffer.from(csvOfRows(400));
     const pieces = 40;
@@ -157,8 +167,27 @@ describe('the connection cap', () => {
   });
 });
 
-/** Sends the start of an upload, then one byte every `everyMs`; resolves with what the server answered. */
-function trickleUpload(baseUrl: string, everyMs: number): Promise<{ status: number; body: string }> {
+/** The start of a CSV upload or of a POST /api/events body, then a byte now and then. */
+const TRICKLES = {
+  upload: {
+    head: 'POST /api/uploads HTTP/1.1\r\nHost: ems\r\nContent-Type: multipart/form-data; boundary=ems-test-boundary\r\n',
+    start: () => Buffer.concat([filePartHeader(), Buffer.from('userId,eventType,timestamp\n')]),
+    byte: 'u',
+  },
+  events: {
+    head: 'POST /api/events HTTP/1.1\r\nHost: ems\r\nContent-Type: application/x-ndjson\r\n',
+    start: () => Buffer.from('{"userId":"u1","eventType":"click","timestamp":"2024-01-15T10:00:00Z"}\n'),
+    byte: '\n',
+  },
+};
+
+/** Sends the start of a body, then one byte every `everyMs`; resolves with what the server answered. */
+function trickle(
+  baseUrl: string,
+  kind: keyof typeof TRICKLES,
+  everyMs: number,
+): Promise<{ status: number; body: string }> {
+  const { head, start, byte } = TRICKLES[kind];
   return openSocket(baseUrl).then(
     (socket) =>
       new Promise((resolve) => {
@@ -166,14 +195,10 @@ function trickleUpload(baseUrl: string, everyMs: number): Promise<{ status: numb
         socket.setEncoding('utf8');
         socket.on('data', (text: string) => (answer += text));
         socket.on('error', () => undefined);
-        socket.write(
-          'POST /api/uploads HTTP/1.1\r\nHost: ems\r\nContent-Type: multipart/form-data; boundary=ems-test-boundary\r\n' +
-            `Content-Length: ${1024 * 1024}\r\n\r\n`,
-        );
-        socket.write(filePartHeader());
-        socket.write('userId,eventType,timestamp\n');
+        socket.write(`${head}Content-Length: ${1024 * 1024}\r\n\r\n`);
+        socket.write(start());
         const timer = setInterval(() => {
-          if (!socket.destroyed) socket.write('u');
+          if (!socket.destroyed) socket.write(byte);
         }, everyMs);
         socket.once('close', () => {
           clearInterval(timer);
@@ -207,7 +232,8 @@ describe('the minimum body rate', () => {
   });
 
   it('cuts trickling uploads with 408 and frees their slots for a normal upload', async () => {
-    const trickles = Array.from({ length: SLOTS }, () => trickleUpload(service.baseUrl, 500));
+    // The two routes share the upload slots.
+    const trickles = (['upload', 'events'] as const).map((kind) => trickle(service.baseUrl, kind, 500));
     const answers = await within(CUT_OFF_WITHIN_MS, 'trickling uploads', Promise.all(trickles));
     for (const answer of answers) {
       expect(answer.status).toBe(408);
