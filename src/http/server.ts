@@ -8,7 +8,7 @@ import { answerError } from './errorMapping';
 /**
  * The HTTP server and its limits on slow clients. Node's defaults let a connection that trickles
  * its headers live for up to 90 s and one whose body stalls for 300 s, and accept any number of
- * them. Three bounds replace them:
+ * them. These bounds replace them:
  * - headers must arrive within HTTP_HEADERS_TIMEOUT_MS, the whole request within
  *   HTTP_REQUEST_TIMEOUT_MS (long: it is the time to upload the largest file on a slow link);
  * - a connection on which nothing moves for HTTP_IDLE_TIMEOUT_MS is closed when it is the client
@@ -70,6 +70,10 @@ function linger(req: IncomingMessage, socket: Socket): void {
   const done = (): void => {
     clearTimeout(timer);
     req.off('data', count);
+    req.off('end', done);
+    // A kept-alive connection serves further requests: nothing of this one stays attached.
+    socket.off('end', done);
+    socket.off('close', done);
     if (closing) socket.destroy();
   };
   const timer = setTimeout(() => {
