@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import type { Config } from '../config';
 import { RequestTooSlowError } from '../errors';
 import type { Logger } from '../logging';
+import { CORRELATION_HEADER } from './correlationId';
 import { answerError } from './errorMapping';
 
 /**
@@ -103,6 +104,7 @@ function enforceBodyRate(
   res: ServerResponse,
   http: Config['http'],
   cut: WeakSet<IncomingMessage>,
+  logger: Logger,
 ): void {
   const hasBody =
     req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
@@ -134,15 +136,22 @@ function enforceBodyRate(
       socket.destroy();
       return;
     }
-    res.setHeader('Connection', 'close');
-    answerError(
-      res,
-      new RequestTooSlowError(
-        `The request body arrived at ${Math.floor((arrived * 1000) / http.bodyRateWindowMs)} bytes/s, below ` +
-          `the minimum of ${http.minBodyBytesPerSecond} bytes/s (HTTP_MIN_BODY_BYTES_PER_SECOND); ` +
-          'send it again over a faster link',
-      ),
+    const error = new RequestTooSlowError(
+      `The request body arrived at ${Math.floor((arrived * 1000) / http.bodyRateWindowMs)} bytes/s, below ` +
+        `the minimum of ${http.minBodyBytesPerSecond} bytes/s (HTTP_MIN_BODY_BYTES_PER_SECOND); ` +
+        'send it again over a faster link',
     );
+    // As errorMapping's rejection line; the id is the one the app echoed.
+    logger.info('request rejected', {
+      correlationId: res.getHeader(CORRELATION_HEADER),
+      method: req.method,
+      path: req.url?.split('?')[0],
+      status: 408,
+      code: error.code,
+      reason: error.message,
+    });
+    res.setHeader('Connection', 'close');
+    answerError(res, error);
   }, http.bodyRateWindowMs);
   req.on('pause', held);
   res.once('close', stop);
@@ -177,7 +186,7 @@ export function createBoundedServer(
     res.once('finish', () => {
       if (!req.complete && !socket.destroyed && !tooSlow.has(req)) linger(req, socket);
     });
-    enforceBodyRate(req, res, http, tooSlow);
+    enforceBodyRate(req, res, http, tooSlow, logger);
   });
   // With a listener here Node no longer closes idle sockets itself; this decides each case.
   server.timeout = http.idleTimeoutMs;
