@@ -65,6 +65,8 @@ const envSchema = z
     HTTP_REQUEST_TIMEOUT_MS: int(1000, 86_400_000).default(600_000),
     HTTP_IDLE_TIMEOUT_MS: int(1000, 3_600_000).default(30_000),
     HTTP_MAX_CONNECTIONS: int(1, 1_000_000).default(1000),
+    HTTP_MIN_BODY_BYTES_PER_SECOND: int(0, 1024 * 1024 * 1024).default(1024),
+    HTTP_BODY_RATE_WINDOW_MS: int(100, 3_600_000).default(10_000),
     PROJECTION_LAG_MAX_RECORDS: int(0, 1_000_000_000).default(1000),
     PROJECTION_LAG_MAX_SECONDS: int(0, 86_400).default(60),
     SHUTDOWN_TIMEOUT_MS: int(100, 600_000).default(10_000),
@@ -92,6 +94,9 @@ export interface Config {
     /** A connection on which the client owes bytes (or does not read) for this long is closed. */
     idleTimeoutMs: number;
     maxConnections: number;
+    /** 0: no minimum. */
+    minBodyBytesPerSecond: number;
+    bodyRateWindowMs: number;
   };
   mongo: { uri: string; dbName: string };
   redis: {
@@ -247,6 +252,8 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       requestTimeoutMs: env.HTTP_REQUEST_TIMEOUT_MS,
       idleTimeoutMs: env.HTTP_IDLE_TIMEOUT_MS,
       maxConnections: env.HTTP_MAX_CONNECTIONS,
+      minBodyBytesPerSecond: env.HTTP_MIN_BODY_BYTES_PER_SECOND,
+      bodyRateWindowMs: env.HTTP_BODY_RATE_WINDOW_MS,
     },
     mongo: { uri: env.MONGODB_URI, dbName: env.MONGODB_DB },
     redis: redisSettings(env),

@@ -32,6 +32,11 @@ export class InvalidRowsError extends ValidationError {
   }
 }
 
+/** The request body arrived slower than HTTP_MIN_BODY_BYTES_PER_SECOND. */
+export class RequestTooSlowError extends AppError {
+  readonly code = 'RequestTimeout';
+}
+
 /** The client went away before its request body arrived in full. */
 export class RequestAbortedError extends AppError {
   readonly code = 'RequestAborted';

@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import multer from 'multer';
 import { z } from 'zod';
@@ -10,6 +11,7 @@ import {
   PayloadTooLargeError,
   RateLimitedError,
   RequestAbortedError,
+  RequestTooSlowError,
   ServiceBusyError,
   UnauthorizedError,
   UnsupportedMediaTypeError,
@@ -28,7 +30,7 @@ export const ErrorResponse = z
     // would make Swagger UI show "ValidationError" under every status that lacks one.
     error: z.string().meta({
       description:
-        'Stable machine-readable code: ValidationError, RequestAborted, Unauthorized, Forbidden, NotFound, PayloadTooLarge, UnsupportedMediaType, TooManyRequests, ServiceUnavailable, InternalError',
+        'Stable machine-readable code: ValidationError, RequestAborted, Unauthorized, Forbidden, NotFound, RequestTimeout, PayloadTooLarge, UnsupportedMediaType, TooManyRequests, ServiceUnavailable, InternalError',
     }),
     message: z.string().meta({ description: 'Human-readable explanation, safe to show' }),
     details: z.unknown().optional().meta({ description: 'Structured context, e.g. the invalid fields' }),
@@ -69,6 +71,7 @@ function mapError(error: unknown): Mapped {
     if (error instanceof UnauthorizedError) return { status: 401, body };
     if (error instanceof ForbiddenError) return { status: 403, body };
     if (error instanceof NotFoundError) return { status: 404, body };
+    if (error instanceof RequestTooSlowError) return { status: 408, body };
     if (error instanceof PayloadTooLargeError) return { status: 413, body };
     if (error instanceof UnsupportedMediaTypeError) return { status: 415, body };
     if (error instanceof RateLimitedError) {
@@ -175,6 +178,15 @@ export function errorResponder(logger: Logger): ErrorRequestHandler {
     for (const [name, value] of Object.entries(mapped.headers ?? {})) res.setHeader(name, value);
     res.status(mapped.status).json(mapped.body);
   };
+}
+
+/** Answers `error` outside Express's routing (a limit the HTTP server itself enforces, http/server). */
+export function answerError(res: ServerResponse, error: unknown): void {
+  const mapped = mapError(error);
+  for (const [name, value] of Object.entries(mapped.headers ?? {})) res.setHeader(name, value);
+  res.statusCode = mapped.status;
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.end(JSON.stringify(mapped.body));
 }
 
 export const notFoundResponder: RequestHandler = (req, _res, next) => {

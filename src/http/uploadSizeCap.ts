@@ -6,7 +6,8 @@ import { PayloadTooLargeError } from '../errors';
  * at its size limit, but it answers an error only once the client has sent the whole body (so the
  * client does not see a reset), and after an early CSV error it went on reading and discarding
  * everything (a 64 MiB file of zeros was read to its last byte). So the route answers 413 once the
- * file or the body passes the cap (with `Connection: close`, see http/uploads).
+ * file or the body passes the cap, with `Connection: close`; the server then drops what the client
+ * still sends for a bounded while only (lingering close, http/server).
  */
 
 /** Room for the multipart envelope around the file: part headers, boundaries, the few small fields. */

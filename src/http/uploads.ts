@@ -201,14 +201,23 @@ export function countRejected(metrics: UploadMetrics, error: unknown): void {
 
 const MAX_FILE_NAME = 1024;
 
-/** The name kept with the batch: control characters (NUL cannot be stored everywhere) become "_". */
+/** Control, format (zero-width, bidi), line and paragraph separator characters. */
+const HIDDEN_IN_NAME = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu;
+
+/**
+ * The name kept with the batch and shown by the API, the web UI and the logs. Characters that do
+ * not show or that reorder the text around them are written as `\uXXXX`, as in row errors: a bidi
+ * override would show "invoice\u202Evsc.exe" as "invoiceexe.csv", and NUL cannot be stored
+ * everywhere.
+ */
 function storedFileName(name: string): string {
-  let kept = '';
-  for (const char of name.slice(0, MAX_FILE_NAME)) {
-    const code = char.codePointAt(0) ?? 0;
-    kept += code < 0x20 || code === 0x7f ? '_' : char;
-  }
-  return kept;
+  return Array.from(name.normalize('NFC'))
+    .slice(0, MAX_FILE_NAME)
+    .join('')
+    .replace(
+      HIDDEN_IN_NAME,
+      (char) => `\\u${(char.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`,
+    );
 }
 
 export function uploadsRouter(deps: UploadsDeps): Router {
@@ -221,6 +230,9 @@ export function uploadsRouter(deps: UploadsDeps): Router {
   );
   const single = multer({
     storage,
+    // A filename without a charset (filename="Übersicht.csv") is sent as UTF-8 by browsers, curl
+    // and fetch; busboy's default reads it as latin1 and stores "Ãbersicht.csv".
+    defParamCharset: 'utf8',
     limits: { fileSize: deps.maxBytes, files: 1, fields: 10, parts: 12, fieldSize: 64 * 1024 },
   }).single(UPLOAD_FIELD);
 
@@ -251,7 +263,8 @@ export function uploadsRouter(deps: UploadsDeps): Router {
       refusals.delete(req);
       next(error);
     };
-    // Node closes the socket once this answer is out, so nothing more of the body is read.
+    // The connection closes after this answer; the rest of the body is only read and dropped for a
+    // bounded while (http/server), so that the client sees the answer.
     const refuse = (): void => {
       res.setHeader('Connection', 'close');
       settle(uploadTooLarge(deps.maxBytes));

@@ -1,7 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import { filePartHeader, multipartEnd, streamUpload } from '../support/rawUpload';
 import { startTestService, type TestService } from '../support/testService';
-import { csvOfRows } from '../support/uploads';
+import { csvOfRows, uploadCsv } from '../support/uploads';
 import { waitFor } from '../support/waitFor';
 
 const IDLE_MS = 3000;
@@ -58,6 +58,8 @@ describe('slow clients', () => {
         HTTP_HEADERS_TIMEOUT_MS: '2000',
         HTTP_IDLE_TIMEOUT_MS: String(IDLE_MS),
         HTTP_REQUEST_TIMEOUT_MS: '120000',
+        // Far below the steady upload's pace, even on a loaded machine.
+        HTTP_MIN_BODY_BYTES_PER_SECOND: '100',
       },
     });
   });
@@ -84,6 +86,16 @@ describe('slow clients', () => {
     socket.write(filePartHeader());
     socket.write(csvOfRows(100));
     await within(CUT_OFF_WITHIN_MS, 'stalled body', closedByServer(socket));
+  });
+
+  it('cuts off a POST /api/events body that stalls (read by async iteration, it looked paused by us)', async () => {
+    const socket = await openSocket(service.baseUrl);
+    socket.write(
+      'POST /api/events HTTP/1.1\r\nHost: ems\r\nContent-Type: application/x-ndjson\r\n' +
+        `Content-Length: ${1024 * 1024}\r\n\r\n`,
+    );
+    socket.write('{"userId":"u1","eventType":"click","timestamp":"2024-01-15T10:00:00Z"}\n');
+    await within(CUT_OFF_WITHIN_MS, 'stalled events body', closedByServer(socket));
   });
 
   it('lets a slow but steady upload finish, long after the idle timeout', async () => {
@@ -152,5 +164,85 @@ describe('the connection cap', () => {
       'a connection to be accepted again',
     );
     expect(status).toBe(200);
+  });
+});
+
+/** The start of a CSV upload or of a POST /api/events body, then a byte now and then. */
+const TRICKLES = {
+  upload: {
+    head: 'POST /api/uploads HTTP/1.1\r\nHost: ems\r\nContent-Type: multipart/form-data; boundary=ems-test-boundary\r\n',
+    start: () => Buffer.concat([filePartHeader(), Buffer.from('userId,eventType,timestamp\n')]),
+    byte: 'u',
+  },
+  events: {
+    head: 'POST /api/events HTTP/1.1\r\nHost: ems\r\nContent-Type: application/x-ndjson\r\n',
+    start: () => Buffer.from('{"userId":"u1","eventType":"click","timestamp":"2024-01-15T10:00:00Z"}\n'),
+    byte: '\n',
+  },
+};
+
+/** Sends the start of a body, then one byte every `everyMs`; resolves with what the server answered. */
+function trickle(
+  baseUrl: string,
+  kind: keyof typeof TRICKLES,
+  everyMs: number,
+): Promise<{ status: number; body: string }> {
+  const { head, start, byte } = TRICKLES[kind];
+  return openSocket(baseUrl).then(
+    (socket) =>
+      new Promise((resolve) => {
+        let answer = '';
+        socket.setEncoding('utf8');
+        socket.on('data', (text: string) => (answer += text));
+        socket.on('error', () => undefined);
+        socket.write(`${head}Content-Length: ${1024 * 1024}\r\n\r\n`);
+        socket.write(start());
+        const timer = setInterval(() => {
+          if (!socket.destroyed) socket.write(byte);
+        }, everyMs);
+        socket.once('close', () => {
+          clearInterval(timer);
+          const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1] ?? 0);
+          resolve({ status, body: answer.slice(answer.indexOf('\r\n\r\n') + 4) });
+        });
+      }),
+  );
+}
+
+describe('the minimum body rate', () => {
+  let service: TestService;
+  const SLOTS = 2;
+
+  beforeAll(async () => {
+    // The idle and request timeouts far beyond CUT_OFF_WITHIN_MS: a byte every 500 ms never trips
+    // them, so only the minimum rate can free the slots in time.
+    service = await startTestService({
+      workers: false,
+      env: {
+        MAX_CONCURRENT_UPLOADS: String(SLOTS),
+        HTTP_MIN_BODY_BYTES_PER_SECOND: '200',
+        HTTP_BODY_RATE_WINDOW_MS: '2000',
+        HTTP_IDLE_TIMEOUT_MS: '300000',
+        HTTP_REQUEST_TIMEOUT_MS: '600000',
+      },
+    });
+  });
+  afterAll(async () => {
+    await service.stop();
+  });
+
+  it('cuts trickling uploads with 408 and frees their slots for a normal upload', async () => {
+    // The two routes share the upload slots.
+    const trickles = (['upload', 'events'] as const).map((kind) => trickle(service.baseUrl, kind, 500));
+    const answers = await within(CUT_OFF_WITHIN_MS, 'trickling uploads', Promise.all(trickles));
+    for (const answer of answers) {
+      expect(answer.status).toBe(408);
+      expect(JSON.parse(answer.body)).toMatchObject({
+        error: 'RequestTimeout',
+        message: expect.stringMatching(/HTTP_MIN_BODY_BYTES_PER_SECOND/) as unknown,
+      });
+    }
+    const reply = await uploadCsv(service.baseUrl, csvOfRows(10));
+    expect(reply).toMatchObject({ status: 201, body: { totalEvents: 10 } });
   });
 });

@@ -220,7 +220,7 @@ describe('POST /api/uploads', () => {
     const named = await post(part("filename*=UTF-8''a%00b%0Ac.csv"));
     expect(named.status).toBe(201);
     const record = await service.runtime.eventLog.findByKey(batchKeys.uploaded(String(named.body.batchId)));
-    expect(record?.data).toMatchObject({ fileName: 'a_b_c.csv', newEvents: 1 });
+    expect(record?.data).toMatchObject({ fileName: 'a\\u0000b\\u000Ac.csv', newEvents: 1 });
   });
 
   it('lists the first 100 errors and stops checking there, saying so', async () => {
