@@ -115,7 +115,7 @@ export async function openRuntime(config: Config, logger: Logger): Promise<Runti
   }
   const redis = createRedis(config.redis.target, 'request');
   redis.on('error', (err: Error) => {
-    logger.debug('redis connection error', { err: err.message });
+    logger.debug('redis connection error', { err });
   });
   if (!(await waitUntilReady(redis, REDIS_START_WAIT_MS))) {
     logger.warn('Redis is not reachable yet; requests that need it answer 503 until it is');
@@ -124,7 +124,7 @@ export async function openRuntime(config: Config, logger: Logger): Promise<Runti
   const projectionsQueue = createProjectionsQueue(redis, config.redis.queuePrefix);
   for (const queue of [processingQueue, projectionsQueue] as Queue[]) {
     queue.on('error', (err: Error) => {
-      logger.debug('queue producer error', { queue: queue.name, err: err.message });
+      logger.debug('queue producer error', { queue: queue.name, err });
     });
   }
   // A lost wake-up only delays the read models until the projectors' next poll.
@@ -144,12 +144,12 @@ export async function openRuntime(config: Config, logger: Logger): Promise<Runti
   const metrics = createServiceMetrics({
     queueDepth: () =>
       readQueueDepth().catch((err: unknown) => {
-        logger.warn('queue depth unavailable for metrics', { err: String(err) });
+        logger.warn('queue depth unavailable for metrics', { err });
         return undefined;
       }),
     projectionLag: () =>
       withTimeout(SCRAPE_TIMEOUT_MS, () => lagWatch.sample()).catch((err: unknown) => {
-        logger.warn('projection lag unavailable for metrics', { err: String(err) });
+        logger.warn('projection lag unavailable for metrics', { err });
         return undefined;
       }),
   });
@@ -197,7 +197,7 @@ function appDeps(runtime: Runtime): AppDeps {
       if (removed > 0) logger.info('removed spool files left by stopped uploads', { removed });
     })
     .catch((error: unknown) => {
-      logger.warn('could not look for old spool files', { err: String(error) });
+      logger.warn('could not look for old spool files', { err: error });
     });
   // One cache for every metrics answer, so its bound in bytes holds for all of them.
   const cache = createAnswerCache({

@@ -39,7 +39,7 @@ async function openRuntimeWhenReachable(config: Config, logger: Logger): Promise
     } catch (error) {
       if (!isMongoUnavailable(error) || Date.now() > deadline) throw error;
       logger.warn('MongoDB is not reachable yet; trying again', {
-        err: error instanceof Error ? error.message : error,
+        err: error,
       });
       await sleep(1000);
     }
@@ -82,7 +82,7 @@ async function main(): Promise<void> {
       error instanceof BrokenCollectionError
         ? 'cannot start: a collection is broken'
         : 'cannot connect to MongoDB at start-up',
-      { err: error instanceof Error ? error.message : error },
+      { err: error },
     );
     process.exit(1);
   }

@@ -139,6 +139,12 @@ export function noteForRejectionLog(res: Response, fields: Record<string, unknow
 
 export function errorResponder(logger: Logger): ErrorRequestHandler {
   return (error: unknown, req, res, _next) => {
+    if (req.readableAborted) {
+      // The client went away while sending: nobody is left to answer, and nothing failed on our side.
+      logger.info('request abandoned by the client', { method: req.method, path: req.path });
+      res.destroy();
+      return;
+    }
     const mapped = mapError(error);
     if (error instanceof ServiceBusyError) {
       // Load, not a fault: the client was told to retry, and nothing is down.

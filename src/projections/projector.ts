@@ -182,7 +182,7 @@ export function createProjector(deps: ProjectorDeps, projection: Projection) {
       if (deps.recover === undefined) throw error;
       deps.logger.error('the read model cannot be written any more; rebuilding it into a fresh version', {
         projection: projection.name,
-        err: error instanceof Error ? error.message : String(error),
+        err: error,
       });
       await recordProjectionRecovering(deps.db, projection.name, 'rebuilding into a fresh version');
       await deps.recover(projection);

@@ -84,14 +84,14 @@ export function startChunkWorker(deps: ChunkWorkerDeps): { close(): Promise<void
     void (async () => {
       // Only a job that ended in the failed set is a failure of the chunk; others are retries.
       if ((await job.getState()) !== 'failed') return;
-      deps.logger.warn('chunk job failed for good', { jobId: job.id, err: error.message });
+      deps.logger.warn('chunk job failed for good', { jobId: job.id, err: error });
       await recordChunkFailure(deps.eventLog, job);
     })().catch((err: unknown) => {
       deps.logger.error('could not record a chunk failure; the sweep will retry', { err });
     });
   });
   worker.on('error', (err) => {
-    deps.logger.error('chunk worker error', { err: err.message });
+    deps.logger.error('chunk worker error', { err });
   });
 
   let sweeping = false;
@@ -101,7 +101,7 @@ export function startChunkWorker(deps: ChunkWorkerDeps): { close(): Promise<void
     sweepFailedChunks(deps.queue, deps.eventLog)
       .then(() => deps.requeueLostChunks())
       .catch((err: unknown) => {
-        deps.logger.warn('queue sweep did not finish; will try again', { err: String(err) });
+        deps.logger.warn('queue sweep did not finish; will try again', { err });
       })
       .finally(() => {
         sweeping = false;

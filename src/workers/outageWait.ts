@@ -45,7 +45,7 @@ export async function waitOutOutage(
     );
   }
   if (since === undefined) {
-    deps.logger.warn('chunk job waits for the database to come back', { jobId: job.id, err: message });
+    deps.logger.warn('chunk job waits for the database to come back', { jobId: job.id, err: error });
     await job.updateData({ ...job.data, unavailableSince: now });
   }
   const waited = since === undefined ? 0 : now - since;

@@ -60,7 +60,7 @@ export function startProjectionWorker(deps: ProjectionWorkerDeps): { close(): Pr
     concurrency: 1,
   });
   worker.on('error', (err) => {
-    deps.logger.error('projection worker error', { err: err.message });
+    deps.logger.error('projection worker error', { err });
   });
 
   const tick = (): void => {

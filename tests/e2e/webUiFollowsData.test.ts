@@ -169,8 +169,10 @@ describe('web UI that follows the data', () => {
       `The file (${Buffer.byteLength(bigCsv)} B) is larger than the server's upload limit of 300 B (413).`,
     );
     expect(await focusedId(page)).toBe('upload-notice');
-    // The refused one counted against the limit of 1 a minute: the next is a 429.
+    // The refused one gave its count back; the accepted one takes the limit of 1 a minute: the next is a 429.
     await upload('small.csv', 'userId,eventType,timestamp\nu1,click,2024-01-15T10:00:00Z\n');
+    expect(await page.locator('#upload-result [data-outcome]').getAttribute('data-outcome')).toBe('uploaded');
+    await upload('small-again.csv', 'userId,eventType,timestamp\nu2,click,2024-01-15T10:00:00Z\n');
     expect(await page.locator('#upload-result [data-outcome]').getAttribute('data-status')).toBe('429');
     const button = page.locator('#upload-button');
     expect(await button.isDisabled()).toBe(true);

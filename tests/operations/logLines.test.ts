@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import { buildProjectors, projectionsOf } from '../../src/compose';
 import { rebuildProjections } from '../../src/projections/rebuild';
 import { damageChunk } from '../support/damageChunk';
@@ -133,5 +134,30 @@ describe('operation log lines', () => {
     expect(mine()).toHaveLength(1);
     expect(mine()[0]).toMatchObject({ fileName: 'broken.csv', totalEvents: 4 });
     expect(mine()[0]?.['failedReason']).toMatch(/Chunk 1 of this batch/);
+  });
+
+  it('logs a body the client abandoned as abandoned, not as a failed request', async () => {
+    const { port } = new URL(service.baseUrl);
+    const req = request({
+      host: '127.0.0.1',
+      port,
+      method: 'POST',
+      path: '/api/events',
+      headers: { 'Content-Type': 'application/x-ndjson', 'Content-Length': '100000' },
+    });
+    req.on('error', () => undefined);
+    req.write('{"userId":"u1","eventType":"click","timestamp":"2024-01-15T10:00:00Z"}\n');
+    const abandoned = () => named('request abandoned by the client');
+    // Part of the body is sent, then the client goes away.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    req.destroy();
+    await waitFor(
+      () => Promise.resolve(abandoned()),
+      (found) => found.length > 0,
+      20_000,
+      'abandoned request logged',
+    );
+    expect(abandoned()[0]).toMatchObject({ method: 'POST', path: '/api/events' });
+    expect(lines.filter((l) => l['message'] === 'request failed')).toEqual([]);
   });
 });

@@ -152,7 +152,7 @@ export class StoreLeases {
         renewing = true;
         renew()
           .catch((error: unknown) => {
-            logger.debug('store lease renewal failed', { epoch, err: String(error) });
+            logger.debug('store lease renewal failed', { epoch, err: error });
           })
           .finally(() => {
             renewing = false;

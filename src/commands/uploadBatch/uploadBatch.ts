@@ -157,7 +157,7 @@ export function createUploadBatch(deps: UploadBatchDeps): UploadBatch {
           .close(batchId)
           .then(() => sessions.forgetCommit(batchId))
           .catch((error: unknown) => {
-            logger.warn('could not close a committed upload session', { batchId, err: String(error) });
+            logger.warn('could not close a committed upload session', { batchId, err: error });
           });
         logger.info('batch uploaded', { batchId, totalRows: input.totalRows, newEvents, duplicates });
         return { batchId, newEvents, duplicates };
