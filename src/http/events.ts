@@ -128,7 +128,7 @@ export const eventsRoutes = {
       403: sharedResponse('Forbidden'),
       413: {
         description:
-          'Body larger than MAX_UPLOAD_BYTES; the server stops reading at the limit and closes the connection',
+          'Body larger than MAX_UPLOAD_BYTES; the server answers at the limit, reads and discards the rest of the body for a bounded time, then closes the connection',
         content: { 'application/json': { schema: ErrorResponse, example: eventsExamples.tooLarge } },
       },
       415: {
@@ -136,6 +136,7 @@ export const eventsRoutes = {
           'Content-Type is neither application/x-ndjson nor application/json, its charset is not UTF-8, or Content-Encoding is other than gzip or deflate',
         content: { 'application/json': { schema: ErrorResponse, example: eventsExamples.unsupported } },
       },
+      408: sharedResponse('RequestTimeout'),
       429: sharedResponse('TooManyRequests'),
       503: sharedResponse('ServiceUnavailable'),
     },

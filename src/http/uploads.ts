@@ -144,6 +144,7 @@ export const uploadRoutes = {
       },
       403: sharedResponse('Forbidden'),
       413: sharedResponse('PayloadTooLarge'),
+      408: sharedResponse('RequestTimeout'),
       429: sharedResponse('TooManyRequests'),
       503: sharedResponse('ServiceUnavailable'),
     },

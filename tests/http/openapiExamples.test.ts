@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { buildOpenApi } from '../../src/compose';
 import { errorExamples } from '../../src/http/openapi/examples';
 import { damageChunk } from '../support/damageChunk';
@@ -59,7 +60,10 @@ describe('OpenAPI examples', () => {
 
   beforeAll(async () => {
     // Default settings, which the examples describe, but for what tests need to observe quickly.
-    service = await startTestService({ env: { UPLOAD_RATE_LIMIT: '10', PROJECTION_POLL_MS: '300' } });
+    // A short rate window, so that the trickled body below is cut (408) in seconds.
+    service = await startTestService({
+      env: { UPLOAD_RATE_LIMIT: '10', PROJECTION_POLL_MS: '300', HTTP_BODY_RATE_WINDOW_MS: '1000' },
+    });
     redis = await startPrivateRedis();
     outage = await startTestService({ env: { REDIS_URL: redis.url, PROJECTION_POLL_MS: '300' } });
   });
@@ -172,6 +176,10 @@ describe('OpenAPI examples', () => {
     });
     record('POST /api/events 413', { status: eventsTooLarge.status, body: eventsTooLarge.body });
 
+    for (const path of ['/api/uploads', '/api/events']) {
+      record(`POST ${path} 408`, await trickle(base, path));
+    }
+
     // A second batch whose only chunk cannot be counted, for the dead-letter queue.
     const broken = await uploadCsv(base, EVENTS_CSV.replace(/^u(\d),/gm, 'x$1,'));
     expect(broken).toMatchObject({ status: 201, body: { totalEvents: 3 } });
@@ -260,6 +268,13 @@ describe('OpenAPI examples', () => {
       const reply = seen.get(key ?? '');
       const [, , status] = (key ?? '').split(' ');
       let real = withExampleVolatiles(reply?.body, example);
+      if (key?.endsWith(' 408') === true) {
+        const rate = /arrived at \d+ bytes\/s/.exec((example as { message: string }).message)?.[0] ?? '';
+        real = {
+          ...(real as object),
+          message: (real as { message: string }).message.replace(/arrived at \d+ bytes\/s/, rate),
+        };
+      }
       if (key === 'POST /api/uploads 429') {
         const wait = (example as { retryAfter: number }).retryAfter;
         real = {
@@ -323,3 +338,27 @@ describe('OpenAPI request examples', () => {
     expect(answers).toEqual(requests.map((r) => `${r.key}: ok`));
   }, 120_000);
 });
+
+/** A request whose body stops after a few bytes: the server cuts it with 408 once a rate window has passed. */
+function trickle(base: string, path: string): Promise<Reply> {
+  const { hostname, port } = new URL(base);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname);
+    let text = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      text += chunk;
+    });
+    socket.on('error', reject);
+    socket.on('close', () => {
+      const [head = '', body = ''] = text.split('\r\n\r\n');
+      const status = Number(/^HTTP\/1\.1 (\d+)/.exec(head)?.[1] ?? 0);
+      resolve({ status, body: body === '' ? null : (JSON.parse(body) as unknown) });
+    });
+    const type = path === '/api/events' ? 'application/x-ndjson' : 'multipart/form-data; boundary=b';
+    socket.write(
+      `POST ${path} HTTP/1.1\r\nHost: ${hostname}\r\nContent-Type: ${type}\r\n` +
+        'Content-Length: 100000\r\nConnection: close\r\n\r\n--b\r\n',
+    );
+  });
+}

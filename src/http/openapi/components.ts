@@ -66,13 +66,17 @@ export const sharedResponses = {
     'Sent by a browser for a page on another site (Origin / Sec-Fetch-Site) whose origin CORS_ORIGINS does not list',
   ),
   NotFound: errorResponse('NotFound', 'No such resource or route'),
+  RequestTimeout: errorResponse(
+    'RequestTimeout',
+    'The body arrived slower than HTTP_MIN_BODY_BYTES_PER_SECOND over a window of HTTP_BODY_RATE_WINDOW_MS; nothing was stored and the connection is closed',
+  ),
   PayloadTooLarge: errorResponse(
     'PayloadTooLarge',
-    'File larger than MAX_UPLOAD_BYTES (the message names the limit); the server stops reading at the limit and closes the connection',
+    'File larger than MAX_UPLOAD_BYTES (the message names the limit); the server answers at the limit, reads and discards the rest of the body for a bounded time (so that every client sees this answer), then closes the connection',
   ),
   TooManyRequests: errorResponse(
     'TooManyRequests',
-    'Rate limit exceeded; retry after `retryAfter` seconds',
+    'Rate limit exceeded (UPLOAD_RATE_LIMIT accepted uploads and event posts a minute per client; a refused one gives its count back, and every attempt counts against ten times that); retry after `retryAfter` seconds',
     { 'Retry-After': retryAfter, ...rateLimitHeaders },
     RateLimitedResponse,
   ),
@@ -80,7 +84,8 @@ export const sharedResponses = {
     'ServiceUnavailable',
     'MongoDB or Redis is unavailable (`ServiceUnavailable`), or the server is at one of its own limits ' +
       '(`ServiceBusy`: MAX_CONCURRENT_UPLOADS uploads at once, or an upload waited UPLOAD_STORE_WAIT_MS ' +
-      'for its turn to store); retry after Retry-After seconds',
+      'for its turn to store, or SERIES_MAX_COLD uncached series being computed with SERIES_MAX_COLD_WAITING ' +
+      'more waiting); retry after Retry-After seconds',
     { 'Retry-After': retryAfter },
   ),
   InternalError: errorResponse('InternalError', 'Unexpected failure; the body never contains internals'),

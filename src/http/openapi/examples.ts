@@ -21,6 +21,11 @@ export const errorExamples = {
       'To allow a site you trust, add its origin to CORS_ORIGINS.',
   },
   NotFound: { error: 'NotFound', message: `Batch ${EXAMPLE_BATCH_ID} not found` },
+  RequestTimeout: {
+    error: 'RequestTimeout',
+    message:
+      'The request body arrived at 3 bytes/s, below the minimum of 1024 bytes/s (HTTP_MIN_BODY_BYTES_PER_SECOND); send it again over a faster link',
+  },
   PayloadTooLarge: {
     error: 'PayloadTooLarge',
     message:
