@@ -37,15 +37,30 @@ function records(world: World, type: string): Promise<LogRecord[]> {
 }
 
 /**
+ * One process call that took effect: a 503 or no answer (a dependency still coming back) did
+ * nothing, so the call is made again, as a client would; any other refusal fails the run.
+ */
+export async function processBatch(world: World, batchId: string): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const reply = await world.call('POST', `/api/batches/${batchId}/process`);
+    if (reply.status >= 200 && reply.status < 300) return;
+    if ((reply.status !== 503 && reply.status !== 0) || Date.now() > deadline)
+      throw new Error(
+        `POST /api/batches/${batchId}/process answered ${reply.status}: ${JSON.stringify(reply.body)}`,
+      );
+    await sleep(500);
+  }
+}
+
+/**
  * Waits until every batch is completed. A batch that no process call reached (an upload killed
  * after its commit, or a scenario that only uploads) is processed once; a batch seen failed fails
  * the run at once.
  */
 export async function processToCompletion(world: World, batchIds: readonly string[]): Promise<void> {
   const started = new Set((await records(world, 'BatchProcessingStarted')).map((r) => r.data.batchId));
-  for (const batchId of batchIds) {
-    if (!started.has(batchId)) await world.call('POST', `/api/batches/${batchId}/process`);
-  }
+  for (const batchId of batchIds) if (!started.has(batchId)) await processBatch(world, batchId);
   await waitCompleted(world, batchIds, BATCH_TIMEOUT_MS);
 }
 

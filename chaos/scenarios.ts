@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { checkEverything, metricsMatch, seriesMatch, waitCompleted } from './checks';
+import { checkEverything, metricsMatch, processBatch, seriesMatch, waitCompleted } from './checks';
 import { csvFile, prng, rowsOf, type CsvFile } from './workload';
 import type { Server, World } from './world';
 
@@ -108,7 +108,7 @@ async function processedAfter(world: World, batchIds: readonly string[], at: num
 }
 
 async function processAll(world: World, batchIds: readonly string[]): Promise<void> {
-  for (const id of batchIds) await world.call('POST', `/api/batches/${id}/process`);
+  for (const id of batchIds) await processBatch(world, id);
 }
 
 function files(size: number, seed: number, count: number, overlap = 0.5): CsvFile[] {
