@@ -332,9 +332,9 @@ export const SCENARIOS: Scenario[] = [
     // clock spread over about as long, each while chunks are still left, on chunks long enough
     // to be running when it strikes.
     name: 'worker killed mid-processing, 7 times',
-    env: { WORKER_CONCURRENCY: '2', EVENTS_PER_JOB: '500' },
+    env: { WORKER_CONCURRENCY: '1', EVENTS_PER_JOB: '500' },
     async run(world, size, seed) {
-      const list = files(size, seed, 3);
+      const list = files(size, seed, 4, 0.25);
       const ids = await uploadAll(world, list);
       await processAll(world, ids);
       if ((await whenProcessing(world, ids)) === undefined)
