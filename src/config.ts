@@ -49,6 +49,8 @@ const envSchema = z
     WORKER_CONCURRENCY: int(1, 1000).default(10),
     PROJECTION_POLL_MS: int(100, 3_600_000).default(2000),
     PROCESSING_SWEEP_MS: int(100, 3_600_000).default(15_000),
+    PROCESSING_OUTAGE_WAIT_MS: int(0, 86_400_000).default(600_000),
+    PROCESSING_MAX_STALLS: int(0, 1000).default(20),
     METRICS_CACHE_MS: int(0, 3_600_000).default(1000),
     TRUST_PROXY: bool.default(false),
     CORS_ORIGINS: z.string().default(''),
@@ -115,6 +117,10 @@ export interface Config {
     projectionPollMs: number;
     /** How often workers compare the queue with the log (lost jobs, unrecorded failures). */
     sweepIntervalMs: number;
+    /** How long a chunk job waits for an unreachable database, without spending attempts, before it fails. */
+    outageWaitMs: number;
+    /** Times a chunk job may lose its worker (killed, stalled) before it fails for good. */
+    maxStalls: number;
   };
   /** How long GET /api/metrics reuses a day's answer (0 = never). */
   metricsCacheMs: number;
@@ -248,6 +254,8 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       workerConcurrency: env.WORKER_CONCURRENCY,
       projectionPollMs: env.PROJECTION_POLL_MS,
       sweepIntervalMs: env.PROCESSING_SWEEP_MS,
+      outageWaitMs: env.PROCESSING_OUTAGE_WAIT_MS,
+      maxStalls: env.PROCESSING_MAX_STALLS,
     },
     metricsCacheMs: env.METRICS_CACHE_MS,
     healthTimeoutMs: env.HEALTH_TIMEOUT_MS,

@@ -10,6 +10,8 @@ export const ChunkJobData = z.object({
   chunk: z.number().int().nonnegative(),
   round: z.number().int().positive(),
   correlationId: z.string().min(1),
+  /** When an unreachable database first stopped this job (see outageWait); unset while it runs well. */
+  unavailableSince: z.number().int().optional(),
 });
 export type ChunkJobData = z.infer<typeof ChunkJobData>;
 

@@ -4,6 +4,7 @@ import { batchKeys, batchStream } from '../events/batchHistory';
 import type { EventLog } from '../events/eventLog';
 import { runWithCorrelationId, type Logger } from '../logging';
 import { ChunkJobData, PROCESSING_QUEUE } from './chunkJobs';
+import { waitOutOutage } from './outageWait';
 import type { ChunkOutcome, ProcessChunk } from './processChunk';
 
 export interface ChunkWorkerDeps {
@@ -21,6 +22,10 @@ export interface ChunkWorkerDeps {
    * log, and chunks of processing batches that have no job at all.
    */
   sweepIntervalMs: number;
+  /** See PROCESSING_OUTAGE_WAIT_MS. */
+  outageWaitMs: number;
+  /** See PROCESSING_MAX_STALLS. */
+  maxStalls: number;
 }
 
 const MAX_REASON = 2000;
@@ -54,21 +59,24 @@ export async function sweepFailedChunks(queue: Queue<ChunkJobData>, eventLog: Ev
 export function startChunkWorker(deps: ChunkWorkerDeps): { close(): Promise<void> } {
   const worker = new Worker<ChunkJobData, ChunkOutcome>(
     PROCESSING_QUEUE,
-    (job) => {
+    (job, token) => {
       const correlationId =
         typeof job.data.correlationId === 'string' ? job.data.correlationId : `job-${job.id ?? ''}`;
-      return runWithCorrelationId(correlationId, () => deps.processChunk(job.data));
+      return runWithCorrelationId(correlationId, () =>
+        deps.processChunk(job.data).catch((error: unknown) => waitOutOutage(deps, job, token, error)),
+      );
     },
     {
       connection: deps.connection,
       prefix: deps.prefix,
       concurrency: deps.concurrency,
       // A job whose worker died is back in the queue within about 20 s, not BullMQ's 30 + 30 s; a
-      // job still running renews its lock every 7.5 s, and may be taken for stalled twice (a
-      // loaded machine) before it fails: running a chunk twice appends nothing new.
+      // job still running renews its lock every 7.5 s. A stall is the worker's death, not the
+      // job's fault, and a chunk run twice appends nothing new: only a job that loses its worker
+      // more than `maxStalls` times (one that kills the worker itself) fails for good.
       lockDuration: 15_000,
       stalledInterval: 5000,
-      maxStalledCount: 2,
+      maxStalledCount: deps.maxStalls,
     },
   );
   worker.on('failed', (job, error) => {

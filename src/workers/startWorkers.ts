@@ -39,6 +39,8 @@ export function startWorkers(deps: WorkerDeps): RunningWorkers {
     logger,
     requeueLostChunks: deps.requeueLostChunks,
     sweepIntervalMs: config.processing.sweepIntervalMs,
+    outageWaitMs: config.processing.outageWaitMs,
+    maxStalls: config.processing.maxStalls,
   });
   const projections = startProjectionWorker({
     connection,

@@ -1,10 +1,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { runningPid } from '../../src/localStack/daemons';
 import { freePort, portAnswers } from '../../src/localStack/ports';
-import { createDatabase, postgresUrl } from '../../src/localStack/postgres';
+import { createDatabase, postgresUrl, stopPostgres } from '../../src/localStack/postgres';
+import { serverFiles } from '../../src/localStack/servers';
+import { startStack } from '../../src/localStack/stack';
+import { removeTestStack, TEST_STACK_PREFIX } from './stack/testStacks';
 
 /**
  * A FerretDB or redis-server of a test's own, on its own port, so the test can stop and restart it
@@ -108,4 +112,54 @@ export function startPrivateRedis(): Promise<PrivateServer> {
     ],
     (port) => `redis://127.0.0.1:${port}`,
   );
+}
+
+/**
+ * A whole PostgreSQL cluster with FerretDB on it, of the test's own, so the test can stop and
+ * restart PostgreSQL under a running FerretDB (an outage FerretDB passes on as server errors)
+ * without disturbing the test files that share the throwaway stack.
+ */
+export async function startPrivatePostgresStack(): Promise<{
+  mongoUri: string;
+  stopPostgres(): Promise<void>;
+  startPostgres(): Promise<void>;
+  /** SIGSTOP or SIGCONT to FerretDB: while stopped, commands already sent hang without an error. */
+  signalFerretDb(signal: 'SIGSTOP' | 'SIGCONT'): void;
+  destroy(): Promise<void>;
+}> {
+  const dir = mkdtempSync(join(tmpdir(), TEST_STACK_PREFIX));
+  // Removed by the next run's clean-up if this one dies before its teardown.
+  writeFileSync(join(dir, 'owner.pid'), String(process.pid));
+  const options = {
+    dir,
+    ports: { mongo: 0, redis: 0, postgres: 0 },
+    ephemeral: true,
+    want: { mongo: true, redis: false },
+    root: resolve(__dirname, '..', '..'),
+  };
+  const state = await startStack(options);
+  const { mongo, postgres } = state.ports;
+  if (state.mongoUri === undefined || mongo === undefined || postgres === undefined) {
+    throw new Error('the private stack started without FerretDB');
+  }
+  const mongoUri = state.mongoUri;
+  const signalFerretDb = (signal: 'SIGSTOP' | 'SIGCONT'): void => {
+    const pid = runningPid(serverFiles(dir, 'ferretdb').pidFile);
+    if (pid === undefined) throw new Error('the private FerretDB is not running');
+    process.kill(pid, signal);
+  };
+  return {
+    mongoUri,
+    async stopPostgres() {
+      await stopPostgres(serverFiles(dir, 'postgres').pidFile);
+    },
+    async startPostgres() {
+      await startStack({ ...options, ports: { mongo, postgres, redis: 0 } });
+    },
+    signalFerretDb,
+    async destroy() {
+      signalFerretDb('SIGCONT');
+      await removeTestStack(dir);
+    },
+  };
 }

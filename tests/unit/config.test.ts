@@ -26,6 +26,8 @@ describe('loadConfig', () => {
       workerConcurrency: 10,
       projectionPollMs: 2000,
       sweepIntervalMs: 15_000,
+      outageWaitMs: 600_000,
+      maxStalls: 20,
     });
     expect(config.http.trustProxy).toBe(false);
     expect(config.http.corsOrigins).toEqual([]);
@@ -154,6 +156,8 @@ describe('loadConfig', () => {
       workerConcurrency: 3,
       projectionPollMs: 2000,
       sweepIntervalMs: 15_000,
+      outageWaitMs: 600_000,
+      maxStalls: 20,
     });
     expect(config.http.trustProxy).toBe(true);
     expect(config.http.corsOrigins).toEqual(['https://a.example', 'https://b.example']);

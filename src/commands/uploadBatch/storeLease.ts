@@ -74,11 +74,21 @@ export class StoreLeases {
    * Free once released, expired, or held by a process known to be dead, or by this very process
    * when none of its uploads holds it any more (one that failed with the database down could not
    * write its release; waiting out its lease would only delay the retry).
+   *
+   * An upload of this very process that still holds it keeps it past its expiry: on a loaded
+   * machine a renewal can land late, and then the recovery sweep or a waiting upload of the same
+   * process took the turn of an upload that was still storing and purged it just before it
+   * committed. The holder stops itself once its renewals stop landing (StoreLease.check), so only
+   * one stuck in a call that never returns keeps it, and that one loses it a lease length later.
    */
   isFree(doc: EpochDoc | null, now = Date.now()): boolean {
-    if (doc === null || doc.released || doc.until.getTime() < now) return true;
-    if (sameProcess(doc.holder, this.self)) return !heldHere.has(`${this.db}:${doc._id}`);
-    return holderState(doc.holder, this.self) === 'dead';
+    if (doc === null || doc.released) return true;
+    const until = doc.until.getTime();
+    if (sameProcess(doc.holder, this.self)) {
+      if (!heldHere.has(`${this.db}:${doc._id}`)) return true;
+      return until + this.leaseMs < now;
+    }
+    return until < now || holderState(doc.holder, this.self) === 'dead';
   }
 
   /** Takes the lease if it is free now; undefined when another upload holds it. */
