@@ -114,7 +114,7 @@ async function processAll(world: World, batchIds: readonly string[]): Promise<vo
 function files(size: number, seed: number, count: number, overlap = 0.5): CsvFile[] {
   const step = Math.floor(size * (1 - overlap));
   return Array.from({ length: count }, (_, i) =>
-    csvFile(`f${i}.csv`, rowsOf(i * step, size, seed, seed + i + 1)),
+    csvFile(`f${i}.csv`, rowsOf(i * step, size, seed + i + 1, seed)),
   );
 }
 
@@ -332,9 +332,10 @@ export const SCENARIOS: Scenario[] = [
     // clock spread over about as long, each while chunks are still left, on chunks long enough
     // to be running when it strikes.
     name: 'worker killed mid-processing, 7 times',
-    env: { WORKER_CONCURRENCY: '1', EVENTS_PER_JOB: '500' },
+    env: { WORKER_CONCURRENCY: '1', EVENTS_PER_JOB: '2000' },
     async run(world, size, seed) {
-      const list = files(size, seed, 4, 0.25);
+      // Six times the usual files: processing must outlast about 50 s of kills.
+      const list = files(size * 6, seed, 3, 0.25);
       const ids = await uploadAll(world, list);
       await processAll(world, ids);
       if ((await whenProcessing(world, ids)) === undefined)

@@ -45,11 +45,11 @@ export function rowAt(n: number, seed: number): Row {
   };
 }
 
-/** `count` rows numbered from `from`; about 5% of them appear twice in the file. */
-export function rowsOf(from: number, count: number, seed: number, fileSeed: number): Row[] {
+/** `count` rows numbered from `from` of run `runSeed`; about 5% of them appear twice in the file. */
+export function rowsOf(from: number, count: number, fileSeed: number, runSeed = 0): Row[] {
   const random = prng(fileSeed);
   const rows: Row[] = [];
-  for (let n = from; n < from + count; n++) rows.push(rowAt(n, seed));
+  for (let n = from; n < from + count; n++) rows.push(rowAt(n, runSeed));
   const repeats = Math.floor(count / 20);
   for (let i = 0; i < repeats; i++) {
     const row = rows[Math.floor(random() * count)];
