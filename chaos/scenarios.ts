@@ -328,9 +328,8 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     // The independent harness failed a batch with seven kills within 50 s ("job stalled more
-    // than allowable limit"): a killed job's lock outlives a quick kill, so the kills come on a
-    // clock spread over about as long, each while chunks are still left, on chunks long enough
-    // to be running when it strikes.
+    // than allowable limit"): the kills come on a clock, each while chunks are still left, on
+    // chunks long enough to be running when it strikes.
     name: 'worker killed mid-processing, 7 times',
     env: { WORKER_CONCURRENCY: '1', EVENTS_PER_JOB: '2000' },
     async run(world, size, seed) {
@@ -344,7 +343,7 @@ export const SCENARIOS: Scenario[] = [
       let lastKill = firstKill;
       let kills = 0;
       for (; kills < 7; kills++) {
-        if (kills > 0) await sleep(lastKill + 4000 + prng(seed ^ kills)() * 4000 - Date.now());
+        if (kills > 0) await sleep(lastKill + 1500 + prng(seed ^ kills)() * 2000 - Date.now());
         if ((await chunkProgress(world, ids)).left === 0) break;
         await world.workers.at(-1)?.kill();
         lastKill = Date.now();
