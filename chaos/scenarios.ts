@@ -262,7 +262,7 @@ export const SCENARIOS: Scenario[] = [
       let lastKill = firstKill;
       let kills = 0;
       for (; kills < 7; kills++) {
-        if (kills > 0) await sleep(lastKill + 1500 + prng(seed ^ kills)() * 2000 - Date.now());
+        if (kills > 0) await sleep(lastKill + 1000 + prng(seed ^ kills)() * 1500 - Date.now());
         if ((await chunkProgress(world, ids)).left === 0) break;
         await world.workers.at(-1)?.kill();
         lastKill = Date.now();
