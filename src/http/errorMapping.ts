@@ -118,6 +118,10 @@ function mapError(error: unknown): Mapped {
   return { status: 500, body: { error: 'InternalError', message: 'Something went wrong on our side' } };
 }
 
+function errorCode(error: unknown): unknown {
+  return typeof error === 'object' && error !== null && 'code' in error ? error.code : undefined;
+}
+
 /** A 4xx that Express or body-parser attached to an error about the request itself. */
 function isClientHttpError(error: unknown): error is { status: number } {
   return (
@@ -139,8 +143,9 @@ export function noteForRejectionLog(res: Response, fields: Record<string, unknow
 
 export function errorResponder(logger: Logger): ErrorRequestHandler {
   return (error: unknown, req, res, _next) => {
-    if (req.readableAborted) {
-      // The client went away while sending: nobody is left to answer, and nothing failed on our side.
+    if (req.readableAborted && errorCode(error) === 'ECONNRESET') {
+      // The client went away while sending (Node's 'aborted'): nobody is left to answer, and
+      // nothing failed on our side.
       logger.info('request abandoned by the client', { method: req.method, path: req.path });
       res.destroy();
       return;

@@ -88,7 +88,9 @@ export function bodyOf(req: Request, decoder: () => Transform | undefined, maxBy
 /** Counts the body's bytes as they are read and fails past the cap. */
 async function* capped(req: Request, maxBytes: number): AsyncGenerator<Buffer> {
   let seen = 0;
-  for await (const chunk of req) {
+  // Not destroyed when reading stops early (over the cap, or refused): destroying the request
+  // resets the connection before the client can read the answer; the server lingers instead.
+  for await (const chunk of req.iterator({ destroyOnReturn: false })) {
     const bytes = chunk as Buffer;
     seen += bytes.length;
     if (seen > maxBytes) throw bodyTooLarge(maxBytes);
