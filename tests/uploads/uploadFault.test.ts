@@ -23,6 +23,10 @@ describe('an upload when the database fails part-way', () => {
       env: {
         MONGODB_URI: ferret.url,
         UPLOAD_LEASE_MS: String(LEASE_MS),
+        // No background sweep: the failed upload has ended, so its process may clean up after it
+        // as soon as the database is back, and the leftovers this test hands to the re-upload
+        // would be gone before it starts.
+        UPLOAD_RECOVERY_INTERVAL_MS: '3600000',
         MAX_UPLOAD_BYTES: String(8 * 1024 * 1024),
         // Small chunks: the first one is written while most of the file is still to be inserted.
         EVENTS_PER_JOB: String(CHUNK_EVENTS),
