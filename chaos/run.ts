@@ -131,7 +131,13 @@ async function main(): Promise<number> {
   const file = join(out, `chaos-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   writeFileSync(file, `${JSON.stringify({ seed, rows, runs, results }, null, 2)}\n`);
   process.stdout.write(`\n${table(results)}\n\nwritten ${file}\n`);
-  return results.every((r) => r.verdict === 'passed') ? 0 : 1;
+  // A full run fails on a fault that missed its moment. The quick run (CI's smoke run, one run
+  // each on small files) reports it in the table and above, and fails only on a failed check.
+  const counted = values.quick ? results.filter((r) => r.verdict !== 'not tested') : results;
+  const untested = results.length - results.filter((r) => r.verdict !== 'not tested').length;
+  if (values.quick && untested > 0)
+    say(`${untested} run(s) NOT TESTED (a fault missed its moment): not counted as passed`);
+  return counted.every((r) => r.verdict === 'passed') ? 0 : 1;
 }
 
 main().then(
