@@ -6,6 +6,13 @@ import { csvOfRows, rawEvents } from '../support/uploads';
 
 const LIMIT = 2;
 
+/** The raw answer to an upload of `csv`, headers and all. */
+function postCsv(baseUrl: string, csv: string): Promise<Response> {
+  const form = new FormData();
+  form.append('file', new Blob([csv], { type: 'text/csv' }), 'events.csv');
+  return fetch(`${baseUrl}/api/uploads`, { method: 'POST', body: form });
+}
+
 describe('POST /api/uploads over UPLOAD_RATE_LIMIT', () => {
   let service: TestService;
 
@@ -17,11 +24,7 @@ describe('POST /api/uploads over UPLOAD_RATE_LIMIT', () => {
     await service.stop();
   });
 
-  const post = (csv: string) => {
-    const form = new FormData();
-    form.append('file', new Blob([csv], { type: 'text/csv' }), 'events.csv');
-    return fetch(`${service.baseUrl}/api/uploads`, { method: 'POST', body: form });
-  };
+  const post = (csv: string) => postCsv(service.baseUrl, csv);
 
   it('accepts the limit, then answers 429 with Retry-After and RateLimit headers and stores nothing', async () => {
     for (let i = 0; i < LIMIT; i++) {
@@ -64,11 +67,7 @@ describe('POST /api/uploads: files refused for validation', () => {
     await service.stop();
   });
 
-  const post = (csv: string) => {
-    const form = new FormData();
-    form.append('file', new Blob([csv], { type: 'text/csv' }), 'events.csv');
-    return fetch(`${service.baseUrl}/api/uploads`, { method: 'POST', body: form });
-  };
+  const post = (csv: string) => postCsv(service.baseUrl, csv);
   const invalid = 'userId,eventType,timestamp\nu1,click,yesterday\n';
 
   it('do not use up the accepted-upload budget, and have a bound of their own ten times higher', async () => {
