@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MongoClient } from 'mongodb';
-import { isAlive, readPid } from '../src/localStack/daemons';
-import { freePort } from '../src/localStack/ports';
-import { startStack, stopStack, type StackPorts } from '../src/localStack/stack';
+import { isAlive, readPid } from '../dev/daemons';
+import { freePort } from '../dev/ports';
+import { startStack, stopStack, type StackPorts } from '../dev/stack';
 import { SERVICE_NODE_FLAGS } from '../src/nodeFlags';
 
 /**

@@ -1,13 +1,16 @@
-import { readLocalStackSettings } from './settings';
+import { spawn } from 'node:child_process';
+import { loadProjectEnv, readLocalStackSettings } from './settings';
 import { readStackState, stackStatus } from './stack';
 
 /**
- * The environment, plus MONGODB_URI and REDIS_URL of the local stack that `npm start` runs when they
- * are not configured and that stack is running: tools run beside it (rebuild-projections) then find
- * it with no configuration, as the service itself does.
+ * `node dist-dev/withLocalStack.js SCRIPT [ARGS...]` (`npm run rebuild-projections`): runs a built
+ * tool of the service with MONGODB_URI and REDIS_URL of the local stack that `npm start` runs, when
+ * they are not configured and that stack is running, so the tool finds it as the service does. The
+ * service itself knows nothing of the local stack.
  */
-export function envWithLocalStack(env: NodeJS.ProcessEnv = process.env): Record<string, string | undefined> {
-  const merged: Record<string, string | undefined> = { ...env };
+
+export function envWithLocalStack(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const merged: NodeJS.ProcessEnv = { ...env };
   // A Redis Cluster (REDIS_CLUSTER_NODES) is configured Redis: the local stack's server is not added to it.
   const redisConfigured = Boolean(env.REDIS_URL) || Boolean(env.REDIS_CLUSTER_NODES);
   if (env.MONGODB_URI && redisConfigured) return merged;
@@ -21,3 +24,24 @@ export function envWithLocalStack(env: NodeJS.ProcessEnv = process.env): Record<
     merged.REDIS_URL = state.redisUrl;
   return merged;
 }
+
+function main(): void {
+  const [script, ...args] = process.argv.slice(2);
+  if (script === undefined) {
+    process.stderr.write('usage: node dist-dev/withLocalStack.js SCRIPT [ARGS...]\n');
+    process.exitCode = 2;
+    return;
+  }
+  loadProjectEnv();
+  const child = spawn(process.execPath, [script, ...args], { stdio: 'inherit', env: envWithLocalStack() });
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      child.kill(signal);
+    });
+  }
+  child.once('exit', (code, signal) => {
+    process.exitCode = code ?? (signal === null ? 1 : 128);
+  });
+}
+
+main();

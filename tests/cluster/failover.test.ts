@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { createRequeueLostChunks } from '../../src/workers/requeueLostChunks';
 import { buildProjectors } from '../../src/compose';
 import { readChunk } from '../../src/events/readChunks';
-import { startRedisCluster, type RunningRedisCluster } from '../../src/localStack/redisCluster';
+import { startRedisCluster, type RunningRedisCluster } from '../../dev/redisCluster';
 import { createRedis } from '../../src/redis';
 import { createProcessChunk, type ProcessChunk } from '../../src/workers/processChunk';
 import { startWorkers, type RunningWorkers } from '../../src/workers/startWorkers';

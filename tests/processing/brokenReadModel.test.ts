@@ -1,5 +1,5 @@
 import { runWorkers } from '../../src/compose';
-import { runSql } from '../../src/localStack/postgres';
+import { runSql } from '../../dev/postgres';
 import { ferretDbTableName } from '../../src/mongo';
 import { dailyMetricsProjection } from '../../src/projections/dailyMetrics';
 import { createProjector } from '../../src/projections/projector';

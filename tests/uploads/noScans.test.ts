@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { UPLOAD_SESSIONS_COLLECTION } from '../../src/commands/uploadBatch/uploadSessions';
 import { runWorkers } from '../../src/compose';
-import { runSql } from '../../src/localStack/postgres';
+import { runSql } from '../../dev/postgres';
 import { ferretDbTableName } from '../../src/mongo';
 import type { RunningWorkers } from '../../src/workers/startWorkers';
 import { startPrivateFerretDb, type PrivateServer } from '../support/privateServers';
