@@ -45,7 +45,9 @@ const envSchema = z
     UPLOAD_STORE_WAIT_MS: int(0, 3_600_000).default(120_000),
     MAX_CONCURRENT_UPLOADS: int(1, 1000).default(4),
     UPLOAD_RECOVERY_INTERVAL_MS: int(100, 3_600_000).default(5000),
-    EVENTS_PER_JOB: int(1, 100_000).default(5000),
+    EVENTS_PER_CHUNK: int(1, 100_000).optional(),
+    /** Deprecated: the old name of EVENTS_PER_CHUNK, read when that is not set. */
+    EVENTS_PER_JOB: int(1, 100_000).optional(),
     WORKER_CONCURRENCY: int(1, 1000).default(10),
     PROJECTION_POLL_MS: int(100, 3_600_000).default(2000),
     PROCESSING_SWEEP_MS: int(100, 3_600_000).default(15_000),
@@ -121,7 +123,7 @@ export interface Config {
     recoveryIntervalMs: number;
   };
   processing: {
-    /** Events per chunk: one chunk document, one job, one EventsProcessed record (EVENTS_PER_JOB). */
+    /** Events per chunk: one chunk document, one job, one EventsProcessed record. */
     eventsPerChunk: number;
     workerConcurrency: number;
     projectionPollMs: number;
@@ -152,6 +154,8 @@ export class ConfigError extends Error {
     this.name = 'ConfigError';
   }
 }
+
+const DEFAULT_EVENTS_PER_CHUNK = 5000;
 
 const MIN_ADMIN_KEY_LENGTH = 16;
 /** Length alone lets `aaaaaaaaaaaaaaaa` through; a key typed or repeated by hand rarely has this many. */
@@ -268,7 +272,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       recoveryIntervalMs: env.UPLOAD_RECOVERY_INTERVAL_MS,
     },
     processing: {
-      eventsPerChunk: env.EVENTS_PER_JOB,
+      eventsPerChunk: env.EVENTS_PER_CHUNK ?? env.EVENTS_PER_JOB ?? DEFAULT_EVENTS_PER_CHUNK,
       workerConcurrency: env.WORKER_CONCURRENCY,
       projectionPollMs: env.PROJECTION_POLL_MS,
       sweepIntervalMs: env.PROCESSING_SWEEP_MS,
