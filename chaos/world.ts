@@ -170,7 +170,6 @@ export class World {
       ...(tuned
         ? {
             PROCESSING_SWEEP_MS: '2000',
-            PROJECTION_POLL_MS: '500',
             UPLOAD_LEASE_MS: '10000',
             UPLOAD_RECOVERY_INTERVAL_MS: '1000',
           }

@@ -46,7 +46,6 @@ describe('Redis Cluster master failover mid-processing', () => {
         REDIS_CLUSTER_NODES: cluster.nodesSetting,
         EVENTS_PER_JOB: '5',
         WORKER_CONCURRENCY: '1',
-        PROJECTION_POLL_MS: '300',
         PROCESSING_SWEEP_MS: '2000',
       },
       workers: false,

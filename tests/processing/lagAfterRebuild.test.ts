@@ -20,7 +20,6 @@ describe('projection lag after a rebuild', () => {
     service = await startTestService({
       env: {
         EVENTS_PER_JOB: '2',
-        PROJECTION_POLL_MS: '300',
         PROJECTION_LAG_MAX_RECORDS: '0',
         PROJECTION_LAG_MAX_SECONDS: '0',
       },

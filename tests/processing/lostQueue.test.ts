@@ -23,7 +23,6 @@ describe('a batch whose chunk jobs Redis lost', () => {
         REDIS_URL: redis.url,
         EVENTS_PER_JOB: '7',
         PROCESSING_SWEEP_MS: '300',
-        PROJECTION_POLL_MS: '300',
       },
     });
   });

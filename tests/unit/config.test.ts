@@ -144,6 +144,12 @@ describe('loadConfig', () => {
     );
   });
 
+  it('reads no test-only timings from the environment', () => {
+    const config = loadConfig({ ...testEnv(), PROJECTION_POLL_MS: '100', HEALTH_CACHE_MS: '0' });
+    expect(config.processing.projectionPollMs).toBe(2000);
+    expect(config.healthCacheMs).toBe(1000);
+  });
+
   it('takes the chunk size from EVENTS_PER_CHUNK, or from its old name EVENTS_PER_JOB', () => {
     const chunkSize = (env: Record<string, string>) =>
       loadConfig({ ...testEnv(), ...env }).processing.eventsPerChunk;
