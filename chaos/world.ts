@@ -166,7 +166,7 @@ export class World {
       LOG_LEVEL: 'warn',
       UPLOAD_RATE_LIMIT: '100000',
       MAX_UPLOAD_BYTES: String(256 * 1024 * 1024),
-      EVENTS_PER_JOB: '1000',
+      EVENTS_PER_CHUNK: '1000',
       ...(tuned
         ? {
             PROCESSING_SWEEP_MS: '2000',

@@ -44,7 +44,7 @@ describe('Redis Cluster master failover mid-processing', () => {
     service = await startTestService({
       env: {
         REDIS_CLUSTER_NODES: cluster.nodesSetting,
-        EVENTS_PER_JOB: '5',
+        EVENTS_PER_CHUNK: '5',
         WORKER_CONCURRENCY: '1',
         PROCESSING_SWEEP_MS: '2000',
       },

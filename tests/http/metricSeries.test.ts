@@ -59,7 +59,7 @@ describe('GET /api/metrics/series', () => {
     );
 
   beforeAll(async () => {
-    service = await startTestService({ env: { EVENTS_PER_JOB: '4' } });
+    service = await startTestService({ env: { EVENTS_PER_CHUNK: '4' } });
     const upload = await uploadCsv(service.baseUrl, CSV);
     expect(upload.status).toBe(201);
     const batchId = upload.body.batchId as string;

@@ -21,7 +21,7 @@ describe('a batch whose chunk jobs Redis lost', () => {
       workers: false,
       env: {
         REDIS_URL: redis.url,
-        EVENTS_PER_JOB: '7',
+        EVENTS_PER_CHUNK: '7',
         PROCESSING_SWEEP_MS: '300',
       },
     });

@@ -37,7 +37,7 @@ function runCli(
 }
 
 describe('npm run rebuild-projections', () => {
-  const env = testEnv({ EVENTS_PER_JOB: '2' });
+  const env = testEnv({ EVENTS_PER_CHUNK: '2' });
   let service: TestService;
 
   beforeAll(async () => {

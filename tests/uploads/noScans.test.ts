@@ -26,7 +26,7 @@ describe('raw events are never scanned on the hot paths', () => {
     ferret = await startPrivateFerretDb();
     service = await startTestService({
       workers: false,
-      env: { MONGODB_URI: ferret.url, EVENTS_PER_JOB: '500' },
+      env: { MONGODB_URI: ferret.url, EVENTS_PER_CHUNK: '500' },
     });
   });
   afterAll(async () => {
