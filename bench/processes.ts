@@ -2,8 +2,8 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { startStack as startLocalStack, stopStack } from '../src/localStack/stack';
-import { freePort } from '../src/localStack/ports';
+import { startStack as startLocalStack, stopStack } from '../dev/stack';
+import { freePort } from '../dev/ports';
 import { SERVICE_NODE_FLAGS } from '../src/nodeFlags';
 
 /** The benchmark's own stack and service processes: nothing here touches a developer's data. */

@@ -24,7 +24,7 @@ export interface BenchResult {
   rebuildSeconds: number;
   rebuildOverRead: number;
   backend: 'postgresql';
-  settings: { eventsPerJob: number; workerConcurrency: number };
+  settings: { eventsPerChunk: number; workerConcurrency: number };
   machine: { cpus: number; node: string };
   at: string;
 }
@@ -34,8 +34,8 @@ const f = (n: number, digits = 2): string => n.toFixed(digits);
 export function printTable(r: BenchResult): void {
   const rows: [string, string, string][] = [
     [
-      'EVENTS_PER_JOB / WORKER_CONCURRENCY',
-      `${r.settings.eventsPerJob} / ${r.settings.workerConcurrency}`,
+      'EVENTS_PER_CHUNK / WORKER_CONCURRENCY',
+      `${r.settings.eventsPerChunk} / ${r.settings.workerConcurrency}`,
       '',
     ],
     ['rows (new / duplicates)', `${r.rows} (${r.newEvents} / ${r.duplicates})`, ''],

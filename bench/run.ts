@@ -100,10 +100,10 @@ async function main(): Promise<void> {
       LOG_LEVEL: 'warn',
       UPLOAD_RATE_LIMIT: '1000000',
       MAX_UPLOAD_BYTES: String(2 * 1024 ** 3),
-      // Tuning knobs to compare: --events-per-job=N, --worker-concurrency=N (service defaults otherwise).
+      // Tuning knobs to compare: --events-per-chunk=N, --worker-concurrency=N (service defaults otherwise).
       ...Object.fromEntries(
         args
-          .filter((a) => a.startsWith('--events-per-job=') || a.startsWith('--worker-concurrency='))
+          .filter((a) => a.startsWith('--events-per-chunk=') || a.startsWith('--worker-concurrency='))
           .map((a) => [
             a.slice(2, a.indexOf('=')).toUpperCase().replace(/-/g, '_'),
             a.slice(a.indexOf('=') + 1),
@@ -126,7 +126,7 @@ async function main(): Promise<void> {
       const file = join(OUT, `workers-${rows}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
       writeFileSync(
         file,
-        `${JSON.stringify({ rows, env: { EVENTS_PER_JOB: env.EVENTS_PER_JOB ?? 'default' }, scaling }, null, 2)}\n`,
+        `${JSON.stringify({ rows, env: { EVENTS_PER_CHUNK: env.EVENTS_PER_CHUNK ?? 'default' }, scaling }, null, 2)}\n`,
       );
       process.stderr.write(`written ${file}\n`);
       return;
@@ -230,7 +230,7 @@ async function main(): Promise<void> {
       rebuildOverRead: rebuildSeconds / readLogSeconds,
       backend: 'postgresql',
       settings: {
-        eventsPerJob: loadConfig(env).processing.eventsPerChunk,
+        eventsPerChunk: loadConfig(env).processing.eventsPerChunk,
         workerConcurrency: loadConfig(env).processing.workerConcurrency,
       },
       machine: { cpus: (await import('node:os')).cpus().length, node: process.version },

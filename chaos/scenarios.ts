@@ -75,7 +75,7 @@ function serverKilledMidProcessing(server: Server): Scenario {
   return {
     name: `${server} killed mid-processing (default settings)`,
     defaults: true,
-    env: { WORKER_CONCURRENCY: '2', EVENTS_PER_JOB: '200' },
+    env: { WORKER_CONCURRENCY: '2', EVENTS_PER_CHUNK: '200' },
     async run(world, size, seed) {
       const list = files(size, seed, 2);
       const ids = await uploadAll(world, list);
@@ -110,7 +110,7 @@ const manyProcesses: Scenario = {
   name: '3 APIs + 3 workers, an API and a worker killed',
   apis: 3,
   workers: 3,
-  env: { WORKER_CONCURRENCY: '2', EVENTS_PER_JOB: '200', UPLOAD_RATE_LIMIT: '1000' },
+  env: { WORKER_CONCURRENCY: '2', EVENTS_PER_CHUNK: '200', UPLOAD_RATE_LIMIT: '1000' },
   async run(world, size, seed) {
     const list = files(size, seed, 3);
     const [f0, f1, f2] = list;
@@ -259,7 +259,7 @@ export const SCENARIOS: Scenario[] = [
     // than allowable limit"): the kills come on a clock, each while chunks are still left, on
     // chunks long enough to be running when it strikes.
     name: 'worker killed mid-processing, 7 times',
-    env: { WORKER_CONCURRENCY: '1', EVENTS_PER_JOB: '2000' },
+    env: { WORKER_CONCURRENCY: '1', EVENTS_PER_CHUNK: '2000' },
     async run(world, size, seed) {
       // Six times the usual files: processing must outlast about 50 s of kills.
       const list = files(size * 6, seed, 3, 0.25);
@@ -299,7 +299,7 @@ export const SCENARIOS: Scenario[] = [
   {
     name: 'two workers, one killed',
     workers: 2,
-    env: { WORKER_CONCURRENCY: '2', EVENTS_PER_JOB: '200' },
+    env: { WORKER_CONCURRENCY: '2', EVENTS_PER_CHUNK: '200' },
     async run(world, size, seed) {
       const list = files(size, seed, 2);
       const ids = await uploadAll(world, list);

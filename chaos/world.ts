@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MongoClient } from 'mongodb';
-import { isAlive, readPid } from '../src/localStack/daemons';
-import { freePort } from '../src/localStack/ports';
-import { startStack, stopStack, type StackPorts } from '../src/localStack/stack';
+import { isAlive, readPid } from '../dev/daemons';
+import { freePort } from '../dev/ports';
+import { startStack, stopStack, type StackPorts } from '../dev/stack';
 import { SERVICE_NODE_FLAGS } from '../src/nodeFlags';
 
 /**
@@ -166,11 +166,10 @@ export class World {
       LOG_LEVEL: 'warn',
       UPLOAD_RATE_LIMIT: '100000',
       MAX_UPLOAD_BYTES: String(256 * 1024 * 1024),
-      EVENTS_PER_JOB: '1000',
+      EVENTS_PER_CHUNK: '1000',
       ...(tuned
         ? {
             PROCESSING_SWEEP_MS: '2000',
-            PROJECTION_POLL_MS: '500',
             UPLOAD_LEASE_MS: '10000',
             UPLOAD_RECOVERY_INTERVAL_MS: '1000',
           }

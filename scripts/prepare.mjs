@@ -1,6 +1,7 @@
 // Runs before `npm start`, `npm test`, `npm run stack`, `npm run rebuild-projections` and
 // `npm run bench`: installs the npm dependencies when node_modules is missing or older than
-// package-lock.json, then builds dist/ unless it is current. `--build-only` skips the install check
+// package-lock.json, then builds dist/ (the service) and dist-dev/ (the local stack launcher, dev/)
+// unless they are current. `--build-only` skips the install check
 // (the test stack's global setup builds through this too).
 // Plain JavaScript, because it runs before TypeScript is installed.
 import { spawnSync } from 'node:child_process';
@@ -25,10 +26,18 @@ const newestMtime = (path) => {
 // Written only after tsc succeeded, with the time the build started: a failed build (tsc still
 // emits) or a file saved during the build leaves dist/ stale.
 const stamp = join(root, 'dist', '.build-stamp');
-const buildInputs = ['src', 'tsconfig.json', 'tsconfig.build.json', 'package-lock.json'];
+const buildInputs = [
+  'src',
+  'dev',
+  'tsconfig.json',
+  'tsconfig.build.json',
+  'tsconfig.dev.json',
+  'package-lock.json',
+];
 const distIsCurrent = () =>
   existsSync(stamp) &&
   existsSync(join(root, 'dist', 'main.js')) &&
+  existsSync(join(root, 'dist-dev', 'startService.js')) &&
   statSync(stamp).mtimeMs >= Math.max(...buildInputs.map((input) => newestMtime(join(root, input))));
 
 if (!process.argv.includes('--build-only')) {
@@ -41,9 +50,10 @@ if (!process.argv.includes('--build-only')) {
 const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
 if (existsSync(tsc)) {
   if (!distIsCurrent()) {
-    process.stderr.write('prepare: building dist/...\n');
+    process.stderr.write('prepare: building dist/ and dist-dev/...\n');
     const started = new Date();
     run(process.execPath, [tsc, '-p', 'tsconfig.build.json']);
+    run(process.execPath, [tsc, '-p', 'tsconfig.dev.json']);
     writeFileSync(stamp, `${started.toISOString()}\n`);
     utimesSync(stamp, started, started);
   }

@@ -45,9 +45,10 @@ const envSchema = z
     UPLOAD_STORE_WAIT_MS: int(0, 3_600_000).default(120_000),
     MAX_CONCURRENT_UPLOADS: int(1, 1000).default(4),
     UPLOAD_RECOVERY_INTERVAL_MS: int(100, 3_600_000).default(5000),
-    EVENTS_PER_JOB: int(1, 100_000).default(5000),
+    EVENTS_PER_CHUNK: int(1, 100_000).optional(),
+    /** Deprecated: the old name of EVENTS_PER_CHUNK, read when that is not set. */
+    EVENTS_PER_JOB: int(1, 100_000).optional(),
     WORKER_CONCURRENCY: int(1, 1000).default(10),
-    PROJECTION_POLL_MS: int(100, 3_600_000).default(2000),
     PROCESSING_SWEEP_MS: int(100, 3_600_000).default(15_000),
     METRICS_CACHE_BYTES: int(0, 16 * 1024 * 1024 * 1024).default(64 * 1024 * 1024),
     SERIES_MAX_COLD: int(1, 64).default(2),
@@ -58,7 +59,6 @@ const envSchema = z
     TRUST_PROXY: bool.default(false),
     CORS_ORIGINS: z.string().default(''),
     HEALTH_TIMEOUT_MS: int(50, 60_000).default(1000),
-    HEALTH_CACHE_MS: int(0, 60_000).default(1000),
     JSON_BODY_LIMIT_BYTES: int(1024, 10 * 1024 * 1024).default(100 * 1024),
     MAX_HEADER_BYTES: int(1024, 256 * 1024).default(16 * 1024),
     HTTP_HEADERS_TIMEOUT_MS: int(1000, 600_000).default(20_000),
@@ -121,9 +121,10 @@ export interface Config {
     recoveryIntervalMs: number;
   };
   processing: {
-    /** Events per chunk: one chunk document, one job, one EventsProcessed record (EVENTS_PER_JOB). */
+    /** Events per chunk: one chunk document, one job, one EventsProcessed record. */
     eventsPerChunk: number;
     workerConcurrency: number;
+    /** How often projectors look for log records on their own; every append also wakes them. */
     projectionPollMs: number;
     /** How often workers compare the queue with the log (lost jobs, unrecorded failures). */
     sweepIntervalMs: number;
@@ -152,6 +153,11 @@ export class ConfigError extends Error {
     this.name = 'ConfigError';
   }
 }
+
+const DEFAULT_EVENTS_PER_CHUNK = 5000;
+// Not settings: only the tests shorten them (tests/support/testConfig.ts).
+const PROJECTION_POLL_MS = 2000;
+const HEALTH_CACHE_MS = 1000;
 
 const MIN_ADMIN_KEY_LENGTH = 16;
 /** Length alone lets `aaaaaaaaaaaaaaaa` through; a key typed or repeated by hand rarely has this many. */
@@ -268,9 +274,9 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       recoveryIntervalMs: env.UPLOAD_RECOVERY_INTERVAL_MS,
     },
     processing: {
-      eventsPerChunk: env.EVENTS_PER_JOB,
+      eventsPerChunk: env.EVENTS_PER_CHUNK ?? env.EVENTS_PER_JOB ?? DEFAULT_EVENTS_PER_CHUNK,
       workerConcurrency: env.WORKER_CONCURRENCY,
-      projectionPollMs: env.PROJECTION_POLL_MS,
+      projectionPollMs: PROJECTION_POLL_MS,
       sweepIntervalMs: env.PROCESSING_SWEEP_MS,
       outageWaitMs: env.PROCESSING_OUTAGE_WAIT_MS,
       maxStalls: env.PROCESSING_MAX_STALLS,
@@ -279,7 +285,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     seriesCold: { concurrent: env.SERIES_MAX_COLD, waiting: env.SERIES_MAX_COLD_WAITING },
     cachedReadFront: env.CACHED_READ_FRONT,
     healthTimeoutMs: env.HEALTH_TIMEOUT_MS,
-    healthCacheMs: env.HEALTH_CACHE_MS,
+    healthCacheMs: HEALTH_CACHE_MS,
     projectionLag: { maxRecords: env.PROJECTION_LAG_MAX_RECORDS, maxSeconds: env.PROJECTION_LAG_MAX_SECONDS },
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
   };

@@ -1,6 +1,5 @@
 import { openRuntime, projectionsOf } from './compose';
 import { ConfigError, loadConfig, loadDotEnv } from './config';
-import { envWithLocalStack } from './localStack/runningStack';
 import { createLogger } from './logging';
 import { waitUntilReady } from './redis';
 import { rebuildProjections, type RebuildProgress } from './projections/rebuild';
@@ -34,7 +33,7 @@ async function main(): Promise<number> {
   loadDotEnv();
   let config;
   try {
-    config = loadConfig(envWithLocalStack());
+    config = loadConfig();
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(

@@ -14,7 +14,8 @@ describe('GET /health under many concurrent calls', () => {
     redis = await startPrivateRedis();
     // An answer reused for the whole test, so the count does not depend on how the calls interleave.
     service = await startTestService({
-      env: { REDIS_URL: redis.url, HEALTH_CACHE_MS: '60000' },
+      env: { REDIS_URL: redis.url },
+      timings: { healthCacheMs: 60_000 },
       workers: false,
     });
     probe = new Redis(redis.url);

@@ -24,6 +24,7 @@ export interface ProcessBatchDeps {
   /** Fail-fast connection for the per-batch lock. */
   redis: RedisClient;
   redisPrefix: string;
+  /** The chunk size for a batch whose BatchUploaded (v1) does not record one. */
   eventsPerChunk: number;
   logger: Logger;
 }
@@ -70,7 +71,7 @@ export function createProcessBatch(deps: ProcessBatchDeps) {
 
   async function enqueue(batchId: string, correlationId: string): Promise<ProcessBatchResult> {
     let history = await historyOf(batchId);
-    const eventsPerChunk = history.eventsPerChunk ?? deps.eventsPerChunk;
+    const eventsPerChunk = history.uploaded.data.eventsPerChunk ?? deps.eventsPerChunk;
     const chunks = await planChunks(deps.db, batchId, history.uploaded.data.newEvents, eventsPerChunk);
     const pending = new Map<number, JobPresence>();
     for (const { chunk } of chunks) {
@@ -94,7 +95,6 @@ export function createProcessBatch(deps: ProcessBatchDeps) {
         data: {
           batchId,
           round,
-          eventsPerChunk,
           chunks: chunks.length,
           totalEvents: history.uploaded.data.newEvents,
         },

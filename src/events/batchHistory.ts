@@ -21,11 +21,6 @@ export const mayBeBatchId = (id: string): boolean => BATCH_ID_SHAPE.test(id);
 /** What the log says about one batch's processing, folded from its stream. */
 export interface BatchHistory {
   uploaded: LogRecord<'BatchUploaded'>;
-  /**
-   * The chunk size the batch's chunks were cut at: recorded by the upload (BatchUploaded v2), or
-   * for older batches fixed by their first processing round; undefined before that round.
-   */
-  eventsPerChunk: number | undefined;
   rounds: number;
   /** Chunks of the batch, as the last processing round counted them (0 before any round). */
   chunks: number;
@@ -40,7 +35,6 @@ export async function readBatchHistory(log: EventLog, batchId: string): Promise<
   if (uploaded?.type !== 'BatchUploaded') return undefined;
   const records = await log.readStream(batchStream(batchId));
   const history = {
-    eventsPerChunk: uploaded.data.eventsPerChunk ?? undefined,
     rounds: 0,
     chunks: 0,
     lastStartedPosition: 0,
@@ -54,7 +48,6 @@ export async function readBatchHistory(log: EventLog, batchId: string): Promise<
       case 'BatchUploaded':
         break;
       case 'BatchProcessingStarted':
-        history.eventsPerChunk ??= record.data.eventsPerChunk;
         history.rounds = Math.max(history.rounds, record.data.round);
         history.chunks = record.data.chunks;
         history.lastStartedPosition = record.position;

@@ -47,13 +47,13 @@ export const EventsProcessedV1 = z.object({
 export const EventsProcessedV2 = EventsProcessedV1.extend({ detail: ChunkDetail.nullable() });
 
 /**
- * A processing round began. `eventsPerChunk` of the first round fixes the chunk boundaries for good,
- * so a later round (after a failure, or with another EVENTS_PER_JOB) never re-slices the batch.
+ * A processing round began. The chunk boundaries are the batch's chunk documents, cut at the size
+ * BatchUploaded records. Records written before this said so carry an `eventsPerChunk` of their own,
+ * which reading drops (zod strips keys a schema does not name).
  */
 export const BatchProcessingStartedV1 = z.object({
   batchId,
   round: z.number().int().positive(),
-  eventsPerChunk: z.number().int().positive(),
   chunks: z.number().int().nonnegative(),
   totalEvents: z.number().int().nonnegative(),
 });

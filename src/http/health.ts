@@ -65,7 +65,7 @@ export const healthRoutes = {
     summary: 'Liveness and dependency health',
     description:
       'Pings MongoDB and Redis (each within HEALTH_TIMEOUT_MS) and checks projection lag. Concurrent calls ' +
-      'share one evaluation, and its answer is reused for HEALTH_CACHE_MS.',
+      'share one evaluation, and its answer is reused for one second.',
     responses: {
       200: {
         description: 'Serving (status ok or degraded)',

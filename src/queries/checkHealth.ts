@@ -33,7 +33,7 @@ export interface HealthDeps {
   timeoutMs: number;
   /** An upload session left this long after its upload stopped counts as stuck. */
   stuckAfterMs: number;
-  /** How long an answer is reused (HEALTH_CACHE_MS). */
+  /** How long an answer is reused. */
   cacheMs: number;
   /** Told at the start of each evaluation (the Prometheus counter of them). */
   onEvaluation?: () => void;

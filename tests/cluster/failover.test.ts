@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { createRequeueLostChunks } from '../../src/workers/requeueLostChunks';
 import { buildProjectors } from '../../src/compose';
 import { readChunk } from '../../src/events/readChunks';
-import { startRedisCluster, type RunningRedisCluster } from '../../src/localStack/redisCluster';
+import { startRedisCluster, type RunningRedisCluster } from '../../dev/redisCluster';
 import { createRedis } from '../../src/redis';
 import { createProcessChunk, type ProcessChunk } from '../../src/workers/processChunk';
 import { startWorkers, type RunningWorkers } from '../../src/workers/startWorkers';
@@ -44,9 +44,8 @@ describe('Redis Cluster master failover mid-processing', () => {
     service = await startTestService({
       env: {
         REDIS_CLUSTER_NODES: cluster.nodesSetting,
-        EVENTS_PER_JOB: '5',
+        EVENTS_PER_CHUNK: '5',
         WORKER_CONCURRENCY: '1',
-        PROJECTION_POLL_MS: '300',
         PROCESSING_SWEEP_MS: '2000',
       },
       workers: false,

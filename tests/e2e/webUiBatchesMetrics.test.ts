@@ -51,7 +51,7 @@ describe('web UI batches and metrics against the real API', () => {
 
   beforeAll(async () => {
     // Four events per job, so the ten-event batch has three chunks and one of them can fail alone.
-    service = await startTestService({ env: { EVENTS_PER_JOB: '4', PROJECTION_POLL_MS: '300' } });
+    service = await startTestService({ env: { EVENTS_PER_CHUNK: '4' } });
     // Twelve batches (the page holds ten): nine fillers first, then one for each interesting state.
     for (let i = 0; i < 9; i++) await upload(`filler-${i}.csv`, csvOf(eventsOn('2023-06-01', `f${i}`, 1)));
     ids.done = await upload('done.csv', csvOf(eventsOn('2023-06-02', 'click', 3)));

@@ -34,7 +34,7 @@ describe('web UI that follows the data', () => {
   let problems: string[];
 
   beforeAll(async () => {
-    service = await startTestService({ env: { PROJECTION_POLL_MS: '300' } });
+    service = await startTestService();
     limited = await startTestService({
       workers: false,
       env: { UPLOAD_RATE_LIMIT: '1', MAX_UPLOAD_BYTES: '300' },

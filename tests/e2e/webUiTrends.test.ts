@@ -39,7 +39,7 @@ describe('web UI trends over a range', () => {
   let expected: { totals: { eventType: string; count: number; uniqueUsers: number }[] };
 
   beforeAll(async () => {
-    service = await startTestService({ env: { PROJECTION_POLL_MS: '300' } });
+    service = await startTestService();
     const upload = await uploadCsv(service.baseUrl, januaryCsv());
     expect(upload.status).toBe(201);
     await fetch(`${service.baseUrl}/api/batches/${upload.body.batchId as string}/process`, {

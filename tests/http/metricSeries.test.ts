@@ -59,7 +59,7 @@ describe('GET /api/metrics/series', () => {
     );
 
   beforeAll(async () => {
-    service = await startTestService({ env: { EVENTS_PER_JOB: '4', PROJECTION_POLL_MS: '300' } });
+    service = await startTestService({ env: { EVENTS_PER_CHUNK: '4' } });
     const upload = await uploadCsv(service.baseUrl, CSV);
     expect(upload.status).toBe(201);
     const batchId = upload.body.batchId as string;
@@ -167,7 +167,7 @@ describe('GET /api/metrics/series', () => {
 
   it('never answers from before the read model a client saw move: the first ask after it has the new counts', async () => {
     const cached = await startTestService({
-      env: { METRICS_CACHE_BYTES: '67108864', PROJECTION_POLL_MS: '300' },
+      env: { METRICS_CACHE_BYTES: '67108864' },
     });
     try {
       const seriesCount = async (query: string) => {

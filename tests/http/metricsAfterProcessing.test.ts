@@ -30,7 +30,7 @@ describe('/metrics after an upload and a processing run', () => {
     // Workers start later, so the queue depth can be seen with the jobs still waiting.
     service = await startTestService({
       workers: false,
-      env: { EVENTS_PER_JOB: '2', PROJECTION_POLL_MS: '300' },
+      env: { EVENTS_PER_CHUNK: '2' },
     });
   });
 

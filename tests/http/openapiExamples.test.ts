@@ -62,10 +62,10 @@ describe('OpenAPI examples', () => {
     // Default settings, which the examples describe, but for what tests need to observe quickly.
     // A short rate window, so that the trickled body below is cut (408) in seconds.
     service = await startTestService({
-      env: { UPLOAD_RATE_LIMIT: '10', PROJECTION_POLL_MS: '300', HTTP_BODY_RATE_WINDOW_MS: '1000' },
+      env: { UPLOAD_RATE_LIMIT: '10', HTTP_BODY_RATE_WINDOW_MS: '1000' },
     });
     redis = await startPrivateRedis();
-    outage = await startTestService({ env: { REDIS_URL: redis.url, PROJECTION_POLL_MS: '300' } });
+    outage = await startTestService({ env: { REDIS_URL: redis.url } });
   });
   afterAll(async () => {
     // A failure half-way must not leave the outage service's Redis down: stopping it would hang.

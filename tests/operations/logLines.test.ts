@@ -19,7 +19,7 @@ describe('operation log lines', () => {
   };
 
   beforeAll(async () => {
-    service = await startTestService({ env: { EVENTS_PER_JOB: '2', PROJECTION_POLL_MS: '200' } });
+    service = await startTestService({ env: { EVENTS_PER_CHUNK: '2' } });
     // Tests run at LOG_LEVEL=error; these lines are info. The console stays as quiet as before.
     for (const transport of service.runtime.logger.transports) transport.silent = true;
     service.runtime.logger.level = 'info';

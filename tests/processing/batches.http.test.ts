@@ -31,7 +31,7 @@ describe('batches and metrics over HTTP', () => {
   let service: TestService;
 
   beforeAll(async () => {
-    service = await startTestService({ env: { EVENTS_PER_JOB: '3', PROJECTION_POLL_MS: '500' } });
+    service = await startTestService({ env: { EVENTS_PER_CHUNK: '3' } });
   });
 
   afterAll(async () => {

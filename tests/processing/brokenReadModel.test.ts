@@ -1,5 +1,5 @@
 import { runWorkers } from '../../src/compose';
-import { runSql } from '../../src/localStack/postgres';
+import { runSql } from '../../dev/postgres';
 import { ferretDbTableName } from '../../src/mongo';
 import { dailyMetricsProjection } from '../../src/projections/dailyMetrics';
 import { createProjector } from '../../src/projections/projector';
@@ -22,7 +22,7 @@ describe('a read-model collection that FerretDB left half-created', () => {
   let workers: RunningWorkers | undefined;
 
   beforeAll(async () => {
-    service = await startTestService({ workers: false, env: { PROJECTION_POLL_MS: '300' } });
+    service = await startTestService({ workers: false });
   });
   afterAll(async () => {
     await workers?.close();

@@ -15,7 +15,7 @@ describe('a batch completes only when every read model holds it', () => {
   let service: TestService;
 
   beforeAll(async () => {
-    service = await startTestService({ env: { EVENTS_PER_JOB: '2', PROJECTION_POLL_MS: '200' } });
+    service = await startTestService({ env: { EVENTS_PER_CHUNK: '2' } });
   });
   afterAll(async () => {
     await service.stop();

@@ -15,7 +15,7 @@ describe('concurrent POST /api/batches/:id/process', () => {
   let service: TestService;
 
   beforeAll(async () => {
-    service = await startTestService({ env: { EVENTS_PER_JOB: '1', PROJECTION_POLL_MS: '300' } });
+    service = await startTestService({ env: { EVENTS_PER_CHUNK: '1' } });
   });
 
   afterAll(async () => {

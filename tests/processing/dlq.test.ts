@@ -23,7 +23,7 @@ describe('the dead-letter queue', () => {
   beforeAll(async () => {
     service = await startTestService({
       workers: false,
-      env: { EVENTS_PER_JOB: '4', PROJECTION_POLL_MS: '300' },
+      env: { EVENTS_PER_CHUNK: '4' },
     });
   });
 

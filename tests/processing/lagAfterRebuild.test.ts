@@ -19,8 +19,7 @@ describe('projection lag after a rebuild', () => {
     // Any lag at all, for any time at all, is reported: a retired version's lag would show at once.
     service = await startTestService({
       env: {
-        EVENTS_PER_JOB: '2',
-        PROJECTION_POLL_MS: '300',
+        EVENTS_PER_CHUNK: '2',
         PROJECTION_LAG_MAX_RECORDS: '0',
         PROJECTION_LAG_MAX_SECONDS: '0',
       },

@@ -14,7 +14,7 @@ describe('a batch of 25,000 events', () => {
     service = await startTestService({
       // 50 chunk jobs: more only slows the test on FerretDB's SQLite backend, which answers every
       // lookup of a log position with a scan of the log, so each chunk costs more than the last.
-      env: { MONGODB_URI: ferret.url, EVENTS_PER_JOB: '500', PROJECTION_POLL_MS: '500' },
+      env: { MONGODB_URI: ferret.url, EVENTS_PER_CHUNK: '500' },
     });
   });
 

@@ -21,9 +21,8 @@ describe('a batch whose chunk jobs Redis lost', () => {
       workers: false,
       env: {
         REDIS_URL: redis.url,
-        EVENTS_PER_JOB: '7',
+        EVENTS_PER_CHUNK: '7',
         PROCESSING_SWEEP_MS: '300',
-        PROJECTION_POLL_MS: '300',
       },
     });
   });

@@ -21,7 +21,7 @@ describe('a PostgreSQL outage during processing', () => {
   beforeAll(async () => {
     stack = await startPrivatePostgresStack();
     service = await startTestService({
-      env: { MONGODB_URI: stack.mongoUri, EVENTS_PER_JOB: '10', WORKER_CONCURRENCY: '4' },
+      env: { MONGODB_URI: stack.mongoUri, EVENTS_PER_CHUNK: '10', WORKER_CONCURRENCY: '4' },
       workers: false,
     });
   }, 120_000);

@@ -37,7 +37,7 @@ describe('exactly-once processing (properties against the real stack)', () => {
 
   beforeAll(async () => {
     service = await startTestService({
-      env: { EVENTS_PER_JOB: String(PER_JOB), PROJECTION_POLL_MS: '300', WORKER_CONCURRENCY: '4' },
+      env: { EVENTS_PER_CHUNK: String(PER_JOB), WORKER_CONCURRENCY: '4' },
     });
   });
 

@@ -11,13 +11,16 @@ import { startTestService, type TestService } from '../support/testService';
 import { waitFor } from '../support/waitFor';
 
 const CLI = resolve(__dirname, '..', '..', 'dist', 'rebuildProjections.js');
+/** What `npm run rebuild-projections` runs: the CLI, given the local stack's address (dev/). */
+const WITH_LOCAL_STACK = resolve(__dirname, '..', '..', 'dist-dev', 'withLocalStack.js');
 
 function runCli(
   env: Record<string, string>,
   args: string[],
+  launch: string[] = [CLI],
 ): Promise<{ code: number | null; out: string; err: string }> {
   const cwd = mkdtempSync(join(tmpdir(), 'ems-rebuild-'));
-  const child = spawn(process.execPath, [CLI, ...args], {
+  const child = spawn(process.execPath, [...launch, ...args], {
     cwd,
     env: { PATH: process.env.PATH ?? '', ...env },
   });
@@ -34,7 +37,7 @@ function runCli(
 }
 
 describe('npm run rebuild-projections', () => {
-  const env = testEnv({ EVENTS_PER_JOB: '2', PROJECTION_POLL_MS: '300' });
+  const env = testEnv({ EVENTS_PER_CHUNK: '2' });
   let service: TestService;
 
   beforeAll(async () => {
@@ -84,12 +87,21 @@ describe('npm run rebuild-projections', () => {
 
   it('finds the running local stack by itself when MONGODB_URI and REDIS_URL are not set', async () => {
     const { MONGODB_URI: _mongo, REDIS_URL: _redis, ...rest } = env;
-    const found = await runCli({ ...rest, STACK_DIR: process.env.TEST_STACK_DIR ?? '' }, ['--verify-only']);
+    const viaNpm = [WITH_LOCAL_STACK, CLI];
+    const found = await runCli(
+      { ...rest, STACK_DIR: process.env.TEST_STACK_DIR ?? '' },
+      ['--verify-only'],
+      viaNpm,
+    );
     // It reads the same data as the test above: the read model tampered with there.
     expect(found.out).toMatch(/\["2024-02-01","cli"\]: read model has 14, recount gives 9/);
     expect(found.code).toBe(1);
 
-    const none = await runCli({ ...rest, STACK_DIR: join(tmpdir(), 'no-such-stack') }, ['--verify-only']);
+    const none = await runCli(
+      { ...rest, STACK_DIR: join(tmpdir(), 'no-such-stack') },
+      ['--verify-only'],
+      viaNpm,
+    );
     expect(none.code).toBe(2);
     expect(none.err).toMatch(/MONGODB_URI[\s\S]*npm start/);
   }, 60_000);

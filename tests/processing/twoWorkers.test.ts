@@ -14,7 +14,7 @@ const MAIN = resolve(__dirname, '..', '..', 'dist', 'main.js');
 
 /** Two `node dist/main.js worker` processes share one database and queue; the API runs in this process. */
 describe('two worker processes at once', () => {
-  const env = testEnv({ EVENTS_PER_JOB: '7', WORKER_CONCURRENCY: '5', PROJECTION_POLL_MS: '300' });
+  const env = testEnv({ EVENTS_PER_CHUNK: '7', WORKER_CONCURRENCY: '5' });
   const children: ChildProcess[] = [];
   const dirs: string[] = [];
   let service: TestService;

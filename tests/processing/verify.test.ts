@@ -20,7 +20,7 @@ describe('verify', () => {
   beforeAll(async () => {
     service = await startTestService({
       workers: false,
-      env: { EVENTS_PER_JOB: '5', PROJECTION_POLL_MS: '300' },
+      env: { EVENTS_PER_CHUNK: '5' },
     });
     workers = runWorkers(service.runtime);
   });

@@ -32,7 +32,7 @@ describe('worker processes killed while they run the same chunk job', () => {
     stack = await startPrivatePostgresStack();
     env = testEnv({
       MONGODB_URI: stack.mongoUri,
-      EVENTS_PER_JOB: '1000',
+      EVENTS_PER_CHUNK: '1000',
       WORKER_CONCURRENCY: '1',
       LOG_LEVEL: 'info',
     });

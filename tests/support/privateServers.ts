@@ -3,11 +3,11 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { runningPid } from '../../src/localStack/daemons';
-import { freePort, portAnswers } from '../../src/localStack/ports';
-import { createDatabase, postgresUrl, stopPostgres } from '../../src/localStack/postgres';
-import { serverFiles } from '../../src/localStack/servers';
-import { startStack } from '../../src/localStack/stack';
+import { runningPid } from '../../dev/daemons';
+import { freePort, portAnswers } from '../../dev/ports';
+import { createDatabase, postgresUrl, stopPostgres } from '../../dev/postgres';
+import { serverFiles } from '../../dev/servers';
+import { startStack } from '../../dev/stack';
 import { removeTestStack, TEST_STACK_PREFIX } from './stack/testStacks';
 
 /**

@@ -34,14 +34,27 @@ export function testEnv(overrides: Record<string, string> = {}): Record<string, 
     UPLOAD_RATE_LIMIT: '100000',
     // Tests read the metrics right after the projections catch up; the cache has its own test.
     METRICS_CACHE_BYTES: '0',
-    // Tests read /health right after causing a fault; the reuse of an answer has its own test.
-    HEALTH_CACHE_MS: '0',
     PORT: '0',
     HOST: '127.0.0.1',
     ...overrides,
   };
 }
 
-export function testConfig(overrides: Record<string, string> = {}): Config {
-  return loadConfig(testEnv(overrides));
+/** Waits the service fixes for production (not settings), shortened for the tests. */
+export interface TestTimings {
+  /** Projectors are woken on every append; a short poll only speeds up a lost wake-up. */
+  projectionPollMs: number;
+  /** Tests read /health right after causing a fault; the reuse of an answer has its own test. */
+  healthCacheMs: number;
+}
+
+const TEST_TIMINGS: TestTimings = { projectionPollMs: 300, healthCacheMs: 0 };
+
+export function testConfig(
+  overrides: Record<string, string> = {},
+  timings: Partial<TestTimings> = {},
+): Config {
+  const config = loadConfig(testEnv(overrides));
+  const { projectionPollMs, healthCacheMs } = { ...TEST_TIMINGS, ...timings };
+  return { ...config, processing: { ...config.processing, projectionPollMs }, healthCacheMs };
 }

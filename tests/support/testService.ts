@@ -10,7 +10,7 @@ import {
 import type { Config } from '../../src/config';
 import { createLogger } from '../../src/logging';
 import type { RunningWorkers } from '../../src/workers/startWorkers';
-import { testConfig } from './testConfig';
+import { testConfig, type TestTimings } from './testConfig';
 
 export interface TestService {
   baseUrl: string;
@@ -26,9 +26,14 @@ export interface TestService {
  * throwaway stack, with its own database and Redis prefix.
  */
 export async function startTestService(
-  options: { env?: Record<string, string>; workers?: boolean; keepDatabase?: boolean } = {},
+  options: {
+    env?: Record<string, string>;
+    timings?: Partial<TestTimings>;
+    workers?: boolean;
+    keepDatabase?: boolean;
+  } = {},
 ): Promise<TestService> {
-  const config = testConfig(options.env);
+  const config = testConfig(options.env, options.timings);
   const logger = createLogger({ level: config.logLevel, role: 'test' });
   const runtime = await openRuntime(config, logger);
   const workers = options.workers === false ? undefined : runWorkers(runtime);

@@ -144,11 +144,26 @@ describe('loadConfig', () => {
     );
   });
 
+  it('reads no test-only timings from the environment', () => {
+    const config = loadConfig({ ...testEnv(), PROJECTION_POLL_MS: '100', HEALTH_CACHE_MS: '0' });
+    expect(config.processing.projectionPollMs).toBe(2000);
+    expect(config.healthCacheMs).toBe(1000);
+  });
+
+  it('takes the chunk size from EVENTS_PER_CHUNK, or from its old name EVENTS_PER_JOB', () => {
+    const chunkSize = (env: Record<string, string>) =>
+      loadConfig({ ...testEnv(), ...env }).processing.eventsPerChunk;
+    expect(chunkSize({ EVENTS_PER_CHUNK: '300' })).toBe(300);
+    expect(chunkSize({ EVENTS_PER_JOB: '400' })).toBe(400);
+    expect(chunkSize({ EVENTS_PER_CHUNK: '300', EVENTS_PER_JOB: '400' })).toBe(300);
+    expect(chunkSize({})).toBe(5000);
+  });
+
   it('reads the tuning knobs', () => {
     const config = loadConfig({
       ...testEnv(),
       MAX_UPLOAD_BYTES: '2048',
-      EVENTS_PER_JOB: '250',
+      EVENTS_PER_CHUNK: '250',
       WORKER_CONCURRENCY: '3',
       TRUST_PROXY: 'true',
       CORS_ORIGINS: 'https://a.example, https://b.example',

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { UPLOAD_SESSIONS_COLLECTION } from '../../src/commands/uploadBatch/uploadSessions';
 import { runWorkers } from '../../src/compose';
-import { runSql } from '../../src/localStack/postgres';
+import { runSql } from '../../dev/postgres';
 import { ferretDbTableName } from '../../src/mongo';
 import type { RunningWorkers } from '../../src/workers/startWorkers';
 import { startPrivateFerretDb, type PrivateServer } from '../support/privateServers';
@@ -26,7 +26,7 @@ describe('raw events are never scanned on the hot paths', () => {
     ferret = await startPrivateFerretDb();
     service = await startTestService({
       workers: false,
-      env: { MONGODB_URI: ferret.url, EVENTS_PER_JOB: '500' },
+      env: { MONGODB_URI: ferret.url, EVENTS_PER_CHUNK: '500' },
     });
   });
   afterAll(async () => {

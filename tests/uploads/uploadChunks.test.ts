@@ -17,13 +17,13 @@ describe('chunks written by an upload', () => {
       .toArray();
 
   beforeAll(async () => {
-    service = await startTestService({ workers: false, env: { EVENTS_PER_JOB: String(PER_CHUNK) } });
+    service = await startTestService({ workers: false, env: { EVENTS_PER_CHUNK: String(PER_CHUNK) } });
   });
   afterAll(async () => {
     await service.stop();
   });
 
-  it('holds exactly the new events of the batch, in chunks of EVENTS_PER_JOB', async () => {
+  it('holds exactly the new events of the batch, in chunks of EVENTS_PER_CHUNK', async () => {
     const first = await uploadCsv(service.baseUrl, csvOfRows(5));
     expect(first.body).toMatchObject({ totalEvents: 5 });
     // Rows 3..13 overlap the first file on rows 3 and 4, and row 7 appears twice.

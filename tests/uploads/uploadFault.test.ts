@@ -29,7 +29,7 @@ describe('an upload when the database fails part-way', () => {
         UPLOAD_RECOVERY_INTERVAL_MS: '3600000',
         MAX_UPLOAD_BYTES: String(8 * 1024 * 1024),
         // Small chunks: the first one is written while most of the file is still to be inserted.
-        EVENTS_PER_JOB: String(CHUNK_EVENTS),
+        EVENTS_PER_CHUNK: String(CHUNK_EVENTS),
       },
     });
     observer = await new MongoClient(ferret.url, { serverSelectionTimeoutMS: 2000 }).connect();

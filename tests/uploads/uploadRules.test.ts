@@ -16,7 +16,7 @@ describe('upload rules', () => {
   const upload = (csv: string) => uploadCsv(service.baseUrl, csv);
 
   beforeAll(async () => {
-    service = await startTestService({ env: { PROJECTION_POLL_MS: '300' } });
+    service = await startTestService();
   });
   afterAll(async () => {
     await service.stop();

@@ -1,8 +1,8 @@
 import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { startRedisCluster } from '../../../src/localStack/redisCluster';
-import { startStack } from '../../../src/localStack/stack';
+import { startRedisCluster } from '../../../dev/redisCluster';
+import { startStack } from '../../../dev/stack';
 import { buildDistIfStale } from './buildDist';
 import { removeStaleTestStacks, TEST_STACK_PREFIX } from './testStacks';
 

@@ -1,9 +1,9 @@
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isAlive } from '../../../src/localStack/daemons';
-import { stopRedisCluster } from '../../../src/localStack/redisCluster';
-import { readStackState, stopStack } from '../../../src/localStack/stack';
+import { isAlive } from '../../../dev/daemons';
+import { stopRedisCluster } from '../../../dev/redisCluster';
+import { readStackState, stopStack } from '../../../dev/stack';
 
 export const TEST_STACK_PREFIX = 'ems-test-';
 

@@ -14,6 +14,9 @@ const planted: { file: string; line: string }[] = [
   { file: 'src/workers/processChunk.ts', line: "import '../queries/getBatch';" },
   { file: 'src/http/batches.ts', line: "import '../workers/startWorkers';" },
   { file: 'src/projections/verify.ts', line: "import '../commands/processBatch';" },
+  // The service never imports the local stack launcher.
+  { file: 'src/rebuildProjections.ts', line: "import '../dev/withLocalStack';" },
+  { file: 'src/http/batches.ts', line: "import '../../dev/stack';" },
 ];
 
 /**

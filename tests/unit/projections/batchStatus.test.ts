@@ -34,7 +34,7 @@ const uploaded = (newEvents: number, batchId = BATCH) =>
     eventsPerChunk: 2,
   });
 const started = (round = 1) =>
-  record('BatchProcessingStarted', { batchId: BATCH, round, eventsPerChunk: 2, chunks: 2, totalEvents: 3 });
+  record('BatchProcessingStarted', { batchId: BATCH, round, chunks: 2, totalEvents: 3 });
 const processed = (chunk: number, events: number, dates: string[] = ['2024-01-15']) =>
   record('EventsProcessed', {
     batchId: BATCH,

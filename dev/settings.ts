@@ -23,8 +23,8 @@ export const PORT_SETTINGS: Record<keyof StackPorts, string> = {
   postgres: 'STACK_POSTGRES_PORT',
 };
 
-/** The project folder: src/localStack and dist/localStack both sit two levels below it. */
-export const PROJECT_ROOT = resolve(__dirname, '..', '..');
+/** The project folder: dev/ and its build, dist-dev/, both sit one level below it. */
+export const PROJECT_ROOT = resolve(__dirname, '..');
 
 export interface LocalStackSettings {
   dir: string;

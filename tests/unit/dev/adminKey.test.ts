@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ADMIN_KEY_FILE, developmentAdminKey } from '../../../src/localStack/adminKey';
+import { ADMIN_KEY_FILE, developmentAdminKey } from '../../../dev/adminKey';
 import { loadConfig } from '../../../src/config';
 
 describe('the development admin key', () => {

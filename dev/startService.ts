@@ -1,6 +1,5 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { SERVICE_NODE_FLAGS } from '../nodeFlags';
 import { developmentAdminKey } from './adminKey';
 import { StackError } from './daemons';
 import { loadProjectEnv, PORT_SETTINGS, PROJECT_ROOT, readLocalStackSettings } from './settings';
@@ -8,7 +7,7 @@ import { stackStatus, startStack, stopStack } from './stack';
 
 /**
  * `npm start` after the build: starts the local stack when MONGODB_URI / REDIS_URL are not
- * configured, runs the API and the worker in one process with the service's Node flags, and on
+ * configured, runs the API and the worker in one process (scripts/service.sh), and on
  * Ctrl-C (or SIGTERM) stops the service first and then the servers this run started.
  */
 
@@ -54,14 +53,11 @@ async function main(): Promise<number> {
     }
   }
 
-  const service = spawn(
-    process.execPath,
-    [...SERVICE_NODE_FLAGS, join(PROJECT_ROOT, 'dist', 'main.js'), 'all'],
-    {
-      stdio: 'inherit',
-      env,
-    },
-  );
+  // The service's own launcher, so its Node flags come from the build and not from a copy here.
+  const service = spawn('bash', [join(PROJECT_ROOT, 'scripts', 'service.sh'), 'all'], {
+    stdio: 'inherit',
+    env,
+  });
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.on(signal, () => {
       service.kill(signal);
