@@ -1,8 +1,8 @@
 import { Router, type ErrorRequestHandler, type RequestHandler } from 'express';
 import { z } from 'zod';
-import { timeZoneNamed, timezoneOption } from './csvStorage';
 import { isZlibError } from '../commands/uploadBatch/compressed';
 import { parseEventsToSpool } from '../commands/uploadBatch/parseEvents';
+import type { ParsedUpload } from '../commands/uploadBatch/parseCsv';
 import { TIMEZONE_OPTION } from '../commands/uploadBatch/parseTimestamp';
 import { newSpoolPath, removeSpool, SpoolWriter } from '../commands/uploadBatch/spool';
 import type { UploadBatch } from '../commands/uploadBatch/uploadBatch';
@@ -13,6 +13,7 @@ import { rateLimitHeaders } from './openapi/components';
 import { documentedRoute, mount, sharedResponse } from './openapi/routeTable';
 import { countRejected, sendCreated, uploadCreatedSchema, uploadRejectedSchema } from './uploads';
 import { bodyOf, bodyTooLarge, decoderOf, EVENTS_PATH, formatOf } from './eventsBody';
+import { optionValues, readOptionsOf } from './uploadOptions';
 
 /**
  * POST /api/events: the events of a CSV upload sent as JSON by a program, through the same
@@ -159,8 +160,7 @@ export function eventsRouter(deps: EventsDeps): Router {
   mount(router, eventsRoutes.postEvents, deps.rateLimiter, deps.inFlight, async (req, res) => {
     const format = formatOf(req);
     const decoder = decoderOf(req);
-    const timezone = timezoneOption(req);
-    const zone = timezone === undefined ? undefined : timeZoneNamed(timezone);
+    const options = readOptionsOf(optionValues(req));
     if (Number(req.get('Content-Length') ?? 0) > deps.maxBytes) {
       res.setHeader('Connection', 'close');
       throw bodyTooLarge(deps.maxBytes);
@@ -168,9 +168,9 @@ export function eventsRouter(deps: EventsDeps): Router {
     const spoolPath = newSpoolPath(deps.spoolDir);
     const spool = new SpoolWriter(spoolPath);
     try {
-      let parsed: { totalRows: number };
+      let parsed: ParsedUpload;
       try {
-        parsed = await parseEventsToSpool(bodyOf(req, decoder, deps.maxBytes), spool, format, { zone });
+        parsed = await parseEventsToSpool(bodyOf(req, decoder, deps.maxBytes), spool, format, options);
         await spool.close();
       } catch (error) {
         // The rest of the body is not read: the connection closes after the answer.
@@ -189,7 +189,7 @@ export function eventsRouter(deps: EventsDeps): Router {
         totalRows: parsed.totalRows,
         correlationId: req.correlationId,
       });
-      sendCreated(res, deps.metrics, result, parsed.totalRows, 'event');
+      sendCreated(res, deps.metrics, result, parsed, 'event');
     } finally {
       await removeSpool(spoolPath);
     }

@@ -12,6 +12,8 @@ import { limitInFlight } from './inFlightLimit';
 import { rateLimitHeaders } from './openapi/components';
 import { documentedRoute, mount, sharedResponse } from './openapi/routeTable';
 import { uploadTooLarge, watchBodySize } from './uploadSizeCap';
+import { problemsSchema, rowErrorSchema, skipReportShape } from './openapi/rowProblems';
+import type { ParsedUpload } from '../commands/uploadBatch/parseCsv';
 
 /** Multipart field that carries the CSV, as in the original contract. */
 export const UPLOAD_FIELD = 'file';
@@ -23,6 +25,7 @@ export const uploadCreatedSchema = z
     totalEvents: z.number().int().nonnegative(),
     duplicates: z.number().int().nonnegative(),
     message: z.string(),
+    ...skipReportShape,
   })
   .meta({
     id: 'UploadResponse',
@@ -39,23 +42,8 @@ export const uploadRejectedSchema = z
   .object({
     error: z.string(),
     message: z.string(),
-    details: z
-      .array(
-        z.object({
-          row: z.number().int().nonnegative().meta({
-            description:
-              'Line number in the file (the header is 1); for POST /api/events, the index of the event (from 0)',
-          }),
-          field: z.string().meta({ description: 'Column name, or * for the row as a whole' }),
-          message: z.string(),
-          value: z.string().optional().meta({
-            description:
-              'The offending value as the row held it, cut to 100 characters (… when cut); control and invisible characters are written as \\uXXXX',
-          }),
-        }),
-      )
-      .optional()
-      .meta({ description: 'The first 100 row errors' }),
+    problems: problemsSchema.optional(),
+    details: z.array(rowErrorSchema).optional().meta({ description: 'The first 100 row errors' }),
     errorCount: z
       .number()
       .int()
@@ -181,14 +169,17 @@ export function sendCreated(
   res: Response,
   metrics: UploadMetrics,
   result: UploadBatchResult,
-  totalRows: number,
+  { totalRows, skipped }: ParsedUpload,
   unit: 'row' | 'event',
 ): void {
+  const stored = createdMessage(result.newEvents, totalRows, result.duplicates, unit);
   const body: UploadCreated = {
     batchId: result.batchId,
     totalEvents: result.newEvents,
     duplicates: result.duplicates,
-    message: createdMessage(result.newEvents, totalRows, result.duplicates, unit),
+    message:
+      skipped === undefined ? stored : `${stored}; skipped ${plural(skipped.skippedRows, `invalid ${unit}`)}`,
+    ...skipped,
   };
   metrics.uploadAccepted({ newEvents: result.newEvents, duplicates: result.duplicates });
   res.status(201).json(body);
@@ -224,7 +215,7 @@ function storedFileName(name: string): string {
 export function uploadsRouter(deps: UploadsDeps): Router {
   // How each request in flight is refused once it is over the cap (see watchBodySize).
   const refusals = new WeakMap<Request, () => void>();
-  const { storage, spooled, failedHere, fileNameOf, lateTimezone } = csvSpoolStorage(
+  const { storage, spooled, failedHere, fileNameOf, lateOption } = csvSpoolStorage(
     deps.spoolDir ?? defaultSpoolDir(),
     (req) => refusals.get(req)?.(),
     { maxBytes: deps.maxBytes, tooLarge: () => uploadTooLarge(deps.maxBytes, 'once decompressed') },
@@ -273,8 +264,8 @@ export function uploadsRouter(deps: UploadsDeps): Router {
     if (!watchBodySize(req, deps.maxBytes, refuse)) return;
     refusals.set(req, refuse);
     single(req, res, (error?: unknown) => {
-      // A timezone field after the file came too late for its rows: that, not their errors, is the answer.
-      settle(lateTimezone(req) ?? outcome(req, error));
+      // An option field after the file came too late for its rows: that, not their errors, is the answer.
+      settle(lateOption(req) ?? outcome(req, error));
     });
   };
 
@@ -302,7 +293,7 @@ export function uploadsRouter(deps: UploadsDeps): Router {
         totalRows: upload.totalRows,
         correlationId: req.correlationId,
       });
-      sendCreated(res, deps.metrics, result, upload.totalRows, 'row');
+      sendCreated(res, deps.metrics, result, upload, 'row');
     } finally {
       await removeSpool(upload.spoolPath);
     }

@@ -49,7 +49,11 @@ export function coversRequired(names: string[], mapping: ColumnMapping = {}): bo
 }
 
 /** Matches column names case-insensitively and trimmed; throws ValidationError for a bad header. */
-export function resolveHeader(fields: string[], delimiterNote?: string, mapping: ColumnMapping = {}): Columns {
+export function resolveHeader(
+  fields: string[],
+  delimiterNote?: string,
+  mapping: ColumnMapping = {},
+): Columns {
   if (fields.length > MAX_COLUMNS) {
     const message = `the header has ${fields.length} columns; at most ${MAX_COLUMNS} are allowed`;
     throw new InvalidRowsError(
@@ -62,7 +66,8 @@ export function resolveHeader(fields: string[], delimiterNote?: string, mapping:
   const lower = names.map((name) => name.toLowerCase());
   lower.forEach((name, index) => {
     if (name === '') throw new ValidationError(`Header column ${index + 1} has no name`);
-    if (lower.indexOf(name) !== index) throw new ValidationError(`Header names the column "${names[index] ?? ''}" twice`);
+    if (lower.indexOf(name) !== index)
+      throw new ValidationError(`Header names the column "${names[index] ?? ''}" twice`);
   });
   for (const [field, name] of Object.entries(mapping)) {
     if (!lower.includes(name)) {

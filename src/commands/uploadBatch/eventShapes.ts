@@ -46,7 +46,12 @@ function mixpanel(record: Record<string, unknown>, properties: Record<string, un
     eventType: record.event,
     timestamp: time,
     metadata: mergedMetadata(undefined, Object.entries(rest), clashes),
-    keys: { userId: 'properties.distinct_id', eventType: 'event', timestamp: 'properties.time', metadata: 'properties' },
+    keys: {
+      userId: 'properties.distinct_id',
+      eventType: 'event',
+      timestamp: 'properties.time',
+      metadata: 'properties',
+    },
     unknown,
     clashes,
   };
@@ -93,6 +98,7 @@ function ours(record: Record<string, unknown>, mapping: ColumnMapping): ShapedEv
 export function shapeOf(record: Record<string, unknown>, mapping: ColumnMapping): ShapedEvent {
   const mapped = Object.keys(mapping).length > 0;
   if (!mapped && 'event' in record && isObject(record.properties)) return mixpanel(record, record.properties);
-  if (!mapped && !('userId' in record) && ('user_id' in record || 'event_type' in record)) return amplitude(record);
+  if (!mapped && !('userId' in record) && ('user_id' in record || 'event_type' in record))
+    return amplitude(record);
   return ours(record, mapping);
 }

@@ -27,7 +27,11 @@ export type EventsFormat = 'ndjson' | 'array';
 const COLUMNS: Columns = { count: 4, userId: 0, eventType: 1, timestamp: 2, metadata: 3, extra: [] };
 
 /** The event as the cells validateRow reads, or the errors of its shape. */
-function cellsOf(item: unknown, index: number, mapping: ColumnMapping): { cells: string[] } | { errors: RowError[] } {
+function cellsOf(
+  item: unknown,
+  index: number,
+  mapping: ColumnMapping,
+): { cells: string[] } | { errors: RowError[] } {
   if (typeof item !== 'object' || item === null || Array.isArray(item)) {
     return {
       errors: [
@@ -51,12 +55,21 @@ function cellsOf(item: unknown, index: number, mapping: ColumnMapping): { cells:
     });
   }
   for (const key of shaped.clashes) {
-    errors.push({ row: index, field: keys.metadata, message: `two keys both become the metadata key "${echoed(key)}"` });
+    errors.push({
+      row: index,
+      field: keys.metadata,
+      message: `two keys both become the metadata key "${echoed(key)}"`,
+    });
   }
   const text = (field: 'userId' | 'eventType'): string => {
     const value = shaped[field];
     if (value === undefined || typeof value === 'string') return value ?? '';
-    errors.push({ row: index, field: keys[field], message: `${keys[field]} must be a string`, value: echoedJson(value) });
+    errors.push({
+      row: index,
+      field: keys[field],
+      message: `${keys[field]} must be a string`,
+      value: echoedJson(value),
+    });
     return '';
   };
   const userId = text('userId');
@@ -79,7 +92,12 @@ function cellsOf(item: unknown, index: number, mapping: ColumnMapping): { cells:
   // Checked before it is written out for validateRow: a value nested too deep cannot be written.
   const problem = absent ? undefined : metadataProblem(meta);
   if (problem !== undefined) {
-    errors.push({ row: index, field: keys.metadata, message: `${keys.metadata} ${problem}`, value: echoedJson(meta) });
+    errors.push({
+      row: index,
+      field: keys.metadata,
+      message: `${keys.metadata} ${problem}`,
+      value: echoedJson(meta),
+    });
   }
   if (errors.length > 0) return { errors };
   const metadata = absent ? '' : JSON.stringify(meta);

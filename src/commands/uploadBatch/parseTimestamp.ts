@@ -102,8 +102,7 @@ export class TimeZone {
 export type TimestampProblem = 'noZone' | 'overlap' | 'gap' | 'form';
 
 export type TimestampReading =
-  | { ok: true; millis: number }
-  | { ok: false; message: string; kind?: TimestampProblem };
+  { ok: true; millis: number } | { ok: false; message: string; kind?: TimestampProblem };
 
 /** Which instant of a wall time that a zone passes twice is meant (the `ambiguous` option). */
 export type Ambiguous = 'earlier' | 'later';
@@ -144,7 +143,11 @@ export function readTimestamp(text: string, zone?: TimeZone, ambiguous?: Ambiguo
   const epoch = readEpoch(text);
   if (epoch !== undefined) return epoch;
   const m = ISO_DATE_TIME.exec(text);
-  const unreadable: TimestampReading = { ok: false, kind: 'form', message: `must be ${timestampFormsText(zone)}` };
+  const unreadable: TimestampReading = {
+    ok: false,
+    kind: 'form',
+    message: `must be ${timestampFormsText(zone)}`,
+  };
   if (m === null) return unreadable;
   const [, y, mo, d, h, mi, s, frac, zulu, sign, oh, om] = m;
   const wall = wallMillis(

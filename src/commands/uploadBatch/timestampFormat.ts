@@ -1,4 +1,10 @@
-import { instantInZone, wallMillis, type Ambiguous, type TimestampReading, type TimeZone } from './parseTimestamp';
+import {
+  instantInZone,
+  wallMillis,
+  type Ambiguous,
+  type TimestampReading,
+  type TimeZone,
+} from './parseTimestamp';
 
 /**
  * The `timestampFormat` option: the one form every timestamp of an upload is written in, declared
@@ -25,12 +31,13 @@ export interface TimestampFormat {
   read(text: string, zone: TimeZone | undefined, ambiguous: Ambiguous | undefined): TimestampReading;
 }
 
-const DATES: Record<string, { pattern: string; order: ['y' | 'm' | 'd', 'y' | 'm' | 'd', 'y' | 'm' | 'd'] }> = {
-  'DD.MM.YYYY': { pattern: String.raw`(\d{1,2})\.(\d{1,2})\.(\d{4})`, order: ['d', 'm', 'y'] },
-  'DD/MM/YYYY': { pattern: String.raw`(\d{1,2})/(\d{1,2})/(\d{4})`, order: ['d', 'm', 'y'] },
-  'MM/DD/YYYY': { pattern: String.raw`(\d{1,2})/(\d{1,2})/(\d{4})`, order: ['m', 'd', 'y'] },
-  'YYYY-MM-DD': { pattern: String.raw`(\d{4})-(\d{1,2})-(\d{1,2})`, order: ['y', 'm', 'd'] },
-};
+const DATES: Record<string, { pattern: string; order: ['y' | 'm' | 'd', 'y' | 'm' | 'd', 'y' | 'm' | 'd'] }> =
+  {
+    'DD.MM.YYYY': { pattern: String.raw`(\d{1,2})\.(\d{1,2})\.(\d{4})`, order: ['d', 'm', 'y'] },
+    'DD/MM/YYYY': { pattern: String.raw`(\d{1,2})/(\d{1,2})/(\d{4})`, order: ['d', 'm', 'y'] },
+    'MM/DD/YYYY': { pattern: String.raw`(\d{1,2})/(\d{1,2})/(\d{4})`, order: ['m', 'd', 'y'] },
+    'YYYY-MM-DD': { pattern: String.raw`(\d{4})-(\d{1,2})-(\d{1,2})`, order: ['y', 'm', 'd'] },
+  };
 const DECLARED = /^(DD\.MM\.YYYY|DD\/MM\/YYYY|MM\/DD\/YYYY|YYYY-MM-DD)(?:([ T])HH:mm(:ss)?)?$/;
 const DIGITS = /^\d{1,19}$/;
 
@@ -52,7 +59,10 @@ export function timestampFormatNamed(declared: string): TimestampFormat | undefi
   const date = m?.[1] === undefined ? undefined : DATES[m[1]];
   if (m === null || date === undefined) return undefined;
   const [, , separator, seconds] = m;
-  const time = separator === undefined ? '' : `${separator}(\\d{1,2}):(\\d{2})${seconds === undefined ? '' : ':(\\d{2})'}`;
+  const time =
+    separator === undefined
+      ? ''
+      : `${separator}(\\d{1,2}):(\\d{2})${seconds === undefined ? '' : ':(\\d{2})'}`;
   const matcher = new RegExp(`^${date.pattern}${time}$`);
   return {
     name: declared,
@@ -62,7 +72,8 @@ export function timestampFormatNamed(declared: string): TimestampFormat | undefi
       if (parts === null) {
         return { ok: false, message: `does not match timestampFormat ${declared}` };
       }
-      const numbers = parts.slice(1).map((part) => (part === undefined ? 0 : Number(part)));
+      // Indexed, not sliced: a group the text did not reach (no seconds) is undefined.
+      const numbers = [1, 2, 3, 4, 5, 6].map((at) => Number(parts[at] ?? 0));
       const of = (unit: 'y' | 'm' | 'd'): number => numbers[date.order.indexOf(unit)] ?? 0;
       const [hour = 0, minute = 0, second = 0] = numbers.slice(3);
       const wall = wallMillis([of('y'), of('m'), of('d')], [hour, minute, second, 0]);

@@ -126,7 +126,12 @@ function checkText(value: string, field: string, row: number, errors: RowError[]
   if (reason !== undefined) errors.push({ row, field, message: `${field} ${reason}`, value: echoed(value) });
 }
 
-function checkTimestamp(text: string, row: number, errors: RowError[], context: RowContext): number | undefined {
+function checkTimestamp(
+  text: string,
+  row: number,
+  errors: RowError[],
+  context: RowContext,
+): number | undefined {
   const { zone, ambiguous, format } = context;
   const reading: ReturnType<typeof readTimestamp> =
     text === ''
@@ -139,7 +144,13 @@ function checkTimestamp(text: string, row: number, errors: RowError[], context: 
     ? `timestamp is out of range: in UTC it must lie from ${INSTANT_RANGE_TEXT}`
     : `timestamp ${reading.message}`;
   const kind = reading.ok ? undefined : reading.kind;
-  errors.push({ row, field: 'timestamp', message, value: echoed(text), ...(kind === undefined ? {} : { kind }) });
+  errors.push({
+    row,
+    field: 'timestamp',
+    message,
+    value: echoed(text),
+    ...(kind === undefined ? {} : { kind }),
+  });
   return undefined;
 }
 
