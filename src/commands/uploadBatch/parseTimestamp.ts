@@ -128,8 +128,8 @@ function readEpoch(text: string): TimestampReading | undefined {
       kind: 'form',
       message:
         'a number is read as epoch seconds only with exactly 10 digits (e.g. 1705312800) and as epoch ' +
-        `milliseconds only with exactly 13 (e.g. 1705312800000); this one has ${text.split('.')[0]?.length ?? 0} ` +
-        '(microseconds, 16 digits, read with the upload option timestampFormat=epoch_us)',
+        `milliseconds only with exactly 13 (e.g. 1705312800000); this one has ${text.split('.')[0]?.length ?? 0}; ` +
+        'microseconds (16 digits) read with the upload option timestampFormat=epoch_us',
     };
   }
   return undefined;
