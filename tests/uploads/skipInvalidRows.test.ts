@@ -70,7 +70,7 @@ describe('an import that forgives', () => {
     expect(problems[0]?.message).toMatch(
       /^2 timestamps fall in the hour a daylight saving time change repeats: choose ambiguous=earlier/,
     );
-    expect(problems[1]?.message).toMatch(/^1 timestamp is in no form .* timestampFormat/);
+    expect(problems[1]?.message).toMatch(/^1 timestamp is in none of the forms read .* timestampFormat/);
     expect(await storedUsers()).toEqual(['u1', 'u4', 'u6']);
   });
 

@@ -32,7 +32,7 @@ function line(tally: Tally, quantity: string, one: boolean): string {
     case 'gap':
       return `${quantity} timestamp${one ? ' falls' : 's fall'} in the hour a daylight saving time change skips, so ${one ? 'it does' : 'they do'} not exist there: write ${one ? 'it' : 'them'} with an offset if right`;
     case 'form':
-      return `${quantity} timestamp${one ? ' is' : 's are'} in no form read without a declaration: declare the form with the timestampFormat option, e.g. timestampFormat=DD.MM.YYYY HH:mm`;
+      return `${quantity} timestamp${one ? ' is' : 's are'} in none of the forms read (ISO 8601, epoch seconds or milliseconds): declare ${one ? 'its' : 'their'} form with the timestampFormat option, e.g. timestampFormat=DD.MM.YYYY HH:mm`;
     default:
       return `${quantity} row${one ? '' : 's'}: ${tally.message}`;
   }
