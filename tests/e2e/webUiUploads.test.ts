@@ -187,6 +187,32 @@ describe('web UI uploads against the real API', () => {
     expect(problems).toEqual([]);
   });
 
+  it('sends the repeated-hour choice, a timestamp format and column names from the more options', async () => {
+    await open(service.baseUrl);
+    await page.locator('#upload-timezone').fill('Europe/Berlin');
+    await page.getByText('More options: repeated hours, timestamp format, column names').click();
+    await page.getByLabel('Times in the hour the clocks go back (ambiguous)').selectOption('later');
+    await page.getByLabel('Timestamp format (timestampFormat)').fill('DD.MM.YYYY HH:mm');
+    await page.getByLabel('Column names (columns)').fill('userId:candidate_id,eventType:action');
+    await upload(
+      'sheet.csv',
+      'candidate_id,action,timestamp\nmore-1,apply,27.10.2024 02:30\nmore-2,apply,02.02.2024 13:54\n',
+    );
+    expect(await page.locator('#upload-result [data-outcome]').getAttribute('data-outcome')).toBe('uploaded');
+    expect(await textOf('#uploaded-new')).toBe('2');
+    const stored = await rawEvents(service.runtime.mongo.db)
+      .find({ userId: /^more-/ })
+      .sort({ userId: 1 })
+      .toArray();
+    expect(stored.map((e) => [e.userId, e.eventType, e.timestamp.toISOString()])).toEqual([
+      ['more-1', 'apply', '2024-10-27T01:30:00.000Z'],
+      ['more-2', 'apply', '2024-02-02T12:54:00.000Z'],
+    ]);
+    await page.setViewportSize({ width: 390, height: 900 });
+    await saveElementScreenshot(page, '#upload-section', 'ui-upload-more-options-390');
+    expect(problems).toEqual([]);
+  });
+
   it('explains a 413 as a file too large, and a 429 with the wait the server names', async () => {
     await open(limited.baseUrl, [413, 429]);
     const big = ['userId,eventType,timestamp,metadata'];

@@ -23,6 +23,12 @@ export function setupUpload({ onUploaded }) {
   const result = byId('upload-result');
   const timezone = byIdAs('upload-timezone', HTMLInputElement);
   const skipInvalid = byIdAs('upload-skip-invalid', HTMLInputElement);
+  // Sent only when filled in: an option left empty is not sent, so the server's default holds.
+  const more = {
+    ambiguous: byIdAs('upload-ambiguous', HTMLSelectElement),
+    timestampFormat: byIdAs('upload-timestamp-format', HTMLInputElement),
+    columns: byIdAs('upload-columns', HTMLInputElement),
+  };
   const timezones = byId('upload-timezones');
   // The zones this browser knows, as suggestions; the server checks the name itself.
   timezones.replaceChildren(
@@ -124,6 +130,9 @@ export function setupUpload({ onUploaded }) {
     const options = {};
     if (zone) options.timezone = zone;
     if (skipInvalid.checked) options.invalidRows = 'skip';
+    for (const [name, control] of Object.entries(more)) {
+      if (control.value.trim()) options[name] = control.value.trim();
+    }
     const answer = await uploadFile(
       '/api/uploads',
       sending,
