@@ -4,6 +4,7 @@ import { chooseDelimiter } from '../../../src/commands/uploadBatch/csvDelimiter'
 import { readTimestamp, TimeZone } from '../../../src/commands/uploadBatch/parseTimestamp';
 import { timestampFormatNamed } from '../../../src/commands/uploadBatch/timestampFormat';
 import { ProblemTally } from '../../../src/commands/uploadBatch/problemSummary';
+import { shapeOf } from '../../../src/commands/uploadBatch/eventShapes';
 
 const zone = (name: string): TimeZone => {
   const found = TimeZone.named(name);
@@ -153,5 +154,34 @@ describe('problem summary', () => {
       },
       { field: 'userId', count: 1, rows: [7], message: '1 row: userId is required' },
     ]);
+  });
+});
+
+describe('event shapes', () => {
+  it('reads Mixpanel properties into metadata without their $, and reports two keys that become one', () => {
+    const shaped = shapeOf(
+      { event: 'Signed Up', properties: { time: 1705312800, distinct_id: 'u1', $os: 'Linux', os: 'linux' } },
+      {},
+    );
+    expect(shaped).toMatchObject({
+      userId: 'u1',
+      eventType: 'Signed Up',
+      timestamp: 1705312800,
+      metadata: { os: 'Linux' },
+      clashes: ['os'],
+      unknown: [],
+    });
+  });
+
+  it('reads Amplitude keys, the others into metadata, and our shape under mapped keys', () => {
+    expect(
+      shapeOf({ user_id: 'a', event_type: 'Play', time: 1, event_properties: { x: 1 }, insert_id: 'i' }, {}),
+    ).toMatchObject({ userId: 'a', eventType: 'Play', metadata: { x: 1, insert_id: 'i' }, unknown: [] });
+    expect(
+      shapeOf(
+        { Candidate: 'c', action: 'a', timestamp: 1, other: 2 },
+        { userId: 'candidate', eventType: 'action' },
+      ),
+    ).toMatchObject({ userId: 'c', eventType: 'a', unknown: ['other'] });
   });
 });
