@@ -159,6 +159,7 @@ describe('web UI uploads against the real API', () => {
       /^2 timestamps fall in the hour a daylight saving time change repeats: choose ambiguous=earlier .* \(rows 3, 4\)$/,
     );
     expect(lines[1]).toBe('1 row: userId is required (rows 5)');
+    expect(await textOf('#row-error-count')).toContain('or tick "Skip invalid rows" to upload the rest.');
     await saveElementScreenshot(page, '#upload-section', 'ui-upload-problems-1280');
     await page.setViewportSize({ width: 390, height: 900 });
     // At 390 px the summary wraps inside the page instead of scrolling sideways with the table.

@@ -294,7 +294,7 @@ function failureNotice(file, answer) {
       children.push(
         el('p', {
           id: 'row-error-count',
-          text: `${plural(errorCount, 'row error')} found.${more} Fix ${errorCount === 1 ? 'it' : 'them'} and upload the file again.`,
+          text: `${plural(errorCount, 'row error')} found.${more} Fix ${errorCount === 1 ? 'it' : 'them'} and upload the file again, or tick "Skip invalid rows" to upload the rest.`,
         }),
       );
     }
