@@ -17,9 +17,17 @@ export class ValidationError extends AppError {
   readonly code = 'ValidationError';
 }
 
+/** One kind of problem in an upload's rows: how many, the first rows, and one line saying it. */
+export interface RowProblem {
+  field: string;
+  count: number;
+  rows: number[];
+  message: string;
+}
+
 /**
  * An upload with bad rows: the first rows' errors as details, plus how many there were in all, or
- * in the rows checked when checking stopped early (`restUnchecked`).
+ * in the rows checked when checking stopped early (`restUnchecked`), and their summary per kind.
  */
 export class InvalidRowsError extends ValidationError {
   constructor(
@@ -27,6 +35,7 @@ export class InvalidRowsError extends ValidationError {
     readonly rowErrors: { row: number; field: string; message: string }[],
     readonly errorCount: number,
     readonly restUnchecked = false,
+    readonly problems: RowProblem[] = [],
   ) {
     super(message, rowErrors);
   }

@@ -2,49 +2,13 @@ import type { Request } from 'express';
 import type { StorageEngine } from 'multer';
 import { ValidationError } from '../errors';
 import { parseCsvToSpool, type ParsedUpload } from '../commands/uploadBatch/parseCsv';
-import { TimeZone, TIMEZONE_OPTION } from '../commands/uploadBatch/parseTimestamp';
+import type { ReadOptions } from '../commands/uploadBatch/readOptions';
 import { newSpoolPath, removeSpool, SpoolWriter } from '../commands/uploadBatch/spool';
-import { echoed } from '../commands/uploadBatch/validateRow';
+import { lateOptions, optionValues, readOptionsOf, type UploadOptionValues } from './uploadOptions';
 
 /** What the storage engine learnt about the uploaded file, for the route to pass on. */
 export interface SpooledUpload extends ParsedUpload {
   spoolPath: string;
-  /** The timezone option the file was read with, if any. */
-  timezone: string | undefined;
-}
-
-/**
- * The upload's timezone option: the query parameter, or a form field sent before the file (the
- * file is read as it arrives, so a field after it comes too late; the route refuses that).
- */
-export function timezoneOption(req: Request): string | undefined {
-  const fromQuery: unknown = req.query[TIMEZONE_OPTION];
-  const body = req.body as Record<string, unknown> | undefined;
-  const fromField: unknown = body?.[TIMEZONE_OPTION];
-  if (fromQuery !== undefined && typeof fromQuery !== 'string') {
-    throw new ValidationError(`The ${TIMEZONE_OPTION} option may be given once`);
-  }
-  if (fromField !== undefined && typeof fromField !== 'string') {
-    throw new ValidationError(`The ${TIMEZONE_OPTION} option may be given once`);
-  }
-  if (fromQuery !== undefined && fromField !== undefined && fromQuery !== fromField) {
-    throw new ValidationError(
-      `The ${TIMEZONE_OPTION} option is given twice with different values ("${echoed(fromQuery)}" and "${echoed(fromField)}")`,
-    );
-  }
-  const name = fromQuery ?? fromField;
-  return name === undefined || name.trim() === '' ? undefined : name.trim();
-}
-
-/** The named zone, or a ValidationError saying what a zone name looks like. */
-export function timeZoneNamed(name: string): TimeZone {
-  const zone = TimeZone.named(name);
-  if (zone === undefined) {
-    throw new ValidationError(
-      `${TIMEZONE_OPTION} "${echoed(name)}" is not an IANA time zone name; use one such as Europe/Berlin, America/New_York or UTC`,
-    );
-  }
-  return zone;
 }
 
 /**
@@ -65,12 +29,12 @@ export function csvSpoolStorage(
   /** The name the client gave the file part, once it has arrived (for the logs). */
   fileNameOf: (req: Request) => string | undefined;
   /**
-   * The error for a timezone option that the file was not read with (a form field sent after the
+   * The error for an upload option that the file was not read with (a form field sent after the
    * file), or undefined.
    */
-  lateTimezone: (req: Request) => ValidationError | undefined;
+  lateOption: (req: Request) => ValidationError | undefined;
 } {
-  const readWith = new WeakMap<Request, string | undefined>();
+  const readWith = new WeakMap<Request, UploadOptionValues>();
   const names = new WeakMap<Request, string>();
   const results = new WeakMap<Request, SpooledUpload>();
   const failures = new WeakMap<Request, unknown>();
@@ -80,12 +44,11 @@ export function csvSpoolStorage(
       file.stream.once('limit', () => {
         onFileTooLarge(req);
       });
-      let timezone: string | undefined;
-      let zone: TimeZone | undefined;
+      let options: ReadOptions;
       try {
-        timezone = timezoneOption(req);
-        zone = timezone === undefined ? undefined : timeZoneNamed(timezone);
-        readWith.set(req, timezone);
+        const values = optionValues(req);
+        options = readOptionsOf(values);
+        readWith.set(req, values);
       } catch (error) {
         failures.set(req, error);
         file.stream.resume();
@@ -97,13 +60,13 @@ export function csvSpoolStorage(
       const run = async (): Promise<void> => {
         try {
           const parsed = await parseCsvToSpool(file.stream, spool, {
-            zone,
+            ...options,
             fileName: file.originalname,
             maxBytes: decompressed?.maxBytes,
             tooLarge: decompressed?.tooLarge,
           });
           await spool.close();
-          results.set(req, { ...parsed, spoolPath, timezone });
+          results.set(req, { ...parsed, spoolPath });
         } catch (error) {
           await spool.discard().catch(() => undefined);
           failures.set(req, error);
@@ -127,19 +90,14 @@ export function csvSpoolStorage(
     spooled: (req) => results.get(req),
     failedHere: (req, error) => failures.get(req) === error,
     fileNameOf: (req) => names.get(req),
-    lateTimezone: (req) => {
-      if (!readWith.has(req)) return undefined;
-      let now: string | undefined;
+    lateOption: (req) => {
+      const before = readWith.get(req);
+      if (before === undefined) return undefined;
       try {
-        now = timezoneOption(req);
+        return lateOptions(before, optionValues(req));
       } catch (error) {
         return error instanceof ValidationError ? error : undefined;
       }
-      if (now === readWith.get(req)) return undefined;
-      return new ValidationError(
-        `The ${TIMEZONE_OPTION} field came after the file, too late for its rows: send it before the file field ` +
-          `(or as the query parameter ?${TIMEZONE_OPTION}=…)`,
-      );
     },
   };
 }

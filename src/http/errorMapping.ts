@@ -60,6 +60,8 @@ export const RETRY_AFTER_UNAVAILABLE_SECONDS = 5;
 function mapError(error: unknown): Mapped {
   if (error instanceof AppError) {
     const body: ErrorBody = { error: error.code, message: error.message };
+    // The summary per kind comes before the row list: one line can say what a hundred rows repeat.
+    if (error instanceof InvalidRowsError && error.problems.length > 0) body.problems = error.problems;
     if (error.details !== undefined) body.details = error.details;
     if (error instanceof InvalidRowsError) {
       body.errorCount = error.errorCount;

@@ -1,9 +1,8 @@
 import { Router, type ErrorRequestHandler, type RequestHandler } from 'express';
 import { z } from 'zod';
-import { timeZoneNamed, timezoneOption } from './csvStorage';
 import { isZlibError } from '../commands/uploadBatch/compressed';
 import { parseEventsToSpool } from '../commands/uploadBatch/parseEvents';
-import { TIMEZONE_OPTION } from '../commands/uploadBatch/parseTimestamp';
+import type { ParsedUpload } from '../commands/uploadBatch/parseCsv';
 import { newSpoolPath, removeSpool, SpoolWriter } from '../commands/uploadBatch/spool';
 import type { UploadBatch } from '../commands/uploadBatch/uploadBatch';
 import { ValidationError } from '../errors';
@@ -13,6 +12,8 @@ import { rateLimitHeaders } from './openapi/components';
 import { documentedRoute, mount, sharedResponse } from './openapi/routeTable';
 import { countRejected, sendCreated, uploadCreatedSchema, uploadRejectedSchema } from './uploads';
 import { bodyOf, bodyTooLarge, decoderOf, EVENTS_PATH, formatOf } from './eventsBody';
+import { optionValues, readOptionsOf } from './uploadOptions';
+import { uploadOptionParameters } from './openapi/uploadOptions';
 
 /**
  * POST /api/events: the events of a CSV upload sent as JSON by a program, through the same
@@ -44,6 +45,16 @@ export const eventsExamples = {
   rejected: {
     error: 'ValidationError',
     message: 'The body has 2 invalid values; nothing was stored',
+    problems: [
+      {
+        field: 'timestamp',
+        count: 1,
+        rows: [1],
+        message:
+          '1 timestamp has no zone: name it with the timezone option (Time zone in the web UI), e.g. timezone=Europe/Berlin',
+      },
+      { field: 'userId', count: 1, rows: [2], message: '1 row: userId must be a string' },
+    ],
     details: [
       {
         row: 1,
@@ -76,19 +87,19 @@ export const eventsRoutes = {
     summary: 'Send events as JSON (ndjson or an array) instead of a CSV file',
     description:
       'Creates a batch exactly as POST /api/uploads does, through the same command: the same rules per event ' +
-      'as per CSV row (timestamp forms, identifiers, metadata), the same deduplication, MAX_UPLOAD_BYTES, ' +
-      'the same UPLOAD_RATE_LIMIT budget and the same 201 answer. Any invalid event refuses the whole body; ' +
+      'as per CSV row (timestamp forms, identifiers, metadata), the same options as query parameters, the same ' +
+      'deduplication, MAX_UPLOAD_BYTES, the same UPLOAD_RATE_LIMIT budget and the same 201 answer. Any invalid event ' +
+      'refuses the whole body unless invalidRows=skip; ' +
       "row errors name the event's index (from 0; blank ndjson lines are not counted). " +
-      'Keys other than userId, eventType, timestamp and metadata are refused. Any other Content-Type is a 415. ' +
+      'Keys other than userId, eventType, timestamp and metadata (or the keys `columns` maps) are refused. ' +
+      'Mixpanel events `{event, properties: {time, distinct_id, $insert_id, ...}}` and Amplitude events ' +
+      '`{user_id, event_type, time, event_properties, insert_id, ...}` are read too: their other properties or keys ' +
+      'become metadata, a leading $ dropped ($insert_id is kept as insert_id; the dedupe key stays userId, ' +
+      'eventType and instant). Any other Content-Type is a 415. ' +
       'The body is UTF-8, sent as is or with Content-Encoding gzip or deflate (MAX_UPLOAD_BYTES then also bounds ' +
       'what it decompresses to); another charset or encoding is a 415.',
     request: {
-      query: z.object({
-        [TIMEZONE_OPTION]: z.string().optional().meta({
-          description: 'IANA time zone of timestamps written without a zone, e.g. Europe/Berlin',
-          example: 'Europe/Berlin',
-        }),
-      }),
+      query: z.object(uploadOptionParameters),
       body: {
         required: true,
         content: {
@@ -159,8 +170,7 @@ export function eventsRouter(deps: EventsDeps): Router {
   mount(router, eventsRoutes.postEvents, deps.rateLimiter, deps.inFlight, async (req, res) => {
     const format = formatOf(req);
     const decoder = decoderOf(req);
-    const timezone = timezoneOption(req);
-    const zone = timezone === undefined ? undefined : timeZoneNamed(timezone);
+    const options = readOptionsOf(optionValues(req));
     if (Number(req.get('Content-Length') ?? 0) > deps.maxBytes) {
       res.setHeader('Connection', 'close');
       throw bodyTooLarge(deps.maxBytes);
@@ -168,9 +178,9 @@ export function eventsRouter(deps: EventsDeps): Router {
     const spoolPath = newSpoolPath(deps.spoolDir);
     const spool = new SpoolWriter(spoolPath);
     try {
-      let parsed: { totalRows: number };
+      let parsed: ParsedUpload;
       try {
-        parsed = await parseEventsToSpool(bodyOf(req, decoder, deps.maxBytes), spool, format, { zone });
+        parsed = await parseEventsToSpool(bodyOf(req, decoder, deps.maxBytes), spool, format, options);
         await spool.close();
       } catch (error) {
         // The rest of the body is not read: the connection closes after the answer.
@@ -189,7 +199,7 @@ export function eventsRouter(deps: EventsDeps): Router {
         totalRows: parsed.totalRows,
         correlationId: req.correlationId,
       });
-      sendCreated(res, deps.metrics, result, parsed.totalRows, 'event');
+      sendCreated(res, deps.metrics, result, parsed, 'event');
     } finally {
       await removeSpool(spoolPath);
     }

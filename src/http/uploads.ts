@@ -2,7 +2,6 @@ import { Router, type ErrorRequestHandler, type Request, type RequestHandler, ty
 import multer from 'multer';
 import { z } from 'zod';
 import { csvSpoolStorage } from './csvStorage';
-import { TIMEZONE_OPTION } from '../commands/uploadBatch/parseTimestamp';
 import { defaultSpoolDir, removeSpool } from '../commands/uploadBatch/spool';
 import type { UploadBatch, UploadBatchResult } from '../commands/uploadBatch/uploadBatch';
 import { AppError, InvalidRowsError, RequestAbortedError, ValidationError } from '../errors';
@@ -12,6 +11,9 @@ import { limitInFlight } from './inFlightLimit';
 import { rateLimitHeaders } from './openapi/components';
 import { documentedRoute, mount, sharedResponse } from './openapi/routeTable';
 import { uploadTooLarge, watchBodySize } from './uploadSizeCap';
+import { problemsSchema, rowErrorSchema, skipReportShape } from './openapi/rowProblems';
+import { uploadOptionParameters } from './openapi/uploadOptions';
+import type { ParsedUpload } from '../commands/uploadBatch/parseCsv';
 
 /** Multipart field that carries the CSV, as in the original contract. */
 export const UPLOAD_FIELD = 'file';
@@ -23,6 +25,7 @@ export const uploadCreatedSchema = z
     totalEvents: z.number().int().nonnegative(),
     duplicates: z.number().int().nonnegative(),
     message: z.string(),
+    ...skipReportShape,
   })
   .meta({
     id: 'UploadResponse',
@@ -39,23 +42,8 @@ export const uploadRejectedSchema = z
   .object({
     error: z.string(),
     message: z.string(),
-    details: z
-      .array(
-        z.object({
-          row: z.number().int().nonnegative().meta({
-            description:
-              'Line number in the file (the header is 1); for POST /api/events, the index of the event (from 0)',
-          }),
-          field: z.string().meta({ description: 'Column name, or * for the row as a whole' }),
-          message: z.string(),
-          value: z.string().optional().meta({
-            description:
-              'The offending value as the row held it, cut to 100 characters (… when cut); control and invisible characters are written as \\uXXXX',
-          }),
-        }),
-      )
-      .optional()
-      .meta({ description: 'The first 100 row errors' }),
+    problems: problemsSchema.optional(),
+    details: z.array(rowErrorSchema).optional().meta({ description: 'The first 100 row errors' }),
     errorCount: z
       .number()
       .int()
@@ -73,6 +61,16 @@ export const uploadRejectedSchema = z
     example: {
       error: 'ValidationError',
       message: 'The file has 2 invalid values; nothing was stored',
+      problems: [
+        {
+          field: 'timestamp',
+          count: 1,
+          rows: [3],
+          message:
+            '1 timestamp is in none of the forms read (ISO 8601, epoch seconds or milliseconds): declare its form with the timestampFormat option, e.g. timestampFormat=DD.MM.YYYY HH:mm',
+        },
+        { field: 'userId', count: 1, rows: [4], message: '1 row: userId is required' },
+      ],
       details: [
         {
           row: 3,
@@ -87,13 +85,6 @@ export const uploadRejectedSchema = z
     },
   });
 
-/** The upload option naming the zone of zone-less date-times. */
-export const timezoneParameter = z.string().optional().meta({
-  description:
-    'IANA time zone of the date-times written without a zone (e.g. Europe/Berlin); values with a zone or epoch numbers ignore it',
-  example: 'Europe/Berlin',
-});
-
 export const uploadRoutes = {
   uploadCsv: documentedRoute({
     method: 'post',
@@ -101,7 +92,12 @@ export const uploadRoutes = {
     tags: ['Uploads'],
     summary: 'Upload a CSV file of events',
     description:
-      'Validates the whole file first: a file with any invalid row is refused and nothing is stored. ' +
+      'Validates the whole file first: a file with any invalid row is refused and nothing is stored, unless ' +
+      '`invalidRows=skip` asks to store the valid rows and report the others. A refusal (400) starts with `problems`, ' +
+      'one line per kind of problem with its count and first rows, before the row list. The options below are query ' +
+      'parameters or form fields sent before the file. Column names are matched case-insensitively, with the aliases ' +
+      'of common exports (user_id, distinct_id; event_type, event_name, event; time, event_time; properties, ' +
+      'event_properties) or as `columns` maps them; other columns (insert_id too) become metadata strings. ' +
       'Rows already stored (same userId, eventType and instant) count as duplicates. ' +
       'Rate limited per client IP (UPLOAD_RATE_LIMIT per minute). ' +
       'The delimiter is comma, semicolon or tab: the one that splits the header line into userId, eventType and ' +
@@ -111,17 +107,17 @@ export const uploadRoutes = {
       '`2024-01-15 11:00:00+01:00`), epoch seconds (exactly 10 digits, optional fraction: `1705312800`, ' +
       '`1705312800.25`) or epoch milliseconds (exactly 13 digits: `1705312800000`); a date-time without a zone ' +
       '(`2024-01-15 10:00:00`, `2024-01-15T10:00`) only with the `timezone` option, and a wall time that zone ' +
-      'skips or repeats (daylight saving time) is a row error. Each row error echoes the value (`value`).',
+      'skips or repeats (daylight saving time) is a row error, unless `ambiguous` chooses for a repeated one. ' +
+      '`timestampFormat` declares another form (e.g. `DD.MM.YYYY HH:mm`). Each row error echoes the value (`value`).',
     request: {
-      query: z.object({ [TIMEZONE_OPTION]: timezoneParameter }),
+      query: z.object(uploadOptionParameters),
       body: {
         required: true,
         content: {
           'multipart/form-data': {
             schema: z.object({
-              [TIMEZONE_OPTION]: timezoneParameter.meta({
-                description: 'The same option as a form field; it must come before the file field',
-              }),
+              // The same options as form fields; they must come before the file field.
+              ...uploadOptionParameters,
               [UPLOAD_FIELD]: z.string().meta({
                 format: 'binary',
                 description:
@@ -181,14 +177,17 @@ export function sendCreated(
   res: Response,
   metrics: UploadMetrics,
   result: UploadBatchResult,
-  totalRows: number,
+  { totalRows, skipped }: ParsedUpload,
   unit: 'row' | 'event',
 ): void {
+  const stored = createdMessage(result.newEvents, totalRows, result.duplicates, unit);
   const body: UploadCreated = {
     batchId: result.batchId,
     totalEvents: result.newEvents,
     duplicates: result.duplicates,
-    message: createdMessage(result.newEvents, totalRows, result.duplicates, unit),
+    message:
+      skipped === undefined ? stored : `${stored}; skipped ${plural(skipped.skippedRows, `invalid ${unit}`)}`,
+    ...skipped,
   };
   metrics.uploadAccepted({ newEvents: result.newEvents, duplicates: result.duplicates });
   res.status(201).json(body);
@@ -224,7 +223,7 @@ function storedFileName(name: string): string {
 export function uploadsRouter(deps: UploadsDeps): Router {
   // How each request in flight is refused once it is over the cap (see watchBodySize).
   const refusals = new WeakMap<Request, () => void>();
-  const { storage, spooled, failedHere, fileNameOf, lateTimezone } = csvSpoolStorage(
+  const { storage, spooled, failedHere, fileNameOf, lateOption } = csvSpoolStorage(
     deps.spoolDir ?? defaultSpoolDir(),
     (req) => refusals.get(req)?.(),
     { maxBytes: deps.maxBytes, tooLarge: () => uploadTooLarge(deps.maxBytes, 'once decompressed') },
@@ -273,8 +272,8 @@ export function uploadsRouter(deps: UploadsDeps): Router {
     if (!watchBodySize(req, deps.maxBytes, refuse)) return;
     refusals.set(req, refuse);
     single(req, res, (error?: unknown) => {
-      // A timezone field after the file came too late for its rows: that, not their errors, is the answer.
-      settle(lateTimezone(req) ?? outcome(req, error));
+      // An option field after the file came too late for its rows: that, not their errors, is the answer.
+      settle(lateOption(req) ?? outcome(req, error));
     });
   };
 
@@ -302,7 +301,7 @@ export function uploadsRouter(deps: UploadsDeps): Router {
         totalRows: upload.totalRows,
         correlationId: req.correlationId,
       });
-      sendCreated(res, deps.metrics, result, upload.totalRows, 'row');
+      sendCreated(res, deps.metrics, result, upload, 'row');
     } finally {
       await removeSpool(upload.spoolPath);
     }

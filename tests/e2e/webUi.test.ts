@@ -155,6 +155,11 @@ describe('web UI at /', () => {
       expect(await page.locator('#chosen-file').textContent()).toContain('keyboard.csv');
       await page.keyboard.press('Tab');
       expect(await focusedId(page)).toBe('upload-timezone');
+      // The more options (closed) and the skip checkbox come before the button.
+      await page.keyboard.press('Tab');
+      expect(await focusedId(page)).toBe('upload-more-toggle');
+      await page.keyboard.press('Tab');
+      expect(await focusedId(page)).toBe('upload-skip-invalid');
       await page.keyboard.press('Tab');
       expect(await focusedId(page)).toBe('upload-button');
       await page.keyboard.press('Enter');

@@ -134,6 +134,86 @@ describe('web UI uploads against the real API', () => {
     expect(problems).toEqual([]);
   });
 
+  it('skips invalid rows when asked, and shows the summary per kind before the row list, at 1280 and 390 px', async () => {
+    // A Berlin export over the October change: two rows in the repeated hour, one without a user.
+    const berlin = [
+      'userId,eventType,timestamp',
+      'b1,view,2024-10-27 01:30:00',
+      'b2,view,2024-10-27 02:15:00',
+      'b3,view,2024-10-27 02:45:00',
+      ',view,2024-10-27 03:30:00',
+      'b5,view,2024-10-27 04:00:00',
+    ].join('\n');
+    await open(service.baseUrl, [400]);
+    await page.locator('#upload-timezone').fill('Europe/Berlin');
+    await upload('berlin.csv', berlin);
+    expect(await page.locator('#upload-result [data-outcome]').getAttribute('data-status')).toBe('400');
+    // The summary comes first: one line per kind, then the count, then the rows.
+    const order = await page.evaluate(
+      '[...document.querySelectorAll("#upload-notice > *")].map((e) => e.id || e.className)',
+    );
+    expect(order).toEqual(['', 'problem-summary', 'row-error-count', 'table-scroll']);
+    const lines = await page.locator('#problem-list li').allTextContents();
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(
+      /^2 timestamps fall in the hour a daylight saving time change repeats: choose ambiguous=earlier .* \(rows 3, 4\)$/,
+    );
+    expect(lines[1]).toBe('1 row: userId is required (rows 5)');
+    expect(await textOf('#row-error-count')).toContain('or tick "Skip invalid rows" to upload the rest.');
+    await saveElementScreenshot(page, '#upload-section', 'ui-upload-problems-1280');
+    await page.setViewportSize({ width: 390, height: 900 });
+    // At 390 px the summary wraps inside the page instead of scrolling sideways with the table.
+    const right = await page.evaluate(
+      'document.getElementById("problem-summary").getBoundingClientRect().right',
+    );
+    expect(right).toBeLessThanOrEqual(390);
+    await saveElementScreenshot(page, '#upload-section', 'ui-upload-problems-390');
+    await page.setViewportSize({ width: 1280, height: 900 });
+
+    await page.getByLabel('Skip invalid rows and upload the rest').check();
+    await upload('berlin.csv', berlin);
+    await page.waitForSelector('#upload-result [data-outcome="uploaded"]', { timeout: 30_000 });
+    expect(await textOf('#uploaded-new')).toBe('2');
+    expect(await textOf('#skipped-count')).toBe('3 invalid rows skipped and not stored.');
+    expect(await page.locator('#problem-list li').count()).toBe(2);
+    const skippedRows = await page.evaluate(
+      '[...document.querySelectorAll("#row-errors tbody tr")].map((r) => r.cells[0].textContent)',
+    );
+    expect(skippedRows).toEqual(['3', '4', '5']);
+    const stored = await rawEvents(service.runtime.mongo.db).find({ userId: /^b/ }).toArray();
+    expect(stored.map((e) => e.userId).sort()).toEqual(['b1', 'b5']);
+    await saveElementScreenshot(page, '#upload-section', 'ui-upload-skipped-1280');
+    await page.setViewportSize({ width: 390, height: 900 });
+    await saveElementScreenshot(page, '#upload-section', 'ui-upload-skipped-390');
+    expect(problems).toEqual([]);
+  });
+
+  it('sends the repeated-hour choice, a timestamp format and column names from the more options', async () => {
+    await open(service.baseUrl);
+    await page.locator('#upload-timezone').fill('Europe/Berlin');
+    await page.getByText('More options: repeated hours, timestamp format, column names').click();
+    await page.getByLabel('Times in the hour the clocks go back (ambiguous)').selectOption('later');
+    await page.getByLabel('Timestamp format (timestampFormat)').fill('DD.MM.YYYY HH:mm');
+    await page.getByLabel('Column names (columns)').fill('userId:candidate_id,eventType:action');
+    await upload(
+      'sheet.csv',
+      'candidate_id,action,timestamp\nmore-1,apply,27.10.2024 02:30\nmore-2,apply,02.02.2024 13:54\n',
+    );
+    expect(await page.locator('#upload-result [data-outcome]').getAttribute('data-outcome')).toBe('uploaded');
+    expect(await textOf('#uploaded-new')).toBe('2');
+    const stored = await rawEvents(service.runtime.mongo.db)
+      .find({ userId: /^more-/ })
+      .sort({ userId: 1 })
+      .toArray();
+    expect(stored.map((e) => [e.userId, e.eventType, e.timestamp.toISOString()])).toEqual([
+      ['more-1', 'apply', '2024-10-27T01:30:00.000Z'],
+      ['more-2', 'apply', '2024-02-02T12:54:00.000Z'],
+    ]);
+    await page.setViewportSize({ width: 390, height: 900 });
+    await saveElementScreenshot(page, '#upload-section', 'ui-upload-more-options-390');
+    expect(problems).toEqual([]);
+  });
+
   it('explains a 413 as a file too large, and a 429 with the wait the server names', async () => {
     await open(limited.baseUrl, [413, 429]);
     const big = ['userId,eventType,timestamp,metadata'];

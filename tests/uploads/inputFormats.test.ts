@@ -56,9 +56,11 @@ describe('accepted input forms', () => {
       const reply = await uploadCsv(service.baseUrl, 'user|type|time\nu1|click|2024-01-15T10:00:00Z\n');
       expect(reply.status).toBe(400);
       expect(reply.body.message).toBe(
-        'Missing required columns: userId, eventType, timestamp (the header line must name userId, eventType ' +
-          'and timestamp; the header was read with the delimiter comma (,); semicolon (;) and tab were tried ' +
-          'too and none of them split it into userId, eventType and timestamp)',
+        'Missing required columns: userId, eventType, timestamp (the header line must name userId (or user_id, ' +
+          'distinct_id), eventType (or event_type, event_name, event) and timestamp (or time, event_time); or map yours with ' +
+          'the columns option, e.g. columns=userId:candidate_id,eventType:action; the header was read with the ' +
+          'delimiter comma (,); semicolon (;) and tab were tried too and none of them split it into userId, ' +
+          'eventType and timestamp)',
       );
     });
 
@@ -98,12 +100,13 @@ describe('accepted input forms', () => {
           value: '20240115',
           message:
             'timestamp a number is read as epoch seconds only with exactly 10 digits (e.g. 1705312800) and as ' +
-            'epoch milliseconds only with exactly 13 (e.g. 1705312800000); this one has 8',
+            'epoch milliseconds only with exactly 13 (e.g. 1705312800000); this one has 8; microseconds ' +
+            '(16 digits) read with the upload option timestampFormat=epoch_us',
         },
         expect.objectContaining({
           row: 3,
           value: '17053128001',
-          message: expect.stringMatching(/this one has 11$/) as string,
+          message: expect.stringMatching(/this one has 11; microseconds/) as string,
         }),
       ]);
     });
@@ -167,7 +170,8 @@ describe('accepted input forms', () => {
           value: '2024-10-27 02:30:00',
           message:
             'timestamp happens twice in Europe/Berlin (the clocks go back: a daylight saving time overlap); ' +
-            'write it with its offset, +02:00 for the first or +01:00 for the second',
+            'write it with its offset, +02:00 for the first or +01:00 for the second, or choose one for every ' +
+            'such time with the upload option ambiguous=earlier or ambiguous=later',
         },
       ]);
     });

@@ -1,10 +1,12 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import type { Parser } from 'csv-parse';
 import { ValidationError } from '../../errors';
+import type { ColumnMapping } from './columnNames';
+import { coversRequired } from './csvHeader';
 
 /**
  * A CSV's delimiter, decided from its header line: comma, semicolon or tab, whichever splits the
- * header into the required column names. Exactly one must: a header that two of them split into
+ * header into the required column names (or their aliases, or the mapped names). Exactly one must: a header that two of them split into
  * those names is refused rather than guessed.
  */
 
@@ -14,8 +16,6 @@ export type Delimiter = (typeof DELIMITERS)[number];
 export function delimiterName(delimiter: Delimiter): string {
   return delimiter === ',' ? 'comma (,)' : delimiter === ';' ? 'semicolon (;)' : 'tab';
 }
-
-const REQUIRED = ['userid', 'eventtype', 'timestamp'];
 
 /** The header's fields split by `delimiter`, honouring double quotes, trimmed and unquoted. */
 function splitHeader(line: string, delimiter: Delimiter): string[] {
@@ -39,11 +39,8 @@ export interface DelimiterChoice {
   matched: boolean;
 }
 
-export function chooseDelimiter(headerLine: string): DelimiterChoice {
-  const matching = DELIMITERS.filter((d) => {
-    const names = splitHeader(headerLine, d);
-    return REQUIRED.every((name) => names.includes(name));
-  });
+export function chooseDelimiter(headerLine: string, mapping?: ColumnMapping): DelimiterChoice {
+  const matching = DELIMITERS.filter((d) => coversRequired(splitHeader(headerLine, d), mapping));
   const [only, another] = matching;
   if (only !== undefined && another === undefined) return { delimiter: only, matched: true };
   if (only !== undefined && another !== undefined) {

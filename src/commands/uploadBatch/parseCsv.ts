@@ -12,21 +12,22 @@ import {
 import { ByteCap, isZlibError } from './compressed';
 import { resolveHeader, type Columns } from './csvHeader';
 import { LineCounter } from './lineCounter';
-import type { TimeZone } from './parseTimestamp';
+import type { ReadOptions } from './readOptions';
 import type { SpoolWriter } from './spool';
-import { RowCheck } from './rowCheck';
+import { RowCheck, type SkipReport } from './rowCheck';
 import { notUtf8Reason } from './storableText';
 import { validateRow } from './validateRow';
 
 export const MAX_ROW_BYTES = 64 * 1024;
 
 export interface ParsedUpload {
+  /** The rows to store: all of them, or the valid ones when invalid rows are skipped. */
   totalRows: number;
+  /** With invalidRows=skip, the rows left out. */
+  skipped?: SkipReport;
 }
 
-export interface ParseOptions {
-  /** The upload's timezone option: the zone of date-times written without one. */
-  zone?: TimeZone;
+export interface ParseOptions extends ReadOptions {
   /** The name the client gave the file: `.gz` means gzip (so do gzip's magic bytes 1f 8b). */
   fileName?: string;
   /** MAX_UPLOAD_BYTES, applied to the decompressed bytes of a gzip file (the HTTP layer caps the rest). */
@@ -163,7 +164,7 @@ export async function parseCsvToSpool(
   let lastLine = 0;
   let choice: DelimiterChoice | undefined;
   const parser = new DelimitedCsvParser((headerLine) => {
-    choice = chooseDelimiter(headerLine);
+    choice = chooseDelimiter(headerLine, options.columns);
     return parse({
       bom: true,
       delimiter: choice.delimiter,
@@ -180,7 +181,7 @@ export async function parseCsvToSpool(
       },
     });
   }, MAX_ROW_BYTES);
-  const check = new RowCheck();
+  const check = new RowCheck(options.skipInvalid);
   let columns: Columns | undefined;
   let totalRows = 0;
   // What stopped the rows, if they stopped: the pipeline may reject with an AbortError instead.
@@ -192,13 +193,14 @@ export async function parseCsvToSpool(
       // Spreadsheet leftovers (`,,,`) are skipped like blank lines, before the header too.
       if (record.every((field) => field.trim() === '')) continue;
       if (columns === undefined) {
-        columns = resolveHeader(record, choice?.matched === false ? triedDelimitersText() : undefined);
+        const note = choice?.matched === false ? triedDelimitersText() : undefined;
+        columns = resolveHeader(record, note, options.columns);
         continue;
       }
       if (check.enough) throw new EnoughErrors();
       await check.pace();
       totalRows++;
-      const result = validateRow(record, columns, line, { zone: options.zone, delimiter: choice?.delimiter });
+      const result = validateRow(record, columns, line, { ...options, delimiter: choice?.delimiter });
       if (result.ok) {
         if (!check.failed) await spool.write(result.event);
         continue;
@@ -238,6 +240,7 @@ export async function parseCsvToSpool(
 
   if (columns === undefined) throw new ValidationError('The file is empty: expected a header line and rows');
   if (totalRows === 0) throw new ValidationError('The file has a header line but no data rows');
-  if (check.failed) throw check.refusal('file', 'rows');
-  return { totalRows };
+  if (check.failed || check.nothingValid) throw check.refusal('file', 'rows');
+  const skipped = check.report();
+  return skipped === undefined ? { totalRows } : { totalRows: totalRows - skipped.skippedRows, skipped };
 }

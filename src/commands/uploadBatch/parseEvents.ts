@@ -4,7 +4,9 @@ import { ValidationError } from '../../errors';
 import type { Columns } from './csvHeader';
 import { ArrayElements } from './jsonArrayElements';
 import { MAX_ROW_BYTES, type ParsedUpload } from './parseCsv';
-import type { TimeZone } from './parseTimestamp';
+import type { ColumnMapping } from './columnNames';
+import { shapeOf } from './eventShapes';
+import type { ReadOptions } from './readOptions';
 import { RowCheck } from './rowCheck';
 import { notUtf8Reason } from './storableText';
 import type { SpoolWriter } from './spool';
@@ -12,8 +14,9 @@ import { metadataProblem } from './metadata';
 import { echoed, echoedJson, validateRow, type RowError } from './validateRow';
 
 /**
- * POST /api/events: events as JSON, `{userId, eventType, timestamp, metadata?}` each, either one per
- * line (application/x-ndjson) or as one JSON array (application/json). Every event is turned into
+ * POST /api/events: events as JSON, `{userId, eventType, timestamp, metadata?}` each (or in the
+ * shapes eventShapes reads), either one per line (application/x-ndjson) or as one JSON array
+ * (application/json). Every event is turned into
  * the four cells of a CSV row and checked by the same validateRow as an upload, into the same
  * spool, so the same rules hold. Row errors carry the event's index (from 0; blank ndjson lines do
  * not count). Streamed: at most one event (MAX_ROW_BYTES) is held at a time.
@@ -22,10 +25,13 @@ import { echoed, echoedJson, validateRow, type RowError } from './validateRow';
 export type EventsFormat = 'ndjson' | 'array';
 
 const COLUMNS: Columns = { count: 4, userId: 0, eventType: 1, timestamp: 2, metadata: 3, extra: [] };
-const FIELDS = new Set(['userId', 'eventType', 'timestamp', 'metadata']);
 
 /** The event as the cells validateRow reads, or the errors of its shape. */
-function cellsOf(item: unknown, index: number): { cells: string[] } | { errors: RowError[] } {
+function cellsOf(
+  item: unknown,
+  index: number,
+  mapping: ColumnMapping,
+): { cells: string[] } | { errors: RowError[] } {
   if (typeof item !== 'object' || item === null || Array.isArray(item)) {
     return {
       errors: [
@@ -39,30 +45,36 @@ function cellsOf(item: unknown, index: number): { cells: string[] } | { errors: 
     };
   }
   const errors: RowError[] = [];
-  const record = item as Record<string, unknown>;
-  for (const key of Object.keys(record)) {
-    if (!FIELDS.has(key)) {
-      errors.push({
-        row: index,
-        field: key,
-        message: `unknown field "${echoed(key)}": an event has userId, eventType, timestamp and metadata (put anything else in metadata)`,
-      });
-    }
+  const shaped = shapeOf(item as Record<string, unknown>, mapping);
+  const { keys } = shaped;
+  for (const key of shaped.unknown) {
+    errors.push({
+      row: index,
+      field: key,
+      message: `unknown field "${echoed(key)}": an event has userId, eventType, timestamp and metadata (put anything else in metadata)`,
+    });
+  }
+  for (const key of shaped.clashes) {
+    errors.push({
+      row: index,
+      field: keys.metadata,
+      message: `two keys both become the metadata key "${echoed(key)}"`,
+    });
   }
   const text = (field: 'userId' | 'eventType'): string => {
-    const value = record[field];
+    const value = shaped[field];
     if (value === undefined || typeof value === 'string') return value ?? '';
     errors.push({
       row: index,
-      field,
-      message: `${field} must be a string`,
+      field: keys[field],
+      message: `${keys[field]} must be a string`,
       value: echoedJson(value),
     });
     return '';
   };
   const userId = text('userId');
   const eventType = text('eventType');
-  const stamp = record.timestamp;
+  const stamp = shaped.timestamp;
   let timestamp = '';
   // A number is read by the digits it is written with, as in a CSV cell (10 = seconds, 13 = ms).
   if (typeof stamp === 'string') timestamp = stamp;
@@ -70,17 +82,22 @@ function cellsOf(item: unknown, index: number): { cells: string[] } | { errors: 
   else if (stamp !== undefined) {
     errors.push({
       row: index,
-      field: 'timestamp',
-      message: 'timestamp must be a string or a number',
+      field: keys.timestamp,
+      message: `${keys.timestamp} must be a string or a number`,
       value: echoedJson(stamp),
     });
   }
-  const meta = record.metadata;
+  const meta = shaped.metadata;
   const absent = meta === undefined || meta === null;
   // Checked before it is written out for validateRow: a value nested too deep cannot be written.
   const problem = absent ? undefined : metadataProblem(meta);
   if (problem !== undefined) {
-    errors.push({ row: index, field: 'metadata', message: `metadata ${problem}`, value: echoedJson(meta) });
+    errors.push({
+      row: index,
+      field: keys.metadata,
+      message: `${keys.metadata} ${problem}`,
+      value: echoedJson(meta),
+    });
   }
   if (errors.length > 0) return { errors };
   const metadata = absent ? '' : JSON.stringify(meta);
@@ -98,10 +115,10 @@ export async function parseEventsToSpool(
   input: Readable,
   spool: SpoolWriter,
   format: EventsFormat,
-  options: { zone?: TimeZone } = {},
+  options: ReadOptions = {},
 ): Promise<ParsedUpload> {
   const decoder = new StringDecoder('utf8');
-  const check = new RowCheck();
+  const check = new RowCheck(options.skipInvalid);
   let index = 0;
   const elements = format === 'array' ? new ArrayElements() : undefined;
   let line = '';
@@ -117,11 +134,11 @@ export async function parseEventsToSpool(
       check.add([{ row: at, field: '*', message: 'the event is not valid JSON', value: echoed(text) }]);
       return;
     }
-    const shaped = cellsOf(item, at);
+    const shaped = cellsOf(item, at, options.columns ?? {});
     const result =
       'errors' in shaped
         ? { ok: false as const, errors: shaped.errors }
-        : validateRow(shaped.cells, COLUMNS, at, { zone: options.zone });
+        : validateRow(shaped.cells, COLUMNS, at, options);
     if (result.ok) {
       if (!check.failed) await spool.write(result.event);
       return;
@@ -177,6 +194,7 @@ export async function parseEventsToSpool(
   }
 
   if (index === 0) throw new ValidationError('The body holds no events');
-  if (check.failed) throw check.refusal('body', 'events');
-  return { totalRows: index };
+  if (check.failed || check.nothingValid) throw check.refusal('body', 'events');
+  const skipped = check.report();
+  return skipped === undefined ? { totalRows: index } : { totalRows: index - skipped.skippedRows, skipped };
 }

@@ -94,7 +94,19 @@ export class TimeZone {
   }
 }
 
-export type TimestampReading = { ok: true; millis: number } | { ok: false; message: string };
+/**
+ * What kind of problem a timestamp has, for the per-kind summary of an upload's errors: no zone,
+ * a wall time repeated (overlap) or skipped (gap) by a daylight saving time change, or a form
+ * that is not read at all.
+ */
+export type TimestampProblem = 'noZone' | 'overlap' | 'gap' | 'form';
+
+export type TimestampReading =
+  { ok: true; millis: number } | { ok: false; message: string; kind?: TimestampProblem };
+
+/** Which instant of a wall time that a zone passes twice is meant (the `ambiguous` option). */
+export type Ambiguous = 'earlier' | 'later';
+export const AMBIGUOUS_OPTION = 'ambiguous';
 
 const FORMS_TEXT =
   'ISO 8601 with a zone (2024-01-15T10:00:00Z), epoch seconds (10 digits) or epoch milliseconds (13 digits)';
@@ -113,70 +125,93 @@ function readEpoch(text: string): TimestampReading | undefined {
   if (DIGITS.test(text)) {
     return {
       ok: false,
+      kind: 'form',
       message:
         'a number is read as epoch seconds only with exactly 10 digits (e.g. 1705312800) and as epoch ' +
-        `milliseconds only with exactly 13 (e.g. 1705312800000); this one has ${text.split('.')[0]?.length ?? 0}`,
+        `milliseconds only with exactly 13 (e.g. 1705312800000); this one has ${text.split('.')[0]?.length ?? 0}; ` +
+        'microseconds (16 digits) read with the upload option timestampFormat=epoch_us',
     };
   }
   return undefined;
 }
 
-/** Reads one timestamp cell (already trimmed); `zone` is the upload's timezone option, if any. */
-export function readTimestamp(text: string, zone?: TimeZone): TimestampReading {
+/**
+ * Reads one timestamp cell (already trimmed); `zone` is the upload's timezone option, if any, and
+ * `ambiguous` its ambiguous option.
+ */
+export function readTimestamp(text: string, zone?: TimeZone, ambiguous?: Ambiguous): TimestampReading {
   const epoch = readEpoch(text);
   if (epoch !== undefined) return epoch;
   const m = ISO_DATE_TIME.exec(text);
-  const unreadable: TimestampReading = { ok: false, message: `must be ${timestampFormsText(zone)}` };
+  const unreadable: TimestampReading = {
+    ok: false,
+    kind: 'form',
+    message: `must be ${timestampFormsText(zone)}`,
+  };
   if (m === null) return unreadable;
   const [, y, mo, d, h, mi, s, frac, zulu, sign, oh, om] = m;
-  const year = Number(y);
-  const month = Number(mo);
-  const day = Number(d);
-  const hour = Number(h);
-  const minute = Number(mi);
-  const second = s === undefined ? 0 : Number(s);
+  const wall = wallMillis(
+    [Number(y), Number(mo), Number(d)],
+    [Number(h), Number(mi), s === undefined ? 0 : Number(s), fractionMillis(frac)],
+  );
+  if (!wall.ok || zulu !== undefined) return wall;
+  if (sign !== undefined) {
+    const offH = Number(oh);
+    const offM = Number(om);
+    if (offH > 23 || offM > 59) return { ok: false, message: 'has an offset beyond ±23:59' };
+    return { ok: true, millis: wall.millis - (sign === '-' ? -1 : 1) * (offH * 60 + offM) * 60_000 };
+  }
+  if (zone === undefined) {
+    return {
+      ok: false,
+      kind: 'noZone',
+      message:
+        `has no zone: write it with Z or an offset (2024-01-15T10:00:00Z, 2024-01-15T10:00:00+01:00), ` +
+        `or name the zone of such values with the upload option ${TIMEZONE_OPTION} (e.g. ${TIMEZONE_OPTION}=Europe/Berlin)`,
+    };
+  }
+  return instantInZone(wall.millis, zone, ambiguous);
+}
+
+/** The wall time as if it were UTC, or why it is no calendar date or time of day. */
+export function wallMillis(
+  [year, month, day]: [number, number, number],
+  [hour, minute, second, millis]: [number, number, number, number],
+): TimestampReading {
   if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) {
     return { ok: false, message: 'is not a calendar date (no such day in that month)' };
   }
   if (hour > 23 || minute > 59 || second > 59) {
     return { ok: false, message: 'is not a time of day (hours 00-23, minutes and seconds 00-59)' };
   }
-  const wall = utcMillis(year, month, day, [hour, minute, second, fractionMillis(frac)]);
+  return { ok: true, millis: utcMillis(year, month, day, [hour, minute, second, millis]) };
+}
 
-  if (zulu !== undefined) return { ok: true, millis: wall };
-  if (sign !== undefined) {
-    const offH = Number(oh);
-    const offM = Number(om);
-    if (offH > 23 || offM > 59) return { ok: false, message: 'has an offset beyond ±23:59' };
-    return { ok: true, millis: wall - (sign === '-' ? -1 : 1) * (offH * 60 + offM) * 60_000 };
-  }
-  if (zone === undefined) {
+/**
+ * The instant of a wall time in `zone`. A time the clocks skip is an error whatever the options; a
+ * time they pass twice is one unless `ambiguous` says which of the two is meant.
+ */
+export function instantInZone(wall: number, zone: TimeZone, ambiguous?: Ambiguous): TimestampReading {
+  const [first, second] = zone.instantsOf(wall);
+  if (first === undefined) {
     return {
       ok: false,
-      message:
-        `has no zone: write it with Z or an offset (2024-01-15T10:00:00Z, 2024-01-15T10:00:00+01:00), ` +
-        `or name the zone of such values with the upload option ${TIMEZONE_OPTION} (e.g. ${TIMEZONE_OPTION}=Europe/Berlin)`,
-    };
-  }
-  const instants = zone.instantsOf(wall);
-  const [only, second_] = instants;
-  if (only === undefined) {
-    return {
-      ok: false,
+      kind: 'gap',
       message:
         `does not exist in ${zone.name}: the clocks skip that time (a daylight saving time gap); ` +
         'write it with an offset if it is right',
     };
   }
-  if (second_ !== undefined) {
-    return {
-      ok: false,
-      message:
-        `happens twice in ${zone.name} (the clocks go back: a daylight saving time overlap); write it ` +
-        `with its offset, ${zone.offsetText(only)} for the first or ${zone.offsetText(second_)} for the second`,
-    };
-  }
-  return { ok: true, millis: only };
+  if (second === undefined) return { ok: true, millis: first };
+  if (ambiguous !== undefined) return { ok: true, millis: ambiguous === 'earlier' ? first : second };
+  return {
+    ok: false,
+    kind: 'overlap',
+    message:
+      `happens twice in ${zone.name} (the clocks go back: a daylight saving time overlap); write it ` +
+      `with its offset, ${zone.offsetText(first)} for the first or ${zone.offsetText(second)} for the second, ` +
+      `or choose one for every such time with the upload option ${AMBIGUOUS_OPTION}=earlier or ${AMBIGUOUS_OPTION}=later`,
+  };
 }
 
 /** The instant of a timestamp written in a form that needs no upload option, or undefined. */

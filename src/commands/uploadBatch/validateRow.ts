@@ -2,7 +2,15 @@ import { eventKey } from '../../events/rawEvents';
 import type { Columns } from './csvHeader';
 import { hiddenCharacterReason, normaliseIdentifier } from './identifierText';
 import { parseMetadata } from './metadata';
-import { inInstantRange, INSTANT_RANGE_TEXT, readTimestamp, type TimeZone } from './parseTimestamp';
+import {
+  inInstantRange,
+  INSTANT_RANGE_TEXT,
+  readTimestamp,
+  type Ambiguous,
+  type TimestampProblem,
+  type TimeZone,
+} from './parseTimestamp';
+import type { TimestampFormat } from './timestampFormat';
 import { unstorableTextReason } from './storableText';
 
 /**
@@ -14,6 +22,8 @@ export interface RowError {
   field: string;
   message: string;
   value?: string;
+  /** The kind of a timestamp problem, for the per-kind summary; not part of the answer's rows. */
+  kind?: TimestampProblem;
 }
 
 /** How much of an offending value a row error echoes. */
@@ -72,6 +82,10 @@ export function echoedJson(value: unknown): string {
 export interface RowContext {
   /** The zone of date-times written without one (the upload's timezone option). */
   zone?: TimeZone;
+  /** Which instant a wall time the zone passes twice means (the ambiguous option). */
+  ambiguous?: Ambiguous;
+  /** The declared form of every timestamp (the timestampFormat option). */
+  format?: TimestampFormat;
   /** The delimiter the row's fields were split by, to echo a row as it was written. */
   delimiter?: string;
 }
@@ -116,17 +130,27 @@ function checkTimestamp(
   text: string,
   row: number,
   errors: RowError[],
-  zone: TimeZone | undefined,
+  context: RowContext,
 ): number | undefined {
+  const { zone, ambiguous, format } = context;
   const reading: ReturnType<typeof readTimestamp> =
-    text === '' ? { ok: false, message: 'is required' } : readTimestamp(text, zone);
-  const message = !reading.ok
-    ? `timestamp ${reading.message}`
-    : inInstantRange(reading.millis)
-      ? undefined
-      : `timestamp is out of range: in UTC it must lie from ${INSTANT_RANGE_TEXT}`;
-  if (message === undefined && reading.ok) return reading.millis;
-  errors.push({ row, field: 'timestamp', message: message ?? 'timestamp is invalid', value: echoed(text) });
+    text === ''
+      ? { ok: false, message: 'is required' }
+      : format !== undefined
+        ? format.read(text, zone, ambiguous)
+        : readTimestamp(text, zone, ambiguous);
+  if (reading.ok && inInstantRange(reading.millis)) return reading.millis;
+  const message = reading.ok
+    ? `timestamp is out of range: in UTC it must lie from ${INSTANT_RANGE_TEXT}`
+    : `timestamp ${reading.message}`;
+  const kind = reading.ok ? undefined : reading.kind;
+  errors.push({
+    row,
+    field: 'timestamp',
+    message,
+    value: echoed(text),
+    ...(kind === undefined ? {} : { kind }),
+  });
   return undefined;
 }
 
@@ -149,7 +173,7 @@ export function validateRow(
   checkId(userId, 'userId', row, errors);
   checkId(eventType, 'eventType', row, errors);
 
-  const timestamp = checkTimestamp(timestampText, row, errors, context.zone);
+  const timestamp = checkTimestamp(timestampText, row, errors, context);
 
   // A Map, so checking each extra column against the keys so far costs the same whatever their number.
   const metadata = new Map<string, unknown>();

@@ -1,6 +1,7 @@
 // @ts-check
 import { describeFailure, field, uploadFile } from './api.js';
 import { byId, byIdAs, el, formatBytes, formatCount, plural } from './dom.js';
+import { problemList, rowErrorsOf, rowErrorTable } from './rowProblems.js';
 
 /** @typedef {import('./api.js').UploadAnswer} UploadAnswer */
 
@@ -21,6 +22,13 @@ export function setupUpload({ onUploaded }) {
   const progressRow = byId('upload-progress-row');
   const result = byId('upload-result');
   const timezone = byIdAs('upload-timezone', HTMLInputElement);
+  const skipInvalid = byIdAs('upload-skip-invalid', HTMLInputElement);
+  // Sent only when filled in: an option left empty is not sent, so the server's default holds.
+  const more = {
+    ambiguous: byIdAs('upload-ambiguous', HTMLSelectElement),
+    timestampFormat: byIdAs('upload-timestamp-format', HTMLInputElement),
+    columns: byIdAs('upload-columns', HTMLInputElement),
+  };
   const timezones = byId('upload-timezones');
   // The zones this browser knows, as suggestions; the server checks the name itself.
   timezones.replaceChildren(
@@ -118,6 +126,13 @@ export function setupUpload({ onUploaded }) {
     result.replaceChildren(el('p', { text: `Uploading ${sending.name}…` }));
 
     const zone = timezone.value.trim();
+    /** @type {Record<string, string>} */
+    const options = {};
+    if (zone) options.timezone = zone;
+    if (skipInvalid.checked) options.invalidRows = 'skip';
+    for (const [name, control] of Object.entries(more)) {
+      if (control.value.trim()) options[name] = control.value.trim();
+    }
     const answer = await uploadFile(
       '/api/uploads',
       sending,
@@ -126,7 +141,7 @@ export function setupUpload({ onUploaded }) {
         progress.value = loaded;
         progressText.textContent = `${Math.round((100 * loaded) / total)} %`;
       },
-      zone ? { timezone: zone } : {},
+      options,
     );
 
     busy = false;
@@ -218,8 +233,27 @@ function successNotice(file, body) {
           ? `Nothing new was stored: ${duplicates === 1 ? 'the row was' : `all ${plural(duplicates, 'row')} were`} stored before, so this batch adds nothing to count.`
           : `Next: press Process on this batch in the Batches table to count its ${plural(fresh, 'new event')}.`,
       }),
+      ...skippedPart(body),
     ],
   );
+}
+
+/**
+ * What an upload sent with "skip invalid rows" left out: the summary per kind first, then the rows.
+ * @param {unknown} body the 201 answer
+ */
+function skippedPart(body) {
+  const skipped = countOf(field(body, 'skippedRows'));
+  if (skipped === 0) return [];
+  const { rows } = rowErrorsOf({ details: field(body, 'skipped') });
+  return [
+    el('p', {
+      id: 'skipped-count',
+      text: `${plural(skipped, 'invalid row')} skipped and not stored${rows.length < skipped ? `; the first ${rows.length} problems are listed` : ''}.`,
+    }),
+    problemList(body, 'Why rows were skipped'),
+    rows.length > 0 ? rowErrorTable(rows.slice(0, MAX_ERROR_ROWS_SHOWN), 'Rows skipped') : null,
+  ];
 }
 
 /**
@@ -236,35 +270,6 @@ function limitOf(body) {
 }
 
 /**
- * @typedef {{ row: unknown, field: unknown, message: unknown, value: unknown }} RowError
- */
-
-/**
- * The row errors of a 400, wherever the server put them: details, details.errors or errors.
- * @param {unknown} body
- * @returns {{ rows: RowError[], errorCount: number }}
- */
-export function rowErrorsOf(body) {
-  const details = field(body, 'details');
-  const candidates = [details, field(details, 'errors'), field(details, 'rows'), field(body, 'errors')];
-  /** @type {unknown[]} */
-  const list = candidates.find((candidate) => Array.isArray(candidate)) ?? [];
-  const rows = list
-    .filter((item) => typeof item === 'object' && item !== null)
-    .map((item) => ({
-      row: field(item, 'row') ?? field(item, 'line') ?? '',
-      field: field(item, 'field') ?? field(item, 'column') ?? '',
-      message: field(item, 'message') ?? '',
-      value: field(item, 'value'),
-    }));
-  const declared = field(details, 'errorCount') ?? field(body, 'errorCount');
-  return {
-    rows,
-    errorCount: typeof declared === 'number' && Number.isFinite(declared) ? declared : rows.length,
-  };
-}
-
-/**
  * @param {File} file
  * @param {UploadAnswer} answer
  */
@@ -278,20 +283,24 @@ function failureNotice(file, answer) {
     limit === null
       ? message
       : `The file (${formatBytes(file.size)}) is larger than the server's upload limit of ${formatBytes(limit)} (413). Split it into smaller CSV files and upload them one at a time.`;
+  /** @type {(HTMLElement | null)[]} */
   const children = [el('p', {}, [el('strong', { text: `${file.name} was not uploaded. ` }), said])];
   if (answer.status === 400) {
     const { rows, errorCount } = rowErrorsOf(answer.body);
+    children.push(problemList(answer.body, 'Problems found'));
     if (errorCount > 0) {
       const shown = rows.slice(0, MAX_ERROR_ROWS_SHOWN);
       const more = errorCount > shown.length ? ` The first ${shown.length} are listed.` : '';
       children.push(
         el('p', {
           id: 'row-error-count',
-          text: `${plural(errorCount, 'row error')} found.${more} Fix ${errorCount === 1 ? 'it' : 'them'} and upload the file again.`,
+          text: `${plural(errorCount, 'row error')} found.${more} Fix ${errorCount === 1 ? 'it' : 'them'} and upload the file again, or tick "Skip invalid rows" to upload the rest.`,
         }),
       );
     }
-    if (rows.length > 0) children.push(rowErrorTable(rows.slice(0, MAX_ERROR_ROWS_SHOWN)));
+    if (rows.length > 0) {
+      children.push(rowErrorTable(rows.slice(0, MAX_ERROR_ROWS_SHOWN), 'Rows the server rejected'));
+    }
   }
   return el(
     'div',
@@ -303,43 +312,4 @@ function failureNotice(file, answer) {
     },
     children,
   );
-}
-
-/** @param {RowError[]} rows */
-function rowErrorTable(rows) {
-  return el('div', { className: 'table-scroll', tabindex: '0', role: 'region', 'aria-label': 'Row errors' }, [
-    el('p', {
-      className: 'scroll-cue',
-      id: 'row-errors-scroll-cue',
-      'aria-hidden': 'true',
-      text: 'Scroll sideways for every column →',
-    }),
-    el('table', { className: 'row-errors', id: 'row-errors' }, [
-      el('caption', { text: 'Rows the server rejected' }),
-      el('thead', {}, [
-        el('tr', {}, [
-          el('th', { scope: 'col', text: 'Row' }),
-          el('th', { scope: 'col', text: 'Field' }),
-          el('th', { scope: 'col', text: 'Value' }),
-          el('th', { scope: 'col', text: 'Problem' }),
-        ]),
-      ]),
-      el(
-        'tbody',
-        {},
-        rows.map((row) =>
-          el('tr', {}, [
-            el('td', { text: String(row.row) }),
-            el('td', {}, [el('code', { text: String(row.field) })]),
-            el(
-              'td',
-              { className: 'row-value' },
-              typeof row.value === 'string' ? [el('code', { text: row.value })] : [],
-            ),
-            el('td', { text: String(row.message) }),
-          ]),
-        ),
-      ),
-    ]),
-  ]);
 }
