@@ -232,6 +232,19 @@ export function setupBatches({ onBatchFinished }) {
       cursors.length = 1;
       void load();
     },
+    /**
+     * Shows a batch just uploaded and processes it, as its Process button would (the sample data's path).
+     * @param {string} batchId
+     */
+    async processUploaded(batchId) {
+      info.textContent = '';
+      highlight = batchId;
+      pinned.set(batchId, Date.now() + PIN_MS);
+      page = 0;
+      cursors.length = 1;
+      await load();
+      await process(batchId);
+    },
   };
 }
 
