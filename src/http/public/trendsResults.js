@@ -92,7 +92,7 @@ export function readSeries(body) {
 /** @param {number | null} percent */
 export function changeText(percent) {
   if (percent === null) return 'new';
-  return `${percent > 0 ? '+' : percent < 0 ? '−' : '±'}${Math.abs(percent).toLocaleString()} %`;
+  return `${percent > 0 ? '+' : percent < 0 ? '−' : '±'}${Math.abs(percent).toLocaleString()}\u00a0%`;
 }
 
 /**
@@ -118,7 +118,7 @@ export function tableRows(rows, totals, previous) {
         }),
       previous &&
         el('td', {
-          className: `numeric change ${change === null ? '' : change >= 0 ? 'change-up' : 'change-down'}`,
+          className: `numeric change${change === null || change === 0 ? '' : change > 0 ? ' change-up' : ' change-down'}`,
           dataset: { percentChange: change === null ? '' : String(change) },
           text: changeText(change),
         }),
