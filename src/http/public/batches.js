@@ -232,26 +232,15 @@ export function setupBatches({ onBatchFinished }) {
       cursors.length = 1;
       void load();
     },
-    /**
-     * Shows a batch just uploaded and processes it, as its Process button would (the sample data's path).
-     * @param {string} batchId
-     */
-    async processUploaded(batchId) {
-      info.textContent = '';
-      highlight = batchId;
-      pinned.set(batchId, Date.now() + PIN_MS);
-      page = 0;
-      cursors.length = 1;
+    /** Processes a batch as its Process button would, once listed (the sample data). @param {string} id */
+    processListed: async (id) => {
       await load();
-      await process(batchId);
+      await process(id);
     },
   };
 }
 
-/** @param {unknown} error */
-function reasonOf(error) {
-  return error instanceof Error ? error.message : String(error);
-}
+const reasonOf = (/** @type {unknown} */ error) => (error instanceof Error ? error.message : String(error));
 
 /** @param {Batch} batch */
 function snapshotOf(batch) {

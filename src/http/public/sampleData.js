@@ -45,7 +45,7 @@ export function sampleCsv(now) {
  * The empty page's "Load sample data": uploads a generated file through the normal path
  * (POST /api/uploads), then hands the batch to the batches card, which processes it
  * (POST /api/batches/:id/process) and shows its metrics when it is done.
- * @param {{ processUploaded: (batchId: string) => Promise<void> }} batches
+ * @param {{ showUploaded: (batchId: string) => void, processListed: (batchId: string) => Promise<void> }} batches
  */
 export function setupSampleData(batches) {
   const button = byIdAs('sample-data', HTMLButtonElement);
@@ -63,7 +63,8 @@ export function setupSampleData(batches) {
         return;
       }
       status.textContent = 'Sample data uploaded; processing it…';
-      await batches.processUploaded(batchId);
+      batches.showUploaded(batchId);
+      await batches.processListed(batchId);
     })();
   });
 }
