@@ -134,6 +134,7 @@ describe('web UI views', () => {
     expect(focused).toMatch(/^big, 2024-01-03: \d+$/);
     expect(await page.locator('#trends-chart .chart-tip').textContent()).toBe(focused);
     expect(await page.locator('#trends-chart rect.trend-bar[tabindex="0"]').count()).toBe(1);
+    await saveElementScreenshot(page, '#trends', 'ui-views-focused-bar');
 
     const ticks = await page.locator('#trends-chart text.trend-axis').allTextContents();
     expect(ticks.length).toBeGreaterThanOrEqual(4);
@@ -157,6 +158,7 @@ describe('web UI views', () => {
     expect(await page.locator('#trends-chart .chart-tip').textContent()).toMatch(
       /^big, week of 2024-01-01 \(partial week\): \d+$/,
     );
+    await saveElementScreenshot(page, '#trends', 'ui-views-lines');
   });
 
   it('hides the old chart while a new range loads', async () => {
