@@ -100,6 +100,15 @@ describe('web UI views', () => {
       ]);
     }
     expect(await page.locator('#trends-compare').isChecked()).toBe(true);
+    // The chart marks each bucket's previous value: as many marks as non-zero previous buckets.
+    const previousSeries = await api<{ previous: { series: { metrics: Metrics[] }[] } }>(
+      '/api/metrics/series?from=2024-01-10&to=2024-01-19&compare=previous',
+    );
+    const nonZero = previousSeries.previous.series.reduce((n, b) => n + b.metrics.length, 0);
+    expect(await page.locator('#trends-chart line.trend-prev').count()).toBe(nonZero);
+    expect(await page.locator('#trends-chart rect.trend-bar').first().getAttribute('aria-label')).toMatch(
+      /^big, 2024-01-10: \d+, previous period \d+$/,
+    );
     expect(await page.locator('#trends-message').textContent()).toContain(
       'Previous period 2023-12-27 to 2024-01-05',
     );
@@ -107,6 +116,7 @@ describe('web UI views', () => {
     await page.locator('#trends-compare').uncheck();
     await waitUntil(page, '!location.hash.includes("compare")');
     await waitUntil(page, 'document.querySelector("#trends-body tr").cells.length === 3', 30_000);
+    expect(await page.locator('#trends-chart line.trend-prev').count()).toBe(0);
     expect(await page.locator('#trends-table th.compare-col').first().isVisible()).toBe(false);
   });
 

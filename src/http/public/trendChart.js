@@ -79,13 +79,15 @@ export function renderTrendChart(container, buckets, rows, { title, interval, pe
   const barWidth = Math.max(1, step - (step > 4 ? 1 : 0));
   const top0 = PADDING + HEAD_HEIGHT;
   const height = top0 + rows.length * (ROW_HEIGHT + ROW_GAP) + AXIS_HEIGHT;
-  const sharedMax = Math.max(1, ...rows.flatMap((row) => row.counts));
+  // Previous-period marks share the scale, so neither they nor the bars run past the row.
+  const rowMax = (/** @type {TrendRow} */ row) => Math.max(1, ...row.counts, ...(row.previous ?? []));
+  const sharedMax = Math.max(...rows.map(rowMax));
 
   /** @type {SVGElement[][]} */
   const grid = [];
   const rowEls = rows.map((row, index) => {
     const top = top0 + index * (ROW_HEIGHT + ROW_GAP);
-    const max = perType ? Math.max(1, ...row.counts) : sharedMax;
+    const max = perType ? rowMax(row) : sharedMax;
     const bars = row.counts.map((count, i) => {
       const h = count > 0 ? Math.max(1, Math.round((ROW_HEIGHT * count) / max)) : 0;
       const bucket = buckets[i] ?? { date: '', partial: false };
@@ -101,6 +103,22 @@ export function renderTrendChart(container, buckets, rows, { title, interval, pe
       });
     });
     grid.push(bars);
+    // The previous period's value of each bucket, as a short dark line across its bar.
+    const before = (row.previous ?? []).flatMap((count, i) => {
+      if (count === 0) return [];
+      const y = top + ROW_HEIGHT - Math.round((ROW_HEIGHT * count) / max);
+      const x1 = labelWidth + i * step;
+      return [
+        svgEl('line', {
+          className: 'trend-prev',
+          x1,
+          x2: x1 + barWidth,
+          y1: y,
+          y2: y,
+          dataset: { count: String(count) },
+        }),
+      ];
+    });
     return svgEl(
       'g',
       { className: 'trend-row', dataset: { eventType: row.eventType, total: String(row.total) } },
@@ -121,6 +139,7 @@ export function renderTrendChart(container, buckets, rows, { title, interval, pe
           y2: top + ROW_HEIGHT,
         }),
         ...bars,
+        ...before,
         perType &&
           svgEl('text', {
             className: 'trend-max',
