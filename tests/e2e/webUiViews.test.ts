@@ -249,6 +249,7 @@ describe('web UI views', () => {
       const name = `ui-views-${width}-${dark ? 'dark' : 'light'}`;
       await saveScreenshot(page, name);
       await saveElementScreenshot(page, '#metrics-section', `${name}-metrics`);
+      await saveElementScreenshot(page, '#trends-chart', `${name}-chart`);
       const outside = await page.evaluate<string[]>(`(() => {
         const svg = document.querySelector('#trends-chart svg');
         const frame = svg.getBoundingClientRect();

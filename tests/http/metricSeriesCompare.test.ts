@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { rawGet } from '../support/rawGet';
 import { projectionsCaughtUp } from '../support/recount';
 import { startTestService, type TestService } from '../support/testService';
 import { uploadCsv } from '../support/uploads';
@@ -149,6 +150,18 @@ describe('GET /api/metrics/series?compare=previous', () => {
     expect(first.previous?.change.every((c) => c.previousCount === 0 && c.percentChange === null)).toBe(true);
     const days = (await series('from=2024-01-10&to=2024-01-12')).body;
     expect(days.series.some((b) => 'partial' in b)).toBe(false);
+  });
+
+  it('answers a repeated comparison the same, from the cache, with one ETag', async () => {
+    const url = `${service.baseUrl}/api/metrics/series?from=2024-01-03&to=2024-01-09&compare=previous&tz=Asia/Kathmandu`;
+    // Over node:http: fetch would add Cache-Control: no-cache to a request carrying a validator.
+    const first = await rawGet(url);
+    const second = await rawGet(url);
+    expect(first.status).toBe(200);
+    expect(second.headers.etag).toBe(first.headers.etag);
+    expect(second.body.equals(first.body)).toBe(true);
+    const again = await rawGet(url, { 'If-None-Match': String(first.headers.etag) });
+    expect(again.status).toBe(304);
   });
 
   it('refuses an unknown comparison and a CSV one, naming the parameter', async () => {
