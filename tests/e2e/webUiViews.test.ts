@@ -1,26 +1,10 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { launchBrowser, saveElementScreenshot, saveScreenshot } from '../support/browser';
-import { projectionsCaughtUp } from '../support/recount';
-import { startTestService, type TestService } from '../support/testService';
-import { uploadCsv } from '../support/uploads';
-import { waitFor } from '../support/waitFor';
+import { launchBrowser, saveElementScreenshot } from '../support/browser';
+import type { TestService } from '../support/testService';
 import { waitUntil, watchProblems } from './pageChecks';
+import { startViewsService } from './viewsService';
 
 jest.setTimeout(180_000);
-
-/** December 2023 and January 2024: `big` busy every day, `small` rarely, and ten more types. */
-function eventsCsv(): string {
-  const lines = ['userId,eventType,timestamp'];
-  for (let day = 0; day < 62; day++) {
-    const date = new Date(Date.UTC(2023, 11, 1 + day)).toISOString().slice(0, 10);
-    for (let i = 0; i < 10 + (day % 7) * 3; i++)
-      lines.push(`u${i % 9},big,${date}T${String(i % 24).padStart(2, '0')}:10:00Z`);
-    if (day % 5 === 0) lines.push(`u1,small,${date}T12:00:00Z`, `u2,small,${date}T13:00:00Z`);
-    for (let t = 1; t <= 10; t++)
-      if (day % t === 0) lines.push(`u${t},t${String(t).padStart(2, '0')},${date}T08:00:00Z`);
-  }
-  return lines.join('\n');
-}
 
 type Metrics = { eventType: string; count: number; uniqueUsers: number };
 type Change = { eventType: string; previousCount: number; percentChange: number | null };
@@ -28,8 +12,8 @@ type Change = { eventType: string; previousCount: number; percentChange: number 
 /**
  * The views an analyst reads, against the real service: the comparison with the previous period,
  * the chart's shared scale, values on hover and keyboard focus, dated ticks and line view, the
- * loading state, one remembered time zone for both cards, unique users in the day card, and the
- * page at 1280 and 390 px in light and dark.
+ * loading state, one remembered time zone for both cards, unique users in the day card (the page at
+ * 1280 and 390 px, light and dark: webUiViewsLayout.test.ts).
  */
 describe('web UI views', () => {
   let service: TestService;
@@ -41,18 +25,7 @@ describe('web UI views', () => {
     (await (await fetch(`${service.baseUrl}${path}`)).json()) as T;
 
   beforeAll(async () => {
-    service = await startTestService({ env: { PROJECTION_POLL_MS: '300' } });
-    const upload = await uploadCsv(service.baseUrl, eventsCsv());
-    expect(upload.status).toBe(201);
-    const id = upload.body.batchId as string;
-    await fetch(`${service.baseUrl}/api/batches/${id}/process`, { method: 'POST' });
-    await waitFor(
-      async () => (await api<{ status: string }>(`/api/batches/${id}`)).status,
-      (s) => s === 'completed',
-      90_000,
-      'batch completed',
-    );
-    await projectionsCaughtUp(service.runtime.mongo.db, service.runtime.eventLog);
+    service = await startViewsService();
     browser = await launchBrowser();
   });
   afterAll(async () => {
@@ -234,38 +207,4 @@ describe('web UI views', () => {
       30_000,
     );
   });
-
-  it.each([
-    [1280, false],
-    [390, false],
-    [1280, true],
-    [390, true],
-  ])(
-    'is readable at %i px (dark: %s): no label outside the chart, nothing wider than the screen',
-    async (width, dark) => {
-      await open('#metrics?from=2024-01-10&to=2024-01-19&tz=UTC&compare=previous', { width, dark });
-      await shownRows(12);
-      await waitUntil(page, 'document.querySelectorAll("#metrics-body tr").length > 0', 30_000);
-      const name = `ui-views-${width}-${dark ? 'dark' : 'light'}`;
-      await saveScreenshot(page, name);
-      await saveElementScreenshot(page, '#metrics-section', `${name}-metrics`);
-      await saveElementScreenshot(page, '#trends-chart', `${name}-chart`);
-      const outside = await page.evaluate<string[]>(`(() => {
-        const svg = document.querySelector('#trends-chart svg');
-        const frame = svg.getBoundingClientRect();
-        return [...svg.querySelectorAll('text')].filter((t) => {
-          const box = t.getBoundingClientRect();
-          return box.width > 0 && (box.left < frame.left - 0.5 || box.right > frame.right + 0.5);
-        }).map((t) => t.textContent);
-      })()`);
-      expect(outside).toEqual([]);
-      const wide = await page.evaluate<string[]>(
-        '[...document.querySelectorAll("main *")].filter((e) => !e.closest(".visually-hidden, .batches-table thead") && e.getBoundingClientRect().right > window.innerWidth + 0.5).slice(0, 5).map((e) => e.tagName + "#" + e.id + "." + e.className)',
-      );
-      expect(wide).toEqual([]);
-      expect(await page.evaluate('document.documentElement.scrollWidth <= window.innerWidth')).toBe(true);
-      const background = await page.evaluate('getComputedStyle(document.body).backgroundColor');
-      expect(background).toBe(dark ? 'rgb(17, 22, 29)' : 'rgb(244, 246, 249)');
-    },
-  );
 });
