@@ -150,7 +150,7 @@ describe('web UI flow against the real API', () => {
       'document.getElementById("metrics-message").textContent.includes("1 event of 1 type")',
     );
     await page.locator('#metrics-body tr[data-event-type="purchase"]').waitFor();
-    expect(await textOf('#metrics-body')).toBe('purchase1');
+    expect(await textOf('#metrics-body')).toBe('purchase11'); // type, count, unique users
 
     // The same file again: every event is a duplicate, nothing new.
     await upload('good.csv', GOOD_CSV);

@@ -96,7 +96,7 @@ describe('web UI trends over a range', () => {
     // Chromium's ICU names the zone by its older id (Asia/Katmandu); both name the same zone.
     const browserZone = await page.evaluate('Intl.DateTimeFormat().resolvedOptions().timeZone');
     expect(['Asia/Kathmandu', 'Asia/Katmandu']).toContain(browserZone);
-    expect(await value('#trends-tz')).toBe(browserZone);
+    expect(await value('#page-tz')).toBe(browserZone);
     expect([await value('#trends-from'), await value('#trends-to')]).toEqual(['2024-01-01', '2024-01-31']);
     const shown = await rows();
     const want = [...expected.totals].sort(
@@ -131,7 +131,7 @@ describe('web UI trends over a range', () => {
     // A link followed from elsewhere on the page (a batch row) changes the view.
     await page.evaluate('location.hash = "#metrics?from=2024-01-10&to=2024-01-12&tz=Europe/Berlin"');
     await waitUntil(page, 'document.getElementById("trends-from").value === "2024-01-10"');
-    expect(await value('#trends-tz')).toBe('Europe/Berlin');
+    expect(await value('#page-tz')).toBe('Europe/Berlin');
     expect(await value('#trends-type')).toBe('');
     await waitUntil(
       page,
@@ -150,7 +150,7 @@ describe('web UI trends over a range', () => {
     expect(kolkata.totals).not.toEqual((await series('UTC')).totals);
     await open('#metrics?from=2024-01-01&to=2024-01-31&tz=Asia/Kolkata');
     await waitUntil(page, 'document.querySelectorAll("#trends-body tr").length === 21');
-    expect(await value('#trends-tz')).toBe('Asia/Kolkata');
+    expect(await value('#page-tz')).toBe('Asia/Kolkata');
     expect(await page.locator('#trends-message').textContent()).toContain('(Asia/Kolkata)');
     expect(await page.locator('#trends-csv').getAttribute('href')).toContain('tz=Asia%2FKolkata');
     const shown = await rows();
@@ -163,14 +163,14 @@ describe('web UI trends over a range', () => {
 
     await page.evaluate('location.hash = "#metrics?from=2024-01-01&to=2024-01-31&tz=Europe/Kyiv"');
     await waitUntil(page, 'document.getElementById("trends-message").textContent.includes("(Europe/Kyiv)")');
-    expect(await value('#trends-tz')).toBe('Europe/Kyiv');
+    expect(await value('#page-tz')).toBe('Europe/Kyiv');
   });
 
   it('shows the refusal of a zone the API does not know, not UTC', async () => {
     await open('#metrics?from=2024-01-01&to=2024-01-31&tz=Mars/Olympus', 1280, [400]);
     await waitUntil(page, 'document.getElementById("trends-alert").textContent !== ""');
     expect(await page.locator('#trends-alert').textContent()).toContain('tz must be an IANA time zone');
-    expect(await value('#trends-tz')).toBe('Mars/Olympus');
+    expect(await value('#page-tz')).toBe('Mars/Olympus');
     expect(await page.locator('#trends-results').isHidden()).toBe(true);
   });
 

@@ -3,7 +3,7 @@ import { batchRoutes } from '../batches';
 import { eventsRoutes } from '../events';
 import { healthRoutes } from '../health';
 import { metricsRoutes } from '../metrics';
-import { seriesRoutes } from '../metricSeries';
+import { seriesRoutes } from '../metricSeriesRoute';
 import { prometheusRoutes } from '../prometheus';
 import { queueRoutes } from '../queues';
 import { uploadRoutes } from '../uploads';

@@ -1,10 +1,12 @@
 // @ts-check
 import { setupBatches } from './batches.js';
 import { setupMetrics } from './metrics.js';
+import { setupPageZone } from './pageZone.js';
+import { setupSampleData } from './sampleData.js';
 import { setupUpload } from './upload.js';
 
 // Wires the three cards together: an upload shows its batch, a finished batch shows its days' metrics.
-const metrics = setupMetrics();
+const metrics = setupMetrics(setupPageZone());
 const upload = setupUpload({
   onUploaded: (batchId) => {
     batches.showUploaded(batchId);
@@ -19,5 +21,6 @@ const batches = setupBatches({
     else metrics.settle();
   },
 });
+setupSampleData(batches);
 void batches.load();
 document.body.dataset.ready = 'true';

@@ -232,13 +232,15 @@ export function setupBatches({ onBatchFinished }) {
       cursors.length = 1;
       void load();
     },
+    /** Processes a batch as its Process button would, once listed (the sample data). @param {string} id */
+    processListed: async (id) => {
+      await load();
+      await process(id);
+    },
   };
 }
 
-/** @param {unknown} error */
-function reasonOf(error) {
-  return error instanceof Error ? error.message : String(error);
-}
+const reasonOf = (/** @type {unknown} */ error) => (error instanceof Error ? error.message : String(error));
 
 /** @param {Batch} batch */
 function snapshotOf(batch) {

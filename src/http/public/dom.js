@@ -97,10 +97,6 @@ export function formatUtc(iso) {
   return `${date.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 }
 
-export function todayUtc() {
-  return new Date().toISOString().slice(0, 10);
-}
-
 /** @param {number} bytes */
 export function formatBytes(bytes) {
   // Binary units, named as such (KiB, MiB): the server states its upload limit in the same ones.

@@ -2,9 +2,11 @@
 import { field, requestJson } from './api.js';
 import { renderBarChart } from './barChart.js';
 import { setupTrends } from './trends.js';
-import { byId, byIdAs, el, formatCount, todayUtc } from './dom.js';
+import { byId, byIdAs, el, formatCount } from './dom.js';
+import { todayIn } from './pageZone.js';
+import { usersOn } from './dayUsers.js';
 
-/** @typedef {import('./barChart.js').BarItem} BarItem */
+/** @typedef {import('./barChart.js').BarItem & { users?: number }} BarItem */
 
 const DATE_PATTERN = /^\d{4}-\d{2}-\d{2}$/;
 // A batch can read `completed` a moment before the daily-metrics projector (which runs on its own
@@ -15,10 +17,15 @@ const SETTLE_POLL_MS = 1000;
 const STABLE_READS = 4;
 const SETTLE_MS = 30_000;
 
-/** The metrics card: one UTC day's counts per event type, as a table and as a bar chart. */
-export function setupMetrics() {
+/**
+ * The metrics card: one day's counts and unique users per event type in the page's time zone, as a
+ * table and as a bar chart (counts from GET /api/metrics, users from the one-day series).
+ * @param {import('./pageZone.js').PageZone} zone
+ */
+export function setupMetrics(zone) {
   const form = byIdAs('metrics-form', HTMLFormElement);
   const input = byIdAs('metrics-date', HTMLInputElement);
+  const label = byId('metrics-date-label');
   const message = byId('metrics-message');
   const alert = byId('metrics-alert');
   const results = byId('metrics-results');
@@ -35,11 +42,12 @@ export function setupMetrics() {
   let settling = null;
   /** @type {string | null} */
   let shownKey = null;
-  /** @type {{ date: string, items: BarItem[] } | null} */
+  /** @type {{ date: string, tz: string, items: BarItem[] } | null} */
   let shown = null;
   let drawnWidth = 0;
 
-  input.value = todayUtc();
+  input.value = todayIn(zone.value()) || todayIn('UTC');
+  zone.onChange(() => void load());
   input.addEventListener('change', () => void load());
   form.addEventListener('submit', (event) => {
     event.preventDefault();
@@ -54,7 +62,7 @@ export function setupMetrics() {
   function draw() {
     if (!shown) return;
     drawnWidth = chart.clientWidth;
-    renderBarChart(chart, shown.items, { title: `Events per type on ${shown.date} (UTC)` });
+    renderBarChart(chart, shown.items, { title: `Events per type on ${shown.date} (${shown.tz})` });
   }
 
   /** `quiet`: a background reload, which neither says "Loading" nor redraws an unchanged answer. */
@@ -69,21 +77,26 @@ export function setupMetrics() {
       return undefined;
     }
     const mine = ++seq;
+    const tz = zone.value();
+    label.textContent = `Day (${tz})`;
     results.setAttribute('aria-busy', 'true');
-    if (!quiet) message.textContent = `Loading metrics for ${date} (UTC)…`;
+    if (!quiet) message.textContent = `Loading metrics for ${date} (${tz})…`;
     try {
-      const { body } = await requestJson('GET', `/api/metrics?date=${encodeURIComponent(date)}`, {
+      const day = new URLSearchParams({ date, tz });
+      const users = usersOn(date, tz);
+      const { body } = await requestJson('GET', `/api/metrics?${day.toString()}`, {
         notFound: 'This server has no metrics endpoint (404), so metrics cannot be shown.',
       });
+      const usersByType = await users;
       if (mine !== seq) return undefined;
       const metrics = field(body, 'metrics');
       if (!Array.isArray(metrics)) throw new Error('The server sent unexpected metrics.');
       alert.replaceChildren();
       const answeredDate = field(body, 'date');
       const shownDate = typeof answeredDate === 'string' ? answeredDate : date;
-      const items = itemsOf(metrics);
-      const key = JSON.stringify([shownDate, items]);
-      if (!quiet || key !== shownKey) render(shownDate, items);
+      const items = itemsOf(metrics).map((item) => ({ ...item, users: usersByType.get(item.label) }));
+      const key = JSON.stringify([shownDate, tz, items]);
+      if (!quiet || key !== shownKey) render(shownDate, tz, items);
       shownKey = key;
       return key;
     } catch (error) {
@@ -102,30 +115,45 @@ export function setupMetrics() {
 
   /**
    * @param {string} date
+   * @param {string} tz
    * @param {BarItem[]} items
    */
-  function render(date, items) {
-    const at = new Date().toISOString().slice(11, 19);
+  function render(date, tz, items) {
+    const at = new Date().toLocaleTimeString();
     if (items.length === 0) {
       shown = null;
       results.hidden = true;
       chart.replaceChildren();
-      message.textContent = `No events were counted for ${date} (UTC). Process a batch with events on that day, or pick another day. (Checked at ${at} UTC.)`;
+      message.textContent = `No events were counted for ${date} (${tz}). Process a batch with events on that day, or pick another day. (Checked at ${at}.)`;
       return;
     }
     const sum = items.reduce((acc, item) => acc + item.count, 0);
-    message.textContent = `${formatCount(sum)} event${sum === 1 ? '' : 's'} of ${items.length} type${items.length === 1 ? '' : 's'} on ${date} (UTC). Updated at ${at} UTC.`;
+    message.textContent = `${formatCount(sum)} event${sum === 1 ? '' : 's'} of ${items.length} type${items.length === 1 ? '' : 's'} on ${date} (${tz}). Updated at ${at}.`;
     tbody.replaceChildren(
       ...items.map((item) =>
-        el('tr', { dataset: { eventType: item.label, count: String(item.count) } }, [
-          el('th', { scope: 'row', text: item.label }),
-          el('td', { className: 'numeric', text: formatCount(item.count) }),
-        ]),
+        el(
+          'tr',
+          {
+            dataset: {
+              eventType: item.label,
+              count: String(item.count),
+              ...(item.users === undefined ? {} : { uniqueUsers: String(item.users) }),
+            },
+          },
+          [
+            el('th', { scope: 'row', text: item.label }),
+            el('td', { className: 'numeric', text: formatCount(item.count) }),
+            el('td', {
+              className: 'numeric',
+              text: item.users === undefined ? '–' : formatCount(item.users),
+            }),
+          ],
+        ),
       ),
     );
     total.textContent = formatCount(sum);
     results.hidden = false;
-    shown = { date, items };
+    shown = { date, tz, items };
     draw();
   }
 
@@ -173,6 +201,8 @@ export function setupMetrics() {
     const params = new URLSearchParams(query);
     const from = params.get('from') ?? '';
     if (!DATE_PATTERN.test(from)) return false;
+    const tz = params.get('tz');
+    if (tz) zone.choose(tz);
     showDays(from, params.get('to') ?? from);
     return true;
   }
@@ -182,7 +212,7 @@ export function setupMetrics() {
 
   section.dataset.settling = 'false';
   // Before the first settle(): it reloads the trends too.
-  const trends = setupTrends();
+  const trends = setupTrends(zone);
   if (!fromHash()) void load();
   return { load, settle, showDays };
 }

@@ -1,28 +1,37 @@
 // @ts-check
-import { field, requestJson } from './api.js';
+import { requestJson } from './api.js';
 import { byId, byIdAs, el, formatCount } from './dom.js';
+import { renderLineChart } from './lineChart.js';
+import { todayIn } from './pageZone.js';
 import { renderTrendChart } from './trendChart.js';
+import { changeText, readSeries, tableRows } from './trendsResults.js';
 
 /** @typedef {import('./trendChart.js').TrendRow} TrendRow */
+/** @typedef {import('./trendChart.js').TrendBucket} TrendBucket */
 
 const DATE_PATTERN = /^\d{4}-\d{2}-\d{2}$/;
 const PRESETS = [7, 30, 90];
 const HASH = '#metrics';
 
 /**
- * The trends view of the metrics card: a range (last 7 / 30 / 90 days or custom), a time zone
- * (the browser's by default), an interval and an event-type filter; a chart per type, a table of
- * counts and unique users, and an Export CSV link. Its state lives in the location hash
- * (`#metrics?from=YYYY-MM-DD&to=YYYY-MM-DD&tz=…&eventType=…&interval=…`), so a batch row can link to
- * a range and the back button and a reload keep it.
+ * The trends view of the metrics card: a range (last 7 / 30 / 90 days or custom) in the page's
+ * time zone, an interval, an event-type filter and a comparison with the previous period; bars per
+ * type (one scale, or each its own) or lines, a table of counts and unique users, and an Export CSV
+ * link. Its state lives in the location hash
+ * (`#metrics?from=YYYY-MM-DD&to=YYYY-MM-DD&tz=…&eventType=…&interval=…&compare=previous`), so a
+ * batch row can link to a range and the back button and a reload keep it.
+ * @param {import('./pageZone.js').PageZone} zone
  */
-export function setupTrends() {
+export function setupTrends(zone) {
   const form = byIdAs('trends-form', HTMLFormElement);
   const fromInput = byIdAs('trends-from', HTMLInputElement);
   const toInput = byIdAs('trends-to', HTMLInputElement);
-  const tzSelect = byIdAs('trends-tz', HTMLSelectElement);
   const typeSelect = byIdAs('trends-type', HTMLSelectElement);
   const intervalSelect = byIdAs('trends-interval', HTMLSelectElement);
+  const scaleSelect = byIdAs('trends-scale', HTMLSelectElement);
+  const viewSelect = byIdAs('trends-view', HTMLSelectElement);
+  const compareBox = byIdAs('trends-compare', HTMLInputElement);
+  const compareHeads = [...document.querySelectorAll('#trends-table .compare-col')];
   const csvLink = byIdAs('trends-csv', HTMLAnchorElement);
   const message = byId('trends-message');
   const alert = byId('trends-alert');
@@ -32,45 +41,11 @@ export function setupTrends() {
   const section = byId('metrics-section');
   const presets = [...document.querySelectorAll('#trends-presets button[data-days]')];
   let seq = 0;
-  /** @type {{ dates: string[], rows: TrendRow[], title: string } | null} */
+  /** @type {{ buckets: TrendBucket[], rows: TrendRow[], title: string } | null} */
   let shown = null;
   let drawnWidth = 0;
   /** Types seen in answers without a filter, for the filter's options. */
   const knownTypes = new Set(/** @type {string[]} */ ([]));
-
-  const browserZone = Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
-  const zones = ['UTC', ...Intl.supportedValuesOf('timeZone').filter((z) => z !== 'UTC')];
-  if (!zones.includes(browserZone)) zones.unshift(browserZone);
-  tzSelect.replaceChildren(...zones.map((zone) => el('option', { value: zone, text: zone })));
-
-  /**
-   * Selects a zone a link names. The list holds this browser's names, some of them older than the
-   * ones the API and the README use (Asia/Calcutta for Asia/Kolkata), so a name it lacks is added
-   * as it was written; the API decides whether it is a zone, and its refusal is shown.
-   * @param {string} zone
-   */
-  function chooseZone(zone) {
-    if (!zones.includes(zone)) {
-      zones.push(zone);
-      tzSelect.append(el('option', { value: zone, text: zone }));
-    }
-    tzSelect.value = zone;
-  }
-
-  /** Today in `tz`, as YYYY-MM-DD; '' when this browser does not know the zone. */
-  function todayIn(/** @type {string} */ tz) {
-    try {
-      return new Intl.DateTimeFormat('en-CA', {
-        timeZone: tz,
-        year: 'numeric',
-        month: '2-digit',
-        day: '2-digit',
-      }).format(new Date());
-    } catch (error) {
-      if (error instanceof RangeError) return '';
-      throw error;
-    }
-  }
 
   /**
    * @param {string} date
@@ -85,7 +60,7 @@ export function setupTrends() {
   /** @param {number} days */
   function applyPreset(days) {
     // A zone this browser does not know may still be one the API knows: its today is within a day of UTC's.
-    const to = todayIn(tzSelect.value || browserZone) || todayIn('UTC');
+    const to = todayIn(zone.value() || zone.browserZone) || todayIn('UTC');
     toInput.value = to;
     fromInput.value = addDays(to, -(days - 1));
   }
@@ -94,16 +69,17 @@ export function setupTrends() {
     for (const button of presets) {
       const days = Number(button.getAttribute('data-days'));
       const on =
-        toInput.value === todayIn(tzSelect.value) && fromInput.value === addDays(toInput.value, -(days - 1));
+        toInput.value === todayIn(zone.value()) && fromInput.value === addDays(toInput.value, -(days - 1));
       button.setAttribute('aria-pressed', String(on));
     }
   }
 
-  /** The query the controls describe (also the hash's). */
-  function query() {
-    const params = new URLSearchParams({ from: fromInput.value, to: toInput.value, tz: tzSelect.value });
+  /** The query the controls describe (also the hash's); the CSV leaves out the comparison. */
+  function query({ csv = false } = {}) {
+    const params = new URLSearchParams({ from: fromInput.value, to: toInput.value, tz: zone.value() });
     if (intervalSelect.value !== 'day') params.set('interval', intervalSelect.value);
     if (typeSelect.value !== '') params.set('eventType', typeSelect.value);
+    if (compareBox.checked && !csv) params.set('compare', 'previous');
     return params;
   }
 
@@ -113,7 +89,7 @@ export function setupTrends() {
     if (hash !== HASH && !hash.startsWith(`${HASH}?`)) return false;
     const params = new URLSearchParams(hash.slice(HASH.length + 1));
     const tz = params.get('tz');
-    if (tz !== null && tz !== '') chooseZone(tz);
+    if (tz !== null && tz !== '') zone.choose(tz);
     const from = params.get('from');
     const to = params.get('to');
     if (from !== null && DATE_PATTERN.test(from)) fromInput.value = from;
@@ -123,6 +99,7 @@ export function setupTrends() {
     const type = params.get('eventType') ?? '';
     if (type !== '' && !knownTypes.has(type)) addTypeOption(type);
     typeSelect.value = type;
+    compareBox.checked = params.get('compare') === 'previous';
     return true;
   }
 
@@ -147,7 +124,13 @@ export function setupTrends() {
   function draw() {
     if (!shown) return;
     drawnWidth = chart.clientWidth;
-    renderTrendChart(chart, shown.dates, shown.rows, { title: shown.title });
+    const options = {
+      title: shown.title,
+      interval: intervalSelect.value,
+      perType: scaleSelect.value === 'type',
+    };
+    if (viewSelect.value === 'lines') renderLineChart(chart, shown.buckets, shown.rows, options);
+    else renderTrendChart(chart, shown.buckets, shown.rows, options);
   }
 
   /**
@@ -165,11 +148,11 @@ export function setupTrends() {
     if (fromUser) writeHash();
     markPreset();
     const params = query();
-    csvLink.href = `/api/metrics/series?${params.toString()}&format=csv`;
+    csvLink.href = `/api/metrics/series?${query({ csv: true }).toString()}&format=csv`;
     csvLink.setAttribute('download', `metrics-${from}-${to}.csv`);
     const mine = ++seq;
     results.setAttribute('aria-busy', 'true');
-    message.textContent = `Loading ${from} to ${to} (${tzSelect.value})…`;
+    message.textContent = `Loading ${from} to ${to} (${zone.value()})…`;
     try {
       const { body } = await requestJson('GET', `/api/metrics/series?${params.toString()}`, {
         notFound: 'This server has no series endpoint (404), so trends cannot be shown.',
@@ -194,58 +177,28 @@ export function setupTrends() {
    * @param {URLSearchParams} params
    */
   function render(body, params) {
-    const series = field(body, 'series');
-    const totals = field(body, 'totals');
-    if (!Array.isArray(series) || !Array.isArray(totals))
-      throw new Error('The server sent an unexpected series.');
-    const dates = series.map((bucket) => String(field(bucket, 'date')));
-    /** @type {Map<string, { count: number, users: number }>} */
-    const byType = new Map();
-    for (const t of totals) {
-      const type = field(t, 'eventType');
-      const count = field(t, 'count');
-      const users = field(t, 'uniqueUsers');
-      if (typeof type === 'string' && typeof count === 'number' && typeof users === 'number')
-        byType.set(type, { count, users });
-    }
+    const { buckets, rows, totals, previous } = readSeries(body);
     if (!params.has('eventType'))
-      for (const type of byType.keys()) if (!knownTypes.has(type)) addTypeOption(type);
-    const order = [...byType].sort(([a, x], [b, y]) => y.count - x.count || a.localeCompare(b));
-    /** @type {TrendRow[]} */
-    const rows = order.map(([eventType, t]) => ({
-      eventType,
-      total: t.count,
-      counts: series.map((bucket) => {
-        const metrics = field(bucket, 'metrics');
-        /** @type {unknown} */
-        const m = Array.isArray(metrics)
-          ? /** @type {unknown[]} */ (metrics).find((x) => field(x, 'eventType') === eventType)
-          : undefined;
-        const count = field(m, 'count');
-        return typeof count === 'number' ? count : 0;
-      }),
-    }));
+      for (const type of totals.keys()) if (!knownTypes.has(type)) addTypeOption(type);
     const range = `${params.get('from') ?? ''} to ${params.get('to') ?? ''} (${params.get('tz') ?? 'UTC'})`;
+    const sum = rows.reduce((acc, row) => acc + row.total, 0);
+    const before = previous ? [...previous.totals.values()].reduce((acc, n) => acc + n, 0) : 0;
+    const compared = previous
+      ? ` Previous period ${previous.from} to ${previous.to}: ${formatCount(before)} (${changeText(before === 0 ? null : Math.round(((sum - before) / before) * 1000) / 10)}).`
+      : '';
     if (rows.length === 0) {
       shown = null;
       results.hidden = true;
       chart.replaceChildren();
-      message.textContent = `No events were counted from ${range}.`;
+      message.textContent = `No events were counted from ${range}.${compared}`;
       return;
     }
-    const sum = rows.reduce((acc, row) => acc + row.total, 0);
-    message.textContent = `${formatCount(sum)} event${sum === 1 ? '' : 's'} of ${rows.length} type${rows.length === 1 ? '' : 's'} from ${range}, ${dates.length} ${intervalSelect.value}${dates.length === 1 ? '' : 's'}.`;
-    tbody.replaceChildren(
-      ...order.map(([eventType, t]) =>
-        el('tr', { dataset: { eventType, count: String(t.count), uniqueUsers: String(t.users) } }, [
-          el('th', { scope: 'row', text: eventType }),
-          el('td', { className: 'numeric', text: formatCount(t.count) }),
-          el('td', { className: 'numeric', text: formatCount(t.users) }),
-        ]),
-      ),
-    );
+    const per = intervalSelect.value;
+    message.textContent = `${formatCount(sum)} event${sum === 1 ? '' : 's'} of ${rows.length} type${rows.length === 1 ? '' : 's'} from ${range}, ${buckets.length} ${per}${buckets.length === 1 ? '' : 's'}.${compared}`;
+    for (const head of compareHeads) head.toggleAttribute('hidden', previous === null);
+    tbody.replaceChildren(...tableRows(rows, totals, previous));
     results.hidden = false;
-    shown = { dates, rows, title: `Events per ${intervalSelect.value} and type, ${range}` };
+    shown = { buckets, rows, title: `Events per ${per} and type, ${range}` };
     draw();
   }
 
@@ -255,9 +208,11 @@ export function setupTrends() {
       void load({ fromUser: true });
     });
   }
-  for (const control of [fromInput, toInput, tzSelect, typeSelect, intervalSelect]) {
+  for (const control of [fromInput, toInput, typeSelect, intervalSelect, compareBox]) {
     control.addEventListener('change', () => void load({ fromUser: true }));
   }
+  for (const control of [scaleSelect, viewSelect]) control.addEventListener('change', draw);
+  zone.onChange(() => void load({ fromUser: true }));
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     void load({ fromUser: true });
@@ -269,7 +224,6 @@ export function setupTrends() {
     }
   });
 
-  tzSelect.value = browserZone;
   applyPreset(PRESETS[1] ?? 30);
   const linked = readHash();
   if (linked) section.scrollIntoView();
