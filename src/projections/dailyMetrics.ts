@@ -1,4 +1,5 @@
 import type { Db } from 'mongodb';
+import { dayCountsOf } from '../events/dailyCounts';
 import type { AnyLogRecord } from '../events/eventLog';
 import { partsAfter, planDayWrites, type Projection, type Write } from './projection';
 import { byCodeUnits } from '../events/codeUnitOrder';
@@ -44,7 +45,7 @@ function contributionsByDay(records: readonly AnyLogRecord[]): Map<string, Contr
   const byDay = new Map<string, Contribution[]>();
   for (const record of records) {
     if (record.type !== 'EventsProcessed') continue;
-    for (const { date, eventType, count } of record.data.counts) {
+    for (const { date, eventType, count } of dayCountsOf(record.data.detail)) {
       const list = byDay.get(date);
       const entry = { position: record.position, eventType, count };
       if (list === undefined) byDay.set(date, [entry]);
@@ -74,7 +75,7 @@ function addPending(
 }
 
 /**
- * Adds the `EventsProcessed` counts of a page to their days: one read and one write per day.
+ * Adds the `EventsProcessed` counts of a page (its quarter-hours summed per UTC day) to their days: one read and one write per day.
  * Only contributions after the stored `lastPosition` are added, and the replace requires that
  * `lastPosition` to be unchanged, so replaying a page (after a crash, say) adds nothing twice.
  */
