@@ -9,6 +9,7 @@ import {
   binaryOf,
   mergeUsers,
   monthDocId,
+  monthDocKeys,
   monthOfQuarter,
   shardOf,
   type SeriesMonthDoc,
@@ -46,15 +47,16 @@ export async function seedYearOfSeries(db: Db): Promise<void> {
     return state % n;
   };
   type Added = { counts: number[]; users: number[] };
-  const byDoc = new Map<string, { month: string; types: Map<string, Added> }>();
+  const byDoc = new Map<string, { month: string; shard: number; types: Map<string, Added> }>();
   for (let day = 0; day < DAYS; day++) {
     for (let t = 0; t < EVENT_TYPES; t++) {
       const eventType = `type_${String(t).padStart(2, '0')}`;
       for (let i = 0; i < 40; i++) {
         const quarter = startQuarter + day * QUARTERS_PER_DAY + next(QUARTERS_PER_DAY);
         const { month, firstQuarter } = monthOfQuarter(quarter);
-        const id = monthDocId(month, shardOf(eventType));
-        const doc = byDoc.get(id) ?? { month, types: new Map<string, Added>() };
+        const shard = shardOf(eventType);
+        const id = monthDocId(month, shard);
+        const doc = byDoc.get(id) ?? { month, shard, types: new Map<string, Added>() };
         byDoc.set(id, doc);
         const type: Added = doc.types.get(eventType) ?? { counts: [], users: [] };
         doc.types.set(eventType, type);
@@ -64,9 +66,8 @@ export async function seedYearOfSeries(db: Db): Promise<void> {
       }
     }
   }
-  const docs = [...byDoc].map(([id, { month, types }]): SeriesMonthDoc => ({
-    _id: id,
-    month,
+  const docs = [...byDoc.values()].map(({ month, shard, types }): SeriesMonthDoc => ({
+    ...monthDocKeys(month, shard),
     types: [...types]
       .sort(([a], [b]) => (a < b ? -1 : 1))
       .map(([eventType, { counts, users }]) => ({

@@ -8,6 +8,7 @@ import {
   binaryOf,
   mergeUsers,
   monthDocId,
+  monthDocKeys,
   monthOfQuarter,
   shardOf,
   wordsOf,
@@ -21,7 +22,7 @@ import {
  * real zone's offset is a whole number of quarter-hours) and unites their users, so counts and
  * unique users are exact.
  *
- * A page costs one equality read per month it touches and one write per document it changes, each
+ * A page costs one equality read per year it touches and one write per document it changes, each
  * conditional on the `lastPosition` read, so replaying a page adds nothing. Counts are summed and
  * users merged into the document on every write, so its content is a function of the records
  * applied, never of the paging: a rebuild writes the same documents as the live model.
@@ -35,6 +36,7 @@ interface Part {
 
 interface Touched {
   month: string;
+  shard: number;
   parts: Part[];
 }
 
@@ -45,9 +47,10 @@ function partsByDoc(records: readonly AnyLogRecord[]): Map<string, Touched> {
     if (record.type !== 'EventsProcessed') continue;
     const typeOf = (eventType: string, quarter: number) => {
       const { month, firstQuarter } = monthOfQuarter(quarter);
-      const id = monthDocId(month, shardOf(eventType));
+      const shard = shardOf(eventType);
+      const id = monthDocId(month, shard);
       let touched = byDoc.get(id);
-      if (touched === undefined) byDoc.set(id, (touched = { month, parts: [] }));
+      if (touched === undefined) byDoc.set(id, (touched = { month, shard, parts: [] }));
       let part = touched.parts.at(-1);
       if (part?.position !== record.position) {
         part = { position: record.position, types: new Map() };
@@ -70,7 +73,7 @@ function partsByDoc(records: readonly AnyLogRecord[]): Map<string, Touched> {
 }
 
 /** The document after adding the parts after its stored `lastPosition`; null when none. */
-function nextDoc(stored: SeriesMonthDoc | null, id: string, touched: Touched): SeriesMonthDoc | null {
+function nextDoc(stored: SeriesMonthDoc | null, touched: Touched): SeriesMonthDoc | null {
   const pending = partsAfter(stored, touched.parts);
   const last = pending.at(-1);
   if (last === undefined) return null;
@@ -95,20 +98,22 @@ function nextDoc(stored: SeriesMonthDoc | null, id: string, touched: Touched): S
     });
   }
   return {
-    _id: id,
-    month: touched.month,
+    ...monthDocKeys(touched.month, touched.shard),
     types: [...types.values()].sort((a, b) => byCodeUnits(a.eventType, b.eventType)),
     lastPosition: last.position,
   };
 }
 
-/** The stored documents of the months a page touches: one equality query per month (FerretDB pushes it down). */
-async function readMonths(
+/**
+ * The stored documents of the years a page touches: one equality query per year (FerretDB pushes
+ * it down, and scans the table once per query: a page spread over a year reads it in one).
+ */
+async function readYears(
   collection: Collection<SeriesMonthDoc>,
   byDoc: ReadonlyMap<string, Touched>,
 ): Promise<Map<string, SeriesMonthDoc>> {
-  const monthsTouched = new Set([...byDoc.values()].map((t) => t.month));
-  const found = await Promise.all([...monthsTouched].map((month) => collection.find({ month }).toArray()));
+  const years = new Set([...byDoc.values()].map((t) => t.month.slice(0, -3)));
+  const found = await Promise.all([...years].map((year) => collection.find({ year }).toArray()));
   return new Map(found.flat().map((doc) => [doc._id, doc]));
 }
 
@@ -116,17 +121,17 @@ export const metricSeriesProjection: Projection = {
   name: 'metricSeries',
 
   async ensureIndexes() {
-    // Documents are written by `_id` and read by `_id` or `month` equality.
+    // Documents are written by `_id` and read by `year` or `yearShard` equality.
   },
 
   async planPage(db: Db, collectionName: string, records: readonly AnyLogRecord[]): Promise<Write[]> {
     const collection = db.collection<SeriesMonthDoc>(collectionName);
     const byDoc = partsByDoc(records);
-    const stored = await readMonths(collection, byDoc);
+    const stored = await readYears(collection, byDoc);
     const writes: Write[] = [];
     for (const [id, touched] of [...byDoc].sort(([a], [b]) => byCodeUnits(a, b))) {
       const before = stored.get(id) ?? null;
-      const next = nextDoc(before, id, touched);
+      const next = nextDoc(before, touched);
       if (next === null) continue;
       writes.push(before === null ? insertOnce(collection, next) : writeOver(collection, before, next));
     }

@@ -5,7 +5,9 @@ import { bytesOfBinary } from '../mongo';
 /**
  * The metric series as stored (see metricSeries): one document per (UTC month, type shard), the
  * shard a hash of the event type into SHARDS groups, so a query for a few types reads a few
- * documents per month and one for all types reads a month with one equality query on `month`.
+ * documents per month, and reads select a year's documents (or a year's of one shard) with one
+ * equality query: FerretDB answers every query with a scan of the whole table, so fewer, wider
+ * queries win (docs/performance.md).
  *
  * One binary layout, little-endian uint32 words throughout (docs/design.md), per type:
  * `counts` is (quarter-hour of the month, count) pairs in quarter order, for quarter-hours with
@@ -26,6 +28,9 @@ export interface SeriesMonthDoc {
   /** `<YYYY-MM>/<shard, two digits>`. */
   _id: string;
   month: string;
+  /** `<YYYY>` and `<YYYY>/<shard>`: what reads select by (FerretDB scans the table once per query). */
+  year: string;
+  yearShard: string;
   types: SeriesTypeDoc[];
   lastPosition: number;
 }
@@ -42,6 +47,20 @@ export function shardOf(eventType: string): number {
 
 export function monthDocId(month: string, shard: number): string {
   return `${month}/${String(shard).padStart(2, '0')}`;
+}
+
+/** The key fields of a (month, shard) document. */
+export function monthDocKeys(
+  month: string,
+  shard: number,
+): Pick<SeriesMonthDoc, '_id' | 'month' | 'year' | 'yearShard'> {
+  const year = month.slice(0, -3);
+  return {
+    _id: monthDocId(month, shard),
+    month,
+    year,
+    yearShard: `${year}/${String(shard).padStart(2, '0')}`,
+  };
 }
 
 /** A UTC month: its `YYYY-MM` and its first UTC quarter-hour since the epoch. */

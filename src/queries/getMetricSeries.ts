@@ -1,7 +1,7 @@
 import type { Collection, Db } from 'mongodb';
 import { QUARTER_MS } from '../events/chunkDetail';
 import {
-  monthDocId,
+  monthDocKeys,
   monthsBetween,
   shardOf,
   wordsOf,
@@ -163,25 +163,35 @@ export function seriesBytes(answer: MetricSeries): number {
 }
 
 /**
- * A month's stored documents: the shards of the asked types by `_id` (point reads), or, for every
- * type, one equality query on `month` (FerretDB pushes down neither `$in` nor ranges).
+ * A year's stored documents of the asked months: for every type one equality query on `year`, else
+ * one on `yearShard` per shard of the asked types. FerretDB pushes equality down but answers every
+ * query with a scan of the whole table, so a year is one query (or one per shard), not one per
+ * month or document.
  */
-async function readMonth(
+async function readYear(
   collection: Collection<SeriesMonthDoc>,
-  month: Month,
+  year: string,
+  months: ReadonlyMap<string, Month>,
   wanted: ReadonlySet<string> | undefined,
-): Promise<SeriesMonthDoc[]> {
-  if (wanted === undefined) return collection.find({ month: month.month }).toArray();
-  const shards = [...new Set([...wanted].map(shardOf))];
-  const docs = await Promise.all(
-    shards.map((shard) => collection.findOne({ _id: monthDocId(month.month, shard) })),
-  );
-  return docs.filter((doc) => doc !== null);
+): Promise<{ month: Month; doc: SeriesMonthDoc }[]> {
+  const queries =
+    wanted === undefined
+      ? [{ year }]
+      : [...new Set([...wanted].map(shardOf))].map((shard) => ({
+          yearShard: monthDocKeys(`${year}-01`, shard).yearShard,
+        }));
+  const found = (await Promise.all(queries.map((query) => collection.find(query).toArray()))).flat();
+  return found
+    .flatMap((doc) => {
+      const month = months.get(doc.month);
+      return month === undefined ? [] : [{ month, doc }];
+    })
+    .sort((a, b) => a.month.firstQuarter - b.month.firstQuarter || byCodeUnits(a.doc._id, b.doc._id));
 }
 
 /**
- * Reads the UTC months a range's buckets cover, one month at a time, and sums them: only a month
- * is in memory at once, types not asked for are neither read (other shards) nor decoded, and long
+ * Reads the UTC months a range's buckets cover, a year at a time, and sums them document by
+ * document: types not asked for are neither read (other shards) nor decoded, and long
  * sums yield to other requests. Uncached computations take a turn from `slots`; answers are kept
  * in `cache` while the read model has not moved (see answerCache).
  */
@@ -198,11 +208,16 @@ export function createGetMetricSeries(deps: { db: Db; cache?: AnswerCache; slots
     const wanted = wantedTypes(params);
     const sum = new SeriesSum(params, buckets);
     let lastYield = Date.now();
-    for (const month of monthsBetween(buckets[0]?.start ?? 0, buckets.at(-1)?.end ?? 0)) {
-      for (const doc of await readMonth(collection, month, wanted)) sum.add(month, doc);
-      if (Date.now() - lastYield >= YIELD_EVERY_MS) {
-        await nextTurn();
-        lastYield = Date.now();
+    const months = new Map(
+      monthsBetween(buckets[0]?.start ?? 0, buckets.at(-1)?.end ?? 0).map((m) => [m.month, m]),
+    );
+    for (const year of new Set([...months.keys()].map((month) => month.slice(0, -3)))) {
+      for (const { month, doc } of await readYear(collection, year, months, wanted)) {
+        sum.add(month, doc);
+        if (Date.now() - lastYield >= YIELD_EVERY_MS) {
+          await nextTurn();
+          lastYield = Date.now();
+        }
       }
     }
     return sum.result();
