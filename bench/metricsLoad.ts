@@ -28,7 +28,7 @@ export async function seedYearOfMetrics(db: Db): Promise<void> {
       eventType: `type_${String(t).padStart(2, '0')}`,
       count: day * 100 + t,
     }));
-    return { _id: date, date, counts, lastPosition: 0 };
+    return { _id: date, date, year: date.slice(0, 4), counts, lastPosition: 0 };
   });
   await collection.insertMany(docs, { ordered: false });
 }
