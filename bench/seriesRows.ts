@@ -20,6 +20,8 @@ export interface SeriesRows {
   coldYearKolkataSeconds: number;
   coldThreeTypesSeconds: number;
   coldYearByMonthUtcSeconds: number;
+  /** The first question again under the zone's other name: cold too, but after the API warmed up. */
+  coldYearCalcuttaSeconds: number;
   apiPeakRssMb: number;
 }
 
@@ -86,6 +88,7 @@ export async function measureSeriesRows(ctx: {
     `${year}&tz=Asia/Kolkata&interval=day&eventType=click,purchase,event_250`,
   );
   const coldYearByMonthUtcSeconds = await cold(`${year}&tz=UTC&interval=month`);
+  const coldYearCalcuttaSeconds = await cold(`${year}&tz=Asia/Calcutta&interval=day`);
   return {
     rows: ROWS,
     uploadSeconds,
@@ -94,6 +97,7 @@ export async function measureSeriesRows(ctx: {
     coldYearKolkataSeconds,
     coldThreeTypesSeconds,
     coldYearByMonthUtcSeconds,
+    coldYearCalcuttaSeconds,
     apiPeakRssMb: Math.round(api.peakRss() / 1024 ** 2),
   };
 }

@@ -34,7 +34,7 @@ export interface MetricSeries {
 
 class Tally {
   count = 0;
-  readonly users = new UserSet();
+  uniqueUsers = 0;
 }
 
 function tallyOf(map: Map<string, Tally>, eventType: string): Tally {
@@ -47,7 +47,31 @@ function metricsOf(map: Map<string, Tally>): TypeMetrics[] {
   return [...map]
     .filter(([, t]) => t.count > 0)
     .sort(([a], [b]) => byCodeUnits(a, b))
-    .map(([eventType, t]) => ({ eventType, count: t.count, uniqueUsers: t.users.size }));
+    .map(([eventType, t]) => ({ eventType, count: t.count, uniqueUsers: t.uniqueUsers }));
+}
+
+/**
+ * One type's users while summing: the range's, and the current bucket's in a set reused from
+ * bucket to bucket. A type's users arrive in time order (months in order, quarter-hours sorted in
+ * each), so each bucket's come in one run; a set per (bucket, type) was most of a year's allocations.
+ */
+class TypeUsers {
+  readonly total = new UserSet();
+  readonly current = new UserSet();
+  bucket: Tally | undefined;
+
+  /** Moves on to `tally`'s bucket, recording the one before. */
+  enter(tally: Tally): void {
+    if (this.bucket === tally) return;
+    this.close();
+    this.bucket = tally;
+  }
+
+  close(): void {
+    if (this.bucket !== undefined) this.bucket.uniqueUsers = this.current.size;
+    this.current.clear();
+    this.bucket = undefined;
+  }
 }
 
 /** The index of the bucket holding UTC quarter-hour `quarter`, or -1 (buckets are contiguous and sorted). */
@@ -69,6 +93,7 @@ class SeriesSum {
   private readonly endQuarter: number;
   private readonly perBucket: Map<string, Tally>[];
   private readonly totals = new Map<string, Tally>();
+  private readonly users = new Map<string, TypeUsers>();
   private readonly wanted: ReadonlySet<string> | undefined;
 
   constructor(
@@ -99,25 +124,32 @@ class SeriesSum {
         total.count += count;
       }
       const users = wordsOf(type.users);
+      let typeUsers = this.users.get(type.eventType);
+      if (typeUsers === undefined) this.users.set(type.eventType, (typeUsers = new TypeUsers()));
       let quarter = -1;
-      let tally: Tally | undefined;
+      let inRange = false;
       for (let i = 0; i + 2 < users.length; i += 3) {
         // Users come in quarter order: the bucket is looked up once per quarter-hour.
         if (users[i] !== quarter) {
           quarter = users[i] ?? 0;
           const b = this.bucket(month.firstQuarter + quarter);
-          tally = b === undefined ? undefined : tallyOf(b, type.eventType);
+          inRange = b !== undefined;
+          if (b !== undefined) typeUsers.enter(tallyOf(b, type.eventType));
         }
-        if (tally === undefined) continue;
+        if (!inRange) continue;
         const [high, low] = [users[i + 1] ?? 0, users[i + 2] ?? 0];
-        tally.users.add(high, low);
-        total.users.add(high, low);
+        typeUsers.current.add(high, low);
+        typeUsers.total.add(high, low);
       }
     }
   }
 
   result(): MetricSeries {
     const { params, perBucket } = this;
+    for (const [eventType, typeUsers] of this.users) {
+      typeUsers.close();
+      tallyOf(this.totals, eventType).uniqueUsers = typeUsers.total.size;
+    }
     return {
       from: params.from,
       to: params.to,
