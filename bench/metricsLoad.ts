@@ -1,16 +1,19 @@
 import autocannon from 'autocannon';
 import type { Db } from 'mongodb';
 import type { DailyMetricsDoc } from '../src/projections/dailyMetrics';
-import { QUARTERS_PER_DAY } from '../src/events/chunkDetail';
+import { QUARTER_MS, QUARTERS_PER_DAY } from '../src/events/chunkDetail';
 import { userFingerprint } from '../src/events/userFingerprint';
 import { liveCollection } from '../src/projections/readModels';
 import {
-  emptyTypeDay,
-  encodeCounts,
-  encodeUsers,
-  usersDocId,
-  type SeriesStoredDoc,
-} from '../src/projections/seriesDay';
+  addCounts,
+  binaryOf,
+  mergeUsers,
+  monthDocId,
+  monthDocKeys,
+  monthOfQuarter,
+  shardOf,
+  type SeriesMonthDoc,
+} from '../src/projections/seriesMonth';
 
 const DAYS = 365;
 const EVENT_TYPES = 50;
@@ -25,52 +28,56 @@ export async function seedYearOfMetrics(db: Db): Promise<void> {
       eventType: `type_${String(t).padStart(2, '0')}`,
       count: day * 100 + t,
     }));
-    return { _id: date, date, counts, lastPosition: 0 };
+    return { _id: date, date, year: date.slice(0, 4), counts, lastPosition: 0 };
   });
   await collection.insertMany(docs, { ordered: false });
 }
 
 /**
  * The same year x 50 types in the metric series: per type and day 40 events of users drawn from
- * 10,000, at random quarter-hours (a deterministic generator, so runs compare); each day's users in
- * one users document, as a rebuild writes them.
+ * 10,000, at random quarter-hours (a deterministic generator, so runs compare), stored as the
+ * projection stores them.
  */
 export async function seedYearOfSeries(db: Db): Promise<void> {
-  const collection = await liveCollection<SeriesStoredDoc>(db, 'metricSeries');
-  const start = Date.UTC(2025, 0, 1);
+  const collection = await liveCollection<SeriesMonthDoc>(db, 'metricSeries');
+  const startQuarter = Date.UTC(2025, 0, 1) / QUARTER_MS;
   let state = 42;
   const next = (n: number): number => {
     state = (state * 1_103_515_245 + 12_345) % 2 ** 31;
     return state % n;
   };
-  const docs = Array.from({ length: DAYS }, (_, day): SeriesStoredDoc[] => {
-    const date = new Date(start + day * 86_400_000).toISOString().slice(0, 10);
-    const types = Array.from({ length: EVENT_TYPES }, (_, t) => {
-      const typeDay = emptyTypeDay();
+  type Added = { counts: number[]; users: number[] };
+  const byDoc = new Map<string, { month: string; shard: number; types: Map<string, Added> }>();
+  for (let day = 0; day < DAYS; day++) {
+    for (let t = 0; t < EVENT_TYPES; t++) {
+      const eventType = `type_${String(t).padStart(2, '0')}`;
       for (let i = 0; i < 40; i++) {
-        const quarter = next(QUARTERS_PER_DAY);
-        typeDay.counts[quarter] = (typeDay.counts[quarter] ?? 0) + 1;
-        typeDay.users[quarter]?.add(userFingerprint(`user-${next(10_000)}`));
+        const quarter = startQuarter + day * QUARTERS_PER_DAY + next(QUARTERS_PER_DAY);
+        const { month, firstQuarter } = monthOfQuarter(quarter);
+        const shard = shardOf(eventType);
+        const id = monthDocId(month, shard);
+        const doc = byDoc.get(id) ?? { month, shard, types: new Map<string, Added>() };
+        byDoc.set(id, doc);
+        const type: Added = doc.types.get(eventType) ?? { counts: [], users: [] };
+        doc.types.set(eventType, type);
+        const user = userFingerprint(`user-${next(10_000)}`);
+        type.counts.push(quarter - firstQuarter, 1);
+        type.users.push(quarter - firstQuarter, Number(user >> 32n), Number(user & 0xffffffffn));
       }
-      return { eventType: `type_${String(t).padStart(2, '0')}`, typeDay };
-    });
-    return [
-      {
-        _id: date,
-        date,
-        types: types.map(({ eventType, typeDay }) => ({ eventType, counts: encodeCounts(typeDay.counts) })),
-        dayOnly: [],
-        lastPosition: 1,
-      },
-      {
-        _id: usersDocId(date, 1),
-        date,
-        position: 1,
-        types: types.map(({ eventType, typeDay }) => ({ eventType, users: encodeUsers(typeDay.users) })),
-      },
-    ];
-  });
-  await collection.insertMany(docs.flat(), { ordered: false });
+    }
+  }
+  const docs = [...byDoc.values()].map(({ month, shard, types }): SeriesMonthDoc => ({
+    ...monthDocKeys(month, shard),
+    types: [...types]
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([eventType, { counts, users }]) => ({
+        eventType,
+        counts: binaryOf(addCounts(new Uint32Array(0), counts)),
+        users: binaryOf(mergeUsers(new Uint32Array(0), users)),
+      })),
+    lastPosition: 1,
+  }));
+  await collection.insertMany(docs, { ordered: false });
 }
 
 export interface LoadResult {

@@ -9,11 +9,13 @@ import { loadTestMetrics, seedYearOfMetrics, seedYearOfSeries, SERIES_PATH } fro
 import { freePort, ROOT, startService, startStack, waitForHealth, type ServiceProcess } from './processes';
 import { printTable, type BenchResult } from './report';
 import { readLogOnce, waitForProjections } from './projectionsCaughtUp';
+import { measureSeriesRows } from './seriesRows';
 import { measureWorkerScaling, printWorkerScaling } from './workerScaling';
 
 /**
  * `npm run bench [-- --quick | --large]`: the pipeline against the database's own floor.
  * `npm run bench -- --workers N [--quick | --rows=N]`: processing time with 1..N worker processes.
+ * `npm run bench -- --series`: only the series rows (a year x 300 types; see seriesRows).
  * Starts its own PostgreSQL, FerretDB and Redis and its own API and worker processes; never touches a
  * developer's data. Prints a table and writes JSON under artifacts/bench/.
  */
@@ -71,7 +73,7 @@ async function main(): Promise<void> {
   const rows = rowsFor(args);
   mkdirSync(OUT, { recursive: true });
   const csvPath = join(OUT, `events-${rows}.csv`);
-  if (!existsSync(csvPath)) {
+  if (!existsSync(csvPath) && !args.includes('--series')) {
     say(`generating ${csvPath}...`);
     await generateCsv(csvPath, { rows });
   }
@@ -110,6 +112,14 @@ async function main(): Promise<void> {
           ]),
       ),
     };
+    if (args.includes('--series')) {
+      const series = await measureSeriesRows({ out: OUT, db: mongo.db('bench'), env, services, say });
+      process.stdout.write(`${JSON.stringify(series, null, 2)}\n`);
+      const file = join(OUT, `series-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+      writeFileSync(file, `${JSON.stringify(series, null, 2)}\n`);
+      process.stderr.write(`written ${file}\n`);
+      return;
+    }
     const maxWorkers = workersFor(args);
     if (maxWorkers !== undefined) {
       const scaling = await measureWorkerScaling({

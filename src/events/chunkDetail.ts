@@ -6,7 +6,7 @@ import type { UserFingerprint } from './userFingerprint';
 import { byCodeUnits } from './codeUnitOrder';
 
 /**
- * What a processed chunk adds to the time series, carried by EventsProcessed v2: its counts per
+ * What a processed chunk adds to the time series, carried by EventsProcessed v3: its counts per
  * (UTC quarter-hour, eventType) and its distinct (user, quarter-hour, eventType) triples. Every
  * real zone's offset is a whole number of quarter-hours, so any local day (or week, or month) is a
  * whole number of quarter-hours and sums of these give exact counts and distinct users in any zone.
@@ -28,7 +28,7 @@ export const ChunkDetail = z.object({
   firstQuarter: z.number().int(),
   /** Columns type, quarter delta, count. */
   counts: binary,
-  /** The chunk's distinct user fingerprints, uint64 big-endian, sorted. */
+  /** The chunk's distinct user fingerprints, each two uint32 little-endian (high, low), sorted. */
   users: binary,
   /** Columns type, quarter delta, user index. */
   userQuarters: binary,
@@ -113,7 +113,10 @@ export function detailOf(
     pairs.set(`${cell}:${userIndex}`, [type, quarter, userIndex]);
   }
   const userBytes = Buffer.alloc(sortedUsers.length * 8);
-  sortedUsers.forEach((user, i) => userBytes.writeBigUInt64BE(user, i * 8));
+  sortedUsers.forEach((user, i) => {
+    userBytes.writeUInt32LE(Number(user >> 32n), i * 8);
+    userBytes.writeUInt32LE(Number(user & 0xffffffffn), i * 8 + 4);
+  });
   return {
     eventTypes,
     firstQuarter,
@@ -132,17 +135,16 @@ export function forEachDetailCount(
 }
 
 /**
- * Calls `each(eventType, quarter, users, offset)` for every distinct (user, quarter-hour,
- * eventType), the user being the 8 bytes (big-endian) at `offset` in `users`: a projector copies
- * them as they are.
+ * Calls `each(eventType, quarter, high, low)` for every distinct (user, quarter-hour, eventType),
+ * the user's fingerprint in two 32-bit halves.
  */
 export function forEachDetailUser(
   detail: ChunkDetail,
-  each: (eventType: string, quarter: number, users: Buffer, offset: number) => void,
+  each: (eventType: string, quarter: number, high: number, low: number) => void,
 ): void {
   const users = bytesOfBinary(detail.users);
   forEachCell(detail.userQuarters, detail.firstQuarter, detail.eventTypes, (eventType, quarter, index) => {
     if ((index + 1) * 8 > users.length) throw new Error('chunk detail: a user index is out of range');
-    each(eventType, quarter, users, index * 8);
+    each(eventType, quarter, users.readUInt32LE(index * 8), users.readUInt32LE(index * 8 + 4));
   });
 }

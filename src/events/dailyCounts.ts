@@ -1,6 +1,7 @@
 import { byCodeUnits } from './codeUnitOrder';
+import { forEachDetailCount, QUARTERS_PER_DAY, type ChunkDetail } from './chunkDetail';
 
-/** Counting events per UTC day and type: what EventsProcessed records. */
+/** UTC days: what EventsProcessed's day span and the daily read model count in. */
 
 export function utcDate(timestamp: Date): string {
   return timestamp.toISOString().slice(0, 10);
@@ -21,18 +22,34 @@ export function dateOfDay(day: number): string {
   return `${year}-${String(d.getUTCMonth() + 1).padStart(2, '0')}-${String(d.getUTCDate()).padStart(2, '0')}`;
 }
 
-/** Counts per (UTC date, eventType), sorted so equal inputs give equal records. */
-export function countByDayAndType(
-  events: readonly (readonly [eventType: string, utcMillis: number, user?: unknown])[],
-): { date: string; eventType: string; count: number }[] {
+/** The first and last UTC day of some events, null when there are none. */
+export function daySpanOf(
+  events: readonly (readonly [eventType: string, utcMillis: number, ...unknown[]])[],
+): {
+  firstDay: string | null;
+  lastDay: string | null;
+} {
+  let first = Number.POSITIVE_INFINITY;
+  let last = Number.NEGATIVE_INFINITY;
+  for (const [, millis] of events) {
+    first = Math.min(first, millis);
+    last = Math.max(last, millis);
+  }
+  return Number.isFinite(first)
+    ? { firstDay: utcDate(new Date(first)), lastDay: utcDate(new Date(last)) }
+    : { firstDay: null, lastDay: null };
+}
+
+/** Counts per (UTC date, eventType) summed from a chunk's quarter-hours, sorted so equal inputs give equal lists. */
+export function dayCountsOf(detail: ChunkDetail): { date: string; eventType: string; count: number }[] {
   const counts = new Map<string, { date: string; eventType: string; count: number }>();
-  for (const [eventType, millis] of events) {
-    const date = utcDate(new Date(millis));
+  forEachDetailCount(detail, (eventType, quarter, count) => {
+    const date = dateOfDay(Math.floor(quarter / QUARTERS_PER_DAY));
     const key = JSON.stringify([date, eventType]);
     const entry = counts.get(key);
-    if (entry === undefined) counts.set(key, { date, eventType, count: 1 });
-    else entry.count += 1;
-  }
+    if (entry === undefined) counts.set(key, { date, eventType, count });
+    else entry.count += count;
+  });
   return [...counts.values()].sort((a, b) =>
     a.date === b.date ? byCodeUnits(a.eventType, b.eventType) : byCodeUnits(a.date, b.date),
   );

@@ -26,25 +26,20 @@ export const BatchUploadedV2 = BatchUploadedV1.extend({
   eventsPerChunk: z.number().int().positive().nullable(),
 });
 
-/** Counts per (UTC date, eventType); an array because event types may contain `.` or `$`. */
-export const DailyCounts = z.array(
-  z.object({ date: utcDate, eventType: z.string().min(1), count: z.number().int().positive() }),
-);
-
-export const EventsProcessedV1 = z.object({
+/**
+ * v3 (the only version any deployment has written: v1 and v2 carried a per-day `counts` array that
+ * FerretDB converts element by element, and are gone). The chunk's quarter-hour detail (see
+ * chunkDetail) is what every read model counts from: day counts are sums of its quarter-hours.
+ * `firstDay`/`lastDay` are the UTC days of its first and last event, null for a chunk of none.
+ */
+export const EventsProcessedV3 = z.object({
   batchId,
   chunk: z.number().int().nonnegative(),
   events: z.number().int().nonnegative(),
-  counts: DailyCounts,
+  firstDay: utcDate.nullable(),
+  lastDay: utcDate.nullable(),
+  detail: ChunkDetail,
 });
-
-/**
- * v2 adds the chunk's quarter-hour detail (see chunkDetail): what the time series in any zone and
- * unique users are counted from. `detail` is null for a chunk whose document was written before
- * chunk documents kept users, and every v1 record reads as `detail: null`: such a chunk's events
- * are known per UTC day only (see metricSeries for what that leaves unanswered).
- */
-export const EventsProcessedV2 = EventsProcessedV1.extend({ detail: ChunkDetail.nullable() });
 
 /**
  * A processing round began. The chunk boundaries are the batch's chunk documents, cut at the size
@@ -68,7 +63,7 @@ export const BatchProcessingFailedV1 = z.object({
 
 export const recordSchemas = {
   BatchUploaded: { 1: BatchUploadedV1, 2: BatchUploadedV2 },
-  EventsProcessed: { 1: EventsProcessedV1, 2: EventsProcessedV2 },
+  EventsProcessed: { 3: EventsProcessedV3 },
   BatchProcessingStarted: { 1: BatchProcessingStartedV1 },
   BatchProcessingFailed: { 1: BatchProcessingFailedV1 },
 } as const;
@@ -78,7 +73,7 @@ export type RecordType = keyof typeof recordSchemas;
 /** The current (newest) version of each record type: what `append` writes. */
 export const currentVersion = {
   BatchUploaded: 2,
-  EventsProcessed: 2,
+  EventsProcessed: 3,
   BatchProcessingStarted: 1,
   BatchProcessingFailed: 1,
 } as const satisfies { [T in RecordType]: keyof (typeof recordSchemas)[T] };
@@ -86,7 +81,7 @@ export const currentVersion = {
 /** The schema of each type's current version: what `append` validates and what readers see. */
 export const currentSchemas = {
   BatchUploaded: BatchUploadedV2,
-  EventsProcessed: EventsProcessedV2,
+  EventsProcessed: EventsProcessedV3,
   BatchProcessingStarted: BatchProcessingStartedV1,
   BatchProcessingFailed: BatchProcessingFailedV1,
 } as const;
@@ -99,7 +94,6 @@ export type RecordData<T extends RecordType> = z.infer<(typeof currentSchemas)[T
  */
 export function upcast(type: RecordType, version: number, data: unknown): unknown {
   if (type === 'BatchUploaded' && version === 1) return { ...(data as object), eventsPerChunk: null };
-  if (type === 'EventsProcessed' && version === 1) return { ...(data as object), detail: null };
   return data;
 }
 

@@ -18,8 +18,8 @@ export interface BatchStatusDoc {
   uploadedPosition: number;
   lastPosition: number;
   /**
-   * The first and last UTC day (YYYY-MM-DD) of the events processed so far, from the days in the
-   * EventsProcessed counts; null until a chunk is processed. Optional: documents projected before
+   * The first and last UTC day (YYYY-MM-DD) of the events processed so far, from the day spans of
+   * EventsProcessed; null until a chunk is processed. Optional: documents projected before
    * these fields existed lack them until `npm run rebuild-projections`.
    */
   firstDay?: string | null;
@@ -58,14 +58,12 @@ export function shownFailureReason(stored: string | null): string | null {
 /** The batch's day span widened by the days of one EventsProcessed record (YYYY-MM-DD sorts as text). */
 function daySpan(
   state: BatchStatusDoc,
-  counts: readonly { date: string }[],
+  added: { firstDay: string | null; lastDay: string | null },
 ): { firstDay: string | null; lastDay: string | null } {
   let firstDay = state.firstDay ?? null;
   let lastDay = state.lastDay ?? null;
-  for (const { date } of counts) {
-    if (firstDay === null || date < firstDay) firstDay = date;
-    if (lastDay === null || date > lastDay) lastDay = date;
-  }
+  if (added.firstDay !== null && (firstDay === null || added.firstDay < firstDay)) firstDay = added.firstDay;
+  if (added.lastDay !== null && (lastDay === null || added.lastDay > lastDay)) lastDay = added.lastDay;
   return { firstDay, lastDay };
 }
 
@@ -111,7 +109,7 @@ export function evolveBatchStatus(state: BatchStatusDoc | null, record: AnyLogRe
           };
     case 'EventsProcessed': {
       const processedEvents = state.processedEvents + record.data.events;
-      const days = { ...daySpan(state, record.data.counts), countedPosition: position };
+      const days = { ...daySpan(state, record.data), countedPosition: position };
       return processedEvents >= state.totalEvents
         ? {
             ...state,

@@ -91,38 +91,3 @@ export function partsAfter<P extends { position: number }>(
   const position = stored?.lastPosition ?? 0;
   return parts.filter((p) => p.position > position);
 }
-
-/**
- * The stored documents of the days a page touches, read by `_id` (one primary-key read per day:
- * an `$in` would make FerretDB scan the collection).
- */
-export async function readDays<T extends PositionedDoc & { _id: string }, Part>(
-  collection: Collection<T>,
-  byDay: ReadonlyMap<string, Part>,
-): Promise<{ date: string; part: Part; stored: T | null }[]> {
-  return Promise.all(
-    [...byDay].map(async ([date, part]) => ({
-      date,
-      part,
-      stored: (await collection.findOne({ _id: date } as Filter<T>)) as T | null,
-    })),
-  );
-}
-
-/**
- * The writes of a read model kept one document per day: each day's document is read (readDays),
- * `next` folds in what the page adds after its stored `lastPosition` (null when nothing), and the
- * result is written over it conditionally (writeOver).
- */
-export async function planDayWrites<T extends PositionedDoc & { _id: string }, Part>(
-  collection: Collection<T>,
-  byDay: ReadonlyMap<string, Part>,
-  next: (stored: T | null, date: string, part: Part) => T | null,
-): Promise<Write[]> {
-  const writes: Write[] = [];
-  for (const { date, part, stored } of await readDays(collection, byDay)) {
-    const doc = next(stored, date, part);
-    if (doc !== null) writes.push(writeOver(collection, stored, doc));
-  }
-  return writes;
-}

@@ -31,15 +31,15 @@ function add(counts: Counts, key: string, n = 1): void {
 
 interface LogFacts {
   states: Map<string, BatchStatusDoc>;
-  /** Per batch, its processed chunks and whether their EventsProcessed carries detail (v2). */
-  processed: Map<string, Map<number, boolean>>;
+  /** Per batch, its processed chunks. */
+  processed: Map<string, Set<number>>;
   /** Batches whose upload wrote their chunk documents (BatchUploaded v2); older ones get them when processed. */
   chunkedAtUpload: Set<string>;
 }
 
 async function foldLog(eventLog: EventLog): Promise<LogFacts> {
   const states = new Map<string, BatchStatusDoc>();
-  const processed = new Map<string, Map<number, boolean>>();
+  const processed = new Map<string, Set<number>>();
   const chunkedAtUpload = new Set<string>();
   for await (const record of eventLog.readAll()) {
     const { batchId } = record.data;
@@ -47,8 +47,8 @@ async function foldLog(eventLog: EventLog): Promise<LogFacts> {
     const next = evolveBatchStatus(states.get(batchId) ?? null, record);
     if (next !== null) states.set(batchId, next);
     if (record.type === 'EventsProcessed') {
-      const chunks = processed.get(batchId) ?? new Map<number, boolean>();
-      chunks.set(record.data.chunk, record.data.detail !== null);
+      const chunks = processed.get(batchId) ?? new Set<number>();
+      chunks.add(record.data.chunk);
       processed.set(batchId, chunks);
     }
   }
@@ -63,8 +63,7 @@ async function recountChunks(db: Db, facts: LogFacts) {
   const uncountable: string[] = [];
   const series = new SeriesRecount();
   for await (const { batchId, chunk, events } of readAllChunks(db)) {
-    const detailed = facts.processed.get(batchId)?.get(chunk);
-    const isProcessed = detailed !== undefined;
+    const isProcessed = facts.processed.get(batchId)?.has(chunk) === true;
     const perBatch = chunkCounts.get(batchId) ?? new Map<string, number>();
     chunkCounts.set(batchId, perBatch);
     for (const event of events) {
@@ -77,8 +76,7 @@ async function recountChunks(db: Db, facts: LogFacts) {
       if (!isProcessed) continue;
       add(processedCounts, key);
       const user = event[2];
-      if (!detailed) series.addDayOnly(event[0], event[1]);
-      else if (user !== undefined) series.addDetailed(event[0], event[1], user);
+      if (user !== undefined) series.add(event[0], event[1], user);
       else uncountable.push(`batch ${batchId} chunk ${chunk}: processed with users its chunk does not hold`);
       processedEvents.set(batchId, (processedEvents.get(batchId) ?? 0) + 1);
     }

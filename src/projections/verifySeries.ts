@@ -1,73 +1,78 @@
 import type { Db } from 'mongodb';
-import { QUARTER_MS, QUARTERS_PER_DAY } from '../events/chunkDetail';
-import { dateOfDay, utcDate } from '../events/dailyCounts';
+import { QUARTER_MS } from '../events/chunkDetail';
 import type { UserFingerprint } from '../events/userFingerprint';
 import { liveCollection } from './readModels';
-import { decodeTypeDay, emptyTypeDay, seriesDays, type SeriesStoredDoc, type TypeDay } from './seriesDay';
+import { monthDocId, monthOfQuarter, shardOf, wordsOf, type SeriesMonthDoc } from './seriesMonth';
 
 /**
  * The metric series recounted from the chunk documents of the processed chunks, and the
- * comparison with the live read model: per UTC day and type, every quarter-hour's count and
- * users, and the counts known per day only (chunks whose EventsProcessed carries no detail).
+ * comparison with the live read model: per document and type, every quarter-hour's count and the
+ * set of its (quarter-hour, user) pairs.
  */
+
+/** One type of one document: count per quarter-hour of the month, and `quarter:user` pairs. */
+interface TypeMonth {
+  counts: Map<number, number>;
+  users: Set<string>;
+}
+
+function typeMonth(docs: Map<string, Map<string, TypeMonth>>, id: string, eventType: string): TypeMonth {
+  const types = docs.get(id) ?? new Map<string, TypeMonth>();
+  docs.set(id, types);
+  let type = types.get(eventType);
+  if (type === undefined) types.set(eventType, (type = { counts: new Map(), users: new Set() }));
+  return type;
+}
+
+function pair(quarter: number, high: number, low: number): string {
+  return `${quarter}:${(BigInt(high) << 32n) | BigInt(low)}`;
+}
+
 export class SeriesRecount {
-  private readonly days = new Map<string, Map<string, TypeDay>>();
-  private readonly dayOnly = new Map<string, Map<string, number>>();
+  private readonly docs = new Map<string, Map<string, TypeMonth>>();
 
-  /** An event of a chunk whose record carries detail (it has its user). */
-  addDetailed(eventType: string, millis: number, user: UserFingerprint): void {
+  add(eventType: string, millis: number, user: UserFingerprint): void {
     const quarter = Math.floor(millis / QUARTER_MS);
-    const dayNumber = Math.floor(quarter / QUARTERS_PER_DAY);
-    const date = dateOfDay(dayNumber);
-    const inDay = quarter - dayNumber * QUARTERS_PER_DAY;
-    const types = this.days.get(date) ?? new Map<string, TypeDay>();
-    this.days.set(date, types);
-    const day = types.get(eventType) ?? emptyTypeDay();
-    types.set(eventType, day);
-    day.counts[inDay] = (day.counts[inDay] ?? 0) + 1;
-    day.users[inDay]?.add(user);
-  }
-
-  /** An event of a chunk whose record carries counts per UTC day only. */
-  addDayOnly(eventType: string, millis: number): void {
-    const date = utcDate(new Date(millis));
-    const types = this.dayOnly.get(date) ?? new Map<string, number>();
-    this.dayOnly.set(date, types);
-    types.set(eventType, (types.get(eventType) ?? 0) + 1);
+    const { month, firstQuarter } = monthOfQuarter(quarter);
+    const type = typeMonth(this.docs, monthDocId(month, shardOf(eventType)), eventType);
+    const inMonth = quarter - firstQuarter;
+    type.counts.set(inMonth, (type.counts.get(inMonth) ?? 0) + 1);
+    type.users.add(`${inMonth}:${user}`);
   }
 
   async compare(db: Db): Promise<string[]> {
-    const docs = await (await liveCollection<SeriesStoredDoc>(db, 'metricSeries')).find({}).toArray();
+    const stored = await (await liveCollection<SeriesMonthDoc>(db, 'metricSeries')).find({}).toArray();
+    const live = new Map<string, Map<string, TypeMonth>>();
     const differences: string[] = [];
-    const live = new Map(seriesDays(docs).map((d) => [d.date, d]));
-    for (const date of new Set([...live.keys(), ...this.days.keys(), ...this.dayOnly.keys()])) {
-      const doc = live.get(date);
-      const gotTypes = new Map((doc?.types ?? []).map((t) => [t.eventType, decodeTypeDay(t)]));
-      const wantTypes = this.days.get(date) ?? new Map<string, TypeDay>();
-      for (const eventType of new Set([...gotTypes.keys(), ...wantTypes.keys()])) {
-        const got = gotTypes.get(eventType) ?? emptyTypeDay();
-        const want = wantTypes.get(eventType) ?? emptyTypeDay();
-        for (let q = 0; q < QUARTERS_PER_DAY; q++) {
-          const [a, b] = [got.counts[q] ?? 0, want.counts[q] ?? 0];
-          if (a !== b)
-            differences.push(
-              `metric series ${date} ${eventType} quarter ${q}: read model has ${a}, recount gives ${b}`,
-            );
-          const [ua, ub] = [got.users[q] ?? new Set(), want.users[q] ?? new Set()];
-          if (ua.size !== ub.size || [...ub].some((u) => !ua.has(u))) {
-            differences.push(
-              `metric series ${date} ${eventType} quarter ${q}: read model has ${ua.size} users, recount gives ${ub.size}`,
-            );
-          }
-        }
+    for (const doc of stored) {
+      for (const t of doc.types) {
+        if (shardOf(t.eventType) !== Number(doc._id.slice(-2)) || !doc._id.startsWith(doc.month))
+          differences.push(`metric series ${doc._id}: holds ${t.eventType}, which belongs elsewhere`);
+        const type = typeMonth(live, doc._id, t.eventType);
+        const counts = wordsOf(t.counts);
+        for (let i = 0; i + 1 < counts.length; i += 2) type.counts.set(counts[i] ?? 0, counts[i + 1] ?? 0);
+        const users = wordsOf(t.users);
+        for (let i = 0; i + 2 < users.length; i += 3)
+          type.users.add(pair(users[i] ?? 0, users[i + 1] ?? 0, users[i + 2] ?? 0));
       }
-      const gotDayOnly = new Map((doc?.dayOnly ?? []).map((c) => [c.eventType, c.count]));
-      const wantDayOnly = this.dayOnly.get(date) ?? new Map<string, number>();
-      for (const eventType of new Set([...gotDayOnly.keys(), ...wantDayOnly.keys()])) {
-        const [a, b] = [gotDayOnly.get(eventType) ?? 0, wantDayOnly.get(eventType) ?? 0];
-        if (a !== b)
+    }
+    for (const id of new Set([...live.keys(), ...this.docs.keys()])) {
+      const got = live.get(id) ?? new Map<string, TypeMonth>();
+      const want = this.docs.get(id) ?? new Map<string, TypeMonth>();
+      for (const eventType of new Set([...got.keys(), ...want.keys()])) {
+        const a = got.get(eventType) ?? { counts: new Map<number, number>(), users: new Set<string>() };
+        const b = want.get(eventType) ?? { counts: new Map<number, number>(), users: new Set<string>() };
+        for (const q of new Set([...a.counts.keys(), ...b.counts.keys()])) {
+          const [x, y] = [a.counts.get(q) ?? 0, b.counts.get(q) ?? 0];
+          if (x !== y)
+            differences.push(
+              `metric series ${id} ${eventType} quarter ${q}: read model has ${x}, recount gives ${y}`,
+            );
+        }
+        const missing = [...b.users].filter((u) => !a.users.has(u)).length;
+        if (a.users.size !== b.users.size || missing > 0)
           differences.push(
-            `metric series ${date} ${eventType} per day only: read model has ${a}, recount gives ${b}`,
+            `metric series ${id} ${eventType}: read model has ${a.users.size} (quarter-hour, user) pairs, recount gives ${b.users.size}`,
           );
       }
     }

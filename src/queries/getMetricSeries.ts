@@ -1,13 +1,13 @@
-import type { Db } from 'mongodb';
-import { QUARTER_MS, QUARTERS_PER_DAY } from '../events/chunkDetail';
-import { dateOfDay, dayNumber } from '../events/dailyCounts';
+import type { Collection, Db } from 'mongodb';
+import { QUARTER_MS } from '../events/chunkDetail';
 import {
-  forEachCount,
-  forEachUser,
-  seriesDays,
-  type SeriesDay,
-  type SeriesStoredDoc,
-} from '../projections/seriesDay';
+  monthDocKeys,
+  monthsBetween,
+  shardOf,
+  wordsOf,
+  type Month,
+  type SeriesMonthDoc,
+} from '../projections/seriesMonth';
 import { liveCollection } from '../projections/readModels';
 import { noAnswerCache, type AnswerCache } from './answerCache';
 import type { ComputeSlots } from './computeSlots';
@@ -30,16 +30,11 @@ export interface MetricSeries {
   interval: Interval;
   series: { date: string; metrics: TypeMetrics[] }[];
   totals: TypeMetrics[];
-  /**
-   * UTC days in the range holding events known per day only (processed before EventsProcessed v2):
-   * counted only in buckets that hold the whole UTC day, never in uniqueUsers. Absent when none.
-   */
-  incompleteDays?: string[];
 }
 
 class Tally {
   count = 0;
-  readonly users = new UserSet();
+  uniqueUsers = 0;
 }
 
 function tallyOf(map: Map<string, Tally>, eventType: string): Tally {
@@ -52,7 +47,31 @@ function metricsOf(map: Map<string, Tally>): TypeMetrics[] {
   return [...map]
     .filter(([, t]) => t.count > 0)
     .sort(([a], [b]) => byCodeUnits(a, b))
-    .map(([eventType, t]) => ({ eventType, count: t.count, uniqueUsers: t.users.size }));
+    .map(([eventType, t]) => ({ eventType, count: t.count, uniqueUsers: t.uniqueUsers }));
+}
+
+/**
+ * One type's users while summing: the range's, and the current bucket's in a set reused from
+ * bucket to bucket. A type's users arrive in time order (months in order, quarter-hours sorted in
+ * each), so each bucket's come in one run; a set per (bucket, type) was most of a year's allocations.
+ */
+class TypeUsers {
+  readonly total = new UserSet();
+  readonly current = new UserSet();
+  bucket: Tally | undefined;
+
+  /** Moves on to `tally`'s bucket, recording the one before. */
+  enter(tally: Tally): void {
+    if (this.bucket === tally) return;
+    this.close();
+    this.bucket = tally;
+  }
+
+  close(): void {
+    if (this.bucket !== undefined) this.bucket.uniqueUsers = this.current.size;
+    this.current.clear();
+    this.bucket = undefined;
+  }
 }
 
 /** The index of the bucket holding UTC quarter-hour `quarter`, or -1 (buckets are contiguous and sorted). */
@@ -68,14 +87,14 @@ function bucketIndex(starts: readonly number[], endQuarter: number, quarter: num
   return low;
 }
 
-/** Sums stored days, one at a time, into the buckets: counts per quarter-hour, users per bucket and range. */
+/** Sums stored months, one document at a time, into the buckets: counts per quarter-hour, users per bucket and range. */
 class SeriesSum {
   private readonly starts: number[];
   private readonly endQuarter: number;
   private readonly perBucket: Map<string, Tally>[];
   private readonly totals = new Map<string, Tally>();
+  private readonly users = new Map<string, TypeUsers>();
   private readonly wanted: ReadonlySet<string> | undefined;
-  private readonly incomplete: string[] = [];
 
   constructor(
     private readonly params: SeriesParams,
@@ -91,43 +110,46 @@ class SeriesSum {
     return this.perBucket[bucketIndex(this.starts, this.endQuarter, quarter)];
   }
 
-  add(day: SeriesDay): void {
+  add(month: Month, doc: SeriesMonthDoc): void {
     const { wanted, totals } = this;
-    const firstQuarter = dayNumber(day.date) * QUARTERS_PER_DAY;
-    for (const typeDoc of day.types) {
-      if (wanted !== undefined && !wanted.has(typeDoc.eventType)) continue;
-      const total = tallyOf(totals, typeDoc.eventType);
-      forEachCount(typeDoc.counts, (q, count) => {
-        const b = this.bucket(firstQuarter + q);
-        if (b === undefined) return;
-        tallyOf(b, typeDoc.eventType).count += count;
+    for (const type of doc.types) {
+      if (wanted !== undefined && !wanted.has(type.eventType)) continue;
+      const total = tallyOf(totals, type.eventType);
+      const counts = wordsOf(type.counts);
+      for (let i = 0; i + 1 < counts.length; i += 2) {
+        const b = this.bucket(month.firstQuarter + (counts[i] ?? 0));
+        if (b === undefined) continue;
+        const count = counts[i + 1] ?? 0;
+        tallyOf(b, type.eventType).count += count;
         total.count += count;
-      });
-      for (const users of typeDoc.users) {
-        forEachUser(users, (q, high, low) => {
-          const b = this.bucket(firstQuarter + q);
-          if (b === undefined) return;
-          tallyOf(b, typeDoc.eventType).users.add(high, low);
-          total.users.add(high, low);
-        });
       }
-    }
-    const dayOnly = day.dayOnly.filter((c) => wanted === undefined || wanted.has(c.eventType));
-    if (dayOnly.length === 0) return;
-    const first = bucketIndex(this.starts, this.endQuarter, firstQuarter);
-    const last = bucketIndex(this.starts, this.endQuarter, firstQuarter + QUARTERS_PER_DAY - 1);
-    if (first === -1 && last === -1) return;
-    this.incomplete.push(day.date);
-    const b = this.perBucket[first];
-    if (b === undefined || first !== last) return;
-    for (const { eventType, count } of dayOnly) {
-      tallyOf(b, eventType).count += count;
-      tallyOf(totals, eventType).count += count;
+      const users = wordsOf(type.users);
+      let typeUsers = this.users.get(type.eventType);
+      if (typeUsers === undefined) this.users.set(type.eventType, (typeUsers = new TypeUsers()));
+      let quarter = -1;
+      let inRange = false;
+      for (let i = 0; i + 2 < users.length; i += 3) {
+        // Users come in quarter order: the bucket is looked up once per quarter-hour.
+        if (users[i] !== quarter) {
+          quarter = users[i] ?? 0;
+          const b = this.bucket(month.firstQuarter + quarter);
+          inRange = b !== undefined;
+          if (b !== undefined) typeUsers.enter(tallyOf(b, type.eventType));
+        }
+        if (!inRange) continue;
+        const [high, low] = [users[i + 1] ?? 0, users[i + 2] ?? 0];
+        typeUsers.current.add(high, low);
+        typeUsers.total.add(high, low);
+      }
     }
   }
 
   result(): MetricSeries {
-    const { params, perBucket, incomplete } = this;
+    const { params, perBucket } = this;
+    for (const [eventType, typeUsers] of this.users) {
+      typeUsers.close();
+      tallyOf(this.totals, eventType).uniqueUsers = typeUsers.total.size;
+    }
     return {
       from: params.from,
       to: params.to,
@@ -138,20 +160,12 @@ class SeriesSum {
         metrics: metricsOf(perBucket[i] ?? new Map<string, Tally>()),
       })),
       totals: metricsOf(this.totals),
-      ...(incomplete.length > 0 ? { incompleteDays: incomplete } : {}),
     };
   }
 }
 
 function wantedTypes(params: SeriesParams): ReadonlySet<string> | undefined {
   return params.eventTypes.length === 0 ? undefined : new Set(params.eventTypes);
-}
-
-/** Sums the stored days into the buckets (days sorted by date). */
-export function seriesFromDays(params: SeriesParams, buckets: Bucket[], days: SeriesDay[]): MetricSeries {
-  const sum = new SeriesSum(params, buckets);
-  for (const day of days) sum.add(day);
-  return sum.result();
 }
 
 function bucketsIn(params: SeriesParams): Bucket[] {
@@ -166,8 +180,6 @@ function bucketsIn(params: SeriesParams): Bucket[] {
   }
 }
 
-/** Documents fetched per round trip: a busy day of many types is megabytes, so a year is read in small pieces. */
-const DOCS_PER_BATCH = 16;
 /** How long summing runs before it lets the event loop answer other requests. */
 const YIELD_EVERY_MS = 20;
 
@@ -179,15 +191,41 @@ export function seriesBytes(answer: MetricSeries): number {
   const typeBytes = (metrics: TypeMetrics[]): number =>
     metrics.reduce((n, m) => n + 120 + 3 * m.eventType.length, 0);
   for (const bucket of answer.series) bytes += 96 + typeBytes(bucket.metrics);
-  return bytes + typeBytes(answer.totals) + 16 * (answer.incompleteDays?.length ?? 0);
+  return bytes + typeBytes(answer.totals);
 }
 
 /**
- * Reads the UTC days a range's buckets cover with their users documents (one range query on
- * `_id`, in `_id` order, so each day comes with its users documents after it) and sums them day by
- * day: only a few days are in memory at once, types not asked for are dropped before their users
- * are looked at, and long sums yield to other requests. Uncached computations take a turn from
- * `slots`; answers are kept in `cache` while the read model has not moved (see answerCache).
+ * A year's stored documents of the asked months: for every type one equality query on `year`, else
+ * one on `yearShard` per shard of the asked types. FerretDB pushes equality down but answers every
+ * query with a scan of the whole table, so a year is one query (or one per shard), not one per
+ * month or document.
+ */
+async function readYear(
+  collection: Collection<SeriesMonthDoc>,
+  year: string,
+  months: ReadonlyMap<string, Month>,
+  wanted: ReadonlySet<string> | undefined,
+): Promise<{ month: Month; doc: SeriesMonthDoc }[]> {
+  const queries =
+    wanted === undefined
+      ? [{ year }]
+      : [...new Set([...wanted].map(shardOf))].map((shard) => ({
+          yearShard: monthDocKeys(`${year}-01`, shard).yearShard,
+        }));
+  const found = (await Promise.all(queries.map((query) => collection.find(query).toArray()))).flat();
+  return found
+    .flatMap((doc) => {
+      const month = months.get(doc.month);
+      return month === undefined ? [] : [{ month, doc }];
+    })
+    .sort((a, b) => a.month.firstQuarter - b.month.firstQuarter || byCodeUnits(a.doc._id, b.doc._id));
+}
+
+/**
+ * Reads the UTC months a range's buckets cover, a year at a time, and sums them document by
+ * document: types not asked for are neither read (other shards) nor decoded, and long
+ * sums yield to other requests. Uncached computations take a turn from `slots`; answers are kept
+ * in `cache` while the read model has not moved (see answerCache).
  */
 export function createGetMetricSeries(deps: { db: Db; cache?: AnswerCache; slots?: ComputeSlots }) {
   const cache = (deps.cache ?? noAnswerCache()).answers<MetricSeries>({
@@ -198,33 +236,22 @@ export function createGetMetricSeries(deps: { db: Db; cache?: AnswerCache; slots
 
   async function read(params: SeriesParams): Promise<MetricSeries> {
     const buckets = bucketsIn(params);
-    const first = buckets[0]?.start ?? 0;
-    const end = buckets.at(-1)?.end ?? 0;
-    const collection = await liveCollection<SeriesStoredDoc>(deps.db, 'metricSeries');
-    const fromDay = dateOfDay(Math.floor(first / 86_400_000));
-    // The last day's users documents sort after its date and before the next day's.
-    const afterLastDay = dateOfDay(Math.floor((end - 1) / 86_400_000) + 1);
+    const collection = await liveCollection<SeriesMonthDoc>(deps.db, 'metricSeries');
     const wanted = wantedTypes(params);
     const sum = new SeriesSum(params, buckets);
-    let day: SeriesStoredDoc[] = [];
     let lastYield = Date.now();
-    const addDay = async (): Promise<void> => {
-      for (const one of seriesDays(day, wanted)) sum.add(one);
-      day = [];
-      if (Date.now() - lastYield >= YIELD_EVERY_MS) {
-        await nextTurn();
-        lastYield = Date.now();
+    const months = new Map(
+      monthsBetween(buckets[0]?.start ?? 0, buckets.at(-1)?.end ?? 0).map((m) => [m.month, m]),
+    );
+    for (const year of new Set([...months.keys()].map((month) => month.slice(0, -3)))) {
+      for (const { month, doc } of await readYear(collection, year, months, wanted)) {
+        sum.add(month, doc);
+        if (Date.now() - lastYield >= YIELD_EVERY_MS) {
+          await nextTurn();
+          lastYield = Date.now();
+        }
       }
-    };
-    const cursor = collection
-      .find({ _id: { $gte: fromDay, $lt: afterLastDay } })
-      .sort({ _id: 1 })
-      .batchSize(DOCS_PER_BATCH);
-    for await (const doc of cursor) {
-      if (day[0] !== undefined && day[0].date !== doc.date) await addDay();
-      day.push(doc);
     }
-    await addDay();
     return sum.result();
   }
 

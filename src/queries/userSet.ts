@@ -24,6 +24,13 @@ export class UserSet {
     }
   }
 
+  /** Empties the set, keeping its capacity for the next use. */
+  clear(): void {
+    if (this.size === 0) return;
+    this.used.fill(0);
+    this.size = 0;
+  }
+
   addAll(other: UserSet): void {
     other.used.forEach((used, i) => {
       if (used === 1) this.add(other.high[i] ?? 0, other.low[i] ?? 0);

@@ -2,7 +2,7 @@ import { UnrecoverableError } from 'bullmq';
 import { batchKeys, batchStream } from '../events/batchHistory';
 import type { EventLog } from '../events/eventLog';
 import { detailOf } from '../events/chunkDetail';
-import { countByDayAndType } from '../events/dailyCounts';
+import { daySpanOf } from '../events/dailyCounts';
 import type { CountableEvent } from '../events/rawEventChunks';
 import type { Logger } from '../logging';
 import { ChunkJobData } from '../chunkJobs';
@@ -20,7 +20,7 @@ export interface ChunkOutcome {
 }
 
 /**
- * Counts one chunk's events per (UTC date, eventType) and appends `EventsProcessed` under the chunk's
+ * Counts one chunk's events per (UTC quarter-hour, eventType, user) and appends `EventsProcessed` under the chunk's
  * natural key, so a duplicated delivery or a retry after a crash appends nothing new.
  * Input that can never succeed throws UnrecoverableError: retrying it would only delay the DLQ.
  */
@@ -48,6 +48,9 @@ export function createProcessChunk(deps: ProcessChunkDeps) {
     for (const event of stored) {
       // A stored event that cannot be counted stays uncountable: retrying will not change it.
       if (event === null) throw new UnrecoverableError(`chunk ${job.chunk} holds a malformed raw event`);
+      // Every chunk document this version writes keeps users; one without them was never written.
+      if (event[2] === undefined)
+        throw new UnrecoverableError(`chunk ${job.chunk} holds an event without its user`);
       events.push(event);
     }
 
@@ -59,9 +62,8 @@ export function createProcessChunk(deps: ProcessChunkDeps) {
         batchId: job.batchId,
         chunk: job.chunk,
         events: events.length,
-        counts: countByDayAndType(events),
-        // A chunk written before chunk documents kept users is known per UTC day only.
-        detail: events.every((e) => e[2] !== undefined) ? detailOf(events) : null,
+        ...daySpanOf(events),
+        detail: detailOf(events),
       },
       correlationId: job.correlationId,
     });

@@ -36,6 +36,7 @@ describe('cached-read front', () => {
     await days.insertOne({
       _id: day,
       date: day,
+      year: day.slice(0, 4),
       counts: [
         { eventType: 'click', count: 3 },
         { eventType: 'view', count: 5 },

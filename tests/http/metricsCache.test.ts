@@ -26,7 +26,7 @@ describe('GET /api/metrics answer cache', () => {
     const days = await liveCollection<DailyMetricsDoc>(service.runtime.mongo.db, 'dailyMetrics');
     await days.replaceOne(
       { _id: day },
-      { date: day, counts: [{ eventType: 'click', count }], lastPosition: 0 },
+      { date: day, year: day.slice(0, 4), counts: [{ eventType: 'click', count }], lastPosition: 0 },
       { upsert: true },
     );
   }

@@ -1,3 +1,4 @@
+import { detailOf } from '../../../src/events/chunkDetail';
 import type { AnyLogRecord } from '../../../src/events/eventLog';
 import { evolveBatchStatus, publicFailureReason } from '../../../src/projections/batchStatus';
 import { evolveSpecification } from '../../support/evolveSpecification';
@@ -40,8 +41,9 @@ const processed = (chunk: number, events: number, dates: string[] = ['2024-01-15
     batchId: BATCH,
     chunk,
     events,
-    counts: dates.map((date, i) => ({ date, eventType: 'click', count: i === 0 ? events : 1 })),
-    detail: null,
+    firstDay: [...dates].sort()[0] ?? null,
+    lastDay: [...dates].sort().at(-1) ?? null,
+    detail: detailOf(dates.map((date) => ['click', Date.parse(`${date}T12:00:00Z`), 1n] as const)),
   });
 const failed = (chunk: number) =>
   record('BatchProcessingFailed', {

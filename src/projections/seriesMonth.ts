@@ -1,0 +1,165 @@
+import { Binary } from 'mongodb';
+import { QUARTER_MS } from '../events/chunkDetail';
+import { bytesOfBinary } from '../mongo';
+
+/**
+ * The metric series as stored (see metricSeries): one document per (UTC month, type shard), the
+ * shard a hash of the event type into SHARDS groups, so a query for a few types reads a few
+ * documents per month, and reads select a year's documents (or a year's of one shard) with one
+ * equality query: FerretDB answers every query with a scan of the whole table, so fewer, wider
+ * queries win (docs/performance.md).
+ *
+ * One binary layout, little-endian uint32 words throughout (docs/design.md), per type:
+ * `counts` is (quarter-hour of the month, count) pairs in quarter order, for quarter-hours with
+ * events; `users` is (quarter-hour of the month, fingerprint high, fingerprint low) triples in that
+ * order, each distinct (user, quarter-hour) once. A document's content depends only on the records
+ * applied to it, never on how the log was paged: a rebuild gives the same documents.
+ */
+
+export const SHARDS = 16;
+
+export interface SeriesTypeDoc {
+  eventType: string;
+  counts: Binary;
+  users: Binary;
+}
+
+export interface SeriesMonthDoc {
+  /** `<YYYY-MM>/<shard, two digits>`. */
+  _id: string;
+  month: string;
+  /** `<YYYY>` and `<YYYY>/<shard>`: what reads select by (FerretDB scans the table once per query). */
+  year: string;
+  yearShard: string;
+  types: SeriesTypeDoc[];
+  lastPosition: number;
+}
+
+/** FNV-1a over UTF-16 code units: the same shard for a type on every platform and version. */
+export function shardOf(eventType: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < eventType.length; i++) {
+    hash ^= eventType.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash % SHARDS;
+}
+
+export function monthDocId(month: string, shard: number): string {
+  return `${month}/${String(shard).padStart(2, '0')}`;
+}
+
+/** The key fields of a (month, shard) document. */
+export function monthDocKeys(
+  month: string,
+  shard: number,
+): Pick<SeriesMonthDoc, '_id' | 'month' | 'year' | 'yearShard'> {
+  const year = month.slice(0, -3);
+  return {
+    _id: monthDocId(month, shard),
+    month,
+    year,
+    yearShard: `${year}/${String(shard).padStart(2, '0')}`,
+  };
+}
+
+/** A UTC month: its `YYYY-MM` and its first UTC quarter-hour since the epoch. */
+export interface Month {
+  month: string;
+  firstQuarter: number;
+}
+
+const months = new Map<number, Month>();
+
+/** The UTC month holding a UTC quarter-hour (cached: a rebuild asks for every cell of every record). */
+export function monthOfQuarter(quarter: number): Month {
+  const day = Math.floor(quarter / 96);
+  let month = months.get(day);
+  if (month === undefined) {
+    const d = new Date(day * 86_400_000);
+    const year = d.getUTCFullYear();
+    const start = Date.UTC(year, d.getUTCMonth(), 1);
+    month = {
+      month: `${String(year).padStart(4, '0')}-${String(d.getUTCMonth() + 1).padStart(2, '0')}`,
+      firstQuarter: start / QUARTER_MS,
+    };
+    if (months.size > 100_000) months.clear();
+    months.set(day, month);
+  }
+  return month;
+}
+
+/** The UTC months from the one holding `fromMs` to the one holding `toMs - 1`. */
+export function monthsBetween(fromMs: number, toMs: number): Month[] {
+  const out: Month[] = [];
+  const d = new Date(fromMs);
+  for (let y = d.getUTCFullYear(), m = d.getUTCMonth(); Date.UTC(y, m, 1) < toMs; m++) {
+    out.push(monthOfQuarter(Date.UTC(y, m, 1) / QUARTER_MS));
+  }
+  return out;
+}
+
+/** The uint32 words of a stored binary (copied: BSON binaries need not be aligned). */
+export function wordsOf(binary: Binary | undefined): Uint32Array {
+  const bytes = bytesOfBinary(binary);
+  const words = new Uint32Array(Math.floor(bytes.length / 4));
+  for (let i = 0; i < words.length; i++) words[i] = bytes.readUInt32LE(i * 4);
+  return words;
+}
+
+export function binaryOf(words: Uint32Array): Binary {
+  const bytes = Buffer.alloc(words.length * 4);
+  for (let i = 0; i < words.length; i++) bytes.writeUInt32LE(words[i] ?? 0, i * 4);
+  return new Binary(bytes);
+}
+
+/** Stored counts with (quarter, count) pairs added, in quarter order. */
+export function addCounts(stored: Uint32Array, added: readonly number[]): Uint32Array {
+  const sums = new Map<number, number>();
+  for (let i = 0; i + 1 < stored.length; i += 2) sums.set(stored[i] ?? 0, stored[i + 1] ?? 0);
+  for (let i = 0; i + 1 < added.length; i += 2) {
+    const quarter = added[i] ?? 0;
+    sums.set(quarter, (sums.get(quarter) ?? 0) + (added[i + 1] ?? 0));
+  }
+  const quarters = [...sums.keys()].sort((a, b) => a - b);
+  const out = new Uint32Array(quarters.length * 2);
+  quarters.forEach((quarter, i) => {
+    out[2 * i] = quarter;
+    out[2 * i + 1] = sums.get(quarter) ?? 0;
+  });
+  return out;
+}
+
+function compareTriples(a: ArrayLike<number>, i: number, b: ArrayLike<number>, j: number): number {
+  return (a[i] ?? 0) - (b[j] ?? 0) || (a[i + 1] ?? 0) - (b[j + 1] ?? 0) || (a[i + 2] ?? 0) - (b[j + 2] ?? 0);
+}
+
+/**
+ * Stored users with (quarter, high, low) triples merged in: sorted, each once. Linear in the stored
+ * triples, so a page adding a few users to a busy month neither decodes it into sets nor sorts it.
+ */
+export function mergeUsers(stored: Uint32Array, added: readonly number[]): Uint32Array {
+  const order = Array.from({ length: Math.floor(added.length / 3) }, (_, k) => 3 * k).sort((i, j) =>
+    compareTriples(added, i, added, j),
+  );
+  const out = new Uint32Array(stored.length - (stored.length % 3) + 3 * order.length);
+  let at = 0;
+  let read = 0;
+  const end = stored.length - (stored.length % 3);
+  const push = (from: ArrayLike<number>, i: number): void => {
+    if (at > 0 && compareTriples(out, at - 3, from, i) === 0) return;
+    out[at] = from[i] ?? 0;
+    out[at + 1] = from[i + 1] ?? 0;
+    out[at + 2] = from[i + 2] ?? 0;
+    at += 3;
+  };
+  for (const i of order) {
+    while (read < end && compareTriples(stored, read, added, i) <= 0) {
+      push(stored, read);
+      read += 3;
+    }
+    push(added, i);
+  }
+  for (; read < end; read += 3) push(stored, read);
+  return out.subarray(0, at);
+}
