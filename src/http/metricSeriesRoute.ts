@@ -91,10 +91,6 @@ export const MetricSeriesResponse = z
     totals: z
       .array(TypeMetrics)
       .meta({ description: 'Over the whole range; uniqueUsers distinct over it, not a sum' }),
-    incompleteDays: z.array(z.iso.date()).optional().meta({
-      description:
-        'Only for logs processed before EventsProcessed v2: UTC days whose events are known per UTC day only; they count only in buckets holding the whole UTC day and never in uniqueUsers',
-    }),
     previous: PreviousPeriod.optional(),
   })
   .meta({
