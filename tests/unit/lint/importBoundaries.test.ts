@@ -25,8 +25,9 @@ const planted: { file: string; line: string }[] = [
  */
 function boundaryMessages(texts: { file: string; text: string }[]): string[][] {
   const script = `
+    import { readFileSync } from 'node:fs';
     import { ESLint } from 'eslint';
-    const texts = JSON.parse(process.argv[1]);
+    const texts = JSON.parse(readFileSync(0, 'utf8'));
     const eslint = new ESLint({ cwd: process.cwd() });
     const out = [];
     for (const { file, text } of texts) {
@@ -35,15 +36,13 @@ function boundaryMessages(texts: { file: string; text: string }[]): string[][] {
     }
     process.stdout.write(JSON.stringify(out));
   `;
-  const stdout = execFileSync(
-    process.execPath,
-    ['--input-type=module', '-e', script, JSON.stringify(texts)],
-    {
-      cwd: root,
-      encoding: 'utf8',
-      maxBuffer: 16 * 1024 * 1024,
-    },
-  );
+  // The texts go through stdin: as an argument they outgrow the kernel's limit for one (E2BIG).
+  const stdout = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+    cwd: root,
+    input: JSON.stringify(texts),
+    encoding: 'utf8',
+    maxBuffer: 16 * 1024 * 1024,
+  });
   return JSON.parse(stdout) as string[][];
 }
 
