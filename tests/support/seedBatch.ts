@@ -1,14 +1,11 @@
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { newSpoolPath, removeSpool, SpoolWriter } from '../../src/commands/uploadBatch/spool';
-import { StoreLeases } from '../../src/commands/uploadBatch/storeLease';
-import { createUploadBatch } from '../../src/commands/uploadBatch/uploadBatch';
-import { UploadSessions } from '../../src/commands/uploadBatch/uploadSessions';
-import type { Runtime } from '../../src/compose';
+import { createUploadBatchFor, type Runtime } from '../../src/compose';
 import { eventKey as contractKey } from '../../src/events/rawEvents';
 
 /**
- * Stores rows as a batch through the real UploadBatch command (store lease, raw events, chunk
+ * Stores rows as a batch through the real UploadBatch command (batch claim, raw events, chunk
  * documents, BatchUploaded), skipping only the CSV parsing: the rows go straight into its spool.
  */
 export interface SeedRow {
@@ -46,16 +43,7 @@ export async function seedBatch(
       });
     }
     await spool.close();
-    const { config, mongo, eventLog, logger } = runtime;
-    const upload = createUploadBatch({
-      db: mongo.db,
-      eventLog,
-      sessions: new UploadSessions(mongo.db),
-      leases: new StoreLeases(mongo.db, config.uploads.leaseMs, logger),
-      storeWaitMs: config.uploads.storeWaitMs,
-      eventsPerChunk: config.processing.eventsPerChunk,
-      logger,
-    });
+    const upload = createUploadBatchFor(runtime);
     return await upload({ spoolPath, fileName, totalRows: rows.length, correlationId: `seed-${fileName}` });
   } finally {
     await removeSpool(spoolPath);

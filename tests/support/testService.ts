@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import {
   createHttpServer,
   openRuntime,
-  runUploadRecovery,
+  runClaimSweep,
   runWorkers,
   type Runtime,
 } from '../../src/compose';
@@ -32,7 +32,7 @@ export async function startTestService(
   const logger = createLogger({ level: config.logLevel, role: 'test' });
   const runtime = await openRuntime(config, logger);
   const workers = options.workers === false ? undefined : runWorkers(runtime);
-  const recovery = runUploadRecovery(runtime);
+  const recovery = runClaimSweep(runtime);
   const server: Server = createHttpServer(runtime);
   await new Promise<void>((resolve) => {
     server.listen(0, '127.0.0.1', () => {
