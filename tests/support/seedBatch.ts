@@ -22,27 +22,33 @@ export function eventKey(row: SeedRow): string {
     .digest('hex');
 }
 
+/** The rows as the spool a validated upload leaves (the caller removes it). */
+export async function writeSpool(rows: readonly SeedRow[]): Promise<string> {
+  const spoolPath = newSpoolPath(tmpdir());
+  const spool = new SpoolWriter(spoolPath);
+  for (const row of rows) {
+    const timestamp = row.timestamp.getTime();
+    const key = contractKey(row.userId, row.eventType, timestamp);
+    if (key !== eventKey(row)) throw new Error('the event key no longer follows the contract');
+    await spool.write({
+      key,
+      userId: row.userId,
+      eventType: row.eventType,
+      timestamp,
+      metadata: row.metadata ?? {},
+    });
+  }
+  await spool.close();
+  return spoolPath;
+}
+
 export async function seedBatch(
   runtime: Runtime,
   rows: readonly SeedRow[],
   fileName = 'events.csv',
 ): Promise<{ batchId: string; newEvents: number; duplicates: number }> {
-  const spoolPath = newSpoolPath(tmpdir());
-  const spool = new SpoolWriter(spoolPath);
+  const spoolPath = await writeSpool(rows);
   try {
-    for (const row of rows) {
-      const timestamp = row.timestamp.getTime();
-      const key = contractKey(row.userId, row.eventType, timestamp);
-      if (key !== eventKey(row)) throw new Error('the event key no longer follows the contract');
-      await spool.write({
-        key,
-        userId: row.userId,
-        eventType: row.eventType,
-        timestamp,
-        metadata: row.metadata ?? {},
-      });
-    }
-    await spool.close();
     const upload = createUploadBatchFor(runtime);
     return await upload({ spoolPath, fileName, totalRows: rows.length, correlationId: `seed-${fileName}` });
   } finally {

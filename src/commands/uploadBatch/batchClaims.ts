@@ -117,7 +117,8 @@ export class BatchClaims {
     }));
     const claimed = new Set(claims.map((c) => c._id));
     for (const s of settlements) {
-      if (!claimed.has(s._id)) views.push({ batchId: s._id, state: stateOf(undefined, s), claim: undefined, settledAt: s.at });
+      if (!claimed.has(s._id))
+        views.push({ batchId: s._id, state: stateOf(undefined, s), claim: undefined, settledAt: s.at });
     }
     return views;
   }
@@ -137,7 +138,9 @@ export class BatchClaims {
   /** Settlements of claims long gone: nobody can still be waiting on them. */
   async forgetSettled(olderThan: Date): Promise<void> {
     const old = await this.settlements.find({ at: { $lt: olderThan } }).toArray();
-    const claimed = new Set((await this.claims.find({}, { projection: { _id: 1 } }).toArray()).map((c) => c._id));
+    const claimed = new Set(
+      (await this.claims.find({}, { projection: { _id: 1 } }).toArray()).map((c) => c._id),
+    );
     for (const s of old) if (!claimed.has(s._id)) await this.settlements.deleteOne({ _id: s._id });
   }
 }

@@ -41,7 +41,11 @@ export interface ClaimSweepDeps {
 const CLAIMS_PER_SWEEP = 20;
 
 /** The commit point of an upload; idempotent, so a commit cut short can be finished by anyone. */
-export async function appendBatchUploaded(eventLog: EventLog, batchId: string, facts: CommitFacts): Promise<void> {
+export async function appendBatchUploaded(
+  eventLog: EventLog,
+  batchId: string,
+  facts: CommitFacts,
+): Promise<void> {
   const { correlationId, ...data } = facts;
   await eventLog.append({
     type: 'BatchUploaded',
@@ -54,8 +58,7 @@ export async function appendBatchUploaded(eventLog: EventLog, batchId: string, f
 
 /** Declares a claim abandoned unless it settled first; collects it when abandoned. */
 export async function abandonClaim(claims: BatchClaims, batchId: string): Promise<boolean> {
-  if ((await claims.settle(batchId, 'abandoned')) !== 'abandoned')
-    return false;
+  if ((await claims.settle(batchId, 'abandoned')) !== 'abandoned') return false;
   await claims.collect(batchId);
   return true;
 }

@@ -89,32 +89,36 @@ export async function storeEvents(ctx: StoreContext, spoolPath: string): Promise
   // duplicates, since only inserted events count as new.
   const recent = new RecentKeys(RECENT_PARTS);
   try {
-    await forEachInFlight(readSpool(spoolPath, PART_EVENTS, PART_BYTES), INSERTS_IN_FLIGHT, async (events) => {
-      // Sequential up to the insert, so two parts in flight never share a key (they are within the window).
-      const unseen = events.filter((event) => recent.firstSeen(event.key));
-      recent.endPart();
-      ctx.checkAlive();
-      const duplicateAt = await insertPart(
-        ctx.events,
-        unseen.map((e) => toDoc(e, ctx.batchId)),
-      );
-      const stored = unseen.filter((_, i) => !duplicateAt.has(i));
-      result.inserted += stored.length;
-      ctx.onInserted?.(stored.map((e) => e.key));
-      await ctx.chunks.add(stored.map((e) => [e.eventType, e.timestamp, userFingerprint(e.userId)]));
-      if (duplicateAt.size === 0) return;
-      // Read after the insert answered: an owner settled by now keeps its events for good.
-      const unsettled = await ctx.unsettledBatches();
-      if (unsettled.size === 0) return;
-      for (const id of unsettled) result.watch.add(id);
-      deferred ??= new SpoolWriter(ctx.deferredPath);
-      for (const i of duplicateAt) {
-        const event = unseen[i];
-        if (event === undefined) continue;
-        await deferred.write(event);
-        result.deferred += 1;
-      }
-    });
+    await forEachInFlight(
+      readSpool(spoolPath, PART_EVENTS, PART_BYTES),
+      INSERTS_IN_FLIGHT,
+      async (events) => {
+        // Sequential up to the insert, so two parts in flight never share a key (they are within the window).
+        const unseen = events.filter((event) => recent.firstSeen(event.key));
+        recent.endPart();
+        ctx.checkAlive();
+        const duplicateAt = await insertPart(
+          ctx.events,
+          unseen.map((e) => toDoc(e, ctx.batchId)),
+        );
+        const stored = unseen.filter((_, i) => !duplicateAt.has(i));
+        result.inserted += stored.length;
+        ctx.onInserted?.(stored.map((e) => e.key));
+        await ctx.chunks.add(stored.map((e) => [e.eventType, e.timestamp, userFingerprint(e.userId)]));
+        if (duplicateAt.size === 0) return;
+        // Read after the insert answered: an owner settled by now keeps its events for good.
+        const unsettled = await ctx.unsettledBatches();
+        if (unsettled.size === 0) return;
+        for (const id of unsettled) result.watch.add(id);
+        deferred ??= new SpoolWriter(ctx.deferredPath);
+        for (const i of duplicateAt) {
+          const event = unseen[i];
+          if (event === undefined) continue;
+          await deferred.write(event);
+          result.deferred += 1;
+        }
+      },
+    );
   } finally {
     await deferred?.close();
   }

@@ -67,18 +67,23 @@ export function createUploadBatch(deps: UploadBatchDeps): UploadBatch {
   const { claims, logger } = deps;
   const events = rawEventsCollection(deps.db);
 
-  /** The other batches whose events may still go away. */
-  async function unsettledOthers(batchId: string): Promise<Set<string>> {
+  /** The other batches whose events may still go away (but those this upload collected itself). */
+  async function unsettledOthers(batchId: string, collected: ReadonlySet<string>): Promise<Set<string>> {
     const now = Date.now();
     const views = await claims.all();
-    return new Set(views.filter((v) => v.batchId !== batchId && isUnsettled(v, now)).map((v) => v.batchId));
+    const others = views.filter((v) => v.batchId !== batchId && !collected.has(v.batchId));
+    return new Set(others.filter((v) => isUnsettled(v, now)).map((v) => v.batchId));
   }
 
   /**
    * Waits until every watched batch is final or gone; true when one was abandoned (its events
    * deleted), so the events set aside must be inserted again.
    */
-  async function awaitWatched(watch: ReadonlySet<string>, holder: ClaimHolder): Promise<boolean> {
+  async function awaitWatched(
+    watch: ReadonlySet<string>,
+    holder: ClaimHolder,
+    collected: Set<string>,
+  ): Promise<boolean> {
     const deadline = Date.now() + deps.settleWaitMs;
     let reinsert = false;
     const pending = new Set(watch);
@@ -92,12 +97,14 @@ export function createUploadBatch(deps: UploadBatchDeps): UploadBatch {
         else if (state === 'storing') {
           const beat = view?.claim?.heartbeatAt.getTime() ?? now;
           if (now - beat <= deps.claimExpiryMs || !(await abandonClaim(claims, batchId))) continue;
+          collected.add(batchId);
           reinsert = true;
           pending.delete(batchId);
         } else {
           // Abandoned, collected or forgotten: collected again (idempotent), in case its holder's
           // last insert landed after the collection.
           await claims.collect(batchId);
+          collected.add(batchId);
           reinsert = true;
           pending.delete(batchId);
         }
@@ -105,7 +112,10 @@ export function createUploadBatch(deps: UploadBatchDeps): UploadBatch {
       holder.check();
       if (pending.size === 0) return reinsert;
       if (Date.now() > deadline) {
-        throw new ServiceBusyError('Another upload that holds some of these events is still storing them', 30);
+        throw new ServiceBusyError(
+          'Another upload that holds some of these events is still storing them',
+          30,
+        );
       }
       await sleep(WATCH_POLL_MS);
     }
@@ -128,7 +138,10 @@ export function createUploadBatch(deps: UploadBatchDeps): UploadBatch {
     try {
       await abandonClaim(claims, batchId);
     } catch (error) {
-      logger.warn('could not collect a failed upload; the claim sweep does it', { batchId, err: String(error) });
+      logger.warn('could not collect a failed upload; the claim sweep does it', {
+        batchId,
+        err: String(error),
+      });
     }
   }
 
@@ -151,13 +164,15 @@ export function createUploadBatch(deps: UploadBatchDeps): UploadBatch {
       return path;
     };
     const chunks = new ChunkWriter(deps.db, batchId, deps.eventsPerChunk);
+    // Batches whose collection this upload saw to the end: their events are gone for good.
+    const collected = new Set<string>();
     const ctx: StoreContext = {
       events,
       batchId,
       checkAlive: () => {
         holder.check();
       },
-      unsettledBatches: () => unsettledOthers(batchId),
+      unsettledBatches: () => unsettledOthers(batchId, collected),
       chunks,
       deferredPath: deferredPath(),
       onInserted: input.onNewEvents === undefined ? undefined : (keys) => newKeys.push(...keys),
@@ -169,7 +184,10 @@ export function createUploadBatch(deps: UploadBatchDeps): UploadBatch {
         await chunks.flush();
         holder.check();
         if ((await claims.settle(batchId, 'inserted')) !== 'inserted') {
-          throw new DependencyUnavailableError('mongo', 'The upload was taken for dead before it finished; retry it');
+          throw new DependencyUnavailableError(
+            'mongo',
+            'The upload was taken for dead before it finished; retry it',
+          );
         }
       } catch (error) {
         holder.stop();
@@ -177,7 +195,7 @@ export function createUploadBatch(deps: UploadBatchDeps): UploadBatch {
         throw error;
       }
       let newEvents = round.inserted;
-      while (round.deferred > 0 && (await awaitWatched(round.watch, holder))) {
+      while (round.deferred > 0 && (await awaitWatched(round.watch, holder, collected))) {
         const setAside = ctx.deferredPath;
         ctx.deferredPath = deferredPath();
         round = await storeEvents(ctx, setAside);
@@ -187,7 +205,14 @@ export function createUploadBatch(deps: UploadBatchDeps): UploadBatch {
       holder.check();
       const duplicates = input.totalRows - newEvents;
       const { fileName, totalRows, correlationId } = input;
-      const facts = { fileName, totalRows, newEvents, duplicates, eventsPerChunk: deps.eventsPerChunk, correlationId };
+      const facts = {
+        fileName,
+        totalRows,
+        newEvents,
+        duplicates,
+        eventsPerChunk: deps.eventsPerChunk,
+        correlationId,
+      };
       await appendWithRetries(deps.eventLog, batchId, facts);
       holder.stop();
       // BatchUploaded is in the log: a claim left behind only costs the sweep a look.
