@@ -71,7 +71,9 @@ async function uploadProblems(deps: HealthDeps): Promise<string[]> {
   return (await deps.claims.all()).flatMap((v) => {
     // Uploaded and collected ones are done; a live upload renews its heartbeat.
     if (v.claim === undefined || now - v.claim.heartbeatAt.getTime() < deps.stuckAfterMs) return [];
-    return [`upload ${v.batchId} (${v.claim.fileName}) stopped while ${v.state}; its claim is not resolved yet`];
+    return [
+      `upload ${v.batchId} (${v.claim.fileName}) stopped while ${v.state}; its claim is not resolved yet`,
+    ];
   });
 }
 

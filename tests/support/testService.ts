@@ -1,12 +1,6 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import {
-  createHttpServer,
-  openRuntime,
-  runClaimSweep,
-  runWorkers,
-  type Runtime,
-} from '../../src/compose';
+import { createHttpServer, openRuntime, runClaimSweep, runWorkers, type Runtime } from '../../src/compose';
 import type { Config } from '../../src/config';
 import { createLogger } from '../../src/logging';
 import type { RunningWorkers } from '../../src/workers/startWorkers';
