@@ -15,7 +15,7 @@ import { waitFor } from '../support/waitFor';
  * `_jsonb->'_id' @> '"k"'`, which a btree cannot answer; EXPLAIN shows a sequential scan), so a
  * read, update or delete of raw events by any filter reads the whole collection. This test counts
  * PostgreSQL's sequential scans of the raw-events table: none for uploads, re-uploads, processing
- * and metrics, and two when an abandoned upload is collected (in the background).
+ * and metrics, and one when an abandoned upload is collected (in the background).
  */
 describe('raw events are never scanned on the hot paths', () => {
   let ferret: PrivateServer & { postgresDatabase: string };
@@ -98,7 +98,7 @@ describe('raw events are never scanned on the hot paths', () => {
     expect(await seqScans()).toBe(before);
   }, 120_000);
 
-  it('collects an abandoned upload with a fixed number of scans', async () => {
+  it('collects an abandoned upload with one scan', async () => {
     const db = service.runtime.mongo.db;
     const batchId = randomUUID();
     const docs = Array.from({ length: 120 }, (_, i) => ({
@@ -109,7 +109,17 @@ describe('raw events are never scanned on the hot paths', () => {
       timestamp: new Date(Date.UTC(2024, 0, 1)),
       metadata: {},
     }));
-    await rawEvents(db).insertMany(docs);
+    // Other events beside them, as in any real table: on a table of a few rows PostgreSQL's planner
+    // takes a sequential scan even for the delete by _id that follows FerretDB's filtered scan.
+    const others = Array.from({ length: 5000 }, (_, i) => ({
+      _id: `other-${batchId}-${i}`,
+      batchId: 'kept',
+      userId: 'u',
+      eventType: 'e',
+      timestamp: new Date(Date.UTC(2024, 0, 1)),
+      metadata: {},
+    }));
+    await rawEvents(db).insertMany([...docs, ...others]);
     const claims = new BatchClaims(db);
     await claims.open({
       _id: batchId,
@@ -131,9 +141,9 @@ describe('raw events are never scanned on the hot paths', () => {
       startedAt: Date.now(),
       expiryMs: config.uploads.claimExpiryMs,
     });
-    // Two scans for the whole batch, whatever its size (measured; FerretDB's deleteMany by a field
-    // other than _id), never one per event.
-    expect((await seqScans()) - before).toBe(2);
+    // One scan for the whole batch, whatever its size, never one per event.
+    expect((await seqScans()) - before).toBe(1);
     expect(await rawEvents(db).countDocuments({ batchId })).toBe(0);
+    expect(await rawEvents(db).countDocuments({ batchId: 'kept' })).toBe(5000);
   }, 60_000);
 });
