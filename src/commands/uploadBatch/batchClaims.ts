@@ -23,14 +23,16 @@ import { isDuplicateKey } from '../../mongo';
  *   abandoned  yes         abandoned
  *   collected  gone        abandoned
  *
- * Settlements without a claim are kept for SETTLEMENT_RETENTION_MS, so a reader that found an event
- * of a batch moments before that batch was collected still learns that it was.
+ * Settlements without a claim are kept a while (SETTLEMENT_RETENTION_MS), so a reader that found an
+ * event of a batch moments before that batch was collected still learns that it was. Every upload
+ * that meets duplicates reads them all, so those of uploaded batches (which only a waiter that
+ * watches them needs) go sooner; a waiter that finds neither document inserts again, which is safe.
  */
 
 export const BATCH_CLAIMS_COLLECTION = 'upload_batch_claims';
 export const CLAIM_SETTLEMENTS_COLLECTION = 'upload_claim_settlements';
 
-export const SETTLEMENT_RETENTION_MS = 60 * 60 * 1000;
+export const SETTLEMENT_RETENTION_MS = { abandoned: 60 * 60 * 1000, inserted: 5 * 60 * 1000 };
 
 export interface ClaimDoc {
   _id: string;
@@ -136,8 +138,11 @@ export class BatchClaims {
   }
 
   /** Settlements of claims long gone: nobody can still be waiting on them. */
-  async forgetSettled(olderThan: Date): Promise<void> {
-    const old = await this.settlements.find({ at: { $lt: olderThan } }).toArray();
+  async forgetSettled(now: number): Promise<void> {
+    const soonest = Math.min(SETTLEMENT_RETENTION_MS.abandoned, SETTLEMENT_RETENTION_MS.inserted);
+    const old = (await this.settlements.find({ at: { $lt: new Date(now - soonest) } }).toArray()).filter(
+      (s) => now - s.at.getTime() > SETTLEMENT_RETENTION_MS[s.settledAs],
+    );
     const claimed = new Set(
       (await this.claims.find({}, { projection: { _id: 1 } }).toArray()).map((c) => c._id),
     );

@@ -3,7 +3,7 @@ import { rebuildChunks } from '../../events/deriveChunks';
 import type { EventLog } from '../../events/eventLog';
 import type { Db } from 'mongodb';
 import type { Logger } from '../../logging';
-import { SETTLEMENT_RETENTION_MS, type BatchClaims, type ClaimDoc, type ClaimView } from './batchClaims';
+import { type BatchClaims, type ClaimDoc, type ClaimView } from './batchClaims';
 
 /**
  * What dead uploads leave, resolved in the background (a sweep in every API process, run once at
@@ -118,7 +118,7 @@ export async function sweepClaims(deps: ClaimSweepDeps): Promise<void> {
     if (acted >= CLAIMS_PER_SWEEP) break;
     if (await resolve(deps, view, now)) acted += 1;
   }
-  await deps.claims.forgetSettled(new Date(now - SETTLEMENT_RETENTION_MS));
+  await deps.claims.forgetSettled(now);
 }
 
 /** Sweeps once now (freeing what this instance held before a restart) and then every `intervalMs`. */

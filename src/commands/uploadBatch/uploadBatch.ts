@@ -100,9 +100,14 @@ export function createUploadBatch(deps: UploadBatchDeps): UploadBatch {
           collected.add(batchId);
           reinsert = true;
           pending.delete(batchId);
+        } else if (state === 'unknown') {
+          // Forgotten: settled long ago, one way or the other. Inserting again tells which, and
+          // its events are never deleted on a guess.
+          reinsert = true;
+          pending.delete(batchId);
         } else {
-          // Abandoned, collected or forgotten: collected again (idempotent), in case its holder's
-          // last insert landed after the collection.
+          // Abandoned or collected: collected again (idempotent), in case its holder's last insert
+          // landed after the collection.
           await claims.collect(batchId);
           collected.add(batchId);
           reinsert = true;
