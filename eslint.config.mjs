@@ -23,17 +23,16 @@ const boundaries = [
   ['src/workers/**', layer('queries|http'), 'workers/ may use events/, commands/ and projections/.'],
   ['src/http/**', layer('workers|projections'), 'http/ may use commands/ and queries/.'],
 ];
-// Reads of the upload sessions' collection; they go once the upload recovery work settles where
-// that collection lives.
+// Reads of the upload claims (which uploads are storing or stopped): verify and /health tell them apart.
 const boundaryExceptions = [
   [
     'src/projections/verify.ts',
-    `${layer('queries|workers|http')}|^(\\.\\./)+commands/(?!uploadBatch/uploadSessions$)`,
+    `${layer('queries|workers|http')}|^(\\.\\./)+commands/(?!uploadBatch/batchClaims$)`,
     'projections/ may use events/ only.',
   ],
   [
     'src/queries/checkHealth.ts',
-    `${layer('workers|http')}|^(\\.\\./)+commands/(?!uploadBatch/(uploadSessions|storeLease)$)`,
+    `${layer('workers|http')}|^(\\.\\./)+commands/(?!uploadBatch/batchClaims$)`,
     'queries/ may use events/ and projections/.',
   ],
 ];

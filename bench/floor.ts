@@ -12,7 +12,6 @@ export async function measureFloor(db: Db, csvPath: string): Promise<{ seconds: 
   await ensureRawEventIndexes(db);
   const docs = new Map<string, RawEvent>();
   const parser = createReadStream(csvPath).pipe(parse({ columns: true }));
-  let n = 0;
   for await (const row of parser as AsyncIterable<Record<string, string>>) {
     const userId = row.userId ?? '';
     const eventType = row.eventType ?? '';
@@ -22,7 +21,6 @@ export async function measureFloor(db: Db, csvPath: string): Promise<{ seconds: 
     docs.set(key, {
       _id: key,
       batchId: 'floor',
-      slice: Math.floor(n++ / 50_000),
       userId,
       eventType,
       timestamp,

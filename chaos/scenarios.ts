@@ -212,8 +212,9 @@ export const SCENARIOS: Scenario[] = [
       const retried = await world.uploadUntilStored(file.name, file.text);
       const recoveryMs = Date.now() - killedAt;
       const distinct = new Set(file.rows.map((r) => JSON.stringify(r))).size;
-      // The killed upload stored all of the file or nothing: all when it was killed after its
-      // commit was decided, even with no answer sent (recovery then appends its BatchUploaded).
+      // The killed upload stored all of the file or nothing: all when it was killed once its events
+      // were final (claim `inserted`), even with no answer sent (the claim sweep then appends its
+      // BatchUploaded).
       const earlier = await world.db
         .collection<{ data: { batchId: string; fileName: string; newEvents: number } }>('event_log')
         .find({

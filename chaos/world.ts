@@ -170,8 +170,8 @@ export class World {
       ...(tuned
         ? {
             PROCESSING_SWEEP_MS: '2000',
-            UPLOAD_LEASE_MS: '10000',
-            UPLOAD_RECOVERY_INTERVAL_MS: '1000',
+            UPLOAD_CLAIM_EXPIRY_MS: '10000',
+            UPLOAD_CLAIM_SWEEP_MS: '1000',
           }
         : {}),
       ...settings,

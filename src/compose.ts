@@ -6,15 +6,14 @@ import { createProcessBatch } from './commands/processBatch';
 import { createRequeueLostChunks } from './workers/requeueLostChunks';
 import { createRetryFailedJobs } from './commands/retryFailedJobs';
 import { defaultSpoolDir, removeStaleSpools } from './commands/uploadBatch/spool';
-import { createUploadBatch } from './commands/uploadBatch/uploadBatch';
-import { startUploadRecovery } from './commands/uploadBatch/recoverUploads';
-import { StoreLeases, STORE_LEASES_COLLECTION } from './commands/uploadBatch/storeLease';
+import { createUploadBatch, type UploadBatch } from './commands/uploadBatch/uploadBatch';
 import {
-  ensureUploadSessionIndexes,
-  UPLOAD_OUTCOMES_COLLECTION,
-  UPLOAD_SESSIONS_COLLECTION,
-  UploadSessions,
-} from './commands/uploadBatch/uploadSessions';
+  BATCH_CLAIMS_COLLECTION,
+  BatchClaims,
+  CLAIM_SETTLEMENTS_COLLECTION,
+  ensureBatchClaimIndexes,
+} from './commands/uploadBatch/batchClaims';
+import { startClaimSweep } from './commands/uploadBatch/claimSweep';
 import type { Config } from './config';
 import {
   createEventLog,
@@ -84,9 +83,8 @@ const CORE_COLLECTIONS = [
   EVENT_LOG_COLLECTION,
   RAW_EVENTS_COLLECTION,
   RAW_EVENT_CHUNKS_COLLECTION,
-  UPLOAD_SESSIONS_COLLECTION,
-  UPLOAD_OUTCOMES_COLLECTION,
-  STORE_LEASES_COLLECTION,
+  BATCH_CLAIMS_COLLECTION,
+  CLAIM_SETTLEMENTS_COLLECTION,
   POINTERS_COLLECTION,
   CHECKPOINTS_COLLECTION,
   PROJECTION_STATUS_COLLECTION,
@@ -108,7 +106,7 @@ export async function openRuntime(config: Config, logger: Logger): Promise<Runti
     await ensureEventLogIndexes(mongo.db);
     await ensureRawEventIndexes(mongo.db);
     await ensureRawEventChunkIndexes(mongo.db);
-    await ensureUploadSessionIndexes(mongo.db);
+    await ensureBatchClaimIndexes(mongo.db);
   } catch (error) {
     await mongo.client.close().catch(() => undefined);
     throw error;
@@ -191,7 +189,6 @@ export function buildHttpHandlers(runtime: Runtime): HttpHandlers {
 function appDeps(runtime: Runtime): AppDeps {
   const { config, logger, mongo, redis, eventLog, processingQueue, metrics, lagWatch } = runtime;
   const processBatch = createProcessBatchFor(runtime);
-  const { sessions, leases } = uploadCoordination(runtime);
   removeStaleSpools(defaultSpoolDir(), STALE_SPOOL_MS)
     .then((removed) => {
       if (removed > 0) logger.info('removed spool files left by stopped uploads', { removed });
@@ -218,26 +215,16 @@ function appDeps(runtime: Runtime): AppDeps {
       mongo,
       redis,
       lagWatch,
-      sessions,
-      leases,
+      claims: new BatchClaims(mongo.db),
       timeoutMs: config.healthTimeoutMs,
-      // An interrupted upload is purged by the next upload or the recovery sweep; well past both, it is stuck.
-      stuckAfterMs: config.uploads.leaseMs + 3 * config.uploads.recoveryIntervalMs,
+      // A stopped upload's claim is resolved by the sweep once expired; well past that, it is stuck.
+      stuckAfterMs: config.uploads.claimExpiryMs + 3 * config.uploads.claimSweepMs,
       cacheMs: config.healthCacheMs,
       onEvaluation: () => {
         metrics.healthEvaluated();
       },
     }),
-    uploadBatch: createUploadBatch({
-      db: mongo.db,
-      eventLog,
-      sessions,
-      leases,
-      storeWaitMs: config.uploads.storeWaitMs,
-      eventsPerChunk: config.processing.eventsPerChunk,
-      logger,
-      processRecovered: (batchId) => processBatch(batchId, `recovered-${batchId}`),
-    }),
+    uploadBatch: createUploadBatchFor(runtime),
     uploadRateLimiter: uploadRateLimiter({
       redis,
       redisPrefix: config.redis.prefix,
@@ -259,23 +246,33 @@ function appDeps(runtime: Runtime): AppDeps {
   };
 }
 
-function uploadCoordination(runtime: Runtime): { sessions: UploadSessions; leases: StoreLeases } {
-  return {
-    sessions: new UploadSessions(runtime.mongo.db),
-    leases: new StoreLeases(runtime.mongo.db, runtime.config.uploads.leaseMs, runtime.logger),
-  };
+/** The UploadBatch command of this instance (or, in tests, of another instance name). */
+export function createUploadBatchFor(runtime: Runtime, instanceName?: string): UploadBatch {
+  const { config, mongo, eventLog, logger } = runtime;
+  return createUploadBatch({
+    db: mongo.db,
+    eventLog,
+    claims: new BatchClaims(mongo.db),
+    instanceName: instanceName ?? config.uploads.instanceName,
+    claimExpiryMs: config.uploads.claimExpiryMs,
+    settleWaitMs: config.uploads.settleWaitMs,
+    eventsPerChunk: config.processing.eventsPerChunk,
+    logger,
+  });
 }
 
-/** The API's background duty: ending the sessions of uploads that were interrupted. */
-export function runUploadRecovery(runtime: Runtime): { stop(): void } {
-  const { sessions, leases } = uploadCoordination(runtime);
+/** The API's background duty: resolving the claims of uploads that stopped (run once at start too). */
+export function runClaimSweep(runtime: Runtime): { stop(): void } {
   const processBatch = createProcessBatchFor(runtime);
-  return startUploadRecovery({
-    sessions,
-    leases,
+  return startClaimSweep({
+    db: runtime.mongo.db,
+    claims: new BatchClaims(runtime.mongo.db),
     eventLog: runtime.eventLog,
     logger: runtime.logger,
-    intervalMs: runtime.config.uploads.recoveryIntervalMs,
+    instanceName: runtime.config.uploads.instanceName,
+    startedAt: Date.now(),
+    expiryMs: runtime.config.uploads.claimExpiryMs,
+    intervalMs: runtime.config.uploads.claimSweepMs,
     processRecovered: (batchId) => processBatch(batchId, `recovered-${batchId}`),
   });
 }

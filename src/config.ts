@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
@@ -41,10 +42,11 @@ const envSchema = z
     LOG_LEVEL: z.enum(['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly']).default('info'),
     UPLOAD_RATE_LIMIT: int(1, 1_000_000).default(10),
     MAX_UPLOAD_BYTES: int(1, 64 * 1024 ** 3).default(10 * 1024 * 1024),
-    UPLOAD_LEASE_MS: int(500, 3_600_000).default(30_000),
-    UPLOAD_STORE_WAIT_MS: int(0, 3_600_000).default(120_000),
+    UPLOAD_CLAIM_EXPIRY_MS: int(500, 3_600_000).default(30_000),
+    UPLOAD_SETTLE_WAIT_MS: int(0, 3_600_000).default(120_000),
     MAX_CONCURRENT_UPLOADS: int(1, 1000).default(4),
-    UPLOAD_RECOVERY_INTERVAL_MS: int(100, 3_600_000).default(5000),
+    UPLOAD_CLAIM_SWEEP_MS: int(100, 3_600_000).default(5000),
+    UPLOAD_INSTANCE_NAME: z.string().min(1).max(200).optional(),
     EVENTS_PER_CHUNK: int(1, 100_000).optional(),
     /** Deprecated: the old name of EVENTS_PER_CHUNK, read when that is not set. */
     EVENTS_PER_JOB: int(1, 100_000).optional(),
@@ -111,14 +113,16 @@ export interface Config {
   uploads: {
     rateLimitPerMinute: number;
     maxBytes: number;
-    /** How long the store lease lasts without renewal (one upload stores at a time). */
-    leaseMs: number;
-    /** How long an upload waits for its turn to store before answering 503. */
-    storeWaitMs: number;
+    /** A claim whose heartbeat is older is taken for dead by whoever finds it. */
+    claimExpiryMs: number;
+    /** How long an upload waits for the uploads that hold some of its events to settle before answering 503. */
+    settleWaitMs: number;
     /** Uploads one API process accepts at once; more get 503 with Retry-After. */
     maxConcurrent: number;
-    /** How often an API process looks for sessions that interrupted uploads left behind. */
-    recoveryIntervalMs: number;
+    /** How often an API process resolves the claims of stopped uploads. */
+    claimSweepMs: number;
+    /** This API instance's name in its claims; a restart under the same name frees them at once. */
+    instanceName: string;
   };
   processing: {
     /** Events per chunk: one chunk document, one job, one EventsProcessed record. */
@@ -268,10 +272,11 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     uploads: {
       rateLimitPerMinute: env.UPLOAD_RATE_LIMIT,
       maxBytes: env.MAX_UPLOAD_BYTES,
-      leaseMs: env.UPLOAD_LEASE_MS,
-      storeWaitMs: env.UPLOAD_STORE_WAIT_MS,
+      claimExpiryMs: env.UPLOAD_CLAIM_EXPIRY_MS,
+      settleWaitMs: env.UPLOAD_SETTLE_WAIT_MS,
       maxConcurrent: env.MAX_CONCURRENT_UPLOADS,
-      recoveryIntervalMs: env.UPLOAD_RECOVERY_INTERVAL_MS,
+      claimSweepMs: env.UPLOAD_CLAIM_SWEEP_MS,
+      instanceName: env.UPLOAD_INSTANCE_NAME ?? `${hostname()}:${env.PORT}`,
     },
     processing: {
       eventsPerChunk: env.EVENTS_PER_CHUNK ?? env.EVENTS_PER_JOB ?? DEFAULT_EVENTS_PER_CHUNK,

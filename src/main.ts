@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createHttpServer, openRuntime, runUploadRecovery, runWorkers, type Runtime } from './compose';
+import { createHttpServer, openRuntime, runClaimSweep, runWorkers, type Runtime } from './compose';
 import { ConfigError, loadConfig, loadDotEnv, type Config } from './config';
 import { createLogger, type Logger } from './logging';
 import { BrokenCollectionError, isMongoUnavailable } from './mongo';
@@ -92,7 +92,7 @@ async function main(): Promise<void> {
   if (role !== 'api') workers = runWorkers(runtime);
   let recovery: { stop(): void } | undefined;
   if (role !== 'worker') {
-    recovery = runUploadRecovery(runtime);
+    recovery = runClaimSweep(runtime);
     server = await listen(runtime);
     const address = server.address();
     const port = typeof address === 'object' && address !== null ? address.port : config.http.port;

@@ -62,7 +62,16 @@ export async function planChunks(
   return derived;
 }
 
-async function deriveChunks(db: Db, batchId: string, eventsPerChunk: number): Promise<void> {
+/**
+ * Writes a batch's chunk documents afresh from its raw events (an upload whose holder died after
+ * its events were final, with chunks it may have written only in part); returns how many events.
+ */
+export async function rebuildChunks(db: Db, batchId: string, eventsPerChunk: number): Promise<number> {
+  await rawEventChunks(db).deleteMany({ batchId });
+  return deriveChunks(db, batchId, eventsPerChunk);
+}
+
+async function deriveChunks(db: Db, batchId: string, eventsPerChunk: number): Promise<number> {
   const cursor = db
     .collection<{ _id: string }>(RAW_EVENTS_COLLECTION)
     .find(
@@ -70,6 +79,11 @@ async function deriveChunks(db: Db, batchId: string, eventsPerChunk: number): Pr
       { projection: { _id: 1, userId: 1, eventType: 1, timestamp: 1 }, sort: { _id: 1 }, batchSize: 5000 },
     );
   const writer = new ChunkWriter(db, batchId, eventsPerChunk);
-  for await (const doc of cursor) await writer.add([toCountable(doc)]);
+  let events = 0;
+  for await (const doc of cursor) {
+    events += 1;
+    await writer.add([toCountable(doc)]);
+  }
   await writer.flush();
+  return events;
 }

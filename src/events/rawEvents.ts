@@ -12,9 +12,8 @@ export const RAW_EVENTS_COLLECTION = 'raw_events';
 
 export interface RawEvent {
   _id: string;
+  /** The upload that stored it (its claim tells whether the event is final). */
   batchId: string;
-  /** Which slice of its upload stored it: an upload that never committed is purged a slice at a time. */
-  slice: number;
   userId: string;
   eventType: string;
   timestamp: Date;
@@ -36,7 +35,7 @@ export function rawEventsCollection(db: Db): Collection<RawEvent> {
 }
 
 export async function ensureRawEventIndexes(db: Db): Promise<void> {
-  // The purge of an upload that never committed deletes by (batchId, slice); MongoDB serves that
-  // from this index (FerretDB scans whatever the filter).
-  await rawEventsCollection(db).createIndex({ batchId: 1, slice: 1 }, { name: 'batch_slice' }, undefined);
+  // The collection of an abandoned upload and the finishing of a dead one read and delete by
+  // batchId; FerretDB pushes string equality down to PostgreSQL, which uses this index.
+  await rawEventsCollection(db).createIndex({ batchId: 1 }, { name: 'batch' }, undefined);
 }

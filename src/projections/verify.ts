@@ -1,5 +1,5 @@
 import type { Db } from 'mongodb';
-import { UPLOAD_SESSIONS_COLLECTION } from '../commands/uploadBatch/uploadSessions';
+import { BATCH_CLAIMS_COLLECTION } from '../commands/uploadBatch/batchClaims';
 import type { EventLog } from '../events/eventLog';
 import { utcDate } from '../events/dailyCounts';
 import { RawEventForCounting } from '../events/deriveChunks';
@@ -181,14 +181,14 @@ export async function verifyReadModels(db: Db, eventLog: EventLog): Promise<stri
   const storing = new Set(
     (
       await db
-        .collection<{ _id: string }>(UPLOAD_SESSIONS_COLLECTION)
+        .collection<{ _id: string }>(BATCH_CLAIMS_COLLECTION)
         .find({}, { projection: { _id: 1 } })
         .toArray()
     ).map((s) => s._id),
   );
   for (const batchId of new Set([...raw.keys(), ...chunks.chunkCounts.keys()])) {
     if (!facts.states.has(batchId)) {
-      // An upload still storing (or interrupted, before its purge) has events but no BatchUploaded.
+      // An upload still storing (or stopped, before the sweep resolved its claim) has events but no BatchUploaded.
       if (!storing.has(batchId)) differences.push(`batch ${batchId}: has stored events but never committed`);
       continue;
     }

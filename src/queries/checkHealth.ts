@@ -1,7 +1,6 @@
 import type { Db } from 'mongodb';
 import { pingRedis, redisConnected, type RedisClient } from '../redis';
-import type { StoreLeases } from '../commands/uploadBatch/storeLease';
-import type { UploadSessions } from '../commands/uploadBatch/uploadSessions';
+import type { BatchClaims } from '../commands/uploadBatch/batchClaims';
 import type { Mongo } from '../mongo';
 import { readProjectionStatuses } from '../projections/projectionStatus';
 import type { LagAssessment, LagWatch } from './projectionLag';
@@ -28,10 +27,9 @@ export interface HealthDeps {
   mongo: Mongo;
   redis: RedisClient;
   lagWatch: LagWatch;
-  sessions: UploadSessions;
-  leases: StoreLeases;
+  claims: BatchClaims;
   timeoutMs: number;
-  /** An upload session left this long after its upload stopped counts as stuck. */
+  /** A claim whose heartbeat stopped this long ago and that is not resolved yet counts as stuck. */
   stuckAfterMs: number;
   /** How long an answer is reused. */
   cacheMs: number;
@@ -69,25 +67,13 @@ async function projectionProblems(db: Db): Promise<string[]> {
 }
 
 async function uploadProblems(deps: HealthDeps): Promise<string[]> {
-  const [sessions, epochs] = await Promise.all([deps.sessions.all(), deps.leases.all()]);
   const now = Date.now();
-  const newest = epochs.at(-1);
-  return sessions.flatMap((s) => {
-    if (s.purgeError !== null) {
-      return [
-        `upload ${s._id} (${s.fileName}) was interrupted; purging its events keeps failing: ${s.purgeError}`,
-      ];
-    }
-    // Still storing: its epoch is the lease as it stands, and held.
-    if (newest !== undefined && newest._id === s.epoch && !deps.leases.isFree(newest, now)) return [];
-    // Its last sign of life: the last renewal of its turn to store (its start, if that epoch is gone).
-    const epoch = epochs.find((e) => e._id === s.epoch);
-    const lastSeen = Math.max(
-      s.createdAt.getTime(),
-      epoch === undefined ? 0 : epoch.until.getTime() - deps.leases.leaseMs,
-    );
-    if (now - lastSeen < deps.stuckAfterMs) return [];
-    return [`upload ${s._id} (${s.fileName}) was interrupted; its events are not purged yet`];
+  return (await deps.claims.all()).flatMap((v) => {
+    // Uploaded and collected ones are done; a live upload renews its heartbeat.
+    if (v.claim === undefined || now - v.claim.heartbeatAt.getTime() < deps.stuckAfterMs) return [];
+    return [
+      `upload ${v.batchId} (${v.claim.fileName}) stopped while ${v.state}; its claim is not resolved yet`,
+    ];
   });
 }
 
@@ -126,7 +112,7 @@ async function evaluate(deps: HealthDeps): Promise<Health> {
     ),
     settle('projections: reading the projection lag', ms, () => deps.lagWatch.assess()),
     settle("projections: reading the projectors' status", ms, () => projectionProblems(db)),
-    settle('uploads: reading the upload sessions', ms, () => uploadProblems(deps)),
+    settle('uploads: reading the upload claims', ms, () => uploadProblems(deps)),
   ]);
   const problems: string[] = [];
   if (mongo !== 'ok')

@@ -1,14 +1,11 @@
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { newSpoolPath, removeSpool, SpoolWriter } from '../../src/commands/uploadBatch/spool';
-import { StoreLeases } from '../../src/commands/uploadBatch/storeLease';
-import { createUploadBatch } from '../../src/commands/uploadBatch/uploadBatch';
-import { UploadSessions } from '../../src/commands/uploadBatch/uploadSessions';
-import type { Runtime } from '../../src/compose';
+import { createUploadBatchFor, type Runtime } from '../../src/compose';
 import { eventKey as contractKey } from '../../src/events/rawEvents';
 
 /**
- * Stores rows as a batch through the real UploadBatch command (store lease, raw events, chunk
+ * Stores rows as a batch through the real UploadBatch command (batch claim, raw events, chunk
  * documents, BatchUploaded), skipping only the CSV parsing: the rows go straight into its spool.
  */
 export interface SeedRow {
@@ -25,37 +22,34 @@ export function eventKey(row: SeedRow): string {
     .digest('hex');
 }
 
+/** The rows as the spool a validated upload leaves (the caller removes it). */
+export async function writeSpool(rows: readonly SeedRow[]): Promise<string> {
+  const spoolPath = newSpoolPath(tmpdir());
+  const spool = new SpoolWriter(spoolPath);
+  for (const row of rows) {
+    const timestamp = row.timestamp.getTime();
+    const key = contractKey(row.userId, row.eventType, timestamp);
+    if (key !== eventKey(row)) throw new Error('the event key no longer follows the contract');
+    await spool.write({
+      key,
+      userId: row.userId,
+      eventType: row.eventType,
+      timestamp,
+      metadata: row.metadata ?? {},
+    });
+  }
+  await spool.close();
+  return spoolPath;
+}
+
 export async function seedBatch(
   runtime: Runtime,
   rows: readonly SeedRow[],
   fileName = 'events.csv',
 ): Promise<{ batchId: string; newEvents: number; duplicates: number }> {
-  const spoolPath = newSpoolPath(tmpdir());
-  const spool = new SpoolWriter(spoolPath);
+  const spoolPath = await writeSpool(rows);
   try {
-    for (const row of rows) {
-      const timestamp = row.timestamp.getTime();
-      const key = contractKey(row.userId, row.eventType, timestamp);
-      if (key !== eventKey(row)) throw new Error('the event key no longer follows the contract');
-      await spool.write({
-        key,
-        userId: row.userId,
-        eventType: row.eventType,
-        timestamp,
-        metadata: row.metadata ?? {},
-      });
-    }
-    await spool.close();
-    const { config, mongo, eventLog, logger } = runtime;
-    const upload = createUploadBatch({
-      db: mongo.db,
-      eventLog,
-      sessions: new UploadSessions(mongo.db),
-      leases: new StoreLeases(mongo.db, config.uploads.leaseMs, logger),
-      storeWaitMs: config.uploads.storeWaitMs,
-      eventsPerChunk: config.processing.eventsPerChunk,
-      logger,
-    });
+    const upload = createUploadBatchFor(runtime);
     return await upload({ spoolPath, fileName, totalRows: rows.length, correlationId: `seed-${fileName}` });
   } finally {
     await removeSpool(spoolPath);

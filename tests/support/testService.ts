@@ -1,12 +1,6 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import {
-  createHttpServer,
-  openRuntime,
-  runUploadRecovery,
-  runWorkers,
-  type Runtime,
-} from '../../src/compose';
+import { createHttpServer, openRuntime, runClaimSweep, runWorkers, type Runtime } from '../../src/compose';
 import type { Config } from '../../src/config';
 import { createLogger } from '../../src/logging';
 import type { RunningWorkers } from '../../src/workers/startWorkers';
@@ -37,7 +31,7 @@ export async function startTestService(
   const logger = createLogger({ level: config.logLevel, role: 'test' });
   const runtime = await openRuntime(config, logger);
   const workers = options.workers === false ? undefined : runWorkers(runtime);
-  const recovery = runUploadRecovery(runtime);
+  const recovery = runClaimSweep(runtime);
   const server: Server = createHttpServer(runtime);
   await new Promise<void>((resolve) => {
     server.listen(0, '127.0.0.1', () => {

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { ConfigError, loadConfig } from '../../src/config';
 import { TEST_ADMIN_KEY } from '../support/testConfig';
 
@@ -16,10 +17,11 @@ describe('loadConfig', () => {
     expect(config.uploads).toEqual({
       rateLimitPerMinute: 10,
       maxBytes: 10 * 1024 * 1024,
-      leaseMs: 30_000,
-      storeWaitMs: 120_000,
+      claimExpiryMs: 30_000,
+      settleWaitMs: 120_000,
       maxConcurrent: 4,
-      recoveryIntervalMs: 5000,
+      claimSweepMs: 5000,
+      instanceName: `${hostname()}:3000`,
     });
     expect(config.processing).toEqual({
       eventsPerChunk: 5000,

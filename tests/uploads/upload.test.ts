@@ -40,7 +40,6 @@ describe('POST /api/uploads', () => {
     expect(first).toEqual({
       _id: eventKey('u1', 'click', Date.UTC(2024, 0, 15, 10)),
       batchId,
-      slice: 0,
       userId: 'u1',
       eventType: 'click',
       timestamp: new Date('2024-01-15T10:00:00Z'),

@@ -10,10 +10,10 @@ describe('an upload when the database fails part-way', () => {
   let service: TestService;
   let observer: MongoClient;
   const ROWS = 12_000;
-  // The failed upload cannot release its turn to store while the database is down, and its process
-  // lives on, so the re-upload waits for the lease to run out: short, but long enough that a
-  // renewal delayed by a loaded machine does not lose it mid-upload.
-  const LEASE_MS = 4000;
+  // The failed upload cannot abandon its claim while the database is down, and its process lives
+  // on, so the re-upload waits for the claim to expire: short, but long enough that a heartbeat
+  // delayed by a loaded machine does not lose it mid-upload.
+  const EXPIRY_MS = 4000;
   const CHUNK_EVENTS = 500;
 
   beforeAll(async () => {
@@ -22,11 +22,10 @@ describe('an upload when the database fails part-way', () => {
       workers: false,
       env: {
         MONGODB_URI: ferret.url,
-        UPLOAD_LEASE_MS: String(LEASE_MS),
-        // No background sweep: the failed upload has ended, so its process may clean up after it
-        // as soon as the database is back, and the leftovers this test hands to the re-upload
-        // would be gone before it starts.
-        UPLOAD_RECOVERY_INTERVAL_MS: '3600000',
+        UPLOAD_CLAIM_EXPIRY_MS: String(EXPIRY_MS),
+        // No background sweep: it would collect the failed upload's leftovers as soon as the
+        // database is back, before the re-upload this test hands them to starts.
+        UPLOAD_CLAIM_SWEEP_MS: '3600000',
         MAX_UPLOAD_BYTES: String(8 * 1024 * 1024),
         // Small chunks: the first one is written while most of the file is still to be inserted.
         EVENTS_PER_CHUNK: String(CHUNK_EVENTS),
@@ -69,10 +68,11 @@ describe('an upload when the database fails part-way', () => {
 
     await ferret.start();
     await waitUntil(async () => (await fetch(`${service.baseUrl}/health`)).status === 200, 30_000);
-    // The failed upload could not undo itself while the database was down: its events are still there.
+    // The failed upload could not abandon its claim while the database was down: its events are still there.
     expect(await events.countDocuments({})).toBeGreaterThan(0);
 
-    // The re-upload waits for the failed upload's turn to run out, purges its events, then stores.
+    // The re-upload sets aside the events the failed upload holds, waits for its claim to expire,
+    // abandons and collects it, then stores them again.
     const retried = await uploadCsv(service.baseUrl, csv);
     expect(retried.status).toBe(201);
     expect(retried.body).toMatchObject({ totalEvents: ROWS, duplicates: 0 });

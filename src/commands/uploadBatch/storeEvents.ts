@@ -6,17 +6,19 @@ import { DependencyUnavailableError } from '../../errors';
 import { DUPLICATE_KEY, isMongoUnavailable } from '../../mongo';
 import { forEachInFlight } from './forEachInFlight';
 import { RecentKeys } from './recentKeys';
-import { readSpool } from './spool';
-import { PART_EVENTS, PARTS_PER_SLICE } from './uploadSessions';
+import { readSpool, SpoolWriter } from './spool';
 import type { ValidEvent } from './validateRow';
 
 /**
- * Inserting an upload's events while it holds the store lease. Every duplicate-key error then
- * means a committed batch already has the event (dead uploads were purged before the lease was
- * given out), so the only per-event operation is the insert itself: nothing reads raw events,
- * which FerretDB would answer with a scan of the collection for every read.
+ * Inserting an upload's events beside any other upload. A duplicate-key error is final when the
+ * event's owner can no longer lose it: no other batch is unsettled (storing, or abandoned) right
+ * after the insert answered. Otherwise the duplicates are set aside in a file, with the unsettled
+ * batches to watch, and decided once those settle (uploadBatch). Nothing reads raw events per key:
+ * FerretDB answers such reads (or an `$in`) with a scan of the collection.
  */
 
+/** Events per insert. */
+export const PART_EVENTS = 1000;
 const PART_BYTES = 2 * 1024 * 1024;
 /**
  * Parts being inserted at once. Two keep the database busy while the other part travels; more
@@ -29,19 +31,29 @@ const RECENT_PARTS = 16;
 export interface StoreContext {
   events: Collection<RawEvent>;
   batchId: string;
-  /** Throws when the upload must stop (store lease lost); called before every insert. */
+  /** Throws when the upload must stop (its claim may have expired); called before every insert. */
   checkAlive: () => void;
-  /** Records that a slice is about to be written, before its first insert. */
-  startSlice: (slice: number) => Promise<void>;
+  /** The other batches whose events may still be deleted; read only after an insert met duplicates. */
+  unsettledBatches: () => Promise<Set<string>>;
   /** Receives every event this batch inserted, cut into the chunks processing will count. */
   chunks: ChunkWriter;
+  /** Where duplicates that are not final yet are set aside. */
+  deferredPath: string;
+  /** Told the keys of every part as it is inserted. */
+  onInserted?: (keys: string[]) => void;
 }
 
-function toDoc(e: ValidEvent, batchId: string, slice: number): RawEvent {
+export interface StoreResult {
+  inserted: number;
+  /** Duplicates set aside in `deferredPath`, to decide once the `watch` batches settled. */
+  deferred: number;
+  watch: Set<string>;
+}
+
+function toDoc(e: ValidEvent, batchId: string): RawEvent {
   return {
     _id: e.key,
     batchId,
-    slice,
     userId: e.userId,
     eventType: e.eventType,
     timestamp: new Date(e.timestamp),
@@ -49,13 +61,13 @@ function toDoc(e: ValidEvent, batchId: string, slice: number): RawEvent {
   };
 }
 
-/** Unordered insert; returns the documents inserted. Duplicate keys are expected, anything else is thrown. */
-async function insertPart(events: Collection<RawEvent>, docs: RawEvent[]): Promise<RawEvent[]> {
+/** Unordered insert; returns the indexes that were duplicates. Anything but duplicate keys is thrown. */
+async function insertPart(events: Collection<RawEvent>, docs: RawEvent[]): Promise<Set<number>> {
   // A part made only of repeats of recent rows has nothing left to insert (the driver refuses []).
-  if (docs.length === 0) return [];
+  if (docs.length === 0) return new Set();
   try {
     await events.insertMany(docs, { ordered: false });
-    return docs;
+    return new Set();
   } catch (error) {
     if (!(error instanceof MongoBulkWriteError)) throw error;
     const writeErrors: WriteError[] = ([] as WriteError[]).concat(error.writeErrors);
@@ -65,41 +77,51 @@ async function insertPart(events: Collection<RawEvent>, docs: RawEvent[]): Promi
     if (writeErrors.length === 0 || other !== undefined) {
       throw new Error(`inserting raw events failed: ${other?.errmsg ?? error.message}`);
     }
-    const duplicateAt = new Set(writeErrors.map((w) => w.index));
-    return docs.filter((_, i) => !duplicateAt.has(i));
+    return new Set(writeErrors.map((w) => w.index));
   }
 }
 
-/** Stores the spooled events under `ctx.batchId`; returns how many were new. */
-export async function storeEvents(ctx: StoreContext, spoolPath: string): Promise<number> {
-  let inserted = 0;
-  let part = 0;
-  let slicesStarted = 0;
-  let sliceRecorded: Promise<void> = Promise.resolve();
+/** Stores the spooled events under `ctx.batchId`. */
+export async function storeEvents(ctx: StoreContext, spoolPath: string): Promise<StoreResult> {
+  const result: StoreResult = { inserted: 0, deferred: 0, watch: new Set() };
+  let deferred: SpoolWriter | undefined;
   // Repeats within the file are dropped here when they are close together. They still count as
   // duplicates, since only inserted events count as new.
   const recent = new RecentKeys(RECENT_PARTS);
-  await forEachInFlight(readSpool(spoolPath, PART_EVENTS, PART_BYTES), INSERTS_IN_FLIGHT, async (events) => {
-    // Sequential up to the insert, so parts are numbered in file order and two parts in flight
-    // never share a key (they are within the window).
-    const slice = Math.floor(part / PARTS_PER_SLICE);
-    part += 1;
-    const unseen = events.filter((event) => recent.firstSeen(event.key));
-    recent.endPart();
-    if (slice >= slicesStarted) {
-      slicesStarted = slice + 1;
-      sliceRecorded = ctx.startSlice(slice);
-    }
-    // Every part waits for its slice to be on record, also when an earlier part started it.
-    await sliceRecorded;
-    ctx.checkAlive();
-    const stored = await insertPart(
-      ctx.events,
-      unseen.map((e) => toDoc(e, ctx.batchId, slice)),
+  try {
+    await forEachInFlight(
+      readSpool(spoolPath, PART_EVENTS, PART_BYTES),
+      INSERTS_IN_FLIGHT,
+      async (events) => {
+        // Sequential up to the insert, so two parts in flight never share a key (they are within the window).
+        const unseen = events.filter((event) => recent.firstSeen(event.key));
+        recent.endPart();
+        ctx.checkAlive();
+        const duplicateAt = await insertPart(
+          ctx.events,
+          unseen.map((e) => toDoc(e, ctx.batchId)),
+        );
+        const stored = unseen.filter((_, i) => !duplicateAt.has(i));
+        result.inserted += stored.length;
+        ctx.onInserted?.(stored.map((e) => e.key));
+        await ctx.chunks.add(stored.map((e) => [e.eventType, e.timestamp, userFingerprint(e.userId)]));
+        if (duplicateAt.size === 0) return;
+        // Read after the insert answered: an owner settled by now keeps its events for good.
+        const unsettled = await ctx.unsettledBatches();
+        if (unsettled.size === 0) return;
+        for (const id of unsettled) result.watch.add(id);
+        deferred ??= new SpoolWriter(ctx.deferredPath);
+        for (const i of duplicateAt) {
+          const event = unseen[i];
+          if (event === undefined) continue;
+          await deferred.write(event);
+          result.deferred += 1;
+        }
+      },
     );
-    inserted += stored.length;
-    await ctx.chunks.add(stored.map((d) => [d.eventType, d.timestamp.getTime(), userFingerprint(d.userId)]));
-  });
+  } finally {
+    await deferred?.close();
+  }
   ctx.checkAlive();
-  return inserted;
+  return result;
 }

@@ -1,42 +1,31 @@
 import { randomUUID } from 'node:crypto';
+import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Db } from 'mongodb';
-import { DependencyUnavailableError } from '../../errors';
+import { DependencyUnavailableError, ServiceBusyError } from '../../errors';
 import type { EventLog } from '../../events/eventLog';
 import { ChunkWriter } from '../../events/chunkWriter';
 import { rawEventsCollection } from '../../events/rawEvents';
 import type { Logger } from '../../logging';
-import { appendBatchUploaded, recoverLeftovers } from './recoverUploads';
-import type { StoreLease, StoreLeases } from './storeLease';
-import { storeEvents } from './storeEvents';
-import type { CommitFacts, UploadSessions } from './uploadSessions';
+import { isUnsettled, type BatchClaims } from './batchClaims';
+import { ClaimHolder } from './claimHolder';
+import { abandonClaim, appendBatchUploaded } from './claimSweep';
+import { newSpoolPath, removeSpool } from './spool';
+import { storeEvents, type StoreContext, type StoreResult } from './storeEvents';
 
 /**
- * The UploadBatch command, after the file has been validated into a spool:
+ * The UploadBatch command, after the file has been validated into a spool. Uploads store side by
+ * side; the claim of each (batchClaims.ts) tells the others whether its events are final:
  *
- *   take the store lease ─► end sessions left behind ─► open own session ─► insert, slice by slice
- *     ─► decide `commit` ─► append BatchUploaded ─► close session ─► release the lease
+ *   open claim (storing) ─► insert every part (duplicates of unsettled batches set aside)
+ *     ─► chunks flushed ─► inserted (own events final; waits on nobody, so waits form no cycle)
+ *     ─► wait until the batches watched settled; re-insert the set-aside events whose owner was
+ *        abandoned (repeat) ─► append BatchUploaded with exact counts ─► uploaded
  *
- * The states of one upload (README "How an upload becomes a metric" has the same diagram):
- *
- *   validated ──(no turn to store within UPLOAD_STORE_WAIT_MS: 503, nothing stored)
- *     │ store lease taken
- *     ▼
- *   storing (session open; each slice recorded before its first insert)
- *     │ all parts inserted                       │ failure, or the process dies
- *     ▼                                          ▼
- *   commit decided (outcome doc) ───crash───►  purging (outcome `purge`, by this upload, the next
- *     │ BatchUploaded appended     recovery      │  lease holder or the recovery sweep; one
- *     ▼                            appends it    │  deleteMany per slice)
- *   uploaded ─► session closed, lease released   ▼
- *     (then processing ─► completed | failed,  purged ─► session closed (the client got an error;
- *      in the batch-status read model)                   a re-upload stores the file again)
- *
- * Any failure before the commit decision purges the upload's own events (under the lease still),
- * or leaves its session for the next holder to purge when the database is gone. So a re-upload
- * after a crash at any point stores and counts every event exactly once, and pays at most one
- * purge of the dead upload's events first (a bounded delete per 50,000 events). A commit decided
- * whose BatchUploaded did not land is finished by recovery, which also starts its processing.
+ * A failure before `inserted` abandons the claim and collects its events at once (or the sweep
+ * does, when the database is gone). A failure after it leaves the claim `inserted`, which the sweep
+ * finishes once its heartbeat expired. So a re-upload after a crash at any point stores and counts
+ * every event once, and nothing is purged on its path.
  */
 
 export interface UploadBatchInput {
@@ -44,6 +33,8 @@ export interface UploadBatchInput {
   fileName: string;
   totalRows: number;
   correlationId: string;
+  /** Told the keys this upload counted as new, once it succeeded. */
+  onNewEvents?: (keys: readonly string[]) => void;
 }
 
 export interface UploadBatchResult {
@@ -57,75 +48,102 @@ export type UploadBatch = (input: UploadBatchInput) => Promise<UploadBatchResult
 export interface UploadBatchDeps {
   db: Db;
   eventLog: EventLog;
-  sessions: UploadSessions;
-  leases: StoreLeases;
-  /** How long an upload waits for its turn to store before answering 503. */
-  storeWaitMs: number;
-  /** Size of the chunks the stored events are cut into for processing (EVENTS_PER_JOB). */
+  claims: BatchClaims;
+  /** This API instance (UPLOAD_INSTANCE_NAME), written into its claims. */
+  instanceName: string;
+  /** A claim whose heartbeat is older is abandoned by whoever finds it (UPLOAD_CLAIM_EXPIRY_MS). */
+  claimExpiryMs: number;
+  /** How long an upload waits for the uploads that hold some of its events (UPLOAD_SETTLE_WAIT_MS). */
+  settleWaitMs: number;
+  /** Size of the chunks the stored events are cut into for processing (EVENTS_PER_CHUNK). */
   eventsPerChunk: number;
   logger: Logger;
-  /** See UploadRecoveryDeps.processRecovered. */
-  processRecovered?: (batchId: string) => Promise<unknown>;
 }
 
-const COMMIT_ATTEMPTS = 5;
+const APPEND_ATTEMPTS = 5;
+const WATCH_POLL_MS = 200;
 
 export function createUploadBatch(deps: UploadBatchDeps): UploadBatch {
-  const { eventLog, sessions, logger } = deps;
+  const { claims, logger } = deps;
   const events = rawEventsCollection(deps.db);
 
-  /** Inserts the events and writes their chunks; returns how many were new. */
-  async function store(input: UploadBatchInput, batchId: string, lease: StoreLease): Promise<number> {
-    const chunks = new ChunkWriter(deps.db, batchId, deps.eventsPerChunk);
-    const newEvents = await storeEvents(
-      {
-        events,
-        batchId,
-        checkAlive: () => {
-          lease.check();
-        },
-        startSlice: (slice) => sessions.startSlice(batchId, slice),
-        chunks,
-      },
-      input.spoolPath,
-    );
-    await chunks.flush();
-    return newEvents;
+  /** The other batches whose events may still go away (but those this upload collected itself). */
+  async function unsettledOthers(batchId: string, collected: ReadonlySet<string>): Promise<Set<string>> {
+    const now = Date.now();
+    const views = await claims.all();
+    const others = views.filter((v) => v.batchId !== batchId && !collected.has(v.batchId));
+    return new Set(others.filter((v) => isUnsettled(v, now)).map((v) => v.batchId));
   }
 
-  /** Decides `commit` (unless a purger decided first) and appends BatchUploaded, retrying a failed append. */
-  async function commit(batchId: string, facts: CommitFacts, lease: StoreLease): Promise<void> {
-    lease.check();
-    const outcome = await sessions.decide(batchId, 'commit', facts);
-    if (outcome.outcome !== 'commit') {
-      throw new DependencyUnavailableError(
-        'mongo',
-        'The upload lost its turn to store events before it could commit; retry it',
-      );
+  /**
+   * Waits until every watched batch is final or gone; true when one was abandoned (its events
+   * deleted), so the events set aside must be inserted again.
+   */
+  async function awaitWatched(
+    watch: ReadonlySet<string>,
+    holder: ClaimHolder,
+    collected: Set<string>,
+  ): Promise<boolean> {
+    const deadline = Date.now() + deps.settleWaitMs;
+    let reinsert = false;
+    const pending = new Set(watch);
+    for (;;) {
+      const now = Date.now();
+      const views = new Map((await claims.all()).map((v) => [v.batchId, v]));
+      for (const batchId of pending) {
+        const view = views.get(batchId);
+        const state = view?.state ?? 'unknown';
+        if (state === 'inserted' || state === 'uploaded') pending.delete(batchId);
+        else if (state === 'storing') {
+          const beat = view?.claim?.heartbeatAt.getTime() ?? now;
+          if (now - beat <= deps.claimExpiryMs || !(await abandonClaim(claims, batchId))) continue;
+          collected.add(batchId);
+          reinsert = true;
+          pending.delete(batchId);
+        } else if (state === 'unknown') {
+          // Forgotten: settled long ago, one way or the other. Inserting again tells which, and
+          // its events are never deleted on a guess.
+          reinsert = true;
+          pending.delete(batchId);
+        } else {
+          // Abandoned or collected: collected again (idempotent), in case its holder's last insert
+          // landed after the collection.
+          await claims.collect(batchId);
+          collected.add(batchId);
+          reinsert = true;
+          pending.delete(batchId);
+        }
+      }
+      holder.check();
+      if (pending.size === 0) return reinsert;
+      if (Date.now() > deadline) {
+        throw new ServiceBusyError(
+          'Another upload that holds some of these events is still storing them',
+          30,
+        );
+      }
+      await sleep(WATCH_POLL_MS);
     }
-    // Decided: from here on the batch is committed whatever happens, so the append is retried; if
-    // it still fails, the next holder of the store lease appends it from the outcome document.
+  }
+
+  async function appendWithRetries(...args: Parameters<typeof appendBatchUploaded>): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
-        await appendBatchUploaded(eventLog, batchId, facts);
+        await appendBatchUploaded(...args);
         return;
       } catch (error) {
-        if (attempt >= COMMIT_ATTEMPTS) throw error;
+        if (attempt >= APPEND_ATTEMPTS) throw error;
         await sleep(200 * attempt);
       }
     }
   }
 
-  /** Deletes this upload's own events after a failure; when that fails too, recovery does it later. */
-  async function undo(batchId: string): Promise<void> {
+  /** After a failure before `inserted`: nobody may count on these events, so they go at once. */
+  async function abandon(batchId: string): Promise<void> {
     try {
-      const outcome = await sessions.decide(batchId, 'purge', null);
-      if (outcome.outcome !== 'purge') return;
-      const own = (await sessions.all()).find((s) => s._id === batchId);
-      if (own !== undefined) await sessions.purge(own);
-      await sessions.close(batchId);
+      await abandonClaim(claims, batchId);
     } catch (error) {
-      logger.warn('could not undo a failed upload; it is purged before the next upload stores', {
+      logger.warn('could not collect a failed upload; the claim sweep does it', {
         batchId,
         err: String(error),
       });
@@ -134,39 +152,84 @@ export function createUploadBatch(deps: UploadBatchDeps): UploadBatch {
 
   return async function uploadBatch(input) {
     const batchId = randomUUID();
-    const lease = await deps.leases.acquire(batchId, deps.storeWaitMs);
+    await claims.open({
+      _id: batchId,
+      holder: deps.instanceName,
+      fileName: input.fileName,
+      totalRows: input.totalRows,
+      eventsPerChunk: deps.eventsPerChunk,
+      correlationId: input.correlationId,
+    });
+    const holder = new ClaimHolder(claims, batchId, deps.instanceName, deps.claimExpiryMs, logger);
+    const newKeys: string[] = [];
+    const spools: string[] = [];
+    const deferredPath = (): string => {
+      const path = newSpoolPath(dirname(input.spoolPath));
+      spools.push(path);
+      return path;
+    };
+    const chunks = new ChunkWriter(deps.db, batchId, deps.eventsPerChunk);
+    // Batches whose collection this upload saw to the end: their events are gone for good.
+    const collected = new Set<string>();
+    const ctx: StoreContext = {
+      events,
+      batchId,
+      checkAlive: () => {
+        holder.check();
+      },
+      unsettledBatches: () => unsettledOthers(batchId, collected),
+      chunks,
+      deferredPath: deferredPath(),
+      onInserted: input.onNewEvents === undefined ? undefined : (keys) => newKeys.push(...keys),
+    };
     try {
-      await recoverLeftovers({ sessions, eventLog, logger, processRecovered: deps.processRecovered }, lease);
-      await sessions.open(batchId, input.fileName, lease.epoch, deps.eventsPerChunk);
-      let decided = false;
+      let round: StoreResult;
       try {
-        const newEvents = await store(input, batchId, lease);
-        const duplicates = input.totalRows - newEvents;
-        const facts: CommitFacts = {
-          fileName: input.fileName,
-          totalRows: input.totalRows,
-          newEvents,
-          duplicates,
-          eventsPerChunk: deps.eventsPerChunk,
-          correlationId: input.correlationId,
-        };
-        decided = true;
-        await commit(batchId, facts, lease);
-        // Committed: a session left open now only costs the next holder a look at the outcome.
-        await sessions
-          .close(batchId)
-          .then(() => sessions.forgetCommit(batchId))
-          .catch((error: unknown) => {
-            logger.warn('could not close a committed upload session', { batchId, err: error });
-          });
-        logger.info('batch uploaded', { batchId, totalRows: input.totalRows, newEvents, duplicates });
-        return { batchId, newEvents, duplicates };
+        round = await storeEvents(ctx, input.spoolPath);
+        await chunks.flush();
+        holder.check();
+        if ((await claims.settle(batchId, 'inserted')) !== 'inserted') {
+          throw new DependencyUnavailableError(
+            'mongo',
+            'The upload was taken for dead before it finished; retry it',
+          );
+        }
       } catch (error) {
-        if (!decided) await undo(batchId);
+        holder.stop();
+        await abandon(batchId);
         throw error;
       }
+      let newEvents = round.inserted;
+      while (round.deferred > 0 && (await awaitWatched(round.watch, holder, collected))) {
+        const setAside = ctx.deferredPath;
+        ctx.deferredPath = deferredPath();
+        round = await storeEvents(ctx, setAside);
+        await chunks.flush();
+        newEvents += round.inserted;
+      }
+      holder.check();
+      const duplicates = input.totalRows - newEvents;
+      const { fileName, totalRows, correlationId } = input;
+      const facts = {
+        fileName,
+        totalRows,
+        newEvents,
+        duplicates,
+        eventsPerChunk: deps.eventsPerChunk,
+        correlationId,
+      };
+      await appendWithRetries(deps.eventLog, batchId, facts);
+      holder.stop();
+      // BatchUploaded is in the log: a claim left behind only costs the sweep a look.
+      await claims.markUploaded(batchId).catch((error: unknown) => {
+        logger.warn('could not mark an upload uploaded', { batchId, err: String(error) });
+      });
+      input.onNewEvents?.(newKeys);
+      logger.info('batch uploaded', { batchId, totalRows, newEvents, duplicates });
+      return { batchId, newEvents, duplicates };
     } finally {
-      await lease.release();
+      holder.stop();
+      await Promise.all(spools.map((path) => removeSpool(path)));
     }
   };
 }

@@ -83,8 +83,8 @@ export const sharedResponses = {
   ServiceUnavailable: errorResponse(
     'ServiceUnavailable',
     'MongoDB or Redis is unavailable (`ServiceUnavailable`), or the server is at one of its own limits ' +
-      '(`ServiceBusy`: MAX_CONCURRENT_UPLOADS uploads at once, or an upload waited UPLOAD_STORE_WAIT_MS ' +
-      'for its turn to store, or SERIES_MAX_COLD uncached series being computed with SERIES_MAX_COLD_WAITING ' +
+      '(`ServiceBusy`: MAX_CONCURRENT_UPLOADS uploads at once, or an upload waited UPLOAD_SETTLE_WAIT_MS ' +
+      'for another upload holding some of its events, or SERIES_MAX_COLD uncached series being computed with SERIES_MAX_COLD_WAITING ' +
       'more waiting); retry after Retry-After seconds',
     { 'Retry-After': retryAfter },
   ),

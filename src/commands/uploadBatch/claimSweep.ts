@@ -1,0 +1,148 @@
+import { batchKeys, batchStream } from '../../events/batchHistory';
+import { rebuildChunks } from '../../events/deriveChunks';
+import type { EventLog } from '../../events/eventLog';
+import type { Db } from 'mongodb';
+import type { Logger } from '../../logging';
+import { type BatchClaims, type ClaimDoc, type ClaimView } from './batchClaims';
+
+/**
+ * What dead uploads leave, resolved in the background (a sweep in every API process, run once at
+ * its start): expired `storing` claims are declared abandoned, abandoned ones collected, and an
+ * `inserted` one whose holder died is finished. Each step is idempotent, so sweeps of several API
+ * processes may meet on one claim. No upload waits for the sweep: it only bounds what is left.
+ */
+
+export interface CommitFacts {
+  fileName: string;
+  totalRows: number;
+  newEvents: number;
+  duplicates: number;
+  eventsPerChunk: number;
+  correlationId: string;
+}
+
+export interface ClaimSweepDeps {
+  db: Db;
+  claims: BatchClaims;
+  eventLog: EventLog;
+  logger: Logger;
+  /** This API instance (UPLOAD_INSTANCE_NAME): its claims from before `startedAt` are its previous life's. */
+  instanceName: string;
+  startedAt: number;
+  expiryMs: number;
+  /**
+   * Starts processing a batch the sweep finished. Its upload answered with an error, so no client
+   * knows its id to process it; once its BatchUploaded is in the log the workers' sweep would too.
+   */
+  processRecovered?: (batchId: string) => Promise<unknown>;
+}
+
+/** Claims acted on per sweep, so one tick stays bounded; the next tick takes the rest. */
+const CLAIMS_PER_SWEEP = 20;
+
+/** The commit point of an upload; idempotent, so a commit cut short can be finished by anyone. */
+export async function appendBatchUploaded(
+  eventLog: EventLog,
+  batchId: string,
+  facts: CommitFacts,
+): Promise<void> {
+  const { correlationId, ...data } = facts;
+  await eventLog.append({
+    type: 'BatchUploaded',
+    key: batchKeys.uploaded(batchId),
+    streamId: batchStream(batchId),
+    data: { batchId, ...data },
+    correlationId,
+  });
+}
+
+/** Declares a claim abandoned unless it settled first; collects it when abandoned. */
+export async function abandonClaim(claims: BatchClaims, batchId: string): Promise<boolean> {
+  if ((await claims.settle(batchId, 'abandoned')) !== 'abandoned') return false;
+  await claims.collect(batchId);
+  return true;
+}
+
+async function finish(deps: ClaimSweepDeps, claim: ClaimDoc): Promise<void> {
+  // Appended already (only the claim's deletion was missed): its chunks may be processing, keep them.
+  if ((await deps.eventLog.findByKey(batchKeys.uploaded(claim._id))) !== undefined) {
+    await deps.claims.markUploaded(claim._id);
+    return;
+  }
+  const newEvents = await rebuildChunks(deps.db, claim._id, claim.eventsPerChunk);
+  await appendBatchUploaded(deps.eventLog, claim._id, {
+    fileName: claim.fileName,
+    totalRows: Math.max(claim.totalRows, newEvents),
+    newEvents,
+    duplicates: Math.max(0, claim.totalRows - newEvents),
+    eventsPerChunk: claim.eventsPerChunk,
+    correlationId: claim.correlationId,
+  });
+  await deps.processRecovered?.(claim._id).catch((error: unknown) => {
+    deps.logger.warn('could not start processing a finished upload; process it by hand', {
+      batchId: claim._id,
+      err: String(error),
+    });
+  });
+  await deps.claims.markUploaded(claim._id);
+}
+
+async function resolve(deps: ClaimSweepDeps, view: ClaimView, now: number): Promise<boolean> {
+  const claim = view.claim;
+  if (claim === undefined) return false;
+  const earlierLife = claim.holder === deps.instanceName && claim.createdAt.getTime() < deps.startedAt;
+  const dead = earlierLife || now - claim.heartbeatAt.getTime() > deps.expiryMs;
+  const facts = { batchId: claim._id, fileName: claim.fileName, holder: claim.holder };
+  if (view.state === 'storing' && dead) {
+    if (await abandonClaim(deps.claims, claim._id)) deps.logger.info('collected an abandoned upload', facts);
+    return true;
+  }
+  if (view.state === 'abandoned') {
+    await deps.claims.collect(claim._id);
+    deps.logger.info('collected an abandoned upload', facts);
+    return true;
+  }
+  if (view.state === 'inserted' && dead) {
+    await finish(deps, claim);
+    deps.logger.info('finished an upload whose holder stopped', facts);
+    return true;
+  }
+  return false;
+}
+
+/** One pass over the claims. */
+export async function sweepClaims(deps: ClaimSweepDeps): Promise<void> {
+  const now = Date.now();
+  let acted = 0;
+  for (const view of await deps.claims.all()) {
+    if (acted >= CLAIMS_PER_SWEEP) break;
+    if (await resolve(deps, view, now)) acted += 1;
+  }
+  await deps.claims.forgetSettled(now);
+}
+
+/** Sweeps once now (freeing what this instance held before a restart) and then every `intervalMs`. */
+export function startClaimSweep(deps: ClaimSweepDeps & { intervalMs: number }): { stop(): void } {
+  let running = false;
+  const tick = (): void => {
+    if (running) return;
+    running = true;
+    sweepClaims(deps)
+      .catch((error: unknown) => {
+        deps.logger.warn('could not resolve the claims of stopped uploads; will try again', {
+          err: String(error),
+        });
+      })
+      .finally(() => {
+        running = false;
+      });
+  };
+  tick();
+  const timer = setInterval(tick, deps.intervalMs);
+  timer.unref();
+  return {
+    stop() {
+      clearInterval(timer);
+    },
+  };
+}
