@@ -35,6 +35,8 @@ export interface StoreContext {
   startSlice: (slice: number) => Promise<void>;
   /** Receives every event this batch inserted, cut into the chunks processing will count. */
   chunks: ChunkWriter;
+  /** Receives the keys of the events this batch inserted. */
+  onStored?: (keys: readonly string[]) => void;
 }
 
 function toDoc(e: ValidEvent, batchId: string, slice: number): RawEvent {
@@ -98,6 +100,7 @@ export async function storeEvents(ctx: StoreContext, spoolPath: string): Promise
       unseen.map((e) => toDoc(e, ctx.batchId, slice)),
     );
     inserted += stored.length;
+    ctx.onStored?.(stored.map((d) => d._id));
     await ctx.chunks.add(stored.map((d) => [d.eventType, d.timestamp.getTime(), userFingerprint(d.userId)]));
   });
   ctx.checkAlive();

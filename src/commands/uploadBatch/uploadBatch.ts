@@ -44,6 +44,8 @@ export interface UploadBatchInput {
   fileName: string;
   totalRows: number;
   correlationId: string;
+  /** Called with the dedupe keys this upload counted as new (a caller sharing one batch among posts). */
+  onNewEvents?: (keys: readonly string[]) => void;
 }
 
 export interface UploadBatchResult {
@@ -86,6 +88,7 @@ export function createUploadBatch(deps: UploadBatchDeps): UploadBatch {
         },
         startSlice: (slice) => sessions.startSlice(batchId, slice),
         chunks,
+        onStored: input.onNewEvents,
       },
       input.spoolPath,
     );
