@@ -45,6 +45,11 @@ const envSchema = z
     UPLOAD_STORE_WAIT_MS: int(0, 3_600_000).default(120_000),
     MAX_CONCURRENT_UPLOADS: int(1, 1000).default(4),
     UPLOAD_RECOVERY_INTERVAL_MS: int(100, 3_600_000).default(5000),
+    AUTO_PROCESS_UPLOADS: bool.default(false),
+    EVENTS_RATE_LIMIT: int(1, 1_000_000_000).default(600_000),
+    EVENTS_GROUP_WINDOW_MS: int(0, 1000).default(5),
+    EVENTS_GROUP_MAX_EVENTS: int(1, 1_000_000).default(20_000),
+    EVENTS_MAX_WAITING: int(1, 100_000_000).default(200_000),
     EVENTS_PER_JOB: int(1, 100_000).default(5000),
     WORKER_CONCURRENCY: int(1, 1000).default(10),
     PROJECTION_POLL_MS: int(100, 3_600_000).default(2000),
@@ -119,6 +124,16 @@ export interface Config {
     maxConcurrent: number;
     /** How often an API process looks for sessions that interrupted uploads left behind. */
     recoveryIntervalMs: number;
+    /** Whether an upload without a `process` option starts processing by itself (AUTO_PROCESS_UPLOADS). */
+    autoProcess: boolean;
+  };
+  /** POST /api/events: the per-client budget and the group commit (http/postGroups). */
+  posts: {
+    eventsPerMinute: number;
+    groupWindowMs: number;
+    groupMaxEvents: number;
+    /** Events accepted but not yet stored before posts get 503. */
+    maxWaiting: number;
   };
   processing: {
     /** Events per chunk: one chunk document, one job, one EventsProcessed record (EVENTS_PER_JOB). */
@@ -266,6 +281,13 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       storeWaitMs: env.UPLOAD_STORE_WAIT_MS,
       maxConcurrent: env.MAX_CONCURRENT_UPLOADS,
       recoveryIntervalMs: env.UPLOAD_RECOVERY_INTERVAL_MS,
+      autoProcess: env.AUTO_PROCESS_UPLOADS,
+    },
+    posts: {
+      eventsPerMinute: env.EVENTS_RATE_LIMIT,
+      groupWindowMs: env.EVENTS_GROUP_WINDOW_MS,
+      groupMaxEvents: env.EVENTS_GROUP_MAX_EVENTS,
+      maxWaiting: env.EVENTS_MAX_WAITING,
     },
     processing: {
       eventsPerChunk: env.EVENTS_PER_JOB,

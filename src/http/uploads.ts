@@ -9,6 +9,8 @@ import { AppError, InvalidRowsError, RequestAbortedError, ValidationError } from
 import type { ServiceMetrics } from '../metrics/serviceMetrics';
 import { noteForRejectionLog } from './errorMapping';
 import { limitInFlight } from './inFlightLimit';
+import { PROCESS_OPTION, processOption, processParameter, startProcessing } from './processOption';
+import type { Logger } from '../logging';
 import { rateLimitHeaders } from './openapi/components';
 import { documentedRoute, mount, sharedResponse } from './openapi/routeTable';
 import { uploadTooLarge, watchBodySize } from './uploadSizeCap';
@@ -23,6 +25,14 @@ export const uploadCreatedSchema = z
     totalEvents: z.number().int().nonnegative(),
     duplicates: z.number().int().nonnegative(),
     message: z.string(),
+    processingStarted: z
+      .boolean()
+      .optional()
+      .meta({
+        description:
+          'Present when processing was asked for (process=true, AUTO_PROCESS_UPLOADS, or any POST /api/events): ' +
+          'whether it started; when false, POST /api/batches/{id}/process starts it',
+      }),
   })
   .meta({
     id: 'UploadResponse',
@@ -113,7 +123,7 @@ export const uploadRoutes = {
       '(`2024-01-15 10:00:00`, `2024-01-15T10:00`) only with the `timezone` option, and a wall time that zone ' +
       'skips or repeats (daylight saving time) is a row error. Each row error echoes the value (`value`).',
     request: {
-      query: z.object({ [TIMEZONE_OPTION]: timezoneParameter }),
+      query: z.object({ [TIMEZONE_OPTION]: timezoneParameter, [PROCESS_OPTION]: processParameter }),
       body: {
         required: true,
         content: {
@@ -122,6 +132,7 @@ export const uploadRoutes = {
               [TIMEZONE_OPTION]: timezoneParameter.meta({
                 description: 'The same option as a form field; it must come before the file field',
               }),
+              [PROCESS_OPTION]: processParameter.meta({ description: 'The same option as a form field' }),
               [UPLOAD_FIELD]: z.string().meta({
                 format: 'binary',
                 description:
@@ -134,7 +145,8 @@ export const uploadRoutes = {
     },
     responses: {
       201: {
-        description: 'Stored; process it with POST /api/batches/{id}/process',
+        description:
+          'Stored; process it with POST /api/batches/{id}/process, unless process=true (or AUTO_PROCESS_UPLOADS) started it',
         headers: rateLimitHeaders,
         content: { 'application/json': { schema: uploadCreatedSchema } },
       },
@@ -161,8 +173,10 @@ export interface UploadsDeps {
   metrics: UploadMetrics;
   /** Where validated events wait between parsing and storing; the OS temp folder by default. */
   spoolDir?: string;
-  /** The in-flight limit, when shared with POST /api/events; else one of its own. */
-  inFlight?: RequestHandler;
+  /** Whether an upload without the `process` option starts processing (AUTO_PROCESS_UPLOADS). */
+  autoProcess: boolean;
+  processBatch: (batchId: string, correlationId: string) => Promise<unknown>;
+  logger: Logger;
 }
 
 const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
@@ -183,12 +197,18 @@ export function sendCreated(
   result: UploadBatchResult,
   totalRows: number,
   unit: 'row' | 'event',
+  processingStarted?: boolean,
 ): void {
+  const stored = createdMessage(result.newEvents, totalRows, result.duplicates, unit);
   const body: UploadCreated = {
     batchId: result.batchId,
     totalEvents: result.newEvents,
     duplicates: result.duplicates,
-    message: createdMessage(result.newEvents, totalRows, result.duplicates, unit),
+    message:
+      processingStarted === undefined
+        ? stored
+        : `${stored}; ${processingStarted ? 'processing started' : 'processing could not be started'}`,
+    ...(processingStarted === undefined ? {} : { processingStarted }),
   };
   metrics.uploadAccepted({ newEvents: result.newEvents, duplicates: result.duplicates });
   res.status(201).json(body);
@@ -286,7 +306,7 @@ export function uploadsRouter(deps: UploadsDeps): Router {
     countRejected(deps.metrics, error);
     next(error);
   };
-  const inFlight = deps.inFlight ?? limitInFlight(deps.maxConcurrent, 'uploads');
+  const inFlight = limitInFlight(deps.maxConcurrent, 'uploads');
   mount(router, uploadRoutes.uploadCsv, deps.rateLimiter, inFlight, receiveCsv, async (req, res) => {
     const upload = spooled(req);
     if (req.file === undefined || upload === undefined) {
@@ -296,13 +316,17 @@ export function uploadsRouter(deps: UploadsDeps): Router {
     }
     try {
       const fileName = storedFileName(req.file.originalname);
+      const process = processOption(req, deps.autoProcess);
       const result = await deps.uploadBatch({
         spoolPath: upload.spoolPath,
         fileName,
         totalRows: upload.totalRows,
         correlationId: req.correlationId,
       });
-      sendCreated(res, deps.metrics, result, upload.totalRows, 'row');
+      const started = process
+        ? await startProcessing(deps.processBatch, deps.logger, result.batchId, req.correlationId)
+        : undefined;
+      sendCreated(res, deps.metrics, result, upload.totalRows, 'row', started);
     } finally {
       await removeSpool(upload.spoolPath);
     }

@@ -7,9 +7,8 @@ import { MAX_ROW_BYTES, type ParsedUpload } from './parseCsv';
 import type { TimeZone } from './parseTimestamp';
 import { RowCheck } from './rowCheck';
 import { notUtf8Reason } from './storableText';
-import type { SpoolWriter } from './spool';
 import { metadataProblem } from './metadata';
-import { echoed, echoedJson, validateRow, type RowError } from './validateRow';
+import { echoed, echoedJson, validateRow, type RowError, type ValidEvent } from './validateRow';
 
 /**
  * POST /api/events: events as JSON, `{userId, eventType, timestamp, metadata?}` each, either one per
@@ -96,7 +95,7 @@ class EnoughErrors extends Error {}
  */
 export async function parseEventsToSpool(
   input: Readable,
-  spool: SpoolWriter,
+  spool: { write(event: ValidEvent): Promise<void> },
   format: EventsFormat,
   options: { zone?: TimeZone } = {},
 ): Promise<ParsedUpload> {
