@@ -1,4 +1,4 @@
-import type { Request } from 'express';
+import type { Request, Response } from 'express';
 import { ipKeyGenerator } from 'express-rate-limit';
 import { RateLimitedError } from '../errors';
 import type { Logger } from '../logging';
@@ -77,8 +77,11 @@ export function createEventBudget(deps: EventBudgetDeps) {
     return { spent, resetMs, ok: ok === 1 };
   }
 
-  /** Charges `events` to the client of `req`, or throws RateLimitedError (429) and charges nothing. */
-  async function spend(req: Request, events: number): Promise<void> {
+  /**
+   * Charges `events` to the client of `req`, or throws RateLimitedError (429) and charges nothing;
+   * either way the answer carries RateLimit / RateLimit-Policy (IETF draft 8) for this budget.
+   */
+  async function spend(req: Request, res: Response, events: number): Promise<void> {
     const client = ipKeyGenerator(req.ip ?? 'unknown', 56);
     const outcome = await spendShared(client, events).catch((error: unknown) => {
       if (!usingLocal) {
@@ -89,9 +92,11 @@ export function createEventBudget(deps: EventBudgetDeps) {
       usingLocal = true;
       return spendLocally(client, events);
     });
-    if (outcome.ok) return;
     const retryAfter = Math.max(1, Math.ceil(outcome.resetMs / 1000));
     const left = Math.max(0, deps.limitPerMinute - outcome.spent);
+    res.setHeader('RateLimit-Policy', `"events"; q=${deps.limitPerMinute}; w=${WINDOW_MS / 1000}`);
+    res.setHeader('RateLimit', `"events"; r=${left}; t=${retryAfter}`);
+    if (outcome.ok) return;
     throw new RateLimitedError(
       `Too many events: at most ${deps.limitPerMinute} per minute per client (EVENTS_RATE_LIMIT); ` +
         `${left} left in this minute, this post has ${events}. Retry in ${retryAfter} s.`,

@@ -8,6 +8,7 @@ import type { ValidEvent } from '../commands/uploadBatch/validateRow';
 import { ValidationError } from '../errors';
 import type { ServiceMetrics } from '../metrics/serviceMetrics';
 import { ErrorResponse } from './errorMapping';
+import { rateLimitHeaders } from './openapi/components';
 import { documentedRoute, mount, sharedResponse } from './openapi/routeTable';
 import { countRejected, sendCreated, uploadCreatedSchema, uploadRejectedSchema } from './uploads';
 import type { EventBudget } from './eventBudget';
@@ -187,7 +188,7 @@ export function eventsRouter(deps: EventsDeps): Router {
       }
       throw error;
     }
-    await deps.budget.spend(req, parsed.totalRows);
+    await deps.budget.spend(req, res, parsed.totalRows);
     const result = await deps.groups.submit(events, req.correlationId);
     sendCreated(res, deps.metrics, result, parsed.totalRows, 'event', result.processingStarted);
   });
