@@ -20,6 +20,13 @@ describe('loadConfig', () => {
       storeWaitMs: 120_000,
       maxConcurrent: 4,
       recoveryIntervalMs: 5000,
+      autoProcess: false,
+    });
+    expect(config.posts).toEqual({
+      eventsPerMinute: 600_000,
+      groupWindowMs: 5,
+      groupMaxEvents: 20_000,
+      maxWaiting: 200_000,
     });
     expect(config.processing).toEqual({
       eventsPerChunk: 5000,
