@@ -123,6 +123,7 @@ export const eventsRoutes = {
       201: {
         description:
           'Stored, and processing started (processingStarted false: POST /api/batches/{id}/process starts it)',
+        headers: rateLimitHeaders,
         content: { 'application/json': { schema: uploadCreatedSchema, example: eventsExamples.created } },
       },
       400: {
