@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { checkEverything, waitCompleted } from './checks';
-import { files, processedAfter, tracked, whenProcessing } from './strike';
+import { files, processedAfter, tracked } from './strike';
 import type { CsvFile, Row } from './workload';
 import type { Reply, World } from './world';
 import type { Scenario } from './scenarios';
@@ -119,14 +119,24 @@ export const postScenarios: Scenario[] = [
     name: 'worker killed during auto-processing',
     env: { WORKER_CONCURRENCY: '1', EVENTS_PER_JOB: '200', EVENTS_GROUP_WINDOW_MS: '50' },
     async run(world, size, seed) {
-      const list = files(size * 2, seed, 2, 0.5);
-      const answered = await produce(world, postsOf(list), 10);
-      const ids = [...new Set(answered.map((a) => String(a.reply.body.batchId)))];
-      if ((await whenProcessing(world, ids)) === undefined)
-        world.untested.push('processing was over before the worker was killed');
+      const list = files(size * 3, seed, 2, 0.5);
+      // Struck while producers still post and the first chunks are counted: posted at once, the
+      // batches were all processed before a kill that waited for the last answer.
+      const posting = tracked(produce(world, postsOf(list), 10));
+      const log = world.db.collection('event_log');
+      const deadline = Date.now() + 120_000;
+      while (
+        !posting.settled() &&
+        Date.now() < deadline &&
+        (await log.countDocuments({ type: 'EventsProcessed' })) === 0
+      )
+        await sleep(50);
+      if (posting.settled()) world.untested.push('the posts were all answered before the worker was killed');
       await world.workers[0]?.kill();
       const killedAt = Date.now();
       await world.startWorker();
+      const answered = await posting.promise;
+      const ids = [...new Set(answered.map((a) => String(a.reply.body.batchId)))];
       await waitCompleted(world, ids);
       const recoveryMs = Date.now() - killedAt;
       await autoProcessedAndCounted(world, answered);
