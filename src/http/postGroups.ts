@@ -76,6 +76,7 @@ export function createPostGroups(deps: PostGroupsDeps) {
       for (const post of group.posts) for (const event of post.events) await spool.write(event);
       await spool.close();
       const stored = new Set<string>();
+      const startedAt = performance.now();
       const result = await deps.uploadBatch({
         spoolPath,
         fileName: POSTS_BATCH_NAME,
@@ -85,6 +86,7 @@ export function createPostGroups(deps: PostGroupsDeps) {
           for (const key of keys) stored.add(key);
         },
       });
+      const storedAt = performance.now();
       const processingStarted = await startProcessing(
         deps.processBatch,
         deps.logger,
@@ -101,6 +103,8 @@ export function createPostGroups(deps: PostGroupsDeps) {
         batchId: result.batchId,
         posts: group.posts.length,
         events: group.events,
+        storeMs: Math.round(storedAt - startedAt),
+        processMs: Math.round(performance.now() - storedAt),
       });
     } catch (error) {
       for (const post of group.posts) post.reject(error);
