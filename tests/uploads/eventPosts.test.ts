@@ -164,3 +164,47 @@ describe('POST /api/events, grouped', () => {
     expect((await batchOf(service.baseUrl, String(plain.body.batchId))).status).toBe('uploaded');
   });
 });
+
+describe('AUTO_PROCESS_UPLOADS and the bound on posted events waiting to be stored', () => {
+  let service: TestService;
+
+  beforeAll(async () => {
+    service = await startTestService({
+      workers: false,
+      env: { AUTO_PROCESS_UPLOADS: 'true', EVENTS_GROUP_WINDOW_MS: '1000', EVENTS_MAX_WAITING: '5' },
+    });
+  });
+  afterAll(async () => {
+    await service.stop();
+  });
+
+  it('processes every upload unless it says process=false', async () => {
+    const csv = (user: string) => `userId,eventType,timestamp\n${user},auto,${DAY}T12:00:00Z\n`;
+    const byDefault = await uploadCsv(service.baseUrl, csv('a1'));
+    const optedOut = await uploadCsv(service.baseUrl, csv('a2'), { query: 'process=false' });
+    expect(byDefault.body.processingStarted).toBe(true);
+    expect(optedOut.body.processingStarted).toBeUndefined();
+    const started = await service.runtime.mongo.db
+      .collection<{ data: { batchId: string } }>('event_log')
+      .find({ type: 'BatchProcessingStarted' })
+      .toArray();
+    expect(started.map((r) => r.data.batchId)).toEqual([byDefault.body.batchId]);
+  });
+
+  it('answers 503 with Retry-After once EVENTS_MAX_WAITING events wait to be stored', async () => {
+    const events = (user: string) =>
+      [1, 2, 3].map((m) => ({ userId: user, eventType: 'wait', timestamp: at(m) }));
+    // Sent together: whichever comes first waits out the group window; the other would make 6 waiting.
+    const send = (user: string) =>
+      fetch(`${service.baseUrl}/api/events`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(events(user)),
+      });
+    const replies = await Promise.all([send('w1'), send('w2')]);
+    expect(replies.map((r) => r.status).sort()).toEqual([201, 503]);
+    const busy = replies.find((r) => r.status === 503);
+    expect(Number(busy?.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(((await busy?.json()) as { error: string }).error).toBe('ServiceBusy');
+  });
+});
