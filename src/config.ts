@@ -120,7 +120,7 @@ export interface Config {
     leaseMs: number;
     /** How long an upload waits for its turn to store before answering 503. */
     storeWaitMs: number;
-    /** Uploads one API process accepts at once; more get 503 with Retry-After. */
+    /** Upload bodies one API process receives at once (not those storing); more get 503 with Retry-After. */
     maxConcurrent: number;
     /** How often an API process looks for sessions that interrupted uploads left behind. */
     recoveryIntervalMs: number;

@@ -168,7 +168,7 @@ export interface UploadsDeps {
   maxBytes: number;
   /** UPLOAD_RATE_LIMIT per client; runs before the body is read. */
   rateLimiter: RequestHandler;
-  /** MAX_CONCURRENT_UPLOADS: uploads this process handles at once; checked before the body is read. */
+  /** MAX_CONCURRENT_UPLOADS: upload bodies this process receives at once; checked before the body is read. */
   maxConcurrent: number;
   metrics: UploadMetrics;
   /** Where validated events wait between parsing and storing; the OS temp folder by default. */
