@@ -102,6 +102,8 @@ export function createPostGroups(deps: PostGroupsDeps) {
         correlationId,
         batchId: result.batchId,
         posts: group.posts.length,
+        // Each post's own request id, so that every client's id finds the group its events went to.
+        correlationIds: group.posts.map((post) => post.correlationId),
         events: group.events,
         storeMs: Math.round(storedAt - startedAt),
         processMs: Math.round(performance.now() - storedAt),
