@@ -1,3 +1,4 @@
+import type { PostsResult } from './eventPosts';
 import type { LoadResult } from './metricsLoad';
 
 export interface BenchResult {
@@ -19,6 +20,8 @@ export interface BenchResult {
   seriesOneThread: LoadResult;
   /** The metrics and series loads again, from an API with CACHED_READ_FRONT=false. */
   withoutFront: { metrics: LoadResult; series: LoadResult };
+  /** The POST /api/events rows. */
+  posts: PostsResult;
   logRecords: number;
   readLogSeconds: number;
   rebuildSeconds: number;

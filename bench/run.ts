@@ -8,6 +8,7 @@ import { measureFloor } from './floor';
 import { loadTestMetrics, seedYearOfMetrics, seedYearOfSeries, SERIES_PATH } from './metricsLoad';
 import { freePort, ROOT, startService, startStack, waitForHealth, type ServiceProcess } from './processes';
 import { printTable, type BenchResult } from './report';
+import { measurePosts, printPosts } from './eventPosts';
 import { readLogOnce, waitForProjections } from './projectionsCaughtUp';
 import { measureSeriesRows } from './seriesRows';
 import { measureWorkerScaling, printWorkerScaling } from './workerScaling';
@@ -16,6 +17,7 @@ import { measureWorkerScaling, printWorkerScaling } from './workerScaling';
  * `npm run bench [-- --quick | --large]`: the pipeline against the database's own floor.
  * `npm run bench -- --workers N [--quick | --rows=N]`: processing time with 1..N worker processes.
  * `npm run bench -- --series`: only the series rows (a year x 300 types; see seriesRows).
+ * `npm run bench -- --posts [--quick]`: only the upload and the POST /api/events rows (bench/eventPosts).
  * Starts its own PostgreSQL, FerretDB and Redis and its own API and worker processes; never touches a
  * developer's data. Prints a table and writes JSON under artifacts/bench/.
  */
@@ -101,6 +103,7 @@ async function main(): Promise<void> {
       HOST: '127.0.0.1',
       LOG_LEVEL: 'warn',
       UPLOAD_RATE_LIMIT: '1000000',
+      EVENTS_RATE_LIMIT: '1000000000',
       MAX_UPLOAD_BYTES: String(2 * 1024 ** 3),
       // Tuning knobs to compare: --events-per-chunk=N, --worker-concurrency=N (service defaults otherwise).
       ...Object.fromEntries(
@@ -174,6 +177,18 @@ async function main(): Promise<void> {
     });
     say(`process call answered in ${phases.call} s; batch completed after ${phases.completed} s`);
 
+    const posts = await measurePosts(baseUrl, say);
+    if (args.includes('--posts')) {
+      printPosts(posts, rows / uploadSeconds);
+      const file = join(OUT, `posts-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+      writeFileSync(
+        file,
+        `${JSON.stringify({ uploadRowsPerSecond: rows / uploadSeconds, posts }, null, 2)}\n`,
+      );
+      process.stderr.write(`written ${file}\n`);
+      return;
+    }
+
     say('measuring the floor (insertMany of the same documents)...');
     const floor = await measureFloor(mongo.db('bench_floor'), csvPath);
 
@@ -234,6 +249,7 @@ async function main(): Promise<void> {
       series: { ...seriesLoad, firstAnswerSeconds: firstSeriesSeconds },
       seriesOneThread,
       withoutFront,
+      posts,
       logRecords,
       readLogSeconds,
       rebuildSeconds,
@@ -247,6 +263,7 @@ async function main(): Promise<void> {
       at: new Date().toISOString(),
     };
     printTable(result);
+    printPosts(posts, result.uploadRowsPerSecond);
     const file = join(OUT, `result-${rows}-${result.at.replace(/[:.]/g, '-')}.json`);
     writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
     process.stderr.write(`written ${file}\n`);

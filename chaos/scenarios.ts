@@ -11,6 +11,7 @@ import {
   whenProcessing,
   whenStored,
 } from './strike';
+import { postScenarios } from './posts';
 import { prng } from './workload';
 import type { Server, World } from './world';
 
@@ -374,4 +375,5 @@ export const SCENARIOS: Scenario[] = [
       return { recoveryMs, note: `${world.answers.length} answers, none 500 or 503` };
     },
   },
+  ...postScenarios,
 ];

@@ -241,7 +241,8 @@ export class World {
   async call(
     method: string,
     path: string,
-    body?: FormData,
+    /** A form, or JSON text (sent as application/json). */
+    body?: FormData | string,
     apiIndex = 0,
     timeoutMs = 600_000,
     /** false while a process is still starting: its silence is no answer to judge. */
@@ -252,6 +253,7 @@ export class World {
       const res = await fetch(`${this.baseUrls[apiIndex] ?? this.baseUrl}${path}`, {
         method,
         body,
+        ...(typeof body === 'string' ? { headers: { 'content-type': 'application/json' } } : {}),
         signal: AbortSignal.timeout(timeoutMs),
       });
       const text = await res.text();

@@ -28,6 +28,7 @@ import { createHttpHandlers, requestListenerOf, type AppDeps, type HttpHandlers 
 import { createBoundedServer } from './http/server';
 import { buildOpenApiDocument, type OpenApiDocument } from './http/openapi/document';
 import { uploadRateLimiter } from './http/rateLimit';
+import { createEventBudget } from './http/eventBudget';
 import type { Logger } from './logging';
 import { createServiceMetrics, type ServiceMetrics } from './metrics/serviceMetrics';
 import { connectMongo, ensureCollections, type Mongo } from './mongo';
@@ -230,6 +231,12 @@ function appDeps(runtime: Runtime): AppDeps {
       redisPrefix: config.redis.prefix,
       logger,
       limitPerMinute: config.uploads.rateLimitPerMinute,
+    }),
+    eventBudget: createEventBudget({
+      redis,
+      redisPrefix: config.redis.prefix,
+      logger,
+      limitPerMinute: config.posts.eventsPerMinute,
     }),
     batches: {
       processBatch,

@@ -50,6 +50,11 @@ const envSchema = z
     EVENTS_PER_CHUNK: int(1, 100_000).optional(),
     /** Deprecated: the old name of EVENTS_PER_CHUNK, read when that is not set. */
     EVENTS_PER_JOB: int(1, 100_000).optional(),
+    AUTO_PROCESS_UPLOADS: bool.default(false),
+    EVENTS_RATE_LIMIT: int(1, 1_000_000_000).default(600_000),
+    EVENTS_GROUP_WINDOW_MS: int(0, 1000).default(5),
+    EVENTS_GROUP_MAX_EVENTS: int(1, 1_000_000).default(20_000),
+    EVENTS_MAX_WAITING: int(1, 100_000_000).default(200_000),
     WORKER_CONCURRENCY: int(1, 1000).default(10),
     PROCESSING_SWEEP_MS: int(100, 3_600_000).default(15_000),
     METRICS_CACHE_BYTES: int(0, 16 * 1024 * 1024 * 1024).default(64 * 1024 * 1024),
@@ -117,12 +122,22 @@ export interface Config {
     claimExpiryMs: number;
     /** How long an upload waits for the uploads that hold some of its events to settle before answering 503. */
     settleWaitMs: number;
-    /** Uploads one API process accepts at once; more get 503 with Retry-After. */
+    /** Upload bodies one API process receives at once (not those storing); more get 503 with Retry-After. */
     maxConcurrent: number;
     /** How often an API process resolves the claims of stopped uploads. */
     claimSweepMs: number;
     /** This API instance's name in its claims; a restart under the same name frees them at once. */
     instanceName: string;
+    /** Whether an upload without a `process` option starts processing by itself (AUTO_PROCESS_UPLOADS). */
+    autoProcess: boolean;
+  };
+  /** POST /api/events: the per-client budget and the group commit (http/postGroups). */
+  posts: {
+    eventsPerMinute: number;
+    groupWindowMs: number;
+    groupMaxEvents: number;
+    /** Events accepted but not yet stored before posts get 503. */
+    maxWaiting: number;
   };
   processing: {
     /** Events per chunk: one chunk document, one job, one EventsProcessed record. */
@@ -277,6 +292,13 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       maxConcurrent: env.MAX_CONCURRENT_UPLOADS,
       claimSweepMs: env.UPLOAD_CLAIM_SWEEP_MS,
       instanceName: env.UPLOAD_INSTANCE_NAME ?? `${hostname()}:${env.PORT}`,
+      autoProcess: env.AUTO_PROCESS_UPLOADS,
+    },
+    posts: {
+      eventsPerMinute: env.EVENTS_RATE_LIMIT,
+      groupWindowMs: env.EVENTS_GROUP_WINDOW_MS,
+      groupMaxEvents: env.EVENTS_GROUP_MAX_EVENTS,
+      maxWaiting: env.EVENTS_MAX_WAITING,
     },
     processing: {
       eventsPerChunk: env.EVENTS_PER_CHUNK ?? env.EVENTS_PER_JOB ?? DEFAULT_EVENTS_PER_CHUNK,

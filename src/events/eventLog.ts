@@ -1,15 +1,6 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Collection, Db } from 'mongodb';
-import { isDuplicateKey } from '../mongo';
-import {
-  currentSchemas,
-  currentVersion,
-  isRecordType,
-  recordSchemas,
-  upcast,
-  type RecordData,
-  type RecordType,
-} from './recordTypes';
+import { createAppender, type AppendDocument } from './logAppender';
+import { isRecordType, recordSchemas, upcast, type RecordData, type RecordType } from './recordTypes';
 
 /**
  * The append-only event log. One document per record; `_id` is the record's position, so a
@@ -46,15 +37,7 @@ export interface NewRecord<T extends RecordType> {
   correlationId: string;
 }
 
-interface LogDocument {
-  _id: number;
-  key: string;
-  type: string;
-  version: number;
-  streamId: string;
-  data: unknown;
-  metadata: RecordMetadata;
-}
+type LogDocument = AppendDocument;
 
 export class CorruptRecordError extends Error {
   constructor(position: number, reason: string) {
@@ -88,6 +71,13 @@ function toRecord(doc: LogDocument): AnyLogRecord {
 export interface EventLog {
   /** Appends a record, or returns the record already stored under the same key. */
   append<T extends RecordType>(record: NewRecord<T>): Promise<{ record: LogRecord<T>; appended: boolean }>;
+  /**
+   * Appends records at consecutive positions, in one round trip when no other process races for
+   * them; each answer is that of `append`.
+   */
+  appendMany(
+    records: readonly NewRecord<RecordType>[],
+  ): Promise<{ record: AnyLogRecord; appended: boolean }[]>;
   /** Up to `limit` records with position >= `from`, in position order. */
   readFrom(from: number, limit?: number): Promise<AnyLogRecord[]>;
   /** Every record from `from` on, in position order, streamed by one query `batchSize` at a time. */
@@ -102,7 +92,6 @@ export interface EventLog {
   readStream(streamId: string): Promise<AnyLogRecord[]>;
 }
 
-const MAX_APPEND_ATTEMPTS = 200;
 /** Up to this many records, readFrom fetches each by position instead of one range query. */
 const POINT_READS_MAX = 16;
 
@@ -150,56 +139,34 @@ export function createEventLog(
     return doc === null ? undefined : toRecord(doc);
   }
 
-  // Appends from one process go one at a time: racing each other for the next position only makes
-  // them retry, which FerretDB makes expensive (docs/performance.md). Other processes still race.
-  let queue: Promise<unknown> = Promise.resolve();
-  function append<T extends RecordType>(
+  // Appends of this process are written together (logAppender); other processes still race.
+  const appendRecord = createAppender({
+    log,
+    head: () => head(),
+    byKey: (key) => log.findOne({ key }),
+    wrote: (doc) => {
+      knownHead = Math.max(knownHead, doc._id);
+      options.onAppended?.(toRecord(doc));
+    },
+  });
+
+  async function append<T extends RecordType>(
     input: NewRecord<T>,
   ): Promise<{ record: LogRecord<T>; appended: boolean }> {
-    const run = queue.then(() => appendNow(input));
-    queue = run.catch(() => undefined);
-    return run;
+    const { doc, appended } = await appendRecord(input);
+    return { record: toRecord(doc) as LogRecord<T>, appended };
   }
 
-  async function appendNow<T extends RecordType>(
-    input: NewRecord<T>,
-  ): Promise<{ record: LogRecord<T>; appended: boolean }> {
-    const version = currentVersion[input.type];
-    const schema: { parse(v: unknown): unknown } = currentSchemas[input.type];
-    const data = schema.parse(input.data);
-    // Insert first and ask questions only on a duplicate-key error: a lookup by `key` before every
-    // append would cost a collection scan on FerretDB, which serves only `_id` from an index.
-    for (let attempt = 1; attempt <= MAX_APPEND_ATTEMPTS; attempt++) {
-      const doc: LogDocument = {
-        _id: (await head()) + 1,
-        key: input.key,
-        type: input.type,
-        version,
-        streamId: input.streamId,
-        data,
-        metadata: { correlationId: input.correlationId, recordedAt: new Date() },
-      };
-      try {
-        await log.insertOne(doc);
-      } catch (error) {
-        if (!isDuplicateKey(error)) throw error;
-        const atPosition = await log.findOne({ _id: doc._id }, { projection: { key: 1 } });
-        // Someone else took the position: try the next one.
-        if (atPosition !== null && atPosition.key !== input.key) {
-          if (attempt > 3) await sleep(Math.random() * Math.min(50, attempt * 2));
-          continue;
-        }
-        // The key is already in the log (a retry, or a twin append): that record is the answer.
-        const existing = await findByKey(input.key);
-        if (existing === undefined) continue;
-        return { record: existing as LogRecord<T>, appended: false };
-      }
-      knownHead = Math.max(knownHead, doc._id);
-      const record = toRecord(doc) as LogRecord<T>;
-      options.onAppended?.(record as AnyLogRecord);
-      return { record, appended: true };
-    }
-    throw new Error(`could not append ${input.key} after ${MAX_APPEND_ATTEMPTS} attempts`);
+  function appendMany(
+    inputs: readonly NewRecord<RecordType>[],
+  ): Promise<{ record: AnyLogRecord; appended: boolean }[]> {
+    // Queued in one tick, they are drained together: one insert for all of them.
+    return Promise.all(
+      inputs.map(async (input) => {
+        const { doc, appended } = await appendRecord(input);
+        return { record: toRecord(doc), appended };
+      }),
+    );
   }
 
   async function readFrom(from: number, limit = 1000): Promise<AnyLogRecord[]> {
@@ -238,5 +205,5 @@ export function createEventLog(
     return docs.map(toRecord);
   }
 
-  return { append, readFrom, readAll, head, findByKey, readStream };
+  return { append, appendMany, readFrom, readAll, head, findByKey, readStream };
 }

@@ -22,7 +22,8 @@ import { queuesRouter, type QueuesRouterDeps } from './queues';
 import { requestLogger } from './requestLogger';
 import { uploadsRouter } from './uploads';
 import { eventsRouter } from './events';
-import { limitInFlight } from './inFlightLimit';
+import { createPostGroups } from './postGroups';
+import type { EventBudget } from './eventBudget';
 import { defaultSpoolDir } from '../commands/uploadBatch/spool';
 import { webUiRouter } from './webUi';
 import { corsAllowList, securityHeaderList, securityHeaders } from './security';
@@ -34,6 +35,7 @@ export interface AppDeps {
   checkHealth: CheckHealth;
   uploadBatch: UploadBatch;
   uploadRateLimiter: RequestHandler;
+  eventBudget: EventBudget;
   metrics: ServiceMetrics;
   openApiDocument: OpenApiDocument;
   batches: BatchesRouterDeps;
@@ -42,6 +44,9 @@ export interface AppDeps {
   getMetricSeries: GetMetricSeries;
   queues: Omit<QueuesRouterDeps, 'apiKey'>;
 }
+
+/** Groups of posted events stored at once by one API process (docs/performance.md). */
+const STORES_IN_FLIGHT = 2;
 
 /** Builds the Express app from ready-made handlers; it opens no connections itself. */
 export function createApp(deps: AppDeps): Express {
@@ -59,15 +64,21 @@ export function createApp(deps: AppDeps): Express {
   // Before any body is read or any upload is counted against the rate limit.
   app.use(refuseCrossSiteWrites(deps.config.http.corsOrigins));
   // Before the JSON body parser: POST /api/events streams its own body, up to MAX_UPLOAD_BYTES.
-  const uploadSlots = limitInFlight(deps.config.uploads.maxConcurrent, 'uploads');
   app.use(
     eventsRouter({
-      uploadBatch: deps.uploadBatch,
       maxBytes: deps.config.uploads.maxBytes,
-      rateLimiter: deps.uploadRateLimiter,
-      inFlight: uploadSlots,
+      budget: deps.eventBudget,
+      groups: createPostGroups({
+        uploadBatch: deps.uploadBatch,
+        processBatch: deps.batches.processBatch,
+        spoolDir: defaultSpoolDir(),
+        logger: deps.logger,
+        windowMs: deps.config.posts.groupWindowMs,
+        maxEvents: deps.config.posts.groupMaxEvents,
+        maxWaiting: deps.config.posts.maxWaiting,
+        storesInFlight: STORES_IN_FLIGHT,
+      }),
       metrics: deps.metrics,
-      spoolDir: defaultSpoolDir(),
     }),
   );
   app.use(express.json({ limit: deps.config.http.jsonBodyLimitBytes }));
@@ -92,7 +103,9 @@ export function createApp(deps: AppDeps): Express {
       rateLimiter: deps.uploadRateLimiter,
       maxConcurrent: deps.config.uploads.maxConcurrent,
       metrics: deps.metrics,
-      inFlight: uploadSlots,
+      autoProcess: deps.config.uploads.autoProcess,
+      processBatch: deps.batches.processBatch,
+      logger: deps.logger,
     }),
   );
   app.use(batchesRouter(deps.batches));

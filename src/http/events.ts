@@ -1,27 +1,26 @@
-import { Router, type ErrorRequestHandler, type RequestHandler } from 'express';
+import { Router, type ErrorRequestHandler } from 'express';
 import { z } from 'zod';
 import { isZlibError } from '../commands/uploadBatch/compressed';
 import { parseEventsToSpool } from '../commands/uploadBatch/parseEvents';
 import type { ParsedUpload } from '../commands/uploadBatch/parseCsv';
-import { newSpoolPath, removeSpool, SpoolWriter } from '../commands/uploadBatch/spool';
-import type { UploadBatch } from '../commands/uploadBatch/uploadBatch';
+import type { ValidEvent } from '../commands/uploadBatch/validateRow';
 import { ValidationError } from '../errors';
 import type { ServiceMetrics } from '../metrics/serviceMetrics';
 import { ErrorResponse } from './errorMapping';
 import { rateLimitHeaders } from './openapi/components';
 import { documentedRoute, mount, sharedResponse } from './openapi/routeTable';
 import { countRejected, sendCreated, uploadCreatedSchema, uploadRejectedSchema } from './uploads';
+import type { EventBudget } from './eventBudget';
+import type { PostGroups } from './postGroups';
 import { bodyOf, bodyTooLarge, decoderOf, EVENTS_PATH, formatOf } from './eventsBody';
 import { optionValues, readOptionsOf } from './uploadOptions';
 import { uploadOptionParameters } from './openapi/uploadOptions';
 
 /**
- * POST /api/events: the events of a CSV upload sent as JSON by a program, through the same
- * UploadBatch command, with the same rules, deduplication, size cap, rate limit and answers.
+ * POST /api/events: the events of a CSV upload sent as JSON by a program, with the same rules,
+ * deduplication, size cap and answers. Posts arriving together share one batch (postGroups), which
+ * processes itself; the budget is counted in events per client (eventBudget).
  */
-
-/** The name kept with a batch sent here (batches list it where an upload shows its file name). */
-export const EVENTS_BATCH_NAME = 'POST /api/events';
 
 const eventSchema = z
   .object({
@@ -40,7 +39,8 @@ export const eventsExamples = {
     batchId: '3f1c2a9e-7b4d-4e8a-9c1f-2d3e4f5a6b7c',
     totalEvents: 2,
     duplicates: 1,
-    message: 'Stored 2 new events from 3 events (1 duplicate)',
+    message: 'Stored 2 new events from 3 events (1 duplicate); processing started',
+    processingStarted: true,
   },
   rejected: {
     error: 'ValidationError',
@@ -86,10 +86,13 @@ export const eventsRoutes = {
     tags: ['Uploads'],
     summary: 'Send events as JSON (ndjson or an array) instead of a CSV file',
     description:
-      'Creates a batch exactly as POST /api/uploads does, through the same command: the same rules per event ' +
-      'as per CSV row (timestamp forms, identifiers, metadata), the same options as query parameters, the same ' +
-      'deduplication, MAX_UPLOAD_BYTES, the same UPLOAD_RATE_LIMIT budget and the same 201 answer. Any invalid event ' +
-      'refuses the whole body unless invalidRows=skip; ' +
+      'Stores the events with the same rules per event as per CSV row (timestamp forms, identifiers, metadata), ' +
+      'the same options as query parameters, the same deduplication and MAX_UPLOAD_BYTES as POST /api/uploads, ' +
+      'and starts processing them: no process call is needed. Posts arriving within EVENTS_GROUP_WINDOW_MS of ' +
+      'each other share one batch (named in each answer, listed as "POST /api/events"); each answer counts its ' +
+      'own events: an event is new for the first post that stored it and a duplicate for any other. Budget: ' +
+      'EVENTS_RATE_LIMIT events per minute per client; a post that would overdraw it is refused whole with 429 ' +
+      'and Retry-After. Any invalid event refuses the whole body (and no other post) unless invalidRows=skip; ' +
       "row errors name the event's index (from 0; blank ndjson lines are not counted). " +
       'Keys other than userId, eventType, timestamp and metadata (or the keys `columns` maps) are refused. ' +
       'Mixpanel events `{event, properties: {time, distinct_id, $insert_id, ...}}` and Amplitude events ' +
@@ -128,7 +131,8 @@ export const eventsRoutes = {
     },
     responses: {
       201: {
-        description: 'Stored; process it with POST /api/batches/{id}/process',
+        description:
+          'Stored, and processing started (processingStarted false: POST /api/batches/{id}/process starts it)',
         headers: rateLimitHeaders,
         content: { 'application/json': { schema: uploadCreatedSchema, example: eventsExamples.created } },
       },
@@ -155,19 +159,17 @@ export const eventsRoutes = {
 };
 
 export interface EventsDeps {
-  uploadBatch: UploadBatch;
   maxBytes: number;
-  /** The uploads' rate limiter: both routes spend the same UPLOAD_RATE_LIMIT budget. */
-  rateLimiter: RequestHandler;
-  /** The uploads' in-flight limit (MAX_CONCURRENT_UPLOADS), shared too. */
-  inFlight: RequestHandler;
+  /** EVENTS_RATE_LIMIT: each client's events per minute, charged once a post is validated. */
+  budget: EventBudget;
+  /** Stores each post with those around it, in one batch that processes itself. */
+  groups: PostGroups;
   metrics: Pick<ServiceMetrics, 'uploadAccepted' | 'uploadRejected'>;
-  spoolDir: string;
 }
 
 export function eventsRouter(deps: EventsDeps): Router {
   const router = Router();
-  mount(router, eventsRoutes.postEvents, deps.rateLimiter, deps.inFlight, async (req, res) => {
+  mount(router, eventsRoutes.postEvents, async (req, res) => {
     const format = formatOf(req);
     const decoder = decoderOf(req);
     const options = readOptionsOf(optionValues(req));
@@ -175,34 +177,30 @@ export function eventsRouter(deps: EventsDeps): Router {
       res.setHeader('Connection', 'close');
       throw bodyTooLarge(deps.maxBytes);
     }
-    const spoolPath = newSpoolPath(deps.spoolDir);
-    const spool = new SpoolWriter(spoolPath);
+    // A post is at most MAX_UPLOAD_BYTES: its events wait in memory, not in a spool file of its own.
+    const events: ValidEvent[] = [];
+    const collect = {
+      write: (event: ValidEvent): Promise<void> => {
+        events.push(event);
+        return Promise.resolve();
+      },
+    };
+    let parsed: ParsedUpload;
     try {
-      let parsed: ParsedUpload;
-      try {
-        parsed = await parseEventsToSpool(bodyOf(req, decoder, deps.maxBytes), spool, format, options);
-        await spool.close();
-      } catch (error) {
-        // The rest of the body is not read: the connection closes after the answer.
-        if (!req.complete) res.setHeader('Connection', 'close');
-        await spool.discard().catch(() => undefined);
-        if (isZlibError(error)) {
-          throw new ValidationError(
-            `The body cannot be decompressed as its Content-Encoding says (${error.message}); send it whole`,
-          );
-        }
-        throw error;
+      parsed = await parseEventsToSpool(bodyOf(req, decoder, deps.maxBytes), collect, format, options);
+    } catch (error) {
+      // The rest of the body is not read: the connection closes after the answer.
+      if (!req.complete) res.setHeader('Connection', 'close');
+      if (isZlibError(error)) {
+        throw new ValidationError(
+          `The body cannot be decompressed as its Content-Encoding says (${error.message}); send it whole`,
+        );
       }
-      const result = await deps.uploadBatch({
-        spoolPath,
-        fileName: EVENTS_BATCH_NAME,
-        totalRows: parsed.totalRows,
-        correlationId: req.correlationId,
-      });
-      sendCreated(res, deps.metrics, result, parsed, 'event');
-    } finally {
-      await removeSpool(spoolPath);
+      throw error;
     }
+    await deps.budget.spend(req, res, parsed.totalRows);
+    const result = await deps.groups.submit(events, req.correlationId);
+    sendCreated(res, deps.metrics, result, parsed, 'event', result.processingStarted);
   });
   // Counts refused bodies (nothing stored) before the shared error mapping answers.
   const countRejection: ErrorRequestHandler = (error: unknown, _req, _res, next) => {

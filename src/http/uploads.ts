@@ -8,6 +8,8 @@ import { AppError, InvalidRowsError, RequestAbortedError, ValidationError } from
 import type { ServiceMetrics } from '../metrics/serviceMetrics';
 import { noteForRejectionLog } from './errorMapping';
 import { limitInFlight } from './inFlightLimit';
+import { PROCESS_OPTION, processOption, processParameter, startProcessing } from './processOption';
+import type { Logger } from '../logging';
 import { rateLimitHeaders } from './openapi/components';
 import { documentedRoute, mount, sharedResponse } from './openapi/routeTable';
 import { uploadTooLarge, watchBodySize } from './uploadSizeCap';
@@ -26,6 +28,14 @@ export const uploadCreatedSchema = z
     duplicates: z.number().int().nonnegative(),
     message: z.string(),
     ...skipReportShape,
+    processingStarted: z
+      .boolean()
+      .optional()
+      .meta({
+        description:
+          'Present when processing was asked for (process=true, AUTO_PROCESS_UPLOADS, or any POST /api/events): ' +
+          'whether it started; when false, POST /api/batches/{id}/process starts it',
+      }),
   })
   .meta({
     id: 'UploadResponse',
@@ -110,7 +120,7 @@ export const uploadRoutes = {
       'skips or repeats (daylight saving time) is a row error, unless `ambiguous` chooses for a repeated one. ' +
       '`timestampFormat` declares another form (e.g. `DD.MM.YYYY HH:mm`). Each row error echoes the value (`value`).',
     request: {
-      query: z.object(uploadOptionParameters),
+      query: z.object({ ...uploadOptionParameters, [PROCESS_OPTION]: processParameter }),
       body: {
         required: true,
         content: {
@@ -118,6 +128,7 @@ export const uploadRoutes = {
             schema: z.object({
               // The same options as form fields; they must come before the file field.
               ...uploadOptionParameters,
+              [PROCESS_OPTION]: processParameter.meta({ description: 'The same option as a form field' }),
               [UPLOAD_FIELD]: z.string().meta({
                 format: 'binary',
                 description:
@@ -130,7 +141,8 @@ export const uploadRoutes = {
     },
     responses: {
       201: {
-        description: 'Stored; process it with POST /api/batches/{id}/process',
+        description:
+          'Stored; process it with POST /api/batches/{id}/process, unless process=true (or AUTO_PROCESS_UPLOADS) started it',
         headers: rateLimitHeaders,
         content: { 'application/json': { schema: uploadCreatedSchema } },
       },
@@ -152,13 +164,15 @@ export interface UploadsDeps {
   maxBytes: number;
   /** UPLOAD_RATE_LIMIT per client; runs before the body is read. */
   rateLimiter: RequestHandler;
-  /** MAX_CONCURRENT_UPLOADS: uploads this process handles at once; checked before the body is read. */
+  /** MAX_CONCURRENT_UPLOADS: upload bodies this process receives at once; checked before the body is read. */
   maxConcurrent: number;
   metrics: UploadMetrics;
   /** Where validated events wait between parsing and storing; the OS temp folder by default. */
   spoolDir?: string;
-  /** The in-flight limit, when shared with POST /api/events; else one of its own. */
-  inFlight?: RequestHandler;
+  /** Whether an upload without the `process` option starts processing (AUTO_PROCESS_UPLOADS). */
+  autoProcess: boolean;
+  processBatch: (batchId: string, correlationId: string) => Promise<unknown>;
+  logger: Logger;
 }
 
 const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
@@ -179,15 +193,22 @@ export function sendCreated(
   result: UploadBatchResult,
   { totalRows, skipped }: ParsedUpload,
   unit: 'row' | 'event',
+  processingStarted?: boolean,
 ): void {
   const stored = createdMessage(result.newEvents, totalRows, result.duplicates, unit);
   const body: UploadCreated = {
     batchId: result.batchId,
     totalEvents: result.newEvents,
     duplicates: result.duplicates,
-    message:
-      skipped === undefined ? stored : `${stored}; skipped ${plural(skipped.skippedRows, `invalid ${unit}`)}`,
+    message: [
+      stored,
+      ...(skipped === undefined ? [] : [`skipped ${plural(skipped.skippedRows, `invalid ${unit}`)}`]),
+      ...(processingStarted === undefined
+        ? []
+        : [processingStarted ? 'processing started' : 'processing could not be started']),
+    ].join('; '),
     ...skipped,
+    ...(processingStarted === undefined ? {} : { processingStarted }),
   };
   metrics.uploadAccepted({ newEvents: result.newEvents, duplicates: result.duplicates });
   res.status(201).json(body);
@@ -285,7 +306,7 @@ export function uploadsRouter(deps: UploadsDeps): Router {
     countRejected(deps.metrics, error);
     next(error);
   };
-  const inFlight = deps.inFlight ?? limitInFlight(deps.maxConcurrent, 'uploads');
+  const inFlight = limitInFlight(deps.maxConcurrent, 'uploads');
   mount(router, uploadRoutes.uploadCsv, deps.rateLimiter, inFlight, receiveCsv, async (req, res) => {
     const upload = spooled(req);
     if (req.file === undefined || upload === undefined) {
@@ -295,13 +316,17 @@ export function uploadsRouter(deps: UploadsDeps): Router {
     }
     try {
       const fileName = storedFileName(req.file.originalname);
+      const process = processOption(req, deps.autoProcess);
       const result = await deps.uploadBatch({
         spoolPath: upload.spoolPath,
         fileName,
         totalRows: upload.totalRows,
         correlationId: req.correlationId,
       });
-      sendCreated(res, deps.metrics, result, upload, 'row');
+      const started = process
+        ? await startProcessing(deps.processBatch, deps.logger, result.batchId, req.correlationId)
+        : undefined;
+      sendCreated(res, deps.metrics, result, upload, 'row', started);
     } finally {
       await removeSpool(upload.spoolPath);
     }

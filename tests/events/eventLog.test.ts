@@ -107,4 +107,41 @@ describe('event log', () => {
     await log.append(uploaded('n2'));
     expect(seen).toEqual([1, 2]);
   });
+
+  it('appends many records at once gap-free while two writers race with overlapping keys', async () => {
+    const [a, b] = clients.map((c) => createEventLog(c.db(db.databaseName)));
+    if (a === undefined || b === undefined) throw new Error('no logs');
+    // Each writer sends several bursts; 40 of each burst's keys are also in the other's.
+    const burst = (writer: string, round: number) =>
+      Array.from({ length: 60 }, (_, i) =>
+        uploaded(i < 40 ? `r${round}-shared-${i}` : `r${round}-${writer}-${i}`),
+      );
+    const rounds = [0, 1, 2, 3];
+    const answers = (
+      await Promise.all([
+        ...rounds.map((r) => a.appendMany(burst('a', r))),
+        ...rounds.map((r) => b.appendMany(burst('b', r))),
+      ])
+    ).flat();
+    const distinct = rounds.length * (40 + 20 + 20);
+    const stored = await createEventLog(db).readFrom(1, 10_000);
+    expect(stored.map((r) => r.position)).toEqual(Array.from({ length: distinct }, (_, i) => i + 1));
+    expect(new Set(stored.map((r) => r.key)).size).toBe(distinct);
+    // Every answer names the one stored record of its key, and each key was appended exactly once.
+    const positionOf = new Map(stored.map((r) => [r.key, r.position]));
+    for (const answer of answers) expect(answer.record.position).toBe(positionOf.get(answer.record.key));
+    expect(answers.filter((x) => x.appended)).toHaveLength(distinct);
+  });
+
+  it('answers each record of appendMany as append would: twins in one call are stored once', async () => {
+    const log = createEventLog(db);
+    await log.append(uploaded('old'));
+    const answers = await log.appendMany([uploaded('m1'), uploaded('old'), uploaded('m2'), uploaded('m1')]);
+    expect(answers.map((x) => [x.record.key, x.record.position, x.appended])).toEqual([
+      [batchKeys.uploaded('m1'), 2, true],
+      [batchKeys.uploaded('old'), 1, false],
+      [batchKeys.uploaded('m2'), 3, true],
+      [batchKeys.uploaded('m1'), 2, false],
+    ]);
+  });
 });

@@ -232,8 +232,10 @@ describe('the minimum body rate', () => {
   });
 
   it('cuts trickling uploads with 408 and frees their slots for a normal upload', async () => {
-    // The two routes share the upload slots.
-    const trickles = (['upload', 'events'] as const).map((kind) => trickle(service.baseUrl, kind, 500));
+    // Two trickling uploads hold both upload slots; an event post holds none, and is cut all the same.
+    const trickles = (['upload', 'upload', 'events'] as const).map((kind) =>
+      trickle(service.baseUrl, kind, 500),
+    );
     const answers = await within(CUT_OFF_WITHIN_MS, 'trickling uploads', Promise.all(trickles));
     for (const answer of answers) {
       expect(answer.status).toBe(408);

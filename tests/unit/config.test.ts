@@ -22,6 +22,13 @@ describe('loadConfig', () => {
       maxConcurrent: 4,
       claimSweepMs: 5000,
       instanceName: `${hostname()}:3000`,
+      autoProcess: false,
+    });
+    expect(config.posts).toEqual({
+      eventsPerMinute: 600_000,
+      groupWindowMs: 5,
+      groupMaxEvents: 20_000,
+      maxWaiting: 200_000,
     });
     expect(config.processing).toEqual({
       eventsPerChunk: 5000,

@@ -35,7 +35,10 @@ describe('POST /api/events', () => {
 
   beforeAll(async () => {
     service = await startTestService({ workers: false, env: { MAX_UPLOAD_BYTES: String(LIMIT) } });
-    limited = await startTestService({ workers: false, env: { UPLOAD_RATE_LIMIT: '2' } });
+    limited = await startTestService({
+      workers: false,
+      env: { UPLOAD_RATE_LIMIT: '1', EVENTS_RATE_LIMIT: '5' },
+    });
   });
   afterAll(async () => {
     await Promise.all([service.stop(), limited.stop()]);
@@ -57,10 +60,11 @@ describe('POST /api/events', () => {
     expect(reply.body).toMatchObject({
       totalEvents: 2,
       duplicates: 1,
-      message: 'Stored 2 new events from 3 events (1 duplicate)',
+      message: 'Stored 2 new events from 3 events (1 duplicate); processing started',
+      processingStarted: true,
     });
     expectDocumented('POST /api/events', reply);
-    expect(reply.headers.get('ratelimit')).toMatch(/uploads/);
+    expect(reply.headers.get('ratelimit')).toMatch(/"events"; r=\d+; t=\d+/);
     const docs = await rawEvents(db()).find({}).sort({ userId: 1 }).toArray();
     expect(docs.map((d) => [d.userId, d.eventType, d.timestamp.getTime(), d.metadata])).toEqual([
       ['u1', 'click', Date.UTC(2024, 0, 15, 10), { page: '/home' }],
@@ -93,12 +97,16 @@ describe('POST /api/events', () => {
     );
     expect(reply).toMatchObject({
       status: 201,
-      body: { totalEvents: 1, duplicates: 1, message: 'Stored 1 new event from 2 events (1 duplicate)' },
+      body: {
+        totalEvents: 1,
+        duplicates: 1,
+        message: 'Stored 1 new event from 2 events (1 duplicate); processing started',
+      },
     });
     const again = await send(service.baseUrl, body, 'application/json', '?timezone=UTC');
     expect(again.body).toMatchObject({
       totalEvents: 0,
-      message: 'No new events in 2 events: all were already stored',
+      message: 'No new events in 2 events: all were already stored; processing started',
     });
   });
 
@@ -299,22 +307,25 @@ describe('POST /api/events', () => {
     expect(await rawEvents(db()).countDocuments({})).toBe(0);
   });
 
-  it('spends the same rate limit as uploads', async () => {
+  it('spends a budget of its own in events per client, not the uploads one: a post that would overdraw it gets 429', async () => {
     const csv = await uploadCsv(
       limited.baseUrl,
       'userId,eventType,timestamp\nr1,click,2024-01-15T10:00:00Z\n',
     );
     expect(csv.status).toBe(201);
-    const first = await send(
-      limited.baseUrl,
-      ndjson({ userId: 'r2', eventType: 'click', timestamp: 1705312800 }),
-    );
+    const event = (userId: string) => ({ userId, eventType: 'click', timestamp: 1705312800 });
+    // The one upload a minute is spent; posts still go through, up to 5 events.
+    const first = await send(limited.baseUrl, ndjson(event('r2'), event('r3'), event('r4')));
     expect(first.status).toBe(201);
-    const third = await send(
-      limited.baseUrl,
-      ndjson({ userId: 'r3', eventType: 'click', timestamp: 1705312800 }),
-    );
-    expect(third.status).toBe(429);
-    expect(third.headers.get('retry-after')).not.toBeNull();
+    const over = await send(limited.baseUrl, ndjson(event('r5'), event('r6'), event('r7')));
+    expect(over.status).toBe(429);
+    expectDocumented('POST /api/events', over);
+    expect(Number(over.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(over.body.message).toMatch(/EVENTS_RATE_LIMIT/);
+    expect(await rawEvents(limited.runtime.mongo.db).countDocuments({ userId: 'r5' })).toBe(0);
+    // The refused post charged nothing: two more events still fit.
+    const fits = await send(limited.baseUrl, ndjson(event('r8'), event('r9')));
+    expect(fits.status).toBe(201);
+    expect(fits.headers.get('ratelimit')).toMatch(/"events"; r=0;/);
   });
 });

@@ -9,9 +9,8 @@ import { shapeOf } from './eventShapes';
 import type { ReadOptions } from './readOptions';
 import { RowCheck } from './rowCheck';
 import { notUtf8Reason } from './storableText';
-import type { SpoolWriter } from './spool';
 import { metadataProblem } from './metadata';
-import { echoed, echoedJson, validateRow, type RowError } from './validateRow';
+import { echoed, echoedJson, validateRow, type RowError, type ValidEvent } from './validateRow';
 
 /**
  * POST /api/events: events as JSON, `{userId, eventType, timestamp, metadata?}` each (or in the
@@ -113,7 +112,7 @@ class EnoughErrors extends Error {}
  */
 export async function parseEventsToSpool(
   input: Readable,
-  spool: SpoolWriter,
+  spool: { write(event: ValidEvent): Promise<void> },
   format: EventsFormat,
   options: ReadOptions = {},
 ): Promise<ParsedUpload> {

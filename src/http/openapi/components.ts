@@ -44,11 +44,13 @@ export const sharedHeaders = {
     schema: { type: 'string' },
   },
   RateLimit: {
-    description: 'Remaining quota of this client (IETF draft-8), e.g. `"uploads"; r=9; t=60`',
+    description:
+      'Remaining quota of this client (IETF draft-8), e.g. `"uploads"; r=9; t=60` (or `"events"; r=599900; t=42` for POST /api/events)',
     schema: { type: 'string' },
   },
   'RateLimit-Policy': {
-    description: 'Quota policy (IETF draft-8), e.g. `"uploads"; q=10; w=60; pk=:…:`',
+    description:
+      'Quota policy (IETF draft-8), e.g. `"uploads"; q=10; w=60; pk=:…:` or `"events"; q=600000; w=60`',
     schema: { type: 'string' },
   },
 } as const;
@@ -76,14 +78,14 @@ export const sharedResponses = {
   ),
   TooManyRequests: errorResponse(
     'TooManyRequests',
-    'Rate limit exceeded (UPLOAD_RATE_LIMIT accepted uploads and event posts a minute per client; a refused one gives its count back, and every attempt counts against ten times that); retry after `retryAfter` seconds',
+    'Rate limit exceeded: UPLOAD_RATE_LIMIT accepted uploads a minute per client (a refused one gives its count back, and every attempt counts against ten times that), or EVENTS_RATE_LIMIT events a minute per client for POST /api/events (a refused post charges nothing); retry after `retryAfter` seconds',
     { 'Retry-After': retryAfter, ...rateLimitHeaders },
     RateLimitedResponse,
   ),
   ServiceUnavailable: errorResponse(
     'ServiceUnavailable',
     'MongoDB or Redis is unavailable (`ServiceUnavailable`), or the server is at one of its own limits ' +
-      '(`ServiceBusy`: MAX_CONCURRENT_UPLOADS uploads at once, or an upload waited UPLOAD_SETTLE_WAIT_MS ' +
+      '(`ServiceBusy`: MAX_CONCURRENT_UPLOADS upload bodies arriving at once, EVENTS_MAX_WAITING posted events waiting to be stored, or an upload waited UPLOAD_SETTLE_WAIT_MS ' +
       'for another upload holding some of its events, or SERIES_MAX_COLD uncached series being computed with SERIES_MAX_COLD_WAITING ' +
       'more waiting); retry after Retry-After seconds',
     { 'Retry-After': retryAfter },
