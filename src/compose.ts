@@ -264,6 +264,7 @@ export function createUploadBatchFor(runtime: Runtime, instanceName?: string): U
     claimExpiryMs: config.uploads.claimExpiryMs,
     settleWaitMs: config.uploads.settleWaitMs,
     eventsPerChunk: config.processing.eventsPerChunk,
+    processBatch: createProcessBatchFor(runtime),
     logger,
   });
 }

@@ -70,7 +70,6 @@ export function createApp(deps: AppDeps): Express {
       budget: deps.eventBudget,
       groups: createPostGroups({
         uploadBatch: deps.uploadBatch,
-        processBatch: deps.batches.processBatch,
         spoolDir: defaultSpoolDir(),
         logger: deps.logger,
         windowMs: deps.config.posts.groupWindowMs,
@@ -104,7 +103,6 @@ export function createApp(deps: AppDeps): Express {
       maxConcurrent: deps.config.uploads.maxConcurrent,
       metrics: deps.metrics,
       autoProcess: deps.config.uploads.autoProcess,
-      processBatch: deps.batches.processBatch,
       logger: deps.logger,
     }),
   );

@@ -3,7 +3,6 @@ import { newSpoolPath, removeSpool, SpoolWriter } from '../commands/uploadBatch/
 import type { ValidEvent } from '../commands/uploadBatch/validateRow';
 import { ServiceBusyError } from '../errors';
 import type { Logger } from '../logging';
-import { startProcessing } from './processOption';
 
 /**
  * Group commit for POST /api/events. Posts that arrive within `windowMs` of the first one of a
@@ -19,8 +18,6 @@ import { startProcessing } from './processOption';
 
 export interface PostGroupsDeps {
   uploadBatch: UploadBatch;
-  /** Starts processing a stored batch (POST /api/events always asks for it). */
-  processBatch: (batchId: string, correlationId: string) => Promise<unknown>;
   spoolDir: string;
   logger: Logger;
   /** How long a group stays open for more posts after its first (EVENTS_GROUP_WINDOW_MS). */
@@ -85,14 +82,9 @@ export function createPostGroups(deps: PostGroupsDeps) {
         onNewEvents: (keys) => {
           for (const key of keys) stored.add(key);
         },
+        process: true,
       });
-      const storedAt = performance.now();
-      const processingStarted = await startProcessing(
-        deps.processBatch,
-        deps.logger,
-        result.batchId,
-        correlationId,
-      );
+      const processingStarted = result.processingStarted === true;
       const counts = countPerPost(group.posts, stored);
       group.posts.forEach((post, i) => {
         const own = counts[i] ?? { newEvents: 0, duplicates: post.events.length };
@@ -105,8 +97,7 @@ export function createPostGroups(deps: PostGroupsDeps) {
         // Each post's own request id, so that every client's id finds the group its events went to.
         correlationIds: group.posts.map((post) => post.correlationId),
         events: group.events,
-        storeMs: Math.round(storedAt - startedAt),
-        processMs: Math.round(performance.now() - storedAt),
+        storeMs: Math.round(performance.now() - startedAt),
       });
     } catch (error) {
       for (const post of group.posts) post.reject(error);

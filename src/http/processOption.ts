@@ -2,7 +2,6 @@ import type { Request } from 'express';
 import { z } from 'zod';
 import { echoed } from '../commands/uploadBatch/validateRow';
 import { ValidationError } from '../errors';
-import type { Logger } from '../logging';
 
 /**
  * The upload option `process`: start processing the batch as soon as it is stored, instead of
@@ -44,24 +43,4 @@ export function processOption(req: Request, fallback: boolean): boolean {
     );
   }
   return value;
-}
-
-/** Starts processing a stored batch; false (and the batch stays processable by hand) when that failed. */
-export async function startProcessing(
-  processBatch: (batchId: string, correlationId: string) => Promise<unknown>,
-  logger: Logger,
-  batchId: string,
-  correlationId: string,
-): Promise<boolean> {
-  try {
-    await processBatch(batchId, correlationId);
-    return true;
-  } catch (error) {
-    logger.warn('could not start processing a stored batch; POST /api/batches/:id/process can', {
-      correlationId,
-      batchId,
-      err: error,
-    });
-    return false;
-  }
 }

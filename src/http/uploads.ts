@@ -8,7 +8,7 @@ import { AppError, InvalidRowsError, RequestAbortedError, ValidationError } from
 import type { ServiceMetrics } from '../metrics/serviceMetrics';
 import { noteForRejectionLog } from './errorMapping';
 import { limitInFlight } from './inFlightLimit';
-import { PROCESS_OPTION, processOption, processParameter, startProcessing } from './processOption';
+import { PROCESS_OPTION, processOption, processParameter } from './processOption';
 import type { Logger } from '../logging';
 import { rateLimitHeaders } from './openapi/components';
 import { documentedRoute, mount, sharedResponse } from './openapi/routeTable';
@@ -171,7 +171,6 @@ export interface UploadsDeps {
   spoolDir?: string;
   /** Whether an upload without the `process` option starts processing (AUTO_PROCESS_UPLOADS). */
   autoProcess: boolean;
-  processBatch: (batchId: string, correlationId: string) => Promise<unknown>;
   logger: Logger;
 }
 
@@ -322,11 +321,9 @@ export function uploadsRouter(deps: UploadsDeps): Router {
         fileName,
         totalRows: upload.totalRows,
         correlationId: req.correlationId,
+        process,
       });
-      const started = process
-        ? await startProcessing(deps.processBatch, deps.logger, result.batchId, req.correlationId)
-        : undefined;
-      sendCreated(res, deps.metrics, result, upload, 'row', started);
+      sendCreated(res, deps.metrics, result, upload, 'row', result.processingStarted);
     } finally {
       await removeSpool(upload.spoolPath);
     }

@@ -1,5 +1,6 @@
 import { BatchClaims } from '../../src/commands/uploadBatch/batchClaims';
-import { sweepClaims } from '../../src/commands/uploadBatch/claimSweep';
+import { appendBatchUploaded, sweepClaims } from '../../src/commands/uploadBatch/claimSweep';
+import { rebuildChunks } from '../../src/events/deriveChunks';
 import { batchKeys } from '../../src/events/batchHistory';
 import { rawEventChunks } from '../../src/events/rawEventChunks';
 import { eventKey } from '../../src/events/rawEvents';
@@ -122,6 +123,49 @@ describe('uploads under batch claims', () => {
     const again = await uploadCsv(service.baseUrl, csvOfRows(1000, 10_000));
     expect(again.body).toMatchObject({ totalEvents: 0, duplicates: 1000 });
   }, 120_000);
+
+  it('starts the processing an upload asked for when its holder stopped after BatchUploaded', async () => {
+    // The holder appended BatchUploaded and died before it could start processing: the claim is all
+    // that says processing was asked for.
+    await claims().open({
+      _id: 'uploaded-unprocessed',
+      holder: 'dead-api',
+      fileName: 'posts',
+      totalRows: 100,
+      eventsPerChunk: 500,
+      correlationId: 'c',
+      autoProcess: true,
+    });
+    await leftBehind('uploaded-unprocessed', 100, 50_000);
+    await claims().settle('uploaded-unprocessed', 'inserted');
+    await rebuildChunks(db(), 'uploaded-unprocessed', 500);
+    await appendBatchUploaded(service.runtime.eventLog, 'uploaded-unprocessed', {
+      fileName: 'posts',
+      totalRows: 100,
+      newEvents: 100,
+      duplicates: 0,
+      eventsPerChunk: 500,
+      correlationId: 'c',
+    });
+    const started: string[] = [];
+    await new Promise((r) => setTimeout(r, EXPIRY_MS + 500));
+    const { eventLog, logger } = service.runtime;
+    await sweepClaims({
+      db: db(),
+      claims: claims(),
+      eventLog,
+      logger,
+      instanceName: 'sweeper',
+      startedAt: Date.now(),
+      expiryMs: EXPIRY_MS,
+      processRecovered: (batchId) => {
+        started.push(batchId);
+        return Promise.resolve();
+      },
+    });
+    expect(started).toEqual(['uploaded-unprocessed']);
+    expect((await claims().all()).find((v) => v.batchId === 'uploaded-unprocessed')?.state).toBe('uploaded');
+  }, 60_000);
 
   it('frees the claims of its previous life at once when an instance restarts under its name', async () => {
     const name = service.config.uploads.instanceName;

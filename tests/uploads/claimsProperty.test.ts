@@ -78,6 +78,7 @@ describe('concurrent overlapping uploads with kills (property)', () => {
       claimExpiryMs: EXPIRY_MS,
       settleWaitMs: 120_000,
       eventsPerChunk: config.processing.eventsPerChunk,
+      processBatch: () => Promise.reject(new Error('these uploads are processed by the test itself')),
       logger,
     });
   }

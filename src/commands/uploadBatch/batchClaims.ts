@@ -44,6 +44,8 @@ export interface ClaimDoc {
   totalRows: number;
   eventsPerChunk: number;
   correlationId: string;
+  /** Processing was asked for with the upload: whoever finishes the claim starts it before deleting it. */
+  autoProcess?: boolean;
 }
 
 export interface SettlementDoc {

@@ -63,9 +63,20 @@ export async function abandonClaim(claims: BatchClaims, batchId: string): Promis
   return true;
 }
 
+async function startProcessing(deps: ClaimSweepDeps, batchId: string): Promise<void> {
+  await deps.processRecovered?.(batchId).catch((error: unknown) => {
+    deps.logger.warn('could not start processing a finished upload; process it by hand', {
+      batchId,
+      err: String(error),
+    });
+  });
+}
+
 async function finish(deps: ClaimSweepDeps, claim: ClaimDoc): Promise<void> {
-  // Appended already (only the claim's deletion was missed): its chunks may be processing, keep them.
+  // Appended already (only the claim's deletion was missed): its chunks may be processing, keep them;
+  // processing asked for with the upload may not have started (starting it again is a no-op).
   if ((await deps.eventLog.findByKey(batchKeys.uploaded(claim._id))) !== undefined) {
+    if (claim.autoProcess === true) await startProcessing(deps, claim._id);
     await deps.claims.markUploaded(claim._id);
     return;
   }
@@ -78,12 +89,7 @@ async function finish(deps: ClaimSweepDeps, claim: ClaimDoc): Promise<void> {
     eventsPerChunk: claim.eventsPerChunk,
     correlationId: claim.correlationId,
   });
-  await deps.processRecovered?.(claim._id).catch((error: unknown) => {
-    deps.logger.warn('could not start processing a finished upload; process it by hand', {
-      batchId: claim._id,
-      err: String(error),
-    });
-  });
+  await startProcessing(deps, claim._id);
   await deps.claims.markUploaded(claim._id);
 }
 

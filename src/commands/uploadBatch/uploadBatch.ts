@@ -35,12 +35,16 @@ export interface UploadBatchInput {
   correlationId: string;
   /** Told the keys this upload counted as new, once it succeeded. */
   onNewEvents?: (keys: readonly string[]) => void;
+  /** Start processing the batch once stored (before its claim goes, so a crash leaves it to the sweep). */
+  process?: boolean;
 }
 
 export interface UploadBatchResult {
   batchId: string;
   newEvents: number;
   duplicates: number;
+  /** Only when `process` was asked: whether processing started (else POST /api/batches/:id/process can). */
+  processingStarted?: boolean;
 }
 
 export type UploadBatch = (input: UploadBatchInput) => Promise<UploadBatchResult>;
@@ -57,6 +61,8 @@ export interface UploadBatchDeps {
   settleWaitMs: number;
   /** Size of the chunks the stored events are cut into for processing (EVENTS_PER_CHUNK). */
   eventsPerChunk: number;
+  /** Starts processing a stored batch (idempotent); used when an upload asks for it. */
+  processBatch: (batchId: string, correlationId: string) => Promise<unknown>;
   logger: Logger;
 }
 
@@ -138,6 +144,20 @@ export function createUploadBatch(deps: UploadBatchDeps): UploadBatch {
     }
   }
 
+  async function startProcessing(batchId: string, correlationId: string): Promise<boolean> {
+    try {
+      await deps.processBatch(batchId, correlationId);
+      return true;
+    } catch (error) {
+      logger.warn('could not start processing a stored batch; POST /api/batches/:id/process can', {
+        correlationId,
+        batchId,
+        err: String(error),
+      });
+      return false;
+    }
+  }
+
   /** After a failure before `inserted`: nobody may count on these events, so they go at once. */
   async function abandon(batchId: string): Promise<void> {
     try {
@@ -159,6 +179,7 @@ export function createUploadBatch(deps: UploadBatchDeps): UploadBatch {
       totalRows: input.totalRows,
       eventsPerChunk: deps.eventsPerChunk,
       correlationId: input.correlationId,
+      autoProcess: input.process === true,
     });
     const holder = new ClaimHolder(claims, batchId, deps.instanceName, deps.claimExpiryMs, logger);
     const newKeys: string[] = [];
@@ -219,6 +240,8 @@ export function createUploadBatch(deps: UploadBatchDeps): UploadBatch {
         correlationId,
       };
       await appendWithRetries(deps.eventLog, batchId, facts);
+      const processingStarted =
+        input.process === true ? await startProcessing(batchId, correlationId) : undefined;
       holder.stop();
       // BatchUploaded is in the log: a claim left behind only costs the sweep a look.
       await claims.markUploaded(batchId).catch((error: unknown) => {
@@ -226,7 +249,12 @@ export function createUploadBatch(deps: UploadBatchDeps): UploadBatch {
       });
       input.onNewEvents?.(newKeys);
       logger.info('batch uploaded', { batchId, totalRows, newEvents, duplicates });
-      return { batchId, newEvents, duplicates };
+      return {
+        batchId,
+        newEvents,
+        duplicates,
+        ...(processingStarted === undefined ? {} : { processingStarted }),
+      };
     } finally {
       holder.stop();
       await Promise.all(spools.map((path) => removeSpool(path)));
