@@ -32,7 +32,10 @@ function given(value: unknown): string[] {
 /** The request's `process` option, or `fallback` when it has none. */
 export function processOption(req: Request, fallback: boolean): boolean {
   const body = req.body as Record<string, unknown> | undefined;
-  const values = [...given(req.query[PROCESS_OPTION]), ...given(body?.[PROCESS_OPTION])];
+  // Empty counts as not given, as for the other upload options (Swagger UI sends an unset field empty).
+  const values = [...given(req.query[PROCESS_OPTION]), ...given(body?.[PROCESS_OPTION])].filter(
+    (v) => v.trim() !== '',
+  );
   const distinct = [...new Set(values.map((v) => v.trim().toLowerCase()))];
   if (distinct.length === 0) return fallback;
   const first = distinct[0] ?? '';
