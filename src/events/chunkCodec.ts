@@ -1,7 +1,6 @@
 import { Binary } from 'mongodb';
 import { bytesOfBinary } from '../mongo';
 import type { CountableEvent, RawEventChunk } from './rawEventChunks';
-import { CHUNKS_PER_SLICE } from './rawEventChunks';
 
 /** How a chunk document holds its events (see rawEventChunks): encoding and decoding only. */
 
@@ -34,7 +33,6 @@ export function chunkDoc(batchId: string, chunk: number, events: CountableEvent[
     _id: `${batchId}:${chunk}`,
     batchId,
     chunk,
-    slice: Math.floor(chunk / CHUNKS_PER_SLICE),
     count: events.length,
     eventTypes,
     typeIndexes: new Binary(typeIndexes),

@@ -29,8 +29,6 @@ export interface RawEventChunk {
   _id: string;
   batchId: string;
   chunk: number;
-  /** floor(chunk / CHUNKS_PER_SLICE): an undone upload's chunks are deleted a slice at a time. */
-  slice: number;
   count: number;
   eventTypes: string[];
   typeIndexes: Binary;
@@ -38,9 +36,6 @@ export interface RawEventChunk {
   /** Per event its user's fingerprint (uint64 big-endian); absent in chunks written before it existed. */
   users?: Binary;
 }
-
-/** Chunk documents per delete when an upload is undone (FerretDB names every id in one statement). */
-export const CHUNKS_PER_SLICE = 10_000;
 
 /** What planning needs of a chunk. */
 export interface ChunkRef {
