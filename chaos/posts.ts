@@ -31,17 +31,25 @@ function postsOf(list: readonly CsvFile[]): string[] {
   return bodies;
 }
 
-/** `clients` producers post the bodies in turn; a post without a 201 (killed API, 503) is sent again. */
-async function produce(world: World, bodies: readonly string[], clients: number): Promise<Posted[]> {
+/**
+ * `clients` producers post the bodies in turn, producer c through API c mod `apis`; a post without a
+ * 201 (killed API, 503) is sent again through the same API.
+ */
+async function produce(
+  world: World,
+  bodies: readonly string[],
+  clients: number,
+  apis = 1,
+): Promise<Posted[]> {
   let next = 0;
   const answered: Posted[] = [];
   await Promise.all(
-    Array.from({ length: clients }, async () => {
+    Array.from({ length: clients }, async (_, client) => {
       for (let i = next++; i < bodies.length; i = next++) {
         const body = bodies[i] ?? '[]';
         const deadline = Date.now() + 300_000;
         for (;;) {
-          const reply = await world.call('POST', '/api/events', body);
+          const reply = await world.call('POST', '/api/events', body, client % apis);
           if (reply.status === 201) {
             answered.push({ events: (JSON.parse(body) as unknown[]).length, reply });
             break;
@@ -91,7 +99,50 @@ async function autoProcessedAndCounted(world: World, answered: readonly Posted[]
   return ids;
 }
 
+/**
+ * Three APIs take posts and uploads of overlapping events at once (every batch processes itself:
+ * AUTO_PROCESS_UPLOADS), and one of them is killed while its groups and an upload are in flight.
+ */
+const threeApisPostingAndUploading: Scenario = {
+  name: '3 APIs posting and uploading overlapping events, one killed',
+  apis: 3,
+  workers: 2,
+  env: { AUTO_PROCESS_UPLOADS: 'true', EVENTS_GROUP_WINDOW_MS: '50', UPLOAD_RATE_LIMIT: '1000' },
+  async run(world, size, seed) {
+    const list = files(size * 2, seed, 3, 0.5);
+    const [f0, f1, f2] = list;
+    if (f0 === undefined || f1 === undefined || f2 === undefined) throw new Error('no file');
+    // Posts carry f0 and f1; uploads of f1 (through the API that is killed) and f2 overlap them.
+    const posting = tracked(produce(world, postsOf([f0, f1]), 12, 3));
+    const uploading = tracked(
+      Promise.all([
+        world.uploadUntilStored(f1.name, f1.text, 300_000, 1),
+        world.uploadUntilStored(f2.name, f2.text, 300_000, 2),
+      ]),
+    );
+    const distinct = new Set(list.flatMap((f) => f.rows).map((r) => JSON.stringify(r))).size;
+    while (!posting.settled() && (await world.storedEvents()) < distinct / 4) await sleep(20);
+    if (posting.settled() && uploading.settled())
+      world.untested.push('the posts and uploads were all answered before API 1 was killed');
+    const fault = world.beginFault('API 1 killed');
+    await world.apis[1]?.kill();
+    const killedAt = Date.now();
+    await world.startApi(1);
+    world.endFault(fault);
+    const answered = await posting.promise;
+    const uploads = await uploading.promise;
+    const recoveryMs = Date.now() - killedAt;
+    const ids = [
+      ...(await autoProcessedAndCounted(world, answered)),
+      ...uploads.map((r) => String(r.body.batchId)),
+    ];
+    await checkEverything(world, list, ids, { processedByThemselves: true });
+    return { recoveryMs, note: `${answered.length} posts and 2 uploads in ${new Set(ids).size} batches` };
+  },
+};
+
 export const postScenarios: Scenario[] = [
+  threeApisPostingAndUploading,
   {
     name: 'API killed while posts are grouped in flight',
     // A longer window keeps groups open (and in flight) long enough to be struck.
