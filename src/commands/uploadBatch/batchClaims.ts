@@ -132,7 +132,16 @@ export class BatchClaims {
     await this.claims.deleteOne({ _id: batchId });
   }
 
-  /** abandoned ─► collected: deletes the batch's events and chunks, then its claim. Idempotent. */
+  /** Marks an abandoned claim's collector alive (see collectorGone). */
+  async touch(batchId: string): Promise<void> {
+    await this.claims.updateOne({ _id: batchId }, { $set: { heartbeatAt: new Date() } });
+  }
+
+  /**
+   * abandoned ─► collected: deletes the batch's events and chunks, then its claim. Only the one
+   * collector may run it (see abandonClaim): FerretDB deletes the ids it selected first, so a second
+   * collection running late would delete events a waiter inserted again in between.
+   */
   async collect(batchId: string): Promise<void> {
     await rawEventsCollection(this.db).deleteMany({ batchId });
     await rawEventChunks(this.db).deleteMany({ batchId });
@@ -157,6 +166,16 @@ export class BatchClaims {
  * in question were met (its collection starts within a sweep of the abandonment).
  */
 const COLLECTED_WATCH_MS = 10 * 60 * 1000;
+
+/**
+ * An abandoned claim whose collector stopped: abandoned and not renewed for `expiryMs`. Only then may
+ * someone else collect it.
+ */
+export function collectorGone(view: ClaimView, now: number, expiryMs: number): boolean {
+  const settled = view.settledAt?.getTime() ?? now;
+  const beat = view.claim?.heartbeatAt.getTime() ?? now;
+  return view.state === 'abandoned' && now - settled > expiryMs && now - beat > expiryMs;
+}
 
 /** Events owned by this batch may still be deleted (or were deleted just now): their duplicates are not final. */
 export function isUnsettled(view: ClaimView, now: number): boolean {

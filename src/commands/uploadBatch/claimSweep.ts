@@ -3,7 +3,7 @@ import { rebuildChunks } from '../../events/deriveChunks';
 import type { EventLog } from '../../events/eventLog';
 import type { Db } from 'mongodb';
 import type { Logger } from '../../logging';
-import { type BatchClaims, type ClaimDoc, type ClaimView } from './batchClaims';
+import { collectorGone, type BatchClaims, type ClaimDoc, type ClaimView } from './batchClaims';
 
 /**
  * What dead uploads leave, resolved in the background (a sweep in every API process, run once at
@@ -56,10 +56,36 @@ export async function appendBatchUploaded(
   });
 }
 
-/** Declares a claim abandoned unless it settled first; collects it when abandoned. */
-export async function abandonClaim(claims: BatchClaims, batchId: string): Promise<boolean> {
+/**
+ * Collects an abandoned claim as its one collector, renewing the claim while it deletes so that
+ * nobody takes the collector for stopped (collectorGone) and collects beside it.
+ */
+export async function collectAsCollector(
+  claims: BatchClaims,
+  batchId: string,
+  expiryMs: number,
+): Promise<void> {
+  await claims.touch(batchId);
+  const renewal = setInterval(
+    () => {
+      claims.touch(batchId).catch(() => undefined);
+    },
+    Math.max(100, Math.floor(expiryMs / 4)),
+  );
+  try {
+    await claims.collect(batchId);
+  } finally {
+    clearInterval(renewal);
+  }
+}
+
+/**
+ * Declares a claim abandoned unless it settled first. The one who declares it collects it: every
+ * other party waits for the claim to be gone (or for its collector to stop: collectorGone).
+ */
+export async function abandonClaim(claims: BatchClaims, batchId: string, expiryMs: number): Promise<boolean> {
   if ((await claims.settle(batchId, 'abandoned')) !== 'abandoned') return false;
-  await claims.collect(batchId);
+  await collectAsCollector(claims, batchId, expiryMs);
   return true;
 }
 
@@ -100,11 +126,12 @@ async function resolve(deps: ClaimSweepDeps, view: ClaimView, now: number): Prom
   const dead = earlierLife || now - claim.heartbeatAt.getTime() > deps.expiryMs;
   const facts = { batchId: claim._id, fileName: claim.fileName, holder: claim.holder };
   if (view.state === 'storing' && dead) {
-    if (await abandonClaim(deps.claims, claim._id)) deps.logger.info('collected an abandoned upload', facts);
+    if (await abandonClaim(deps.claims, claim._id, deps.expiryMs))
+      deps.logger.info('collected an abandoned upload', facts);
     return true;
   }
-  if (view.state === 'abandoned') {
-    await deps.claims.collect(claim._id);
+  if (collectorGone(view, now, deps.expiryMs)) {
+    await collectAsCollector(deps.claims, claim._id, deps.expiryMs);
     deps.logger.info('collected an abandoned upload', facts);
     return true;
   }

@@ -7,9 +7,9 @@ import type { EventLog } from '../../events/eventLog';
 import { ChunkWriter } from '../../events/chunkWriter';
 import { rawEventsCollection } from '../../events/rawEvents';
 import type { Logger } from '../../logging';
-import { isUnsettled, type BatchClaims } from './batchClaims';
+import { collectorGone, isUnsettled, type BatchClaims } from './batchClaims';
 import { ClaimHolder } from './claimHolder';
-import { abandonClaim, appendBatchUploaded } from './claimSweep';
+import { abandonClaim, appendBatchUploaded, collectAsCollector } from './claimSweep';
 import { newSpoolPath, removeSpool } from './spool';
 import { storeEvents, type StoreContext, type StoreResult } from './storeEvents';
 
@@ -102,7 +102,8 @@ export function createUploadBatch(deps: UploadBatchDeps): UploadBatch {
         if (state === 'inserted' || state === 'uploaded') pending.delete(batchId);
         else if (state === 'storing') {
           const beat = view?.claim?.heartbeatAt.getTime() ?? now;
-          if (now - beat <= deps.claimExpiryMs || !(await abandonClaim(claims, batchId))) continue;
+          if (now - beat <= deps.claimExpiryMs || !(await abandonClaim(claims, batchId, deps.claimExpiryMs)))
+            continue;
           collected.add(batchId);
           reinsert = true;
           pending.delete(batchId);
@@ -111,14 +112,19 @@ export function createUploadBatch(deps: UploadBatchDeps): UploadBatch {
           // its events are never deleted on a guess.
           reinsert = true;
           pending.delete(batchId);
-        } else {
-          // Abandoned or collected: collected again (idempotent), in case its holder's last insert
-          // landed after the collection.
-          await claims.collect(batchId);
+        } else if (state === 'collected') {
+          collected.add(batchId);
+          reinsert = true;
+          pending.delete(batchId);
+        } else if (view !== undefined && collectorGone(view, now, deps.claimExpiryMs)) {
+          // Abandoned, and whoever declared it stopped while collecting: collect it in its place.
+          await collectAsCollector(claims, batchId, deps.claimExpiryMs);
           collected.add(batchId);
           reinsert = true;
           pending.delete(batchId);
         }
+        // Else abandoned and being collected by whoever declared it: inserting again before its
+        // collection ended would let that collection delete the events inserted again.
       }
       holder.check();
       if (pending.size === 0) return reinsert;
@@ -161,7 +167,7 @@ export function createUploadBatch(deps: UploadBatchDeps): UploadBatch {
   /** After a failure before `inserted`: nobody may count on these events, so they go at once. */
   async function abandon(batchId: string): Promise<void> {
     try {
-      await abandonClaim(claims, batchId);
+      await abandonClaim(claims, batchId, deps.claimExpiryMs);
     } catch (error) {
       logger.warn('could not collect a failed upload; the claim sweep does it', {
         batchId,
