@@ -95,15 +95,23 @@ export class BatchClaims {
 
   /** Decides storing ─► `settledAs` once; returns the settlement that stands (this one or an earlier one). */
   async settle(batchId: string, settledAs: SettlementDoc['settledAs']): Promise<SettlementDoc['settledAs']> {
+    return (await this.decide(batchId, settledAs)).settledAs;
+  }
+
+  /** As settle, and whether this call made the decision (the one who declares `abandoned` collects). */
+  async decide(
+    batchId: string,
+    settledAs: SettlementDoc['settledAs'],
+  ): Promise<{ settledAs: SettlementDoc['settledAs']; won: boolean }> {
     try {
       await this.settlements.insertOne({ _id: batchId, settledAs, at: new Date() });
-      return settledAs;
+      return { settledAs, won: true };
     } catch (error) {
       if (!isDuplicateKey(error)) throw error;
     }
     const standing = await this.settlements.findOne({ _id: batchId });
     if (standing === null) throw new Error(`batch ${batchId}: its settlement vanished while it was decided`);
-    return standing.settledAs;
+    return { settledAs: standing.settledAs, won: false };
   }
 
   /** Every claim and settlement there is (a few documents), as states. */

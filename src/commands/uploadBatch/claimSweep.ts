@@ -81,10 +81,14 @@ export async function collectAsCollector(
 
 /**
  * Declares a claim abandoned unless it settled first. The one who declares it collects it: every
- * other party waits for the claim to be gone (or for its collector to stop: collectorGone).
+ * other party waits for the claim to be gone (or for its collector to stop: collectorGone). True
+ * when this call declared and collected it.
  */
 export async function abandonClaim(claims: BatchClaims, batchId: string, expiryMs: number): Promise<boolean> {
-  if ((await claims.settle(batchId, 'abandoned')) !== 'abandoned') return false;
+  // Only the call that made the decision collects: a second collection beside it could delete
+  // events inserted again after the first one ended.
+  const decision = await claims.decide(batchId, 'abandoned');
+  if (!decision.won) return false;
   await collectAsCollector(claims, batchId, expiryMs);
   return true;
 }
