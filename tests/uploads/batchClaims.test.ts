@@ -1,5 +1,9 @@
 import { BatchClaims } from '../../src/commands/uploadBatch/batchClaims';
-import { appendBatchUploaded, sweepClaims } from '../../src/commands/uploadBatch/claimSweep';
+import {
+  appendBatchUploaded,
+  sweepClaims,
+  type ClaimSweepDeps,
+} from '../../src/commands/uploadBatch/claimSweep';
 import { rebuildChunks } from '../../src/events/deriveChunks';
 import { batchKeys } from '../../src/events/batchHistory';
 import { rawEventChunks } from '../../src/events/rawEventChunks';
@@ -64,16 +68,18 @@ describe('uploads under batch claims', () => {
     });
   }
 
-  function sweep(instanceName = 'sweeper') {
+  /** One sweep as an API named 'sweeper' runs it, unless `options` say otherwise. */
+  function sweep(options: Partial<ClaimSweepDeps> = {}) {
     const { eventLog, logger } = service.runtime;
     return sweepClaims({
       db: db(),
       claims: claims(),
       eventLog,
       logger,
-      instanceName,
+      instanceName: 'sweeper',
       startedAt: Date.now(),
       expiryMs: EXPIRY_MS,
+      ...options,
     });
   }
 
@@ -149,15 +155,7 @@ describe('uploads under batch claims', () => {
     });
     const started: string[] = [];
     await new Promise((r) => setTimeout(r, EXPIRY_MS + 500));
-    const { eventLog, logger } = service.runtime;
-    await sweepClaims({
-      db: db(),
-      claims: claims(),
-      eventLog,
-      logger,
-      instanceName: 'sweeper',
-      startedAt: Date.now(),
-      expiryMs: EXPIRY_MS,
+    await sweep({
       processRecovered: (batchId) => {
         started.push(batchId);
         return Promise.resolve();
@@ -174,16 +172,7 @@ describe('uploads under batch claims', () => {
     await leftBehind('before-restart', 500, 20_000);
     await openClaim('other-instance', 'another-api', 500);
     await leftBehind('other-instance', 500, 30_000);
-    const { eventLog, logger } = service.runtime;
-    await sweepClaims({
-      db: db(),
-      claims: claims(),
-      eventLog,
-      logger,
-      instanceName: name,
-      startedAt: Date.now(),
-      expiryMs: 600_000,
-    });
+    await sweep({ instanceName: name, expiryMs: 600_000 });
     expect(await rawEvents(db()).countDocuments({ batchId: 'before-restart' })).toBe(0);
     expect(await rawEvents(db()).countDocuments({ batchId: 'other-instance' })).toBe(500);
     const states = new Map((await claims().all()).map((v) => [v.batchId, v.state]));
