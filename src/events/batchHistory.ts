@@ -2,7 +2,15 @@ import type { EventLog, LogRecord } from './eventLog';
 
 /** Natural keys and stream of a batch's records (see contracts: `<Type>:<batchId>[:<n>...]`). */
 export const batchStream = (batchId: string): string => `batch:${batchId}`;
+/**
+ * A batch's corrections (BatchRetracted, UserErased) live on a stream of their own, so a projector
+ * asks for a page's batches "were any corrected?" with a read of a few small records, not of
+ * every EventsProcessed of the batch.
+ */
+export const correctionsStream = (batchId: string): string => `corrections:${batchId}`;
 export const batchKeys = {
+  retracted: (batchId: string) => `BatchRetracted:${batchId}`,
+  erased: (erasureId: string, batchId: string) => `UserErased:${erasureId}:${batchId}`,
   uploaded: (batchId: string) => `BatchUploaded:${batchId}`,
   started: (batchId: string, round: number) => `BatchProcessingStarted:${batchId}:${round}`,
   processed: (batchId: string, chunk: number) => `EventsProcessed:${batchId}:${chunk}`,

@@ -35,6 +35,11 @@ export interface RawEventChunk {
   timestamps: Binary;
   /** Per event its user's fingerprint (uint64 big-endian); absent in chunks written before it existed. */
   users?: Binary;
+  /**
+   * Bumped each time an erasure takes a user's events out of the document (absent means 0): an
+   * EventsProcessed records the revision it read, and UserErased the one its erasure wrote.
+   */
+  revision?: number;
 }
 
 /** What planning needs of a chunk. */

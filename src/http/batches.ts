@@ -46,7 +46,7 @@ export const BatchStatusResponse = z
     fileName: z.string(),
     totalEvents: z.number().int().nonnegative().meta({ description: 'New events the upload stored' }),
     processedEvents: z.number().int().nonnegative(),
-    status: z.enum(['uploaded', 'processing', 'completed', 'failed']).meta({
+    status: z.enum(['uploaded', 'processing', 'completed', 'failed', 'retracted']).meta({
       description:
         'completed once every event is counted and every read model holds the counts, so the metrics ' +
         'include the batch; until then processing (see catchingUp). A batch with no new events ' +

@@ -2,7 +2,7 @@ import type { Db } from 'mongodb';
 import type { AnyLogRecord } from '../events/eventLog';
 import { writeOver, type Projection, type Report, type Write } from './projection';
 
-export type BatchStatusValue = 'uploaded' | 'processing' | 'completed' | 'failed';
+export type BatchStatusValue = 'uploaded' | 'processing' | 'completed' | 'failed' | 'retracted';
 
 export interface BatchStatusDoc {
   _id: string;
@@ -31,6 +31,9 @@ export interface BatchStatusDoc {
    * the batch once their checkpoints reach it (null before any chunk; absent on older documents).
    */
   countedPosition?: number | null;
+  /** When BatchRetracted was recorded, and why (null while the batch is live). */
+  retractedAt?: Date | null;
+  retractionReason?: string | null;
 }
 
 /**
@@ -95,6 +98,18 @@ export function evolveBatchStatus(state: BatchStatusDoc | null, record: AnyLogRe
     };
   }
   if (state === null) return null;
+  if (record.type === 'BatchRetracted') {
+    if (state.status === 'retracted') return null;
+    return {
+      ...state,
+      status: 'retracted',
+      retractedAt: at,
+      retractionReason: record.data.reason,
+      lastPosition: position,
+    };
+  }
+  // A retracted batch stays so: whatever its jobs still record counts nowhere.
+  if (state.status === 'retracted') return { ...state, lastPosition: position };
   switch (record.type) {
     case 'BatchProcessingStarted':
       if (state.status === 'completed') return { ...state, lastPosition: position };
@@ -122,6 +137,8 @@ export function evolveBatchStatus(state: BatchStatusDoc | null, record: AnyLogRe
           }
         : { ...state, ...days, processedEvents, lastPosition: position };
     }
+    case 'UserErased':
+      return { ...state, lastPosition: position };
     case 'BatchProcessingFailed':
       if (state.status === 'completed') return { ...state, lastPosition: position };
       return {

@@ -4,13 +4,14 @@ import type { EventLog } from '../events/eventLog';
 import { detailOf } from '../events/chunkDetail';
 import { daySpanOf } from '../events/dailyCounts';
 import type { CountableEvent } from '../events/rawEventChunks';
+import type { ReadChunk } from '../events/readChunks';
 import type { Logger } from '../logging';
 import { ChunkJobData } from '../chunkJobs';
 
 export interface ProcessChunkDeps {
   eventLog: EventLog;
   /** The chunk's events as the upload stored them (see events/rawEventChunks). */
-  readChunk: (batchId: string, chunk: number) => Promise<CountableEvent[] | undefined>;
+  readChunk: (batchId: string, chunk: number) => Promise<ReadChunk | undefined>;
   logger: Logger;
 }
 
@@ -45,7 +46,7 @@ export function createProcessChunk(deps: ProcessChunkDeps) {
       throw new UnrecoverableError(`chunk ${job.chunk} of batch ${job.batchId} has no stored events`);
     }
     const events: NonNullable<CountableEvent>[] = [];
-    for (const event of stored) {
+    for (const event of stored.events) {
       // A stored event that cannot be counted stays uncountable: retrying will not change it.
       if (event === null) throw new UnrecoverableError(`chunk ${job.chunk} holds a malformed raw event`);
       // Every chunk document this version writes keeps users; one without them was never written.
@@ -64,6 +65,7 @@ export function createProcessChunk(deps: ProcessChunkDeps) {
         events: events.length,
         ...daySpanOf(events),
         detail: detailOf(events),
+        revision: stored.revision,
       },
       correlationId: job.correlationId,
     });

@@ -28,7 +28,9 @@ describe('raw event chunks', () => {
   });
 
   async function readAll(batchId: string, chunks: number): Promise<(CountableEvent[] | undefined)[]> {
-    return Promise.all(Array.from({ length: chunks }, (_, i) => readChunk(db, batchId, i)));
+    return Promise.all(
+      Array.from({ length: chunks }, async (_, i) => (await readChunk(db, batchId, i))?.events),
+    );
   }
 
   it('reads back every event, type and millisecond as written, unreadable ones as null', async () => {

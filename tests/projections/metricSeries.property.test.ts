@@ -131,6 +131,7 @@ describe('metric series (property, real FerretDB)', () => {
           events: events.length,
           ...daySpanOf(events),
           detail: detailOf(events),
+          revision: 0,
         },
         correlationId: 'test',
       });

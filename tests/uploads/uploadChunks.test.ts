@@ -61,7 +61,7 @@ describe('chunks written by an upload', () => {
   async function expectChunksHoldStoredEvents(batchId: string, chunks: RawEventChunk[]) {
     const counted: string[] = [];
     for (const { chunk } of chunks) {
-      for (const event of (await readChunk(db(), batchId, chunk)) ?? [])
+      for (const event of (await readChunk(db(), batchId, chunk))?.events ?? [])
         counted.push(JSON.stringify(event, (_, v: unknown) => (typeof v === 'bigint' ? v.toString(16) : v)));
     }
     const stored = await rawEvents(db()).find({ batchId }).toArray();

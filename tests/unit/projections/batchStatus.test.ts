@@ -44,6 +44,7 @@ const processed = (chunk: number, events: number, dates: string[] = ['2024-01-15
     firstDay: [...dates].sort()[0] ?? null,
     lastDay: [...dates].sort().at(-1) ?? null,
     detail: detailOf(dates.map((date) => ['click', Date.parse(`${date}T12:00:00Z`), 1n] as const)),
+    revision: 0,
   });
 const failed = (chunk: number) =>
   record('BatchProcessingFailed', {
