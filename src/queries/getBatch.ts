@@ -1,7 +1,8 @@
 import type { Db } from 'mongodb';
 import { NotFoundError } from '../errors';
-import { batchKeys, batchStream, mayBeBatchId } from '../events/batchHistory';
+import { batchKeys, batchStream, correctionsStream, mayBeBatchId } from '../events/batchHistory';
 import type { EventLog } from '../events/eventLog';
+import { CorrectionsFold } from '../projections/corrections';
 import { evolveBatchStatus, shownFailureReason, type BatchStatusDoc } from '../projections/batchStatus';
 import { liveCollection, type ProjectionName } from '../projections/readModels';
 import { readLivePositions } from './projectionLag';
@@ -95,9 +96,15 @@ export function createGetBatch(deps: { db: Db; eventLog: EventLog }) {
     if (doc !== null) return toBatchStatus(doc, await positionsFor(deps.db, [doc]));
     const uploaded = await deps.eventLog.findByKey(batchKeys.uploaded(batchId));
     if (uploaded === undefined) throw new NotFoundError(`Batch ${batchId} not found`);
-    let state = evolveBatchStatus(null, uploaded);
-    for (const record of await deps.eventLog.readStream(batchStream(batchId))) {
-      if (record.data.batchId === batchId) state = evolveBatchStatus(state, record) ?? state;
+    const fold = new CorrectionsFold();
+    let state = evolveBatchStatus(null, uploaded, []);
+    const streams = await Promise.all([
+      deps.eventLog.readStream(batchStream(batchId)),
+      deps.eventLog.readStream(correctionsStream(batchId)),
+    ]);
+    for (const record of streams.flat().sort((a, b) => a.position - b.position)) {
+      if (record.data.batchId === batchId)
+        state = evolveBatchStatus(state, record, fold.next(record)) ?? state;
     }
     if (state === null) throw new NotFoundError(`Batch ${batchId} not found`);
     return toBatchStatus(state, await positionsFor(deps.db, [state]));
