@@ -1,6 +1,6 @@
 import type { Db } from 'mongodb';
 import { NotFoundError } from '../errors';
-import { batchKeys, batchStream, mayBeBatchId } from '../events/batchHistory';
+import { batchKeys, batchStream, correctionsStream, mayBeBatchId } from '../events/batchHistory';
 import type { EventLog } from '../events/eventLog';
 import { evolveBatchStatus, shownFailureReason, type BatchStatusDoc } from '../projections/batchStatus';
 import { liveCollection, type ProjectionName } from '../projections/readModels';
@@ -20,6 +20,10 @@ export interface BatchStatus {
   /** First and last UTC day (YYYY-MM-DD) of the events processed so far; null before any is. */
   firstDay: string | null;
   lastDay: string | null;
+  /** Taken back (POST /api/batches/:id/retract): its events count nowhere. */
+  retracted: boolean;
+  retractedAt: string | null;
+  retractionReason: string | null;
   /** Read models that do not hold all of the batch's counts yet: it reads `processing` until they do. */
   catchingUp?: CountingReadModel[];
 }
@@ -80,6 +84,9 @@ function shown(doc: BatchStatusDoc): BatchStatus {
     progress,
     firstDay: doc.firstDay ?? null,
     lastDay: doc.lastDay ?? null,
+    retracted: doc.status === 'retracted',
+    retractedAt: doc.retractedAt?.toISOString() ?? null,
+    retractionReason: doc.retractionReason ?? null,
   };
 }
 
@@ -96,7 +103,11 @@ export function createGetBatch(deps: { db: Db; eventLog: EventLog }) {
     const uploaded = await deps.eventLog.findByKey(batchKeys.uploaded(batchId));
     if (uploaded === undefined) throw new NotFoundError(`Batch ${batchId} not found`);
     let state = evolveBatchStatus(null, uploaded);
-    for (const record of await deps.eventLog.readStream(batchStream(batchId))) {
+    const [records, corrections] = await Promise.all([
+      deps.eventLog.readStream(batchStream(batchId)),
+      deps.eventLog.readStream(correctionsStream(batchId)),
+    ]);
+    for (const record of [...records, ...corrections].sort((a, b) => a.position - b.position)) {
       if (record.data.batchId === batchId) state = evolveBatchStatus(state, record) ?? state;
     }
     if (state === null) throw new NotFoundError(`Batch ${batchId} not found`);
