@@ -4,7 +4,7 @@ import { batchKeys } from '../../src/events/batchHistory';
 import type { RunningWorkers } from '../../src/workers/startWorkers';
 import { RAW_EVENT_CHUNKS_COLLECTION } from '../../src/events/rawEventChunks';
 import { RAW_EVENTS_COLLECTION } from '../../src/events/rawEvents';
-import { BATCH_RETRACTIONS_COLLECTION } from '../../src/commands/batchRetractions';
+import { BATCH_RETRACTIONS_COLLECTION, cleanUpRetraction } from '../../src/commands/batchRetractions';
 import { sweepRetractions } from '../../src/commands/retractionSweep';
 import { expectDocumented } from '../support/openapi';
 import { projectionsCaughtUp } from '../support/recount';
@@ -171,6 +171,30 @@ describe('POST /api/batches/:id/retract', () => {
       date: '2024-06-02',
       metrics: [{ eventType: 'view', count: 2 }],
     });
+  });
+
+  it('an upload that meets the events of a batch being retracted waits for its cleanup and stores them', async () => {
+    const { db } = service.runtime.mongo;
+    const csv = csvOf(6000, 8, '07');
+    const old = await upload(csv);
+    // The retraction is under way: recorded, appended, its cleanup not done yet.
+    await db.collection(BATCH_RETRACTIONS_COLLECTION).insertOne({
+      _id: old.batchId as unknown as never,
+      reason: 'slow cleanup',
+      correlationId: 'slow',
+      requestedAt: new Date(),
+      heartbeatAt: new Date(),
+    });
+    let settled = false;
+    const pending = upload(csv).finally(() => {
+      settled = true;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    expect(settled).toBe(false);
+    await cleanUpRetraction({ db, queue: service.runtime.processingQueue, heartbeatMs: 1000 }, old.batchId);
+    const again = await pending;
+    expect(again).toMatchObject({ totalEvents: 8, duplicates: 0 });
+    expect(await stored(RAW_EVENTS_COLLECTION, again.batchId)).toBe(8);
   });
 
   it('crash after recording the request: the sweep appends BatchRetracted once and cleans up', async () => {
