@@ -1,5 +1,5 @@
 // @ts-check
-import { field, requestJson } from './api.js';
+import { ApiError, field, requestJson } from './api.js';
 import { asBatch, createRow, updateRow } from './batchRow.js';
 import { byId, byIdAs, el, formatCount } from './dom.js';
 
@@ -18,6 +18,7 @@ const NO_JOB_CHANGE_MS = 10_000;
 // next runs: show it from GET /api/batches/:id (which falls back to the log) and poll the list until
 // the list has it, at most this long.
 const PIN_MS = 60_000;
+const ADMIN_KEY_ITEM = 'adminApiKey';
 
 /**
  * The batches table: newest first, paged by the server's cursor, polled while any batch on the page
@@ -158,7 +159,15 @@ export function setupBatches({ onBatchFinished }) {
       const expected = expecting.get(id);
       if (expected && expected.snapshot !== snapshotOf(batch)) expecting.delete(id);
 
-      const row = { ...(rows.get(id) ?? createRow(id, (clicked) => void process(clicked))), batch };
+      const row = {
+        ...(rows.get(id) ??
+          createRow(
+            id,
+            (clicked) => void process(clicked),
+            (clicked) => void retract(clicked),
+          )),
+        batch,
+      };
       rows.set(id, row);
       refresh(row);
       // Move rows only when out of order: re-inserting a row would take keyboard focus off its button.
@@ -216,6 +225,42 @@ export function setupBatches({ onBatchFinished }) {
       alert.replaceChildren(el('p', { text: `Could not start processing ${name}. ${reasonOf(error)}` }));
     } finally {
       starting.delete(id);
+    }
+    await load();
+  }
+
+  /**
+   * Retract, after a confirmation that asks for the reason; the admin key is asked for once per tab
+   * (kept in sessionStorage, dropped when the server refuses it).
+   * @param {string} id
+   */
+  async function retract(id) {
+    const row = rows.get(id);
+    if (!row) return;
+    const name = row.batch.fileName || id;
+    const reason = window.prompt(
+      `Retract ${name}? Its events stop counting in every metric and its stored events are deleted; ` +
+        'upload the corrected file afterwards as a new batch.\n\nReason (optional):',
+      '',
+    );
+    if (reason === null) return;
+    const key = sessionStorage.getItem(ADMIN_KEY_ITEM) ?? window.prompt('Admin API key (X-API-Key):', '');
+    if (!key) return;
+    try {
+      const { body } = await requestJson(
+        'POST',
+        `/api/batches/${encodeURIComponent(id)}/retract`,
+        { notFound: 'The server does not know this batch (404).' },
+        { headers: { 'X-API-Key': key }, json: { reason } },
+      );
+      sessionStorage.setItem(ADMIN_KEY_ITEM, key);
+      const withdrawn = Number(field(body, 'eventsWithdrawn') ?? 0);
+      info.textContent = `Retracted ${name}: ${formatCount(withdrawn)} event${withdrawn === 1 ? '' : 's'} withdrawn.`;
+      alert.replaceChildren();
+      expecting.set(id, { snapshot: snapshotOf(row.batch), until: Date.now() + EXPECT_CHANGE_MS });
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 401) sessionStorage.removeItem(ADMIN_KEY_ITEM);
+      alert.replaceChildren(el('p', { text: `Could not retract ${name}. ${reasonOf(error)}` }));
     }
     await load();
   }
