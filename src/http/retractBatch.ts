@@ -12,8 +12,8 @@ import { documentedRoute, mount, sharedResponse } from './openapi/routeTable';
 export const RetractBatchBody = z
   .object({
     reason: z.string().max(2000).optional().meta({
-      description: 'Why the batch is taken back; kept in the log and shown with the batch',
-      example: 'Uploaded with the wrong timezone',
+      description:
+        'Why the batch is taken back, e.g. "Uploaded with the wrong timezone"; kept in the log and shown with the batch',
     }),
   })
   .meta({ id: 'RetractBatchBody' });
@@ -44,7 +44,7 @@ export const RetractBatchResponse = z
       eventsWithdrawn: 3,
       countedEventsWithdrawn: 3,
       days: ['2024-01-15'],
-      eventTypes: ['click', 'page_view'],
+      eventTypes: ['click', 'purchase'],
       alreadyRetracted: false,
     },
   });
