@@ -104,7 +104,7 @@ describe('web UI flow against the real API', () => {
 
     const processButton = row.getByRole('button', { name: 'Process good.csv' });
     await processButton.click();
-    expect(await row.locator('button').isDisabled()).toBe(true);
+    expect(await row.locator('button.process-button').isDisabled()).toBe(true);
     await waitUntil(
       page,
       `document.querySelector('tr[data-batch-id="${batchId}"]').dataset.status === "completed"`,
@@ -113,7 +113,7 @@ describe('web UI flow against the real API', () => {
     expect(await row.locator('.badge').textContent()).toBe('completed');
     expect(await row.locator('.progress-text').textContent()).toBe('4 / 4');
     expect(await row.locator('progress').getAttribute('value')).toBe('4');
-    expect(await row.locator('button').isDisabled()).toBe(true);
+    expect(await row.locator('button.process-button').isDisabled()).toBe(true);
     await waitUntil(page, 'document.getElementById("batches-section").dataset.polling === "false"');
     expect(await textOf('#batches-info')).toContain('good.csv is processed.');
 
