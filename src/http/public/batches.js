@@ -58,6 +58,8 @@ export function setupBatches({ onBatchFinished }) {
   const starting = new Set();
   /** @type {Map<string, number>} batch id -> until when it is shown before the list has it */
   const pinned = new Map();
+  /** @type {Map<string, number>} retracted batch id -> until when the list is polled to show it so */
+  const retracting = new Map();
 
   byId('batches-refresh').addEventListener('click', () => void load());
   newer.addEventListener('click', () => {
@@ -133,10 +135,11 @@ export function setupBatches({ onBatchFinished }) {
   function scheduleNext() {
     const now = Date.now();
     for (const [id, expected] of expecting) if (expected.until < now) expecting.delete(id);
+    for (const [id, until] of retracting) if (until < now) retracting.delete(id);
     const watching = [...rows.values()].filter(
       (row) => row.batch.status === 'processing' || expecting.has(row.batch.batchId),
     );
-    const waitingForList = page === 0 && pinned.size > 0;
+    const waitingForList = (page === 0 && pinned.size > 0) || retracting.size > 0;
     section.dataset.polling = String(watching.length > 0 || waitingForList);
     if (watching.length === 0 && !waitingForList) return;
     if (watching.length > 0)
@@ -156,6 +159,7 @@ export function setupBatches({ onBatchFinished }) {
       if (batch.status === 'completed' && before !== undefined && before !== 'completed')
         finished.push(batch);
       lastStatus.set(id, batch.status);
+      if (batch.status === 'retracted') retracting.delete(id);
       const expected = expecting.get(id);
       if (expected && expected.snapshot !== snapshotOf(batch)) expecting.delete(id);
 
@@ -257,7 +261,8 @@ export function setupBatches({ onBatchFinished }) {
       const withdrawn = Number(field(body, 'eventsWithdrawn') ?? 0);
       info.textContent = `Retracted ${name}: ${formatCount(withdrawn)} event${withdrawn === 1 ? '' : 's'} withdrawn.`;
       alert.replaceChildren();
-      expecting.set(id, { snapshot: snapshotOf(row.batch), until: Date.now() + EXPECT_CHANGE_MS });
+      // The list's read model shows the retraction a moment later: poll until it does.
+      retracting.set(id, Date.now() + EXPECT_CHANGE_MS);
     } catch (error) {
       if (error instanceof ApiError && error.status === 401) sessionStorage.removeItem(ADMIN_KEY_ITEM);
       alert.replaceChildren(el('p', { text: `Could not retract ${name}. ${reasonOf(error)}` }));
