@@ -150,6 +150,8 @@ describe('POST /api/batches/:id/retract', () => {
     const again = await upload(csv);
     expect(again).toMatchObject({ totalEvents: 12, duplicates: 0 });
     expect(await stored(RAW_EVENTS_COLLECTION, again.batchId)).toBe(12);
+    // A third copy meets the new batch's events: duplicates, though a retraction was cleaned just now.
+    expect(await upload(csv)).toMatchObject({ totalEvents: 0, duplicates: 12 });
     await processed(again.batchId);
   });
 
