@@ -6,8 +6,8 @@ import { userFingerprint } from '../src/events/userFingerprint';
 import { liveCollection } from '../src/projections/readModels';
 import {
   addCounts,
+  applyUserChanges,
   binaryOf,
-  mergeUsers,
   monthDocId,
   monthDocKeys,
   monthOfQuarter,
@@ -62,7 +62,7 @@ export async function seedYearOfSeries(db: Db): Promise<void> {
         doc.types.set(eventType, type);
         const user = userFingerprint(`user-${next(10_000)}`);
         type.counts.push(quarter - firstQuarter, 1);
-        type.users.push(quarter - firstQuarter, Number(user >> 32n), Number(user & 0xffffffffn));
+        type.users.push(quarter - firstQuarter, Number(user >> 32n), Number(user & 0xffffffffn), 1);
       }
     }
   }
@@ -73,7 +73,7 @@ export async function seedYearOfSeries(db: Db): Promise<void> {
       .map(([eventType, { counts, users }]) => ({
         eventType,
         counts: binaryOf(addCounts(new Uint32Array(0), counts)),
-        users: binaryOf(mergeUsers(new Uint32Array(0), users)),
+        users: binaryOf(applyUserChanges(new Uint32Array(0), users)),
       })),
     lastPosition: 1,
   }));

@@ -8,6 +8,7 @@ import { measureFloor } from './floor';
 import { loadTestMetrics, seedYearOfMetrics, seedYearOfSeries, SERIES_PATH } from './metricsLoad';
 import { freePort, ROOT, startService, startStack, waitForHealth, type ServiceProcess } from './processes';
 import { printTable, type BenchResult } from './report';
+import { measureCorrections, printCorrections } from './corrections';
 import { measurePosts, printPosts } from './eventPosts';
 import { readLogOnce, waitForProjections } from './projectionsCaughtUp';
 import { measureSeriesRows } from './seriesRows';
@@ -18,6 +19,7 @@ import { measureWorkerScaling, printWorkerScaling } from './workerScaling';
  * `npm run bench -- --workers N [--quick | --rows=N]`: processing time with 1..N worker processes.
  * `npm run bench -- --series`: only the series rows (a year x 300 types; see seriesRows).
  * `npm run bench -- --posts [--quick]`: only the upload and the POST /api/events rows (bench/eventPosts).
+ * `npm run bench -- --corrections [--large]`: erasing a user, then retracting the batch (bench/corrections).
  * Starts its own PostgreSQL, FerretDB and Redis and its own API and worker processes; never touches a
  * developer's data. Prints a table and writes JSON under artifacts/bench/.
  */
@@ -176,6 +178,22 @@ async function main(): Promise<void> {
       return { call: (called - started) / 1000, completed: (completed - started) / 1000 };
     });
     say(`process call answered in ${phases.call} s; batch completed after ${phases.completed} s`);
+
+    if (args.includes('--corrections')) {
+      const corrections = await measureCorrections({
+        baseUrl,
+        adminKey: env.ADMIN_API_KEY ?? '',
+        db,
+        batchId: upload.batchId,
+        processSeconds,
+        say,
+      });
+      printCorrections(corrections);
+      const file = join(OUT, `corrections-${rows}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+      writeFileSync(file, `${JSON.stringify({ rows, uploadSeconds, corrections }, null, 2)}\n`);
+      process.stderr.write(`written ${file}\n`);
+      return;
+    }
 
     const posts = await measurePosts(baseUrl, say);
     if (args.includes('--posts')) {

@@ -234,9 +234,17 @@ export async function checkEverything(
   world: World,
   files: readonly CsvFile[],
   batchIds: readonly string[],
-  { processedByThemselves = false }: { processedByThemselves?: boolean } = {},
+  {
+    processedByThemselves = false,
+    retracted = [],
+  }: {
+    processedByThemselves?: boolean;
+    /** Batches taken back: they count nowhere and are never completed. */
+    retracted?: readonly string[];
+  } = {},
 ): Promise<void> {
-  const batches = [...new Set([...batchIds, ...(await allBatches(world))])];
+  const gone = new Set(retracted);
+  const batches = [...new Set([...batchIds, ...(await allBatches(world))])].filter((id) => !gone.has(id));
   if (processedByThemselves) await startedByThemselves(world, batches);
   await processToCompletion(world, batches);
   await noFailureInLog(world);

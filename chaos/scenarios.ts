@@ -11,6 +11,7 @@ import {
   whenProcessing,
   whenStored,
 } from './strike';
+import { correctionScenarios } from './corrections';
 import { postScenarios } from './posts';
 import { prng } from './workload';
 import type { Server, World } from './world';
@@ -376,4 +377,5 @@ export const SCENARIOS: Scenario[] = [
     },
   },
   ...postScenarios,
+  ...correctionScenarios,
 ];

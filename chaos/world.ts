@@ -16,6 +16,7 @@ import { SERVICE_NODE_FLAGS } from '../src/nodeFlags';
 
 export const ROOT = resolve(__dirname, '..', '..', '..');
 export type Server = 'postgres' | 'ferretdb' | 'redis';
+const ADMIN_KEY = 'chaos-admin-key-5f2a9c1e7b3d';
 
 export interface Reply {
   status: number;
@@ -156,7 +157,7 @@ export class World {
     const apiPort = apiPorts[0] ?? 0;
     const env: Record<string, string> = {
       NODE_ENV: 'production',
-      ADMIN_API_KEY: 'chaos-admin-key-5f2a9c1e7b3d',
+      ADMIN_API_KEY: ADMIN_KEY,
       MONGODB_URI: state.mongoUri ?? '',
       MONGODB_DB: 'chaos',
       REDIS_URL: state.redisUrl ?? '',
@@ -270,6 +271,35 @@ export class World {
       // The API was killed under the request, or is restarting: no HTTP answer at all.
       if (record) this.answers.push({ method, path, status: 0, sent: started, received: Date.now() });
       return { status: 0, body: { error: String(error) }, ms: Date.now() - started };
+    }
+  }
+
+  /** An admin request (X-API-Key), JSON body; a 503 or no answer is asked again, up to `timeoutMs`. */
+  async admin(method: string, path: string, body?: unknown, timeoutMs = 120_000): Promise<Reply> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const started = Date.now();
+      let reply: Reply;
+      try {
+        const res = await fetch(`${this.baseUrl}${path}`, {
+          method,
+          headers: { 'content-type': 'application/json', 'x-api-key': ADMIN_KEY },
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+          signal: AbortSignal.timeout(60_000),
+        });
+        const text = await res.text();
+        this.answers.push({ method, path, status: res.status, sent: started, received: Date.now() });
+        reply = {
+          status: res.status,
+          body: JSON.parse(text) as Record<string, unknown>,
+          ms: Date.now() - started,
+        };
+      } catch {
+        this.answers.push({ method, path, status: 0, sent: started, received: Date.now() });
+        reply = { status: 0, body: {}, ms: Date.now() - started };
+      }
+      if ((reply.status !== 503 && reply.status !== 0) || Date.now() > deadline) return reply;
+      await sleep(500);
     }
   }
 

@@ -1,5 +1,6 @@
 import type { Db } from 'mongodb';
 import type { AnyLogRecord } from '../events/eventLog';
+import { eventsIn, type CountedRecord, type Effect } from './corrections';
 import { writeOver, type Projection, type Report, type Write } from './projection';
 
 export type BatchStatusValue = 'uploaded' | 'processing' | 'completed' | 'failed' | 'retracted';
@@ -70,8 +71,20 @@ function daySpan(
   return { firstDay, lastDay };
 }
 
-/** The batch's state after one more record: a pure function, so replaying the log rebuilds it. */
-export function evolveBatchStatus(state: BatchStatusDoc | null, record: AnyLogRecord): BatchStatusDoc | null {
+/** The events some effects add (negative when they withdraw more). */
+const countedBy = (effects: readonly Effect[]): number =>
+  effects.reduce((sum, { sign, events }) => sum + sign * events, 0);
+
+/**
+ * The batch's state after one more record and what it changes in the counts (see corrections): a
+ * pure function, so replaying the log rebuilds it. An erasure lowers `totalEvents` by the events it
+ * took out of the batch, and `processedEvents` by those of them that had been counted.
+ */
+export function evolveBatchStatus(
+  state: BatchStatusDoc | null,
+  record: AnyLogRecord,
+  effects: readonly Effect[],
+): BatchStatusDoc | null {
   const at = record.metadata.recordedAt;
   const position = record.position;
   if (record.type === 'BatchUploaded') {
@@ -123,7 +136,7 @@ export function evolveBatchStatus(state: BatchStatusDoc | null, record: AnyLogRe
             lastPosition: position,
           };
     case 'EventsProcessed': {
-      const processedEvents = state.processedEvents + record.data.events;
+      const processedEvents = state.processedEvents + countedBy(effects);
       const days = { ...daySpan(state, record.data), countedPosition: position };
       return processedEvents >= state.totalEvents
         ? {
@@ -137,8 +150,18 @@ export function evolveBatchStatus(state: BatchStatusDoc | null, record: AnyLogRe
           }
         : { ...state, ...days, processedEvents, lastPosition: position };
     }
-    case 'UserErased':
-      return { ...state, lastPosition: position };
+    case 'UserErased': {
+      const erased = record.data.chunks.reduce((sum, c) => sum + eventsIn(c.withdrawn), 0);
+      const next = {
+        ...state,
+        totalEvents: state.totalEvents - erased,
+        processedEvents: state.processedEvents + countedBy(effects),
+        lastPosition: position,
+      };
+      return next.status === 'processing' && next.processedEvents >= next.totalEvents
+        ? { ...next, status: 'completed', processedAt: at, failedReason: null }
+        : next;
+    }
     case 'BatchProcessingFailed':
       if (state.status === 'completed') return { ...state, lastPosition: position };
       return {
@@ -155,13 +178,13 @@ export function batchIdOf(record: AnyLogRecord): string {
 }
 
 /** The page's records of each batch, in position order. */
-function groupByBatch(records: readonly AnyLogRecord[]): Map<string, AnyLogRecord[]> {
-  const byBatch = new Map<string, AnyLogRecord[]>();
-  for (const record of records) {
-    const batchId = batchIdOf(record);
+function groupByBatch(page: readonly CountedRecord[]): Map<string, CountedRecord[]> {
+  const byBatch = new Map<string, CountedRecord[]>();
+  for (const counted of page) {
+    const batchId = batchIdOf(counted.record);
     const list = byBatch.get(batchId);
-    if (list === undefined) byBatch.set(batchId, [record]);
-    else list.push(record);
+    if (list === undefined) byBatch.set(batchId, [counted]);
+    else list.push(counted);
   }
   return byBatch;
 }
@@ -196,14 +219,11 @@ function settledReport(
   };
 }
 
-function foldPending(
-  current: BatchStatusDoc | null,
-  records: readonly AnyLogRecord[],
-): BatchStatusDoc | null {
+function foldPending(current: BatchStatusDoc | null, page: readonly CountedRecord[]): BatchStatusDoc | null {
   let state = current;
-  for (const record of records) {
+  for (const { record, effects } of page) {
     if (state !== null && state.lastPosition >= record.position) continue;
-    state = evolveBatchStatus(state, record) ?? state;
+    state = evolveBatchStatus(state, record, effects) ?? state;
   }
   return state === current ? null : state;
 }
@@ -224,11 +244,11 @@ export const batchStatusProjection: Projection = {
   async planPage(
     db: Db,
     collectionName: string,
-    records: readonly AnyLogRecord[],
+    page: readonly CountedRecord[],
     report?: Report,
   ): Promise<Write[]> {
     const collection = db.collection<BatchStatusDoc>(collectionName);
-    const byBatch = groupByBatch(records);
+    const byBatch = groupByBatch(page);
     if (byBatch.size === 0) return [];
     // One primary-key read per batch (an `$in` would make FerretDB scan the collection).
     const stored = new Map<string, BatchStatusDoc>();
@@ -246,7 +266,7 @@ export const batchStatusProjection: Projection = {
       const settled =
         report === undefined || lastRecord === undefined
           ? undefined
-          : settledReport(current, next, lastRecord.metadata.recordedAt);
+          : settledReport(current, next, lastRecord.record.metadata.recordedAt);
       writes.push(
         settled === undefined || report === undefined
           ? write

@@ -1,6 +1,6 @@
 import type { Db } from 'mongodb';
 import { dayCountsOf } from '../events/dailyCounts';
-import type { AnyLogRecord } from '../events/eventLog';
+import type { CountedRecord } from './corrections';
 import { partsAfter, writeOver, type Projection, type Write } from './projection';
 import { byCodeUnits } from '../events/codeUnitOrder';
 
@@ -43,15 +43,16 @@ interface Contribution {
   count: number;
 }
 
-function contributionsByDay(records: readonly AnyLogRecord[]): Map<string, Contribution[]> {
+function contributionsByDay(page: readonly CountedRecord[]): Map<string, Contribution[]> {
   const byDay = new Map<string, Contribution[]>();
-  for (const record of records) {
-    if (record.type !== 'EventsProcessed') continue;
-    for (const { date, eventType, count } of dayCountsOf(record.data.detail)) {
-      const list = byDay.get(date);
-      const entry = { position: record.position, eventType, count };
-      if (list === undefined) byDay.set(date, [entry]);
-      else list.push(entry);
+  for (const { record, effects } of page) {
+    for (const { sign, detail } of effects) {
+      for (const { date, eventType, count } of dayCountsOf(detail)) {
+        const list = byDay.get(date);
+        const entry = { position: record.position, eventType, count: sign * count };
+        if (list === undefined) byDay.set(date, [entry]);
+        else list.push(entry);
+      }
     }
   }
   return byDay;
@@ -72,13 +73,19 @@ function addPending(
     _id: date,
     date,
     year: date.slice(0, 4),
-    counts: [...counts].map(([eventType, count]) => ({ eventType, count })).sort(byEventType),
+    // A type whose events were all taken back out is gone from the day, as if never counted.
+    counts: [...counts]
+      .filter(([, count]) => count > 0)
+      .map(([eventType, count]) => ({ eventType, count }))
+      .sort(byEventType),
     lastPosition: last.position,
   };
 }
 
 /**
- * Adds the `EventsProcessed` counts of a page (its quarter-hours summed per UTC day) to their days: one read per year and one write per day.
+ * Adds what a page's records change (EventsProcessed added, retractions and erasures withdrawn:
+ * see corrections), its quarter-hours summed per UTC day, to their days: one read per year and one
+ * write per day.
  * Only contributions after the stored `lastPosition` are added, and the replace requires that
  * `lastPosition` to be unchanged, so replaying a page (after a crash, say) adds nothing twice.
  */
@@ -89,9 +96,9 @@ export const dailyMetricsProjection: Projection = {
     // Days are written by `_id` and read by `_id` (a query) or `year` (a page).
   },
 
-  async planPage(db: Db, collectionName: string, records: readonly AnyLogRecord[]): Promise<Write[]> {
+  async planPage(db: Db, collectionName: string, page: readonly CountedRecord[]): Promise<Write[]> {
     const collection = db.collection<DailyMetricsDoc>(collectionName);
-    const byDay = contributionsByDay(records);
+    const byDay = contributionsByDay(page);
     // One query per year, not one read per day: FerretDB answers each with a scan of the table.
     const years = [...new Set([...byDay.keys()].map((date) => date.slice(0, 4)))];
     const found = await Promise.all(years.map((year) => collection.find({ year }).toArray()));

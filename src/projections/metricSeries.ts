@@ -1,12 +1,12 @@
 import type { Collection, Db } from 'mongodb';
 import { forEachDetailCount, forEachDetailUser } from '../events/chunkDetail';
-import type { AnyLogRecord } from '../events/eventLog';
+import type { CountedRecord } from './corrections';
 import { byCodeUnits } from '../events/codeUnitOrder';
 import { insertOnce, partsAfter, writeOver, type Projection, type Write } from './projection';
 import {
   addCounts,
+  applyUserChanges,
   binaryOf,
-  mergeUsers,
   monthDocId,
   monthDocKeys,
   monthOfQuarter,
@@ -17,8 +17,8 @@ import {
 
 /**
  * The metric series: one document per (UTC month, type shard) (see seriesMonth) with, per event
- * type, its counts per UTC quarter-hour and its distinct users per quarter-hour, from the detail of
- * EventsProcessed. A query in any zone and interval sums the quarter-hours of its buckets (every
+ * type, its counts per UTC quarter-hour and its distinct users per quarter-hour, from the details
+ * the records add and withdraw (see corrections). A query in any zone and interval sums the quarter-hours of its buckets (every
  * real zone's offset is a whole number of quarter-hours) and unites their users, so counts and
  * unique users are exact.
  *
@@ -28,7 +28,10 @@ import {
  * applied, never of the paging: a rebuild writes the same documents as the live model.
  */
 
-/** One record's additions to one document: per type, flat (quarter, count) and (quarter, high, low). */
+/**
+ * One record's changes to one document: per type, flat (quarter, count) pairs and (quarter, high,
+ * low, holders) quads, negative where the record withdraws (see corrections).
+ */
 interface Part {
   position: number;
   types: Map<string, { counts: number[]; users: number[] }>;
@@ -40,11 +43,10 @@ interface Touched {
   parts: Part[];
 }
 
-/** What each record of a page adds to each document, in log order. */
-function partsByDoc(records: readonly AnyLogRecord[]): Map<string, Touched> {
+/** What each record of a page changes in each document, in log order. */
+function partsByDoc(page: readonly CountedRecord[]): Map<string, Touched> {
   const byDoc = new Map<string, Touched>();
-  for (const record of records) {
-    if (record.type !== 'EventsProcessed') continue;
+  for (const { record, effects } of page) {
     const typeOf = (eventType: string, quarter: number) => {
       const { month, firstQuarter } = monthOfQuarter(quarter);
       const shard = shardOf(eventType);
@@ -60,14 +62,16 @@ function partsByDoc(records: readonly AnyLogRecord[]): Map<string, Touched> {
       if (type === undefined) part.types.set(eventType, (type = { counts: [], users: [] }));
       return { type, inMonth: quarter - firstQuarter };
     };
-    forEachDetailCount(record.data.detail, (eventType, quarter, count) => {
-      const { type, inMonth } = typeOf(eventType, quarter);
-      type.counts.push(inMonth, count);
-    });
-    forEachDetailUser(record.data.detail, (eventType, quarter, high, low) => {
-      const { type, inMonth } = typeOf(eventType, quarter);
-      type.users.push(inMonth, high, low);
-    });
+    for (const { sign, detail } of effects) {
+      forEachDetailCount(detail, (eventType, quarter, count) => {
+        const { type, inMonth } = typeOf(eventType, quarter);
+        type.counts.push(inMonth, sign * count);
+      });
+      forEachDetailUser(detail, (eventType, quarter, high, low) => {
+        const { type, inMonth } = typeOf(eventType, quarter);
+        type.users.push(inMonth, high, low, sign);
+      });
+    }
   }
   return byDoc;
 }
@@ -91,11 +95,11 @@ function nextDoc(stored: SeriesMonthDoc | null, touched: Touched): SeriesMonthDo
   const types = new Map((stored?.types ?? []).map((t) => [t.eventType, t]));
   for (const [eventType, { counts, users }] of added) {
     const old = types.get(eventType);
-    types.set(eventType, {
-      eventType,
-      counts: binaryOf(addCounts(wordsOf(old?.counts), counts)),
-      users: binaryOf(mergeUsers(wordsOf(old?.users), users)),
-    });
+    const nextCounts = addCounts(wordsOf(old?.counts), counts);
+    const nextUsers = applyUserChanges(wordsOf(old?.users), users);
+    // A type whose events were all taken back out is gone from the month, as if never counted.
+    if (nextCounts.length === 0 && nextUsers.length === 0) types.delete(eventType);
+    else types.set(eventType, { eventType, counts: binaryOf(nextCounts), users: binaryOf(nextUsers) });
   }
   return {
     ...monthDocKeys(touched.month, touched.shard),
@@ -124,9 +128,9 @@ export const metricSeriesProjection: Projection = {
     // Documents are written by `_id` and read by `year` or `yearShard` equality.
   },
 
-  async planPage(db: Db, collectionName: string, records: readonly AnyLogRecord[]): Promise<Write[]> {
+  async planPage(db: Db, collectionName: string, page: readonly CountedRecord[]): Promise<Write[]> {
     const collection = db.collection<SeriesMonthDoc>(collectionName);
-    const byDoc = partsByDoc(records);
+    const byDoc = partsByDoc(page);
     const stored = await readYears(collection, byDoc);
     const writes: Write[] = [];
     for (const [id, touched] of [...byDoc].sort(([a], [b]) => byCodeUnits(a, b))) {

@@ -1,5 +1,5 @@
 import type { Collection, Db, Filter, OptionalUnlessRequiredId } from 'mongodb';
-import type { AnyLogRecord } from '../events/eventLog';
+import type { CountedRecord } from './corrections';
 import { isDuplicateKey } from '../mongo';
 import type { ProjectionName } from './readModels';
 
@@ -7,8 +7,8 @@ import type { ProjectionName } from './readModels';
 export type Write = () => Promise<void>;
 
 /**
- * A read model kept from the log. `planPage` reads the `lastPosition` of the documents a page of
- * records touches and returns one write per document, carrying only the contributions of records
+ * A read model kept from the log. `planPage` gets a page of records, each with what it changes in
+ * the counts (see corrections), reads the `lastPosition` of the documents they touch and returns one write per document, carrying only the contributions of records
  * after that position; each write is conditional on it, which is what makes replays harmless.
  * The projector runs them in order; a crash between two of them is healed by replaying the page.
  * One write per document per page (not per record) is what keeps big batches fast.
@@ -16,12 +16,7 @@ export type Write = () => Promise<void>;
 export interface Projection {
   name: ProjectionName;
   ensureIndexes(db: Db, collectionName: string): Promise<void>;
-  planPage(
-    db: Db,
-    collectionName: string,
-    records: readonly AnyLogRecord[],
-    report?: Report,
-  ): Promise<Write[]>;
+  planPage(db: Db, collectionName: string, page: readonly CountedRecord[], report?: Report): Promise<Write[]>;
 }
 
 /**

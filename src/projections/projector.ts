@@ -1,6 +1,7 @@
 import type { RedisClient } from '../redis';
 import type { Db } from 'mongodb';
-import type { AnyLogRecord, EventLog } from '../events/eventLog';
+import type { EventLog } from '../events/eventLog';
+import { countPage, type CountedRecord } from './corrections';
 import type { Logger } from '../logging';
 import { BrokenCollectionError, ensureCollections, isBrokenCollection } from '../mongo';
 import { tryAcquireLease, type ProjectorLease } from './lease';
@@ -40,14 +41,14 @@ export function targetFor(db: Db, projection: Projection, version: number): Proj
   };
 }
 
-/** Runs the writes of one page of records, in order, checking the lease before each. */
+/** Runs the writes of one page of counted records, in order, checking the lease before each. */
 export async function applyPage(
   target: ProjectionTarget,
-  records: readonly AnyLogRecord[],
+  page: readonly CountedRecord[],
   guard?: () => void,
   report?: Report,
 ): Promise<void> {
-  const writes = await target.projection.planPage(target.db, target.collectionName, records, report);
+  const writes = await target.projection.planPage(target.db, target.collectionName, page, report);
   for (const write of writes) {
     guard?.();
     await write();
@@ -75,7 +76,7 @@ export async function projectInto(
   for (;;) {
     const page = await eventLog.readFrom(from, PAGE_SIZE);
     options.guard?.();
-    await applyPage(target, page, options.guard, options.report);
+    await applyPage(target, await countPage(eventLog, page), options.guard, options.report);
     const last = page.at(-1);
     if (last === undefined) return applied;
     options.guard?.();

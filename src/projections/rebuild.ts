@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { AnyLogRecord } from '../events/eventLog';
 import { tryAcquireLease } from './lease';
 import type { Projection } from './projection';
+import { countPage } from './corrections';
 import {
   applyPage,
   ensureReadModel,
@@ -119,8 +120,9 @@ async function replayAll(
   const apply = async (page: AnyLogRecord[]): Promise<void> => {
     const last = page.at(-1);
     if (last === undefined) return;
+    const counted = await countPage(deps.eventLog, page);
     for (const p of prepared) {
-      await applyPage(p.target, page);
+      await applyPage(p.target, counted);
       await saveCheckpoint(deps.db, p.target.checkpointId, last.position, 0);
       report(p, last.position, page.length);
     }

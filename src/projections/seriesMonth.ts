@@ -11,12 +11,17 @@ import { bytesOfBinary } from '../mongo';
  *
  * One binary layout, little-endian uint32 words throughout (docs/design.md), per type:
  * `counts` is (quarter-hour of the month, count) pairs in quarter order, for quarter-hours with
- * events; `users` is (quarter-hour of the month, fingerprint high, fingerprint low) triples in that
- * order, each distinct (user, quarter-hour) once. A document's content depends only on the records
+ * events; `users` is (quarter-hour of the month, fingerprint high, fingerprint low, holders) quads
+ * in that order, each distinct (user, quarter-hour) once, `holders` the number of counted chunks
+ * that have the user in that quarter-hour: a retraction or an erasure lowers it, and the user is
+ * gone from the quarter-hour when no chunk holds them there any more. A document's content depends only on the records
  * applied to it, never on how the log was paged: a rebuild gives the same documents.
  */
 
 export const SHARDS = 16;
+
+/** Words per user entry: quarter-hour, fingerprint high, fingerprint low, holders. */
+export const USER_WORDS = 4;
 
 export interface SeriesTypeDoc {
   eventType: string;
@@ -113,7 +118,7 @@ export function binaryOf(words: Uint32Array): Binary {
   return new Binary(bytes);
 }
 
-/** Stored counts with (quarter, count) pairs added, in quarter order. */
+/** Stored counts with (quarter, count) pairs added (a count may be negative), in quarter order; zeros dropped. */
 export function addCounts(stored: Uint32Array, added: readonly number[]): Uint32Array {
   const sums = new Map<number, number>();
   for (let i = 0; i + 1 < stored.length; i += 2) sums.set(stored[i] ?? 0, stored[i + 1] ?? 0);
@@ -121,7 +126,7 @@ export function addCounts(stored: Uint32Array, added: readonly number[]): Uint32
     const quarter = added[i] ?? 0;
     sums.set(quarter, (sums.get(quarter) ?? 0) + (added[i + 1] ?? 0));
   }
-  const quarters = [...sums.keys()].sort((a, b) => a - b);
+  const quarters = [...sums.keys()].filter((q) => (sums.get(q) ?? 0) > 0).sort((a, b) => a - b);
   const out = new Uint32Array(quarters.length * 2);
   quarters.forEach((quarter, i) => {
     out[2 * i] = quarter;
@@ -130,36 +135,51 @@ export function addCounts(stored: Uint32Array, added: readonly number[]): Uint32
   return out;
 }
 
-function compareTriples(a: ArrayLike<number>, i: number, b: ArrayLike<number>, j: number): number {
+function compareKeys(a: ArrayLike<number>, i: number, b: ArrayLike<number>, j: number): number {
   return (a[i] ?? 0) - (b[j] ?? 0) || (a[i + 1] ?? 0) - (b[j + 1] ?? 0) || (a[i + 2] ?? 0) - (b[j + 2] ?? 0);
 }
 
 /**
- * Stored users with (quarter, high, low) triples merged in: sorted, each once. Linear in the stored
- * triples, so a page adding a few users to a busy month neither decodes it into sets nor sorts it.
+ * Stored users with (quarter, high, low, change) quads applied: each key's holder count moved by
+ * the net of its changes (a record may withdraw and add the same key: only the net must be
+ * possible), keys no chunk holds any more dropped, sorted, each once. Linear in the stored quads,
+ * so a page adding a few users to a busy month neither decodes it into sets nor sorts it.
  */
-export function mergeUsers(stored: Uint32Array, added: readonly number[]): Uint32Array {
-  const order = Array.from({ length: Math.floor(added.length / 3) }, (_, k) => 3 * k).sort((i, j) =>
-    compareTriples(added, i, added, j),
+export function applyUserChanges(stored: Uint32Array, changes: readonly number[]): Uint32Array {
+  const order = Array.from({ length: Math.floor(changes.length / 4) }, (_, k) => 4 * k).sort((i, j) =>
+    compareKeys(changes, i, changes, j),
   );
-  const out = new Uint32Array(stored.length - (stored.length % 3) + 3 * order.length);
+  // The net change per key, in key order: [index of the key's first quad, net].
+  const net: [number, number][] = [];
+  for (const i of order) {
+    const last = net.at(-1);
+    const delta = (changes[i + 3] ?? 0) | 0;
+    if (last !== undefined && compareKeys(changes, last[0], changes, i) === 0) last[1] += delta;
+    else net.push([i, delta]);
+  }
+  const end = stored.length - (stored.length % 4);
+  const out = new Uint32Array(end + 4 * net.length);
   let at = 0;
   let read = 0;
-  const end = stored.length - (stored.length % 3);
-  const push = (from: ArrayLike<number>, i: number): void => {
-    if (at > 0 && compareTriples(out, at - 3, from, i) === 0) return;
+  const put = (from: ArrayLike<number>, i: number, holders: number): void => {
+    if (holders < 0) throw new Error('metric series: a user was withdrawn more often than counted');
+    if (holders === 0) return;
     out[at] = from[i] ?? 0;
     out[at + 1] = from[i + 1] ?? 0;
     out[at + 2] = from[i + 2] ?? 0;
-    at += 3;
+    out[at + 3] = holders;
+    at += 4;
   };
-  for (const i of order) {
-    while (read < end && compareTriples(stored, read, added, i) <= 0) {
-      push(stored, read);
-      read += 3;
+  for (const [i, delta] of net) {
+    while (read < end && compareKeys(stored, read, changes, i) < 0) {
+      put(stored, read, stored[read + 3] ?? 0);
+      read += 4;
     }
-    push(added, i);
+    if (read < end && compareKeys(stored, read, changes, i) === 0) {
+      put(stored, read, (stored[read + 3] ?? 0) + delta);
+      read += 4;
+    } else put(changes, i, delta);
   }
-  for (; read < end; read += 3) push(stored, read);
+  for (; read < end; read += 4) put(stored, read, stored[read + 3] ?? 0);
   return out.subarray(0, at);
 }

@@ -2,6 +2,7 @@ import type { Db } from 'mongodb';
 import { NotFoundError } from '../errors';
 import { batchKeys, batchStream, correctionsStream, mayBeBatchId } from '../events/batchHistory';
 import type { EventLog } from '../events/eventLog';
+import { CorrectionsFold } from '../projections/corrections';
 import { evolveBatchStatus, shownFailureReason, type BatchStatusDoc } from '../projections/batchStatus';
 import { liveCollection, type ProjectionName } from '../projections/readModels';
 import { readLivePositions } from './projectionLag';
@@ -102,13 +103,15 @@ export function createGetBatch(deps: { db: Db; eventLog: EventLog }) {
     if (doc !== null) return toBatchStatus(doc, await positionsFor(deps.db, [doc]));
     const uploaded = await deps.eventLog.findByKey(batchKeys.uploaded(batchId));
     if (uploaded === undefined) throw new NotFoundError(`Batch ${batchId} not found`);
-    let state = evolveBatchStatus(null, uploaded);
-    const [records, corrections] = await Promise.all([
+    const fold = new CorrectionsFold();
+    let state = evolveBatchStatus(null, uploaded, []);
+    const streams = await Promise.all([
       deps.eventLog.readStream(batchStream(batchId)),
       deps.eventLog.readStream(correctionsStream(batchId)),
     ]);
-    for (const record of [...records, ...corrections].sort((a, b) => a.position - b.position)) {
-      if (record.data.batchId === batchId) state = evolveBatchStatus(state, record) ?? state;
+    for (const record of streams.flat().sort((a, b) => a.position - b.position)) {
+      if (record.data.batchId === batchId)
+        state = evolveBatchStatus(state, record, fold.next(record)) ?? state;
     }
     if (state === null) throw new NotFoundError(`Batch ${batchId} not found`);
     return toBatchStatus(state, await positionsFor(deps.db, [state]));

@@ -5,6 +5,7 @@ import {
   monthsBetween,
   shardOf,
   wordsOf,
+  USER_WORDS,
   type Month,
   type SeriesMonthDoc,
 } from '../projections/seriesMonth';
@@ -128,7 +129,7 @@ class SeriesSum {
       if (typeUsers === undefined) this.users.set(type.eventType, (typeUsers = new TypeUsers()));
       let quarter = -1;
       let inRange = false;
-      for (let i = 0; i + 2 < users.length; i += 3) {
+      for (let i = 0; i + USER_WORDS <= users.length; i += USER_WORDS) {
         // Users come in quarter order: the bucket is looked up once per quarter-hour.
         if (users[i] !== quarter) {
           quarter = users[i] ?? 0;

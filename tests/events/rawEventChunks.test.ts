@@ -79,7 +79,7 @@ describe('raw event chunks', () => {
     await db
       .collection<RawEventChunk>(RAW_EVENT_CHUNKS_COLLECTION)
       .updateOne({ _id: 'short:0' }, { $set: { count: 3 } });
-    expect(await readChunk(db, 'short', 0)).toEqual([['click', 1], ['view', 2], null]);
+    expect((await readChunk(db, 'short', 0))?.events).toEqual([['click', 1], ['view', 2], null]);
   });
 
   it('reads a document with a cut-off binary as damaged, without throwing', async () => {
@@ -93,6 +93,6 @@ describe('raw event chunks', () => {
         { _id: 'cut:0' },
         { $set: { count: 3, typeIndexes: new Binary(Buffer.alloc(10)), timestamps: new Binary(timestamps) } },
       );
-    expect(await readChunk(db, 'cut', 0)).toEqual([['click', 1], ['click', 2], null]);
+    expect((await readChunk(db, 'cut', 0))?.events).toEqual([['click', 1], ['click', 2], null]);
   });
 });

@@ -7,6 +7,7 @@ import { readChunk } from '../../src/events/readChunks';
 import { batchStatusProjection } from '../../src/projections/batchStatus';
 import { dailyMetricsProjection } from '../../src/projections/dailyMetrics';
 import { projectInto, targetFor, type ProjectionTarget } from '../../src/projections/projector';
+import { countPage } from '../../src/projections/corrections';
 import { rebuildProjections } from '../../src/projections/rebuild';
 import {
   collectionName,
@@ -164,7 +165,11 @@ describe('exactly-once processing (properties against the real stack)', () => {
               const page = await log().readFrom(from, pageSize);
               const last = page.at(-1);
               if (last === undefined) break;
-              for (const write of await projection.planPage(db(), scratch.collectionName, page))
+              for (const write of await projection.planPage(
+                db(),
+                scratch.collectionName,
+                await countPage(log(), page),
+              ))
                 await step(write);
               await step(() => saveCheckpoint(db(), scratch.checkpointId, last.position, 1));
             }

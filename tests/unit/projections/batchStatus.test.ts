@@ -1,6 +1,10 @@
 import { detailOf } from '../../../src/events/chunkDetail';
 import type { AnyLogRecord } from '../../../src/events/eventLog';
-import { evolveBatchStatus, publicFailureReason } from '../../../src/projections/batchStatus';
+import {
+  evolveBatchStatus,
+  publicFailureReason,
+  type BatchStatusDoc,
+} from '../../../src/projections/batchStatus';
 import { evolveSpecification } from '../../support/evolveSpecification';
 
 /** The batch-status read model's evolve function, record by record (no database: it is pure). */
@@ -54,7 +58,14 @@ const failed = (chunk: number) =>
     reason: 'ZodError: [{"code":"invalid_type"}]',
   });
 
-const spec = evolveSpecification(evolveBatchStatus);
+/** Without corrections, a record counts what it processed (see corrections for the rest). */
+const spec = evolveSpecification((state: BatchStatusDoc | null, r: AnyLogRecord) =>
+  evolveBatchStatus(
+    state,
+    r,
+    r.type === 'EventsProcessed' ? [{ sign: 1, detail: r.data.detail, events: r.data.events }] : [],
+  ),
+);
 
 describe('evolveBatchStatus', () => {
   beforeEach(() => {

@@ -2,8 +2,8 @@ import fc from 'fast-check';
 import { QUARTER_MS } from '../../../src/events/chunkDetail';
 import {
   addCounts,
+  applyUserChanges,
   binaryOf,
-  mergeUsers,
   monthOfQuarter,
   monthsBetween,
   shardOf,
@@ -25,20 +25,51 @@ const sortedUnique = (triples: readonly Triple[]): Triple[] =>
     (a, b) => a[0] - b[0] || a[1] - b[1] || a[2] - b[2],
   );
 
-describe('mergeUsers', () => {
-  it('gives the stored and added (quarter, user) triples sorted and each once, whatever the order added', () => {
+describe('applyUserChanges', () => {
+  it('keeps each (quarter, user) once with the number of chunks holding it, dropping those none holds', () => {
     fc.assert(
       fc.property(
         fc.array(triple, { maxLength: 60 }),
         fc.array(triple, { maxLength: 60 }),
-        (stored, added) => {
-          // Repeats of stored users and within the added ones, as overlapping records bring them.
-          const more = [...added, ...stored.slice(0, 5), ...added.slice(0, 5)];
-          const merged = mergeUsers(new Uint32Array(sortedUnique(stored).flat()), more.flat());
-          expect([...merged]).toEqual(sortedUnique([...stored, ...more]).flat());
+        fc.array(fc.nat(), { maxLength: 30 }),
+        (stored, added, withdrawnAt) => {
+          // Holders as a plain multiset: stored once each, then added, then some of those withdrawn.
+          const holders = new Map<string, [Triple, number]>();
+          const change = (t: Triple, by: number) => {
+            const key = t.join(':');
+            holders.set(key, [t, (holders.get(key)?.[1] ?? 0) + by]);
+          };
+          const base = sortedUnique(stored);
+          for (const t of base) change(t, 1);
+          const changes: number[] = [];
+          for (const t of added) {
+            change(t, 1);
+            changes.push(...t, 1);
+          }
+          const present = [...base, ...added];
+          for (const at of withdrawnAt) {
+            const t = present[at % Math.max(1, present.length)];
+            if (t === undefined || (holders.get(t.join(':'))?.[1] ?? 0) === 0) continue;
+            change(t, -1);
+            changes.push(...t, -1);
+          }
+          const out = applyUserChanges(new Uint32Array(base.flatMap((t) => [...t, 1])), changes);
+          const expected = [...holders.values()]
+            .filter(([, n]) => n > 0)
+            .sort(([a], [b]) => a[0] - b[0] || a[1] - b[1] || a[2] - b[2])
+            .flatMap(([t, n]) => [...t, n]);
+          expect([...out]).toEqual(expected);
         },
       ),
     );
+  });
+
+  it('refuses to withdraw a user no chunk holds, but nets a withdrawal and an addition of one key', () => {
+    expect(() => applyUserChanges(new Uint32Array(0), [1, 2, 3, -1])).toThrow(/withdrawn/);
+    expect([...applyUserChanges(new Uint32Array(0), [1, 2, 3, -1, 1, 2, 3, 1])]).toEqual([]);
+    expect([
+      ...applyUserChanges(new Uint32Array([1, 2, 3, 1]), [1, 2, 3, -1, 1, 2, 3, -1, 1, 2, 3, 1]),
+    ]).toEqual([]);
   });
 });
 

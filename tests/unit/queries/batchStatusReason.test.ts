@@ -38,7 +38,7 @@ describe('the failure reason a batch shows', () => {
       },
       metadata: { correlationId: 'c', recordedAt: uploadedAt },
     } as unknown as AnyLogRecord;
-    const next = evolveBatchStatus({ ...uploaded, status: 'processing', failedReason: null }, record);
+    const next = evolveBatchStatus({ ...uploaded, status: 'processing', failedReason: null }, record, []);
     expect(next?.failedReason).toMatch(/^Chunk 3 of this batch could not be processed; .*dead-letter queue/);
     expect(next?.failedReason).not.toMatch(/Zod|counts/);
   });

@@ -1,0 +1,123 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { checkEverything } from './checks';
+import { files, processAll, tracked, uploadAll, whenProcessing } from './strike';
+import { csvFile, type CsvFile } from './workload';
+import type { World } from './world';
+import type { Scenario } from './scenarios';
+
+/**
+ * Taking data back out under faults: a retraction and an erasure, each struck in the middle by
+ * killing the API that runs it and the worker processing the batches it touches. The client does
+ * what a client would (asks again until it has an answer); the checks recount what remains.
+ */
+
+/** Waits until the log holds a record of `type` for `batchId` (or any batch), bounded. */
+async function whenRecorded(world: World, type: string, batchId?: string): Promise<boolean> {
+  const log = world.db.collection('event_log');
+  const filter = batchId === undefined ? { type } : { type, 'data.batchId': batchId };
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if ((await log.countDocuments(filter)) > 0) return true;
+    await sleep(10);
+  }
+  return false;
+}
+
+async function killApiAndWorker(world: World, name: string): Promise<number> {
+  const fault = world.beginFault(name);
+  await Promise.all([world.api.kill(), world.workers[0]?.kill()]);
+  const killedAt = Date.now();
+  await Promise.all([world.startApi(), world.startWorker()]);
+  world.endFault(fault);
+  return killedAt;
+}
+
+const retraction: Scenario = {
+  name: 'retraction with the API and the worker killed mid-way',
+  env: { EVENTS_PER_CHUNK: '200', WORKER_CONCURRENCY: '1' },
+  async run(world, size, seed) {
+    const list = files(size, seed, 3, 0);
+    const [f0, f1, f2] = list;
+    if (f0 === undefined || f1 === undefined || f2 === undefined) throw new Error('no file');
+    const ids = await uploadAll(world, list);
+    const retractedId = ids[1] ?? '';
+    await processAll(world, ids);
+    if ((await whenProcessing(world, ids)) === undefined)
+      world.untested.push('processing was over before the retraction');
+    const path = `/api/batches/${retractedId}/retract`;
+    const first = tracked(world.admin('POST', path, { reason: 'chaos: wrong file' }, 0));
+    // Struck once the retraction is decided (its record is in the log) and its clean-up may still run.
+    if (!(await whenRecorded(world, 'BatchRetracted', retractedId)))
+      world.untested.push('the retraction was never recorded before the kill');
+    const rawLeft = await world.db.collection('raw_events').countDocuments({ batchId: retractedId });
+    if (rawLeft === 0) world.untested.push("the retraction's clean-up was over before the API was killed");
+    const killedAt = await killApiAndWorker(world, 'API and worker killed mid-retraction');
+    await first.promise;
+    const again = await world.admin('POST', path, { reason: 'chaos: wrong file' });
+    if (again.status !== 200)
+      throw new Error(`retract answered ${again.status}: ${JSON.stringify(again.body)}`);
+    await checkEverything(world, [f0, f2], ids, { retracted: [retractedId] });
+    const recoveryMs = Date.now() - killedAt;
+    // The same file again: its events are stored and counted anew.
+    const reupload = await world.uploadUntilStored(f1.name, f1.text);
+    if (reupload.body.duplicates !== 0 || reupload.body.totalEvents !== f1.rows.length)
+      throw new Error(`the re-upload after the retraction answered ${JSON.stringify(reupload.body)}`);
+    await checkEverything(world, list, [ids[0] ?? '', ids[2] ?? '', String(reupload.body.batchId)], {
+      retracted: [retractedId],
+    });
+    return { recoveryMs, note: `${rawLeft} raw events of the batch left at the kill` };
+  },
+};
+
+/** The user with the most rows: the erasure has something in several chunks of every file. */
+function busiestUser(list: readonly CsvFile[]): string {
+  const counts = new Map<string, number>();
+  for (const row of list.flatMap((f) => f.rows)) counts.set(row.userId, (counts.get(row.userId) ?? 0) + 1);
+  return [...counts].sort((a, b) => b[1] - a[1])[0]?.[0] ?? '';
+}
+
+const erasure: Scenario = {
+  name: 'erasure with the API and the worker killed mid-way',
+  env: { EVENTS_PER_CHUNK: '100', WORKER_CONCURRENCY: '1' },
+  async run(world, size, seed) {
+    const list = files(size, seed, 2, 0.5);
+    const userId = busiestUser(list);
+    const ids = await uploadAll(world, list);
+    await processAll(world, ids);
+    if ((await whenProcessing(world, ids)) === undefined)
+      world.untested.push('processing was over before the erasure');
+    const first = tracked(world.admin('POST', '/api/users/erase', { userId }, 0));
+    if (!(await whenRecorded(world, 'UserErased')))
+      world.untested.push('the erasure recorded nothing before the kill');
+    const erasures = world.db.collection<{ state?: string }>('user_erasures');
+    if ((await erasures.countDocuments({ state: 'done' })) > 0)
+      world.untested.push('the erasure was over before the API was killed');
+    const killedAt = await killApiAndWorker(world, 'API and worker killed mid-erasure');
+    const answer = await first.promise;
+    // Without an answer, asking again finds the erasure that runs (or one that removes nothing more).
+    let id = String(answer.status === 200 || answer.status === 202 ? answer.body.erasureId : '');
+    if (id === '') id = String((await world.admin('POST', '/api/users/erase', { userId })).body.erasureId);
+    const deadline = Date.now() + 180_000;
+    for (;;) {
+      const reply = await world.admin('GET', `/api/users/erasures/${id}`);
+      if (reply.body.status === 'done') break;
+      if (Date.now() > deadline) throw new Error(`the erasure never finished: ${JSON.stringify(reply.body)}`);
+      await sleep(300);
+    }
+    const remaining = list.map((f) =>
+      csvFile(
+        f.name,
+        f.rows.filter((r) => r.userId !== userId),
+      ),
+    );
+    await checkEverything(world, remaining, ids);
+    const left = await world.db.collection('raw_events').countDocuments({ userId });
+    if (left !== 0) throw new Error(`${left} raw events of the erased user are still stored`);
+    return {
+      recoveryMs: Date.now() - killedAt,
+      note: `${list.flatMap((f) => f.rows).filter((r) => r.userId === userId).length} rows of the user`,
+    };
+  },
+};
+
+export const correctionScenarios: Scenario[] = [retraction, erasure];

@@ -1,0 +1,166 @@
+import { batchStream, correctionsStream } from '../events/batchHistory';
+import { forEachDetailCount, type ChunkDetail } from '../events/chunkDetail';
+import type { AnyLogRecord, EventLog, LogRecord } from '../events/eventLog';
+
+/**
+ * What a record changes in the counts, once retractions and erasures are taken into account: a
+ * list of chunk details, each added (+1) or withdrawn (-1). Every read model counts from these, so
+ * they all agree, and a rebuild (which replays the same records) gives the same answer.
+ *
+ * - EventsProcessed of chunk c read at revision r: + its detail, unless its batch was retracted
+ *   before; - the `withdrawn` of every earlier UserErased of c at a revision above r (the chunk was
+ *   read before that erasure rewrote it).
+ * - BatchRetracted: - what every earlier EventsProcessed of the batch still counts (its detail,
+ *   less what erasures already withdrew from it); a second retraction of a batch changes nothing.
+ * - UserErased: for each chunk it names whose EventsProcessed came earlier, at a lower revision,
+ *   - the user's `withdrawn` detail; nothing for a retracted batch.
+ * Unique users stay exact because the series keeps, per (quarter-hour, user, type), how many
+ * counted chunks hold it (see seriesMonth): a withdrawn detail lowers exactly those.
+ */
+
+export interface Effect {
+  sign: 1 | -1;
+  detail: ChunkDetail;
+  /** The events the detail holds. */
+  events: number;
+}
+
+export interface CountedRecord {
+  record: AnyLogRecord;
+  effects: Effect[];
+}
+
+interface Processed {
+  revision: number;
+  detail: ChunkDetail;
+  events: number;
+}
+
+interface Erasure {
+  position: number;
+  chunks: Map<number, { revision: number; withdrawn: ChunkDetail }>;
+}
+
+interface BatchFacts {
+  retracted: boolean;
+  processed: Map<number, Processed>;
+  erasures: Erasure[];
+}
+
+/** The events a detail holds: the sum of its counts. */
+export function eventsIn(detail: ChunkDetail): number {
+  let events = 0;
+  forEachDetailCount(detail, (_type, _quarter, count) => {
+    events += count;
+  });
+  return events;
+}
+
+const withdraw = (withdrawn: ChunkDetail, sign: 1 | -1): Effect => ({
+  sign,
+  detail: withdrawn,
+  events: eventsIn(withdrawn),
+});
+
+/**
+ * Folds the log, one record at a time in position order, into what each record changes. Pure: the
+ * projector feeds it the records that matter for a page (see countPage), verify the whole log.
+ */
+export class CorrectionsFold {
+  private readonly batches = new Map<string, BatchFacts>();
+
+  private factsOf(batchId: string): BatchFacts {
+    let facts = this.batches.get(batchId);
+    if (facts === undefined) {
+      facts = { retracted: false, processed: new Map(), erasures: [] };
+      this.batches.set(batchId, facts);
+    }
+    return facts;
+  }
+
+  /** What `record` changes, given every relevant record before it; then remembers it. */
+  next(record: AnyLogRecord): Effect[] {
+    switch (record.type) {
+      case 'EventsProcessed':
+        return this.processed(record);
+      case 'BatchRetracted':
+        return this.retracted(record);
+      case 'UserErased':
+        return this.erased(record);
+      default:
+        return [];
+    }
+  }
+
+  private processed(record: LogRecord<'EventsProcessed'>): Effect[] {
+    const { batchId, chunk, revision, detail, events } = record.data;
+    const facts = this.factsOf(batchId);
+    if (facts.retracted || facts.processed.has(chunk)) return [];
+    facts.processed.set(chunk, { revision, detail, events });
+    const effects: Effect[] = [{ sign: 1, detail, events }];
+    for (const erasure of facts.erasures) {
+      const erased = erasure.chunks.get(chunk);
+      if (erased !== undefined && erased.revision > revision) effects.push(withdraw(erased.withdrawn, -1));
+    }
+    return effects;
+  }
+
+  private retracted(record: LogRecord<'BatchRetracted'>): Effect[] {
+    const facts = this.factsOf(record.data.batchId);
+    if (facts.retracted) return [];
+    facts.retracted = true;
+    const effects: Effect[] = [];
+    for (const [chunk, { revision, detail, events }] of facts.processed) {
+      effects.push({ sign: -1, detail, events });
+      for (const erasure of facts.erasures) {
+        const erased = erasure.chunks.get(chunk);
+        if (erased !== undefined && erased.revision > revision) effects.push(withdraw(erased.withdrawn, 1));
+      }
+    }
+    return effects;
+  }
+
+  private erased(record: LogRecord<'UserErased'>): Effect[] {
+    const facts = this.factsOf(record.data.batchId);
+    const chunks = new Map(record.data.chunks.map((c) => [c.chunk, c]));
+    facts.erasures.push({ position: record.position, chunks });
+    if (facts.retracted) return [];
+    const effects: Effect[] = [];
+    for (const [chunk, { revision, withdrawn }] of chunks) {
+      const processed = facts.processed.get(chunk);
+      if (processed !== undefined && processed.revision < revision) effects.push(withdraw(withdrawn, -1));
+    }
+    return effects;
+  }
+}
+
+const CORRECTING = new Set(['BatchRetracted', 'UserErased']);
+
+/**
+ * Each record of a page with what it changes. It reads, per batch the page counts for, that
+ * batch's corrections (a few small records on their own stream), and only when the page itself
+ * corrects a batch, that batch's EventsProcessed records: the usual page (chunks being processed,
+ * nothing corrected) costs one small indexed read per batch.
+ */
+export async function countPage(eventLog: EventLog, page: readonly AnyLogRecord[]): Promise<CountedRecord[]> {
+  const last = page.at(-1);
+  if (last === undefined) return [];
+  const first = page[0]?.position ?? 0;
+  const counted = page.filter(
+    (r) => r.type === 'EventsProcessed' || r.type === 'BatchRetracted' || r.type === 'UserErased',
+  );
+  const batches = [...new Set(counted.map((r) => r.data.batchId))];
+  const corrected = new Set(counted.filter((r) => CORRECTING.has(r.type)).map((r) => r.data.batchId));
+  const streams = await Promise.all(
+    batches.flatMap((batchId) => [
+      eventLog.readStream(correctionsStream(batchId)),
+      corrected.has(batchId) ? eventLog.readStream(batchStream(batchId)) : Promise.resolve([]),
+    ]),
+  );
+  // The records before the page that matter, then the page: one fold in position order.
+  const before = new Map<number, AnyLogRecord>();
+  for (const record of streams.flat()) if (record.position < first) before.set(record.position, record);
+  const fold = new CorrectionsFold();
+  for (const record of [...before.values()].sort((a, b) => a.position - b.position)) fold.next(record);
+  return page.map((record) => ({ record, effects: fold.next(record) }));
+}
