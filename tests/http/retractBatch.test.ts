@@ -173,6 +173,15 @@ describe('POST /api/batches/:id/retract', () => {
       date: '2024-06-02',
       metrics: [{ eventType: 'view', count: 2 }],
     });
+    // Unique users too: the retracted batch had all five users on both days, the kept one two each.
+    const csvSeries = await fetch(
+      `${service.baseUrl}/api/metrics/series?from=2024-06-01&to=2024-06-02&format=csv`,
+    );
+    expect((await csvSeries.text()).trim().split(/\r?\n/)).toEqual([
+      'date,eventType,count,uniqueUsers',
+      '2024-06-01,click,2,2',
+      '2024-06-02,view,2,2',
+    ]);
   });
 
   it('an upload that meets the events of a batch being retracted waits for its cleanup and stores them', async () => {
