@@ -5,6 +5,9 @@ import type { Queue } from 'bullmq';
 import { createProcessBatch } from './commands/processBatch';
 import { createRequeueLostChunks } from './workers/requeueLostChunks';
 import { createRetryFailedJobs } from './commands/retryFailedJobs';
+import { createRetractBatch } from './commands/retractBatch';
+import { BATCH_RETRACTIONS_COLLECTION } from './commands/batchRetractions';
+import { startRetractionSweep } from './commands/retractionSweep';
 import { defaultSpoolDir, removeStaleSpools } from './commands/uploadBatch/spool';
 import { createUploadBatch, type UploadBatch } from './commands/uploadBatch/uploadBatch';
 import {
@@ -86,6 +89,7 @@ const CORE_COLLECTIONS = [
   RAW_EVENT_CHUNKS_COLLECTION,
   BATCH_CLAIMS_COLLECTION,
   CLAIM_SETTLEMENTS_COLLECTION,
+  BATCH_RETRACTIONS_COLLECTION,
   POINTERS_COLLECTION,
   CHECKPOINTS_COLLECTION,
   PROJECTION_STATUS_COLLECTION,
@@ -226,6 +230,7 @@ function appDeps(runtime: Runtime): AppDeps {
       },
     }),
     uploadBatch: createUploadBatchFor(runtime),
+    retractBatch: createRetractBatch({ ...retractionDeps(runtime), logger }),
     uploadRateLimiter: uploadRateLimiter({
       redis,
       redisPrefix: config.redis.prefix,
@@ -269,10 +274,29 @@ export function createUploadBatchFor(runtime: Runtime, instanceName?: string): U
   });
 }
 
-/** The API's background duty: resolving the claims of uploads that stopped (run once at start too). */
+/** What a retraction's cleanup needs; its heartbeat is renewed well within the claim expiry. */
+function retractionDeps(runtime: Runtime) {
+  return {
+    db: runtime.mongo.db,
+    eventLog: runtime.eventLog,
+    queue: runtime.processingQueue,
+    heartbeatMs: Math.max(100, Math.floor(runtime.config.uploads.claimExpiryMs / 4)),
+  };
+}
+
+/**
+ * The API's background duties (run once at start too): resolving the claims of uploads that
+ * stopped, and finishing retractions that stopped half-way (same period and expiry).
+ */
 export function runClaimSweep(runtime: Runtime): { stop(): void } {
   const processBatch = createProcessBatchFor(runtime);
-  return startClaimSweep({
+  const retractions = startRetractionSweep({
+    ...retractionDeps(runtime),
+    logger: runtime.logger,
+    expiryMs: runtime.config.uploads.claimExpiryMs,
+    intervalMs: runtime.config.uploads.claimSweepMs,
+  });
+  const claims = startClaimSweep({
     db: runtime.mongo.db,
     claims: new BatchClaims(runtime.mongo.db),
     eventLog: runtime.eventLog,
@@ -283,6 +307,12 @@ export function runClaimSweep(runtime: Runtime): { stop(): void } {
     intervalMs: runtime.config.uploads.claimSweepMs,
     processRecovered: (batchId) => processBatch(batchId, `recovered-${batchId}`),
   });
+  return {
+    stop() {
+      claims.stop();
+      retractions.stop();
+    },
+  };
 }
 
 function createProcessBatchFor(runtime: Runtime) {

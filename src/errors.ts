@@ -104,3 +104,8 @@ export class DependencyUnavailableError extends AppError {
     super(message);
   }
 }
+
+/** The batch was retracted: nothing of it is processed again (POST /api/batches/:id/process). */
+export class BatchRetractedError extends AppError {
+  readonly code = 'BatchRetracted';
+}

@@ -1,7 +1,7 @@
 import type { Job, Queue } from 'bullmq';
 import type { RedisClient } from '../redis';
 import type { Db } from 'mongodb';
-import { NotFoundError } from '../errors';
+import { BatchRetractedError, NotFoundError } from '../errors';
 import { batchKeys, batchStream, readBatchHistory, type BatchHistory } from '../events/batchHistory';
 import type { EventLog } from '../events/eventLog';
 import { planChunks } from '../events/deriveChunks';
@@ -66,6 +66,11 @@ export function createProcessBatch(deps: ProcessBatchDeps) {
   async function historyOf(batchId: string): Promise<BatchHistory> {
     const history = await readBatchHistory(deps.eventLog, batchId);
     if (history === undefined) throw new NotFoundError(`Batch ${batchId} not found`);
+    if (history.retracted) {
+      throw new BatchRetractedError(
+        `Batch ${batchId} was retracted and is not processed again; upload the corrected file as a new batch`,
+      );
+    }
     return history;
   }
 

@@ -1,5 +1,5 @@
 import type { Queue } from 'bullmq';
-import { NotFoundError } from '../errors';
+import { BatchRetractedError, NotFoundError } from '../errors';
 import { assertDlqQueue, ChunkJobData } from '../chunkJobs';
 import type { ProcessBatch } from './processBatch';
 
@@ -33,7 +33,8 @@ export function createRetryFailedJobs(deps: { queue: Queue<ChunkJobData>; proces
       try {
         retried += (await deps.processBatch(batchId, correlationId)).jobsEnqueued;
       } catch (error) {
-        if (!(error instanceof NotFoundError)) throw error;
+        // A retracted batch's failed jobs stay dead (its retraction removes them).
+        if (!(error instanceof NotFoundError || error instanceof BatchRetractedError)) throw error;
       }
     }
     return { queueName, retried };

@@ -35,13 +35,18 @@ export interface BatchHistory {
   lastStartedPosition: number;
   lastFailedPosition: number;
   processedChunks: Set<number>;
+  /** BatchRetracted is in the log: nothing of the batch is processed any more. */
+  retracted: boolean;
 }
 
 export async function readBatchHistory(log: EventLog, batchId: string): Promise<BatchHistory | undefined> {
   if (!mayBeBatchId(batchId)) return undefined;
   const uploaded = await log.findByKey(batchKeys.uploaded(batchId));
   if (uploaded?.type !== 'BatchUploaded') return undefined;
-  const records = await log.readStream(batchStream(batchId));
+  const [records, retraction] = await Promise.all([
+    log.readStream(batchStream(batchId)),
+    log.findByKey(batchKeys.retracted(batchId)),
+  ]);
   const history = {
     rounds: 0,
     chunks: 0,
@@ -68,5 +73,5 @@ export async function readBatchHistory(log: EventLog, batchId: string): Promise<
         break;
     }
   }
-  return { uploaded, ...history };
+  return { uploaded, ...history, retracted: retraction !== undefined };
 }

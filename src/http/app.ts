@@ -12,6 +12,8 @@ import type { GetMetricSeries } from '../queries/getMetricSeries';
 import { correlationId } from './correlationId';
 import { errorResponder, notFoundResponder } from './errorMapping';
 import { batchesRouter, type BatchesRouterDeps } from './batches';
+import { retractRouter } from './retractBatch';
+import type { RetractBatch } from '../commands/retractBatch';
 import { healthRouter } from './health';
 import type { OpenApiDocument } from './openapi/document';
 import { httpMetrics, prometheusRouter } from './prometheus';
@@ -39,6 +41,7 @@ export interface AppDeps {
   metrics: ServiceMetrics;
   openApiDocument: OpenApiDocument;
   batches: BatchesRouterDeps;
+  retractBatch: RetractBatch;
   getDailyMetrics: GetDailyMetrics;
   getDailyMetricsInZone: GetDailyMetricsInZone;
   getMetricSeries: GetMetricSeries;
@@ -107,6 +110,7 @@ export function createApp(deps: AppDeps): Express {
     }),
   );
   app.use(batchesRouter(deps.batches));
+  app.use(retractRouter({ apiKey: deps.config.admin.apiKey, retractBatch: deps.retractBatch }));
   app.use(queuesRouter({ apiKey: deps.config.admin.apiKey, ...deps.queues }));
   app.use(webUiRouter());
 

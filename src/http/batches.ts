@@ -38,6 +38,9 @@ const BATCH_STATUS_EXAMPLE = {
   progress: 100,
   firstDay: '2024-01-15',
   lastDay: '2024-01-15',
+  retracted: false,
+  retractedAt: null,
+  retractionReason: null,
 };
 
 export const BatchStatusResponse = z
@@ -50,7 +53,8 @@ export const BatchStatusResponse = z
       description:
         'completed once every event is counted and every read model holds the counts, so the metrics ' +
         'include the batch; until then processing (see catchingUp). A batch with no new events ' +
-        '(totalEvents 0) is completed as soon as it is uploaded',
+        '(totalEvents 0) is completed as soon as it is uploaded. retracted once taken back (POST ' +
+        '/api/batches/{id}/retract), for good',
     }),
     uploadedAt: z.iso.datetime().meta({ description: 'ISO 8601, UTC' }),
     processedAt: z.iso
@@ -70,6 +74,18 @@ export const BatchStatusResponse = z
       .date()
       .nullable()
       .meta({ description: 'Last UTC day (YYYY-MM-DD) of the events processed so far; null before any is' }),
+    retracted: z.boolean().meta({
+      description:
+        'Taken back with POST /api/batches/{id}/retract: its events count nowhere (status retracted)',
+    }),
+    retractedAt: z.iso
+      .datetime()
+      .nullable()
+      .meta({ description: 'When it was retracted; null unless retracted' }),
+    retractionReason: z
+      .string()
+      .nullable()
+      .meta({ description: 'The reason given when it was retracted; null unless retracted' }),
     catchingUp: z
       .array(z.enum(['dailyMetrics', 'metricSeries']))
       .optional()
@@ -143,6 +159,18 @@ export const batchRoutes = {
       },
       403: sharedResponse('Forbidden'),
       404: sharedResponse('NotFound'),
+      409: {
+        description: 'The batch was retracted (POST /api/batches/{id}/retract); it is never processed again',
+        content: {
+          'application/json': {
+            schema: { $ref: '#/components/schemas/ErrorResponse' },
+            example: {
+              error: 'BatchRetracted',
+              message: `Batch ${EXAMPLE_BATCH_ID} was retracted and is not processed again; upload the corrected file as a new batch`,
+            },
+          },
+        },
+      },
       503: sharedResponse('ServiceUnavailable'),
     },
   }),

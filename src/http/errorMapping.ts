@@ -4,6 +4,7 @@ import multer from 'multer';
 import { z } from 'zod';
 import {
   AppError,
+  BatchRetractedError,
   DependencyUnavailableError,
   ForbiddenError,
   InvalidRowsError,
@@ -30,7 +31,7 @@ export const ErrorResponse = z
     // would make Swagger UI show "ValidationError" under every status that lacks one.
     error: z.string().meta({
       description:
-        'Stable machine-readable code: ValidationError, RequestAborted, Unauthorized, Forbidden, NotFound, RequestTimeout, PayloadTooLarge, UnsupportedMediaType, TooManyRequests, ServiceUnavailable, InternalError',
+        'Stable machine-readable code: ValidationError, RequestAborted, Unauthorized, Forbidden, NotFound, RequestTimeout, BatchRetracted, PayloadTooLarge, UnsupportedMediaType, TooManyRequests, ServiceUnavailable, InternalError',
     }),
     message: z.string().meta({ description: 'Human-readable explanation, safe to show' }),
     details: z.unknown().optional().meta({ description: 'Structured context, e.g. the invalid fields' }),
@@ -74,6 +75,7 @@ function mapError(error: unknown): Mapped {
     if (error instanceof ForbiddenError) return { status: 403, body };
     if (error instanceof NotFoundError) return { status: 404, body };
     if (error instanceof RequestTooSlowError) return { status: 408, body };
+    if (error instanceof BatchRetractedError) return { status: 409, body };
     if (error instanceof PayloadTooLargeError) return { status: 413, body };
     if (error instanceof UnsupportedMediaTypeError) return { status: 415, body };
     if (error instanceof RateLimitedError) {

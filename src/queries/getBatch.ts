@@ -21,6 +21,10 @@ export interface BatchStatus {
   /** First and last UTC day (YYYY-MM-DD) of the events processed so far; null before any is. */
   firstDay: string | null;
   lastDay: string | null;
+  /** Taken back (POST /api/batches/:id/retract): its events count nowhere. */
+  retracted: boolean;
+  retractedAt: string | null;
+  retractionReason: string | null;
   /** Read models that do not hold all of the batch's counts yet: it reads `processing` until they do. */
   catchingUp?: CountingReadModel[];
 }
@@ -81,6 +85,9 @@ function shown(doc: BatchStatusDoc): BatchStatus {
     progress,
     firstDay: doc.firstDay ?? null,
     lastDay: doc.lastDay ?? null,
+    retracted: doc.status === 'retracted',
+    retractedAt: doc.retractedAt?.toISOString() ?? null,
+    retractionReason: doc.retractionReason ?? null,
   };
 }
 

@@ -41,6 +41,14 @@ export function createProcessChunk(deps: ProcessChunkDeps) {
       knownBatches.add(job.batchId);
     }
 
+    // A retracted batch counts nowhere: its chunk (perhaps deleted already) is not read, and the job
+    // completes quietly. One read by key per job, so a retraction stops the jobs already queued.
+    const retraction = await deps.eventLog.findByKey(batchKeys.retracted(job.batchId));
+    if (retraction !== undefined) {
+      deps.logger.debug('chunk of a retracted batch skipped', { batchId: job.batchId, chunk: job.chunk });
+      return { position: retraction.position, appended: false };
+    }
+
     const stored = await deps.readChunk(job.batchId, job.chunk);
     if (stored === undefined) {
       throw new UnrecoverableError(`chunk ${job.chunk} of batch ${job.batchId} has no stored events`);

@@ -42,7 +42,8 @@ export function createRequeueLostChunks(deps: RequeueLostChunksDeps) {
     for (const { _id: batchId } of window) {
       const history = await readBatchHistory(deps.eventLog, batchId);
       // A failed round waits for someone to process the batch again; no round means not asked yet.
-      if (history === undefined || history.rounds === 0) continue;
+      // A retracted batch's chunks count nowhere (its status read model may not show it yet).
+      if (history === undefined || history.rounds === 0 || history.retracted) continue;
       if (history.lastFailedPosition > history.lastStartedPosition) continue;
       for (let chunk = 0; chunk < history.chunks; chunk++) {
         if (history.processedChunks.has(chunk)) continue;

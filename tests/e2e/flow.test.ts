@@ -2,6 +2,7 @@ import type { Browser, Page } from 'playwright-core';
 import { EVENT_LOG_COLLECTION } from '../../src/events/eventLog';
 import { RAW_EVENTS_COLLECTION } from '../../src/events/rawEvents';
 import { launchBrowser, saveElementScreenshot, saveScreenshot } from '../support/browser';
+import { TEST_ADMIN_KEY } from '../support/testConfig';
 import { startTestService, type TestService } from '../support/testService';
 import { textIn, uploadInPage, waitUntil, watchProblems } from './pageChecks';
 
@@ -104,7 +105,7 @@ describe('web UI flow against the real API', () => {
 
     const processButton = row.getByRole('button', { name: 'Process good.csv' });
     await processButton.click();
-    expect(await row.locator('button').isDisabled()).toBe(true);
+    expect(await row.locator('button.process-button').isDisabled()).toBe(true);
     await waitUntil(
       page,
       `document.querySelector('tr[data-batch-id="${batchId}"]').dataset.status === "completed"`,
@@ -113,7 +114,7 @@ describe('web UI flow against the real API', () => {
     expect(await row.locator('.badge').textContent()).toBe('completed');
     expect(await row.locator('.progress-text').textContent()).toBe('4 / 4');
     expect(await row.locator('progress').getAttribute('value')).toBe('4');
-    expect(await row.locator('button').isDisabled()).toBe(true);
+    expect(await row.locator('button.process-button').isDisabled()).toBe(true);
     await waitUntil(page, 'document.getElementById("batches-section").dataset.polling === "false"');
     expect(await textOf('#batches-info')).toContain('good.csv is processed.');
 
@@ -157,6 +158,29 @@ describe('web UI flow against the real API', () => {
     expect(await textOf('#uploaded-new')).toBe('0');
     expect(await textOf('#uploaded-duplicates')).toBe('4');
     expect(await textOf('#upload-result')).toContain('adds nothing to count');
+
+    // Retract the first upload: a confirmation asks for the reason, then (once) for the admin key.
+    const answers = ['wrong timezone', TEST_ADMIN_KEY];
+    const prompts: string[] = [];
+    page.on('dialog', (dialog) => {
+      prompts.push(dialog.message());
+      void dialog.accept(answers.shift() ?? '');
+    });
+    await row.getByRole('button', { name: 'Retract good.csv' }).click();
+    await waitUntil(
+      page,
+      `document.querySelector('tr[data-batch-id="${batchId}"]').dataset.status === "retracted"`,
+      30_000,
+    );
+    expect(prompts[0]).toContain('Retract good.csv?');
+    expect(await row.locator('.badge').textContent()).toBe('retracted');
+    expect(await row.locator('.status-detail').textContent()).toContain('Reason: wrong timezone');
+    expect(await row.locator('button.retract-button').isHidden()).toBe(true);
+    expect(await textOf('#batches-info')).toContain('Retracted good.csv: 4 events withdrawn.');
+    await saveElementScreenshot(page, '#batches-section', 'flow-batch-retracted');
+    // Its events no longer stand in the way: the same file stores all of them again.
+    await upload('good.csv', GOOD_CSV);
+    expect(await textOf('#uploaded-new')).toBe('4');
     expect(problems).toEqual([]);
   });
 

@@ -146,7 +146,7 @@ describe('web UI batches and metrics against the real API', () => {
     expect(await rowOf(ids.done).locator('.progress-text').textContent()).toBe('3 / 3');
     expect(await rowOf(ids.waiting).locator('.progress-text').textContent()).toBe('0 / 7');
 
-    const button = (id: string | undefined) => rowOf(id).locator('button');
+    const button = (id: string | undefined) => rowOf(id).locator('button.process-button');
     expect(await button(ids.broken).isEnabled()).toBe(true);
     expect(await button(ids.broken).getAttribute('aria-label')).toBe('Process again broken.csv');
     expect(await button(ids.waiting).getAttribute('aria-label')).toBe('Process waiting.csv');
@@ -186,7 +186,7 @@ describe('web UI batches and metrics against the real API', () => {
     const metricsBefore = metricsGets.length;
 
     await row.getByRole('button', { name: 'Process waiting.csv' }).click();
-    expect(await row.locator('button').isDisabled()).toBe(true);
+    expect(await row.locator('button.process-button').isDisabled()).toBe(true);
     await waitUntil(
       page,
       `document.querySelector('tr[data-batch-id="${ids.waiting ?? ''}"]').dataset.status === "completed"`,
@@ -194,7 +194,7 @@ describe('web UI batches and metrics against the real API', () => {
     );
     await waitUntil(page, 'document.querySelector("#batches-section").dataset.polling === "false"');
     expect(await row.locator('.progress-text').textContent()).toBe('7 / 7');
-    expect(await row.locator('button').isDisabled()).toBe(true);
+    expect(await row.locator('button.process-button').isDisabled()).toBe(true);
     expect(await textOf('#batches-info')).toContain('waiting.csv is processed.');
     await waitUntil(page, 'document.getElementById("metrics-section").dataset.settling === "false"', 40_000);
     expect(metricsGets.length).toBeGreaterThan(metricsBefore);
@@ -275,8 +275,8 @@ describe('web UI batches and metrics against the real API', () => {
     expect(await row.locator('.progress-text').textContent()).toBe('40 / 100');
     const bar = row.locator('progress');
     expect([await bar.getAttribute('value'), await bar.getAttribute('max')]).toEqual(['40', '100']);
-    expect(await row.locator('button').isDisabled()).toBe(true);
-    expect(await row.locator('button').textContent()).toBe('Processing…');
+    expect(await row.locator('button.process-button').isDisabled()).toBe(true);
+    expect(await row.locator('button.process-button').textContent()).toBe('Processing…');
     // A processing batch keeps the list polling.
     await waitUntil(page, 'document.querySelector("#batches-section").dataset.polling === "true"');
     const seen = stub.batchesGets.length;

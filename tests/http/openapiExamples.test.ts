@@ -45,8 +45,14 @@ describe('OpenAPI examples', () => {
   let redisStopped = false;
   const seen = new Map<string, Reply>();
 
-  const call = async (base: string, method: string, path: string, headers: Record<string, string> = {}) => {
-    const res = await fetch(`${base}${path}`, { method, headers });
+  const call = async (
+    base: string,
+    method: string,
+    path: string,
+    headers: Record<string, string> = {},
+    body?: string,
+  ) => {
+    const res = await fetch(`${base}${path}`, { method, headers, body });
     const text = await res.text();
     return {
       status: res.status,
@@ -247,6 +253,22 @@ describe('OpenAPI examples', () => {
     );
     await redis.start();
     redisStopped = false;
+
+    // Last, so every example above shows the batch live: the example batch retracted, then refused.
+    record(
+      'POST /api/batches/{id}/retract 200',
+      await call(
+        base,
+        'POST',
+        `/api/batches/${batchId}/retract`,
+        {
+          ...admin,
+          'content-type': 'application/json',
+        },
+        JSON.stringify({ reason: 'Uploaded with the wrong timezone' }),
+      ),
+    );
+    record('POST /api/batches/{id}/process 409', await call(base, 'POST', `/api/batches/${batchId}/process`));
 
     const metricsText = await call(base, 'GET', '/metrics');
     expect(metricsText.body).toMatch(/^ems_uploads_total\{result="accepted"\} \d+$/m);

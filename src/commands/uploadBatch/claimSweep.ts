@@ -1,5 +1,6 @@
 import { batchKeys, batchStream } from '../../events/batchHistory';
 import { rebuildChunks } from '../../events/deriveChunks';
+import { BatchRetractedError } from '../../errors';
 import type { EventLog } from '../../events/eventLog';
 import type { Db } from 'mongodb';
 import type { Logger } from '../../logging';
@@ -95,6 +96,8 @@ export async function abandonClaim(claims: BatchClaims, batchId: string, expiryM
 
 async function startProcessing(deps: ClaimSweepDeps, batchId: string): Promise<void> {
   await deps.processRecovered?.(batchId).catch((error: unknown) => {
+    // Retracted meanwhile: nothing of it is to be processed.
+    if (error instanceof BatchRetractedError) return;
     deps.logger.warn('could not start processing a finished upload; process it by hand', {
       batchId,
       err: String(error),

@@ -7,6 +7,7 @@ import type { EventLog } from '../../events/eventLog';
 import { ChunkWriter } from '../../events/chunkWriter';
 import { rawEventsCollection } from '../../events/rawEvents';
 import type { Logger } from '../../logging';
+import { retractionStates, unsettledRetractions } from '../batchRetractions';
 import { collectorGone, isUnsettled, type BatchClaims } from './batchClaims';
 import { ClaimHolder } from './claimHolder';
 import { abandonClaim, appendBatchUploaded, collectAsCollector } from './claimSweep';
@@ -76,9 +77,13 @@ export function createUploadBatch(deps: UploadBatchDeps): UploadBatch {
   /** The other batches whose events may still go away (but those this upload collected itself). */
   async function unsettledOthers(batchId: string, collected: ReadonlySet<string>): Promise<Set<string>> {
     const now = Date.now();
-    const views = await claims.all();
-    const others = views.filter((v) => v.batchId !== batchId && !collected.has(v.batchId));
-    return new Set(others.filter((v) => isUnsettled(v, now)).map((v) => v.batchId));
+    // A batch being retracted is unsettled too: its events are about to be deleted.
+    const [views, retractions] = await Promise.all([claims.all(), unsettledRetractions(deps.db, now)]);
+    const ids = [
+      ...views.filter((v) => isUnsettled(v, now)).map((v) => v.batchId),
+      ...retractions.map((r) => r._id),
+    ];
+    return new Set(ids.filter((id) => id !== batchId && !collected.has(id)));
   }
 
   /**
@@ -96,10 +101,19 @@ export function createUploadBatch(deps: UploadBatchDeps): UploadBatch {
     for (;;) {
       const now = Date.now();
       const views = new Map((await claims.all()).map((v) => [v.batchId, v]));
+      // Read whatever the claims say: an uploaded batch keeps its claim view for a while.
+      const retracting = await retractionStates(deps.db, pending);
       for (const batchId of pending) {
         const view = views.get(batchId);
         const state = view?.state ?? 'unknown';
-        if (state === 'inserted' || state === 'uploaded') pending.delete(batchId);
+        const cleaned = retracting.get(batchId);
+        if (cleaned !== undefined) {
+          // Being retracted: its events are deleted by the cleanup, after which they go in again.
+          if (!cleaned) continue;
+          collected.add(batchId);
+          reinsert = true;
+          pending.delete(batchId);
+        } else if (state === 'inserted' || state === 'uploaded') pending.delete(batchId);
         else if (state === 'storing') {
           const beat = view?.claim?.heartbeatAt.getTime() ?? now;
           if (now - beat <= deps.claimExpiryMs || !(await abandonClaim(claims, batchId, deps.claimExpiryMs)))

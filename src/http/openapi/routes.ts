@@ -6,6 +6,7 @@ import { metricsRoutes } from '../metrics';
 import { seriesRoutes } from '../metricSeriesRoute';
 import { prometheusRoutes } from '../prometheus';
 import { queueRoutes } from '../queues';
+import { retractRoutes } from '../retractBatch';
 import { uploadRoutes } from '../uploads';
 import type { DocumentedRoute } from './routeTable';
 
@@ -14,6 +15,7 @@ export const DOCUMENTED_ROUTES: readonly DocumentedRoute[] = [
   ...Object.values(uploadRoutes),
   ...Object.values(eventsRoutes),
   ...Object.values(batchRoutes),
+  ...Object.values(retractRoutes),
   ...Object.values(metricsRoutes),
   ...Object.values(seriesRoutes),
   ...Object.values(queueRoutes),

@@ -100,12 +100,20 @@ export function describeFailure(status, body, retryAfterHeader, { notFound } = {
  * @param {'GET' | 'POST'} method
  * @param {string} url
  * @param {FailureWords} [options]
+ * @param {{ headers?: Record<string, string>, json?: unknown }} [send] extra headers (the admin key) and a JSON body
  * @returns {Promise<{ status: number, body: unknown }>}
  */
-export async function requestJson(method, url, options = {}) {
+export async function requestJson(method, url, options = {}, send = {}) {
   let response;
+  /** @type {Record<string, string>} */
+  const headers = { Accept: 'application/json', ...send.headers };
+  if (send.json !== undefined) headers['Content-Type'] = 'application/json';
   try {
-    response = await fetch(url, { method, headers: { Accept: 'application/json' } });
+    response = await fetch(url, {
+      method,
+      headers,
+      body: send.json === undefined ? undefined : JSON.stringify(send.json),
+    });
   } catch {
     throw new ApiError(0, null, describeFailure(0, null, null, options));
   }

@@ -1,7 +1,7 @@
 // @ts-check
 import { el, formatCount, formatUtc } from './dom.js';
 
-const KNOWN_STATUSES = new Set(['uploaded', 'processing', 'completed', 'failed']);
+const KNOWN_STATUSES = new Set(['uploaded', 'processing', 'completed', 'failed', 'retracted']);
 
 /**
  * A batch as GET /api/batches and GET /api/batches/:id send it (BatchStatusResponse).
@@ -16,6 +16,8 @@ const KNOWN_STATUSES = new Set(['uploaded', 'processing', 'completed', 'failed']
  *   failedReason: string | null,
  *   firstDay?: string | null,
  *   lastDay?: string | null,
+ *   retractedAt?: string | null,
+ *   retractionReason?: string | null,
  * }} Batch
  */
 
@@ -47,6 +49,11 @@ function createParts() {
     progress: el('progress', { max: '1', value: '0' }),
     progressText: el('span', { className: 'progress-text' }),
     button: el('button', { type: 'button', className: 'button process-button' }),
+    retract: el('button', {
+      type: 'button',
+      className: 'button button-secondary retract-button',
+      text: 'Retract',
+    }),
   };
 }
 
@@ -54,13 +61,17 @@ function createParts() {
 /**
  * @param {string} id
  * @param {(id: string) => void} onProcess
+ * @param {(id: string) => void} onRetract
  * @returns {Row}
  */
-export function createRow(id, onProcess) {
+export function createRow(id, onProcess, onRetract) {
   const parts = createParts();
   parts.id.textContent = id;
   parts.button.addEventListener('click', () => {
     onProcess(id);
+  });
+  parts.retract.addEventListener('click', () => {
+    onRetract(id);
   });
   const tr = el('tr', { dataset: { batchId: id } }, [
     el('td', { className: 'cell-file', dataset: { label: 'File' } }, [parts.name, parts.id]),
@@ -69,7 +80,7 @@ export function createRow(id, onProcess) {
     el('td', { dataset: { label: 'Processed' } }, [
       el('div', { className: 'progress-cell' }, [parts.progress, parts.progressText]),
     ]),
-    el('td', { className: 'cell-action', dataset: { label: 'Action' } }, [parts.button]),
+    el('td', { className: 'cell-action', dataset: { label: 'Action' } }, [parts.button, parts.retract]),
   ]);
   return { tr, parts, batch: null };
 }
@@ -97,11 +108,14 @@ export function updateRow({ tr, parts, batch }, { highlighted, pending }) {
   parts.detail.textContent =
     status === 'failed'
       ? `Reason: ${batch.failedReason || 'not given by the server'}`
-      : nothingNew
-        ? 'Nothing new: every event in it was already stored.'
-        : status === 'completed' && batch.processedAt
-          ? `Finished ${formatUtc(batch.processedAt)}`
-          : '';
+      : status === 'retracted'
+        ? `Retracted ${batch.retractedAt ? formatUtc(batch.retractedAt) : ''}: its events count nowhere.` +
+          (batch.retractionReason ? ` Reason: ${batch.retractionReason}` : '')
+        : nothingNew
+          ? 'Nothing new: every event in it was already stored.'
+          : status === 'completed' && batch.processedAt
+            ? `Finished ${formatUtc(batch.processedAt)}`
+            : '';
   parts.detail.hidden = parts.detail.textContent === '';
   // The UTC days its events fall on, linked to the metrics view (#metrics?from=…&to=…).
   const first = isDay(batch.firstDay) ? batch.firstDay : null;
@@ -127,16 +141,21 @@ export function updateRow({ tr, parts, batch }, { highlighted, pending }) {
     : `${formatCount(done)} / ${formatCount(total)}`;
 
   const [label, disabled] =
-    status === 'processing'
-      ? ['Processing…', true]
-      : pending
-        ? ['Starting…', true]
-        : status === 'completed'
-          ? ['Processed', true]
-          : [status === 'failed' ? 'Process again' : 'Process', false];
+    status === 'retracted'
+      ? ['Retracted', true]
+      : status === 'processing'
+        ? ['Processing…', true]
+        : pending
+          ? ['Starting…', true]
+          : status === 'completed'
+            ? ['Processed', true]
+            : [status === 'failed' ? 'Process again' : 'Process', false];
   parts.button.textContent = label;
   parts.button.disabled = disabled;
   parts.button.setAttribute('aria-label', `${label.replace('…', '')} ${name}`);
+  // Retracted batches stay listed, marked so; they cannot be retracted again.
+  parts.retract.hidden = status === 'retracted';
+  parts.retract.setAttribute('aria-label', `Retract ${name}`);
 }
 
 /**

@@ -1,5 +1,5 @@
 // @ts-check
-import { field, requestJson } from './api.js';
+import { ApiError, field, requestJson } from './api.js';
 import { asBatch, createRow, updateRow } from './batchRow.js';
 import { byId, byIdAs, el, formatCount } from './dom.js';
 
@@ -18,6 +18,7 @@ const NO_JOB_CHANGE_MS = 10_000;
 // next runs: show it from GET /api/batches/:id (which falls back to the log) and poll the list until
 // the list has it, at most this long.
 const PIN_MS = 60_000;
+const ADMIN_KEY_ITEM = 'adminApiKey';
 
 /**
  * The batches table: newest first, paged by the server's cursor, polled while any batch on the page
@@ -57,6 +58,8 @@ export function setupBatches({ onBatchFinished }) {
   const starting = new Set();
   /** @type {Map<string, number>} batch id -> until when it is shown before the list has it */
   const pinned = new Map();
+  /** @type {Map<string, number>} retracted batch id -> until when the list is polled to show it so */
+  const retracting = new Map();
 
   byId('batches-refresh').addEventListener('click', () => void load());
   newer.addEventListener('click', () => {
@@ -132,10 +135,11 @@ export function setupBatches({ onBatchFinished }) {
   function scheduleNext() {
     const now = Date.now();
     for (const [id, expected] of expecting) if (expected.until < now) expecting.delete(id);
+    for (const [id, until] of retracting) if (until < now) retracting.delete(id);
     const watching = [...rows.values()].filter(
       (row) => row.batch.status === 'processing' || expecting.has(row.batch.batchId),
     );
-    const waitingForList = page === 0 && pinned.size > 0;
+    const waitingForList = (page === 0 && pinned.size > 0) || retracting.size > 0;
     section.dataset.polling = String(watching.length > 0 || waitingForList);
     if (watching.length === 0 && !waitingForList) return;
     if (watching.length > 0)
@@ -155,10 +159,19 @@ export function setupBatches({ onBatchFinished }) {
       if (batch.status === 'completed' && before !== undefined && before !== 'completed')
         finished.push(batch);
       lastStatus.set(id, batch.status);
+      if (batch.status === 'retracted') retracting.delete(id);
       const expected = expecting.get(id);
       if (expected && expected.snapshot !== snapshotOf(batch)) expecting.delete(id);
 
-      const row = { ...(rows.get(id) ?? createRow(id, (clicked) => void process(clicked))), batch };
+      const row = {
+        ...(rows.get(id) ??
+          createRow(
+            id,
+            (clicked) => void process(clicked),
+            (clicked) => void retract(clicked),
+          )),
+        batch,
+      };
       rows.set(id, row);
       refresh(row);
       // Move rows only when out of order: re-inserting a row would take keyboard focus off its button.
@@ -216,6 +229,43 @@ export function setupBatches({ onBatchFinished }) {
       alert.replaceChildren(el('p', { text: `Could not start processing ${name}. ${reasonOf(error)}` }));
     } finally {
       starting.delete(id);
+    }
+    await load();
+  }
+
+  /**
+   * Retract, after a confirmation that asks for the reason; the admin key is asked for once per tab
+   * (kept in sessionStorage, dropped when the server refuses it).
+   * @param {string} id
+   */
+  async function retract(id) {
+    const row = rows.get(id);
+    if (!row) return;
+    const name = row.batch.fileName || id;
+    const reason = window.prompt(
+      `Retract ${name}? Its events stop counting in every metric and its stored events are deleted; ` +
+        'upload the corrected file afterwards as a new batch.\n\nReason (optional):',
+      '',
+    );
+    if (reason === null) return;
+    const key = sessionStorage.getItem(ADMIN_KEY_ITEM) ?? window.prompt('Admin API key (X-API-Key):', '');
+    if (!key) return;
+    try {
+      const { body } = await requestJson(
+        'POST',
+        `/api/batches/${encodeURIComponent(id)}/retract`,
+        { notFound: 'The server does not know this batch (404).' },
+        { headers: { 'X-API-Key': key }, json: { reason } },
+      );
+      sessionStorage.setItem(ADMIN_KEY_ITEM, key);
+      const withdrawn = Number(field(body, 'eventsWithdrawn') ?? 0);
+      info.textContent = `Retracted ${name}: ${formatCount(withdrawn)} event${withdrawn === 1 ? '' : 's'} withdrawn.`;
+      alert.replaceChildren();
+      // The list's read model shows the retraction a moment later: poll until it does.
+      retracting.set(id, Date.now() + EXPECT_CHANGE_MS);
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 401) sessionStorage.removeItem(ADMIN_KEY_ITEM);
+      alert.replaceChildren(el('p', { text: `Could not retract ${name}. ${reasonOf(error)}` }));
     }
     await load();
   }

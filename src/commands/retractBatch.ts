@@ -1,0 +1,117 @@
+import type { Db } from 'mongodb';
+import { NotFoundError } from '../errors';
+import { batchKeys, batchStream, mayBeBatchId } from '../events/batchHistory';
+import { dayCountsOf } from '../events/dailyCounts';
+import type { EventLog, LogRecord } from '../events/eventLog';
+import type { Logger } from '../logging';
+import { byCodeUnits } from '../events/codeUnitOrder';
+import {
+  appendBatchRetracted,
+  batchRetractions,
+  cleanUpRetraction,
+  recordRetraction,
+  type CleanupDeps,
+} from './batchRetractions';
+
+/**
+ * RetractBatch: takes a batch back. Recorded first (batch_retractions), then BatchRetracted is
+ * appended, then what the batch stored is removed (see batchRetractions). The log keeps every record;
+ * the projections withdraw what the batch's EventsProcessed added before the retraction.
+ */
+
+export interface RetractBatchCommand {
+  batchId: string;
+  reason: string;
+  correlationId: string;
+}
+
+export interface RetractBatchResult {
+  batchId: string;
+  status: 'retracted';
+  reason: string;
+  retractedAt: string;
+  /** The events the batch stored (BatchUploaded.newEvents). */
+  eventsWithdrawn: number;
+  /** The events its processing had counted before the retraction: what the metrics lose. */
+  countedEventsWithdrawn: number;
+  /** UTC days (YYYY-MM-DD) and event types those counted events touched, sorted. */
+  days: string[];
+  eventTypes: string[];
+  /** True when the batch was retracted before this call, which then changed nothing. */
+  alreadyRetracted: boolean;
+}
+
+export interface RetractBatchDeps extends CleanupDeps {
+  db: Db;
+  eventLog: EventLog;
+  logger: Logger;
+}
+
+/** What the batch's records before the retraction counted. */
+async function withdrawnCounts(
+  eventLog: EventLog,
+  batchId: string,
+  retractedAt: number,
+): Promise<Pick<RetractBatchResult, 'countedEventsWithdrawn' | 'days' | 'eventTypes'>> {
+  let counted = 0;
+  const days = new Set<string>();
+  const eventTypes = new Set<string>();
+  for (const record of await eventLog.readStream(batchStream(batchId))) {
+    if (record.type !== 'EventsProcessed' || record.position > retractedAt) continue;
+    if (record.data.batchId !== batchId) continue;
+    counted += record.data.events;
+    for (const { date, eventType } of dayCountsOf(record.data.detail)) {
+      days.add(date);
+      eventTypes.add(eventType);
+    }
+  }
+  return {
+    countedEventsWithdrawn: counted,
+    days: [...days].sort(byCodeUnits),
+    eventTypes: [...eventTypes].sort(byCodeUnits),
+  };
+}
+
+export function createRetractBatch(deps: RetractBatchDeps) {
+  async function answer(
+    record: LogRecord<'BatchRetracted'>,
+    eventsWithdrawn: number,
+    alreadyRetracted: boolean,
+  ): Promise<RetractBatchResult> {
+    return {
+      batchId: record.data.batchId,
+      status: 'retracted',
+      reason: record.data.reason,
+      retractedAt: record.metadata.recordedAt.toISOString(),
+      eventsWithdrawn,
+      ...(await withdrawnCounts(deps.eventLog, record.data.batchId, record.position)),
+      alreadyRetracted,
+    };
+  }
+
+  return async function retractBatch(command: RetractBatchCommand): Promise<RetractBatchResult> {
+    const { batchId, reason, correlationId } = command;
+    const uploaded = mayBeBatchId(batchId)
+      ? await deps.eventLog.findByKey(batchKeys.uploaded(batchId))
+      : undefined;
+    if (uploaded?.type !== 'BatchUploaded') throw new NotFoundError(`Batch ${batchId} not found`);
+    const eventsWithdrawn = uploaded.data.newEvents;
+
+    const standing = await deps.eventLog.findByKey(batchKeys.retracted(batchId));
+    if (standing?.type === 'BatchRetracted') return answer(standing, eventsWithdrawn, true);
+
+    // Only the call that recorded the request cleans up; a request recorded by someone else (a
+    // concurrent call, or one that crashed) is finished by it or by the sweep.
+    const recorded = await recordRetraction(deps.db, { _id: batchId, reason, correlationId });
+    const doc = await batchRetractions(deps.db).findOne({ _id: batchId });
+    if (doc === null) throw new Error(`batch ${batchId}: its retraction vanished while it was recorded`);
+    const { record, appended } = await appendBatchRetracted(deps.eventLog, doc);
+    if (recorded) {
+      await cleanUpRetraction(deps, batchId);
+      deps.logger.info('batch retracted', { batchId, correlationId, eventsWithdrawn });
+    }
+    return answer(record, eventsWithdrawn, !appended);
+  };
+}
+
+export type RetractBatch = ReturnType<typeof createRetractBatch>;
