@@ -24,6 +24,16 @@ import {
 import { ensureRawEventChunkIndexes, RAW_EVENT_CHUNKS_COLLECTION } from './events/rawEventChunks';
 import { readChunk } from './events/readChunks';
 import { ensureRawEventIndexes, RAW_EVENTS_COLLECTION } from './events/rawEvents';
+import { createUserFingerprint, type FingerprintOf } from './events/userFingerprint';
+import { resolveUserHashKey, SERVICE_KEYS_COLLECTION } from './events/userHashKey';
+import { USER_SUPPRESSIONS_COLLECTION } from './events/userSuppressions';
+import {
+  ensureUserErasureIndexes,
+  readErasure,
+  USER_ERASURES_COLLECTION,
+} from './commands/eraseUser/erasures';
+import { createEraseUser, type EraseUser } from './commands/eraseUser/eraseUser';
+import { startErasureSweep } from './commands/eraseUser/erasureSweep';
 import { createHttpHandlers, requestListenerOf, type AppDeps, type HttpHandlers } from './http/app';
 import { createBoundedServer } from './http/server';
 import { buildOpenApiDocument, type OpenApiDocument } from './http/openapi/document';
@@ -69,6 +79,8 @@ export interface Runtime {
   /** Fail-fast connection for the request path (health checks, queue producers, leases, rate limit). */
   redis: RedisClient;
   eventLog: EventLog;
+  /** Users' keyed fingerprints (USER_HASH_KEY or the key kept in service_keys). */
+  userFingerprint: FingerprintOf;
   /** Producer side of `event-processing` (fail-fast connection). */
   processingQueue: Queue<ChunkJobData>;
   /** Producer side of `projections`: wake-ups after each append. */
@@ -89,6 +101,9 @@ const CORE_COLLECTIONS = [
   POINTERS_COLLECTION,
   CHECKPOINTS_COLLECTION,
   PROJECTION_STATUS_COLLECTION,
+  SERVICE_KEYS_COLLECTION,
+  USER_SUPPRESSIONS_COLLECTION,
+  USER_ERASURES_COLLECTION,
 ];
 
 /** Spool files untouched this long belong to no running upload. */
@@ -102,12 +117,15 @@ const SERIES_RETRY_AFTER_SECONDS = 5;
 
 export async function openRuntime(config: Config, logger: Logger): Promise<Runtime> {
   const mongo = await connectMongo(config.mongo.uri, config.mongo.dbName);
+  let userFingerprint: FingerprintOf;
   try {
     await ensureCollections(mongo.db, CORE_COLLECTIONS);
     await ensureEventLogIndexes(mongo.db);
     await ensureRawEventIndexes(mongo.db);
     await ensureRawEventChunkIndexes(mongo.db);
     await ensureBatchClaimIndexes(mongo.db);
+    await ensureUserErasureIndexes(mongo.db);
+    userFingerprint = createUserFingerprint(await resolveUserHashKey(mongo.db, config.userHashKey));
   } catch (error) {
     await mongo.client.close().catch(() => undefined);
     throw error;
@@ -158,6 +176,7 @@ export async function openRuntime(config: Config, logger: Logger): Promise<Runti
     mongo,
     redis,
     eventLog,
+    userFingerprint,
     processingQueue,
     projectionsQueue,
     metrics,
@@ -250,7 +269,30 @@ function appDeps(runtime: Runtime): AppDeps {
       listFailedJobs: createListFailedJobs({ queue: processingQueue }),
       retryFailedJobs: createRetryFailedJobs({ queue: processingQueue, processBatch }),
     },
+    users: {
+      eraseUser: eraseUserOf(runtime),
+      readErasure: (erasureId) => readErasure(mongo.db, erasureId),
+    },
   };
+}
+
+const eraseUsers = new WeakMap<Runtime, EraseUser>();
+
+/** The EraseUser command of this runtime: one per process, so the routes and the sweep share its runs. */
+export function eraseUserOf(runtime: Runtime): EraseUser {
+  let eraseUser = eraseUsers.get(runtime);
+  if (eraseUser === undefined) {
+    eraseUser = createEraseUser({
+      db: runtime.mongo.db,
+      eventLog: runtime.eventLog,
+      claims: new BatchClaims(runtime.mongo.db),
+      fingerprintOf: runtime.userFingerprint,
+      settleWaitMs: runtime.config.uploads.settleWaitMs,
+      logger: runtime.logger,
+    });
+    eraseUsers.set(runtime, eraseUser);
+  }
+  return eraseUser;
 }
 
 /** The UploadBatch command of this instance (or, in tests, of another instance name). */
@@ -264,15 +306,26 @@ export function createUploadBatchFor(runtime: Runtime, instanceName?: string): U
     claimExpiryMs: config.uploads.claimExpiryMs,
     settleWaitMs: config.uploads.settleWaitMs,
     eventsPerChunk: config.processing.eventsPerChunk,
+    fingerprintOf: runtime.userFingerprint,
     processBatch: createProcessBatchFor(runtime),
     logger,
   });
 }
 
-/** The API's background duty: resolving the claims of uploads that stopped (run once at start too). */
+/**
+ * The API's background duties (each run once at start too): resolving the claims of uploads that
+ * stopped, and finishing erasures whose process stopped.
+ */
 export function runClaimSweep(runtime: Runtime): { stop(): void } {
   const processBatch = createProcessBatchFor(runtime);
-  return startClaimSweep({
+  const erasures = startErasureSweep({
+    db: runtime.mongo.db,
+    eraseUser: eraseUserOf(runtime),
+    logger: runtime.logger,
+    staleMs: runtime.config.uploads.claimExpiryMs,
+    intervalMs: runtime.config.uploads.claimSweepMs,
+  });
+  const claims = startClaimSweep({
     db: runtime.mongo.db,
     claims: new BatchClaims(runtime.mongo.db),
     eventLog: runtime.eventLog,
@@ -280,9 +333,16 @@ export function runClaimSweep(runtime: Runtime): { stop(): void } {
     instanceName: runtime.config.uploads.instanceName,
     startedAt: Date.now(),
     expiryMs: runtime.config.uploads.claimExpiryMs,
+    fingerprintOf: runtime.userFingerprint,
     intervalMs: runtime.config.uploads.claimSweepMs,
     processRecovered: (batchId) => processBatch(batchId, `recovered-${batchId}`),
   });
+  return {
+    stop() {
+      claims.stop();
+      erasures.stop();
+    },
+  };
 }
 
 function createProcessBatchFor(runtime: Runtime) {
@@ -293,6 +353,7 @@ function createProcessBatchFor(runtime: Runtime) {
     redis: runtime.redis,
     redisPrefix: runtime.config.redis.prefix,
     eventsPerChunk: runtime.config.processing.eventsPerChunk,
+    fingerprintOf: runtime.userFingerprint,
     logger: runtime.logger,
   });
 }

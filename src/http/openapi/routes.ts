@@ -7,6 +7,7 @@ import { seriesRoutes } from '../metricSeriesRoute';
 import { prometheusRoutes } from '../prometheus';
 import { queueRoutes } from '../queues';
 import { uploadRoutes } from '../uploads';
+import { userRoutes } from '../users';
 import type { DocumentedRoute } from './routeTable';
 
 /** Every route the OpenAPI document shows, in the order Swagger UI lists them. */
@@ -17,6 +18,7 @@ export const DOCUMENTED_ROUTES: readonly DocumentedRoute[] = [
   ...Object.values(metricsRoutes),
   ...Object.values(seriesRoutes),
   ...Object.values(queueRoutes),
+  ...Object.values(userRoutes),
   ...Object.values(healthRoutes),
   ...Object.values(prometheusRoutes),
   ...Object.values(apiDocsRoutes),
