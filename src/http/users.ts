@@ -143,10 +143,13 @@ export function usersRouter(deps: UsersRouterDeps): Router {
       correlationId: req.correlationId,
     });
     // A failure is left to the sweep: the answer is 202 with the erasure's progress.
+    const timer = new AbortController();
     const finished = await Promise.race([
       done.then(() => true).catch(() => false),
-      sleep(ANSWER_WAIT_MS, false),
+      sleep(ANSWER_WAIT_MS, false, { signal: timer.signal }).catch(() => false),
     ]);
+    // The wait is cut short, so no timer outlives the answer.
+    timer.abort();
     const view = await deps.readErasure(erasureId);
     if (view === undefined) throw new Error(`erasure ${erasureId} vanished`);
     if (finished && view.status === 'done') {
