@@ -18,6 +18,7 @@ import { documentedRoute, mount, sharedResponse } from './openapi/routeTable';
  */
 
 const ANSWER_WAIT_MS = 10_000;
+const EXAMPLE_ERASURE_ID = '8d7c6b5a-4e3f-4a2b-9c1d-0e1f2a3b4c5d';
 
 export const EraseUserBody = z
   .object({
@@ -29,7 +30,7 @@ export const EraseUserBody = z
         'true: also drop every later event of this user, whatever its time. Default: events timed after the erasure are accepted again',
     }),
   })
-  .meta({ id: 'EraseUserRequest', example: { userId: 'user-42', suppress: false } });
+  .meta({ id: 'EraseUserRequest', example: { userId: 'user-42' } });
 
 const summarySchema = z.object({
   eventsRemoved: z.number().int().nonnegative(),
@@ -54,22 +55,19 @@ export const ErasureResponse = z
   .meta({
     id: 'ErasureResponse',
     example: {
-      erasureId: '8d7c6b5a-4e3f-4a2b-9c1d-0e1f2a3b4c5d',
+      erasureId: EXAMPLE_ERASURE_ID,
       status: 'done',
       suppress: false,
       requestedAt: '2024-02-01T09:30:00.000Z',
-      progress: { batchesFound: 2, batchesDone: 2, eventsRemoved: 5 },
-      summary: {
-        eventsRemoved: 5,
-        batches: 2,
-        days: ['2024-01-15', '2024-01-16'],
-        eventTypes: ['click', 'purchase'],
-      },
+      progress: { batchesFound: 1, batchesDone: 1, eventsRemoved: 1 },
+      summary: { eventsRemoved: 1, batches: 1, days: ['2024-01-15'], eventTypes: ['click'] },
     },
   });
 
 const adminOnly = [{ [ADMIN_API_KEY_SCHEME]: [] }];
-const ErasureParams = z.object({ id: z.string().meta({ description: 'The erasureId' }) });
+const ErasureParams = z.object({
+  id: z.string().meta({ description: 'The erasureId', example: EXAMPLE_ERASURE_ID }),
+});
 
 export const userRoutes = {
   eraseUser: documentedRoute({
