@@ -161,6 +161,10 @@ describe('POST /api/users/erase', () => {
     expectDocumented('GET /api/users/erasures/{id}', shown);
     expect(await userErasures(db()).findOne({ _id: erasureId })).not.toHaveProperty('userId');
 
+    // Planning a batch again counts the erased events as BatchUploaded did (chunk `erased`).
+    const reprocessed = await call('POST', `/api/batches/${String(batchIds[0])}/process`);
+    expect(reprocessed.status).toBe(200);
+
     const second = await erase({ userId: 'victim' });
     expect(second.body).toMatchObject({ status: 'done', summary: { eventsRemoved: 0, batches: 0 } });
     expect(await userErasedRecords()).toHaveLength(2);
