@@ -2,7 +2,7 @@ import autocannon from 'autocannon';
 import type { Db } from 'mongodb';
 import type { DailyMetricsDoc } from '../src/projections/dailyMetrics';
 import { QUARTER_MS, QUARTERS_PER_DAY } from '../src/events/chunkDetail';
-import { userFingerprint } from '../src/events/userFingerprint';
+import { createUserFingerprint } from '../src/events/userFingerprint';
 import { liveCollection } from '../src/projections/readModels';
 import {
   addCounts,
@@ -14,6 +14,9 @@ import {
   shardOf,
   type SeriesMonthDoc,
 } from '../src/projections/seriesMonth';
+
+/** Any fixed key: these fingerprints only need to be consistent among themselves. */
+const userFingerprint = createUserFingerprint(Buffer.from('a fixed user hash key for this file only'));
 
 const DAYS = 365;
 const EVENT_TYPES = 50;

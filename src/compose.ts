@@ -27,6 +27,16 @@ import {
 import { ensureRawEventChunkIndexes, RAW_EVENT_CHUNKS_COLLECTION } from './events/rawEventChunks';
 import { readChunk } from './events/readChunks';
 import { ensureRawEventIndexes, RAW_EVENTS_COLLECTION } from './events/rawEvents';
+import { createUserFingerprint, type FingerprintOf } from './events/userFingerprint';
+import { resolveUserHashKey, SERVICE_KEYS_COLLECTION } from './events/userHashKey';
+import { USER_SUPPRESSIONS_COLLECTION } from './events/userSuppressions';
+import {
+  ensureUserErasureIndexes,
+  readErasure,
+  USER_ERASURES_COLLECTION,
+} from './commands/eraseUser/erasures';
+import { createEraseUser, type EraseUser } from './commands/eraseUser/eraseUser';
+import { startErasureSweep } from './commands/eraseUser/erasureSweep';
 import { createHttpHandlers, requestListenerOf, type AppDeps, type HttpHandlers } from './http/app';
 import { createBoundedServer } from './http/server';
 import { buildOpenApiDocument, type OpenApiDocument } from './http/openapi/document';
@@ -72,6 +82,8 @@ export interface Runtime {
   /** Fail-fast connection for the request path (health checks, queue producers, leases, rate limit). */
   redis: RedisClient;
   eventLog: EventLog;
+  /** Users' keyed fingerprints (USER_HASH_KEY or the key kept in service_keys). */
+  userFingerprint: FingerprintOf;
   /** Producer side of `event-processing` (fail-fast connection). */
   processingQueue: Queue<ChunkJobData>;
   /** Producer side of `projections`: wake-ups after each append. */
@@ -93,6 +105,9 @@ const CORE_COLLECTIONS = [
   POINTERS_COLLECTION,
   CHECKPOINTS_COLLECTION,
   PROJECTION_STATUS_COLLECTION,
+  SERVICE_KEYS_COLLECTION,
+  USER_SUPPRESSIONS_COLLECTION,
+  USER_ERASURES_COLLECTION,
 ];
 
 /** Spool files untouched this long belong to no running upload. */
@@ -106,12 +121,15 @@ const SERIES_RETRY_AFTER_SECONDS = 5;
 
 export async function openRuntime(config: Config, logger: Logger): Promise<Runtime> {
   const mongo = await connectMongo(config.mongo.uri, config.mongo.dbName);
+  let userFingerprint: FingerprintOf;
   try {
     await ensureCollections(mongo.db, CORE_COLLECTIONS);
     await ensureEventLogIndexes(mongo.db);
     await ensureRawEventIndexes(mongo.db);
     await ensureRawEventChunkIndexes(mongo.db);
     await ensureBatchClaimIndexes(mongo.db);
+    await ensureUserErasureIndexes(mongo.db);
+    userFingerprint = createUserFingerprint(await resolveUserHashKey(mongo.db, config.userHashKey));
   } catch (error) {
     await mongo.client.close().catch(() => undefined);
     throw error;
@@ -162,6 +180,7 @@ export async function openRuntime(config: Config, logger: Logger): Promise<Runti
     mongo,
     redis,
     eventLog,
+    userFingerprint,
     processingQueue,
     projectionsQueue,
     metrics,
@@ -255,7 +274,30 @@ function appDeps(runtime: Runtime): AppDeps {
       listFailedJobs: createListFailedJobs({ queue: processingQueue }),
       retryFailedJobs: createRetryFailedJobs({ queue: processingQueue, processBatch }),
     },
+    users: {
+      eraseUser: eraseUserOf(runtime),
+      readErasure: (erasureId) => readErasure(mongo.db, erasureId),
+    },
   };
+}
+
+const eraseUsers = new WeakMap<Runtime, EraseUser>();
+
+/** The EraseUser command of this runtime: one per process, so the routes and the sweep share its runs. */
+export function eraseUserOf(runtime: Runtime): EraseUser {
+  let eraseUser = eraseUsers.get(runtime);
+  if (eraseUser === undefined) {
+    eraseUser = createEraseUser({
+      db: runtime.mongo.db,
+      eventLog: runtime.eventLog,
+      claims: new BatchClaims(runtime.mongo.db),
+      fingerprintOf: runtime.userFingerprint,
+      settleWaitMs: runtime.config.uploads.settleWaitMs,
+      logger: runtime.logger,
+    });
+    eraseUsers.set(runtime, eraseUser);
+  }
+  return eraseUser;
 }
 
 /** The UploadBatch command of this instance (or, in tests, of another instance name). */
@@ -269,6 +311,7 @@ export function createUploadBatchFor(runtime: Runtime, instanceName?: string): U
     claimExpiryMs: config.uploads.claimExpiryMs,
     settleWaitMs: config.uploads.settleWaitMs,
     eventsPerChunk: config.processing.eventsPerChunk,
+    fingerprintOf: runtime.userFingerprint,
     processBatch: createProcessBatchFor(runtime),
     logger,
   });
@@ -285,8 +328,8 @@ function retractionDeps(runtime: Runtime) {
 }
 
 /**
- * The API's background duties (run once at start too): resolving the claims of uploads that
- * stopped, and finishing retractions that stopped half-way (same period and expiry).
+ * The API's background duties (each run once at start too): resolving the claims of uploads that
+ * stopped, and finishing retractions and erasures whose process stopped (same period and expiry).
  */
 export function runClaimSweep(runtime: Runtime): { stop(): void } {
   const processBatch = createProcessBatchFor(runtime);
@@ -294,6 +337,13 @@ export function runClaimSweep(runtime: Runtime): { stop(): void } {
     ...retractionDeps(runtime),
     logger: runtime.logger,
     expiryMs: runtime.config.uploads.claimExpiryMs,
+    intervalMs: runtime.config.uploads.claimSweepMs,
+  });
+  const erasures = startErasureSweep({
+    db: runtime.mongo.db,
+    eraseUser: eraseUserOf(runtime),
+    logger: runtime.logger,
+    staleMs: runtime.config.uploads.claimExpiryMs,
     intervalMs: runtime.config.uploads.claimSweepMs,
   });
   const claims = startClaimSweep({
@@ -304,6 +354,7 @@ export function runClaimSweep(runtime: Runtime): { stop(): void } {
     instanceName: runtime.config.uploads.instanceName,
     startedAt: Date.now(),
     expiryMs: runtime.config.uploads.claimExpiryMs,
+    fingerprintOf: runtime.userFingerprint,
     intervalMs: runtime.config.uploads.claimSweepMs,
     processRecovered: (batchId) => processBatch(batchId, `recovered-${batchId}`),
   });
@@ -311,6 +362,7 @@ export function runClaimSweep(runtime: Runtime): { stop(): void } {
     stop() {
       claims.stop();
       retractions.stop();
+      erasures.stop();
     },
   };
 }
@@ -323,6 +375,7 @@ function createProcessBatchFor(runtime: Runtime) {
     redis: runtime.redis,
     redisPrefix: runtime.config.redis.prefix,
     eventsPerChunk: runtime.config.processing.eventsPerChunk,
+    fingerprintOf: runtime.userFingerprint,
     logger: runtime.logger,
   });
 }

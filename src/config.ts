@@ -39,6 +39,7 @@ const envSchema = z
       .regex(/^[A-Za-z0-9_:-]{1,64}$/, 'letters, digits, _, : and - only')
       .default('ems'),
     ADMIN_API_KEY: z.string().optional(),
+    USER_HASH_KEY: z.string().min(32, 'at least 32 characters').max(1024).optional(),
     LOG_LEVEL: z.enum(['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly']).default('info'),
     UPLOAD_RATE_LIMIT: int(1, 1_000_000).default(10),
     MAX_UPLOAD_BYTES: int(1, 64 * 1024 ** 3).default(10 * 1024 * 1024),
@@ -114,6 +115,8 @@ export interface Config {
     queuePrefix: string;
   };
   admin: { apiKey: string; generated: boolean };
+  /** Key of user fingerprints (USER_HASH_KEY); unset: the one generated once into the database. */
+  userHashKey: string | undefined;
   logLevel: Env['LOG_LEVEL'];
   uploads: {
     rateLimitPerMinute: number;
@@ -283,6 +286,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     mongo: { uri: env.MONGODB_URI, dbName: env.MONGODB_DB },
     redis: redisSettings(env),
     admin,
+    userHashKey: env.USER_HASH_KEY,
     logLevel: env.LOG_LEVEL,
     uploads: {
       rateLimitPerMinute: env.UPLOAD_RATE_LIMIT,

@@ -4,6 +4,7 @@ import { createHttpServer, openRuntime, runClaimSweep, runWorkers, type Runtime 
 import { ConfigError, loadConfig, loadDotEnv, type Config } from './config';
 import { createLogger, type Logger } from './logging';
 import { BrokenCollectionError, isMongoUnavailable } from './mongo';
+import { UserHashKeyMismatchError } from './events/userHashKey';
 import type { RunningWorkers } from './workers/startWorkers';
 
 type Role = 'all' | 'api' | 'worker';
@@ -81,7 +82,9 @@ async function main(): Promise<void> {
     logger.error(
       error instanceof BrokenCollectionError
         ? 'cannot start: a collection is broken'
-        : 'cannot connect to MongoDB at start-up',
+        : error instanceof UserHashKeyMismatchError
+          ? `cannot start: ${error.message}`
+          : 'cannot connect to MongoDB at start-up',
       { err: error },
     );
     process.exit(1);

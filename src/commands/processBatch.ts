@@ -5,6 +5,7 @@ import { BatchRetractedError, NotFoundError } from '../errors';
 import { batchKeys, batchStream, readBatchHistory, type BatchHistory } from '../events/batchHistory';
 import type { EventLog } from '../events/eventLog';
 import { planChunks } from '../events/deriveChunks';
+import type { FingerprintOf } from '../events/userFingerprint';
 import type { Logger } from '../logging';
 import { chunkJobId, chunkJobOptions, type ChunkJobData } from '../chunkJobs';
 import { withLock } from './batchLock';
@@ -26,6 +27,8 @@ export interface ProcessBatchDeps {
   redisPrefix: string;
   /** The chunk size for a batch whose BatchUploaded (v1) does not record one. */
   eventsPerChunk: number;
+  /** Users' fingerprints, for chunks derived from raw events (a batch stored before chunk documents). */
+  fingerprintOf: FingerprintOf;
   logger: Logger;
 }
 
@@ -77,7 +80,13 @@ export function createProcessBatch(deps: ProcessBatchDeps) {
   async function enqueue(batchId: string, correlationId: string): Promise<ProcessBatchResult> {
     let history = await historyOf(batchId);
     const eventsPerChunk = history.uploaded.data.eventsPerChunk ?? deps.eventsPerChunk;
-    const chunks = await planChunks(deps.db, batchId, history.uploaded.data.newEvents, eventsPerChunk);
+    const chunks = await planChunks(
+      deps.db,
+      batchId,
+      history.uploaded.data.newEvents,
+      eventsPerChunk,
+      deps.fingerprintOf,
+    );
     const pending = new Map<number, JobPresence>();
     for (const { chunk } of chunks) {
       if (!history.processedChunks.has(chunk))

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { ChunkWriter } from './chunkWriter';
 import { rawEventChunks, type ChunkRef, type CountableEvent } from './rawEventChunks';
 import { RAW_EVENTS_COLLECTION } from './rawEvents';
-import { userFingerprint } from './userFingerprint';
+import type { FingerprintOf } from './userFingerprint';
 
 /**
  * Planning a batch's chunks, and deriving them from its raw events for a batch stored before
@@ -18,23 +18,29 @@ export const RawEventForCounting = z.object({
   timestamp: z.date(),
 });
 
-export function toCountable(doc: unknown): CountableEvent {
+export function toCountable(doc: unknown, fingerprintOf: FingerprintOf): CountableEvent {
   const parsed = RawEventForCounting.safeParse(doc);
   if (!parsed.success || Number.isNaN(parsed.data.timestamp.getTime())) return null;
-  return [parsed.data.eventType, parsed.data.timestamp.getTime(), userFingerprint(parsed.data.userId)];
+  return [parsed.data.eventType, parsed.data.timestamp.getTime(), fingerprintOf(parsed.data.userId)];
 }
 
-async function readChunkRefs(db: Db, batchId: string): Promise<ChunkRef[]> {
+/** Planning's view of a chunk: its size now, and what erasures took out of it. */
+type PlannedChunk = ChunkRef & { erased: number };
+
+async function readChunkRefs(db: Db, batchId: string): Promise<PlannedChunk[]> {
   const refs = await rawEventChunks(db)
-    .find({ batchId }, { projection: { _id: 0, chunk: 1, count: 1 } })
+    .find({ batchId }, { projection: { _id: 0, chunk: 1, count: 1, erased: 1 } })
     .toArray();
-  return refs.map(({ chunk, count }) => ({ chunk, count })).sort((a, b) => a.chunk - b.chunk);
+  return refs
+    .map(({ chunk, count, erased }) => ({ chunk, count, erased: erased ?? 0 }))
+    .sort((a, b) => a.chunk - b.chunk);
 }
 
-function holds(refs: readonly ChunkRef[], expectedEvents: number): boolean {
+/** Whether the chunks hold what BatchUploaded reports, counting the events erasures took out. */
+function holds(refs: readonly PlannedChunk[], expectedEvents: number): boolean {
   return (
     refs.every((ref, i) => ref.chunk === i) &&
-    refs.reduce((sum, ref) => sum + ref.count, 0) === expectedEvents
+    refs.reduce((sum, ref) => sum + ref.count + ref.erased, 0) === expectedEvents
   );
 }
 
@@ -48,10 +54,11 @@ export async function planChunks(
   batchId: string,
   expectedEvents: number,
   eventsPerChunk: number,
+  fingerprintOf: FingerprintOf,
 ): Promise<ChunkRef[]> {
   const refs = await readChunkRefs(db, batchId);
   if (holds(refs, expectedEvents)) return refs;
-  await deriveChunks(db, batchId, eventsPerChunk);
+  await deriveChunks(db, batchId, eventsPerChunk, fingerprintOf);
   const derived = await readChunkRefs(db, batchId);
   if (!holds(derived, expectedEvents)) {
     const stored = derived.reduce((sum, ref) => sum + ref.count, 0);
@@ -66,12 +73,22 @@ export async function planChunks(
  * Writes a batch's chunk documents afresh from its raw events (an upload whose holder died after
  * its events were final, with chunks it may have written only in part); returns how many events.
  */
-export async function rebuildChunks(db: Db, batchId: string, eventsPerChunk: number): Promise<number> {
+export async function rebuildChunks(
+  db: Db,
+  batchId: string,
+  eventsPerChunk: number,
+  fingerprintOf: FingerprintOf,
+): Promise<number> {
   await rawEventChunks(db).deleteMany({ batchId });
-  return deriveChunks(db, batchId, eventsPerChunk);
+  return deriveChunks(db, batchId, eventsPerChunk, fingerprintOf);
 }
 
-async function deriveChunks(db: Db, batchId: string, eventsPerChunk: number): Promise<number> {
+async function deriveChunks(
+  db: Db,
+  batchId: string,
+  eventsPerChunk: number,
+  fingerprintOf: FingerprintOf,
+): Promise<number> {
   const cursor = db
     .collection<{ _id: string }>(RAW_EVENTS_COLLECTION)
     .find(
@@ -82,7 +99,7 @@ async function deriveChunks(db: Db, batchId: string, eventsPerChunk: number): Pr
   let events = 0;
   for await (const doc of cursor) {
     events += 1;
-    await writer.add([toCountable(doc)]);
+    await writer.add([toCountable(doc, fingerprintOf)]);
   }
   await writer.flush();
   return events;

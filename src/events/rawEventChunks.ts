@@ -40,6 +40,8 @@ export interface RawEventChunk {
    * EventsProcessed records the revision it read, and UserErased the one its erasure wrote.
    */
   revision?: number;
+  /** Events erasures took out of the document (absent means 0): planning counts them as BatchUploaded did. */
+  erased?: number;
 }
 
 /** What planning needs of a chunk. */

@@ -38,4 +38,6 @@ export async function ensureRawEventIndexes(db: Db): Promise<void> {
   // The collection of an abandoned upload and the finishing of a dead one read and delete by
   // batchId; FerretDB pushes string equality down to PostgreSQL, which uses this index.
   await rawEventsCollection(db).createIndex({ batchId: 1 }, { name: 'batch' }, undefined);
+  // Erasing a user reads that user's events and no other's (EraseUser); their batches come with them.
+  await rawEventsCollection(db).createIndex({ userId: 1, batchId: 1 }, { name: 'user_batch' }, undefined);
 }

@@ -21,6 +21,7 @@ import { cachedDailyMetrics, metricsRouter } from './metrics';
 import { cachedMetricSeries, metricSeriesRouter } from './metricSeries';
 import { cachedReadFront } from './cachedReads';
 import { queuesRouter, type QueuesRouterDeps } from './queues';
+import { usersRouter, type UsersRouterDeps } from './users';
 import { requestLogger } from './requestLogger';
 import { uploadsRouter } from './uploads';
 import { eventsRouter } from './events';
@@ -46,6 +47,7 @@ export interface AppDeps {
   getDailyMetricsInZone: GetDailyMetricsInZone;
   getMetricSeries: GetMetricSeries;
   queues: Omit<QueuesRouterDeps, 'apiKey'>;
+  users: Omit<UsersRouterDeps, 'apiKey'>;
 }
 
 /** Groups of posted events stored at once by one API process (docs/performance.md). */
@@ -112,6 +114,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(batchesRouter(deps.batches));
   app.use(retractRouter({ apiKey: deps.config.admin.apiKey, retractBatch: deps.retractBatch }));
   app.use(queuesRouter({ apiKey: deps.config.admin.apiKey, ...deps.queues }));
+  app.use(usersRouter({ apiKey: deps.config.admin.apiKey, ...deps.users }));
   app.use(webUiRouter());
 
   app.use(notFoundResponder);

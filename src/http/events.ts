@@ -39,6 +39,7 @@ export const eventsExamples = {
     batchId: '3f1c2a9e-7b4d-4e8a-9c1f-2d3e4f5a6b7c',
     totalEvents: 2,
     duplicates: 1,
+    suppressedEvents: 0,
     message: 'Stored 2 new events from 3 events (1 duplicate); processing started',
     processingStarted: true,
   },

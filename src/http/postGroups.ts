@@ -48,14 +48,23 @@ interface Group {
 export const POSTS_BATCH_NAME = 'POST /api/events';
 const BUSY_RETRY_AFTER_SECONDS = 2;
 
-/** Each post's own counts from the keys the group's batch stored, first post first. */
-export function countPerPost(posts: readonly { events: readonly ValidEvent[] }[], stored: Set<string>) {
+/**
+ * Each post's own counts from the keys the group's batch stored, first post first. An erased
+ * user's event is suppressed in every post that holds it (`suppressed` may be left out).
+ */
+export function countPerPost(
+  posts: readonly { events: readonly ValidEvent[] }[],
+  stored: Set<string>,
+  suppressed: ReadonlySet<string> = new Set(),
+) {
   return posts.map(({ events }) => {
     let newEvents = 0;
+    let suppressedEvents = 0;
     for (const { key } of events) {
       if (stored.delete(key)) newEvents += 1;
+      else if (suppressed.has(key)) suppressedEvents += 1;
     }
-    return { newEvents, duplicates: events.length - newEvents };
+    return { newEvents, duplicates: events.length - newEvents - suppressedEvents, suppressedEvents };
   });
 }
 
@@ -73,6 +82,7 @@ export function createPostGroups(deps: PostGroupsDeps) {
       for (const post of group.posts) for (const event of post.events) await spool.write(event);
       await spool.close();
       const stored = new Set<string>();
+      const suppressed = new Set<string>();
       const startedAt = performance.now();
       const result = await deps.uploadBatch({
         spoolPath,
@@ -82,12 +92,15 @@ export function createPostGroups(deps: PostGroupsDeps) {
         onNewEvents: (keys) => {
           for (const key of keys) stored.add(key);
         },
+        onSuppressedEvents: (keys) => {
+          for (const key of keys) suppressed.add(key);
+        },
         process: true,
       });
       const processingStarted = result.processingStarted === true;
-      const counts = countPerPost(group.posts, stored);
+      const counts = countPerPost(group.posts, stored, suppressed);
       group.posts.forEach((post, i) => {
-        const own = counts[i] ?? { newEvents: 0, duplicates: post.events.length };
+        const own = counts[i] ?? { newEvents: 0, duplicates: post.events.length, suppressedEvents: 0 };
         post.resolve({ batchId: result.batchId, ...own, processingStarted });
       });
       deps.logger.info('posts stored together', {

@@ -26,6 +26,15 @@ export const uploadCreatedSchema = z
     /** Events newly stored by this upload (the original contract's name). */
     totalEvents: z.number().int().nonnegative(),
     duplicates: z.number().int().nonnegative(),
+    suppressedEvents: z
+      .number()
+      .int()
+      .nonnegative()
+      .meta({
+        description:
+          'Events of erased users that were dropped, not stored (see POST /api/users/erase): timed at or ' +
+          'before the erasure, or any time when it asked for suppress: true. Neither new nor duplicates',
+      }),
     message: z.string(),
     ...skipReportShape,
     processingStarted: z
@@ -43,6 +52,7 @@ export const uploadCreatedSchema = z
       batchId: '3f1c2a9e-7b4d-4e8a-9c1f-2d3e4f5a6b7c',
       totalEvents: 3,
       duplicates: 1,
+      suppressedEvents: 0,
       message: 'Stored 3 new events from 4 rows (1 duplicate)',
     },
   });
@@ -199,8 +209,12 @@ export function sendCreated(
     batchId: result.batchId,
     totalEvents: result.newEvents,
     duplicates: result.duplicates,
+    suppressedEvents: result.suppressedEvents,
     message: [
       stored,
+      ...(result.suppressedEvents === 0
+        ? []
+        : [`dropped ${plural(result.suppressedEvents, 'event')} of erased users`]),
       ...(skipped === undefined ? [] : [`skipped ${plural(skipped.skippedRows, `invalid ${unit}`)}`]),
       ...(processingStarted === undefined
         ? []

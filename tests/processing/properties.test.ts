@@ -82,7 +82,13 @@ describe('exactly-once processing (properties against the real stack)', () => {
             batches.push(batch);
             if (file.predeliver) {
               // A job delivered twice at once, before any process call: still one record per chunk.
-              const chunks = await planChunks(db(), batch.batchId, batch.newEvents, PER_JOB);
+              const chunks = await planChunks(
+                db(),
+                batch.batchId,
+                batch.newEvents,
+                PER_JOB,
+                service.runtime.userFingerprint,
+              );
               for (const { chunk } of chunks) {
                 const data = { chunk, batchId: batch.batchId, round: 1, correlationId: 'dup-delivery' };
                 const [a, b] = await Promise.all([deliver(data), deliver(data)]);
@@ -107,7 +113,13 @@ describe('exactly-once processing (properties against the real stack)', () => {
           // A late duplicate delivery after completion appends nothing.
           const [first] = batches;
           if (first !== undefined) {
-            const [chunk] = await planChunks(db(), first.batchId, first.newEvents, PER_JOB);
+            const [chunk] = await planChunks(
+              db(),
+              first.batchId,
+              first.newEvents,
+              PER_JOB,
+              service.runtime.userFingerprint,
+            );
             if (chunk !== undefined) {
               const head = await log().head();
               const again = await deliver({
@@ -238,6 +250,7 @@ describe('exactly-once processing (properties against the real stack)', () => {
       redis: service.runtime.redis,
       redisPrefix: service.runtime.config.redis.prefix,
       eventsPerChunk: PER_JOB,
+      fingerprintOf: service.runtime.userFingerprint,
       logger: service.runtime.logger,
     });
     await expect(processBatch('never-uploaded', 'c')).rejects.toThrow(/not found/);

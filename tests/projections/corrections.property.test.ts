@@ -4,7 +4,7 @@ import { batchKeys, batchStream, correctionsStream } from '../../src/events/batc
 import { detailOf } from '../../src/events/chunkDetail';
 import { daySpanOf } from '../../src/events/dailyCounts';
 import { createEventLog, ensureEventLogIndexes, type EventLog } from '../../src/events/eventLog';
-import { userFingerprint } from '../../src/events/userFingerprint';
+import { createUserFingerprint, fingerprintHex } from '../../src/events/userFingerprint';
 import { countPage } from '../../src/projections/corrections';
 import {
   dailyMetricsProjection,
@@ -28,6 +28,7 @@ import { uniqueName } from '../support/testConfig';
  */
 
 type Row = { userId: string; eventType: string; millis: number };
+const userFingerprint = createUserFingerprint(Buffer.from('a fixed user hash key for this file only'));
 const USERS = ['u1', 'u2', 'u3', 'ü4'];
 const ZONES = ['UTC', 'Asia/Kathmandu', 'America/New_York', 'Australia/Lord_Howe'];
 const BASE = Date.UTC(2024, 2, 9, 20);
@@ -125,7 +126,7 @@ async function play(
       });
     } else {
       const userId = USERS[op.user % USERS.length] ?? 'u1';
-      const user = userFingerprint(userId).toString(16).padStart(16, '0');
+      const user = fingerprintHex(userFingerprint(userId));
       const erasureId = `e${erasures++}`;
       for (let b = 0; b < batches; b++) {
         const batchId = `b${b}`;

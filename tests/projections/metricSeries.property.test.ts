@@ -3,7 +3,7 @@ import { MongoClient, type Db } from 'mongodb';
 import { detailOf } from '../../src/events/chunkDetail';
 import { daySpanOf } from '../../src/events/dailyCounts';
 import { createEventLog, type EventLog } from '../../src/events/eventLog';
-import { userFingerprint } from '../../src/events/userFingerprint';
+import { createUserFingerprint } from '../../src/events/userFingerprint';
 import { metricSeriesProjection } from '../../src/projections/metricSeries';
 import { applyPage, projectInto, targetFor } from '../../src/projections/projector';
 import { countPage } from '../../src/projections/corrections';
@@ -12,6 +12,9 @@ import { createGetMetricSeries, type MetricSeries } from '../../src/queries/getM
 import type { SeriesParams } from '../../src/queries/seriesParams';
 import type { Interval } from '../../src/queries/zoneBuckets';
 import { uniqueName } from '../support/testConfig';
+
+/** Any fixed key: these fingerprints only need to be consistent among themselves. */
+const userFingerprint = createUserFingerprint(Buffer.from('a fixed user hash key for this file only'));
 
 /**
  * The metric series against an independent recount: events are bucketed by the local date Intl

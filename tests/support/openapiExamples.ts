@@ -63,7 +63,14 @@ export function withExampleVolatiles(real: unknown, example: unknown): unknown {
   return overwrite(JSON.parse(text) as unknown, example);
 }
 
-const VOLATILE = new Set(['uploadedAt', 'processedAt', 'timestamp', 'retryAfter', 'retractedAt']);
+const VOLATILE = new Set([
+  'uploadedAt',
+  'processedAt',
+  'timestamp',
+  'retryAfter',
+  'retractedAt',
+  'requestedAt',
+]);
 
 function overwrite(real: unknown, example: unknown): unknown {
   if (Array.isArray(real) && Array.isArray(example)) {

@@ -76,6 +76,7 @@ describe('uploads under batch claims', () => {
       claims: claims(),
       eventLog,
       logger,
+      fingerprintOf: service.runtime.userFingerprint,
       instanceName: 'sweeper',
       startedAt: Date.now(),
       expiryMs: EXPIRY_MS,
@@ -144,7 +145,7 @@ describe('uploads under batch claims', () => {
     });
     await leftBehind('uploaded-unprocessed', 100, 50_000);
     await claims().settle('uploaded-unprocessed', 'inserted');
-    await rebuildChunks(db(), 'uploaded-unprocessed', 500);
+    await rebuildChunks(db(), 'uploaded-unprocessed', 500, service.runtime.userFingerprint);
     await appendBatchUploaded(service.runtime.eventLog, 'uploaded-unprocessed', {
       fileName: 'posts',
       totalRows: 100,

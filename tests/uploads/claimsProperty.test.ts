@@ -78,6 +78,7 @@ describe('concurrent overlapping uploads with kills (property)', () => {
       claimExpiryMs: EXPIRY_MS,
       settleWaitMs: 120_000,
       eventsPerChunk: config.processing.eventsPerChunk,
+      fingerprintOf: service.runtime.userFingerprint,
       processBatch: () => Promise.reject(new Error('these uploads are processed by the test itself')),
       logger,
     });
@@ -160,6 +161,7 @@ describe('concurrent overlapping uploads with kills (property)', () => {
           claims,
           eventLog,
           logger,
+          fingerprintOf: service.runtime.userFingerprint,
           instanceName: 'sweeper',
           startedAt: 0,
           expiryMs: EXPIRY_MS,

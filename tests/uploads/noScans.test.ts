@@ -138,6 +138,7 @@ describe('raw events are never scanned on the hot paths', () => {
       claims,
       eventLog,
       logger,
+      fingerprintOf: service.runtime.userFingerprint,
       instanceName: config.uploads.instanceName,
       startedAt: Date.now(),
       expiryMs: 10,

@@ -1,6 +1,5 @@
 import { RAW_EVENT_CHUNKS_COLLECTION, type RawEventChunk } from '../../src/events/rawEventChunks';
 import { readChunk } from '../../src/events/readChunks';
-import { userFingerprint } from '../../src/events/userFingerprint';
 import { csvOfRows, rawEvents, uploadCsv } from '../support/uploads';
 import { startTestService, type TestService } from '../support/testService';
 
@@ -68,7 +67,11 @@ describe('chunks written by an upload', () => {
     expect(counted.sort()).toEqual(
       stored
         .map((e) =>
-          JSON.stringify([e.eventType, e.timestamp.getTime(), userFingerprint(e.userId).toString(16)]),
+          JSON.stringify([
+            e.eventType,
+            e.timestamp.getTime(),
+            service.runtime.userFingerprint(e.userId).toString(16),
+          ]),
         )
         .sort(),
     );

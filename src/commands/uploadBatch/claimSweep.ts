@@ -2,6 +2,7 @@ import { batchKeys, batchStream } from '../../events/batchHistory';
 import { rebuildChunks } from '../../events/deriveChunks';
 import { BatchRetractedError } from '../../errors';
 import type { EventLog } from '../../events/eventLog';
+import type { FingerprintOf } from '../../events/userFingerprint';
 import type { Db } from 'mongodb';
 import type { Logger } from '../../logging';
 import { collectorGone, type BatchClaims, type ClaimDoc, type ClaimView } from './batchClaims';
@@ -31,6 +32,8 @@ export interface ClaimSweepDeps {
   instanceName: string;
   startedAt: number;
   expiryMs: number;
+  /** Users' fingerprints, for the chunks of an upload finished from its raw events. */
+  fingerprintOf: FingerprintOf;
   /**
    * Starts processing a batch the sweep finished. Its upload answered with an error, so no client
    * knows its id to process it; once its BatchUploaded is in the log the workers' sweep would too.
@@ -113,7 +116,7 @@ async function finish(deps: ClaimSweepDeps, claim: ClaimDoc): Promise<void> {
     await deps.claims.markUploaded(claim._id);
     return;
   }
-  const newEvents = await rebuildChunks(deps.db, claim._id, claim.eventsPerChunk);
+  const newEvents = await rebuildChunks(deps.db, claim._id, claim.eventsPerChunk, deps.fingerprintOf);
   await appendBatchUploaded(deps.eventLog, claim._id, {
     fileName: claim.fileName,
     totalRows: Math.max(claim.totalRows, newEvents),

@@ -1,7 +1,8 @@
 import { MongoBulkWriteError, type Collection, type WriteError } from 'mongodb';
 import type { ChunkWriter } from '../../events/chunkWriter';
 import type { RawEvent } from '../../events/rawEvents';
-import { userFingerprint } from '../../events/userFingerprint';
+import type { FingerprintOf } from '../../events/userFingerprint';
+import { suppressionCheck, type UserSuppression } from '../../events/userSuppressions';
 import { DependencyUnavailableError } from '../../errors';
 import { DUPLICATE_KEY, isMongoUnavailable } from '../../mongo';
 import { forEachInFlight } from './forEachInFlight';
@@ -37,14 +38,21 @@ export interface StoreContext {
   unsettledBatches: () => Promise<Set<string>>;
   /** Receives every event this batch inserted, cut into the chunks processing will count. */
   chunks: ChunkWriter;
+  fingerprintOf: FingerprintOf;
+  /** Erased users: their events are dropped before the insert (see userSuppressions). */
+  suppressions: Collection<UserSuppression>;
   /** Where duplicates that are not final yet are set aside. */
   deferredPath: string;
   /** Told the keys of every part as it is inserted. */
   onInserted?: (keys: string[]) => void;
+  /** Told the keys of the events dropped as an erased user's. */
+  onSuppressed?: (keys: string[]) => void;
 }
 
 export interface StoreResult {
   inserted: number;
+  /** Events of erased users, dropped: neither new nor duplicates. */
+  suppressed: number;
   /** Duplicates set aside in `deferredPath`, to decide once the `watch` batches settled. */
   deferred: number;
   watch: Set<string>;
@@ -83,7 +91,7 @@ async function insertPart(events: Collection<RawEvent>, docs: RawEvent[]): Promi
 
 /** Stores the spooled events under `ctx.batchId`. */
 export async function storeEvents(ctx: StoreContext, spoolPath: string): Promise<StoreResult> {
-  const result: StoreResult = { inserted: 0, deferred: 0, watch: new Set() };
+  const result: StoreResult = { inserted: 0, suppressed: 0, deferred: 0, watch: new Set() };
   let deferred: SpoolWriter | undefined;
   // Repeats within the file are dropped here when they are close together. They still count as
   // duplicates, since only inserted events count as new.
@@ -94,17 +102,26 @@ export async function storeEvents(ctx: StoreContext, spoolPath: string): Promise
       INSERTS_IN_FLIGHT,
       async (events) => {
         // Sequential up to the insert, so two parts in flight never share a key (they are within the window).
-        const unseen = events.filter((event) => recent.firstSeen(event.key));
+        const firstSeen = events.filter((event) => recent.firstSeen(event.key));
         recent.endPart();
+        const users = firstSeen.map((e) => ctx.fingerprintOf(e.userId));
+        const suppressed = await suppressionCheck(ctx.suppressions, users);
+        const kept = firstSeen.map((e, i) => !suppressed(users[i] ?? 0n, e.timestamp));
+        const unseen = firstSeen.filter((_, i) => kept[i]);
+        const unseenUsers = users.filter((_, i) => kept[i]);
+        result.suppressed += firstSeen.length - unseen.length;
+        ctx.onSuppressed?.(firstSeen.filter((_, i) => !kept[i]).map((e) => e.key));
         ctx.checkAlive();
         const duplicateAt = await insertPart(
           ctx.events,
           unseen.map((e) => toDoc(e, ctx.batchId)),
         );
-        const stored = unseen.filter((_, i) => !duplicateAt.has(i));
+        const stored = unseen.flatMap((e, i) =>
+          duplicateAt.has(i) ? [] : [{ event: e, user: unseenUsers[i] ?? 0n }],
+        );
         result.inserted += stored.length;
-        ctx.onInserted?.(stored.map((e) => e.key));
-        await ctx.chunks.add(stored.map((e) => [e.eventType, e.timestamp, userFingerprint(e.userId)]));
+        ctx.onInserted?.(stored.map(({ event }) => event.key));
+        await ctx.chunks.add(stored.map(({ event, user }) => [event.eventType, event.timestamp, user]));
         if (duplicateAt.size === 0) return;
         // Read after the insert answered: an owner settled by now keeps its events for good.
         const unsettled = await ctx.unsettledBatches();

@@ -4,8 +4,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Db } from 'mongodb';
 import { DependencyUnavailableError, ServiceBusyError } from '../../errors';
 import type { EventLog } from '../../events/eventLog';
+import type { FingerprintOf } from '../../events/userFingerprint';
 import { ChunkWriter } from '../../events/chunkWriter';
 import { rawEventsCollection } from '../../events/rawEvents';
+import { userSuppressions } from '../../events/userSuppressions';
 import type { Logger } from '../../logging';
 import { retractionStates, unsettledRetractions } from '../batchRetractions';
 import { collectorGone, isUnsettled, type BatchClaims } from './batchClaims';
@@ -36,6 +38,8 @@ export interface UploadBatchInput {
   correlationId: string;
   /** Told the keys this upload counted as new, once it succeeded. */
   onNewEvents?: (keys: readonly string[]) => void;
+  /** Told the keys of the events dropped as an erased user's, once it succeeded. */
+  onSuppressedEvents?: (keys: readonly string[]) => void;
   /** Start processing the batch once stored (before its claim goes, so a crash leaves it to the sweep). */
   process?: boolean;
 }
@@ -44,6 +48,8 @@ export interface UploadBatchResult {
   batchId: string;
   newEvents: number;
   duplicates: number;
+  /** Events of erased users, dropped (see userSuppressions): neither new nor duplicates. */
+  suppressedEvents: number;
   /** Only when `process` was asked: whether processing started (else POST /api/batches/:id/process can). */
   processingStarted?: boolean;
 }
@@ -62,6 +68,8 @@ export interface UploadBatchDeps {
   settleWaitMs: number;
   /** Size of the chunks the stored events are cut into for processing (EVENTS_PER_CHUNK). */
   eventsPerChunk: number;
+  /** Users' fingerprints for the chunk documents and the suppression check. */
+  fingerprintOf: FingerprintOf;
   /** Starts processing a stored batch (idempotent); used when an upload asks for it. */
   processBatch: (batchId: string, correlationId: string) => Promise<unknown>;
   logger: Logger;
@@ -203,6 +211,7 @@ export function createUploadBatch(deps: UploadBatchDeps): UploadBatch {
     });
     const holder = new ClaimHolder(claims, batchId, deps.instanceName, deps.claimExpiryMs, logger);
     const newKeys: string[] = [];
+    const suppressedKeys: string[] = [];
     const spools: string[] = [];
     const deferredPath = (): string => {
       const path = newSpoolPath(dirname(input.spoolPath));
@@ -220,8 +229,12 @@ export function createUploadBatch(deps: UploadBatchDeps): UploadBatch {
       },
       unsettledBatches: () => unsettledOthers(batchId, collected),
       chunks,
+      fingerprintOf: deps.fingerprintOf,
+      suppressions: userSuppressions(deps.db),
       deferredPath: deferredPath(),
       onInserted: input.onNewEvents === undefined ? undefined : (keys) => newKeys.push(...keys),
+      onSuppressed:
+        input.onSuppressedEvents === undefined ? undefined : (keys) => suppressedKeys.push(...keys),
     };
     try {
       let round: StoreResult;
@@ -241,15 +254,17 @@ export function createUploadBatch(deps: UploadBatchDeps): UploadBatch {
         throw error;
       }
       let newEvents = round.inserted;
+      let suppressedEvents = round.suppressed;
       while (round.deferred > 0 && (await awaitWatched(round.watch, holder, collected))) {
         const setAside = ctx.deferredPath;
         ctx.deferredPath = deferredPath();
         round = await storeEvents(ctx, setAside);
         await chunks.flush();
         newEvents += round.inserted;
+        suppressedEvents += round.suppressed;
       }
       holder.check();
-      const duplicates = input.totalRows - newEvents;
+      const duplicates = input.totalRows - newEvents - suppressedEvents;
       const { fileName, totalRows, correlationId } = input;
       const facts = {
         fileName,
@@ -268,11 +283,13 @@ export function createUploadBatch(deps: UploadBatchDeps): UploadBatch {
         logger.warn('could not mark an upload uploaded', { batchId, err: String(error) });
       });
       input.onNewEvents?.(newKeys);
-      logger.info('batch uploaded', { batchId, totalRows, newEvents, duplicates });
+      input.onSuppressedEvents?.(suppressedKeys);
+      logger.info('batch uploaded', { batchId, totalRows, newEvents, duplicates, suppressedEvents });
       return {
         batchId,
         newEvents,
         duplicates,
+        suppressedEvents,
         ...(processingStarted === undefined ? {} : { processingStarted }),
       };
     } finally {

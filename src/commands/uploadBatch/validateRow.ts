@@ -99,10 +99,10 @@ export interface ValidEvent {
   metadata: Record<string, unknown>;
 }
 
-const MAX_ID_LENGTH = 256;
+export const MAX_ID_LENGTH = 256;
 
 /** Length in Unicode code points, so an emoji counts once and not twice. */
-function codePoints(value: string): number {
+export function codePoints(value: string): number {
   let n = 0;
   for (let i = 0; i < value.length; i++) {
     const unit = value.charCodeAt(i);

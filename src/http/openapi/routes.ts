@@ -8,6 +8,7 @@ import { prometheusRoutes } from '../prometheus';
 import { queueRoutes } from '../queues';
 import { retractRoutes } from '../retractBatch';
 import { uploadRoutes } from '../uploads';
+import { userRoutes } from '../users';
 import type { DocumentedRoute } from './routeTable';
 
 /** Every route the OpenAPI document shows, in the order Swagger UI lists them. */
@@ -19,6 +20,7 @@ export const DOCUMENTED_ROUTES: readonly DocumentedRoute[] = [
   ...Object.values(metricsRoutes),
   ...Object.values(seriesRoutes),
   ...Object.values(queueRoutes),
+  ...Object.values(userRoutes),
   ...Object.values(healthRoutes),
   ...Object.values(prometheusRoutes),
   ...Object.values(apiDocsRoutes),

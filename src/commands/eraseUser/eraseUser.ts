@@ -1,0 +1,192 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Db } from 'mongodb';
+import { batchKeys, correctionsStream } from '../../events/batchHistory';
+import type { EventLog } from '../../events/eventLog';
+import { rawEventChunks } from '../../events/rawEventChunks';
+import { rawEventsCollection } from '../../events/rawEvents';
+import { fingerprintHex, type FingerprintOf } from '../../events/userFingerprint';
+import { suppressUser, userSuppressions } from '../../events/userSuppressions';
+import type { Logger } from '../../logging';
+import type { BatchClaims } from '../uploadBatch/batchClaims';
+import { eraseFromChunk, holdsUser } from './chunkErasure';
+import { progressOf, summaryOf, userErasures, type ErasureDoc, type PlanItem } from './erasures';
+
+/**
+ * The EraseUser command: removes every stored event of one user and the user from every chunk
+ * document, and appends one UserErased per batch that held them, so that the projections take the
+ * user out of the read models. Order (each step idempotent, so a resumed run finishes it once):
+ *
+ *   erasure document ─► suppression entry (nothing new of the user is stored from now on)
+ *     ─► uploads storing at that moment settle ─► the user's batches (index user_batch)
+ *     ─► per batch: per chunk holding the user, plan item persisted ─► chunk rewritten
+ *        ─► UserErased appended ─► the user's raw events of the batch deleted
+ *     ─► done, with a summary (and the userId removed from the erasure document)
+ */
+
+export interface EraseUserDeps {
+  db: Db;
+  eventLog: EventLog;
+  claims: BatchClaims;
+  fingerprintOf: FingerprintOf;
+  /** How long an erasure waits for uploads in flight (UPLOAD_SETTLE_WAIT_MS). */
+  settleWaitMs: number;
+  logger: Logger;
+}
+
+export interface EraseUserInput {
+  userId: string;
+  suppress?: boolean;
+  correlationId: string;
+}
+
+const POLL_MS = 200;
+
+export function createEraseUser(deps: EraseUserDeps) {
+  const erasures = userErasures(deps.db);
+  const running = new Map<string, Promise<void>>();
+
+  /** Waits until the uploads storing now have settled and every batch in `batchIds` is uploaded. */
+  async function awaitUploads(storing: ReadonlySet<string>, batchIds: readonly string[]): Promise<void> {
+    const deadline = Date.now() + deps.settleWaitMs;
+    for (;;) {
+      const views = await deps.claims.all();
+      const still = views.filter((v) => storing.has(v.batchId) && v.state === 'storing');
+      const missing: string[] = [];
+      for (const batchId of batchIds) {
+        if ((await deps.eventLog.findByKey(batchKeys.uploaded(batchId))) === undefined) missing.push(batchId);
+      }
+      // A batch that is not uploaded and not inserting any more was abandoned: its events go anyway.
+      const pending = missing.filter((id) => views.some((v) => v.batchId === id && v.state !== 'abandoned'));
+      if (still.length === 0 && pending.length === 0) return;
+      if (Date.now() > deadline)
+        throw new Error('uploads in flight did not settle; the erasure sweep resumes it');
+      await sleep(POLL_MS);
+    }
+  }
+
+  async function eraseBatch(doc: ErasureDoc, userId: string, batchId: string): Promise<void> {
+    const user = BigInt(`0x${doc.user}`);
+    const persist = async (item: PlanItem): Promise<void> => {
+      doc.plan = [...doc.plan.filter((p) => p.batchId !== item.batchId || p.chunk !== item.chunk), item];
+      await erasures.updateOne({ _id: doc._id }, { $set: { plan: doc.plan, heartbeatAt: new Date() } });
+    };
+    // Only the users of each chunk are read to find the ones to rewrite.
+    const chunks = await rawEventChunks(deps.db)
+      .find({ batchId }, { projection: { _id: 1, users: 1, count: 1 } })
+      .toArray();
+    for (const chunk of chunks) {
+      if (holdsUser(chunk, user)) await eraseFromChunk(deps.db, chunk._id, user, persist);
+    }
+    const items = doc.plan.filter((item) => item.batchId === batchId).sort((a, b) => a.chunk - b.chunk);
+    if (items.length > 0) {
+      await deps.eventLog.append({
+        type: 'UserErased',
+        key: batchKeys.erased(doc._id, batchId),
+        streamId: correctionsStream(batchId),
+        data: {
+          erasureId: doc._id,
+          user: doc.user,
+          batchId,
+          chunks: items.map((item) => ({
+            chunk: item.chunk,
+            revision: item.fromRevision + 1,
+            withdrawn: item.withdrawn,
+          })),
+        },
+        correlationId: doc.correlationId,
+      });
+    }
+    await rawEventsCollection(deps.db).deleteMany({ userId, batchId });
+  }
+
+  async function runSteps(erasureId: string): Promise<void> {
+    const doc = await erasures.findOne({ _id: erasureId });
+    if (doc === null || doc.state === 'done') return;
+    const userId = doc.userId;
+    if (userId === undefined) throw new Error(`erasure ${erasureId}: its userId is missing`);
+    await suppressUser(userSuppressions(deps.db), {
+      _id: doc.user,
+      erasedAt: doc.requestedAt,
+      all: doc.suppress,
+    });
+    const storing = new Set(
+      (await deps.claims.all()).filter((v) => v.state === 'storing').map((v) => v.batchId),
+    );
+    const found = await rawEventsCollection(deps.db)
+      .find({ userId }, { projection: { _id: 0, batchId: 1 } })
+      .toArray();
+    let batchIds = [...new Set(found.map((e) => e.batchId))];
+    await awaitUploads(storing, batchIds);
+    // Uploads that were storing may have added batches of the user before the suppression applied.
+    const again = await rawEventsCollection(deps.db)
+      .find({ userId }, { projection: { _id: 0, batchId: 1 } })
+      .toArray();
+    batchIds = [...new Set([...batchIds, ...again.map((e) => e.batchId)])].sort();
+    const pending = batchIds.filter((id) => !doc.doneBatches.includes(id));
+    const total = doc.doneBatches.length + pending.length;
+    for (const batchId of pending) {
+      await eraseBatch(doc, userId, batchId);
+      doc.doneBatches.push(batchId);
+      await erasures.updateOne(
+        { _id: erasureId },
+        { $set: { doneBatches: doc.doneBatches, progress: progressOf(doc, total), heartbeatAt: new Date() } },
+      );
+    }
+    await erasures.updateOne(
+      { _id: erasureId },
+      {
+        $set: {
+          state: 'done',
+          summary: summaryOf(doc.plan),
+          progress: progressOf(doc, total),
+          finishedAt: new Date(),
+        },
+        $unset: { userId: '' },
+      },
+    );
+    deps.logger.info('user erased', { erasureId, correlationId: doc.correlationId, ...summaryOf(doc.plan) });
+  }
+
+  /** Runs (or resumes) an erasure; concurrent calls in this process share one run. */
+  function run(erasureId: string): Promise<void> {
+    const current = running.get(erasureId);
+    if (current !== undefined) return current;
+    const renewal = setInterval(() => {
+      erasures.updateOne({ _id: erasureId }, { $set: { heartbeatAt: new Date() } }).catch(() => undefined);
+    }, 1000);
+    const started = runSteps(erasureId).finally(() => {
+      clearInterval(renewal);
+      running.delete(erasureId);
+    });
+    running.set(erasureId, started);
+    return started;
+  }
+
+  /** Persists a new erasure, or returns the user's erasure still running; `done` settles when it finished. */
+  async function start(input: EraseUserInput): Promise<{ erasureId: string; done: Promise<void> }> {
+    const user = fingerprintHex(deps.fingerprintOf(input.userId));
+    const active = await erasures.findOne({ user, state: 'erasing' }, { projection: { _id: 1 } });
+    if (active !== null) return { erasureId: active._id, done: run(active._id) };
+    const now = new Date();
+    const doc: ErasureDoc = {
+      _id: randomUUID(),
+      user,
+      userId: input.userId,
+      suppress: input.suppress === true,
+      requestedAt: now,
+      state: 'erasing',
+      correlationId: input.correlationId,
+      heartbeatAt: now,
+      progress: { batchesFound: 0, batchesDone: 0, eventsRemoved: 0 },
+      plan: [],
+      doneBatches: [],
+    };
+    await erasures.insertOne(doc);
+    return { erasureId: doc._id, done: run(doc._id) };
+  }
+
+  return { start, run, isRunning: (erasureId: string) => running.has(erasureId) };
+}
+
+export type EraseUser = ReturnType<typeof createEraseUser>;
