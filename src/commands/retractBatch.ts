@@ -1,9 +1,10 @@
 import type { Db } from 'mongodb';
 import { NotFoundError } from '../errors';
-import { batchKeys, batchStream, mayBeBatchId } from '../events/batchHistory';
+import { batchKeys, batchStream, correctionsStream, mayBeBatchId } from '../events/batchHistory';
 import { dayCountsOf } from '../events/dailyCounts';
 import type { EventLog, LogRecord } from '../events/eventLog';
 import type { Logger } from '../logging';
+import { CorrectionsFold, type Effect } from '../events/corrections';
 import { byCodeUnits } from '../events/codeUnitOrder';
 import {
   appendBatchRetracted,
@@ -47,26 +48,33 @@ export interface RetractBatchDeps extends CleanupDeps {
   logger: Logger;
 }
 
-/** What the batch's records before the retraction counted. */
+/** What the retraction took out of the counts: the projections' own account of it (see corrections). */
 async function withdrawnCounts(
   eventLog: EventLog,
-  batchId: string,
-  retractedAt: number,
+  record: LogRecord<'BatchRetracted'>,
 ): Promise<Pick<RetractBatchResult, 'countedEventsWithdrawn' | 'days' | 'eventTypes'>> {
-  let counted = 0;
+  const { batchId } = record.data;
+  const streams = await Promise.all([
+    eventLog.readStream(batchStream(batchId)),
+    eventLog.readStream(correctionsStream(batchId)),
+  ]);
+  const fold = new CorrectionsFold();
+  let effects: Effect[] = [];
+  for (const earlier of streams.flat().sort((a, b) => a.position - b.position)) {
+    if (earlier.position > record.position || earlier.data.batchId !== batchId) continue;
+    effects = fold.next(earlier);
+  }
   const days = new Set<string>();
   const eventTypes = new Set<string>();
-  for (const record of await eventLog.readStream(batchStream(batchId))) {
-    if (record.type !== 'EventsProcessed' || record.position > retractedAt) continue;
-    if (record.data.batchId !== batchId) continue;
-    counted += record.data.events;
-    for (const { date, eventType } of dayCountsOf(record.data.detail)) {
+  for (const { sign, detail } of effects) {
+    if (sign > 0) continue;
+    for (const { date, eventType } of dayCountsOf(detail)) {
       days.add(date);
       eventTypes.add(eventType);
     }
   }
   return {
-    countedEventsWithdrawn: counted,
+    countedEventsWithdrawn: -effects.reduce((sum, { sign, events }) => sum + sign * events, 0),
     days: [...days].sort(byCodeUnits),
     eventTypes: [...eventTypes].sort(byCodeUnits),
   };
@@ -84,7 +92,7 @@ export function createRetractBatch(deps: RetractBatchDeps) {
       reason: record.data.reason,
       retractedAt: record.metadata.recordedAt.toISOString(),
       eventsWithdrawn,
-      ...(await withdrawnCounts(deps.eventLog, record.data.batchId, record.position)),
+      ...(await withdrawnCounts(deps.eventLog, record)),
       alreadyRetracted,
     };
   }

@@ -1,6 +1,6 @@
 import type { Db } from 'mongodb';
 import type { AnyLogRecord } from '../events/eventLog';
-import { eventsIn, type CountedRecord, type Effect } from './corrections';
+import { eventsIn, type CountedRecord, type Effect } from '../events/corrections';
 import { writeOver, type Projection, type Report, type Write } from './projection';
 
 export type BatchStatusValue = 'uploaded' | 'processing' | 'completed' | 'failed' | 'retracted';

@@ -1,6 +1,6 @@
 import type { Db } from 'mongodb';
 import { dayCountsOf } from '../events/dailyCounts';
-import type { CountedRecord } from './corrections';
+import type { CountedRecord } from '../events/corrections';
 import { partsAfter, writeOver, type Projection, type Write } from './projection';
 import { byCodeUnits } from '../events/codeUnitOrder';
 

@@ -1,6 +1,6 @@
 import type { Collection, Db } from 'mongodb';
 import { forEachDetailCount, forEachDetailUser } from '../events/chunkDetail';
-import type { CountedRecord } from './corrections';
+import type { CountedRecord } from '../events/corrections';
 import { byCodeUnits } from '../events/codeUnitOrder';
 import { insertOnce, partsAfter, writeOver, type Projection, type Write } from './projection';
 import {

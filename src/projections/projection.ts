@@ -1,5 +1,5 @@
 import type { Collection, Db, Filter, OptionalUnlessRequiredId } from 'mongodb';
-import type { CountedRecord } from './corrections';
+import type { CountedRecord } from '../events/corrections';
 import { isDuplicateKey } from '../mongo';
 import type { ProjectionName } from './readModels';
 

@@ -1,7 +1,7 @@
 import type { RedisClient } from '../redis';
 import type { Db } from 'mongodb';
 import type { EventLog } from '../events/eventLog';
-import { countPage, type CountedRecord } from './corrections';
+import { countPage, type CountedRecord } from '../events/corrections';
 import type { Logger } from '../logging';
 import { BrokenCollectionError, ensureCollections, isBrokenCollection } from '../mongo';
 import { tryAcquireLease, type ProjectorLease } from './lease';

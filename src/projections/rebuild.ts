@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { AnyLogRecord } from '../events/eventLog';
 import { tryAcquireLease } from './lease';
 import type { Projection } from './projection';
-import { countPage } from './corrections';
+import { countPage } from '../events/corrections';
 import {
   applyPage,
   ensureReadModel,

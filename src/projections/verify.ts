@@ -6,7 +6,7 @@ import { RawEventForCounting } from '../events/deriveChunks';
 import { readAllChunks } from '../events/readChunks';
 import { rawEventsCollection } from '../events/rawEvents';
 import { evolveBatchStatus, type BatchStatusDoc } from './batchStatus';
-import { CorrectionsFold } from './corrections';
+import { CorrectionsFold } from '../events/corrections';
 import { flattenDailyMetrics, type DailyMetricsDoc } from './dailyMetrics';
 import { liveCollection } from './readModels';
 import { SeriesRecount } from './verifySeries';

@@ -2,7 +2,7 @@ import type { Db } from 'mongodb';
 import { NotFoundError } from '../errors';
 import { batchKeys, batchStream, correctionsStream, mayBeBatchId } from '../events/batchHistory';
 import type { EventLog } from '../events/eventLog';
-import { CorrectionsFold } from '../projections/corrections';
+import { CorrectionsFold } from '../events/corrections';
 import { evolveBatchStatus, shownFailureReason, type BatchStatusDoc } from '../projections/batchStatus';
 import { liveCollection, type ProjectionName } from '../projections/readModels';
 import { readLivePositions } from './projectionLag';

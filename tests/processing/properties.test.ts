@@ -7,7 +7,7 @@ import { readChunk } from '../../src/events/readChunks';
 import { batchStatusProjection } from '../../src/projections/batchStatus';
 import { dailyMetricsProjection } from '../../src/projections/dailyMetrics';
 import { projectInto, targetFor, type ProjectionTarget } from '../../src/projections/projector';
-import { countPage } from '../../src/projections/corrections';
+import { countPage } from '../../src/events/corrections';
 import { rebuildProjections } from '../../src/projections/rebuild';
 import {
   collectionName,

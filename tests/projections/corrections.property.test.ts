@@ -5,7 +5,7 @@ import { detailOf } from '../../src/events/chunkDetail';
 import { daySpanOf } from '../../src/events/dailyCounts';
 import { createEventLog, ensureEventLogIndexes, type EventLog } from '../../src/events/eventLog';
 import { createUserFingerprint, fingerprintHex } from '../../src/events/userFingerprint';
-import { countPage } from '../../src/projections/corrections';
+import { countPage } from '../../src/events/corrections';
 import {
   dailyMetricsProjection,
   flattenDailyMetrics,

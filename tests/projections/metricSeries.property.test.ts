@@ -6,7 +6,7 @@ import { createEventLog, type EventLog } from '../../src/events/eventLog';
 import { createUserFingerprint } from '../../src/events/userFingerprint';
 import { metricSeriesProjection } from '../../src/projections/metricSeries';
 import { applyPage, projectInto, targetFor } from '../../src/projections/projector';
-import { countPage } from '../../src/projections/corrections';
+import { countPage } from '../../src/events/corrections';
 import { collectionName } from '../../src/projections/readModels';
 import { createGetMetricSeries, type MetricSeries } from '../../src/queries/getMetricSeries';
 import type { SeriesParams } from '../../src/queries/seriesParams';

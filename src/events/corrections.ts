@@ -1,6 +1,6 @@
-import { batchStream, correctionsStream } from '../events/batchHistory';
-import { forEachDetailCount, type ChunkDetail } from '../events/chunkDetail';
-import type { AnyLogRecord, EventLog, LogRecord } from '../events/eventLog';
+import { batchStream, correctionsStream } from './batchHistory';
+import { forEachDetailCount, type ChunkDetail } from './chunkDetail';
+import type { AnyLogRecord, EventLog, LogRecord } from './eventLog';
 
 /**
  * What a record changes in the counts, once retractions and erasures are taken into account: a
