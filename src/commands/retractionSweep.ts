@@ -1,3 +1,4 @@
+import { startPeriodicSweep } from './periodicSweep';
 import type { Logger } from '../logging';
 import {
   appendBatchRetracted,
@@ -44,24 +45,9 @@ export async function sweepRetractions(deps: RetractionSweepDeps): Promise<numbe
 
 /** Sweeps once now and then every `intervalMs`. */
 export function startRetractionSweep(deps: RetractionSweepDeps & { intervalMs: number }): { stop(): void } {
-  let running = false;
-  const tick = (): void => {
-    if (running) return;
-    running = true;
-    sweepRetractions(deps)
-      .catch((error: unknown) => {
-        deps.logger.warn('could not finish stopped retractions; will try again', { err: String(error) });
-      })
-      .finally(() => {
-        running = false;
-      });
-  };
-  tick();
-  const timer = setInterval(tick, deps.intervalMs);
-  timer.unref();
-  return {
-    stop() {
-      clearInterval(timer);
-    },
-  };
+  return startPeriodicSweep(() => sweepRetractions(deps), {
+    intervalMs: deps.intervalMs,
+    logger: deps.logger,
+    failure: 'could not finish stopped retractions',
+  });
 }

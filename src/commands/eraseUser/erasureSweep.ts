@@ -1,3 +1,4 @@
+import { startPeriodicSweep } from '../periodicSweep';
 import type { Db } from 'mongodb';
 import type { Logger } from '../../logging';
 import type { EraseUser } from './eraseUser';
@@ -37,24 +38,9 @@ export async function sweepErasures(deps: ErasureSweepDeps): Promise<number> {
 }
 
 export function startErasureSweep(deps: ErasureSweepDeps & { intervalMs: number }): { stop(): void } {
-  let running = false;
-  const tick = (): void => {
-    if (running) return;
-    running = true;
-    sweepErasures(deps)
-      .catch((error: unknown) => {
-        deps.logger.warn('could not finish a stopped erasure; will try again', { err: String(error) });
-      })
-      .finally(() => {
-        running = false;
-      });
-  };
-  tick();
-  const timer = setInterval(tick, deps.intervalMs);
-  timer.unref();
-  return {
-    stop() {
-      clearInterval(timer);
-    },
-  };
+  return startPeriodicSweep(() => sweepErasures(deps), {
+    intervalMs: deps.intervalMs,
+    logger: deps.logger,
+    failure: 'could not finish a stopped erasure',
+  });
 }

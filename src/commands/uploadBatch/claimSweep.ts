@@ -1,3 +1,4 @@
+import { startPeriodicSweep } from '../periodicSweep';
 import { batchKeys, batchStream } from '../../events/batchHistory';
 import { rebuildChunks } from '../../events/deriveChunks';
 import { BatchRetractedError } from '../../errors';
@@ -166,26 +167,9 @@ export async function sweepClaims(deps: ClaimSweepDeps): Promise<void> {
 
 /** Sweeps once now (freeing what this instance held before a restart) and then every `intervalMs`. */
 export function startClaimSweep(deps: ClaimSweepDeps & { intervalMs: number }): { stop(): void } {
-  let running = false;
-  const tick = (): void => {
-    if (running) return;
-    running = true;
-    sweepClaims(deps)
-      .catch((error: unknown) => {
-        deps.logger.warn('could not resolve the claims of stopped uploads; will try again', {
-          err: String(error),
-        });
-      })
-      .finally(() => {
-        running = false;
-      });
-  };
-  tick();
-  const timer = setInterval(tick, deps.intervalMs);
-  timer.unref();
-  return {
-    stop() {
-      clearInterval(timer);
-    },
-  };
+  return startPeriodicSweep(() => sweepClaims(deps), {
+    intervalMs: deps.intervalMs,
+    logger: deps.logger,
+    failure: 'could not resolve the claims of stopped uploads',
+  });
 }
