@@ -21,6 +21,7 @@ export async function measureFloor(db: Db, csvPath: string): Promise<{ seconds: 
     docs.set(key, {
       _id: key,
       batchId: 'floor',
+      insertGroup: 0,
       userId,
       eventType,
       timestamp,

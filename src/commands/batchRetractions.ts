@@ -4,7 +4,7 @@ import { chunkJobId, type ChunkJobData } from '../chunkJobs';
 import { batchKeys, correctionsStream } from '../events/batchHistory';
 import type { EventLog } from '../events/eventLog';
 import { rawEventChunks } from '../events/rawEventChunks';
-import { rawEventsCollection } from '../events/rawEvents';
+import { deleteRawEventsOf, rawEventsCollection } from '../events/rawEvents';
 import { isDuplicateKey } from '../mongo';
 
 /**
@@ -105,7 +105,7 @@ export async function cleanUpRetraction(deps: CleanupDeps, batchId: string): Pro
     const chunks = await chunkDocs.countDocuments({ batchId });
     await removeChunkJobs(deps.queue, batchId, chunks);
     await chunkDocs.deleteMany({ batchId });
-    await rawEventsCollection(deps.db).deleteMany({ batchId });
+    await deleteRawEventsOf(rawEventsCollection(deps.db), { batchId });
   } finally {
     clearInterval(renewal);
   }

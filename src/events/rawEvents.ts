@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Collection, Db } from 'mongodb';
+import type { Collection, Db, Filter } from 'mongodb';
 
 /**
  * Raw events: immutable facts written once by the UploadBatch command. `_id` is the idempotency
@@ -18,6 +18,52 @@ export interface RawEvent {
   eventType: string;
   timestamp: Date;
   metadata: Record<string, unknown>;
+  /**
+   * Which group of its upload's inserts stored it (INSERT_GROUP_EVENTS events at most): what a
+   * batch's events are deleted by when they are too many for one statement (deleteRawEventsOf).
+   */
+  insertGroup: number;
+}
+
+/** Events per insert group: under the 65,535 rows FerretDB deletes in one statement. */
+export const INSERT_GROUP_EVENTS = 32_000;
+
+/** FerretDB on PostgreSQL deletes the rows a filter selected with one parameter each. */
+const TOO_MANY_TO_DELETE = /limited to 65535 parameters/;
+/** Group deletes between attempts at deleting the rest at once. */
+const GROUPS_PER_ATTEMPT = 2;
+
+async function deletedAtOnce(events: Collection<RawEvent>, filter: Filter<RawEvent>): Promise<boolean> {
+  try {
+    await events.deleteMany(filter);
+    return true;
+  } catch (error) {
+    if (error instanceof Error && TOO_MANY_TO_DELETE.test(error.message)) return false;
+    throw error;
+  }
+}
+
+/**
+ * Deletes the raw events of a batch (or of one user in it). One statement when FerretDB can take
+ * it, else insert group by insert group (both equalities are pushed down to PostgreSQL), trying the
+ * rest at once every few groups. MongoDB takes the first statement whatever its size.
+ */
+export async function deleteRawEventsOf(
+  events: Collection<RawEvent>,
+  filter: { batchId: string; userId?: string },
+): Promise<void> {
+  if (await deletedAtOnce(events, filter)) return;
+  let emptyGroups = 0;
+  for (let group = 0; ; group++) {
+    const { deletedCount } = await events.deleteMany({ ...filter, insertGroup: group });
+    emptyGroups = deletedCount === 0 ? emptyGroups + 1 : 0;
+    if (group % GROUPS_PER_ATTEMPT !== GROUPS_PER_ATTEMPT - 1) continue;
+    if (await deletedAtOnce(events, filter)) return;
+    // Groups are numbered from 0 with few gaps (a group all duplicates): this many empty ones
+    // in a row means the rest has no groups to go by.
+    if (emptyGroups > 64)
+      throw new Error(`the raw events of batch ${filter.batchId} cannot be deleted in parts`);
+  }
 }
 
 /**

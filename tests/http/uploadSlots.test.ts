@@ -44,6 +44,7 @@ describe('upload slots', () => {
         return {
           _id: eventKey(`slot-a${i}`, 'click', timestamp.getTime()),
           batchId: 'held-batch',
+          insertGroup: 0,
           userId: `slot-a${i}`,
           eventType: 'click',
           timestamp,

@@ -48,6 +48,7 @@ describe('uploads under batch claims', () => {
       docs.push({
         _id: eventKey(`u${i}`, 'click', timestamp.getTime()),
         batchId,
+        insertGroup: 0,
         userId: `u${i}`,
         eventType: 'click',
         timestamp,

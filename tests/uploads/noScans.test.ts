@@ -104,6 +104,7 @@ describe('raw events are never scanned on the hot paths', () => {
     const docs = Array.from({ length: 120 }, (_, i) => ({
       _id: `collect-${batchId}-${i}`,
       batchId,
+      insertGroup: 0,
       userId: 'u',
       eventType: 'e',
       timestamp: new Date(Date.UTC(2024, 0, 1)),
@@ -114,6 +115,7 @@ describe('raw events are never scanned on the hot paths', () => {
     const others = Array.from({ length: 5000 }, (_, i) => ({
       _id: `other-${batchId}-${i}`,
       batchId: 'kept',
+      insertGroup: 0,
       userId: 'u',
       eventType: 'e',
       timestamp: new Date(Date.UTC(2024, 0, 1)),

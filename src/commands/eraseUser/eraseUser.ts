@@ -4,7 +4,7 @@ import type { Db } from 'mongodb';
 import { batchKeys, correctionsStream } from '../../events/batchHistory';
 import type { EventLog } from '../../events/eventLog';
 import { rawEventChunks } from '../../events/rawEventChunks';
-import { rawEventsCollection } from '../../events/rawEvents';
+import { deleteRawEventsOf, rawEventsCollection } from '../../events/rawEvents';
 import { fingerprintHex, type FingerprintOf } from '../../events/userFingerprint';
 import { suppressUser, userSuppressions } from '../../events/userSuppressions';
 import type { Logger } from '../../logging';
@@ -97,7 +97,7 @@ export function createEraseUser(deps: EraseUserDeps) {
         correlationId: doc.correlationId,
       });
     }
-    await rawEventsCollection(deps.db).deleteMany({ userId, batchId });
+    await deleteRawEventsOf(rawEventsCollection(deps.db), { userId, batchId });
   }
 
   async function runSteps(erasureId: string): Promise<void> {

@@ -1,6 +1,6 @@
 import type { Collection, Db } from 'mongodb';
 import { rawEventChunks } from '../../events/rawEventChunks';
-import { rawEventsCollection } from '../../events/rawEvents';
+import { deleteRawEventsOf, rawEventsCollection } from '../../events/rawEvents';
 import { isDuplicateKey } from '../../mongo';
 
 /**
@@ -151,7 +151,7 @@ export class BatchClaims {
    * collection running late would delete events a waiter inserted again in between.
    */
   async collect(batchId: string): Promise<void> {
-    await rawEventsCollection(this.db).deleteMany({ batchId });
+    await deleteRawEventsOf(rawEventsCollection(this.db), { batchId });
     await rawEventChunks(this.db).deleteMany({ batchId });
     await this.claims.deleteOne({ _id: batchId });
   }

@@ -1,6 +1,6 @@
 import { MongoBulkWriteError, type Collection, type WriteError } from 'mongodb';
 import type { ChunkWriter } from '../../events/chunkWriter';
-import type { RawEvent } from '../../events/rawEvents';
+import { INSERT_GROUP_EVENTS, type RawEvent } from '../../events/rawEvents';
 import type { FingerprintOf } from '../../events/userFingerprint';
 import { suppressionCheck, type UserSuppression } from '../../events/userSuppressions';
 import { DependencyUnavailableError } from '../../errors';
@@ -20,6 +20,8 @@ import type { ValidEvent } from './validateRow';
 
 /** Events per insert. */
 export const PART_EVENTS = 1000;
+/** Parts per insert group (see RawEvent.insertGroup). */
+const PARTS_PER_GROUP = INSERT_GROUP_EVENTS / PART_EVENTS;
 const PART_BYTES = 2 * 1024 * 1024;
 /**
  * Parts being inserted at once. Two keep the database busy while the other part travels; more
@@ -41,6 +43,8 @@ export interface StoreContext {
   fingerprintOf: FingerprintOf;
   /** Erased users: their events are dropped before the insert (see userSuppressions). */
   suppressions: Collection<UserSuppression>;
+  /** Parts inserted so far by this upload, every round (numbers its insert groups). */
+  partsInserted: number;
   /** Where duplicates that are not final yet are set aside. */
   deferredPath: string;
   /** Told the keys of every part as it is inserted. */
@@ -58,10 +62,11 @@ export interface StoreResult {
   watch: Set<string>;
 }
 
-function toDoc(e: ValidEvent, batchId: string): RawEvent {
+function toDoc(e: ValidEvent, batchId: string, insertGroup: number): RawEvent {
   return {
     _id: e.key,
     batchId,
+    insertGroup,
     userId: e.userId,
     eventType: e.eventType,
     timestamp: new Date(e.timestamp),
@@ -112,9 +117,10 @@ export async function storeEvents(ctx: StoreContext, spoolPath: string): Promise
         result.suppressed += firstSeen.length - unseen.length;
         ctx.onSuppressed?.(firstSeen.filter((_, i) => !kept[i]).map((e) => e.key));
         ctx.checkAlive();
+        const insertGroup = Math.floor(ctx.partsInserted++ / PARTS_PER_GROUP);
         const duplicateAt = await insertPart(
           ctx.events,
-          unseen.map((e) => toDoc(e, ctx.batchId)),
+          unseen.map((e) => toDoc(e, ctx.batchId, insertGroup)),
         );
         const stored = unseen.flatMap((e, i) =>
           duplicateAt.has(i) ? [] : [{ event: e, user: unseenUsers[i] ?? 0n }],

@@ -232,6 +232,7 @@ export function createUploadBatch(deps: UploadBatchDeps): UploadBatch {
       fingerprintOf: deps.fingerprintOf,
       suppressions: userSuppressions(deps.db),
       deferredPath: deferredPath(),
+      partsInserted: 0,
       onInserted: input.onNewEvents === undefined ? undefined : (keys) => newKeys.push(...keys),
       onSuppressed:
         input.onSuppressedEvents === undefined ? undefined : (keys) => suppressedKeys.push(...keys),
