@@ -4,7 +4,7 @@ import { batchKeys, batchStream, correctionsStream, mayBeBatchId } from '../even
 import { dayCountsOf } from '../events/dailyCounts';
 import type { EventLog, LogRecord } from '../events/eventLog';
 import type { Logger } from '../logging';
-import { CorrectionsFold, type Effect } from '../events/corrections';
+import { CorrectionsFold, eventsIn, type Effect } from '../events/corrections';
 import { byCodeUnits } from '../events/codeUnitOrder';
 import {
   appendBatchRetracted,
@@ -31,7 +31,7 @@ export interface RetractBatchResult {
   status: 'retracted';
   reason: string;
   retractedAt: string;
-  /** The events the batch stored (BatchUploaded.newEvents). */
+  /** The events the batch held: those it stored (BatchUploaded.newEvents) less any erased since. */
   eventsWithdrawn: number;
   /** The events its processing had counted before the retraction: what the metrics lose. */
   countedEventsWithdrawn: number;
@@ -52,7 +52,7 @@ export interface RetractBatchDeps extends CleanupDeps {
 async function withdrawnCounts(
   eventLog: EventLog,
   record: LogRecord<'BatchRetracted'>,
-): Promise<Pick<RetractBatchResult, 'countedEventsWithdrawn' | 'days' | 'eventTypes'>> {
+): Promise<Pick<RetractBatchResult, 'countedEventsWithdrawn' | 'days' | 'eventTypes'> & { erased: number }> {
   const { batchId } = record.data;
   const streams = await Promise.all([
     eventLog.readStream(batchStream(batchId)),
@@ -60,9 +60,12 @@ async function withdrawnCounts(
   ]);
   const fold = new CorrectionsFold();
   let effects: Effect[] = [];
+  let erased = 0;
   for (const earlier of streams.flat().sort((a, b) => a.position - b.position)) {
     if (earlier.position > record.position || earlier.data.batchId !== batchId) continue;
     effects = fold.next(earlier);
+    if (earlier.type === 'UserErased')
+      erased += earlier.data.chunks.reduce((sum, c) => sum + eventsIn(c.withdrawn), 0);
   }
   const days = new Set<string>();
   const eventTypes = new Set<string>();
@@ -75,6 +78,7 @@ async function withdrawnCounts(
   }
   return {
     countedEventsWithdrawn: -effects.reduce((sum, { sign, events }) => sum + sign * events, 0),
+    erased,
     days: [...days].sort(byCodeUnits),
     eventTypes: [...eventTypes].sort(byCodeUnits),
   };
@@ -83,16 +87,18 @@ async function withdrawnCounts(
 export function createRetractBatch(deps: RetractBatchDeps) {
   async function answer(
     record: LogRecord<'BatchRetracted'>,
-    eventsWithdrawn: number,
+    stored: number,
     alreadyRetracted: boolean,
   ): Promise<RetractBatchResult> {
+    const { erased, ...counted } = await withdrawnCounts(deps.eventLog, record);
     return {
       batchId: record.data.batchId,
       status: 'retracted',
       reason: record.data.reason,
       retractedAt: record.metadata.recordedAt.toISOString(),
-      eventsWithdrawn,
-      ...(await withdrawnCounts(deps.eventLog, record)),
+      // What the batch still held: erasures took some of what it stored out before.
+      eventsWithdrawn: stored - erased,
+      ...counted,
       alreadyRetracted,
     };
   }
@@ -115,8 +121,16 @@ export function createRetractBatch(deps: RetractBatchDeps) {
     if (doc === null) throw new Error(`batch ${batchId}: its retraction vanished while it was recorded`);
     const { record, appended } = await appendBatchRetracted(deps.eventLog, doc);
     if (recorded) {
-      await cleanUpRetraction(deps, batchId);
       deps.logger.info('batch retracted', { batchId, correlationId, eventsWithdrawn });
+      // The answer does not wait for the clean-up: the batch counts nowhere once its record is in
+      // the log, an upload that meets its events waits for the clean-up (batch_retractions), and
+      // the sweep finishes a clean-up this process does not live to end.
+      void cleanUpRetraction(deps, batchId).catch((error: unknown) => {
+        deps.logger.warn('the clean-up of a retraction stopped; the sweep finishes it', {
+          batchId,
+          err: String(error),
+        });
+      });
     }
     return answer(record, eventsWithdrawn, !appended);
   };

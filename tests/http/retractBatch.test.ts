@@ -140,7 +140,24 @@ describe('POST /api/batches/:id/retract', () => {
     expect(dup).toMatchObject({ totalEvents: 0, duplicates: 12 });
 
     expect((await post(`/api/batches/${old.batchId}/retract`, { reason: 'redo' })).status).toBe(200);
-    expect(await stored(RAW_EVENTS_COLLECTION, old.batchId)).toBe(0);
+    // The clean-up runs after the answer.
+    await waitFor(
+      () => stored(RAW_EVENTS_COLLECTION, old.batchId),
+      (n) => n === 0,
+      30_000,
+      'raw events of the retracted batch deleted',
+    );
+    await waitFor(
+      async () =>
+        (
+          await service.runtime.mongo.db
+            .collection<{ _id: string; cleanedAt?: Date }>(BATCH_RETRACTIONS_COLLECTION)
+            .findOne({ _id: old.batchId })
+        )?.cleanedAt,
+      (at) => at instanceof Date,
+      30_000,
+      'retraction cleaned',
+    );
     expect(await stored(RAW_EVENT_CHUNKS_COLLECTION, old.batchId)).toBe(0);
     const retraction = await service.runtime.mongo.db
       .collection<{ _id: string; cleanedAt?: Date }>(BATCH_RETRACTIONS_COLLECTION)
@@ -268,8 +285,18 @@ describe('retracting a batch while it is processing', () => {
     });
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ eventsWithdrawn: 6, countedEventsWithdrawn: 0, days: [] });
-    for (const chunk of [0, 1, 2])
-      expect(await runtime.processingQueue.getJob(chunkJobId(batchId, chunk))).toBeUndefined();
+    // The clean-up runs after the answer.
+    await waitFor(
+      async () => {
+        const jobs = await Promise.all(
+          [0, 1, 2].map((chunk) => runtime.processingQueue.getJob(chunkJobId(batchId, chunk))),
+        );
+        return jobs.filter((job) => job !== undefined).length;
+      },
+      (left) => left === 0,
+      30_000,
+      'the queued jobs removed',
+    );
 
     // A process call that passed its check just before the retraction adds a job after the cleanup.
     await runtime.processingQueue.add(

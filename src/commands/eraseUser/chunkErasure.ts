@@ -70,6 +70,16 @@ export function planChunk(
   };
 }
 
+/** Puts a rewritten chunk document in place if its revision is still `fromRevision`. */
+export async function rewriteChunk(db: Db, rewritten: RawEventChunk, fromRevision: number): Promise<boolean> {
+  // Revision 0 is never written: a document that has never been rewritten has no revision.
+  const { matchedCount } = await rawEventChunks(db).replaceOne(
+    { _id: rewritten._id, revision: fromRevision === 0 ? { $exists: false } : fromRevision },
+    rewritten,
+  );
+  return matchedCount === 1;
+}
+
 const REPLAN_ATTEMPTS = 20;
 
 /**
@@ -91,13 +101,7 @@ export async function eraseFromChunk(
     const planned = planChunk(doc, user);
     if (planned === undefined) return undefined;
     await persist(planned.item);
-    // Revision 0 is never written: a document that has never been rewritten has no revision.
-    const { fromRevision } = planned.item;
-    const { matchedCount } = await chunks.replaceOne(
-      { _id: chunkId, revision: fromRevision === 0 ? { $exists: false } : fromRevision },
-      planned.rewritten,
-    );
-    if (matchedCount === 1) return planned.item;
+    if (await rewriteChunk(db, planned.rewritten, planned.item.fromRevision)) return planned.item;
   }
   throw new Error(`chunk ${chunkId}: could not take a user out after ${REPLAN_ATTEMPTS} attempts`);
 }

@@ -9,7 +9,7 @@ import { fingerprintHex, type FingerprintOf } from '../../events/userFingerprint
 import { suppressUser, userSuppressions } from '../../events/userSuppressions';
 import type { Logger } from '../../logging';
 import type { BatchClaims } from '../uploadBatch/batchClaims';
-import { eraseFromChunk, holdsUser } from './chunkErasure';
+import { eraseFromChunk, holdsUser, planChunk, rewriteChunk } from './chunkErasure';
 import { progressOf, summaryOf, userErasures, type ErasureDoc, type PlanItem } from './erasures';
 
 /**
@@ -41,6 +41,24 @@ export interface EraseUserInput {
 }
 
 const POLL_MS = 200;
+/** Chunk documents read or rewritten at once. */
+const CHUNKS_AT_ONCE = 8;
+
+/** `work` on every item, at most `limit` at once; the results in the items' order. */
+async function forEachAtOnce<T, R>(
+  items: readonly T[],
+  limit: number,
+  work: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results: R[] = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      for (let i = next++; i < items.length; i = next++) results[i] = await work(items[i] as T);
+    }),
+  );
+  return results;
+}
 
 export function createEraseUser(deps: EraseUserDeps) {
   const erasures = userErasures(deps.db);
@@ -67,16 +85,31 @@ export function createEraseUser(deps: EraseUserDeps) {
 
   async function eraseBatch(doc: ErasureDoc, userId: string, batchId: string): Promise<void> {
     const user = BigInt(`0x${doc.user}`);
-    const persist = async (item: PlanItem): Promise<void> => {
-      doc.plan = [...doc.plan.filter((p) => p.batchId !== item.batchId || p.chunk !== item.chunk), item];
+    const chunkDocs = rawEventChunks(deps.db);
+    const persist = async (items: readonly PlanItem[]): Promise<void> => {
+      const replaced = new Set(items.map((i) => `${i.batchId}:${i.chunk}`));
+      doc.plan = [...doc.plan.filter((p) => !replaced.has(`${p.batchId}:${p.chunk}`)), ...items];
       await erasures.updateOne({ _id: doc._id }, { $set: { plan: doc.plan, heartbeatAt: new Date() } });
     };
     // Only the users of each chunk are read to find the ones to rewrite.
-    const chunks = await rawEventChunks(deps.db)
-      .find({ batchId }, { projection: { _id: 1, users: 1, count: 1 } })
-      .toArray();
-    for (const chunk of chunks) {
-      if (holdsUser(chunk, user)) await eraseFromChunk(deps.db, chunk._id, user, persist);
+    const holding = (
+      await chunkDocs.find({ batchId }, { projection: { _id: 1, users: 1, count: 1 } }).toArray()
+    ).filter((chunk) => holdsUser(chunk, user));
+    // Every chunk planned and the plan persisted at once (before any document changes, so a crash
+    // after a rewrite still knows what was taken), then the rewrites side by side.
+    const planned = (
+      await forEachAtOnce(holding, CHUNKS_AT_ONCE, async ({ _id }) => {
+        const full = await chunkDocs.findOne({ _id });
+        return full === null ? undefined : planChunk(full, user);
+      })
+    ).filter((p) => p !== undefined);
+    await persist(planned.map((p) => p.item));
+    const lost = await forEachAtOnce(planned, CHUNKS_AT_ONCE, async ({ item, rewritten }) =>
+      (await rewriteChunk(deps.db, rewritten, item.fromRevision)) ? undefined : rewritten._id,
+    );
+    // A chunk another erasure rewrote meanwhile is read and planned again, one at a time.
+    for (const chunkId of lost) {
+      if (chunkId !== undefined) await eraseFromChunk(deps.db, chunkId, user, (item) => persist([item]));
     }
     const items = doc.plan.filter((item) => item.batchId === batchId).sort((a, b) => a.chunk - b.chunk);
     if (items.length > 0) {
@@ -118,11 +151,15 @@ export function createEraseUser(deps: EraseUserDeps) {
       .toArray();
     let batchIds = [...new Set(found.map((e) => e.batchId))];
     await awaitUploads(storing, batchIds);
-    // Uploads that were storing may have added batches of the user before the suppression applied.
-    const again = await rawEventsCollection(deps.db)
-      .find({ userId }, { projection: { _id: 0, batchId: 1 } })
-      .toArray();
-    batchIds = [...new Set([...batchIds, ...again.map((e) => e.batchId)])].sort();
+    // Uploads that were storing may have added batches of the user before the suppression applied
+    // (an upload that began after it stores none of the user's events).
+    if (storing.size > 0) {
+      const again = await rawEventsCollection(deps.db)
+        .find({ userId }, { projection: { _id: 0, batchId: 1 } })
+        .toArray();
+      batchIds = [...new Set([...batchIds, ...again.map((e) => e.batchId)])];
+    }
+    batchIds.sort();
     const pending = batchIds.filter((id) => !doc.doneBatches.includes(id));
     const total = doc.doneBatches.length + pending.length;
     for (const batchId of pending) {
