@@ -1,5 +1,5 @@
 import { batchStream, correctionsStream } from './batchHistory';
-import { forEachDetailCount, type ChunkDetail } from './chunkDetail';
+import { detailOf, forEachDetailCount, type ChunkDetail } from './chunkDetail';
 import type { AnyLogRecord, EventLog, LogRecord } from './eventLog';
 
 /**
@@ -136,31 +136,99 @@ export class CorrectionsFold {
 
 const CORRECTING = new Set(['BatchRetracted', 'UserErased']);
 
+/** Batches a LogMemory follows at most; the oldest are forgotten (and asked of the log again). */
+const BATCHES_REMEMBERED = 10_000;
+
+/** Stands in for the detail of an EventsProcessed the memory keeps: only a retraction reads one. */
+const NO_DETAIL = detailOf([]);
+
 /**
- * Each record of a page with what it changes. It reads, per batch the page counts for, that
- * batch's corrections (a few small records on their own stream), and only when the page itself
- * corrects a batch, that batch's EventsProcessed records: the usual page (chunks being processed,
- * nothing corrected) costs one small indexed read per batch.
+ * What one reader following the log page after page has seen of the batches uploaded while it
+ * followed: their corrections, and their EventsProcessed records without the detail (which only a
+ * retraction needs, and reads). With it, countPage asks the log nothing about such a batch unless
+ * the page retracts it. Valid only while pages follow one another: a page that does not start
+ * where the last one ended (a restart, another process that took the lease meanwhile, a page
+ * read again after a failed write) starts it afresh, so it never stands for records it missed.
  */
-export async function countPage(eventLog: EventLog, page: readonly AnyLogRecord[]): Promise<CountedRecord[]> {
+export class LogMemory {
+  private next = 0;
+  private batches = new Map<string, AnyLogRecord[]>();
+
+  /** The batch's records before the page, when the memory saw every one of them. */
+  recordsOf(batchId: string): readonly AnyLogRecord[] | undefined {
+    return this.batches.get(batchId);
+  }
+
+  /** Called with each page before it is counted: forgets everything unless it follows the last. */
+  startPage(first: number): void {
+    if (first === this.next) return;
+    this.batches = new Map();
+    this.next = 0;
+  }
+
+  /** Takes in a counted page. */
+  remember(page: readonly AnyLogRecord[]): void {
+    for (const record of page) {
+      const { batchId } = record.data;
+      if (record.type === 'BatchUploaded') {
+        if (this.batches.size >= BATCHES_REMEMBERED) {
+          const oldest = this.batches.keys().next().value;
+          if (oldest !== undefined) this.batches.delete(oldest);
+        }
+        this.batches.set(batchId, [record]);
+        continue;
+      }
+      const records = this.batches.get(batchId);
+      if (records === undefined) continue;
+      records.push(
+        record.type === 'EventsProcessed'
+          ? { ...record, data: { ...record.data, detail: NO_DETAIL } }
+          : record,
+      );
+    }
+    const last = page.at(-1);
+    if (last !== undefined) this.next = last.position + 1;
+  }
+}
+
+/**
+ * Each record of a page with what it changes. What it needs of earlier records comes from
+ * `memory` for a batch the reader followed from its upload, unless the page retracts it; otherwise
+ * it reads, per batch the page counts for, that batch's corrections (a few small records on their
+ * own stream), and only when the page itself corrects a batch, that batch's EventsProcessed
+ * records.
+ */
+export async function countPage(
+  eventLog: EventLog,
+  page: readonly AnyLogRecord[],
+  memory?: LogMemory,
+): Promise<CountedRecord[]> {
   const last = page.at(-1);
   if (last === undefined) return [];
   const first = page[0]?.position ?? 0;
+  memory?.startPage(first);
   const counted = page.filter(
     (r) => r.type === 'EventsProcessed' || r.type === 'BatchRetracted' || r.type === 'UserErased',
   );
   const batches = [...new Set(counted.map((r) => r.data.batchId))];
   const corrected = new Set(counted.filter((r) => CORRECTING.has(r.type)).map((r) => r.data.batchId));
+  const retracted = new Set(counted.filter((r) => r.type === 'BatchRetracted').map((r) => r.data.batchId));
   const streams = await Promise.all(
-    batches.flatMap((batchId) => [
-      eventLog.readStream(correctionsStream(batchId)),
-      corrected.has(batchId) ? eventLog.readStream(batchStream(batchId)) : Promise.resolve([]),
-    ]),
+    batches.flatMap((batchId) => {
+      const remembered = retracted.has(batchId) ? undefined : memory?.recordsOf(batchId);
+      if (remembered !== undefined) return [Promise.resolve(remembered)];
+      return [
+        eventLog.readStream(correctionsStream(batchId)),
+        corrected.has(batchId) ? eventLog.readStream(batchStream(batchId)) : Promise.resolve([]),
+      ];
+    }),
   );
   // The records before the page that matter, then the page: one fold in position order.
   const before = new Map<number, AnyLogRecord>();
   for (const record of streams.flat()) if (record.position < first) before.set(record.position, record);
   const fold = new CorrectionsFold();
   for (const record of [...before.values()].sort((a, b) => a.position - b.position)) fold.next(record);
-  return page.map((record) => ({ record, effects: fold.next(record) }));
+  const result = page.map((record) => ({ record, effects: fold.next(record) }));
+  memory?.remember(page);
+  return result;
 }

@@ -1,7 +1,7 @@
 import type { RedisClient } from '../redis';
 import type { Db } from 'mongodb';
 import type { EventLog } from '../events/eventLog';
-import { countPage, type CountedRecord } from '../events/corrections';
+import { countPage, LogMemory, type CountedRecord } from '../events/corrections';
 import type { Logger } from '../logging';
 import { BrokenCollectionError, ensureCollections, isBrokenCollection } from '../mongo';
 import { tryAcquireLease, type ProjectorLease } from './lease';
@@ -69,6 +69,8 @@ export async function projectInto(
     onPage?: (position: number, count: number) => void;
     /** Only the live projector's: see Report. */
     report?: Report;
+    /** What this reader saw of earlier pages (see LogMemory). */
+    memory?: LogMemory;
   },
 ): Promise<number> {
   let from = (await readCheckpoint(db, target.checkpointId)) + 1;
@@ -76,7 +78,7 @@ export async function projectInto(
   for (;;) {
     const page = await eventLog.readFrom(from, PAGE_SIZE);
     options.guard?.();
-    await applyPage(target, await countPage(eventLog, page), options.guard, options.report);
+    await applyPage(target, await countPage(eventLog, page, options.memory), options.guard, options.report);
     const last = page.at(-1);
     if (last === undefined) return applied;
     options.guard?.();
@@ -140,6 +142,8 @@ const STATUS_RECHECK_MS = 30_000;
 export function createProjector(deps: ProjectorDeps, projection: Projection) {
   const prepared = new Set<number>();
   let statusCheckedAt = 0;
+  // Across catch-ups: it forgets by itself when another process applied pages in between.
+  const memory = new LogMemory();
 
   async function catchUpOnce(): Promise<number> {
     let total = 0;
@@ -162,6 +166,7 @@ export function createProjector(deps: ProjectorDeps, projection: Projection) {
           report: (message, fields) => {
             deps.logger.info(message, { projection: projection.name, ...fields });
           },
+          memory,
         });
       } finally {
         await lease.release();

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { AnyLogRecord } from '../events/eventLog';
 import { tryAcquireLease } from './lease';
 import type { Projection } from './projection';
-import { countPage } from '../events/corrections';
+import { countPage, LogMemory } from '../events/corrections';
 import {
   applyPage,
   ensureReadModel,
@@ -117,10 +117,12 @@ async function replayAll(
   prepared: readonly Prepared[],
   report: (p: Prepared, position: number, count: number) => void,
 ): Promise<void> {
+  // One pass from the first record: the memory knows every batch, so the log is read once.
+  const memory = new LogMemory();
   const apply = async (page: AnyLogRecord[]): Promise<void> => {
     const last = page.at(-1);
     if (last === undefined) return;
-    const counted = await countPage(deps.eventLog, page);
+    const counted = await countPage(deps.eventLog, page, memory);
     for (const p of prepared) {
       await applyPage(p.target, counted);
       await saveCheckpoint(deps.db, p.target.checkpointId, last.position, 0);
