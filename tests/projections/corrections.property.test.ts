@@ -230,7 +230,7 @@ describe('retractions and erasures (property, real FerretDB)', () => {
           }
           // Rebuilt: one pass, as rebuild-projections replays the log.
           for (const p of [metricSeriesProjection, dailyMetricsProjection])
-            await projectInto(db, log, targetFor(db, p, 2), { fence: 1 });
+            await projectInto(db, log, targetFor(db, p, 2), { fence: 1, memory: new LogMemory() });
 
           const getSeries = createGetMetricSeries({ db });
           for (const tz of ZONES) {
