@@ -300,6 +300,9 @@ export function uploadsRouter(deps: UploadsDeps): Router {
     // The connection closes after this answer; the rest of the body is only read and dropped for a
     // bounded while (http/server), so that the client sees the answer.
     const refuse = (): void => {
+      // The body may overrun the cap after the request was already answered (on a busy machine the
+      // answer can go out while the rest of the body still arrives): nothing is left to refuse.
+      if (settled || res.headersSent) return;
       res.setHeader('Connection', 'close');
       settle(uploadTooLarge(deps.maxBytes));
     };

@@ -44,6 +44,7 @@ describe('POST /api/uploads', () => {
       eventType: 'click',
       timestamp: new Date('2024-01-15T10:00:00Z'),
       metadata: { page: '/home' },
+      insertGroup: 0,
     });
     expect(stored[1]?.timestamp).toEqual(new Date('2024-01-15T10:00:00Z'));
 
