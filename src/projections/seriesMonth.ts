@@ -1,3 +1,4 @@
+import { endianness } from 'node:os';
 import { Binary } from 'mongodb';
 import { QUARTER_MS } from '../events/chunkDetail';
 import { bytesOfBinary } from '../mongo';
@@ -105,14 +106,19 @@ export function monthsBetween(fromMs: number, toMs: number): Month[] {
 }
 
 /** The uint32 words of a stored binary (copied: BSON binaries need not be aligned). */
+/** Typed arrays use the platform's byte order: on a little-endian one, words are copied whole. */
+const LITTLE_ENDIAN = endianness() === 'LE';
+
 export function wordsOf(binary: Binary | undefined): Uint32Array {
   const bytes = bytesOfBinary(binary);
   const words = new Uint32Array(Math.floor(bytes.length / 4));
-  for (let i = 0; i < words.length; i++) words[i] = bytes.readUInt32LE(i * 4);
+  if (LITTLE_ENDIAN) new Uint8Array(words.buffer).set(bytes.subarray(0, words.length * 4));
+  else for (let i = 0; i < words.length; i++) words[i] = bytes.readUInt32LE(i * 4);
   return words;
 }
 
 export function binaryOf(words: Uint32Array): Binary {
+  if (LITTLE_ENDIAN) return new Binary(Buffer.from(words.buffer, words.byteOffset, words.byteLength));
   const bytes = Buffer.alloc(words.length * 4);
   for (let i = 0; i < words.length; i++) bytes.writeUInt32LE(words[i] ?? 0, i * 4);
   return new Binary(bytes);
