@@ -1,10 +1,10 @@
 import type { Db } from 'mongodb';
 import { NotFoundError } from '../errors';
-import { batchKeys, batchStream, correctionsStream, mayBeBatchId } from '../events/batchHistory';
+import { batchKeys, mayBeBatchId } from '../events/batchHistory';
 import { dayCountsOf } from '../events/dailyCounts';
 import type { EventLog, LogRecord } from '../events/eventLog';
 import type { Logger } from '../logging';
-import { CorrectionsFold, eventsIn, type Effect } from '../events/corrections';
+import { CorrectionsFold, eventsErasedBy, readBatchRecords, type Effect } from '../events/corrections';
 import { byCodeUnits } from '../events/codeUnitOrder';
 import {
   appendBatchRetracted,
@@ -53,19 +53,13 @@ async function withdrawnCounts(
   eventLog: EventLog,
   record: LogRecord<'BatchRetracted'>,
 ): Promise<Pick<RetractBatchResult, 'countedEventsWithdrawn' | 'days' | 'eventTypes'> & { erased: number }> {
-  const { batchId } = record.data;
-  const streams = await Promise.all([
-    eventLog.readStream(batchStream(batchId)),
-    eventLog.readStream(correctionsStream(batchId)),
-  ]);
   const fold = new CorrectionsFold();
   let effects: Effect[] = [];
   let erased = 0;
-  for (const earlier of streams.flat().sort((a, b) => a.position - b.position)) {
-    if (earlier.position > record.position || earlier.data.batchId !== batchId) continue;
+  for (const earlier of await readBatchRecords(eventLog, record.data.batchId)) {
+    if (earlier.position > record.position) break;
     effects = fold.next(earlier);
-    if (earlier.type === 'UserErased')
-      erased += earlier.data.chunks.reduce((sum, c) => sum + eventsIn(c.withdrawn), 0);
+    if (earlier.type === 'UserErased') erased += eventsErasedBy(earlier);
   }
   const days = new Set<string>();
   const eventTypes = new Set<string>();

@@ -47,6 +47,24 @@ interface BatchFacts {
   erasures: Erasure[];
 }
 
+/** Every record of one batch, its own stream and its corrections, in position order. */
+export async function readBatchRecords(eventLog: EventLog, batchId: string): Promise<AnyLogRecord[]> {
+  const streams = await Promise.all([
+    eventLog.readStream(batchStream(batchId)),
+    eventLog.readStream(correctionsStream(batchId)),
+  ]);
+  // The stream id is a convention; the data's batchId is what counts.
+  return streams
+    .flat()
+    .filter((record) => record.data.batchId === batchId)
+    .sort((a, b) => a.position - b.position);
+}
+
+/** The events an erasure took out of its batch, counted or not. */
+export function eventsErasedBy(record: LogRecord<'UserErased'>): number {
+  return record.data.chunks.reduce((sum, c) => sum + eventsIn(c.withdrawn), 0);
+}
+
 /** The events a detail holds: the sum of its counts. */
 export function eventsIn(detail: ChunkDetail): number {
   let events = 0;

@@ -1,6 +1,6 @@
 import type { Db } from 'mongodb';
 import type { AnyLogRecord } from '../events/eventLog';
-import { eventsIn, type CountedRecord, type Effect } from '../events/corrections';
+import { eventsErasedBy, type CountedRecord, type Effect } from '../events/corrections';
 import { writeOver, type Projection, type Report, type Write } from './projection';
 
 export type BatchStatusValue = 'uploaded' | 'processing' | 'completed' | 'failed' | 'retracted';
@@ -151,10 +151,9 @@ export function evolveBatchStatus(
         : { ...state, ...days, processedEvents, lastPosition: position };
     }
     case 'UserErased': {
-      const erased = record.data.chunks.reduce((sum, c) => sum + eventsIn(c.withdrawn), 0);
       const next = {
         ...state,
-        totalEvents: state.totalEvents - erased,
+        totalEvents: state.totalEvents - eventsErasedBy(record),
         processedEvents: state.processedEvents + countedBy(effects),
         lastPosition: position,
       };

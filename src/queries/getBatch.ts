@@ -1,8 +1,8 @@
 import type { Db } from 'mongodb';
 import { NotFoundError } from '../errors';
-import { batchKeys, batchStream, correctionsStream, mayBeBatchId } from '../events/batchHistory';
+import { mayBeBatchId } from '../events/batchHistory';
 import type { EventLog } from '../events/eventLog';
-import { CorrectionsFold } from '../events/corrections';
+import { CorrectionsFold, readBatchRecords } from '../events/corrections';
 import { evolveBatchStatus, shownFailureReason, type BatchStatusDoc } from '../projections/batchStatus';
 import { liveCollection, type ProjectionName } from '../projections/readModels';
 import { readLivePositions } from './projectionLag';
@@ -101,18 +101,11 @@ export function createGetBatch(deps: { db: Db; eventLog: EventLog }) {
     const collection = await liveCollection<BatchStatusDoc>(deps.db, 'batchStatus');
     const doc = await collection.findOne({ _id: batchId });
     if (doc !== null) return toBatchStatus(doc, await positionsFor(deps.db, [doc]));
-    const uploaded = await deps.eventLog.findByKey(batchKeys.uploaded(batchId));
-    if (uploaded === undefined) throw new NotFoundError(`Batch ${batchId} not found`);
+    // Its BatchUploaded comes first: without one, the fold stays null and the batch is not found.
     const fold = new CorrectionsFold();
-    let state = evolveBatchStatus(null, uploaded, []);
-    const streams = await Promise.all([
-      deps.eventLog.readStream(batchStream(batchId)),
-      deps.eventLog.readStream(correctionsStream(batchId)),
-    ]);
-    for (const record of streams.flat().sort((a, b) => a.position - b.position)) {
-      if (record.data.batchId === batchId)
-        state = evolveBatchStatus(state, record, fold.next(record)) ?? state;
-    }
+    let state: BatchStatusDoc | null = null;
+    for (const record of await readBatchRecords(deps.eventLog, batchId))
+      state = evolveBatchStatus(state, record, fold.next(record)) ?? state;
     if (state === null) throw new NotFoundError(`Batch ${batchId} not found`);
     return toBatchStatus(state, await positionsFor(deps.db, [state]));
   };

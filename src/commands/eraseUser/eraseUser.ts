@@ -9,7 +9,7 @@ import { fingerprintHex, type FingerprintOf } from '../../events/userFingerprint
 import { suppressUser, userSuppressions } from '../../events/userSuppressions';
 import type { Logger } from '../../logging';
 import type { BatchClaims } from '../uploadBatch/batchClaims';
-import { eraseFromChunk, holdsUser, planChunk, rewriteChunk } from './chunkErasure';
+import { eraseFromChunk, planChunk, rewriteChunk } from './chunkErasure';
 import { progressOf, summaryOf, userErasures, type ErasureDoc, type PlanItem } from './erasures';
 
 /**
@@ -110,7 +110,6 @@ export function createEraseUser(deps: EraseUserDeps) {
     // The batch's chunk documents in one query: FerretDB reads whole documents whatever the
     // projection, and a read per chunk would scan the collection once per chunk.
     const planned = (await chunkDocs.find({ batchId }).toArray())
-      .filter((chunk) => holdsUser(chunk, user))
       .map((chunk) => planChunk(chunk, user))
       .filter((p) => p !== undefined);
     // Every chunk planned and the plan persisted at once (before any document changes, so a crash
