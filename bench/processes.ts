@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startStack as startLocalStack, stopStack } from '../dev/stack';
@@ -49,11 +49,16 @@ export interface ServiceProcess {
   stop(): Promise<void>;
 }
 
+/** Where the services' logs go (one file per role, appended to): artifacts/bench/logs/<role>.log. */
+const LOGS = join(ROOT, 'artifacts', 'bench', 'logs');
+
 export function startService(role: 'api' | 'worker', env: Record<string, string>): ServiceProcess {
+  mkdirSync(LOGS, { recursive: true });
+  const log = openSync(join(LOGS, `${role}.log`), 'a');
   const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, join(ROOT, 'dist', 'main.js'), role], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', ...env },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', log, 'inherit'],
   });
   const pid = child.pid;
   if (pid === undefined) throw new Error(`could not start the ${role}`);

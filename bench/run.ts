@@ -103,7 +103,7 @@ async function main(): Promise<void> {
       REDIS_PREFIX: 'bench',
       PORT: String(port),
       HOST: '127.0.0.1',
-      LOG_LEVEL: 'warn',
+      LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
       UPLOAD_RATE_LIMIT: '1000000',
       EVENTS_RATE_LIMIT: '1000000000',
       MAX_UPLOAD_BYTES: String(2 * 1024 ** 3),

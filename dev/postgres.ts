@@ -80,6 +80,9 @@ export async function startPostgres(options: PostgresOptions): Promise<number> {
     'listen_addresses=127.0.0.1',
     'unix_socket_directories=',
     'max_connections=300',
+    // FerretDB's statements name the field as a parameter: only a plan made for the values can use
+    // an index on it (equalityIndexes.ts).
+    'plan_cache_mode=force_custom_plan',
     ...(options.ephemeral ? ['fsync=off', 'full_page_writes=off'] : []),
   ];
   return startDaemon({

@@ -5,6 +5,7 @@ import { dirname, join, resolve } from 'node:path';
 import { runningPid, stopDaemon, StackError } from './daemons';
 import { ensurePostgres } from './install';
 import { freePort, portFree } from './ports';
+import { installEqualityIndexes } from './equalityIndexes';
 import { postgresAccount, postgresUrl, startPostgres, stopPostgres } from './postgres';
 import { serverFiles, startFerretDb, startRedis } from './servers';
 
@@ -132,6 +133,7 @@ export async function startStack(options: StackOptions): Promise<StackState> {
       say,
       ...files.postgres,
     });
+    installEqualityIndexes(ports.postgres);
     state.postgresUrl = postgresUrl(ports.postgres);
     state.postgresDataDir = dataDir;
     await startFerretDb({

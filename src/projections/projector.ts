@@ -66,7 +66,7 @@ export async function projectInto(
   options: {
     fence: number;
     guard?: () => void;
-    onPage?: (position: number, count: number) => void;
+    onPage?: (position: number, count: number, durationMs: number) => void;
     /** Only the live projector's: see Report. */
     report?: Report;
     /** What this reader saw of earlier pages (see LogMemory). */
@@ -76,6 +76,7 @@ export async function projectInto(
   let from = (await readCheckpoint(db, target.checkpointId)) + 1;
   let applied = 0;
   for (;;) {
+    const started = Date.now();
     const page = await eventLog.readFrom(from, PAGE_SIZE);
     options.guard?.();
     await applyPage(target, await countPage(eventLog, page, options.memory), options.guard, options.report);
@@ -84,7 +85,7 @@ export async function projectInto(
     options.guard?.();
     await saveCheckpoint(db, target.checkpointId, last.position, options.fence);
     applied += page.length;
-    options.onPage?.(last.position, page.length);
+    options.onPage?.(last.position, page.length, Date.now() - started);
     from = last.position + 1;
     if (page.length < PAGE_SIZE) return applied;
   }
@@ -167,6 +168,9 @@ export function createProjector(deps: ProjectorDeps, projection: Projection) {
             deps.logger.info(message, { projection: projection.name, ...fields });
           },
           memory,
+          onPage: (position, records, durationMs) => {
+            deps.logger.debug('page projected', { projection: projection.name, position, records, durationMs });
+          },
         });
       } finally {
         await lease.release();

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { runningPid } from '../../dev/daemons';
+import { installEqualityIndexes } from '../../dev/equalityIndexes';
 import { freePort, portAnswers } from '../../dev/ports';
 import { createDatabase, postgresUrl, stopPostgres } from '../../dev/postgres';
 import { serverFiles } from '../../dev/servers';
@@ -87,6 +88,7 @@ export async function startPrivateFerretDb(): Promise<PrivateServer & { postgres
   }
   const database = `ferret_${randomBytes(5).toString('hex')}`;
   createDatabase(pgPort, database);
+  installEqualityIndexes(pgPort, database);
   const server = await privateServer(
     'ferretdb',
     (port) => [bin, [`--listen-addr=127.0.0.1:${port}`, `--postgresql-url=${postgresUrl(pgPort, database)}`]],
