@@ -9,7 +9,7 @@ import { startService, waitForHealth, type ServiceProcess } from './processes';
  * `npm run bench -- --series`: only the series rows of issue 25 — a year x 300 types (150,000
  * events, 50,000 users) uploaded, processed until every read model caught up, then cold series
  * (each question asked once, so no answer cache) for the year daily in Asia/Kolkata, for 3 of the
- * 300 types, and by month in UTC.
+ * 300 types, and by month in UTC; then four cold years at once (the API's peak RSS for them).
  */
 
 export interface SeriesRows {
@@ -23,6 +23,9 @@ export interface SeriesRows {
   /** The first question again under the zone's other name: cold too, but after the API warmed up. */
   coldYearCalcuttaSeconds: number;
   apiPeakRssMb: number;
+  /** Four cold years asked at once, each in another zone (SERIES_MAX_COLD of them computed at a time). */
+  fourColdYearsSeconds: number;
+  fourColdYearsApiPeakRssMb: number;
 }
 
 const ROWS = 150_000;
@@ -89,6 +92,12 @@ export async function measureSeriesRows(ctx: {
   );
   const coldYearByMonthUtcSeconds = await cold(`${year}&tz=UTC&interval=month`);
   const coldYearCalcuttaSeconds = await cold(`${year}&tz=Asia/Calcutta&interval=day`);
+  const apiPeakRssMb = Math.round(api.peakRss() / 1024 ** 2);
+  api.resetPeak();
+  const zones = ['America/New_York', 'Europe/Berlin', 'Asia/Tokyo', 'Australia/Sydney'];
+  const fourColdYearsSeconds = await seconds(() =>
+    Promise.all(zones.map((zone) => cold(`${year}&tz=${zone}&interval=day`))),
+  );
   return {
     rows: ROWS,
     uploadSeconds,
@@ -98,6 +107,8 @@ export async function measureSeriesRows(ctx: {
     coldThreeTypesSeconds,
     coldYearByMonthUtcSeconds,
     coldYearCalcuttaSeconds,
-    apiPeakRssMb: Math.round(api.peakRss() / 1024 ** 2),
+    apiPeakRssMb,
+    fourColdYearsSeconds,
+    fourColdYearsApiPeakRssMb: Math.round(api.peakRss() / 1024 ** 2),
   };
 }

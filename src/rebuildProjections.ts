@@ -13,16 +13,21 @@ import { verifyReadModels } from './projections/verify';
 
 const USAGE = 'usage: rebuild-projections [--verify] [--verify-only]\n';
 
-function progressLine(p: RebuildProgress, startedAt: number): string {
+/** One line for all read models: they replay side by side, so the slowest one's position counts. */
+function progressLine(positions: ReadonlyMap<string, RebuildProgress>, startedAt: number): string {
+  const all = [...positions.values()];
+  const head = Math.max(0, ...all.map((p) => p.head));
+  const position = Math.min(...all.map((p) => p.position));
   const width = 30;
-  const share = p.head === 0 ? 1 : Math.min(1, p.position / p.head);
+  const share = head === 0 ? 1 : Math.min(1, position / head);
   const filled = Math.round(share * width);
   const seconds = Math.max((Date.now() - startedAt) / 1000, 0.001);
-  const rate = p.records / seconds;
-  const left = Math.max(0, p.head - p.position);
-  const eta = rate > 0 ? `${Math.ceil(left / rate)}s` : '?';
-  return `${p.projection.padEnd(12)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${p.position}/${p.head} records  ${Math.round(rate)} rec/s  ETA ${eta}`;
+  const rate = position / seconds;
+  const eta = rate > 0 ? `${Math.ceil(Math.max(0, head - position) / rate)}s` : '?';
+  return `rebuilding [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${position}/${head} records  ${Math.round(rate)} rec/s  ETA ${eta}`;
 }
+
+const secondsSince = (at: number): string => `${((Date.now() - at) / 1000).toFixed(2)} s`;
 
 async function main(): Promise<number> {
   const args = process.argv.slice(2);
@@ -48,8 +53,11 @@ async function main(): Promise<number> {
   try {
     if (!(await waitUntilReady(runtime.redis, 5000))) throw new Error('Redis is not reachable');
     if (!args.includes('--verify-only')) {
-      let startedAt = Date.now();
-      let current = '';
+      const rebuildStartedAt = Date.now();
+      const projections = projectionsOf();
+      const positions = new Map<string, RebuildProgress>();
+      const done = (): boolean =>
+        positions.size === projections.length && [...positions.values()].every((p) => p.position >= p.head);
       let lastDraw = 0;
       const tty = process.stderr.isTTY;
       const results = await rebuildProjections(
@@ -60,22 +68,19 @@ async function main(): Promise<number> {
           prefix: config.redis.prefix,
           logger,
         },
-        projectionsOf(),
+        projections,
         (p) => {
-          if (p.projection !== current) {
-            if (current !== '' && tty) process.stderr.write('\n');
-            current = p.projection;
-            startedAt = Date.now();
-          }
+          positions.set(p.projection, p);
           // A terminal gets one redrawn line; a log file gets a line a second.
-          if (tty) process.stderr.write(`\r${progressLine(p, startedAt)}`);
-          else if (Date.now() - lastDraw > 1000 || p.position >= p.head) {
-            process.stderr.write(`${progressLine(p, startedAt)}\n`);
+          if (tty) process.stderr.write(`\r${progressLine(positions, rebuildStartedAt)}`);
+          else if (Date.now() - lastDraw > 1000 || done()) {
+            process.stderr.write(`${progressLine(positions, rebuildStartedAt)}\n`);
             lastDraw = Date.now();
           }
         },
       );
       if (tty) process.stderr.write('\n');
+      process.stderr.write(`rebuilt in ${secondsSince(rebuildStartedAt)}\n`);
       for (const r of results) {
         process.stderr.write(
           `${r.projection}: replayed ${r.records} records into v${r.to} (was v${r.from}); switched\n`,

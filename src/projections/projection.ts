@@ -10,7 +10,8 @@ export type Write = () => Promise<void>;
  * A read model kept from the log. `planPage` gets a page of records, each with what it changes in
  * the counts (see corrections), reads the `lastPosition` of the documents they touch and returns one write per document, carrying only the contributions of records
  * after that position; each write is conditional on it, which is what makes replays harmless.
- * The projector runs them in order; a crash between two of them is healed by replaying the page.
+ * Each write is to a document of its own, so the projector runs several at once; a crash between
+ * them is healed by replaying the page (the checkpoint moves only once all landed).
  * One write per document per page (not per record) is what keeps big batches fast.
  */
 export interface Projection {

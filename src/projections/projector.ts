@@ -5,7 +5,7 @@ import { countPage, LogMemory, type CountedRecord } from '../events/corrections'
 import type { Logger } from '../logging';
 import { BrokenCollectionError, ensureCollections, isBrokenCollection } from '../mongo';
 import { tryAcquireLease, type ProjectorLease } from './lease';
-import type { Projection, Report } from './projection';
+import type { Projection, Report, Write } from './projection';
 import {
   recordProjectionFailure,
   recordProjectionHealthy,
@@ -22,6 +22,8 @@ import {
 } from './readModels';
 
 export const PAGE_SIZE = 500;
+/** A page's read-model writes in flight at once. */
+const WRITES_AT_ONCE = 8;
 
 export interface ProjectionTarget {
   db: Db;
@@ -49,10 +51,17 @@ export async function applyPage(
   report?: Report,
 ): Promise<void> {
   const writes = await target.projection.planPage(target.db, target.collectionName, page, report);
-  for (const write of writes) {
-    guard?.();
-    await write();
-  }
+  // Each write is to a document of its own and conditional on what was read, so they go side by
+  // side; the checkpoint is saved only after all of them landed.
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(WRITES_AT_ONCE, writes.length) }, async () => {
+      for (let i = next++; i < writes.length; i = next++) {
+        guard?.();
+        await (writes[i] as Write)();
+      }
+    }),
+  );
 }
 
 /**
@@ -169,7 +178,12 @@ export function createProjector(deps: ProjectorDeps, projection: Projection) {
           },
           memory,
           onPage: (position, records, durationMs) => {
-            deps.logger.debug('page projected', { projection: projection.name, position, records, durationMs });
+            deps.logger.debug('page projected', {
+              projection: projection.name,
+              position,
+              records,
+              durationMs,
+            });
           },
         });
       } finally {

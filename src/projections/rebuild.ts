@@ -123,11 +123,14 @@ async function replayAll(
     const last = page.at(-1);
     if (last === undefined) return;
     const counted = await countPage(deps.eventLog, page, memory);
-    for (const p of prepared) {
-      await applyPage(p.target, counted);
-      await saveCheckpoint(deps.db, p.target.checkpointId, last.position, 0);
-      report(p, last.position, page.length);
-    }
+    // Every new version side by side: each has its own collection and checkpoint.
+    await Promise.all(
+      prepared.map(async (p) => {
+        await applyPage(p.target, counted);
+        await saveCheckpoint(deps.db, p.target.checkpointId, last.position, 0);
+        report(p, last.position, page.length);
+      }),
+    );
   };
   let page: AnyLogRecord[] = [];
   for await (const record of deps.eventLog.readAll(1, PAGE_SIZE)) {

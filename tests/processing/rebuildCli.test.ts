@@ -68,7 +68,7 @@ describe('npm run rebuild-projections', () => {
     await projectionsCaughtUp(db, service.runtime.eventLog);
 
     const rebuilt = await runCli(env, ['--verify']);
-    expect(rebuilt.err).toMatch(/dailyMetrics +\[#+\] \d+\/\d+ records +\d+ rec\/s +ETA \d+s/);
+    expect(rebuilt.err).toMatch(/rebuilding \[#+\] (\d+)\/\1 records +\d+ rec\/s +ETA 0s/);
     expect(rebuilt.err).toMatch(/switched/);
     expect(rebuilt.err).toMatch(/read models match/);
     expect(rebuilt.code).toBe(0);
