@@ -52,16 +52,24 @@ export async function applyPage(
 ): Promise<void> {
   const writes = await target.projection.planPage(target.db, target.collectionName, page, report);
   // Each write is to a document of its own and conditional on what was read, so they go side by
-  // side; the checkpoint is saved only after all of them landed.
+  // side; the checkpoint is saved only after all of them landed. After a failure no write starts,
+  // and the error is thrown once those in flight have settled (the lease is still held for them).
   let next = 0;
+  let failure: { error: unknown } | undefined;
+  const stopped = (): boolean => failure !== undefined;
   await Promise.all(
     Array.from({ length: Math.min(WRITES_AT_ONCE, writes.length) }, async () => {
-      for (let i = next++; i < writes.length; i = next++) {
-        guard?.();
-        await (writes[i] as Write)();
+      for (let i = next++; i < writes.length && !stopped(); i = next++) {
+        try {
+          guard?.();
+          await (writes[i] as Write)();
+        } catch (error) {
+          failure ??= { error };
+        }
       }
     }),
   );
+  if (failure !== undefined) throw failure.error;
 }
 
 /**
