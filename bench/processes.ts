@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startStack as startLocalStack, stopStack } from '../dev/stack';
@@ -60,6 +60,7 @@ export function startService(role: 'api' | 'worker', env: Record<string, string>
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', log, 'inherit'],
   });
+  closeSync(log); // the child has its own copy
   const pid = child.pid;
   if (pid === undefined) throw new Error(`could not start the ${role}`);
   const status = (field: string): number => {
