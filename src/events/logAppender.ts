@@ -75,7 +75,7 @@ export function createAppender(deps: AppenderDeps): (input: AppendInput) => Prom
   /** One record the single way: insert at the next position; a duplicate key says who was first. */
   async function appendOne(w: Waiting): Promise<Appended> {
     // Insert first and ask questions only on a duplicate-key error: a lookup by `key` before every
-    // append would cost a collection scan on FerretDB, which serves only `_id` from an index.
+    // append would be one more round trip each (and a scan on a FerretDB without index twins).
     for (let attempt = 1; attempt <= MAX_APPEND_ATTEMPTS; attempt++) {
       const doc = newDocument(w, (await deps.head()) + 1);
       try {

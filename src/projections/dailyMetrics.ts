@@ -12,7 +12,7 @@ export interface EventTypeCount {
 /**
  * One document per UTC day holding the count of every event type that day, sorted by eventType.
  * A day is what the metrics query asks for, so it is one primary-key read; and a page of records
- * costs one write per day it touches (FerretDB rewrites by scanning, so fewer writes matter most).
+ * costs one write per day it touches (each rewrites the whole document, so fewer writes matter most).
  * Event types live in an array, not as field names: they may contain `.` or start with `$`.
  */
 export interface DailyMetricsDoc {
@@ -99,7 +99,7 @@ export const dailyMetricsProjection: Projection = {
   async planPage(db: Db, collectionName: string, page: readonly CountedRecord[]): Promise<Write[]> {
     const collection = db.collection<DailyMetricsDoc>(collectionName);
     const byDay = contributionsByDay(page);
-    // One query per year, not one read per day: FerretDB answers each with a scan of the table.
+    // One query per year, not one read per day (a FerretDB without index twins scans for each).
     const years = [...new Set([...byDay.keys()].map((date) => date.slice(0, 4)))];
     const found = await Promise.all(years.map((year) => collection.find({ year }).toArray()));
     const stored = new Map(found.flat().map((doc) => [doc._id, doc]));

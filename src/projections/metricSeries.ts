@@ -109,8 +109,8 @@ function nextDoc(stored: SeriesMonthDoc | null, touched: Touched): SeriesMonthDo
 }
 
 /**
- * The stored documents of the years a page touches: one equality query per year (FerretDB pushes
- * it down, and scans the table once per query: a page spread over a year reads it in one).
+ * The stored documents of the years a page touches: one equality query per year (a page spread
+ * over a year reads it in one; a FerretDB without index twins scans the table once per query).
  */
 async function readYears(
   collection: Collection<SeriesMonthDoc>,

@@ -7,8 +7,8 @@ import { bytesOfBinary } from '../mongo';
  * The metric series as stored (see metricSeries): one document per (UTC month, type shard), the
  * shard a hash of the event type into SHARDS groups, so a query for a few types reads a few
  * documents per month, and reads select a year's documents (or a year's of one shard) with one
- * equality query: FerretDB answers every query with a scan of the whole table, so fewer, wider
- * queries win (docs/performance.md).
+ * equality query: fewer, wider queries win, and a FerretDB without the stack's index twins scans
+ * the whole table for each (docs/design.md).
  *
  * One binary layout, little-endian uint32 words throughout (docs/design.md), per type:
  * `counts` is (quarter-hour of the month, count) pairs in quarter order, for quarter-hours with
@@ -34,7 +34,7 @@ export interface SeriesMonthDoc {
   /** `<YYYY-MM>/<shard, two digits>`. */
   _id: string;
   month: string;
-  /** `<YYYY>` and `<YYYY>/<shard>`: what reads select by (FerretDB scans the table once per query). */
+  /** `<YYYY>` and `<YYYY>/<shard>`: what reads select by (one equality query a year). */
   year: string;
   yearShard: string;
   types: SeriesTypeDoc[];

@@ -197,9 +197,8 @@ export function seriesBytes(answer: MetricSeries): number {
 
 /**
  * A year's stored documents of the asked months: for every type one equality query on `year`, else
- * one on `yearShard` per shard of the asked types. FerretDB pushes equality down but answers every
- * query with a scan of the whole table, so a year is one query (or one per shard), not one per
- * month or document.
+ * one on `yearShard` per shard of the asked types: a year is one query (or one per shard), not one
+ * per month or document (a FerretDB without the stack's index twins scans the table for each).
  */
 async function readYear(
   collection: Collection<SeriesMonthDoc>,

@@ -15,7 +15,7 @@ import type { ValidEvent } from './validateRow';
  * event's owner can no longer lose it: no other batch is unsettled (storing, or abandoned) right
  * after the insert answered. Otherwise the duplicates are set aside in a file, with the unsettled
  * batches to watch, and decided once those settle (uploadBatch). Nothing reads raw events per key:
- * FerretDB answers such reads (or an `$in`) with a scan of the collection.
+ * a read per event would double the round trips, and FerretDB answers an `$in` with a scan.
  */
 
 /** Events per insert. */
