@@ -3,9 +3,10 @@ import type { Db } from 'mongodb';
 import type { EventLog } from '../events/eventLog';
 import { countPage, LogMemory, type CountedRecord } from '../events/corrections';
 import type { Logger } from '../logging';
+import { forEachInFlight } from '../forEachInFlight';
 import { BrokenCollectionError, ensureCollections, isBrokenCollection } from '../mongo';
 import { tryAcquireLease, type ProjectorLease } from './lease';
-import type { Projection, Report, Write } from './projection';
+import type { Projection, Report } from './projection';
 import {
   recordProjectionFailure,
   recordProjectionHealthy,
@@ -54,22 +55,10 @@ export async function applyPage(
   // Each write is to a document of its own and conditional on what was read, so they go side by
   // side; the checkpoint is saved only after all of them landed. After a failure no write starts,
   // and the error is thrown once those in flight have settled (the lease is still held for them).
-  let next = 0;
-  let failure: { error: unknown } | undefined;
-  const stopped = (): boolean => failure !== undefined;
-  await Promise.all(
-    Array.from({ length: Math.min(WRITES_AT_ONCE, writes.length) }, async () => {
-      for (let i = next++; i < writes.length && !stopped(); i = next++) {
-        try {
-          guard?.();
-          await (writes[i] as Write)();
-        } catch (error) {
-          failure ??= { error };
-        }
-      }
-    }),
-  );
-  if (failure !== undefined) throw failure.error;
+  await forEachInFlight(writes, WRITES_AT_ONCE, async (write) => {
+    guard?.();
+    await write();
+  });
 }
 
 /**

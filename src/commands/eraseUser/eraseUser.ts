@@ -7,6 +7,7 @@ import { rawEventChunks } from '../../events/rawEventChunks';
 import { deleteRawEventsOf, rawEventsCollection } from '../../events/rawEvents';
 import { fingerprintHex, type FingerprintOf } from '../../events/userFingerprint';
 import { suppressUser, userSuppressions } from '../../events/userSuppressions';
+import { forEachInFlight } from '../../forEachInFlight';
 import type { Logger } from '../../logging';
 import type { BatchClaims } from '../uploadBatch/batchClaims';
 import { eraseFromChunk, planChunk, rewriteChunk } from './chunkErasure';
@@ -60,22 +61,6 @@ function stopwatch(): { lap: Lap; durationsMs: Record<string, number> } {
   };
 }
 
-/** `work` on every item, at most `limit` at once; the results in the items' order. */
-async function forEachAtOnce<T, R>(
-  items: readonly T[],
-  limit: number,
-  work: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const results: R[] = [];
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      for (let i = next++; i < items.length; i = next++) results[i] = await work(items[i] as T);
-    }),
-  );
-  return results;
-}
-
 export function createEraseUser(deps: EraseUserDeps) {
   const erasures = userErasures(deps.db);
   const running = new Map<string, Promise<void>>();
@@ -116,13 +101,12 @@ export function createEraseUser(deps: EraseUserDeps) {
     // after a rewrite still knows what was taken), then the rewrites side by side.
     await persist(planned.map((p) => p.item));
     lap('plan');
-    const lost = await forEachAtOnce(planned, CHUNKS_AT_ONCE, async ({ item, rewritten }) =>
-      (await rewriteChunk(deps.db, rewritten, item.fromRevision)) ? undefined : rewritten._id,
-    );
+    const lost: string[] = [];
+    await forEachInFlight(planned, CHUNKS_AT_ONCE, async ({ item, rewritten }) => {
+      if (!(await rewriteChunk(deps.db, rewritten, item.fromRevision))) lost.push(rewritten._id);
+    });
     // A chunk another erasure rewrote meanwhile is read and planned again, one at a time.
-    for (const chunkId of lost) {
-      if (chunkId !== undefined) await eraseFromChunk(deps.db, chunkId, user, (item) => persist([item]));
-    }
+    for (const chunkId of lost) await eraseFromChunk(deps.db, chunkId, user, (item) => persist([item]));
     lap('rewrite');
     const items = doc.plan.filter((item) => item.batchId === batchId).sort((a, b) => a.chunk - b.chunk);
     if (items.length > 0) {

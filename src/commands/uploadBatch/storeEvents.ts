@@ -5,7 +5,7 @@ import type { FingerprintOf } from '../../events/userFingerprint';
 import { suppressionCheck, type UserSuppression } from '../../events/userSuppressions';
 import { DependencyUnavailableError } from '../../errors';
 import { DUPLICATE_KEY, isMongoUnavailable } from '../../mongo';
-import { forEachInFlight } from './forEachInFlight';
+import { forEachInFlight } from '../../forEachInFlight';
 import { RecentKeys } from './recentKeys';
 import { readSpool, SpoolWriter } from './spool';
 import type { ValidEvent } from './validateRow';

@@ -5,7 +5,7 @@
  * an upload undoing itself must not have an insert land after its delete.
  */
 export async function forEachInFlight<T>(
-  items: AsyncIterable<T>,
+  items: AsyncIterable<T> | Iterable<T>,
   limit: number,
   work: (item: T) => Promise<void>,
 ): Promise<void> {

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { forEachInFlight } from '../../../src/commands/uploadBatch/forEachInFlight';
+import { forEachInFlight } from '../../src/forEachInFlight';
 
 async function* numbers(count: number, taken: number[]): AsyncGenerator<number> {
   for (let i = 0; i < count; i++) {
