@@ -41,28 +41,41 @@ export function chunkDoc(batchId: string, chunk: number, events: CountableEvent[
   };
 }
 
-/** Decodes a stored chunk; an event that cannot be read is null, and a damaged document gets one more null. */
-export function eventsOf(doc: RawEventChunk): CountableEvent[] {
+/** A decoder of a stored chunk's entries: the event at an index, null when it cannot be read. */
+function entryReader(doc: RawEventChunk): { count: number; eventAt(i: number): CountableEvent } {
   const types: unknown[] = Array.isArray(doc.eventTypes) ? doc.eventTypes : [];
   const typeIndexes = bytesOfBinary(doc.typeIndexes);
   const timestamps = bytesOfBinary(doc.timestamps);
   const users = doc.users === undefined ? null : bytesOfBinary(doc.users);
-  const count = Math.floor(Math.min(typeIndexes.length / 4, timestamps.length / 8));
+  return {
+    count: Math.floor(Math.min(typeIndexes.length / 4, timestamps.length / 8)),
+    eventAt(i) {
+      const eventType = types[typeIndexes.readUInt32LE(i * 4)];
+      const millis = timestamps.readDoubleLE(i * 8);
+      const readable = typeof eventType === 'string' && eventType !== '' && Number.isSafeInteger(millis);
+      if (!readable) return null;
+      if (users === null) return [eventType, millis];
+      return users.length >= (i + 1) * 8 ? [eventType, millis, users.readBigUInt64BE(i * 8)] : null;
+    },
+  };
+}
+
+/** Decodes a stored chunk; an event that cannot be read is null, and a damaged document gets one more null. */
+export function eventsOf(doc: RawEventChunk): CountableEvent[] {
+  const { count, eventAt } = entryReader(doc);
   const events: CountableEvent[] = [];
-  for (let i = 0; i < count; i++) {
-    const eventType = types[typeIndexes.readUInt32LE(i * 4)];
-    const millis = timestamps.readDoubleLE(i * 8);
-    const readable = typeof eventType === 'string' && eventType !== '' && Number.isSafeInteger(millis);
-    if (!readable) events.push(null);
-    else if (users === null) events.push([eventType, millis]);
-    else if (users.length >= (i + 1) * 8) events.push([eventType, millis, users.readBigUInt64BE(i * 8)]);
-    else events.push(null);
-  }
+  for (let i = 0; i < count; i++) events.push(eventAt(i));
   // Sizes that disagree with the count mean a damaged document: one null makes the job fail.
   const whole =
-    typeIndexes.length === doc.count * 4 &&
-    timestamps.length === doc.count * 8 &&
+    bytesOfBinary(doc.typeIndexes).length === doc.count * 4 &&
+    bytesOfBinary(doc.timestamps).length === doc.count * 8 &&
     events.length === doc.count &&
-    (users === null || users.length === doc.count * 8);
+    (doc.users === undefined || bytesOfBinary(doc.users).length === doc.count * 8);
   return whole ? events : [...events, null];
+}
+
+/** The events at some of a chunk's indexes (an index past its entries reads as null). */
+export function eventsAt(doc: RawEventChunk, indexes: Iterable<number>): CountableEvent[] {
+  const { count, eventAt } = entryReader(doc);
+  return [...indexes].map((i) => (i < count ? eventAt(i) : null));
 }

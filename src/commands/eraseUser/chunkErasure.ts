@@ -1,5 +1,5 @@
 import { Binary, type Db } from 'mongodb';
-import { eventsOf } from '../../events/chunkCodec';
+import { eventsAt } from '../../events/chunkCodec';
 import { detailOf } from '../../events/chunkDetail';
 import { rawEventChunks, type RawEventChunk } from '../../events/rawEventChunks';
 import type { UserFingerprint } from '../../events/userFingerprint';
@@ -16,8 +16,12 @@ import type { PlanItem } from './erasures';
 /** Indexes of the chunk's entries that are the user's. */
 function entriesOf(doc: Pick<RawEventChunk, 'users' | 'count'>, user: UserFingerprint): number[] {
   const users = doc.users === undefined ? Buffer.alloc(0) : bytesOfBinary(doc.users);
+  // Compared as two 32-bit halves: no BigInt per entry.
+  const high = Number(user >> 32n);
+  const low = Number(user & 0xffffffffn);
   const found: number[] = [];
-  for (let i = 0; i * 8 + 8 <= users.length; i++) if (users.readBigUInt64BE(i * 8) === user) found.push(i);
+  for (let i = 0; i * 8 + 8 <= users.length; i++)
+    if (users.readUInt32BE(i * 8 + 4) === low && users.readUInt32BE(i * 8) === high) found.push(i);
   return found;
 }
 
@@ -33,18 +37,17 @@ export function planChunk(
 ): { item: PlanItem; rewritten: RawEventChunk } | undefined {
   const entries = new Set(entriesOf(doc, user));
   if (entries.size === 0) return undefined;
-  const events = eventsOf(doc);
-  const withdrawn = [...entries].flatMap((i) => {
-    const event = events[i];
-    return event === null || event === undefined ? [] : [event];
-  });
+  // Only the user's entries are decoded: a chunk holds thousands of other events.
+  const withdrawn = eventsAt(doc, entries).filter((event) => event !== null);
+  // The runs of entries between the user's, each copied at once.
+  const removed = [...entries].sort((a, b) => a - b);
   const keep = (bytes: Buffer, width: number): Binary => {
     const out = Buffer.alloc((doc.count - entries.size) * width);
     let at = 0;
-    for (let i = 0; i < doc.count; i++) {
-      if (entries.has(i)) continue;
-      bytes.copy(out, at, i * width, (i + 1) * width);
-      at += width;
+    let from = 0;
+    for (const i of [...removed, doc.count]) {
+      at += bytes.copy(out, at, from * width, i * width);
+      from = i + 1;
     }
     return new Binary(out);
   };
