@@ -42,14 +42,14 @@ export function chunkDoc(batchId: string, chunk: number, events: CountableEvent[
 }
 
 /** A decoder of a stored chunk's entries: the event at an index, null when it cannot be read. */
-function entryReader(doc: RawEventChunk): { count: number; eventAt(i: number): CountableEvent } {
+function entryReader(doc: RawEventChunk): { count: number; eventAt: (i: number) => CountableEvent } {
   const types: unknown[] = Array.isArray(doc.eventTypes) ? doc.eventTypes : [];
   const typeIndexes = bytesOfBinary(doc.typeIndexes);
   const timestamps = bytesOfBinary(doc.timestamps);
   const users = doc.users === undefined ? null : bytesOfBinary(doc.users);
   return {
     count: Math.floor(Math.min(typeIndexes.length / 4, timestamps.length / 8)),
-    eventAt(i) {
+    eventAt: (i) => {
       const eventType = types[typeIndexes.readUInt32LE(i * 4)];
       const millis = timestamps.readDoubleLE(i * 8);
       const readable = typeof eventType === 'string' && eventType !== '' && Number.isSafeInteger(millis);

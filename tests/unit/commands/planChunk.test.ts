@@ -2,7 +2,6 @@ import fc from 'fast-check';
 import { planChunk } from '../../../src/commands/eraseUser/chunkErasure';
 import { chunkDoc, eventsOf } from '../../../src/events/chunkCodec';
 import { detailOf } from '../../../src/events/chunkDetail';
-import type { CountableEvent } from '../../../src/events/rawEventChunks';
 
 /** Taking one user out of a chunk document, against a plain filter of its events. */
 
@@ -24,7 +23,7 @@ describe('planChunk', () => {
           const doc = { ...chunkDoc('b', 3, events), revision: 2, erased: 1 };
           const planned = planChunk(doc, user);
           const others = events.filter((e) => e[2] !== user);
-          const theirs: CountableEvent[] = events.filter((e) => e[2] === user);
+          const theirs = events.filter((e) => e[2] === user);
           if (theirs.length === 0) {
             expect(planned).toBeUndefined();
             return;
