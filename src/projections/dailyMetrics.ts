@@ -92,8 +92,9 @@ function addPending(
 export const dailyMetricsProjection: Projection = {
   name: 'dailyMetrics',
 
-  async ensureIndexes() {
+  async ensureIndexes(db: Db, collectionName: string) {
     // Days are written by `_id` and read by `_id` (a query) or `year` (a page).
+    await db.collection<DailyMetricsDoc>(collectionName).createIndex({ year: 1 }, { name: 'year' }, undefined);
   },
 
   async planPage(db: Db, collectionName: string, page: readonly CountedRecord[]): Promise<Write[]> {

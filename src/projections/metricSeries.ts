@@ -124,8 +124,12 @@ async function readYears(
 export const metricSeriesProjection: Projection = {
   name: 'metricSeries',
 
-  async ensureIndexes() {
-    // Documents are written by `_id` and read by `year` or `yearShard` equality.
+  async ensureIndexes(db: Db, collectionName: string) {
+    // Documents are written by `_id` and read by `year` (pages, a query for every type) or
+    // `yearShard` (a query for some types): without these, each read would go through every year's.
+    const collection = db.collection<SeriesMonthDoc>(collectionName);
+    await collection.createIndex({ year: 1 }, { name: 'year' }, undefined);
+    await collection.createIndex({ yearShard: 1 }, { name: 'yearShard' }, undefined);
   },
 
   async planPage(db: Db, collectionName: string, page: readonly CountedRecord[]): Promise<Write[]> {

@@ -17,7 +17,7 @@ import { waitFor } from '../support/waitFor';
  * none for uploads, re-uploads, processing and metrics, and none when an abandoned upload is
  * collected (its `deleteMany({batchId})` reads the batch's rows through the index, not the table).
  */
-describe('raw events are never scanned on the hot paths', () => {
+describe('large tables are never scanned on the hot paths', () => {
   let ferret: PrivateServer & { postgresDatabase: string };
   let service: TestService;
   let workers: RunningWorkers | undefined;
@@ -42,7 +42,7 @@ describe('raw events are never scanned on the hot paths', () => {
    * lazily (at most once a second, or after 10 s idle) but always when it exits: so FerretDB is
    * stopped for the reading, which ends its connections, and started again.
    */
-  async function seqScans(): Promise<number> {
+  async function seqScans(collection = 'raw_events'): Promise<number> {
     const sql = (q: string) => runSql(pgPort, q, ferret.postgresDatabase).trim();
     await ferret.stop();
     await waitFor(
@@ -58,7 +58,7 @@ describe('raw events are never scanned on the hot paths', () => {
       30_000,
       "FerretDB's connections to end",
     );
-    const table = ferretDbTableName('raw_events');
+    const table = ferretDbTableName(collection);
     const schema = service.runtime.mongo.db.databaseName;
     const count = Number(
       sql(`SELECT seq_scan FROM pg_stat_user_tables WHERE schemaname = '${schema}' AND relname = '${table}'`),
@@ -96,6 +96,28 @@ describe('raw events are never scanned on the hot paths', () => {
     }
     expect((await fetch(`${service.baseUrl}/api/metrics?date=2024-01-15`)).status).toBe(200);
     expect(await seqScans()).toBe(before);
+  }, 120_000);
+
+  it('reads chunks and series months by index: a chunk job, a projector page, a question for some types', async () => {
+    const series = 'metric_series_v1';
+    const before = { chunks: await seqScans('raw_event_chunks_v2'), series: await seqScans(series) };
+    const reply = await uploadCsv(service.baseUrl, csvOfRows(2000, 10_000));
+    const batchId = reply.body.batchId as string;
+    await fetch(`${service.baseUrl}/api/batches/${batchId}/process`, { method: 'POST' });
+    await waitFor(
+      async () =>
+        ((await (await fetch(`${service.baseUrl}/api/batches/${batchId}`)).json()) as { status: string })
+          .status,
+      (s) => s === 'completed',
+      60_000,
+      'the batch to complete',
+    );
+    const query = '/api/metrics/series?from=2024-01-01&to=2024-12-31&interval=month&eventType=click';
+    expect((await fetch(`${service.baseUrl}${query}`)).status).toBe(200);
+    // A chunk is read by `_id`, a page reads the months of a year by `year`, and the question reads
+    // its types' shard by `yearShard`: each through an index, never the whole table.
+    expect(await seqScans('raw_event_chunks_v2')).toBe(before.chunks);
+    expect(await seqScans(series)).toBe(before.series);
   }, 120_000);
 
   it('collects an abandoned upload without one', async () => {
