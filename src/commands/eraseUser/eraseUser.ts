@@ -94,9 +94,9 @@ export function createEraseUser(deps: EraseUserDeps) {
     };
     // The batch's chunk documents in one query: FerretDB reads whole documents whatever the
     // projection, and a read per chunk would scan the collection once per chunk.
-    const planned = (await chunkDocs.find({ batchId }).toArray())
-      .map((chunk) => planChunk(chunk, user))
-      .filter((p) => p !== undefined);
+    const chunks = await chunkDocs.find({ batchId }).toArray();
+    lap('read');
+    const planned = chunks.map((chunk) => planChunk(chunk, user)).filter((p) => p !== undefined);
     // Every chunk planned and the plan persisted at once (before any document changes, so a crash
     // after a rewrite still knows what was taken), then the rewrites side by side.
     await persist(planned.map((p) => p.item));
