@@ -117,13 +117,22 @@ export function createEventLog(
   let knownHead = 0;
   async function head(known = 0): Promise<number> {
     knownHead = Math.max(knownHead, known);
+    // The last head seen and the position after it in one round trip: usually the whole answer.
+    // `from` is taken once: another call may move `knownHead` while these probes are out.
+    const from = knownHead;
+    const [lastThere, nextThere] = await Promise.all([from === 0 ? true : exists(from), exists(from + 1)]);
     // Only tests ever empty the log; start over if they did.
-    if (knownHead > 0 && !(await exists(knownHead))) knownHead = 0;
-    let low = knownHead;
+    if (!lastThere) {
+      knownHead = 0;
+      return head();
+    }
+    let low = from;
     let high = low + 1;
-    for (let step = 1; await exists(high); step *= 2) {
+    let there = nextThere;
+    for (let step = 1; there; step *= 2) {
       low = high;
       high = low + step;
+      there = await exists(high);
     }
     while (high - low > 1) {
       const mid = Math.floor((low + high) / 2);

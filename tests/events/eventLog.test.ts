@@ -1,5 +1,5 @@
 import { batchKeys } from '../../src/events/batchHistory';
-import { MongoClient, type Db } from 'mongodb';
+import { MongoClient, type Db, type Document, type Filter, type FindOptions } from 'mongodb';
 import { createEventLog, ensureEventLogIndexes, EVENT_LOG_COLLECTION } from '../../src/events/eventLog';
 import { uniqueName } from '../support/testConfig';
 
@@ -50,6 +50,44 @@ describe('event log', () => {
     const stored = await createEventLog(db).readFrom(1, 1000);
     expect(stored.map((r) => r.position)).toEqual(positions);
     expect(new Set(stored.map((r) => r.key)).size).toBe(n);
+  });
+
+  it('answers a head asked while a later head moved it with a position that exists', async () => {
+    // The real collection, with the first probe of position 4 answered late: meanwhile another
+    // call of the same log finds a later head. The late call must still name only what exists.
+    const probe = { armed: false };
+    const slowDb = new Proxy(db, {
+      get(target, prop, receiver) {
+        if (prop !== 'collection') return Reflect.get(target, prop, receiver) as unknown;
+        return (name: string) => {
+          const collection = target.collection(name);
+          return new Proxy(collection, {
+            get(c, p, r) {
+              if (p !== 'findOne') return Reflect.get(c, p, r) as unknown;
+              return async (filter: Filter<Document>, options?: FindOptions) => {
+                const id: unknown = filter._id;
+                if (id === 4 && probe.armed) {
+                  probe.armed = false;
+                  await new Promise((done) => setTimeout(done, 500));
+                }
+                return c.findOne(filter, options);
+              };
+            },
+          });
+        };
+      },
+    });
+    const writer = createEventLog(db);
+    const reader = createEventLog(slowDb);
+    for (let i = 1; i <= 3; i++) await writer.append(uploaded(`m${i}`));
+    expect(await reader.head()).toBe(3);
+    await writer.append(uploaded('m4'));
+    probe.armed = true;
+    const late = reader.head(); // probes 3 and 4; the answer for 4 comes late
+    await new Promise((done) => setTimeout(done, 100));
+    await writer.append(uploaded('m5'));
+    expect(await reader.head()).toBe(5);
+    expect(await late).toBe(5);
   });
 
   it('returns the original record for a retried append, concurrent or not', async () => {
