@@ -92,8 +92,9 @@ export function createProcessBatch(deps: ProcessBatchDeps) {
       if (!history.processedChunks.has(chunk))
         pending.set(chunk, await presenceOf(deps.queue, chunkJobId(batchId, chunk)));
     }
-    if ([...pending.values()].some((p) => p.kind === 'absent')) {
-      // A job that completed since the log was read has left the queue; the log, read again, shows it.
+    if (history.rounds > 0 && [...pending.values()].some((p) => p.kind === 'absent')) {
+      // A job that completed since the log was read has left the queue; the log, read again, shows
+      // it. Before the first round no job was ever added (jobs follow BatchProcessingStarted).
       history = await historyOf(batchId);
       for (const chunk of pending.keys()) if (history.processedChunks.has(chunk)) pending.delete(chunk);
     }

@@ -41,12 +41,13 @@ export interface BatchHistory {
 
 export async function readBatchHistory(log: EventLog, batchId: string): Promise<BatchHistory | undefined> {
   if (!mayBeBatchId(batchId)) return undefined;
-  const uploaded = await log.findByKey(batchKeys.uploaded(batchId));
-  if (uploaded?.type !== 'BatchUploaded') return undefined;
+  // One round trip: BatchUploaded is the first record of the batch's own stream.
   const [records, retraction] = await Promise.all([
     log.readStream(batchStream(batchId)),
     log.findByKey(batchKeys.retracted(batchId)),
   ]);
+  const uploaded = records.find((record) => record.key === batchKeys.uploaded(batchId));
+  if (uploaded?.type !== 'BatchUploaded') return undefined;
   const history = {
     rounds: 0,
     chunks: 0,
