@@ -276,13 +276,15 @@ export function createUploadBatch(deps: UploadBatchDeps): UploadBatch {
         correlationId,
       };
       await appendWithRetries(deps.eventLog, batchId, facts);
-      const processingStarted =
-        input.process === true ? await startProcessing(batchId, correlationId) : undefined;
+      // BatchUploaded is in the log: a claim left behind only costs the sweep a look, so the claim
+      // is marked while processing is requested.
       holder.stop();
-      // BatchUploaded is in the log: a claim left behind only costs the sweep a look.
-      await claims.markUploaded(batchId).catch((error: unknown) => {
-        logger.warn('could not mark an upload uploaded', { batchId, err: String(error) });
-      });
+      const [processingStarted] = await Promise.all([
+        input.process === true ? startProcessing(batchId, correlationId) : undefined,
+        claims.markUploaded(batchId).catch((error: unknown) => {
+          logger.warn('could not mark an upload uploaded', { batchId, err: String(error) });
+        }),
+      ]);
       input.onNewEvents?.(newKeys);
       input.onSuppressedEvents?.(suppressedKeys);
       logger.info('batch uploaded', { batchId, totalRows, newEvents, duplicates, suppressedEvents });
