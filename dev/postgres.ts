@@ -91,11 +91,11 @@ export async function startPostgres(options: PostgresOptions): Promise<number> {
     'plan_cache_mode=force_custom_plan',
     // A filter on a field reads the field out of the row's whole jsonb document, which the planner
     // prices as nothing: on a table of few large documents (chunks, series months) it would scan
-    // and decompress every document for one `_id` (17 ms for 190 chunk documents, against 0.5 ms by
-    // the index). Off, it takes an index whenever one serves the filter, and scans only when none does.
+    // and decompress every document for one `_id`. Off, it takes an index whenever one serves the
+    // filter, and scans only when none does (docs/performance.md).
     'enable_seqscan=off',
     // FerretDB keeps a document in one jsonb value, compressed when large (a metric-series month is
-    // a few MB): lz4 writes them about twice as fast as the default pglz (docs/performance.md).
+    // a few MB): lz4 writes them faster than the default pglz (docs/performance.md).
     ...(supportsLz4(binDir, options.dataDir, account) ? ['default_toast_compression=lz4'] : []),
     ...(options.ephemeral ? ['fsync=off', 'full_page_writes=off'] : []),
   ];

@@ -20,7 +20,7 @@ function entriesOf(doc: Pick<RawEventChunk, 'users' | 'count'>, user: UserFinger
   const high = Number(user >> 32n);
   const low = Number(user & 0xffffffffn);
   const found: number[] = [];
-  for (let i = 0; i * 8 + 8 <= users.length; i++)
+  for (let i = 0; i < doc.count && i * 8 + 8 <= users.length; i++)
     if (users.readUInt32BE(i * 8 + 4) === low && users.readUInt32BE(i * 8) === high) found.push(i);
   return found;
 }

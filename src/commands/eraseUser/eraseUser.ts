@@ -93,7 +93,7 @@ export function createEraseUser(deps: EraseUserDeps) {
       await erasures.updateOne({ _id: doc._id }, { $set: { plan: doc.plan, heartbeatAt: new Date() } });
     };
     // The batch's chunk documents in one query: FerretDB reads whole documents whatever the
-    // projection, and a read per chunk would scan the collection once per chunk.
+    // projection, and one query streams them at least as fast as a read per chunk.
     const chunks = await chunkDocs.find({ batchId }).toArray();
     lap('read');
     const planned = chunks.map((chunk) => planChunk(chunk, user)).filter((p) => p !== undefined);
