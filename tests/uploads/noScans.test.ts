@@ -72,6 +72,18 @@ describe('large tables are never scanned on the hot paths', () => {
     );
     return count;
   }
+  async function processToCompletion(batchId: string): Promise<void> {
+    await fetch(`${service.baseUrl}/api/batches/${batchId}/process`, { method: 'POST' });
+    await waitFor(
+      async () =>
+        ((await (await fetch(`${service.baseUrl}/api/batches/${batchId}`)).json()) as { status: string })
+          .status,
+      (s) => s === 'completed',
+      60_000,
+      'the batch to complete',
+    );
+  }
+
   it('stores, re-stores, processes and reads metrics without one', async () => {
     const before = await seqScans();
     const first = await uploadCsv(service.baseUrl, csvOfRows(3000));
@@ -82,18 +94,7 @@ describe('large tables are never scanned on the hot paths', () => {
     expect(overlapping.body).toMatchObject({ totalEvents: 1500 });
 
     workers = runWorkers(service.runtime);
-    for (const reply of [first, overlapping]) {
-      const batchId = reply.body.batchId as string;
-      await fetch(`${service.baseUrl}/api/batches/${batchId}/process`, { method: 'POST' });
-      await waitFor(
-        async () =>
-          ((await (await fetch(`${service.baseUrl}/api/batches/${batchId}`)).json()) as { status: string })
-            .status,
-        (s) => s === 'completed',
-        60_000,
-        'the batch to complete',
-      );
-    }
+    for (const reply of [first, overlapping]) await processToCompletion(reply.body.batchId as string);
     expect((await fetch(`${service.baseUrl}/api/metrics?date=2024-01-15`)).status).toBe(200);
     expect(await seqScans()).toBe(before);
   }, 120_000);
@@ -102,16 +103,7 @@ describe('large tables are never scanned on the hot paths', () => {
     const series = 'metric_series_v1';
     const before = { chunks: await seqScans('raw_event_chunks_v2'), series: await seqScans(series) };
     const reply = await uploadCsv(service.baseUrl, csvOfRows(2000, 10_000));
-    const batchId = reply.body.batchId as string;
-    await fetch(`${service.baseUrl}/api/batches/${batchId}/process`, { method: 'POST' });
-    await waitFor(
-      async () =>
-        ((await (await fetch(`${service.baseUrl}/api/batches/${batchId}`)).json()) as { status: string })
-          .status,
-      (s) => s === 'completed',
-      60_000,
-      'the batch to complete',
-    );
+    await processToCompletion(reply.body.batchId as string);
     const query = '/api/metrics/series?from=2024-01-01&to=2024-12-31&interval=month&eventType=click';
     expect((await fetch(`${service.baseUrl}${query}`)).status).toBe(200);
     // A chunk is read by `_id`, a page reads the months of a year by `year`, and the question reads
