@@ -276,15 +276,15 @@ export function createUploadBatch(deps: UploadBatchDeps): UploadBatch {
         correlationId,
       };
       await appendWithRetries(deps.eventLog, batchId, facts);
-      // BatchUploaded is in the log: a claim left behind only costs the sweep a look, so the claim
-      // is marked while processing is requested.
+      const processingStarted =
+        input.process === true ? await startProcessing(batchId, correlationId) : undefined;
       holder.stop();
-      const [processingStarted] = await Promise.all([
-        input.process === true ? startProcessing(batchId, correlationId) : undefined,
-        claims.markUploaded(batchId).catch((error: unknown) => {
-          logger.warn('could not mark an upload uploaded', { batchId, err: String(error) });
-        }),
-      ]);
+      // BatchUploaded is in the log: a claim left behind only costs the sweep a look. Marked only
+      // once processing was requested: a claim still `inserted` tells the sweep of a process that
+      // died in between to request it (claimSweep `finish`).
+      await claims.markUploaded(batchId).catch((error: unknown) => {
+        logger.warn('could not mark an upload uploaded', { batchId, err: String(error) });
+      });
       input.onNewEvents?.(newKeys);
       input.onSuppressedEvents?.(suppressedKeys);
       logger.info('batch uploaded', { batchId, totalRows, newEvents, duplicates, suppressedEvents });
