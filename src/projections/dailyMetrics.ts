@@ -94,7 +94,9 @@ export const dailyMetricsProjection: Projection = {
 
   async ensureIndexes(db: Db, collectionName: string) {
     // Days are written by `_id` and read by `_id` (a query) or `year` (a page).
-    await db.collection<DailyMetricsDoc>(collectionName).createIndex({ year: 1 }, { name: 'year' }, undefined);
+    await db
+      .collection<DailyMetricsDoc>(collectionName)
+      .createIndex({ year: 1 }, { name: 'year' }, undefined);
   },
 
   async planPage(db: Db, collectionName: string, page: readonly CountedRecord[]): Promise<Write[]> {
