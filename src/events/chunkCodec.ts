@@ -42,13 +42,22 @@ export function chunkDoc(batchId: string, chunk: number, events: CountableEvent[
 }
 
 /** A decoder of a stored chunk's entries: the event at an index, null when it cannot be read. */
-function entryReader(doc: RawEventChunk): { count: number; eventAt: (i: number) => CountableEvent } {
+function entryReader(doc: RawEventChunk): {
+  count: number;
+  /** Whether every column holds exactly the document's `count` entries. */
+  whole: boolean;
+  eventAt: (i: number) => CountableEvent;
+} {
   const types: unknown[] = Array.isArray(doc.eventTypes) ? doc.eventTypes : [];
   const typeIndexes = bytesOfBinary(doc.typeIndexes);
   const timestamps = bytesOfBinary(doc.timestamps);
   const users = doc.users === undefined ? null : bytesOfBinary(doc.users);
   return {
     count: Math.floor(Math.min(typeIndexes.length / 4, timestamps.length / 8)),
+    whole:
+      typeIndexes.length === doc.count * 4 &&
+      timestamps.length === doc.count * 8 &&
+      (users === null || users.length === doc.count * 8),
     eventAt: (i) => {
       const eventType = types[typeIndexes.readUInt32LE(i * 4)];
       const millis = timestamps.readDoubleLE(i * 8);
@@ -62,16 +71,11 @@ function entryReader(doc: RawEventChunk): { count: number; eventAt: (i: number) 
 
 /** Decodes a stored chunk; an event that cannot be read is null, and a damaged document gets one more null. */
 export function eventsOf(doc: RawEventChunk): CountableEvent[] {
-  const { count, eventAt } = entryReader(doc);
+  const { count, whole, eventAt } = entryReader(doc);
   const events: CountableEvent[] = [];
   for (let i = 0; i < count; i++) events.push(eventAt(i));
   // Sizes that disagree with the count mean a damaged document: one null makes the job fail.
-  const whole =
-    bytesOfBinary(doc.typeIndexes).length === doc.count * 4 &&
-    bytesOfBinary(doc.timestamps).length === doc.count * 8 &&
-    events.length === doc.count &&
-    (doc.users === undefined || bytesOfBinary(doc.users).length === doc.count * 8);
-  return whole ? events : [...events, null];
+  return whole && events.length === doc.count ? events : [...events, null];
 }
 
 /** The events at some of a chunk's indexes (an index past its entries reads as null). */
