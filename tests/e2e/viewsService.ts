@@ -1,6 +1,6 @@
 import { projectionsCaughtUp } from '../support/recount';
 import { startTestService, type TestService } from '../support/testService';
-import { uploadCsv } from '../support/uploads';
+import { batchStatusOf, uploadCsv } from '../support/uploads';
 import { waitFor } from '../support/waitFor';
 
 /** December 2023 and January 2024: `big` busy every day, `small` rarely, and ten more types. */
@@ -25,8 +25,7 @@ export async function startViewsService(): Promise<TestService> {
   const id = upload.body.batchId as string;
   await fetch(`${service.baseUrl}/api/batches/${id}/process`, { method: 'POST' });
   await waitFor(
-    async () =>
-      ((await (await fetch(`${service.baseUrl}/api/batches/${id}`)).json()) as { status: string }).status,
+    () => batchStatusOf(service.baseUrl, id),
     (s) => s === 'completed',
     90_000,
     'batch completed',

@@ -7,7 +7,7 @@ import { createUserFingerprint, keyedDigest, type UserFingerprint } from '../../
 import { UserHashKeyMismatchError } from '../../src/events/userHashKey';
 import { testConfig, TEST_ADMIN_KEY } from '../support/testConfig';
 import { startTestService, type TestService } from '../support/testService';
-import { uploadCsv } from '../support/uploads';
+import { batchStatusOf, uploadCsv } from '../support/uploads';
 import { waitFor } from '../support/waitFor';
 
 /** The log never names a user by a userId, nor by a fingerprint anyone could recompute. */
@@ -45,9 +45,7 @@ describe('user fingerprints in the log', () => {
     expect(reply.status).toBe(201);
     const batchId = String(reply.body.batchId);
     await waitFor(
-      async () =>
-        ((await (await fetch(`${service.baseUrl}/api/batches/${batchId}`)).json()) as { status: string })
-          .status,
+      () => batchStatusOf(service.baseUrl, batchId),
       (status) => status === 'completed',
       30_000,
       'batch completed',

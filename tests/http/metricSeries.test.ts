@@ -4,7 +4,7 @@ import { createGetMetricSeries } from '../../src/queries/getMetricSeries';
 import { rawGet } from '../support/rawGet';
 import { projectionsCaughtUp } from '../support/recount';
 import { startTestService, type TestService } from '../support/testService';
-import { uploadCsv } from '../support/uploads';
+import { batchStatusOf, uploadCsv } from '../support/uploads';
 import { waitFor } from '../support/waitFor';
 
 /**
@@ -193,10 +193,7 @@ describe('GET /api/metrics/series', () => {
         const batchId = reply.body.batchId as string;
         await fetch(`${cached.baseUrl}/api/batches/${batchId}/process`, { method: 'POST' });
         await waitFor(
-          async () => {
-            const res = await fetch(`${cached.baseUrl}/api/batches/${batchId}`);
-            return ((await res.json()) as { status: string }).status;
-          },
+          () => batchStatusOf(cached.baseUrl, batchId),
           (status) => status === 'completed',
           60_000,
           'batch completed',

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { rawGet } from '../support/rawGet';
 import { projectionsCaughtUp } from '../support/recount';
 import { startTestService, type TestService } from '../support/testService';
-import { uploadCsv } from '../support/uploads';
+import { batchStatusOf, uploadCsv } from '../support/uploads';
 import { waitFor } from '../support/waitFor';
 
 jest.setTimeout(300_000);
@@ -95,9 +95,7 @@ describe('GET /api/metrics/series?compare=previous', () => {
       (await fetch(`${service.baseUrl}/api/batches/${batchId}/process`, { method: 'POST' })).status,
     ).toBe(202);
     await waitFor(
-      async () =>
-        ((await (await fetch(`${service.baseUrl}/api/batches/${batchId}`)).json()) as { status: string })
-          .status,
+      () => batchStatusOf(service.baseUrl, batchId),
       (s) => s === 'completed',
       120_000,
       'batch completed',

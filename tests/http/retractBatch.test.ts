@@ -10,7 +10,7 @@ import { expectDocumented } from '../support/openapi';
 import { projectionsCaughtUp } from '../support/recount';
 import { TEST_ADMIN_KEY } from '../support/testConfig';
 import { startTestService, type TestService } from '../support/testService';
-import { uploadCsv } from '../support/uploads';
+import { batchStatusOf, uploadCsv } from '../support/uploads';
 import { waitFor } from '../support/waitFor';
 
 /** `n` distinct events from `first` on: clicks on the 1st, views on the 2nd of `month` 2024 (UTC). */
@@ -315,9 +315,7 @@ describe('retracting a batch while it is processing', () => {
     expect(records.filter((r) => r.type === 'EventsProcessed')).toEqual([]);
     expect(records.filter((r) => r.type === 'BatchProcessingFailed')).toEqual([]);
     const status = await waitFor(
-      async () =>
-        ((await (await fetch(`${service.baseUrl}/api/batches/${batchId}`)).json()) as { status: string })
-          .status,
+      () => batchStatusOf(service.baseUrl, batchId),
       (s) => s === 'retracted',
       30_000,
       'batch shown retracted',

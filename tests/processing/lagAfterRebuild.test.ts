@@ -4,6 +4,7 @@ import { projectionsCaughtUp } from '../support/recount';
 import { seedBatch } from '../support/seedBatch';
 import { startTestService, type TestService } from '../support/testService';
 import { waitFor } from '../support/waitFor';
+import { batchStatusOf } from '../support/uploads';
 
 interface HealthBody {
   status: string;
@@ -41,9 +42,7 @@ describe('projection lag after a rebuild', () => {
     const processed = await fetch(`${service.baseUrl}/api/batches/${batchId}/process`, { method: 'POST' });
     expect(processed.status).toBe(202);
     await waitFor(
-      async () =>
-        ((await (await fetch(`${service.baseUrl}/api/batches/${batchId}`)).json()) as { status: string })
-          .status,
+      () => batchStatusOf(service.baseUrl, batchId),
       (status) => status === 'completed',
       60_000,
       `batch ${label} completed`,

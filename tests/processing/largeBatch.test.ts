@@ -3,6 +3,7 @@ import { projectionsCaughtUp } from '../support/recount';
 import { seedBatch, type SeedRow } from '../support/seedBatch';
 import { startTestService, type TestService } from '../support/testService';
 import { waitFor } from '../support/waitFor';
+import { batchStatusOf } from '../support/uploads';
 
 describe('a batch of 25,000 events', () => {
   let ferret: PrivateServer;
@@ -38,9 +39,7 @@ describe('a batch of 25,000 events', () => {
     expect(await res.json()).toMatchObject({ batchId, jobsEnqueued: 50 });
 
     await waitFor(
-      async () =>
-        ((await (await fetch(`${service.baseUrl}/api/batches/${batchId}`)).json()) as { status: string })
-          .status,
+      () => batchStatusOf(service.baseUrl, batchId),
       (s) => s === 'completed',
       240_000,
       'the 25,000-event batch to complete',

@@ -9,6 +9,7 @@ import { seedBatch } from '../support/seedBatch';
 import { testEnv } from '../support/testConfig';
 import { startTestService, type TestService } from '../support/testService';
 import { waitFor } from '../support/waitFor';
+import { batchStatusOf } from '../support/uploads';
 
 const CLI = resolve(__dirname, '..', '..', 'dist', 'rebuildProjections.js');
 /** What `npm run rebuild-projections` runs: the CLI, given the local stack's address (dev/). */
@@ -60,9 +61,7 @@ describe('npm run rebuild-projections', () => {
       (await fetch(`${service.baseUrl}/api/batches/${batchId}/process`, { method: 'POST' })).status,
     ).toBe(202);
     await waitFor(
-      async () =>
-        ((await (await fetch(`${service.baseUrl}/api/batches/${batchId}`)).json()) as { status: string })
-          .status,
+      () => batchStatusOf(service.baseUrl, batchId),
       (s) => s === 'completed',
     );
     await projectionsCaughtUp(db, service.runtime.eventLog);

@@ -53,6 +53,11 @@ export function rawEvents(db: Db) {
   return db.collection<RawEvent>(RAW_EVENTS_COLLECTION);
 }
 
+/** A batch's status as `GET /api/batches/:id` answers it. */
+export async function batchStatusOf(baseUrl: string, batchId: string): Promise<string> {
+  return ((await (await fetch(`${baseUrl}/api/batches/${batchId}`)).json()) as { status: string }).status;
+}
+
 /** `rows` data lines of distinct valid events after a header; `from` shifts the ids. */
 export function csvOfRows(rows: number, from = 0, userPrefix = 'u'): string {
   const lines = ['userId,eventType,timestamp'];

@@ -7,7 +7,7 @@ import { ferretDbTableName } from '../../src/mongo';
 import type { RunningWorkers } from '../../src/workers/startWorkers';
 import { startPrivateFerretDb, type PrivateServer } from '../support/privateServers';
 import { startTestService, type TestService } from '../support/testService';
-import { csvOfRows, rawEvents, uploadCsv } from '../support/uploads';
+import { batchStatusOf, csvOfRows, rawEvents, uploadCsv } from '../support/uploads';
 import { waitFor } from '../support/waitFor';
 
 /**
@@ -75,9 +75,7 @@ describe('large tables are never scanned on the hot paths', () => {
   async function processToCompletion(batchId: string): Promise<void> {
     await fetch(`${service.baseUrl}/api/batches/${batchId}/process`, { method: 'POST' });
     await waitFor(
-      async () =>
-        ((await (await fetch(`${service.baseUrl}/api/batches/${batchId}`)).json()) as { status: string })
-          .status,
+      () => batchStatusOf(service.baseUrl, batchId),
       (s) => s === 'completed',
       60_000,
       'the batch to complete',
