@@ -58,27 +58,65 @@ function encodeTable(cells: Triple[], firstQuarter: number): Binary {
   return new Binary(deflateRawSync(bytes));
 }
 
-/** Calls `each(eventType, quarter, value)` for every cell of a table, in stored order. */
-function forEachCell(
-  table: Binary,
-  firstQuarter: number,
-  eventTypes: readonly string[],
-  each: (eventType: string, quarter: number, value: number) => void,
-): void {
+/**
+ * A table's cells as parallel columns: type index, absolute UTC quarter-hour and value, in stored
+ * order (by type, then quarter-hour, then value).
+ */
+export interface DetailCells {
+  length: number;
+  types: Uint32Array;
+  quarters: Int32Array;
+  values: Uint32Array;
+}
+
+// A record's detail is read by every read model of a page (and a rebuild runs them all at once):
+// each table is inflated once per deserialised record.
+const decoded = new WeakMap<Binary, DetailCells>();
+
+function cellsOfTable(table: Binary, firstQuarter: number, typeCount: number): DetailCells {
+  const cached = decoded.get(table);
+  if (cached !== undefined) return cached;
   const raw = inflateRawSync(bytesOfBinary(table));
   const columns = new Uint32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
   const n = columns[0] ?? 0;
   if (columns.length !== 1 + 3 * n) throw new Error('chunk detail: a table has the wrong size');
+  const types = columns.subarray(1, 1 + n);
+  const quarters = new Int32Array(n);
   let previousType = -1;
   let quarter = firstQuarter;
   for (let i = 0; i < n; i++) {
-    const type = columns[1 + i] ?? 0;
-    const eventType = eventTypes[type];
-    if (eventType === undefined) throw new Error('chunk detail: a type index is out of range');
+    const type = types[i] ?? 0;
+    if (type >= typeCount) throw new Error('chunk detail: a type index is out of range');
     quarter = (type === previousType ? quarter : firstQuarter) + (columns[1 + n + i] ?? 0);
     previousType = type;
-    each(eventType, quarter, columns[1 + 2 * n + i] ?? 0);
+    quarters[i] = quarter;
   }
+  const cells = { length: n, types, quarters, values: columns.subarray(1 + 2 * n) };
+  decoded.set(table, cells);
+  return cells;
+}
+
+/** The (type, UTC quarter-hour, count) cells of a detail. */
+export function countCellsOf(detail: ChunkDetail): DetailCells {
+  return cellsOfTable(detail.counts, detail.firstQuarter, detail.eventTypes.length);
+}
+
+/** The (type, UTC quarter-hour, user index) cells of a detail; `userHalves` gives the users. */
+export function userCellsOf(detail: ChunkDetail): DetailCells {
+  const cells = cellsOfTable(detail.userQuarters, detail.firstQuarter, detail.eventTypes.length);
+  const users = bytesOfBinary(detail.users).length / 8;
+  for (let i = 0; i < cells.length; i++) {
+    if ((cells.values[i] ?? 0) >= users) throw new Error('chunk detail: a user index is out of range');
+  }
+  return cells;
+}
+
+/** A detail's user fingerprints as 32-bit halves: user i is words (2i, 2i + 1), high then low. */
+export function userHalves(detail: ChunkDetail): Uint32Array {
+  const users = bytesOfBinary(detail.users);
+  const halves = new Uint32Array(Math.floor(users.length / 4));
+  for (let i = 0; i < halves.length; i++) halves[i] = users.readUInt32LE(i * 4);
+  return halves;
 }
 
 /** The detail of a chunk's countable events; every event must carry its user. */
@@ -131,20 +169,8 @@ export function forEachDetailCount(
   detail: ChunkDetail,
   each: (eventType: string, quarter: number, count: number) => void,
 ): void {
-  forEachCell(detail.counts, detail.firstQuarter, detail.eventTypes, each);
-}
-
-/**
- * Calls `each(eventType, quarter, high, low)` for every distinct (user, quarter-hour, eventType),
- * the user's fingerprint in two 32-bit halves.
- */
-export function forEachDetailUser(
-  detail: ChunkDetail,
-  each: (eventType: string, quarter: number, high: number, low: number) => void,
-): void {
-  const users = bytesOfBinary(detail.users);
-  forEachCell(detail.userQuarters, detail.firstQuarter, detail.eventTypes, (eventType, quarter, index) => {
-    if ((index + 1) * 8 > users.length) throw new Error('chunk detail: a user index is out of range');
-    each(eventType, quarter, users.readUInt32LE(index * 8), users.readUInt32LE(index * 8 + 4));
-  });
+  const { length, types, quarters, values } = countCellsOf(detail);
+  for (let i = 0; i < length; i++) {
+    each(detail.eventTypes[types[i] ?? 0] ?? '', quarters[i] ?? 0, values[i] ?? 0);
+  }
 }

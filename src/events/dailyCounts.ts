@@ -1,5 +1,5 @@
 import { byCodeUnits } from './codeUnitOrder';
-import { forEachDetailCount, QUARTERS_PER_DAY, type ChunkDetail } from './chunkDetail';
+import { countCellsOf, QUARTERS_PER_DAY, type ChunkDetail } from './chunkDetail';
 
 /** UTC days: what EventsProcessed's day span and the daily read model count in. */
 
@@ -42,15 +42,32 @@ export function daySpanOf(
 
 /** Counts per (UTC date, eventType) summed from a chunk's quarter-hours, sorted so equal inputs give equal lists. */
 export function dayCountsOf(detail: ChunkDetail): { date: string; eventType: string; count: number }[] {
-  const counts = new Map<string, { date: string; eventType: string; count: number }>();
-  forEachDetailCount(detail, (eventType, quarter, count) => {
-    const date = dateOfDay(Math.floor(quarter / QUARTERS_PER_DAY));
-    const key = JSON.stringify([date, eventType]);
-    const entry = counts.get(key);
-    if (entry === undefined) counts.set(key, { date, eventType, count });
-    else entry.count += count;
-  });
-  return [...counts.values()].sort((a, b) =>
+  const { length, types, quarters, values } = countCellsOf(detail);
+  const typeCount = Math.max(1, detail.eventTypes.length);
+  // Keyed by day * typeCount + type. Cells come by type, then quarter-hour: a day's cells of a
+  // type follow one another, so they are summed before the map is touched.
+  const sums = new Map<number, number>();
+  let key = Number.NaN;
+  let sum = 0;
+  for (let i = 0; i < length; i++) {
+    const cellKey = Math.floor((quarters[i] ?? 0) / QUARTERS_PER_DAY) * typeCount + (types[i] ?? 0);
+    if (cellKey !== key) {
+      if (sum !== 0) sums.set(key, (sums.get(key) ?? 0) + sum);
+      key = cellKey;
+      sum = 0;
+    }
+    sum += values[i] ?? 0;
+  }
+  if (sum !== 0) sums.set(key, (sums.get(key) ?? 0) + sum);
+  const dates = new Map<number, string>();
+  const counts: { date: string; eventType: string; count: number }[] = [];
+  for (const [key, count] of sums) {
+    const day = Math.floor(key / typeCount);
+    let date = dates.get(day);
+    if (date === undefined) dates.set(day, (date = dateOfDay(day)));
+    counts.push({ date, eventType: detail.eventTypes[key - day * typeCount] ?? '', count });
+  }
+  return counts.sort((a, b) =>
     a.date === b.date ? byCodeUnits(a.eventType, b.eventType) : byCodeUnits(a.date, b.date),
   );
 }

@@ -1,5 +1,5 @@
 import type { Collection, Db } from 'mongodb';
-import { forEachDetailCount, forEachDetailUser } from '../events/chunkDetail';
+import { countCellsOf, userCellsOf, userHalves, type DetailCells } from '../events/chunkDetail';
 import type { CountedRecord } from '../events/corrections';
 import { byCodeUnits } from '../events/codeUnitOrder';
 import { insertOnce, partsAfter, writeOver, type Projection, type Write } from './projection';
@@ -12,6 +12,7 @@ import {
   monthOfQuarter,
   shardOf,
   wordsOf,
+  type Month,
   type SeriesMonthDoc,
 } from './seriesMonth';
 
@@ -34,7 +35,12 @@ import {
  */
 interface Part {
   position: number;
-  types: Map<string, { counts: number[]; users: number[] }>;
+  types: Map<string, TypeChanges>;
+}
+
+interface TypeChanges {
+  counts: number[];
+  users: number[];
 }
 
 interface Touched {
@@ -47,33 +53,75 @@ interface Touched {
 function partsByDoc(page: readonly CountedRecord[]): Map<string, Touched> {
   const byDoc = new Map<string, Touched>();
   for (const { record, effects } of page) {
-    const typeOf = (eventType: string, quarter: number) => {
-      const { month, firstQuarter } = monthOfQuarter(quarter);
-      const shard = shardOf(eventType);
-      const id = monthDocId(month, shard);
-      let touched = byDoc.get(id);
-      if (touched === undefined) byDoc.set(id, (touched = { month, shard, parts: [] }));
-      let part = touched.parts.at(-1);
-      if (part?.position !== record.position) {
-        part = { position: record.position, types: new Map() };
-        touched.parts.push(part);
-      }
-      let type = part.types.get(eventType);
-      if (type === undefined) part.types.set(eventType, (type = { counts: [], users: [] }));
-      return { type, inMonth: quarter - firstQuarter };
-    };
     for (const { sign, detail } of effects) {
-      forEachDetailCount(detail, (eventType, quarter, count) => {
-        const { type, inMonth } = typeOf(eventType, quarter);
-        type.counts.push(inMonth, sign * count);
+      const shards = detail.eventTypes.map(shardOf);
+      // Cells come by type, then quarter-hour: the (type, month) entry changes only now and then.
+      const eachCell = (cells: DetailCells, add: (into: TypeChanges, i: number, inMonth: number) => void) => {
+        let type = -1;
+        let month: Month | undefined;
+        let into: TypeChanges | undefined;
+        for (let i = 0; i < cells.length; i++) {
+          const quarter = cells.quarters[i] ?? 0;
+          const t = cells.types[i] ?? 0;
+          if (
+            into === undefined ||
+            month === undefined ||
+            t !== type ||
+            quarter >= month.endQuarter ||
+            quarter < month.firstQuarter
+          ) {
+            type = t;
+            month = monthOfQuarter(quarter);
+            into = changesOf(byDoc, record.position, month, shards[t] ?? 0, detail.eventTypes[t] ?? '');
+          }
+          add(into, i, quarter - month.firstQuarter);
+        }
+      };
+      const counts = countCellsOf(detail);
+      eachCell(counts, (into, i, inMonth) => {
+        into.counts.push(inMonth, sign * (counts.values[i] ?? 0));
       });
-      forEachDetailUser(detail, (eventType, quarter, high, low) => {
-        const { type, inMonth } = typeOf(eventType, quarter);
-        type.users.push(inMonth, high, low, sign);
+      const users = userCellsOf(detail);
+      const halves = userHalves(detail);
+      eachCell(users, (into, i, inMonth) => {
+        const user = 2 * (users.values[i] ?? 0);
+        into.users.push(inMonth, halves[user] ?? 0, halves[user + 1] ?? 0, sign);
       });
     }
   }
   return byDoc;
+}
+
+/** The changes a record makes to one type of one (month, shard) document, created on first use. */
+function changesOf(
+  byDoc: Map<string, Touched>,
+  position: number,
+  { month }: Month,
+  shard: number,
+  eventType: string,
+): TypeChanges {
+  const id = monthDocId(month, shard);
+  let touched = byDoc.get(id);
+  if (touched === undefined) byDoc.set(id, (touched = { month, shard, parts: [] }));
+  let part = touched.parts.at(-1);
+  if (part?.position !== position) {
+    part = { position, types: new Map() };
+    touched.parts.push(part);
+  }
+  let type = part.types.get(eventType);
+  if (type === undefined) part.types.set(eventType, (type = { counts: [], users: [] }));
+  return type;
+}
+
+/** Lists of signed words as one array. */
+function joined(lists: readonly number[][]): Float64Array {
+  const out = new Float64Array(lists.reduce((sum, list) => sum + list.length, 0));
+  let at = 0;
+  for (const list of lists) {
+    out.set(list, at);
+    at += list.length;
+  }
+  return out;
 }
 
 /** The document after adding the parts after its stored `lastPosition`; null when none. */
@@ -81,22 +129,22 @@ function nextDoc(stored: SeriesMonthDoc | null, touched: Touched): SeriesMonthDo
   const pending = partsAfter(stored, touched.parts);
   const last = pending.at(-1);
   if (last === undefined) return null;
-  const added = new Map<string, { counts: number[]; users: number[] }>();
+  const added = new Map<string, { counts: number[][]; users: number[][] }>();
   for (const part of pending) {
     for (const [eventType, { counts, users }] of part.types) {
       const into = added.get(eventType);
-      if (into === undefined) added.set(eventType, { counts: [...counts], users: [...users] });
+      if (into === undefined) added.set(eventType, { counts: [counts], users: [users] });
       else {
-        for (const c of counts) into.counts.push(c);
-        for (const u of users) into.users.push(u);
+        into.counts.push(counts);
+        into.users.push(users);
       }
     }
   }
   const types = new Map((stored?.types ?? []).map((t) => [t.eventType, t]));
   for (const [eventType, { counts, users }] of added) {
     const old = types.get(eventType);
-    const nextCounts = addCounts(wordsOf(old?.counts), counts);
-    const nextUsers = applyUserChanges(wordsOf(old?.users), users);
+    const nextCounts = addCounts(wordsOf(old?.counts), joined(counts));
+    const nextUsers = applyUserChanges(wordsOf(old?.users), joined(users));
     // A type whose events were all taken back out is gone from the month, as if never counted.
     if (nextCounts.length === 0 && nextUsers.length === 0) types.delete(eventType);
     else types.set(eventType, { eventType, counts: binaryOf(nextCounts), users: binaryOf(nextUsers) });

@@ -73,6 +73,8 @@ export function monthDocKeys(
 export interface Month {
   month: string;
   firstQuarter: number;
+  /** The first quarter-hour of the month after. */
+  endQuarter: number;
 }
 
 const months = new Map<number, Month>();
@@ -88,6 +90,7 @@ export function monthOfQuarter(quarter: number): Month {
     month = {
       month: `${String(year).padStart(4, '0')}-${String(d.getUTCMonth() + 1).padStart(2, '0')}`,
       firstQuarter: start / QUARTER_MS,
+      endQuarter: Date.UTC(year, d.getUTCMonth() + 1, 1) / QUARTER_MS,
     };
     if (months.size > 100_000) months.clear();
     months.set(day, month);
@@ -125,7 +128,7 @@ export function binaryOf(words: Uint32Array): Binary {
 }
 
 /** Stored counts with (quarter, count) pairs added (a count may be negative), in quarter order; zeros dropped. */
-export function addCounts(stored: Uint32Array, added: readonly number[]): Uint32Array {
+export function addCounts(stored: Uint32Array, added: ArrayLike<number>): Uint32Array {
   const sums = new Map<number, number>();
   for (let i = 0; i + 1 < stored.length; i += 2) sums.set(stored[i] ?? 0, stored[i + 1] ?? 0);
   for (let i = 0; i + 1 < added.length; i += 2) {
@@ -145,26 +148,75 @@ function compareKeys(a: ArrayLike<number>, i: number, b: ArrayLike<number>, j: n
   return (a[i] ?? 0) - (b[j] ?? 0) || (a[i + 1] ?? 0) - (b[j + 1] ?? 0) || (a[i + 2] ?? 0) - (b[j + 2] ?? 0);
 }
 
+/** Quarter-hours in the longest month: the first word of a user quad is below it. */
+const MONTH_QUARTERS = 31 * 96;
+
+/** Quarters holding more users than this sort them by comparisons instead of by insertion. */
+const INSERTION_SORT_MAX = 16;
+
+/**
+ * The offsets (4k) of the quads of `changes` in (quarter, high, low) order: a counting sort by
+ * quarter-hour, then each quarter-hour's users (a few per record, in a busy month) by fingerprint.
+ * A rebuild hands one document all of its users at once; sorting them by comparisons alone was
+ * most of its time (docs/performance.md).
+ */
+function keyOrder(changes: ArrayLike<number>): Uint32Array {
+  const n = Math.floor(changes.length / 4);
+  // Buckets for the quarter-hours from the first to the last present (a page's few changes span few).
+  let first = MONTH_QUARTERS;
+  let last = -1;
+  for (let k = 0; k < n; k++) {
+    const quarter = changes[4 * k] ?? 0;
+    if (!(quarter >= 0 && quarter < MONTH_QUARTERS)) {
+      throw new Error('metric series: a quarter-hour outside its month');
+    }
+    first = Math.min(first, quarter);
+    last = Math.max(last, quarter);
+  }
+  const buckets = Math.max(0, last - first + 1);
+  const ends = new Uint32Array(buckets + 1);
+  for (let k = 0; k < n; k++) {
+    const bucket = (changes[4 * k] ?? 0) - first + 1;
+    ends[bucket] = (ends[bucket] ?? 0) + 1;
+  }
+  for (let b = 1; b <= buckets; b++) ends[b] = (ends[b] ?? 0) + (ends[b - 1] ?? 0);
+  // Each quarter-hour's slice is filled from its start; afterwards ends[b] is where it ends.
+  const order = new Uint32Array(n);
+  for (let k = 0; k < n; k++) {
+    const bucket = (changes[4 * k] ?? 0) - first;
+    const at = ends[bucket] ?? 0;
+    order[at] = 4 * k;
+    ends[bucket] = at + 1;
+  }
+  const byUser = (i: number, j: number): number =>
+    (changes[i + 1] ?? 0) - (changes[j + 1] ?? 0) || (changes[i + 2] ?? 0) - (changes[j + 2] ?? 0);
+  let begin = 0;
+  for (let b = 0; b < buckets; b++) {
+    const end = ends[b] ?? 0;
+    if (end - begin > INSERTION_SORT_MAX) order.subarray(begin, end).sort(byUser);
+    else {
+      for (let i = begin + 1; i < end; i++) {
+        const at = order[i] ?? 0;
+        let j = i - 1;
+        for (; j >= begin && byUser(order[j] ?? 0, at) > 0; j--) order[j + 1] = order[j] ?? 0;
+        order[j + 1] = at;
+      }
+    }
+    begin = end;
+  }
+  return order;
+}
+
 /**
  * Stored users with (quarter, high, low, change) quads applied: each key's holder count moved by
  * the net of its changes (a record may withdraw and add the same key: only the net must be
  * possible), keys no chunk holds any more dropped, sorted, each once. Linear in the stored quads,
  * so a page adding a few users to a busy month neither decodes it into sets nor sorts it.
  */
-export function applyUserChanges(stored: Uint32Array, changes: readonly number[]): Uint32Array {
-  const order = Array.from({ length: Math.floor(changes.length / 4) }, (_, k) => 4 * k).sort((i, j) =>
-    compareKeys(changes, i, changes, j),
-  );
-  // The net change per key, in key order: [index of the key's first quad, net].
-  const net: [number, number][] = [];
-  for (const i of order) {
-    const last = net.at(-1);
-    const delta = (changes[i + 3] ?? 0) | 0;
-    if (last !== undefined && compareKeys(changes, last[0], changes, i) === 0) last[1] += delta;
-    else net.push([i, delta]);
-  }
+export function applyUserChanges(stored: Uint32Array, changes: ArrayLike<number>): Uint32Array {
+  const order = keyOrder(changes);
   const end = stored.length - (stored.length % 4);
-  const out = new Uint32Array(end + 4 * net.length);
+  const out = new Uint32Array(end + 4 * order.length);
   let at = 0;
   let read = 0;
   const put = (from: ArrayLike<number>, i: number, holders: number): void => {
@@ -176,7 +228,13 @@ export function applyUserChanges(stored: Uint32Array, changes: readonly number[]
     out[at + 3] = holders;
     at += 4;
   };
-  for (const [i, delta] of net) {
+  for (let k = 0; k < order.length;) {
+    // One key: the net of its changes.
+    const i = order[k] ?? 0;
+    let delta = 0;
+    for (; k < order.length && compareKeys(changes, order[k] ?? 0, changes, i) === 0; k++) {
+      delta += (changes[(order[k] ?? 0) + 3] ?? 0) | 0;
+    }
     while (read < end && compareKeys(stored, read, changes, i) < 0) {
       put(stored, read, stored[read + 3] ?? 0);
       read += 4;
