@@ -30,54 +30,70 @@ export interface ProjectionWorkerDeps {
   logger: Logger;
 }
 
-export function startProjectionWorker(deps: ProjectionWorkerDeps): { close(): Promise<void> } {
-  // One catch-up at a time in this process; overlapping calls share the running one and then rerun.
+/**
+ * Runs one projector's catch-up at a time in this process; a wake-up during a run asks for one
+ * more run after it, so nothing appended meanwhile waits for the next poll.
+ */
+function singleFlight(catchUp: CatchUp, logger: Logger) {
   let running: Promise<void> | undefined;
   const pending = { again: false };
   const repeatRequested = (): boolean => pending.again;
-  const catchUpAll = (): Promise<void> => {
-    if (running !== undefined) {
-      pending.again = true;
-      return running;
-    }
-    running = (async () => {
-      try {
-        do {
-          pending.again = false;
-          // Side by side: each has its own lease, and one busy projection must not starve another.
-          await Promise.all(deps.catchUps.map((catchUp) => catchUp()));
-        } while (repeatRequested());
-      } finally {
-        running = undefined;
+  return {
+    wake(): void {
+      if (running !== undefined) {
+        pending.again = true;
+        return;
       }
-    })();
-    return running;
+      running = (async () => {
+        try {
+          do {
+            pending.again = false;
+            await catchUp();
+          } while (repeatRequested());
+        } catch (err) {
+          logger.warn('projection catch-up failed; will try again', { err });
+        } finally {
+          running = undefined;
+        }
+      })();
+    },
+    async settled(): Promise<void> {
+      await running;
+    },
+  };
+}
+
+export function startProjectionWorker(deps: ProjectionWorkerDeps): { close(): Promise<void> } {
+  // Each projector on its own: a read model that is quick to update (the daily counts) never waits
+  // for a slow page of another (the series); their leases keep one writer per projection.
+  const runners = deps.catchUps.map((catchUp) => singleFlight(catchUp, deps.logger));
+  const wake = (): void => {
+    for (const runner of runners) runner.wake();
   };
 
-  const worker = new Worker(PROJECTIONS_QUEUE, () => catchUpAll(), {
-    connection: deps.connection,
-    prefix: deps.prefix,
-    concurrency: 1,
-  });
+  // A wake-up job only starts the runs: a slow projector must not hold the queue for the others.
+  const worker = new Worker(
+    PROJECTIONS_QUEUE,
+    () => {
+      wake();
+      return Promise.resolve();
+    },
+    { connection: deps.connection, prefix: deps.prefix, concurrency: 1 },
+  );
   worker.on('error', (err) => {
     deps.logger.error('projection worker error', { err });
   });
 
-  const tick = (): void => {
-    catchUpAll().catch((err: unknown) => {
-      deps.logger.warn('projection catch-up failed; will try again', { err });
-    });
-  };
   // Catch up after a restart without waiting for the next append, then keep polling as a safety net.
-  tick();
-  const timer = setInterval(tick, deps.pollMs);
+  wake();
+  const timer = setInterval(wake, deps.pollMs);
   timer.unref();
 
   return {
     async close() {
       clearInterval(timer);
       await worker.close();
-      await running?.catch(() => undefined);
+      await Promise.all(runners.map((runner) => runner.settled()));
     },
   };
 }
