@@ -79,6 +79,13 @@ export interface Month {
 
 const months = new Map<number, Month>();
 
+/** Date.UTC(year, month, 1) without its rule that reads years 0-99 as 1900-1999. */
+export function utcMonthStart(year: number, month: number): number {
+  const d = new Date(0);
+  d.setUTCFullYear(year, month, 1);
+  return d.getTime();
+}
+
 /** The UTC month holding a UTC quarter-hour (cached: a rebuild asks for every cell of every record). */
 export function monthOfQuarter(quarter: number): Month {
   const day = Math.floor(quarter / 96);
@@ -86,11 +93,10 @@ export function monthOfQuarter(quarter: number): Month {
   if (month === undefined) {
     const d = new Date(day * 86_400_000);
     const year = d.getUTCFullYear();
-    const start = Date.UTC(year, d.getUTCMonth(), 1);
     month = {
       month: `${String(year).padStart(4, '0')}-${String(d.getUTCMonth() + 1).padStart(2, '0')}`,
-      firstQuarter: start / QUARTER_MS,
-      endQuarter: Date.UTC(year, d.getUTCMonth() + 1, 1) / QUARTER_MS,
+      firstQuarter: utcMonthStart(year, d.getUTCMonth()) / QUARTER_MS,
+      endQuarter: utcMonthStart(year, d.getUTCMonth() + 1) / QUARTER_MS,
     };
     if (months.size > 100_000) months.clear();
     months.set(day, month);
@@ -102,8 +108,8 @@ export function monthOfQuarter(quarter: number): Month {
 export function monthsBetween(fromMs: number, toMs: number): Month[] {
   const out: Month[] = [];
   const d = new Date(fromMs);
-  for (let y = d.getUTCFullYear(), m = d.getUTCMonth(); Date.UTC(y, m, 1) < toMs; m++) {
-    out.push(monthOfQuarter(Date.UTC(y, m, 1) / QUARTER_MS));
+  for (let y = d.getUTCFullYear(), m = d.getUTCMonth(); utcMonthStart(y, m) < toMs; m++) {
+    out.push(monthOfQuarter(utcMonthStart(y, m) / QUARTER_MS));
   }
   return out;
 }

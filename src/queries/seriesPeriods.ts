@@ -3,6 +3,7 @@ import type { MetricSeries, TypeMetrics } from './getMetricSeries';
 import type { SeriesParams } from './seriesParams';
 import type { Interval } from './zoneBuckets';
 import { byCodeUnits } from '../events/codeUnitOrder';
+import { utcMonthStart } from '../projections/seriesMonth';
 
 /**
  * What a series answer adds to the buckets summed by getMetricSeries: which buckets the range cuts
@@ -43,7 +44,7 @@ function monthIndex(date: string): number {
 }
 
 function daysInMonth(index: number): number {
-  return new Date(Date.UTC(Math.floor(index / 12), (index % 12) + 1, 0)).getUTCDate();
+  return new Date(utcMonthStart(Math.floor(index / 12), (index % 12) + 1) - 86_400_000).getUTCDate();
 }
 
 function dateIn(index: number, day: number): string {

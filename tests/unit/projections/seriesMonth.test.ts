@@ -8,6 +8,7 @@ import {
   monthsBetween,
   shardOf,
   SHARDS,
+  utcMonthStart,
   wordsOf,
 } from '../../../src/projections/seriesMonth';
 
@@ -119,6 +120,14 @@ describe('months and shards', () => {
     });
     expect(monthOfQuarter(endOfFebruary + 1).month).toBe('2024-03');
     expect(monthOfQuarter(-1).month).toBe('1969-12');
+  });
+
+  it('counts months of the years 0-99 as they are, not as 1900-1999 (Date.UTC)', () => {
+    const february = monthOfQuarter(utcMonthStart(0, 1) / QUARTER_MS + 5);
+    expect(february.month).toBe('0000-02');
+    // Year 0 is a leap year; 1900 was not.
+    expect(february.endQuarter - february.firstQuarter).toBe(29 * 96);
+    expect(new Date(february.firstQuarter * QUARTER_MS).toISOString()).toBe('0000-02-01T00:00:00.000Z');
   });
 
   it('lists the months a range touches, across a year end', () => {
