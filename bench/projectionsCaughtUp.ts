@@ -17,6 +17,19 @@ export async function waitForProjections(db: Db): Promise<void> {
   }
 }
 
+/** Resolves once the log's head has not moved for `quietMs` and every projection has reached it. */
+export async function waitForQuiet(db: Db, quietMs = 2000): Promise<void> {
+  const log = createEventLog(db);
+  let head = -1;
+  for (;;) {
+    await waitForProjections(db);
+    const now = await log.head();
+    if (now === head) return;
+    head = now;
+    await new Promise((r) => setTimeout(r, quietMs));
+  }
+}
+
 /** Reads the whole log once, in order, the way a rebuild does; returns the record count. */
 export async function readLogOnce(db: Db): Promise<number> {
   let count = 0;

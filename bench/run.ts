@@ -10,7 +10,7 @@ import { freePort, ROOT, startService, startStack, waitForHealth, type ServicePr
 import { printTable, type BenchResult } from './report';
 import { measureCorrections, printCorrections } from './corrections';
 import { measurePosts, printPosts } from './eventPosts';
-import { readLogOnce, waitForProjections } from './projectionsCaughtUp';
+import { readLogOnce, waitForProjections, waitForQuiet } from './projectionsCaughtUp';
 import { measureSeriesRows } from './seriesRows';
 import { measureWorkerScaling, printWorkerScaling } from './workerScaling';
 
@@ -200,7 +200,7 @@ async function main(): Promise<void> {
       return;
     }
 
-    const posts = await measurePosts(baseUrl, say);
+    const posts = await measurePosts(baseUrl, say, () => waitForQuiet(db));
     if (args.includes('--posts')) {
       printPosts(posts, rows / uploadSeconds);
       const file = join(OUT, `posts-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);

@@ -139,9 +139,11 @@ export async function ensureReadModel(db: Db, projection: Projection, name: stri
 const STATUS_RECHECK_MS = 30_000;
 
 /**
- * Brings the live read model of one projection up to the head of the log. Only the holder of the
- * projection's lease writes; a caller that cannot get it returns at once, because the holder looks
- * at the head again after releasing and so sees whatever was appended meanwhile.
+ * Brings the live read model of one projection up to the head of the log as it was when called,
+ * and says whether more was appended meanwhile: the caller (the projection worker) then runs it
+ * again, after a short pause that lets a stream of appends gather into one page. Only the holder of
+ * the projection's lease writes; a caller that cannot get it returns at once (false), because the
+ * holder looks at the head again after releasing and so sees whatever was appended meanwhile.
  *
  * Failures are put on record for /health. A live collection that FerretDB can no longer write to
  * (half-created by a crash) is left behind: `recover` rebuilds the read model into a fresh version.
@@ -152,50 +154,48 @@ export function createProjector(deps: ProjectorDeps, projection: Projection) {
   // Across catch-ups: it forgets by itself when another process applied pages in between.
   const memory = new LogMemory();
 
-  async function catchUpOnce(): Promise<number> {
-    let total = 0;
-    for (;;) {
-      const lease = await tryAcquireProjectionLease(deps, projection.name);
-      if (lease === undefined) return total;
-      try {
-        // Read the live version under the lease: a rebuild switches it while holding the same lease.
-        const target = targetFor(deps.db, projection, await liveVersion(deps.db, projection.name));
-        await fenceAboveCheckpoint(deps.db, lease, target.checkpointId);
-        if (!prepared.has(target.version)) {
-          await ensureReadModel(deps.db, projection, target.collectionName);
-          prepared.add(target.version);
-        }
-        total += await projectInto(deps.db, deps.eventLog, target, {
-          fence: lease.fence,
-          guard: () => {
-            lease.assertHeld();
-          },
-          report: (message, fields) => {
-            deps.logger.info(message, { projection: projection.name, ...fields });
-          },
-          memory,
-          onPage: (position, records, durationMs) => {
-            deps.logger.debug('page projected', {
-              projection: projection.name,
-              position,
-              records,
-              durationMs,
-            });
-          },
-        });
-      } finally {
-        await lease.release();
+  /** One pass to the head; true when more was appended meanwhile (the caller runs it again). */
+  async function catchUpOnce(): Promise<boolean> {
+    const lease = await tryAcquireProjectionLease(deps, projection.name);
+    if (lease === undefined) return false;
+    try {
+      // Read the live version under the lease: a rebuild switches it while holding the same lease.
+      const target = targetFor(deps.db, projection, await liveVersion(deps.db, projection.name));
+      await fenceAboveCheckpoint(deps.db, lease, target.checkpointId);
+      if (!prepared.has(target.version)) {
+        await ensureReadModel(deps.db, projection, target.collectionName);
+        prepared.add(target.version);
       }
-      const live = await liveVersion(deps.db, projection.name);
-      const checkpoint = await readCheckpoint(deps.db, checkpointId(projection.name, live));
-      if ((await deps.eventLog.head()) <= checkpoint) return total;
+      await projectInto(deps.db, deps.eventLog, target, {
+        fence: lease.fence,
+        guard: () => {
+          lease.assertHeld();
+        },
+        report: (message, fields) => {
+          deps.logger.info(message, { projection: projection.name, ...fields });
+        },
+        memory,
+        onPage: (position, records, durationMs) => {
+          deps.logger.debug('page projected', {
+            projection: projection.name,
+            position,
+            records,
+            durationMs,
+          });
+        },
+      });
+    } finally {
+      await lease.release();
     }
+    const live = await liveVersion(deps.db, projection.name);
+    const checkpoint = await readCheckpoint(deps.db, checkpointId(projection.name, live));
+    return (await deps.eventLog.head()) > checkpoint;
   }
 
-  return async function catchUp(): Promise<number> {
-    let total: number;
+  return async function catchUp(): Promise<boolean> {
+    let behind: boolean;
     try {
-      total = await catchUpOnce();
+      behind = await catchUpOnce();
     } catch (error) {
       statusCheckedAt = 0;
       await recordProjectionFailure(deps.db, projection.name, error).catch(() => undefined);
@@ -207,13 +207,13 @@ export function createProjector(deps: ProjectorDeps, projection: Projection) {
       });
       await recordProjectionRecovering(deps.db, projection.name, 'rebuilding into a fresh version');
       await deps.recover(projection);
-      total = 0;
+      behind = false;
     }
     if (Date.now() - statusCheckedAt > STATUS_RECHECK_MS) {
       await recordProjectionHealthy(deps.db, projection.name);
       statusCheckedAt = Date.now();
     }
-    return total;
+    return behind;
   };
 }
 

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue, Worker } from 'bullmq';
 import type { RedisClient } from '../redis';
 import type { Logger } from '../logging';
@@ -31,11 +32,20 @@ export interface ProjectionWorkerDeps {
 }
 
 /**
+ * Runs between the starts of one projector's catch-ups, at least: a steady stream of appends is
+ * projected in pages of what arrived meanwhile, not in one catch-up (a dozen database round trips)
+ * per record, which slowed the writers it competes with (docs/performance.md).
+ */
+const MIN_RUN_INTERVAL_MS = 300;
+
+/**
  * Runs one projector's catch-up at a time in this process; a wake-up during a run asks for one
  * more run after it, so nothing appended meanwhile waits for the next poll.
  */
 function singleFlight(catchUp: CatchUp, logger: Logger) {
+  // `running` covers a run from its wake-up on, the wait for its turn included.
   let running: Promise<void> | undefined;
+  let lastStartedAt = 0;
   const pending = { again: false };
   const repeatRequested = (): boolean => pending.again;
   return {
@@ -46,10 +56,13 @@ function singleFlight(catchUp: CatchUp, logger: Logger) {
       }
       running = (async () => {
         try {
+          let behind = false;
           do {
+            await sleep(Math.max(0, lastStartedAt + MIN_RUN_INTERVAL_MS - Date.now()));
             pending.again = false;
-            await catchUp();
-          } while (repeatRequested());
+            lastStartedAt = Date.now();
+            behind = await catchUp();
+          } while (behind || repeatRequested());
         } catch (err) {
           logger.warn('projection catch-up failed; will try again', { err });
         } finally {
