@@ -104,7 +104,7 @@ export function countCellsOf(detail: ChunkDetail): DetailCells {
 /** The (type, UTC quarter-hour, user index) cells of a detail; `userHalves` gives the users. */
 export function userCellsOf(detail: ChunkDetail): DetailCells {
   const cells = cellsOfTable(detail.userQuarters, detail.firstQuarter, detail.eventTypes.length);
-  const users = bytesOfBinary(detail.users).length / 8;
+  const users = Math.floor(bytesOfBinary(detail.users).length / 8);
   for (let i = 0; i < cells.length; i++) {
     if ((cells.values[i] ?? 0) >= users) throw new Error('chunk detail: a user index is out of range');
   }
