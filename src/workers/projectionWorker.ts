@@ -32,9 +32,9 @@ export interface ProjectionWorkerDeps {
 }
 
 /**
- * Runs between the starts of one projector's catch-ups, at least: a steady stream of appends is
- * projected in pages of what arrived meanwhile, not in one catch-up (a dozen database round trips)
- * per record, which slowed the writers it competes with (docs/performance.md).
+ * The least time between the starts of one projector's catch-ups: a steady stream of appends is
+ * projected in pages of what arrived meanwhile, not in one catch-up (about a dozen database round
+ * trips) per record (docs/performance.md).
  */
 const MIN_RUN_INTERVAL_MS = 300;
 
