@@ -9,11 +9,24 @@ export function utcDate(timestamp: Date): string {
 
 const DAY_MS = 86_400_000;
 
+/**
+ * Date.UTC(year, month, day): the start of a UTC day (month from 0; overflowing months and days
+ * roll over), without Date.UTC's rule that reads the years 0-99 as 1900-1999.
+ */
+export function utcDayStart(year: number, month: number, day: number): number {
+  const d = new Date(0);
+  d.setUTCFullYear(year, month, day);
+  return d.getTime();
+}
+
 /** Days since 1970-01-01 of a YYYY-MM-DD date. */
 export function dayNumber(date: string): number {
-  const d = new Date(0);
-  d.setUTCFullYear(Number(date.slice(0, 4)), Number(date.slice(5, 7)) - 1, Number(date.slice(8, 10)));
-  return Math.round(d.getTime() / DAY_MS);
+  const start = utcDayStart(
+    Number(date.slice(0, 4)),
+    Number(date.slice(5, 7)) - 1,
+    Number(date.slice(8, 10)),
+  );
+  return Math.round(start / DAY_MS);
 }
 
 export function dateOfDay(day: number): string {

@@ -1,6 +1,7 @@
 import { endianness } from 'node:os';
 import { Binary } from 'mongodb';
 import { QUARTER_MS } from '../events/chunkDetail';
+import { utcDayStart } from '../events/dailyCounts';
 import { bytesOfBinary } from '../mongo';
 
 /**
@@ -79,13 +80,6 @@ export interface Month {
 
 const months = new Map<number, Month>();
 
-/** Date.UTC(year, month, 1) without its rule that reads years 0-99 as 1900-1999. */
-export function utcMonthStart(year: number, month: number): number {
-  const d = new Date(0);
-  d.setUTCFullYear(year, month, 1);
-  return d.getTime();
-}
-
 /** The UTC month holding a UTC quarter-hour (cached: a rebuild asks for every cell of every record). */
 export function monthOfQuarter(quarter: number): Month {
   const day = Math.floor(quarter / 96);
@@ -95,8 +89,8 @@ export function monthOfQuarter(quarter: number): Month {
     const year = d.getUTCFullYear();
     month = {
       month: `${String(year).padStart(4, '0')}-${String(d.getUTCMonth() + 1).padStart(2, '0')}`,
-      firstQuarter: utcMonthStart(year, d.getUTCMonth()) / QUARTER_MS,
-      endQuarter: utcMonthStart(year, d.getUTCMonth() + 1) / QUARTER_MS,
+      firstQuarter: utcDayStart(year, d.getUTCMonth(), 1) / QUARTER_MS,
+      endQuarter: utcDayStart(year, d.getUTCMonth() + 1, 1) / QUARTER_MS,
     };
     if (months.size > 100_000) months.clear();
     months.set(day, month);
@@ -108,8 +102,8 @@ export function monthOfQuarter(quarter: number): Month {
 export function monthsBetween(fromMs: number, toMs: number): Month[] {
   const out: Month[] = [];
   const d = new Date(fromMs);
-  for (let y = d.getUTCFullYear(), m = d.getUTCMonth(); utcMonthStart(y, m) < toMs; m++) {
-    out.push(monthOfQuarter(utcMonthStart(y, m) / QUARTER_MS));
+  for (let y = d.getUTCFullYear(), m = d.getUTCMonth(); utcDayStart(y, m, 1) < toMs; m++) {
+    out.push(monthOfQuarter(utcDayStart(y, m, 1) / QUARTER_MS));
   }
   return out;
 }

@@ -1,9 +1,8 @@
-import { dateOfDay, dayNumber } from '../events/dailyCounts';
+import { dateOfDay, dayNumber, utcDayStart } from '../events/dailyCounts';
 import type { MetricSeries, TypeMetrics } from './getMetricSeries';
 import type { SeriesParams } from './seriesParams';
 import type { Interval } from './zoneBuckets';
 import { byCodeUnits } from '../events/codeUnitOrder';
-import { utcMonthStart } from '../projections/seriesMonth';
 
 /**
  * What a series answer adds to the buckets summed by getMetricSeries: which buckets the range cuts
@@ -44,7 +43,7 @@ function monthIndex(date: string): number {
 }
 
 function daysInMonth(index: number): number {
-  return new Date(utcMonthStart(Math.floor(index / 12), (index % 12) + 1) - 86_400_000).getUTCDate();
+  return new Date(utcDayStart(Math.floor(index / 12), (index % 12) + 1, 0)).getUTCDate();
 }
 
 function dateIn(index: number, day: number): string {
