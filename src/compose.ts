@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import type { Queue } from 'bullmq';
-import { createProcessBatch } from './commands/processBatch';
+import { addChunkJobs, createProcessBatch } from './commands/processBatch';
 import { createRequeueLostChunks } from './workers/requeueLostChunks';
 import { createRetryFailedJobs } from './commands/retryFailedJobs';
 import { createRetractBatch } from './commands/retractBatch';
@@ -312,7 +312,7 @@ export function createUploadBatchFor(runtime: Runtime, instanceName?: string): U
     settleWaitMs: config.uploads.settleWaitMs,
     eventsPerChunk: config.processing.eventsPerChunk,
     fingerprintOf: runtime.userFingerprint,
-    processBatch: createProcessBatchFor(runtime),
+    addChunkJobs: (jobs) => addChunkJobs(runtime.processingQueue, jobs),
     logger,
   });
 }

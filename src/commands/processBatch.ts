@@ -3,7 +3,7 @@ import type { RedisClient } from '../redis';
 import type { Db } from 'mongodb';
 import { BatchRetractedError, NotFoundError } from '../errors';
 import { batchKeys, batchStream, readBatchHistory, type BatchHistory } from '../events/batchHistory';
-import type { EventLog } from '../events/eventLog';
+import type { EventLog, NewRecord } from '../events/eventLog';
 import { planChunks } from '../events/deriveChunks';
 import type { FingerprintOf } from '../events/userFingerprint';
 import type { Logger } from '../logging';
@@ -33,6 +33,39 @@ export interface ProcessBatchDeps {
 }
 
 const ADD_BULK_SIZE = 500;
+
+/**
+ * The record that opens processing round `round` of a batch. Chunk jobs of the round are added only
+ * once it is in the log: no job exists before it, which is what a first process call relies on.
+ */
+export function processingStartedRecord(
+  batchId: string,
+  round: number,
+  chunks: number,
+  totalEvents: number,
+  correlationId: string,
+): NewRecord<'BatchProcessingStarted'> {
+  return {
+    type: 'BatchProcessingStarted',
+    key: batchKeys.started(batchId, round),
+    streamId: batchStream(batchId),
+    data: { batchId, round, chunks, totalEvents },
+    correlationId,
+  };
+}
+
+/** Adds chunk jobs; BullMQ leaves a job whose id is already in the queue as it is. */
+export async function addChunkJobs(queue: Queue<ChunkJobData>, jobs: readonly ChunkJobData[]): Promise<void> {
+  for (let i = 0; i < jobs.length; i += ADD_BULK_SIZE) {
+    await queue.addBulk(
+      jobs.slice(i, i + ADD_BULK_SIZE).map((data) => ({
+        name: 'chunk',
+        data,
+        opts: { ...chunkJobOptions, jobId: chunkJobId(data.batchId, data.chunk) },
+      })),
+    );
+  }
+}
 
 /** Where a pending chunk's job stands: none, waiting or running, or finished and revivable. */
 type JobPresence =
@@ -103,18 +136,15 @@ export function createProcessBatch(deps: ProcessBatchDeps) {
     let round = history.rounds;
     if (round === 0 || (pending.size > 0 && history.lastFailedPosition > history.lastStartedPosition)) {
       round += 1;
-      await deps.eventLog.append({
-        type: 'BatchProcessingStarted',
-        key: batchKeys.started(batchId, round),
-        streamId: batchStream(batchId),
-        data: {
+      await deps.eventLog.append(
+        processingStartedRecord(
           batchId,
           round,
-          chunks: chunks.length,
-          totalEvents: history.uploaded.data.newEvents,
-        },
-        correlationId,
-      });
+          chunks.length,
+          history.uploaded.data.newEvents,
+          correlationId,
+        ),
+      );
     }
 
     let jobsEnqueued = 0;
@@ -127,17 +157,8 @@ export function createProcessBatch(deps: ProcessBatchDeps) {
       else if (await revive(presence.job, presence.state, data)) jobsEnqueued += 1;
       else alreadyQueued += 1;
     }
-    for (let i = 0; i < toAdd.length; i += ADD_BULK_SIZE) {
-      const slice = toAdd.slice(i, i + ADD_BULK_SIZE);
-      await deps.queue.addBulk(
-        slice.map((data) => ({
-          name: 'chunk',
-          data,
-          opts: { ...chunkJobOptions, jobId: chunkJobId(batchId, data.chunk) },
-        })),
-      );
-      jobsEnqueued += slice.length;
-    }
+    await addChunkJobs(deps.queue, toAdd);
+    jobsEnqueued += toAdd.length;
     deps.logger.info('batch processing requested', {
       batchId,
       round,

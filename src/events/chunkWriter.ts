@@ -21,6 +21,11 @@ export class ChunkWriter {
     }
   }
 
+  /** Chunks numbered so far (0 to count - 1): after `flush`, the batch's chunks. */
+  get count(): number {
+    return this.written;
+  }
+
   /** Writes the last, partly filled chunk; call before the batch commits. */
   async flush(): Promise<void> {
     if (this.pending.length > 0) await this.writeChunk();

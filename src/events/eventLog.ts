@@ -87,13 +87,20 @@ export interface EventLog {
    * existed (a checkpoint), where the search can start instead of at the last head this process saw.
    */
   head(known?: number): Promise<number>;
+  /** Whether the log holds a record at `position` (positions are gap-free: whether head >= position). */
+  has(position: number): Promise<boolean>;
   findByKey(key: string): Promise<AnyLogRecord | undefined>;
   /** Every record of one stream (e.g. `batch:<id>`), in position order. */
   readStream(streamId: string): Promise<AnyLogRecord[]>;
 }
 
+/** Positions after the last head seen that a head search probes at once (see head). */
+const HEAD_PROBES = 3;
+
 /** Up to this many records, readFrom fetches each by position instead of one range query. */
 const POINT_READS_MAX = 16;
+/** Positions readFrom reads at once before it asks where the head is. */
+const FIRST_READS = 8;
 
 export async function ensureEventLogIndexes(db: Db): Promise<void> {
   const log = db.collection<LogDocument>(EVENT_LOG_COLLECTION);
@@ -117,18 +124,28 @@ export function createEventLog(
   let knownHead = 0;
   async function head(known = 0): Promise<number> {
     knownHead = Math.max(knownHead, known);
-    // The last head seen and the position after it in one round trip: usually the whole answer.
+    // The last head seen and the few positions after it in one round trip: usually the whole
+    // answer, also for a process that other processes' appends moved ahead of (HEAD_PROBES).
     // `from` is taken once: another call may move `knownHead` while these probes are out.
     const from = knownHead;
-    const [lastThere, nextThere] = await Promise.all([from === 0 ? true : exists(from), exists(from + 1)]);
+    const [lastThere, ...after] = await Promise.all([
+      from === 0 ? true : exists(from),
+      ...Array.from({ length: HEAD_PROBES }, (_, i) => exists(from + 1 + i)),
+    ]);
     // Only tests ever empty the log; start over if they did.
     if (!lastThere) {
       knownHead = 0;
       return head();
     }
-    let low = from;
+    // Before the first position found missing, every one was seen to exist: the head is there.
+    const missing = after.indexOf(false);
+    if (missing !== -1) {
+      knownHead = Math.max(knownHead, from + missing);
+      return from + missing;
+    }
+    let low = from + HEAD_PROBES - 1;
     let high = low + 1;
-    let there = nextThere;
+    let there = true;
     for (let step = 1; there; step *= 2) {
       low = high;
       high = low + step;
@@ -139,7 +156,7 @@ export function createEventLog(
       if (await exists(mid)) low = mid;
       else high = mid;
     }
-    knownHead = low;
+    knownHead = Math.max(knownHead, low);
     return low;
   }
 
@@ -178,18 +195,32 @@ export function createEventLog(
     );
   }
 
-  async function readFrom(from: number, limit = 1000): Promise<AnyLogRecord[]> {
+  /** Up to `limit` records from `from`, as far as the head is. */
+  async function readToHead(from: number, limit: number): Promise<LogDocument[]> {
     const count = Math.min(limit, (await head()) - from + 1);
     if (count <= 0) return [];
-    // A reader following the head (a projector after an append) fetches the few new records by
-    // primary key; a long read is one range query. Measured on FerretDB: point reads are what its
-    // PostgreSQL backend serves from an index, while its SQLite backend scans for each of them.
-    if (count <= POINT_READS_MAX) {
-      const docs = await Promise.all(Array.from({ length: count }, (_, i) => log.findOne({ _id: from + i })));
-      return docs.filter((doc): doc is LogDocument => doc !== null).map(toRecord);
-    }
-    const docs = await log.find({ _id: { $gte: from, $lt: from + count } }, { sort: { _id: 1 } }).toArray();
-    return docs.map(toRecord);
+    if (count <= POINT_READS_MAX) return pointReads(from, count);
+    return log.find({ _id: { $gte: from, $lt: from + count } }, { sort: { _id: 1 } }).toArray();
+  }
+
+  /** The records at `from` .. `from + count - 1` read by primary key, up to the first one missing. */
+  async function pointReads(from: number, count: number): Promise<LogDocument[]> {
+    const docs = await Promise.all(Array.from({ length: count }, (_, i) => log.findOne({ _id: from + i })));
+    const missing = docs.indexOf(null);
+    return (missing === -1 ? docs : docs.slice(0, missing)).filter((doc): doc is LogDocument => doc !== null);
+  }
+
+  async function readFrom(from: number, limit = 1000): Promise<AnyLogRecord[]> {
+    // A reader following the head (a projector after an append) reads the next few positions by
+    // primary key: the first one missing is the head, so that needs no search of its own. Measured
+    // on FerretDB: point reads are what its PostgreSQL backend serves from an index, while its SQLite
+    // backend scans for each of them. A longer read goes on to the head with one range query.
+    const first = await pointReads(from, Math.min(limit, FIRST_READS));
+    const last = first.at(-1);
+    if (last !== undefined) knownHead = Math.max(knownHead, last._id);
+    const rest =
+      first.length < FIRST_READS ? [] : await readToHead(from + first.length, limit - first.length);
+    return [...first, ...rest].map(toRecord);
   }
 
   async function* readAll(from = 1, batchSize = 1000): AsyncGenerator<AnyLogRecord> {
@@ -214,5 +245,5 @@ export function createEventLog(
     return docs.map(toRecord);
   }
 
-  return { append, appendMany, readFrom, readAll, head, findByKey, readStream };
+  return { append, appendMany, readFrom, readAll, head, has: exists, findByKey, readStream };
 }

@@ -130,6 +130,8 @@ export function createAppender(deps: AppenderDeps): (input: AppendInput) => Prom
     if (draining) return;
     draining = true;
     try {
+      // Let the appends queued in this tick (appendMany) join the first group.
+      await Promise.resolve();
       while (waiting.length > 0) {
         const group = waiting.slice(0, MAX_RECORDS_PER_INSERT);
         waiting = waiting.slice(MAX_RECORDS_PER_INSERT);

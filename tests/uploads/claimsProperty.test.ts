@@ -79,7 +79,7 @@ describe('concurrent overlapping uploads with kills (property)', () => {
       settleWaitMs: 120_000,
       eventsPerChunk: config.processing.eventsPerChunk,
       fingerprintOf: service.runtime.userFingerprint,
-      processBatch: () => Promise.reject(new Error('these uploads are processed by the test itself')),
+      addChunkJobs: () => Promise.reject(new Error('these uploads are processed by the test itself')),
       logger,
     });
   }

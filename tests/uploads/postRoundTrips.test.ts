@@ -7,7 +7,7 @@ import { startTestService, type TestService } from '../support/testService';
  */
 
 /** The number the README states. */
-const COMMANDS_PER_POST = 17;
+const COMMANDS_PER_POST = 11;
 
 describe('the MongoDB commands of a post', () => {
   let service: TestService;

@@ -2,7 +2,7 @@ import { startPeriodicSweep } from '../periodicSweep';
 import { batchKeys, batchStream } from '../../events/batchHistory';
 import { rebuildChunks } from '../../events/deriveChunks';
 import { BatchRetractedError } from '../../errors';
-import type { EventLog } from '../../events/eventLog';
+import type { EventLog, NewRecord } from '../../events/eventLog';
 import type { FingerprintOf } from '../../events/userFingerprint';
 import type { Db } from 'mongodb';
 import type { Logger } from '../../logging';
@@ -45,20 +45,25 @@ export interface ClaimSweepDeps {
 /** Claims acted on per sweep, so one tick stays bounded; the next tick takes the rest. */
 const CLAIMS_PER_SWEEP = 20;
 
-/** The commit point of an upload; idempotent, so a commit cut short can be finished by anyone. */
-export async function appendBatchUploaded(
-  eventLog: EventLog,
-  batchId: string,
-  facts: CommitFacts,
-): Promise<void> {
+/** The commit point of an upload, keyed by its batch: appending it again changes nothing. */
+export function batchUploadedRecord(batchId: string, facts: CommitFacts): NewRecord<'BatchUploaded'> {
   const { correlationId, ...data } = facts;
-  await eventLog.append({
+  return {
     type: 'BatchUploaded',
     key: batchKeys.uploaded(batchId),
     streamId: batchStream(batchId),
     data: { batchId, ...data },
     correlationId,
-  });
+  };
+}
+
+/** Idempotent, so a commit cut short can be finished by anyone. */
+export async function appendBatchUploaded(
+  eventLog: EventLog,
+  batchId: string,
+  facts: CommitFacts,
+): Promise<void> {
+  await eventLog.append(batchUploadedRecord(batchId, facts));
 }
 
 /**

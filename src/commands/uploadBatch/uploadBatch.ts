@@ -12,7 +12,9 @@ import type { Logger } from '../../logging';
 import { retractionStates, unsettledRetractions } from '../batchRetractions';
 import { collectorGone, isUnsettled, type BatchClaims } from './batchClaims';
 import { ClaimHolder } from './claimHolder';
-import { abandonClaim, appendBatchUploaded, collectAsCollector } from './claimSweep';
+import type { ChunkJobData } from '../../chunkJobs';
+import { processingStartedRecord } from '../processBatch';
+import { abandonClaim, batchUploadedRecord, collectAsCollector, type CommitFacts } from './claimSweep';
 import { newSpoolPath, removeSpool } from './spool';
 import { storeEvents, type StoreContext, type StoreResult } from './storeEvents';
 
@@ -23,7 +25,8 @@ import { storeEvents, type StoreContext, type StoreResult } from './storeEvents'
  *   open claim (storing) ─► insert every part (duplicates of unsettled batches set aside)
  *     ─► chunks flushed ─► inserted (own events final; waits on nobody, so waits form no cycle)
  *     ─► wait until the batches watched settled; re-insert the set-aside events whose owner was
- *        abandoned (repeat) ─► append BatchUploaded with exact counts ─► uploaded
+ *        abandoned (repeat) ─► append BatchUploaded with exact counts (and BatchProcessingStarted
+ *        after it, then the chunk jobs, when processing was asked) ─► uploaded
  *
  * A failure before `inserted` abandons the claim and collects its events at once (or the sweep
  * does, when the database is gone). A failure after it leaves the claim `inserted`, which the sweep
@@ -70,8 +73,8 @@ export interface UploadBatchDeps {
   eventsPerChunk: number;
   /** Users' fingerprints for the chunk documents and the suppression check. */
   fingerprintOf: FingerprintOf;
-  /** Starts processing a stored batch (idempotent); used when an upload asks for it. */
-  processBatch: (batchId: string, correlationId: string) => Promise<unknown>;
+  /** Adds chunk jobs to the processing queue; used when an upload asks for processing. */
+  addChunkJobs: (jobs: readonly ChunkJobData[]) => Promise<void>;
   logger: Logger;
 }
 
@@ -160,10 +163,11 @@ export function createUploadBatch(deps: UploadBatchDeps): UploadBatch {
     }
   }
 
-  async function appendWithRetries(...args: Parameters<typeof appendBatchUploaded>): Promise<void> {
+  /** Appends are keyed, so a retry of one that went in after all changes nothing. */
+  async function withRetries(append: () => Promise<unknown>): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
-        await appendBatchUploaded(...args);
+        await append();
         return;
       } catch (error) {
         if (attempt >= APPEND_ATTEMPTS) throw error;
@@ -172,16 +176,40 @@ export function createUploadBatch(deps: UploadBatchDeps): UploadBatch {
     }
   }
 
-  async function startProcessing(batchId: string, correlationId: string): Promise<boolean> {
+  /**
+   * BatchUploaded with round 1's BatchProcessingStarted right after it (one insert when no other
+   * process appends meanwhile), then the round's chunk jobs. What a process call reads first (the
+   * batch's history, its chunk documents, the queue) is known here of a batch this upload just
+   * stored, and nobody else adds its jobs but the same way (ids are per chunk). True once the jobs
+   * are in; if not, the workers' lost-chunk sweep adds them, as after any process call cut short.
+   */
+  async function appendStartingProcessing(
+    batchId: string,
+    facts: CommitFacts,
+    chunks: number,
+  ): Promise<boolean> {
+    const { correlationId, newEvents } = facts;
+    await withRetries(() =>
+      deps.eventLog.appendMany([
+        batchUploadedRecord(batchId, facts),
+        processingStartedRecord(batchId, 1, chunks, newEvents, correlationId),
+      ]),
+    );
     try {
-      await deps.processBatch(batchId, correlationId);
+      await deps.addChunkJobs(
+        Array.from({ length: chunks }, (_, chunk) => ({ batchId, chunk, round: 1, correlationId })),
+      );
+      logger.info('batch processing requested', { batchId, round: 1, chunks, jobsEnqueued: chunks });
       return true;
     } catch (error) {
-      logger.warn('could not start processing a stored batch; POST /api/batches/:id/process can', {
-        correlationId,
-        batchId,
-        err: String(error),
-      });
+      logger.warn(
+        'could not enqueue a stored batch; the lost-chunk sweep or POST /api/batches/:id/process can',
+        {
+          correlationId,
+          batchId,
+          err: String(error),
+        },
+      );
       return false;
     }
   }
@@ -267,7 +295,7 @@ export function createUploadBatch(deps: UploadBatchDeps): UploadBatch {
       holder.check();
       const duplicates = input.totalRows - newEvents - suppressedEvents;
       const { fileName, totalRows, correlationId } = input;
-      const facts = {
+      const facts: CommitFacts = {
         fileName,
         totalRows,
         newEvents,
@@ -275,9 +303,10 @@ export function createUploadBatch(deps: UploadBatchDeps): UploadBatch {
         eventsPerChunk: deps.eventsPerChunk,
         correlationId,
       };
-      await appendWithRetries(deps.eventLog, batchId, facts);
-      const processingStarted =
-        input.process === true ? await startProcessing(batchId, correlationId) : undefined;
+      let processingStarted: boolean | undefined;
+      if (input.process === true)
+        processingStarted = await appendStartingProcessing(batchId, facts, chunks.count);
+      else await withRetries(() => deps.eventLog.append(batchUploadedRecord(batchId, facts)));
       holder.stop();
       // BatchUploaded is in the log: a claim left behind only costs the sweep a look. Marked only
       // once processing was requested: a claim still `inserted` tells the sweep of a process that
