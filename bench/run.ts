@@ -26,6 +26,9 @@ import { measureWorkerScaling, printWorkerScaling } from './workerScaling';
 
 const OUT = join(ROOT, 'artifacts', 'bench');
 
+/** Settings a run may set as `--<knob>=N` (the service's environment variable, upper case). */
+const KNOBS = ['events-per-chunk', 'worker-concurrency', 'events-group-window-ms'];
+
 /** `--workers N` or `--workers=N`: measure worker scaling up to N processes instead. */
 function workersFor(args: string[]): number | undefined {
   const at = args.findIndex((a) => a === '--workers' || a.startsWith('--workers='));
@@ -107,10 +110,11 @@ async function main(): Promise<void> {
       UPLOAD_RATE_LIMIT: '1000000',
       EVENTS_RATE_LIMIT: '1000000000',
       MAX_UPLOAD_BYTES: String(2 * 1024 ** 3),
-      // Tuning knobs to compare: --events-per-chunk=N, --worker-concurrency=N (service defaults otherwise).
+      // Tuning knobs to compare: --events-per-chunk=N, --worker-concurrency=N,
+      // --events-group-window-ms=N (service defaults otherwise).
       ...Object.fromEntries(
         args
-          .filter((a) => a.startsWith('--events-per-chunk=') || a.startsWith('--worker-concurrency='))
+          .filter((a) => KNOBS.some((knob) => a.startsWith(`--${knob}=`)))
           .map((a) => [
             a.slice(2, a.indexOf('=')).toUpperCase().replace(/-/g, '_'),
             a.slice(a.indexOf('=') + 1),

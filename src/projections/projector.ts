@@ -62,8 +62,9 @@ export async function applyPage(
 }
 
 /**
- * Applies the log from the target's checkpoint to the head, saving the checkpoint after each page.
- * `guard` runs before every write: the lease check that stops a writer who lost its lease.
+ * Applies the log from the target's checkpoint to the head, saving the checkpoint after each page;
+ * returns the position reached. `guard` runs before every write: the lease check that stops a
+ * writer who lost its lease.
  */
 export async function projectInto(
   db: Db,
@@ -77,23 +78,23 @@ export async function projectInto(
     report?: Report;
     /** What this reader saw of earlier pages (see LogMemory). */
     memory?: LogMemory;
+    /** The target's checkpoint, when the caller has just read it under the lease. */
+    checkpoint?: number;
   },
 ): Promise<number> {
-  let from = (await readCheckpoint(db, target.checkpointId)) + 1;
-  let applied = 0;
+  let from = (options.checkpoint ?? (await readCheckpoint(db, target.checkpointId))) + 1;
   for (;;) {
     const started = Date.now();
     const page = await eventLog.readFrom(from, PAGE_SIZE);
     options.guard?.();
     await applyPage(target, await countPage(eventLog, page, options.memory), options.guard, options.report);
     const last = page.at(-1);
-    if (last === undefined) return applied;
+    if (last === undefined) return from - 1;
     options.guard?.();
     await saveCheckpoint(db, target.checkpointId, last.position, options.fence);
-    applied += page.length;
     options.onPage?.(last.position, page.length, Date.now() - started);
     from = last.position + 1;
-    if (page.length < PAGE_SIZE) return applied;
+    if (page.length < PAGE_SIZE) return last.position;
   }
 }
 
@@ -118,12 +119,16 @@ export function tryAcquireProjectionLease(
   return tryAcquireLease(deps.redis, deps.prefix, leaseName(projection));
 }
 
-/** Keeps the lease's fence above the one stored with the checkpoint (Redis may have lost its counter). */
-export async function fenceAboveCheckpoint(db: Db, lease: ProjectorLease, id: string): Promise<void> {
+/**
+ * Keeps the lease's fence above the one stored with the checkpoint (Redis may have lost its
+ * counter); returns the checkpoint's position.
+ */
+export async function fenceAboveCheckpoint(db: Db, lease: ProjectorLease, id: string): Promise<number> {
   const stored = await db
-    .collection<{ _id: string; fence?: number }>(CHECKPOINTS_COLLECTION)
+    .collection<{ _id: string; fence?: number; position?: number }>(CHECKPOINTS_COLLECTION)
     .findOne({ _id: id });
   if (stored?.fence !== undefined && stored.fence >= lease.fence) await lease.raiseFence(stored.fence + 1);
+  return stored?.position ?? 0;
 }
 
 /**
@@ -158,15 +163,17 @@ export function createProjector(deps: ProjectorDeps, projection: Projection) {
   async function catchUpOnce(): Promise<boolean> {
     const lease = await tryAcquireProjectionLease(deps, projection.name);
     if (lease === undefined) return false;
+    let reached: number;
     try {
       // Read the live version under the lease: a rebuild switches it while holding the same lease.
       const target = targetFor(deps.db, projection, await liveVersion(deps.db, projection.name));
-      await fenceAboveCheckpoint(deps.db, lease, target.checkpointId);
+      const checkpoint = await fenceAboveCheckpoint(deps.db, lease, target.checkpointId);
       if (!prepared.has(target.version)) {
         await ensureReadModel(deps.db, projection, target.collectionName);
         prepared.add(target.version);
       }
-      await projectInto(deps.db, deps.eventLog, target, {
+      reached = await projectInto(deps.db, deps.eventLog, target, {
+        checkpoint,
         fence: lease.fence,
         guard: () => {
           lease.assertHeld();
@@ -187,9 +194,8 @@ export function createProjector(deps: ProjectorDeps, projection: Projection) {
     } finally {
       await lease.release();
     }
-    const live = await liveVersion(deps.db, projection.name);
-    const checkpoint = await readCheckpoint(deps.db, checkpointId(projection.name, live));
-    return (await deps.eventLog.head()) > checkpoint;
+    // Appended meanwhile? (A rebuild that switched versions since then is caught up itself.)
+    return deps.eventLog.has(reached + 1);
   }
 
   return async function catchUp(): Promise<boolean> {

@@ -160,8 +160,9 @@ async function finish(
   }
   const held = lease;
   try {
-    await fenceAboveCheckpoint(db, held, target.checkpointId);
+    const checkpoint = await fenceAboveCheckpoint(db, held, target.checkpointId);
     await projectInto(db, eventLog, target, {
+      checkpoint,
       fence: held.fence,
       guard: () => {
         held.assertHeld();
