@@ -231,8 +231,12 @@ export async function countPage(
   const batches = [...new Set(counted.map((r) => r.data.batchId))];
   const corrected = new Set(counted.filter((r) => CORRECTING.has(r.type)).map((r) => r.data.batchId));
   const retracted = new Set(counted.filter((r) => r.type === 'BatchRetracted').map((r) => r.data.batchId));
+  // BatchUploaded is the first record of its batch (nothing corrects a batch not yet uploaded):
+  // a batch uploaded on this page has no records before it.
+  const uploadedHere = new Set(page.filter((r) => r.type === 'BatchUploaded').map((r) => r.data.batchId));
   const streams = await Promise.all(
     batches.flatMap((batchId) => {
+      if (uploadedHere.has(batchId)) return [];
       const remembered = retracted.has(batchId) ? undefined : memory?.recordsOf(batchId);
       if (remembered !== undefined) return [Promise.resolve(remembered)];
       return [
