@@ -1,4 +1,5 @@
-import type { CommandStartedEvent } from 'mongodb';
+import { MongoClient, type CommandStartedEvent } from 'mongodb';
+import { BATCH_CLAIMS_COLLECTION } from '../../src/commands/uploadBatch/batchClaims';
 import { startTestService, type TestService } from '../support/testService';
 
 /**
@@ -11,8 +12,11 @@ const COMMANDS_PER_POST = 11;
 
 describe('the MongoDB commands of a post', () => {
   let service: TestService;
+  // Not monitored: what it reads is not counted.
+  let watcher: MongoClient;
 
   beforeAll(async () => {
+    watcher = await MongoClient.connect(process.env.TEST_MONGODB_URI ?? '');
     const uri = new URL(process.env.TEST_MONGODB_URI ?? '');
     uri.searchParams.set('monitorCommands', 'true');
     service = await startTestService({
@@ -23,7 +27,18 @@ describe('the MongoDB commands of a post', () => {
   });
   afterAll(async () => {
     await service.stop();
+    await watcher.close();
   });
+
+  /** The claim is marked uploaded after the answer: wait for it, so that its command is counted. */
+  async function claimsGone(): Promise<void> {
+    const claims = watcher.db(service.runtime.mongo.db.databaseName).collection(BATCH_CLAIMS_COLLECTION);
+    const deadline = Date.now() + 30_000;
+    while ((await claims.countDocuments({})) > 0) {
+      if (Date.now() > deadline) throw new Error('the claim of the post was not marked uploaded');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
 
   async function commandsOf(events: number, prefix: string): Promise<string[]> {
     const body = Array.from({ length: events }, (_, i) => ({
@@ -43,6 +58,7 @@ describe('the MongoDB commands of a post', () => {
       });
       expect(res.status).toBe(201);
       expect(await res.json()).toMatchObject({ totalEvents: events, processingStarted: true });
+      await claimsGone();
     } finally {
       client.off('commandStarted', listener);
     }

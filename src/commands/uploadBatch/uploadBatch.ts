@@ -308,10 +308,11 @@ export function createUploadBatch(deps: UploadBatchDeps): UploadBatch {
         processingStarted = await appendStartingProcessing(batchId, facts, chunks.count);
       else await withRetries(() => deps.eventLog.append(batchUploadedRecord(batchId, facts)));
       holder.stop();
-      // BatchUploaded is in the log: a claim left behind only costs the sweep a look. Marked only
-      // once processing was requested: a claim still `inserted` tells the sweep of a process that
-      // died in between to request it (claimSweep `finish`).
-      await claims.markUploaded(batchId).catch((error: unknown) => {
+      // BatchUploaded is in the log: a claim left behind only costs the sweep a look, so the
+      // answer does not wait for this. Marked only once processing was requested: a claim still
+      // `inserted` tells the sweep of a process that died in between to request it (claimSweep
+      // `finish`).
+      void claims.markUploaded(batchId).catch((error: unknown) => {
         logger.warn('could not mark an upload uploaded', { batchId, err: String(error) });
       });
       input.onNewEvents?.(newKeys);
