@@ -23,7 +23,7 @@ import {
  * real zone's offset is a whole number of quarter-hours) and unites their users, so counts and
  * unique users are exact.
  *
- * A page costs one equality read per year it touches and one write per document it changes, each
+ * A page costs a read of the documents it touches (see readTouched) and one write per document it changes, each
  * conditional on the `lastPosition` read, so replaying a page adds nothing. Counts are summed and
  * users merged into the document on every write, so its content is a function of the records
  * applied, never of the paging: a rebuild writes the same documents as the live model.
@@ -156,16 +156,33 @@ function nextDoc(stored: SeriesMonthDoc | null, touched: Touched): SeriesMonthDo
   };
 }
 
+/** Up to this many documents of a year, a page reads each by `_id` instead of the whole year. */
+const POINT_READS_MAX = 16;
+
 /**
- * The stored documents of the years a page touches: one equality query per year (a page spread
- * over a year reads it in one; a FerretDB without index twins scans the table once per query).
+ * The stored documents a page touches. Per year, the few it touches by `_id`, side by side (a page
+ * of a few posts, an erasure: each costs its own size, not the year's); more with one equality
+ * query on `year` (a page spread over a year reads it in one; a FerretDB without index twins scans
+ * the table once per query).
  */
-async function readYears(
+async function readTouched(
   collection: Collection<SeriesMonthDoc>,
   byDoc: ReadonlyMap<string, Touched>,
 ): Promise<Map<string, SeriesMonthDoc>> {
-  const years = new Set([...byDoc.values()].map((t) => t.month.slice(0, -3)));
-  const found = await Promise.all([...years].map((year) => collection.find({ year }).toArray()));
+  const idsByYear = new Map<string, string[]>();
+  for (const [id, { month }] of byDoc) {
+    const year = month.slice(0, -3);
+    const ids = idsByYear.get(year);
+    if (ids === undefined) idsByYear.set(year, [id]);
+    else ids.push(id);
+  }
+  const found = await Promise.all(
+    [...idsByYear].map(async ([year, ids]) => {
+      if (ids.length > POINT_READS_MAX) return collection.find({ year }).toArray();
+      const docs = await Promise.all(ids.map((_id) => collection.findOne({ _id })));
+      return docs.filter((doc): doc is SeriesMonthDoc => doc !== null);
+    }),
+  );
   return new Map(found.flat().map((doc) => [doc._id, doc]));
 }
 
@@ -183,7 +200,7 @@ export const metricSeriesProjection: Projection = {
   async planPage(db: Db, collectionName: string, page: readonly CountedRecord[]): Promise<Write[]> {
     const collection = db.collection<SeriesMonthDoc>(collectionName);
     const byDoc = partsByDoc(page);
-    const stored = await readYears(collection, byDoc);
+    const stored = await readTouched(collection, byDoc);
     const writes: Write[] = [];
     for (const [id, touched] of [...byDoc].sort(([a], [b]) => byCodeUnits(a, b))) {
       const before = stored.get(id) ?? null;
