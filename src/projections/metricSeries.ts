@@ -19,14 +19,14 @@ import {
 /**
  * The metric series: one document per (UTC month, type shard) (see seriesMonth) with, per event
  * type, its counts per UTC quarter-hour and its distinct users per quarter-hour, from the details
- * the records add and withdraw (see corrections). A query in any zone and interval sums the quarter-hours of its buckets (every
- * real zone's offset is a whole number of quarter-hours) and unites their users, so counts and
- * unique users are exact.
+ * the records add and withdraw (see corrections). A query in any zone and interval sums the
+ * quarter-hours of its buckets (every real zone's offset is a whole number of quarter-hours) and
+ * unites their users, so counts and unique users are exact.
  *
- * A page costs a read of the documents it touches (see readTouched) and one write per document it changes, each
- * conditional on the `lastPosition` read, so replaying a page adds nothing. Counts are summed and
- * users merged into the document on every write, so its content is a function of the records
- * applied, never of the paging: a rebuild writes the same documents as the live model.
+ * A page costs a read of the documents it touches (see readTouched) and one write per document it
+ * changes, each conditional on the `lastPosition` read, so replaying a page adds nothing. Counts
+ * are summed and users merged into the document on every write, so its content is a function of
+ * the records applied, never of the paging: a rebuild writes the same documents as the live model.
  */
 
 /**
