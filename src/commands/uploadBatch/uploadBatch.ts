@@ -14,7 +14,13 @@ import { collectorGone, isUnsettled, type BatchClaims } from './batchClaims';
 import { ClaimHolder } from './claimHolder';
 import type { ChunkJobData } from '../../chunkJobs';
 import { processingStartedRecord } from '../processBatch';
-import { abandonClaim, batchUploadedRecord, collectAsCollector, type CommitFacts } from './claimSweep';
+import {
+  abandonClaim,
+  appendBatchUploaded,
+  batchUploadedRecord,
+  collectAsCollector,
+  type CommitFacts,
+} from './claimSweep';
 import { newSpoolPath, removeSpool } from './spool';
 import { storeEvents, type StoreContext, type StoreResult } from './storeEvents';
 
@@ -306,7 +312,7 @@ export function createUploadBatch(deps: UploadBatchDeps): UploadBatch {
       let processingStarted: boolean | undefined;
       if (input.process === true)
         processingStarted = await appendStartingProcessing(batchId, facts, chunks.count);
-      else await withRetries(() => deps.eventLog.append(batchUploadedRecord(batchId, facts)));
+      else await withRetries(() => appendBatchUploaded(deps.eventLog, batchId, facts));
       holder.stop();
       // BatchUploaded is in the log: a claim left behind only costs the sweep a look, so the
       // answer does not wait for this. Marked only once processing was requested: a claim still
