@@ -127,10 +127,25 @@ export async function unsettledRetractions(db: Db, now: number): Promise<Retract
     .toArray();
 }
 
-/** Which of `batchIds` are being retracted, and whether each one's events are gone yet. */
-export async function retractionStates(db: Db, batchIds: ReadonlySet<string>): Promise<Map<string, boolean>> {
+export interface RetractionState {
+  /** Its raw events are gone. */
+  cleaned: boolean;
+  /** When whoever cleans up last showed life (or when it was requested). */
+  lastBeat: Date;
+}
+
+/** Which of `batchIds` are being retracted, whether each one's events are gone yet, and its last beat. */
+export async function retractionStates(
+  db: Db,
+  batchIds: ReadonlySet<string>,
+): Promise<Map<string, RetractionState>> {
   const docs = await batchRetractions(db)
     .find({ _id: { $in: [...batchIds] } })
     .toArray();
-  return new Map(docs.map((d) => [d._id, d.cleanedAt !== undefined]));
+  return new Map(
+    docs.map((d) => [
+      d._id,
+      { cleaned: d.cleanedAt !== undefined, lastBeat: d.heartbeatAt ?? d.requestedAt },
+    ]),
+  );
 }

@@ -7,6 +7,7 @@ import {
 import { rebuildChunks } from '../../src/events/deriveChunks';
 import { batchKeys } from '../../src/events/batchHistory';
 import { rawEventChunks } from '../../src/events/rawEventChunks';
+import { batchRetractions } from '../../src/commands/batchRetractions';
 import { eventKey } from '../../src/events/rawEvents';
 import { startTestService, type TestService } from '../support/testService';
 import { csvOfRows, rawEvents, uploadCsv } from '../support/uploads';
@@ -20,14 +21,20 @@ import { waitFor } from '../support/waitFor';
 describe('uploads under batch claims', () => {
   let service: TestService;
   const EXPIRY_MS = 3000;
+  const SETTLE_WAIT_MS = 1000;
   const db = () => service.runtime.mongo.db;
   const claims = () => new BatchClaims(db());
 
   beforeAll(async () => {
     service = await startTestService({
       workers: false,
-      // The tests run the sweep themselves, so they know when it ran.
-      env: { UPLOAD_CLAIM_EXPIRY_MS: String(EXPIRY_MS), UPLOAD_CLAIM_SWEEP_MS: '3600000' },
+      // The tests run the sweep themselves, so they know when it ran. The settle wait is far
+      // shorter than the expiry: it bounds only the wait for a stalled retraction.
+      env: {
+        UPLOAD_CLAIM_EXPIRY_MS: String(EXPIRY_MS),
+        UPLOAD_CLAIM_SWEEP_MS: '3600000',
+        UPLOAD_SETTLE_WAIT_MS: String(SETTLE_WAIT_MS),
+      },
     });
   });
   afterAll(async () => {
@@ -166,6 +173,52 @@ describe('uploads under batch claims', () => {
     expect(started).toEqual(['uploaded-unprocessed']);
     expect((await claims().all()).find((v) => v.batchId === 'uploaded-unprocessed')?.state).toBe('uploaded');
   }, 60_000);
+
+  it('waits for a live upload that holds some of its events as long as it shows life, then counts them as duplicates', async () => {
+    // Another API is still storing 800 of the file's events, for longer than the settle wait and the
+    // expiry, and keeps its heartbeat fresh all along.
+    await openClaim('slow-holder', 'live-api', 1000);
+    await leftBehind('slow-holder', 800, 60_000);
+    const beating = setInterval(() => {
+      void claims().heartbeat('slow-holder', 'live-api');
+    }, 500);
+    let answered = false;
+    try {
+      const reply = uploadCsv(service.baseUrl, csvOfRows(1000, 60_000)).finally(() => {
+        answered = true;
+      });
+      await new Promise((r) => setTimeout(r, EXPIRY_MS + SETTLE_WAIT_MS + 2000));
+      // Its own events are final already; the answer waits for the other upload's outcome.
+      expect(answered).toBe(false);
+      await claims().settle('slow-holder', 'inserted');
+      clearInterval(beating);
+      const done = await reply;
+      expect(done.status).toBe(201);
+      expect(done.body).toMatchObject({ totalEvents: 200, duplicates: 800 });
+      expect(await rawEvents(db()).countDocuments({ batchId: 'slow-holder' })).toBe(800);
+    } finally {
+      clearInterval(beating);
+      await claims().markUploaded('slow-holder');
+    }
+  }, 120_000);
+
+  it('answers 503 ServiceBusy when a retraction that holds some of its events shows no life for the settle wait', async () => {
+    const longAgo = new Date(Date.now() - 3_600_000);
+    await batchRetractions(db()).insertOne({
+      _id: 'retraction-stalled',
+      reason: 'test',
+      correlationId: 'c',
+      requestedAt: longAgo,
+      heartbeatAt: longAgo,
+    });
+    try {
+      await leftBehind('retraction-stalled', 300, 70_000);
+      const reply = await uploadCsv(service.baseUrl, csvOfRows(300, 70_000));
+      expect(reply).toMatchObject({ status: 503, body: { error: 'ServiceBusy' } });
+    } finally {
+      await batchRetractions(db()).deleteOne({ _id: 'retraction-stalled' });
+    }
+  }, 120_000);
 
   it('frees the claims of its previous life at once when an instance restarts under its name', async () => {
     const name = service.config.uploads.instanceName;

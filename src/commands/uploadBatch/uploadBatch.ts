@@ -73,7 +73,7 @@ export interface UploadBatchDeps {
   instanceName: string;
   /** A claim whose heartbeat is older is abandoned by whoever finds it (UPLOAD_CLAIM_EXPIRY_MS). */
   claimExpiryMs: number;
-  /** How long an upload waits for the uploads that hold some of its events (UPLOAD_SETTLE_WAIT_MS). */
+  /** How long an upload waits for a stalled retraction that holds some of its events (UPLOAD_SETTLE_WAIT_MS). */
   settleWaitMs: number;
   /** Size of the chunks the stored events are cut into for processing (EVENTS_PER_CHUNK). */
   eventsPerChunk: number;
@@ -105,14 +105,19 @@ export function createUploadBatch(deps: UploadBatchDeps): UploadBatch {
 
   /**
    * Waits until every watched batch is final or gone; true when one was abandoned (its events
-   * deleted), so the events set aside must be inserted again.
+   * deleted), so the events set aside must be inserted again. This upload's own events are final
+   * by now (`inserted`), so giving up here would answer 503 for events that stay stored and get
+   * counted, and the retry would call them all duplicates. So there is no deadline while the
+   * others show life: a storing upload finishes or its heartbeat expires and it is abandoned here,
+   * a stopped collector is taken over here. Only a retraction whose cleanup shows no life (each
+   * API's retraction sweep takes it over) is waited for at most UPLOAD_SETTLE_WAIT_MS, then 503.
    */
   async function awaitWatched(
     watch: ReadonlySet<string>,
     holder: ClaimHolder,
     collected: Set<string>,
   ): Promise<boolean> {
-    const deadline = Date.now() + deps.settleWaitMs;
+    let stalledSince: number | undefined;
     let reinsert = false;
     const pending = new Set(watch);
     for (;;) {
@@ -123,10 +128,10 @@ export function createUploadBatch(deps: UploadBatchDeps): UploadBatch {
       for (const batchId of pending) {
         const view = views.get(batchId);
         const state = view?.state ?? 'unknown';
-        const cleaned = retracting.get(batchId);
-        if (cleaned !== undefined) {
+        const retraction = retracting.get(batchId);
+        if (retraction !== undefined) {
           // Being retracted: its events are deleted by the cleanup, after which they go in again.
-          if (!cleaned) continue;
+          if (!retraction.cleaned) continue;
           collected.add(batchId);
           reinsert = true;
           pending.delete(batchId);
@@ -159,9 +164,14 @@ export function createUploadBatch(deps: UploadBatchDeps): UploadBatch {
       }
       holder.check();
       if (pending.size === 0) return reinsert;
-      if (Date.now() > deadline) {
+      const stalled = [...pending].some((batchId) => {
+        const retraction = retracting.get(batchId);
+        return retraction !== undefined && now - retraction.lastBeat.getTime() > deps.claimExpiryMs;
+      });
+      stalledSince = stalled ? (stalledSince ?? now) : undefined;
+      if (stalledSince !== undefined && Date.now() - stalledSince > deps.settleWaitMs) {
         throw new ServiceBusyError(
-          'Another upload that holds some of these events is still storing them',
+          'A retraction of a batch that holds some of these events stopped before deleting them',
           30,
         );
       }
