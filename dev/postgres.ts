@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { startDaemon, stopDaemon, StackError, runningPid } from './daemons';
 import { ensurePostgres } from './install';
 
@@ -99,7 +100,7 @@ export async function startPostgres(options: PostgresOptions): Promise<number> {
     ...(supportsLz4(binDir, options.dataDir, account) ? ['default_toast_compression=lz4'] : []),
     ...(options.ephemeral ? ['fsync=off', 'full_page_writes=off'] : []),
   ];
-  return startDaemon({
+  const pid = await startDaemon({
     name: 'PostgreSQL',
     command: join(binDir, 'postgres'),
     args: ['-D', options.dataDir, ...settings.flatMap((s) => ['-c', s])],
@@ -108,6 +109,29 @@ export async function startPostgres(options: PostgresOptions): Promise<number> {
     port: options.port,
     ...(account === undefined ? {} : { user: account }),
   });
+  await untilAcceptingSessions(options.port);
+  return pid;
+}
+
+/** How long a started cluster may refuse sessions while it starts up (a loaded machine is slow). */
+const STARTUP_WAIT_MS = 120_000;
+
+/**
+ * PostgreSQL listens before it accepts sessions: until its start-up (or crash recovery) is over, a
+ * connection gets "the database system is starting up". Waits for a query to go through.
+ */
+async function untilAcceptingSessions(port: number): Promise<void> {
+  const deadline = Date.now() + STARTUP_WAIT_MS;
+  for (;;) {
+    try {
+      runSql(port, 'SELECT 1');
+      return;
+    } catch (error) {
+      const starting = error instanceof StackError && /starting up|not yet accepting/.test(error.message);
+      if (!starting || Date.now() > deadline) throw error;
+      await sleep(250);
+    }
+  }
 }
 
 /** Runs SQL with psql against one database of the cluster; returns psql's output. */
