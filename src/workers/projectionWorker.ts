@@ -38,13 +38,17 @@ export interface ProjectionWorkerDeps {
  */
 const MIN_RUN_INTERVAL_MS = 300;
 
+/** The longest rest after a slow catch-up: a backlog (a big upload processed) is not held back long. */
+const MAX_REST_MS = 500;
+
 /**
- * After a catch-up of `d` ms, the next starts no sooner than `d` ms after it ended: a projector whose
- * pages cost about the same whatever they hold (the series rewrites each document it touches whole)
- * is busy at most half the time under a steady stream, and gathers more records per page instead.
+ * After a catch-up of `d` ms, the next starts no sooner than `d` ms (at most MAX_REST_MS) after it
+ * ended: a projector whose pages cost about the same whatever they hold (the series rewrites each
+ * document it touches whole) leaves the database to the posts beside it for a while under a steady
+ * stream, and gathers more records per page instead.
  */
 export function nextStartAfter(startedAt: number, endedAt: number): number {
-  return Math.max(startedAt + MIN_RUN_INTERVAL_MS, endedAt + (endedAt - startedAt));
+  return Math.max(startedAt + MIN_RUN_INTERVAL_MS, endedAt + Math.min(MAX_REST_MS, endedAt - startedAt));
 }
 
 /**
