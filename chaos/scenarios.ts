@@ -264,8 +264,9 @@ export const SCENARIOS: Scenario[] = [
     name: 'worker killed mid-processing, 7 times',
     env: { WORKER_CONCURRENCY: '1', EVENTS_PER_CHUNK: '2000' },
     async run(world, size, seed) {
-      // Six times the usual files: processing must outlast about 50 s of kills.
-      const list = files(size * 6, seed, 3, 0.25);
+      // Ten times the usual files: processing must outlast seven kills (with six times, it was over
+      // after five or six kills in about half the runs on this machine).
+      const list = files(size * 10, seed, 3, 0.25);
       const ids = await uploadAll(world, list);
       await processAll(world, ids);
       if ((await whenProcessing(world, ids)) === undefined)
