@@ -180,7 +180,10 @@ describe('uploads under batch claims', () => {
     await openClaim('slow-holder', 'live-api', 1000);
     await leftBehind('slow-holder', 800, 60_000);
     const beating = setInterval(() => {
-      void claims().heartbeat('slow-holder', 'live-api');
+      // A beat lost to a slow database only makes the claim look older; the next one renews it.
+      claims()
+        .heartbeat('slow-holder', 'live-api')
+        .catch(() => undefined);
     }, 500);
     let answered = false;
     try {
