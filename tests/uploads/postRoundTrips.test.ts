@@ -1,6 +1,7 @@
 import { MongoClient, type CommandStartedEvent } from 'mongodb';
 import { BATCH_CLAIMS_COLLECTION } from '../../src/commands/uploadBatch/batchClaims';
 import { startTestService, type TestService } from '../support/testService';
+import { waitFor } from '../support/waitFor';
 
 /**
  * A post to /api/events costs a small, constant number of MongoDB commands, whatever it holds:
@@ -33,11 +34,12 @@ describe('the MongoDB commands of a post', () => {
   /** The claim is marked uploaded after the answer: wait for it, so that its command is counted. */
   async function claimsGone(): Promise<void> {
     const claims = watcher.db(service.runtime.mongo.db.databaseName).collection(BATCH_CLAIMS_COLLECTION);
-    const deadline = Date.now() + 30_000;
-    while ((await claims.countDocuments({})) > 0) {
-      if (Date.now() > deadline) throw new Error('the claim of the post was not marked uploaded');
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await waitFor(
+      () => claims.countDocuments({}),
+      (left) => left === 0,
+      30_000,
+      'the claim of the post to be marked uploaded',
+    );
   }
 
   async function commandsOf(events: number, prefix: string): Promise<string[]> {
