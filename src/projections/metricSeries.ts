@@ -2,14 +2,17 @@ import type { Collection, Db } from 'mongodb';
 import { countCellsOf, userCellsOf, userHalves, type DetailCells } from '../events/chunkDetail';
 import type { CountedRecord } from '../events/corrections';
 import { byCodeUnits } from '../events/codeUnitOrder';
-import { insertOnce, partsAfter, writeOver, type Projection, type Write } from './projection';
+import { partsAfter, writeOver, writeRemembered, type Projection, type Write } from './projection';
+import type { ReadModelMemory } from './readModelMemory';
 import {
   addCounts,
   applyUserChanges,
   binaryOf,
   monthDocId,
   monthDocKeys,
+  isSeriesMonthDoc,
   monthOfQuarter,
+  seriesDocBytes,
   shardOf,
   wordsOf,
   type Month,
@@ -159,18 +162,31 @@ function nextDoc(stored: SeriesMonthDoc | null, touched: Touched): SeriesMonthDo
 /** Up to this many documents of a year, a page reads each by `_id` instead of the whole year. */
 const POINT_READS_MAX = 16;
 
+interface Stored {
+  doc: SeriesMonthDoc | null;
+  fromMemory: boolean;
+}
+
 /**
- * The stored documents a page touches. Per year, the few it touches by `_id`, side by side (a page
- * of a few posts, an erasure: each costs its own size, not the year's); more with one equality
- * query on `year` (a page spread over a year reads it in one; a FerretDB without index twins scans
- * the table once per query).
+ * The stored documents a page touches: those the projector wrote last from its memory (see
+ * ReadModelMemory), the others from the database. Per year, the few it touches by `_id`, side by
+ * side (a page of a few posts, an erasure: each costs its own size, not the year's); more with
+ * one equality query on `year` (a page spread over a year reads it in one; a FerretDB without
+ * index twins scans the table once per query).
  */
 async function readTouched(
   collection: Collection<SeriesMonthDoc>,
   byDoc: ReadonlyMap<string, Touched>,
-): Promise<Map<string, SeriesMonthDoc>> {
+  memory: ReadModelMemory | undefined,
+): Promise<Map<string, Stored>> {
+  const stored = new Map<string, Stored>();
   const idsByYear = new Map<string, string[]>();
   for (const [id, { month }] of byDoc) {
+    const remembered = memory?.recall(id);
+    if (remembered !== undefined && isSeriesMonthDoc(remembered)) {
+      stored.set(id, { doc: remembered, fromMemory: true });
+      continue;
+    }
     const year = month.slice(0, -3);
     const ids = idsByYear.get(year);
     if (ids === undefined) idsByYear.set(year, [id]);
@@ -183,7 +199,8 @@ async function readTouched(
       return docs.filter((doc): doc is SeriesMonthDoc => doc !== null);
     }),
   );
-  return new Map(found.flat().map((doc) => [doc._id, doc]));
+  for (const doc of found.flat()) if (!stored.has(doc._id)) stored.set(doc._id, { doc, fromMemory: false });
+  return stored;
 }
 
 export const metricSeriesProjection: Projection = {
@@ -197,16 +214,20 @@ export const metricSeriesProjection: Projection = {
     await collection.createIndex({ yearShard: 1 }, { name: 'yearShard' }, undefined);
   },
 
-  async planPage(db: Db, collectionName: string, page: readonly CountedRecord[]): Promise<Write[]> {
+  async planPage(db, collectionName, page, _report, memory): Promise<Write[]> {
     const collection = db.collection<SeriesMonthDoc>(collectionName);
     const byDoc = partsByDoc(page);
-    const stored = await readTouched(collection, byDoc);
+    const stored = await readTouched(collection, byDoc, memory);
     const writes: Write[] = [];
     for (const [id, touched] of [...byDoc].sort(([a], [b]) => byCodeUnits(a, b))) {
-      const before = stored.get(id) ?? null;
-      const next = nextDoc(before, touched);
+      const before = stored.get(id) ?? { doc: null, fromMemory: false };
+      const next = nextDoc(before.doc, touched);
       if (next === null) continue;
-      writes.push(before === null ? insertOnce(collection, next) : writeOver(collection, before, next));
+      writes.push(
+        memory === undefined
+          ? writeOver(collection, before.doc, next)
+          : writeRemembered(collection, before, next, memory, seriesDocBytes(next)),
+      );
     }
     return writes;
   },

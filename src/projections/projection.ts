@@ -2,6 +2,7 @@ import type { Collection, Db, Filter, OptionalUnlessRequiredId } from 'mongodb';
 import type { CountedRecord } from '../events/corrections';
 import { isDuplicateKey } from '../mongo';
 import type { ProjectionName } from './readModels';
+import { StaleReadModelMemoryError, type ReadModelMemory } from './readModelMemory';
 
 /** One idempotent write to a read model: safe to run again after a crash at any point. */
 export type Write = () => Promise<void>;
@@ -17,7 +18,14 @@ export type Write = () => Promise<void>;
 export interface Projection {
   name: ProjectionName;
   ensureIndexes(db: Db, collectionName: string): Promise<void>;
-  planPage(db: Db, collectionName: string, page: readonly CountedRecord[], report?: Report): Promise<Write[]>;
+  planPage(
+    db: Db,
+    collectionName: string,
+    page: readonly CountedRecord[],
+    report?: Report,
+    /** The live projector's: documents it wrote, which it need not read back (see ReadModelMemory). */
+    memory?: ReadModelMemory,
+  ): Promise<Write[]>;
 }
 
 /**
@@ -58,6 +66,28 @@ export function writeOver<T extends PositionedDoc>(
 ): Write {
   return async () => {
     await putOver(collection, stored, next);
+  };
+}
+
+/**
+ * putOver as one of a page's writes, keeping `memory` in step: the document written is
+ * remembered; one that met another writer's document is forgotten, and when `stored` came from the
+ * memory, the page must be planned again from the database (StaleReadModelMemoryError).
+ */
+export function writeRemembered<T extends PositionedDoc>(
+  collection: Collection<T>,
+  stored: { doc: T | null; fromMemory: boolean },
+  next: T,
+  memory: ReadModelMemory,
+  bytes: number,
+): Write {
+  return async () => {
+    if (await putOver(collection, stored.doc, next)) {
+      memory.remember(next, bytes);
+      return;
+    }
+    memory.drop(next._id);
+    if (stored.fromMemory) throw new StaleReadModelMemoryError(next._id);
   };
 }
 

@@ -7,6 +7,7 @@ import { forEachInFlight } from '../forEachInFlight';
 import { BrokenCollectionError, ensureCollections, isBrokenCollection } from '../mongo';
 import { tryAcquireLease, type ProjectorLease } from './lease';
 import type { Projection, Report } from './projection';
+import { ReadModelMemory, StaleReadModelMemoryError } from './readModelMemory';
 import {
   recordProjectionFailure,
   recordProjectionHealthy,
@@ -50,8 +51,9 @@ export async function applyPage(
   page: readonly CountedRecord[],
   guard?: () => void,
   report?: Report,
+  memory?: ReadModelMemory,
 ): Promise<void> {
-  const writes = await target.projection.planPage(target.db, target.collectionName, page, report);
+  const writes = await target.projection.planPage(target.db, target.collectionName, page, report, memory);
   // Each write is to a document of its own and conditional on what was read, so they go side by
   // side; the checkpoint is saved only after all of them landed. After a failure no write starts,
   // and the error is thrown once those in flight have settled (the lease is still held for them).
@@ -78,6 +80,8 @@ export async function projectInto(
     report?: Report;
     /** What this reader saw of earlier pages (see LogMemory). */
     memory?: LogMemory;
+    /** What this writer wrote on earlier pages (see ReadModelMemory). */
+    written?: ReadModelMemory;
     /** The target's checkpoint, when the caller has just read it under the lease. */
     checkpoint?: number;
   },
@@ -87,11 +91,27 @@ export async function projectInto(
     const started = Date.now();
     const page = await eventLog.readFrom(from, PAGE_SIZE);
     options.guard?.();
-    await applyPage(target, await countPage(eventLog, page, options.memory), options.guard, options.report);
+    const { written } = options;
+    written?.startPage(target.collectionName, from);
+    try {
+      await applyPage(
+        target,
+        await countPage(eventLog, page, options.memory),
+        options.guard,
+        options.report,
+        written,
+      );
+    } catch (error) {
+      written?.forget();
+      // Planned from a memory another writer outdated: the same page again, from the database.
+      if (error instanceof StaleReadModelMemoryError) continue;
+      throw error;
+    }
     const last = page.at(-1);
     if (last === undefined) return from - 1;
     options.guard?.();
     await saveCheckpoint(db, target.checkpointId, last.position, options.fence);
+    written?.endPage(last.position + 1);
     options.onPage?.(last.position, page.length, Date.now() - started);
     from = last.position + 1;
     if (page.length < PAGE_SIZE) return last.position;
@@ -140,6 +160,9 @@ export async function ensureReadModel(db: Db, projection: Projection, name: stri
   await projection.ensureIndexes(db, name);
 }
 
+/** The read-model documents a projector keeps in memory at most (a busy month's series documents fit). */
+const WRITTEN_MEMORY_BYTES = 64 * 1024 * 1024;
+
 /** How often a projector that has not failed itself looks whether another left a failure on record. */
 const STATUS_RECHECK_MS = 30_000;
 
@@ -156,8 +179,9 @@ const STATUS_RECHECK_MS = 30_000;
 export function createProjector(deps: ProjectorDeps, projection: Projection) {
   const prepared = new Set<number>();
   let statusCheckedAt = 0;
-  // Across catch-ups: it forgets by itself when another process applied pages in between.
+  // Across catch-ups: they forget by themselves when another process applied pages in between.
   const memory = new LogMemory();
+  const written = new ReadModelMemory(WRITTEN_MEMORY_BYTES);
 
   /** One pass to the head; true when more was appended meanwhile (the caller runs it again). */
   async function catchUpOnce(): Promise<boolean> {
@@ -182,6 +206,7 @@ export function createProjector(deps: ProjectorDeps, projection: Projection) {
           deps.logger.info(message, { projection: projection.name, ...fields });
         },
         memory,
+        written,
         onPage: (position, records, durationMs) => {
           deps.logger.debug('page projected', {
             projection: projection.name,

@@ -42,6 +42,18 @@ export interface SeriesMonthDoc {
   lastPosition: number;
 }
 
+export function isSeriesMonthDoc(doc: { _id: string }): doc is SeriesMonthDoc {
+  return 'types' in doc && Array.isArray(doc.types) && 'month' in doc;
+}
+
+/** About the bytes a document holds in memory. */
+export function seriesDocBytes(doc: SeriesMonthDoc): number {
+  return doc.types.reduce(
+    (sum, t) => sum + 64 + 2 * t.eventType.length + t.counts.length() + t.users.length(),
+    128,
+  );
+}
+
 /** FNV-1a over UTF-16 code units: the same shard for a type on every platform and version. */
 export function shardOf(eventType: string): number {
   let hash = 0x811c9dc5;

@@ -1,0 +1,74 @@
+import type { PositionedDoc } from './projection';
+
+/**
+ * The read-model documents a live projector wrote, kept so that its next page need not read them
+ * back (a series document of a busy month is about a megabyte: reading the documents a page
+ * touches was half of what an erasure's page cost). It follows the rule LogMemory follows: it is
+ * valid only while pages of one read model follow one another in this process. A page that does
+ * not start where the last one ended (a restart, another process that held the lease meanwhile, a
+ * page tried again after a failure) starts it afresh.
+ *
+ * A document remembered is exactly what is stored: the memory only holds what its own writes put
+ * there, and a write planned from it is conditional on the remembered `lastPosition`. Should a
+ * document have moved on anyway (a writer that lost its lease), that write throws
+ * StaleReadModelMemoryError, and the projector forgets everything and plans the page again from the
+ * database.
+ */
+export class ReadModelMemory {
+  private collection = '';
+  private next = 0;
+  private docs = new Map<string, { doc: PositionedDoc; bytes: number }>();
+  private bytes = 0;
+
+  constructor(private readonly maxBytes: number) {}
+
+  /** Called before each page is planned: forgets everything unless it follows the last one. */
+  startPage(collection: string, first: number): void {
+    if (collection === this.collection && first === this.next) return;
+    this.forget();
+    this.collection = collection;
+  }
+
+  /** Called once a page's writes and checkpoint landed: the next page starts at `next`. */
+  endPage(next: number): void {
+    this.next = next;
+  }
+
+  forget(): void {
+    this.docs = new Map();
+    this.bytes = 0;
+    this.next = -1;
+  }
+
+  recall(id: string): PositionedDoc | undefined {
+    return this.docs.get(id)?.doc;
+  }
+
+  /** Keeps a document just written, dropping the least recently written beyond the byte budget. */
+  remember(doc: PositionedDoc, bytes: number): void {
+    this.drop(doc._id);
+    if (bytes > this.maxBytes) return;
+    this.docs.set(doc._id, { doc, bytes });
+    this.bytes += bytes;
+    for (const [id, entry] of this.docs) {
+      if (this.bytes <= this.maxBytes) break;
+      this.docs.delete(id);
+      this.bytes -= entry.bytes;
+    }
+  }
+
+  drop(id: string): void {
+    const entry = this.docs.get(id);
+    if (entry === undefined) return;
+    this.docs.delete(id);
+    this.bytes -= entry.bytes;
+  }
+}
+
+/** A write planned from memory found its document moved on: plan the page again from the database. */
+export class StaleReadModelMemoryError extends Error {
+  constructor(id: string) {
+    super(`read model document ${id} moved on since this projector wrote it`);
+    this.name = 'StaleReadModelMemoryError';
+  }
+}

@@ -1,0 +1,56 @@
+import { ReadModelMemory } from '../../../src/projections/readModelMemory';
+
+const doc = (id: string, lastPosition = 1) => ({ _id: id, lastPosition });
+
+describe('ReadModelMemory', () => {
+  it('keeps what was written while pages follow one another', () => {
+    const memory = new ReadModelMemory(1000);
+    memory.startPage('series_v1', 1);
+    memory.remember(doc('a', 3), 10);
+    memory.endPage(4);
+    memory.startPage('series_v1', 4);
+    expect(memory.recall('a')).toEqual(doc('a', 3));
+  });
+
+  it('forgets everything when a page does not start where the last one ended', () => {
+    const memory = new ReadModelMemory(1000);
+    memory.startPage('series_v1', 1);
+    memory.remember(doc('a'), 10);
+    memory.endPage(4);
+    memory.startPage('series_v1', 9);
+    expect(memory.recall('a')).toBeUndefined();
+  });
+
+  it('forgets everything when the page is for another collection (a rebuilt version)', () => {
+    const memory = new ReadModelMemory(1000);
+    memory.startPage('series_v1', 1);
+    memory.remember(doc('a'), 10);
+    memory.endPage(4);
+    memory.startPage('series_v2', 4);
+    expect(memory.recall('a')).toBeUndefined();
+  });
+
+  it('forgets a page tried again: its end was never recorded', () => {
+    const memory = new ReadModelMemory(1000);
+    memory.startPage('series_v1', 1);
+    memory.remember(doc('a'), 10);
+    memory.startPage('series_v1', 1);
+    expect(memory.recall('a')).toBeUndefined();
+  });
+
+  it('drops the least recently written beyond its byte budget, and never keeps a document bigger than it', () => {
+    const memory = new ReadModelMemory(100);
+    memory.startPage('series_v1', 1);
+    memory.remember(doc('a'), 40);
+    memory.remember(doc('b'), 40);
+    memory.remember(doc('a', 2), 40);
+    memory.remember(doc('c'), 40);
+    expect(memory.recall('b')).toBeUndefined();
+    expect(memory.recall('a')).toEqual(doc('a', 2));
+    expect(memory.recall('c')).toEqual(doc('c'));
+    memory.remember(doc('huge'), 101);
+    expect(memory.recall('huge')).toBeUndefined();
+    memory.drop('a');
+    expect(memory.recall('a')).toBeUndefined();
+  });
+});
