@@ -23,10 +23,15 @@ async function whenRecorded(world: World, type: string, batchId?: string): Promi
   return false;
 }
 
-async function killApiAndWorker(world: World, name: string): Promise<number> {
+/**
+ * Kills the API and the worker, runs `whileDown` (what the kill found: nothing moves until the
+ * restart, so a look afterwards costs the moment nothing), then starts them again.
+ */
+async function killApiAndWorker(world: World, name: string, whileDown: () => Promise<void>): Promise<number> {
   const fault = world.beginFault(name);
   await Promise.all([world.api.kill(), world.workers[0]?.kill()]);
   const killedAt = Date.now();
+  await whileDown();
   await Promise.all([world.startApi(), world.startWorker()]);
   world.endFault(fault);
   return killedAt;
@@ -49,9 +54,11 @@ const retraction: Scenario = {
     // Struck once the retraction is decided (its record is in the log) and its clean-up may still run.
     if (!(await whenRecorded(world, 'BatchRetracted', retractedId)))
       world.untested.push('the retraction was never recorded before the kill');
-    const rawLeft = await world.db.collection('raw_events').countDocuments({ batchId: retractedId });
-    if (rawLeft === 0) world.untested.push("the retraction's clean-up was over before the API was killed");
-    const killedAt = await killApiAndWorker(world, 'API and worker killed mid-retraction');
+    let rawLeft = 0;
+    const killedAt = await killApiAndWorker(world, 'API and worker killed mid-retraction', async () => {
+      rawLeft = await world.db.collection('raw_events').countDocuments({ batchId: retractedId });
+      if (rawLeft === 0) world.untested.push("the retraction's clean-up was over before the API was killed");
+    });
     await first.promise;
     const again = await world.admin('POST', path, { reason: 'chaos: wrong file' });
     if (again.status !== 200)
@@ -94,9 +101,10 @@ const erasure: Scenario = {
     if (!(await whenRecorded(world, 'UserErased')))
       world.untested.push('the erasure recorded nothing before the kill');
     const erasures = world.db.collection<{ state?: string }>('user_erasures');
-    if ((await erasures.countDocuments({ state: 'done' })) > 0)
-      world.untested.push('the erasure was over before the API was killed');
-    const killedAt = await killApiAndWorker(world, 'API and worker killed mid-erasure');
+    const killedAt = await killApiAndWorker(world, 'API and worker killed mid-erasure', async () => {
+      if ((await erasures.countDocuments({ state: 'done' })) > 0)
+        world.untested.push('the erasure was over before the API was killed');
+    });
     const answer = await first.promise;
     // Without an answer, asking again finds the erasure that runs (or one that removes nothing more).
     let id = String(answer.status === 200 || answer.status === 202 ? answer.body.erasureId : '');
