@@ -2,30 +2,30 @@ import { ReadModelMemory } from '../../../src/projections/readModelMemory';
 
 const doc = (id: string, lastPosition = 1) => ({ _id: id, lastPosition });
 
+/** A memory after one page of `series_v1` (positions 1-3) that wrote document `a`. */
+function afterOnePage(): ReadModelMemory {
+  const memory = new ReadModelMemory(1000);
+  memory.startPage('series_v1', 1);
+  memory.remember(doc('a', 3), 10);
+  memory.endPage(4);
+  return memory;
+}
+
 describe('ReadModelMemory', () => {
   it('keeps what was written while pages follow one another', () => {
-    const memory = new ReadModelMemory(1000);
-    memory.startPage('series_v1', 1);
-    memory.remember(doc('a', 3), 10);
-    memory.endPage(4);
+    const memory = afterOnePage();
     memory.startPage('series_v1', 4);
     expect(memory.recall('a')).toEqual(doc('a', 3));
   });
 
   it('forgets everything when a page does not start where the last one ended', () => {
-    const memory = new ReadModelMemory(1000);
-    memory.startPage('series_v1', 1);
-    memory.remember(doc('a'), 10);
-    memory.endPage(4);
+    const memory = afterOnePage();
     memory.startPage('series_v1', 9);
     expect(memory.recall('a')).toBeUndefined();
   });
 
   it('forgets everything when the page is for another collection (a rebuilt version)', () => {
-    const memory = new ReadModelMemory(1000);
-    memory.startPage('series_v1', 1);
-    memory.remember(doc('a'), 10);
-    memory.endPage(4);
+    const memory = afterOnePage();
     memory.startPage('series_v2', 4);
     expect(memory.recall('a')).toBeUndefined();
   });
