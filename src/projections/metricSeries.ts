@@ -2,7 +2,7 @@ import type { Collection, Db } from 'mongodb';
 import { countCellsOf, userCellsOf, userHalves, type DetailCells } from '../events/chunkDetail';
 import type { CountedRecord } from '../events/corrections';
 import { byCodeUnits } from '../events/codeUnitOrder';
-import { partsAfter, writeOver, writeRemembered, type Projection, type Write } from './projection';
+import { partsAfter, writeRemembered, type Projection, type Write } from './projection';
 import type { ReadModelMemory } from './readModelMemory';
 import {
   addCounts,
@@ -223,11 +223,7 @@ export const metricSeriesProjection: Projection = {
       const before = stored.get(id) ?? { doc: null, fromMemory: false };
       const next = nextDoc(before.doc, touched);
       if (next === null) continue;
-      writes.push(
-        memory === undefined
-          ? writeOver(collection, before.doc, next)
-          : writeRemembered(collection, before, next, memory, seriesDocBytes(next)),
-      );
+      writes.push(writeRemembered(collection, before, next, memory, seriesDocBytes(next)));
     }
     return writes;
   },

@@ -70,23 +70,24 @@ export function writeOver<T extends PositionedDoc>(
 }
 
 /**
- * putOver as one of a page's writes, keeping `memory` in step: the document written is
- * remembered; one that met another writer's document is forgotten, and when `stored` came from the
- * memory, the page must be planned again from the database (StaleReadModelMemoryError).
+ * putOver as one of a page's writes, keeping the projector's `memory` (when it has one) in step:
+ * the document written is remembered; one that met another writer's document is forgotten, and
+ * when `stored` came from the memory, the page must be planned again from the database
+ * (StaleReadModelMemoryError).
  */
 export function writeRemembered<T extends PositionedDoc>(
   collection: Collection<T>,
   stored: { doc: T | null; fromMemory: boolean },
   next: T,
-  memory: ReadModelMemory,
+  memory: ReadModelMemory | undefined,
   bytes: number,
 ): Write {
   return async () => {
     if (await putOver(collection, stored.doc, next)) {
-      memory.remember(next, bytes);
+      memory?.remember(next, bytes);
       return;
     }
-    memory.drop(next._id);
+    memory?.drop(next._id);
     if (stored.fromMemory) throw new StaleReadModelMemoryError(next._id);
   };
 }

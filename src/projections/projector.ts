@@ -102,8 +102,8 @@ export async function projectInto(
         written,
       );
     } catch (error) {
-      written?.forget();
-      // Planned from a memory another writer outdated: the same page again, from the database.
+      // Planned from a memory another writer outdated: the same page again, which the memory
+      // (begun again without having ended) plans from the database.
       if (error instanceof StaleReadModelMemoryError) continue;
       throw error;
     }

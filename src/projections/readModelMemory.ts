@@ -22,9 +22,14 @@ export class ReadModelMemory {
 
   constructor(private readonly maxBytes: number) {}
 
-  /** Called before each page is planned: forgets everything unless it follows the last one. */
+  /**
+   * Called before each page is planned: forgets everything unless it follows the last one that
+   * ended. Until this page ends, none does: a page begun again (after a failure) starts afresh.
+   */
   startPage(collection: string, first: number): void {
-    if (collection === this.collection && first === this.next) return;
+    const follows = collection === this.collection && first === this.next;
+    this.next = -1;
+    if (follows) return;
     this.forget();
     this.collection = collection;
   }
@@ -34,7 +39,7 @@ export class ReadModelMemory {
     this.next = next;
   }
 
-  forget(): void {
+  private forget(): void {
     this.docs = new Map();
     this.bytes = 0;
     this.next = -1;

@@ -18,24 +18,22 @@ describe('ReadModelMemory', () => {
     expect(memory.recall('a')).toEqual(doc('a', 3));
   });
 
-  it('forgets everything when a page does not start where the last one ended', () => {
+  it.each([
+    ['a page does not start where the last one ended', 'series_v1', 9],
+    ['the page is for another collection (a rebuilt version)', 'series_v2', 4],
+  ])('forgets everything when %s', (_case, collection, first) => {
     const memory = afterOnePage();
-    memory.startPage('series_v1', 9);
+    memory.startPage(collection, first);
     expect(memory.recall('a')).toBeUndefined();
   });
 
-  it('forgets everything when the page is for another collection (a rebuilt version)', () => {
+  it('forgets a page begun again without having ended (tried again after a failure)', () => {
     const memory = afterOnePage();
-    memory.startPage('series_v2', 4);
+    memory.startPage('series_v1', 4);
+    memory.remember(doc('b', 5), 10);
+    memory.startPage('series_v1', 4);
     expect(memory.recall('a')).toBeUndefined();
-  });
-
-  it('forgets a page tried again: its end was never recorded', () => {
-    const memory = new ReadModelMemory(1000);
-    memory.startPage('series_v1', 1);
-    memory.remember(doc('a'), 10);
-    memory.startPage('series_v1', 1);
-    expect(memory.recall('a')).toBeUndefined();
+    expect(memory.recall('b')).toBeUndefined();
   });
 
   it('drops the least recently written beyond its byte budget, and never keeps a document bigger than it', () => {
