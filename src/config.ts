@@ -46,6 +46,7 @@ const envSchema = z
     UPLOAD_CLAIM_EXPIRY_MS: int(500, 3_600_000).default(30_000),
     UPLOAD_SETTLE_WAIT_MS: int(0, 3_600_000).default(120_000),
     MAX_CONCURRENT_UPLOADS: int(1, 1000).default(4),
+    UPLOAD_SLOT_WAIT_MS: int(0, 3_600_000).default(60_000),
     UPLOAD_CLAIM_SWEEP_MS: int(100, 3_600_000).default(5000),
     UPLOAD_INSTANCE_NAME: z.string().min(1).max(200).optional(),
     EVENTS_PER_CHUNK: int(1, 100_000).optional(),
@@ -125,8 +126,10 @@ export interface Config {
     claimExpiryMs: number;
     /** How long an upload waits for the uploads that hold some of its events to settle before answering 503. */
     settleWaitMs: number;
-    /** Upload bodies one API process receives at once (not those storing); more get 503 with Retry-After. */
+    /** Upload bodies one API process receives at once (not those storing); more wait for a slot. */
     maxConcurrent: number;
+    /** How long an upload waits for one of those slots before it gets 503 with Retry-After. */
+    slotWaitMs: number;
     /** How often an API process resolves the claims of stopped uploads. */
     claimSweepMs: number;
     /** This API instance's name in its claims; a restart under the same name frees them at once. */
@@ -294,6 +297,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       claimExpiryMs: env.UPLOAD_CLAIM_EXPIRY_MS,
       settleWaitMs: env.UPLOAD_SETTLE_WAIT_MS,
       maxConcurrent: env.MAX_CONCURRENT_UPLOADS,
+      slotWaitMs: env.UPLOAD_SLOT_WAIT_MS,
       claimSweepMs: env.UPLOAD_CLAIM_SWEEP_MS,
       instanceName: env.UPLOAD_INSTANCE_NAME ?? `${hostname()}:${env.PORT}`,
       autoProcess: env.AUTO_PROCESS_UPLOADS,

@@ -106,6 +106,7 @@ export function createApp(deps: AppDeps): Express {
       maxBytes: deps.config.uploads.maxBytes,
       rateLimiter: deps.uploadRateLimiter,
       maxConcurrent: deps.config.uploads.maxConcurrent,
+      slotWaitMs: deps.config.uploads.slotWaitMs,
       metrics: deps.metrics,
       autoProcess: deps.config.uploads.autoProcess,
       logger: deps.logger,

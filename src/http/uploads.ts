@@ -174,9 +174,11 @@ export interface UploadsDeps {
   maxBytes: number;
   /** UPLOAD_RATE_LIMIT per client; runs before the body is read. */
   rateLimiter: RequestHandler;
-  /** MAX_CONCURRENT_UPLOADS: upload bodies this process receives at once; checked before the body is read. */
+  /** MAX_CONCURRENT_UPLOADS: upload bodies this process receives at once; taken before the body is read. */
   maxConcurrent: number;
-  metrics: UploadMetrics;
+  /** UPLOAD_SLOT_WAIT_MS: how long an upload waits for one of those slots before 503. */
+  slotWaitMs: number;
+  metrics: UploadMetrics & Pick<ServiceMetrics, 'uploadSlots'>;
   /** Where validated events wait between parsing and storing; the OS temp folder by default. */
   spoolDir?: string;
   /** Whether an upload without the `process` option starts processing (AUTO_PROCESS_UPLOADS). */
@@ -322,7 +324,9 @@ export function uploadsRouter(deps: UploadsDeps): Router {
     countRejected(deps.metrics, error);
     next(error);
   };
-  const inFlight = limitInFlight(deps.maxConcurrent, 'uploads');
+  const inFlight = limitInFlight(deps.maxConcurrent, 'uploads', deps.slotWaitMs, (slots) => {
+    deps.metrics.uploadSlots(slots);
+  });
   mount(router, uploadRoutes.uploadCsv, deps.rateLimiter, inFlight, receiveCsv, async (req, res) => {
     const upload = spooled(req);
     if (req.file === undefined || upload === undefined) {

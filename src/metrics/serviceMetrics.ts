@@ -29,6 +29,8 @@ export interface ServiceMetrics {
   uploadRejected(rows?: { invalidRows: number }): void;
   /** One /health evaluation started (callers that share it or reuse its answer add none). */
   healthEvaluated(): void;
+  /** MAX_CONCURRENT_UPLOADS slots: how many bodies arrive now, how many uploads wait for a slot. */
+  uploadSlots(slots: { busy: number; waiting: number }): void;
 }
 
 export function createServiceMetrics(sources: ScrapeSources = {}): ServiceMetrics {
@@ -65,6 +67,13 @@ export function createServiceMetrics(sources: ScrapeSources = {}): ServiceMetric
     help: 'Health evaluations run (concurrent /health calls share one; a recent answer is reused)',
     registers: [registry],
   });
+  const uploadSlots = new Gauge({
+    name: `${METRIC_PREFIX}upload_slots`,
+    help: 'Upload bodies arriving (busy, at most MAX_CONCURRENT_UPLOADS) and uploads waiting for a slot',
+    labelNames: ['state'] as const,
+    registers: [registry],
+  });
+  for (const state of ['busy', 'waiting'] as const) uploadSlots.set({ state }, 0);
   for (const result of ['accepted', 'rejected'] as const) uploads.inc({ result }, 0);
   for (const result of ['accepted', 'duplicate', 'rejected'] as const) rows.inc({ result }, 0);
 
@@ -112,6 +121,10 @@ export function createServiceMetrics(sources: ScrapeSources = {}): ServiceMetric
     },
     healthEvaluated() {
       healthEvaluations.inc();
+    },
+    uploadSlots({ busy, waiting }) {
+      uploadSlots.set({ state: 'busy' }, busy);
+      uploadSlots.set({ state: 'waiting' }, waiting);
     },
   };
 }

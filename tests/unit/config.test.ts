@@ -20,6 +20,7 @@ describe('loadConfig', () => {
       claimExpiryMs: 30_000,
       settleWaitMs: 120_000,
       maxConcurrent: 4,
+      slotWaitMs: 60_000,
       claimSweepMs: 5000,
       instanceName: `${hostname()}:3000`,
       autoProcess: false,
