@@ -1,24 +1,45 @@
-/**
- * One-off acceptance check, not a test: against a running service (BASE_URL, default
- * http://localhost:3000, e.g. `npm start`), posts FILES (default 5) overlapping CSV files of
- * UPLOAD_MIB (default 10) MiB at once, then a one-row upload, then processes every batch and
- * compares the metrics with a recount of the distinct rows. Prints every answer and the timings.
- *
- *   npx tsc -p tsconfig.bench.json && node artifacts/bench-build/bench/concurrentUploads.js
- */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { csvFile, recount, rowsOf, type CsvFile } from '../chaos/workload';
 
-const BASE_URL = process.env.BASE_URL ?? 'http://localhost:3000';
-const FILES = Number(process.env.FILES ?? 5);
-const MIB = Number(process.env.UPLOAD_MIB ?? 10);
+/**
+ * `npm run bench -- --overlapping` (issue 23): one file of 10 MiB uploaded alone, then five files of
+ * the same size at once, each sharing half its rows with the next (more than the four default upload
+ * slots: the fifth waits for one). Every batch is then processed and the metrics compared with a
+ * recount of the distinct rows, so the rates are of uploads that stored exactly.
+ */
 
-async function post(
-  path: string,
-  body?: FormData,
-): Promise<{ status: number; body: Record<string, unknown>; ms: number }> {
+const FILES = 5;
+const MIB = 10;
+
+export interface OverlappingUploads {
+  rowsPerFile: number;
+  /** The file alone (its rows share nothing with the five). */
+  aloneSeconds: number;
+  aloneRowsPerSecond: number;
+  /** The five at once, until the last answered. */
+  concurrentSeconds: number;
+  concurrentRowsPerSecond: number;
+  /** Every answer of the five uploads by status (a 503 is retried after its Retry-After). */
+  statuses: Record<string, number>;
+  answeredAfterSeconds: number[];
+  distinctEvents: number;
+  storedAsNew: number;
+}
+
+interface Reply {
+  status: number;
+  body: Record<string, unknown>;
+  ms: number;
+}
+
+async function post(baseUrl: string, path: string, file?: CsvFile): Promise<Reply> {
   const started = Date.now();
-  const res = await fetch(`${BASE_URL}${path}`, {
+  let body: FormData | undefined;
+  if (file !== undefined) {
+    body = new FormData();
+    body.append('file', new Blob([file.text], { type: 'text/csv' }), file.name);
+  }
+  const res = await fetch(`${baseUrl}${path}`, {
     method: 'POST',
     body,
     signal: AbortSignal.timeout(1_800_000),
@@ -30,76 +51,109 @@ async function post(
   };
 }
 
-function form(file: CsvFile): FormData {
-  const data = new FormData();
-  data.append('file', new Blob([file.text], { type: 'text/csv' }), file.name);
-  return data;
+async function waitCompleted(baseUrl: string, batchId: string): Promise<void> {
+  for (;;) {
+    const batch = (await (await fetch(`${baseUrl}/api/batches/${batchId}`)).json()) as { status?: string };
+    if (batch.status === 'completed') return;
+    if (batch.status === 'failed') throw new Error(`batch ${batchId} failed`);
+    await sleep(500);
+  }
 }
 
-async function main(): Promise<void> {
-  // About 60 bytes a row: rows per file for the size asked, each file sharing half its rows with the next.
-  const rows = Math.floor((MIB * 1024 * 1024) / 62);
+/** Waits until the metrics of every day equal the recount of `files` (projections catch up). */
+async function metricsEqualRecount(baseUrl: string, files: readonly CsvFile[]): Promise<number> {
+  const expected = recount(files);
+  for (const [day, types] of expected) {
+    const deadline = Date.now() + 300_000;
+    for (;;) {
+      const got = (await (await fetch(`${baseUrl}/api/metrics?date=${day}`)).json()) as {
+        metrics: { eventType: string; count: number }[];
+      };
+      const same =
+        got.metrics.length === types.size &&
+        [...types].every(([t, n]) => got.metrics.find((m) => m.eventType === t)?.count === n);
+      if (same) break;
+      if (Date.now() > deadline) throw new Error(`metrics of ${day} differ: ${JSON.stringify(got)}`);
+      await sleep(500);
+    }
+  }
+  return [...expected.values()].reduce((s, m) => s + [...m.values()].reduce((a, b) => a + b, 0), 0);
+}
+
+export async function measureOverlappingUploads(
+  baseUrl: string,
+  say: (message: string) => void,
+): Promise<OverlappingUploads> {
+  // About 62 bytes a row.
+  const rowsPerFile = Math.floor((MIB * 1024 * 1024) / 62);
   const files = Array.from({ length: FILES }, (_, i) =>
-    csvFile(`big-${i}.csv`, rowsOf(i * Math.floor(rows / 2), rows, 7 + i)),
+    csvFile(`overlapping-${i}.csv`, rowsOf(i * Math.floor(rowsPerFile / 2), rowsPerFile, 7 + i)),
   );
-  process.stderr.write(
-    `${FILES} files of ${rows} rows (${(files[0]?.text.length ?? 0) / 1024 / 1024} MiB each)\n`,
-  );
+  const aloneFile = csvFile('alone.csv', rowsOf(100_000_000, rowsPerFile, 3));
+
+  say(`one file of ${rowsPerFile} rows alone...`);
+  const alone = await post(baseUrl, '/api/uploads', aloneFile);
+  if (alone.status !== 201) throw new Error(`the upload alone answered ${alone.status}`);
+
+  say(`${FILES} overlapping files of ${rowsPerFile} rows at once...`);
+  const statuses: Record<string, number> = {};
   const started = Date.now();
+  const answeredAfterSeconds: number[] = [];
   const replies = await Promise.all(
-    files.map(async (f) => {
+    files.map(async (file) => {
       for (;;) {
-        const reply = await post('/api/uploads', form(f));
-        process.stdout.write(
-          `${f.name}: ${reply.status} after ${(reply.ms / 1000).toFixed(1)} s ${JSON.stringify(reply.body)}\n`,
-        );
-        if (reply.status !== 503) return reply;
+        const reply = await post(baseUrl, '/api/uploads', file);
+        statuses[reply.status] = (statuses[reply.status] ?? 0) + 1;
+        if (reply.status === 201) {
+          answeredAfterSeconds.push((Date.now() - started) / 1000);
+          return reply;
+        }
+        if (reply.status !== 503) throw new Error(`${file.name} answered ${reply.status}`);
         await sleep(Number(reply.body.retryAfter ?? 5) * 1000);
       }
     }),
   );
-  process.stdout.write(`all answered after ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
-  const one = await post('/api/uploads', form(csvFile('one.csv', rowsOf(10_000_000, 1, 1))));
-  process.stdout.write(`one-row upload: ${one.status} in ${(one.ms / 1000).toFixed(2)} s\n`);
+  const concurrentSeconds = (Date.now() - started) / 1000;
 
-  const all = [...replies, one];
-  for (const r of all) if (r.status === 201) await post(`/api/batches/${String(r.body.batchId)}/process`);
-  for (const r of all) {
-    if (r.status !== 201) continue;
-    for (;;) {
-      const b = (await (await fetch(`${BASE_URL}/api/batches/${String(r.body.batchId)}`)).json()) as Record<
-        string,
-        unknown
-      >;
-      if (b.status === 'completed') break;
-      if (b.status === 'failed') await post(`/api/batches/${String(r.body.batchId)}/process`);
-      await sleep(500);
-    }
+  say('processing every batch and comparing the metrics with a recount...');
+  const all = [alone, ...replies];
+  const ids = all.map((r) => String(r.body.batchId));
+  for (const id of ids) {
+    const reply = await post(baseUrl, `/api/batches/${id}/process`);
+    if (reply.status !== 202 && reply.status !== 200) throw new Error(`process ${id}: ${reply.status}`);
   }
-  const expected = recount([...files, csvFile('one.csv', rowsOf(10_000_000, 1, 1))]);
-  let wrong = 0;
-  for (const [day, types] of expected) {
-    for (;;) {
-      const got = (await (await fetch(`${BASE_URL}/api/metrics?date=${day}`)).json()) as {
-        metrics: { eventType: string; count: number }[];
-      };
-      const same = [...types].every(([t, n]) => got.metrics.find((m) => m.eventType === t)?.count === n);
-      if (same) break;
-      if (++wrong > 600) throw new Error(`metrics of ${day} differ: ${JSON.stringify(got)}`);
-      await sleep(500);
-    }
+  for (const id of ids) await waitCompleted(baseUrl, id);
+  const distinctEvents = await metricsEqualRecount(baseUrl, [aloneFile, ...files]);
+  const storedAsNew = all.reduce((s, r) => s + Number(r.body.totalEvents ?? 0), 0);
+  if (storedAsNew !== distinctEvents) {
+    throw new Error(`the 201s count ${storedAsNew} new events, the recount ${distinctEvents}`);
   }
-  const total = [...expected.values()].reduce((s, m) => s + [...m.values()].reduce((a, b) => a + b, 0), 0);
-  const stored = all.reduce(
-    (s, r) => s + (typeof r.body.totalEvents === 'number' ? r.body.totalEvents : 0),
-    0,
-  );
-  process.stdout.write(
-    `distinct events ${total}, stored as new ${stored}, metrics of ${expected.size} days equal the recount\n`,
-  );
+  return {
+    rowsPerFile,
+    aloneSeconds: alone.ms / 1000,
+    aloneRowsPerSecond: rowsPerFile / (alone.ms / 1000),
+    concurrentSeconds,
+    concurrentRowsPerSecond: (FILES * rowsPerFile) / concurrentSeconds,
+    statuses,
+    answeredAfterSeconds: answeredAfterSeconds.sort((a, b) => a - b),
+    distinctEvents,
+    storedAsNew,
+  };
 }
 
-main().catch((error: unknown) => {
-  process.stderr.write(`failed: ${error instanceof Error ? error.message : String(error)}\n`);
-  process.exit(1);
-});
+export function printOverlappingUploads(r: OverlappingUploads): void {
+  const f = (n: number, digits = 0): string => n.toFixed(digits);
+  const rows: [string, string, string][] = [
+    ['one file alone', `${f(r.aloneRowsPerSecond)} rows/s (${f(r.aloneSeconds, 1)} s)`, ''],
+    [
+      `${FILES} overlapping files at once`,
+      `${f(r.concurrentRowsPerSecond)} rows/s (${f(r.concurrentRowsPerSecond / r.aloneRowsPerSecond, 2)} x alone)`,
+      'target >= 0.9 x alone',
+    ],
+    ['  answers by status', JSON.stringify(r.statuses), 'target: no 503'],
+    ['  201s after (s)', r.answeredAfterSeconds.map((s) => f(s, 1)).join(', '), ''],
+    ['  distinct events = stored as new', `${r.distinctEvents} = ${r.storedAsNew}`, 'metrics = recount'],
+  ];
+  const width = Math.max(...rows.map(([a]) => a.length));
+  for (const [a, b, c] of rows) process.stdout.write(`${a.padEnd(width)}  ${b}  ${c}\n`);
+}

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { MongoClient } from 'mongodb';
 import { loadConfig } from '../src/config';
 import { generateCsv } from './generateCsv';
+import { measureOverlappingUploads, printOverlappingUploads } from './concurrentUploads';
 import { measureFloor } from './floor';
 import { loadTestMetrics, seedYearOfMetrics, seedYearOfSeries, SERIES_PATH } from './metricsLoad';
 import { freePort, ROOT, startService, startStack, waitForHealth, type ServiceProcess } from './processes';
@@ -20,6 +21,7 @@ import { measureWorkerScaling, printWorkerScaling } from './workerScaling';
  * `npm run bench -- --series`: only the series rows (a year x 300 types; see seriesRows).
  * `npm run bench -- --posts [--quick]`: only the upload and the POST /api/events rows (bench/eventPosts).
  * `npm run bench -- --corrections [--large]`: erasing a user, then retracting the batch (bench/corrections).
+ * `npm run bench -- --overlapping`: one 10 MiB upload alone, then five overlapping ones at once (bench/concurrentUploads).
  * Starts its own PostgreSQL, FerretDB and Redis and its own API and worker processes; never touches a
  * developer's data. Prints a table and writes JSON under artifacts/bench/.
  */
@@ -80,7 +82,7 @@ async function main(): Promise<void> {
   const rows = rowsFor(args);
   mkdirSync(OUT, { recursive: true });
   const csvPath = join(OUT, `events-${rows}.csv`);
-  if (!existsSync(csvPath) && !args.includes('--series')) {
+  if (!existsSync(csvPath) && !args.includes('--series') && !args.includes('--overlapping')) {
     say(`generating ${csvPath}...`);
     await generateCsv(csvPath, { rows });
   }
@@ -156,6 +158,14 @@ async function main(): Promise<void> {
     const baseUrl = `http://127.0.0.1:${port}`;
     await waitForHealth(baseUrl);
     const db = mongo.db('bench');
+    if (args.includes('--overlapping')) {
+      const overlapping = await measureOverlappingUploads(baseUrl, say);
+      printOverlappingUploads(overlapping);
+      const file = join(OUT, `overlapping-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+      writeFileSync(file, `${JSON.stringify(overlapping, null, 2)}\n`);
+      process.stderr.write(`written ${file}\n`);
+      return;
+    }
 
     say(`uploading ${rows} rows...`);
     const [upload, uploadSeconds] = await timed(async () => {
