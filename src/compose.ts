@@ -17,6 +17,7 @@ import {
   ensureBatchClaimIndexes,
 } from './commands/uploadBatch/batchClaims';
 import { startClaimSweep } from './commands/uploadBatch/claimSweep';
+import { InFlightKeys } from './commands/uploadBatch/inFlightKeys';
 import type { Config } from './config';
 import {
   createEventLog,
@@ -301,7 +302,11 @@ export function eraseUserOf(runtime: Runtime): EraseUser {
 }
 
 /** The UploadBatch command of this instance (or, in tests, of another instance name). */
-export function createUploadBatchFor(runtime: Runtime, instanceName?: string): UploadBatch {
+export function createUploadBatchFor(
+  runtime: Runtime,
+  instanceName?: string,
+  inFlightKeys = new InFlightKeys(),
+): UploadBatch {
   const { config, mongo, eventLog, logger } = runtime;
   return createUploadBatch({
     db: mongo.db,
@@ -313,6 +318,7 @@ export function createUploadBatchFor(runtime: Runtime, instanceName?: string): U
     eventsPerChunk: config.processing.eventsPerChunk,
     fingerprintOf: runtime.userFingerprint,
     addChunkJobs: (jobs) => addChunkJobs(runtime.processingQueue, jobs),
+    inFlightKeys,
     logger,
   });
 }

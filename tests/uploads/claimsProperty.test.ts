@@ -1,8 +1,10 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import fc from 'fast-check';
 import type { Db } from 'mongodb';
 import { BatchClaims } from '../../src/commands/uploadBatch/batchClaims';
 import { sweepClaims } from '../../src/commands/uploadBatch/claimSweep';
 import { createUploadBatch, type UploadBatchResult } from '../../src/commands/uploadBatch/uploadBatch';
+import { InFlightKeys } from '../../src/commands/uploadBatch/inFlightKeys';
 import { removeSpool } from '../../src/commands/uploadBatch/spool';
 import { batchKeys } from '../../src/events/batchHistory';
 import { createEventLog } from '../../src/events/eventLog';
@@ -15,7 +17,7 @@ import { waitFor } from '../support/waitFor';
 
 /**
  * Random overlapping uploads through several instances of the command at once (as several APIs
- * would), some killed part-way (their instance stops sending anything, heartbeats included) and
+ * would, each remembering the keys of its own uploads in flight: InFlightKeys), some killed part-way (their instance stops sending anything, heartbeats included) and
  * sent again: every distinct event is stored once, every answer's counts are exact, and the
  * metrics equal a recount.
  */
@@ -68,7 +70,11 @@ describe('concurrent overlapping uploads with kills (property)', () => {
   });
   const db = () => service.runtime.mongo.db;
 
-  function instance(name: string, handle: Db) {
+  // What each API process remembers of its own uploads in flight, shared by its uploads; a killed
+  // upload's keys stay there until its command gives up, as in a process whose one upload died.
+  const apis = [new InFlightKeys(), new InFlightKeys(), new InFlightKeys()];
+
+  function instance(name: string, handle: Db, inFlightKeys: InFlightKeys) {
     const { config, logger } = service.runtime;
     return createUploadBatch({
       db: handle,
@@ -80,6 +86,7 @@ describe('concurrent overlapping uploads with kills (property)', () => {
       eventsPerChunk: config.processing.eventsPerChunk,
       fingerprintOf: service.runtime.userFingerprint,
       addChunkJobs: () => Promise.reject(new Error('these uploads are processed by the test itself')),
+      inFlightKeys,
       logger,
     });
   }
@@ -104,6 +111,7 @@ describe('concurrent overlapping uploads with kills (property)', () => {
     handle: Db,
     rows: SeedRow[],
     killAfterMs: number | null,
+    inFlightKeys: InFlightKeys,
   ): Promise<UploadBatchResult | null> {
     const guarded = killable(handle);
     const spoolPath = await writeSpool(rows);
@@ -117,6 +125,7 @@ describe('concurrent overlapping uploads with kills (property)', () => {
       return await instance(
         name,
         guarded.db,
+        inFlightKeys,
       )({ spoolPath, fileName: `${name}.csv`, totalRows: rows.length, correlationId: name });
     } catch {
       if (killAfterMs === null) throw new Error(`upload ${name} failed without being killed`);
@@ -133,6 +142,8 @@ describe('concurrent overlapping uploads with kills (property)', () => {
     repeatEvery: fc.constantFrom(0, 7, 400),
     instance: fc.integer({ min: 0, max: 2 }),
     killAfterMs: fc.option(fc.integer({ min: 0, max: 400 }), { nil: null }),
+    // Uploads that start apart meet each other's events through InFlightKeys, not only the database.
+    startAfterMs: fc.constantFrom(0, 0, 150, 400),
   });
 
   it('stores and counts every distinct event once', async () => {
@@ -142,13 +153,23 @@ describe('concurrent overlapping uploads with kills (property)', () => {
         const prefix = `r${run}-`;
         const files = uploads.map((u) => rowsOf(prefix, u.from, u.length, u.repeatEvery));
         const replies = await Promise.all(
-          uploads.map((u, i) => send(`api${u.instance}-${run}-${i}`, db(), files[i] ?? [], u.killAfterMs)),
+          uploads.map(async (u, i) =>
+            sleep(u.startAfterMs).then(() =>
+              send(
+                `api${u.instance}-${run}-${i}`,
+                db(),
+                files[i] ?? [],
+                u.killAfterMs,
+                apis[u.instance] ?? new InFlightKeys(),
+              ),
+            ),
+          ),
         );
         // Every killed upload is sent again, through a live instance.
         const answered: { rows: SeedRow[]; result: UploadBatchResult }[] = [];
         for (const [i, reply] of replies.entries()) {
           const rows = files[i] ?? [];
-          const result = reply ?? (await send(`resend-${run}-${i}`, db(), rows, null));
+          const result = reply ?? (await send(`resend-${run}-${i}`, db(), rows, null, new InFlightKeys()));
           if (result === null) throw new Error('a re-send failed');
           answered.push({ rows, result });
         }

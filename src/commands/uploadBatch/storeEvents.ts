@@ -1,7 +1,7 @@
 import { MongoBulkWriteError, type Collection, type WriteError } from 'mongodb';
 import type { ChunkWriter } from '../../events/chunkWriter';
 import { INSERT_GROUP_EVENTS, type RawEvent } from '../../events/rawEvents';
-import type { FingerprintOf } from '../../events/userFingerprint';
+import type { FingerprintOf, UserFingerprint } from '../../events/userFingerprint';
 import { suppressionCheck, type UserSuppression } from '../../events/userSuppressions';
 import { DependencyUnavailableError } from '../../errors';
 import { DUPLICATE_KEY, isMongoUnavailable } from '../../mongo';
@@ -14,7 +14,9 @@ import type { ValidEvent } from './validateRow';
  * Inserting an upload's events beside any other upload. A duplicate-key error is final when the
  * event's owner can no longer lose it: no other batch is unsettled (storing, or abandoned) right
  * after the insert answered. Otherwise the duplicates are set aside in a file, with the unsettled
- * batches to watch, and decided once those settle (uploadBatch). Nothing reads raw events per key:
+ * batches to watch, and decided once those settle (uploadBatch). An event that another upload of
+ * this process still storing inserted is set aside the same way, watching that upload, without
+ * being sent (InFlightKeys). Nothing reads raw events per key:
  * a read per event would double the round trips, and FerretDB answers an `$in` with a scan.
  */
 
@@ -47,6 +49,11 @@ export interface StoreContext {
   partsInserted: number;
   /** Where duplicates that are not final yet are set aside. */
   deferredPath: string;
+  /**
+   * Another upload of this process, still storing, that inserted the event of `key` (InFlightKeys):
+   * the event is set aside until that one settles, without a duplicate-key error.
+   */
+  insertedElsewhere?: (key: string) => string | undefined;
   /** Told the keys of every part as it is inserted. */
   onInserted?: (keys: string[]) => void;
   /** Told the keys of the events dropped as an erased user's. */
@@ -112,10 +119,20 @@ export async function storeEvents(ctx: StoreContext, spoolPath: string): Promise
         const users = firstSeen.map((e) => ctx.fingerprintOf(e.userId));
         const suppressed = await suppressionCheck(ctx.suppressions, users);
         const kept = firstSeen.map((e, i) => !suppressed(users[i] ?? 0n, e.timestamp));
-        const unseen = firstSeen.filter((_, i) => kept[i]);
-        const unseenUsers = users.filter((_, i) => kept[i]);
-        result.suppressed += firstSeen.length - unseen.length;
+        result.suppressed += kept.filter((k) => !k).length;
         ctx.onSuppressed?.(firstSeen.filter((_, i) => !kept[i]).map((e) => e.key));
+        const unseen: ValidEvent[] = [];
+        const unseenUsers: UserFingerprint[] = [];
+        const elsewhere: { event: ValidEvent; owner: string }[] = [];
+        firstSeen.forEach((event, i) => {
+          if (!kept[i]) return;
+          const owner = ctx.insertedElsewhere?.(event.key);
+          if (owner !== undefined) elsewhere.push({ event, owner });
+          else {
+            unseen.push(event);
+            unseenUsers.push(users[i] ?? 0n);
+          }
+        });
         ctx.checkAlive();
         const insertGroup = Math.floor(ctx.partsInserted++ / PARTS_PER_GROUP);
         const duplicateAt = await insertPart(
@@ -128,15 +145,24 @@ export async function storeEvents(ctx: StoreContext, spoolPath: string): Promise
         result.inserted += stored.length;
         ctx.onInserted?.(stored.map(({ event }) => event.key));
         await ctx.chunks.add(stored.map(({ event, user }) => [event.eventType, event.timestamp, user]));
-        if (duplicateAt.size === 0) return;
-        // Read after the insert answered: an owner settled by now keeps its events for good.
-        const unsettled = await ctx.unsettledBatches();
-        if (unsettled.size === 0) return;
-        for (const id of unsettled) result.watch.add(id);
+        const setAside = elsewhere.map(({ event, owner }) => {
+          result.watch.add(owner);
+          return event;
+        });
+        if (duplicateAt.size > 0) {
+          // Read after the insert answered: an owner settled by now keeps its events for good.
+          const unsettled = await ctx.unsettledBatches();
+          for (const id of unsettled) result.watch.add(id);
+          if (unsettled.size > 0) {
+            for (const i of duplicateAt) {
+              const event = unseen[i];
+              if (event !== undefined) setAside.push(event);
+            }
+          }
+        }
+        if (setAside.length === 0) return;
         deferred ??= new SpoolWriter(ctx.deferredPath);
-        for (const i of duplicateAt) {
-          const event = unseen[i];
-          if (event === undefined) continue;
+        for (const event of setAside) {
           await deferred.write(event);
           result.deferred += 1;
         }

@@ -22,6 +22,7 @@ import {
   type CommitFacts,
 } from './claimSweep';
 import { newSpoolPath, removeSpool } from './spool';
+import type { InFlightKeys } from './inFlightKeys';
 import { storeEvents, type StoreContext, type StoreResult } from './storeEvents';
 
 /**
@@ -81,6 +82,8 @@ export interface UploadBatchDeps {
   fingerprintOf: FingerprintOf;
   /** Adds chunk jobs to the processing queue; used when an upload asks for processing. */
   addChunkJobs: (jobs: readonly ChunkJobData[]) => Promise<void>;
+  /** The keys this process's uploads in flight inserted (one per process). */
+  inFlightKeys: InFlightKeys;
   logger: Logger;
 }
 
@@ -90,6 +93,7 @@ const WATCH_POLL_MS = 200;
 export function createUploadBatch(deps: UploadBatchDeps): UploadBatch {
   const { claims, logger } = deps;
   const events = rawEventsCollection(deps.db);
+  const { inFlightKeys } = deps;
 
   /** The other batches whose events may still go away (but those this upload collected itself). */
   async function unsettledOthers(batchId: string, collected: ReadonlySet<string>): Promise<Set<string>> {
@@ -277,10 +281,19 @@ export function createUploadBatch(deps: UploadBatchDeps): UploadBatch {
       suppressions: userSuppressions(deps.db),
       deferredPath: deferredPath(),
       partsInserted: 0,
-      onInserted: input.onNewEvents === undefined ? undefined : (keys) => newKeys.push(...keys),
+      insertedElsewhere: (key) => {
+        const owner = inFlightKeys.ownerOf(key);
+        // A batch this upload saw collected has lost its events: they go to the database again.
+        return owner === batchId || (owner !== undefined && collected.has(owner)) ? undefined : owner;
+      },
+      onInserted: (keys) => {
+        inFlightKeys.inserted(batchId, keys);
+        if (input.onNewEvents !== undefined) newKeys.push(...keys);
+      },
       onSuppressed:
         input.onSuppressedEvents === undefined ? undefined : (keys) => suppressedKeys.push(...keys),
     };
+    inFlightKeys.begin(batchId);
     try {
       let round: StoreResult;
       try {
@@ -342,6 +355,7 @@ export function createUploadBatch(deps: UploadBatchDeps): UploadBatch {
         ...(processingStarted === undefined ? {} : { processingStarted }),
       };
     } finally {
+      inFlightKeys.end(batchId);
       holder.stop();
       await Promise.all(spools.map((path) => removeSpool(path)));
     }
