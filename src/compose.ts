@@ -302,11 +302,7 @@ export function eraseUserOf(runtime: Runtime): EraseUser {
 }
 
 /** The UploadBatch command of this instance (or, in tests, of another instance name). */
-export function createUploadBatchFor(
-  runtime: Runtime,
-  instanceName?: string,
-  inFlightKeys = new InFlightKeys(),
-): UploadBatch {
+export function createUploadBatchFor(runtime: Runtime, instanceName?: string): UploadBatch {
   const { config, mongo, eventLog, logger } = runtime;
   return createUploadBatch({
     db: mongo.db,
@@ -318,7 +314,7 @@ export function createUploadBatchFor(
     eventsPerChunk: config.processing.eventsPerChunk,
     fingerprintOf: runtime.userFingerprint,
     addChunkJobs: (jobs) => addChunkJobs(runtime.processingQueue, jobs),
-    inFlightKeys,
+    inFlightKeys: new InFlightKeys(),
     logger,
   });
 }
