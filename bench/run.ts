@@ -1,10 +1,11 @@
 import { spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync, mkdirSync, openAsBlob, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MongoClient } from 'mongodb';
 import { loadConfig } from '../src/config';
 import { generateCsv } from './generateCsv';
-import { measureOverlappingUploads, printOverlappingUploads } from './concurrentUploads';
+import { measureUploadRows, printUploadRows } from './uploadRows';
 import { measureFloor } from './floor';
 import { loadTestMetrics, seedYearOfMetrics, seedYearOfSeries, SERIES_PATH } from './metricsLoad';
 import { freePort, ROOT, startService, startStack, waitForHealth, type ServiceProcess } from './processes';
@@ -21,7 +22,8 @@ import { measureWorkerScaling, printWorkerScaling } from './workerScaling';
  * `npm run bench -- --series`: only the series rows (a year x 300 types; see seriesRows).
  * `npm run bench -- --posts [--quick]`: only the upload and the POST /api/events rows (bench/eventPosts).
  * `npm run bench -- --corrections [--large]`: erasing a user, then retracting the batch (bench/corrections).
- * `npm run bench -- --overlapping`: one 10 MiB upload alone, then five overlapping ones at once (bench/concurrentUploads).
+ * `npm run bench -- --uploads`: five overlapping 10 MiB uploads at once against one alone, and a re-upload
+ *   after the API was killed mid-upload against a clean upload (bench/uploadRows).
  * Starts its own PostgreSQL, FerretDB and Redis and its own API and worker processes; never touches a
  * developer's data. Prints a table and writes JSON under artifacts/bench/.
  */
@@ -82,7 +84,7 @@ async function main(): Promise<void> {
   const rows = rowsFor(args);
   mkdirSync(OUT, { recursive: true });
   const csvPath = join(OUT, `events-${rows}.csv`);
-  if (!existsSync(csvPath) && !args.includes('--series') && !args.includes('--overlapping')) {
+  if (!existsSync(csvPath) && !args.includes('--series') && !args.includes('--uploads')) {
     say(`generating ${csvPath}...`);
     await generateCsv(csvPath, { rows });
   }
@@ -158,11 +160,21 @@ async function main(): Promise<void> {
     const baseUrl = `http://127.0.0.1:${port}`;
     await waitForHealth(baseUrl);
     const db = mongo.db('bench');
-    if (args.includes('--overlapping')) {
-      const overlapping = await measureOverlappingUploads(baseUrl, say);
-      printOverlappingUploads(overlapping);
-      const file = join(OUT, `overlapping-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-      writeFileSync(file, `${JSON.stringify(overlapping, null, 2)}\n`);
+    if (args.includes('--uploads')) {
+      // The API killed (SIGKILL) and started again under the same port, hence the same instance name.
+      let running = api;
+      const killApi = async (): Promise<void> => {
+        const exited = once(running.child, 'exit');
+        running.child.kill('SIGKILL');
+        await exited;
+        running = startService('api', env);
+        services.push(running);
+        await waitForHealth(baseUrl, 120_000);
+      };
+      const uploads = await measureUploadRows(baseUrl, db, killApi, say);
+      printUploadRows(uploads);
+      const file = join(OUT, `uploads-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+      writeFileSync(file, `${JSON.stringify(uploads, null, 2)}\n`);
       process.stderr.write(`written ${file}\n`);
       return;
     }
