@@ -142,7 +142,8 @@ describe('concurrent overlapping uploads with kills (property)', () => {
     repeatEvery: fc.constantFrom(0, 7, 400),
     instance: fc.integer({ min: 0, max: 2 }),
     killAfterMs: fc.option(fc.integer({ min: 0, max: 400 }), { nil: null }),
-    // Uploads that start apart meet each other's events through InFlightKeys, not only the database.
+    // Uploads of one instance that start apart may meet each other's events through InFlightKeys
+    // (tests/uploads/inFlightKeys.test.ts covers that path on purpose).
     startAfterMs: fc.constantFrom(0, 0, 150, 400),
   });
 
