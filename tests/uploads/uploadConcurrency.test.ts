@@ -17,7 +17,14 @@ describe.each([
   beforeAll(async () => {
     service = await startTestService({
       workers: false,
-      env: { MAX_CONCURRENT_UPLOADS: '1', UPLOAD_SLOT_WAIT_MS: waitMs },
+      // The upload holding the slot stalls on purpose for as long as the test takes: neither the
+      // minimum body rate nor the idle timeout may cut it on a slow machine.
+      env: {
+        MAX_CONCURRENT_UPLOADS: '1',
+        UPLOAD_SLOT_WAIT_MS: waitMs,
+        HTTP_MIN_BODY_BYTES_PER_SECOND: '0',
+        HTTP_IDLE_TIMEOUT_MS: '600000',
+      },
     });
   });
   afterAll(async () => {
