@@ -10,7 +10,7 @@
  * inserted it settles, as for a duplicate-key error while that batch is unsettled (storeEvents).
  */
 export class InFlightKeys {
-  /** About 84 MB of heap when full (measured): enough for five 10 MiB files sent at once. */
+  /** About 84 MB of heap when full: enough for five 10 MiB files sent at once (performance.md). */
   static readonly DEFAULT_MAX_KEYS = 600_000;
 
   private readonly owners = new Map<string, string>();
