@@ -79,7 +79,8 @@ export function startService(role: 'api' | 'worker', env: Record<string, string>
     },
     stop: () =>
       new Promise((res) => {
-        if (child.exitCode !== null) {
+        // A child killed by a signal (the --uploads kill) has no exit code, only the signal.
+        if (child.exitCode !== null || child.signalCode !== null) {
           res();
           return;
         }
