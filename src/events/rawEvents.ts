@@ -44,15 +44,17 @@ async function deletedAtOnce(events: Collection<RawEvent>, filter: Filter<RawEve
 }
 
 /**
- * Deletes the raw events of a batch (or of one user in it). One statement when FerretDB can take
- * it, else insert group by insert group (both equalities are pushed down to PostgreSQL), trying the
- * rest at once every few groups. MongoDB takes the first statement whatever its size.
+ * Deletes the raw events of a batch (or of one user in it), insert group by insert group (both
+ * equalities are pushed down to PostgreSQL), trying the rest at once every few groups. A whole
+ * batch starts with its groups: FerretDB reads every event a statement selects before it finds
+ * that it cannot delete them all in one, and that read is most of a deletion's cost
+ * (docs/performance.md). One user's events in a batch are few: they go at once first. MongoDB takes any statement whatever its size.
  */
 export async function deleteRawEventsOf(
   events: Collection<RawEvent>,
   filter: { batchId: string; userId?: string },
 ): Promise<void> {
-  if (await deletedAtOnce(events, filter)) return;
+  if (filter.userId !== undefined && (await deletedAtOnce(events, filter))) return;
   let emptyGroups = 0;
   for (let group = 0; ; group++) {
     const { deletedCount } = await events.deleteMany({ ...filter, insertGroup: group });
