@@ -6,7 +6,7 @@ import { suppressionCheck, type UserSuppression } from '../../events/userSuppres
 import { DependencyUnavailableError } from '../../errors';
 import { DUPLICATE_KEY, isMongoUnavailable } from '../../mongo';
 import { forEachInFlight } from '../../forEachInFlight';
-import { RecentKeys } from './recentKeys';
+import { FileKeys } from './fileKeys';
 import { readSpool, SpoolWriter } from './spool';
 import type { ValidEvent } from './validateRow';
 
@@ -30,8 +30,6 @@ const PART_BYTES = 2 * 1024 * 1024;
  * gained little (docs/performance.md).
  */
 const INSERTS_IN_FLIGHT = 2;
-/** Parts whose keys are remembered to drop in-file repeats (about 1.5 MB of keys). */
-const RECENT_PARTS = 16;
 
 export interface StoreContext {
   events: Collection<RawEvent>;
@@ -105,17 +103,16 @@ async function insertPart(events: Collection<RawEvent>, docs: RawEvent[]): Promi
 export async function storeEvents(ctx: StoreContext, spoolPath: string): Promise<StoreResult> {
   const result: StoreResult = { inserted: 0, suppressed: 0, deferred: 0, watch: new Set() };
   let deferred: SpoolWriter | undefined;
-  // Repeats within the file are dropped here when they are close together. They still count as
-  // duplicates, since only inserted events count as new.
-  const recent = new RecentKeys(RECENT_PARTS);
+  // Repeats within the file are dropped here. They still count as duplicates, since only inserted
+  // events count as new.
+  const fileKeys = new FileKeys();
   try {
     await forEachInFlight(
       readSpool(spoolPath, PART_EVENTS, PART_BYTES),
       INSERTS_IN_FLIGHT,
       async (events) => {
-        // Sequential up to the insert, so two parts in flight never share a key (they are within the window).
-        const firstSeen = events.filter((event) => recent.firstSeen(event.key));
-        recent.endPart();
+        // Sequential up to the insert, so a key of a part in flight is known to the next one.
+        const firstSeen = events.filter((event) => fileKeys.firstSeen(event.key));
         const users = firstSeen.map((e) => ctx.fingerprintOf(e.userId));
         const suppressed = await suppressionCheck(ctx.suppressions, users);
         const kept = firstSeen.map((e, i) => !suppressed(users[i] ?? 0n, e.timestamp));

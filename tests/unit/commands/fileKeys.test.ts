@@ -1,47 +1,42 @@
+import { createHash } from 'node:crypto';
 import fc from 'fast-check';
-import { RecentKeys } from '../../../src/commands/uploadBatch/recentKeys';
+import { FileKeys } from '../../../src/commands/uploadBatch/fileKeys';
 
-/** Feeds `keys` through a window of `windowParts` parts of `partSize`; returns the kept ones. */
-function kept(keys: readonly string[], windowParts: number, partSize: number): string[] {
-  const recent = new RecentKeys(windowParts);
-  const out: string[] = [];
-  keys.forEach((key, i) => {
-    if (i > 0 && i % partSize === 0) recent.endPart();
-    if (recent.firstSeen(key)) out.push(key);
-  });
-  return out;
+const key = (n: number): string => createHash('sha256').update(String(n)).digest('hex');
+
+/** The keys `fileKeys` lets through, in order. */
+function kept(keys: readonly string[], fileKeys = new FileKeys()): string[] {
+  return keys.filter((k) => fileKeys.firstSeen(k));
 }
 
-describe('RecentKeys (dropping repeated rows before they reach the database)', () => {
-  it('keeps a key once when it repeats at a period shorter than the window, however long the file', () => {
-    // 10 distinct keys repeated 50 times; parts of 3 and a window of 5 parts (the current one and
-    // the 4 before it) always reach back 10 rows.
-    const keys = Array.from({ length: 500 }, (_, i) => `k${i % 10}`);
-    expect(kept(keys, 5, 3)).toEqual(Array.from({ length: 10 }, (_, i) => `k${i}`));
+describe('FileKeys (dropping repeated rows of a file before they reach the database)', () => {
+  it('keeps the first occurrence of every key and drops every repeat, however far apart', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 300 }), { maxLength: 2000 }), (ns) => {
+        const keys = ns.map(key);
+        expect(kept(keys)).toEqual([...new Set(keys)]);
+      }),
+    );
   });
 
-  it('never drops the first occurrence of a key, and forgets keys older than the window', () => {
-    fc.assert(
-      fc.property(
-        fc.array(fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f'), { maxLength: 200 }),
-        fc.integer({ min: 1, max: 5 }),
-        fc.integer({ min: 1, max: 6 }),
-        (keys, windowParts, partSize) => {
-          const out = kept(keys, windowParts, partSize);
-          // Every distinct key is kept at least once.
-          expect(new Set(out)).toEqual(new Set(keys));
-          // A key is kept again only if it did not occur in the current part or the window's others.
-          const partOf = (i: number) => Math.floor(i / partSize);
-          const lastAt = new Map<string, number>();
-          const expected: string[] = [];
-          keys.forEach((key, i) => {
-            const last = lastAt.get(key);
-            if (last === undefined || partOf(i) - partOf(last) >= windowParts) expected.push(key);
-            lastAt.set(key, i);
-          });
-          expect(out).toEqual(expected);
-        },
-      ),
-    );
+  it('stays exact while its table grows to many thousands of keys', () => {
+    // Far past the first table's 4,096 slots; every key is met twice, the second time much later.
+    const keys = Array.from({ length: 50_000 }, (_, i) => key(i));
+    const fileKeys = new FileKeys();
+    expect(kept(keys, fileKeys)).toHaveLength(50_000);
+    expect(kept(keys, fileKeys)).toHaveLength(0);
+  });
+
+  it('past its limit forgets nothing it holds and drops nothing it does not know', () => {
+    const fileKeys = new FileKeys(100);
+    const first = Array.from({ length: 150 }, (_, i) => key(i));
+    expect(kept(first, fileKeys)).toHaveLength(150);
+    // The first hundred are remembered; the fifty after them were let through without being kept.
+    expect(kept(first, fileKeys)).toEqual(first.slice(100));
+  });
+
+  it('never drops a key that is not 64 hex digits', () => {
+    const fileKeys = new FileKeys();
+    expect(kept(['x', 'x', '0'.repeat(64), '0'.repeat(64)], fileKeys)).toHaveLength(4);
   });
 });
