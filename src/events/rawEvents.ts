@@ -48,7 +48,8 @@ async function deletedAtOnce(events: Collection<RawEvent>, filter: Filter<RawEve
  * equalities are pushed down to PostgreSQL), trying the rest at once every few groups. A whole
  * batch starts with its groups: FerretDB reads every event a statement selects before it finds
  * that it cannot delete them all in one, and that read is most of a deletion's cost
- * (docs/performance.md). One user's events in a batch are few: they go at once first. MongoDB takes any statement whatever its size.
+ * (docs/performance.md). One user's events in a batch are few: they go at once first. MongoDB
+ * takes any statement whatever its size.
  */
 export async function deleteRawEventsOf(
   events: Collection<RawEvent>,
