@@ -8,7 +8,10 @@
  * remembered: their repeats meet the database's unique key, which decides them exactly.
  */
 export class FileKeys {
-  /** 16 MiB of table when full: the rows of a file of about 30 MiB (uploads store side by side, each with its own). */
+  /**
+   * 16 MiB of table when full: the rows of a file of about 30 MiB. Uploads store side by side, each
+   * with its own table.
+   */
   static readonly MAX_KEYS = 1 << 19;
   private static readonly FIRST_SLOTS = 1 << 12;
 
