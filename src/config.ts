@@ -54,7 +54,7 @@ const envSchema = z
     EVENTS_PER_JOB: int(1, 100_000).optional(),
     AUTO_PROCESS_UPLOADS: bool.default(false),
     EVENTS_RATE_LIMIT: int(1, 1_000_000_000).default(600_000),
-    EVENTS_GROUP_WINDOW_MS: int(0, 1000).default(5),
+    EVENTS_GROUP_WINDOW_MS: int(0, 1000).default(0),
     EVENTS_GROUP_MAX_EVENTS: int(1, 1_000_000).default(20_000),
     EVENTS_MAX_WAITING: int(1, 100_000_000).default(200_000),
     WORKER_CONCURRENCY: int(1, 1000).default(10),

@@ -5,9 +5,10 @@ import { ServiceBusyError } from '../errors';
 import type { Logger } from '../logging';
 
 /**
- * Group commit for POST /api/events. Posts that arrive within `windowMs` of the first one of a
- * group share one spool, one UploadBatch (one batch, named in each answer) and one processing
- * request, so a post of ten events does not pay the whole upload protocol by itself. Each answer
+ * Group commit for POST /api/events. Posts that arrive while a group waits for a store slot, or
+ * within `windowMs` of its first post, share one spool, one UploadBatch (one batch, named in each
+ * answer) and one processing request, so a post of ten events does not pay the whole upload
+ * protocol by itself. Each answer
  * keeps its own exact counts: an event the batch stored is new for the first post of the group
  * that holds it and a duplicate for any later one; every other event is a duplicate.
  *

@@ -27,7 +27,7 @@ describe('loadConfig', () => {
     });
     expect(config.posts).toEqual({
       eventsPerMinute: 600_000,
-      groupWindowMs: 5,
+      groupWindowMs: 0,
       groupMaxEvents: 20_000,
       maxWaiting: 200_000,
     });
