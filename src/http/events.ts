@@ -90,8 +90,9 @@ export const eventsRoutes = {
       'Stores the events with the same rules per event as per CSV row (timestamp forms, identifiers, metadata), ' +
       'the same options as query parameters, the same deduplication and MAX_UPLOAD_BYTES as POST /api/uploads, ' +
       'and starts processing them: no process call is needed. Posts arriving together (while a group waits to ' +
-      'be stored, or within EVENTS_GROUP_WINDOW_MS) share one batch (named in each answer, listed as "POST /api/events"); each answer counts its ' +
-      'own events: an event is new for the first post that stored it and a duplicate for any other. Budget: ' +
+      'be stored, or within EVENTS_GROUP_WINDOW_MS) share one batch (named in each answer, listed as ' +
+      '"POST /api/events"); each answer counts its own events: an event is new for the first post that ' +
+      'stored it and a duplicate for any other. Budget: ' +
       'EVENTS_RATE_LIMIT events per minute per client; a post that would overdraw it is refused whole with 429 ' +
       'and Retry-After. Any invalid event refuses the whole body (and no other post) unless invalidRows=skip; ' +
       "row errors name the event's index (from 0; blank ndjson lines are not counted). " +

@@ -8,9 +8,9 @@ import type { Logger } from '../logging';
  * Group commit for POST /api/events. Posts that arrive while a group waits for a store slot, or
  * within `windowMs` of its first post, share one spool, one UploadBatch (one batch, named in each
  * answer) and one processing request, so a post of ten events does not pay the whole upload
- * protocol by itself. Each answer
- * keeps its own exact counts: an event the batch stored is new for the first post of the group
- * that holds it and a duplicate for any later one; every other event is a duplicate.
+ * protocol by itself. Each answer keeps its own exact counts: an event the batch stored is new for
+ * the first post of the group that holds it and a duplicate for any later one; every other event is
+ * a duplicate.
  *
  *   post validated ─► joins the open group (or opens one; a full group is sealed first)
  *     ─► window over and a store slot free: the group is sealed and stored ─► processing requested
