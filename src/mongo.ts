@@ -8,8 +8,10 @@ import {
   MongoServerSelectionError,
   ReadConcern,
   ReadPreference,
+  type Collection,
   type Db,
   type DbOptions,
+  type OptionalUnlessRequiredId,
   type MongoClientOptions,
   type WriteError,
 } from 'mongodb';
@@ -108,6 +110,31 @@ export function isMongoUnavailable(error: unknown): boolean {
 
 /** MongoDB's duplicate-key code; FerretDB reports it per write too. */
 export const DUPLICATE_KEY = 11000;
+
+/**
+ * Inserts `docs` with one unordered command; returns the indexes of those whose key was there
+ * already. Any other failure is thrown: a bulk error as it came when the batch failed as a whole,
+ * otherwise an Error with the first other per-document message (the bulk result, which lists every
+ * inserted id, is left out).
+ */
+export async function insertUnordered<T extends { _id?: unknown }>(
+  collection: Collection<T>,
+  docs: OptionalUnlessRequiredId<T>[],
+): Promise<Set<number>> {
+  // The driver refuses an empty insert.
+  if (docs.length === 0) return new Set();
+  try {
+    await collection.insertMany(docs, { ordered: false });
+    return new Set();
+  } catch (error) {
+    if (!(error instanceof MongoBulkWriteError)) throw error;
+    const writeErrors: WriteError[] = ([] as WriteError[]).concat(error.writeErrors);
+    if (writeErrors.length === 0) throw error;
+    const other = writeErrors.find((w) => w.code !== DUPLICATE_KEY);
+    if (other !== undefined) throw new Error(other.errmsg ?? `insert failed with code ${other.code}`);
+    return new Set(writeErrors.map((w) => w.index));
+  }
+}
 
 export function isDuplicateKey(error: unknown): boolean {
   return error instanceof MongoError && error.code === DUPLICATE_KEY;

@@ -1,7 +1,14 @@
 import type { Db } from 'mongodb';
 import type { AnyLogRecord } from '../events/eventLog';
 import { eventsErasedBy, type CountedRecord, type Effect } from '../events/corrections';
-import { writeOver, type Projection, type Report, type Write } from './projection';
+import {
+  recallFrom,
+  writesOf,
+  type Planned,
+  type PositionedDoc,
+  type Projection,
+  type Write,
+} from './projection';
 
 export type BatchStatusValue = 'uploaded' | 'processing' | 'completed' | 'failed' | 'retracted';
 
@@ -218,6 +225,13 @@ function settledReport(
   };
 }
 
+/** About the bytes a status document holds in memory (a file name and a reason are short). */
+const BATCH_DOC_BYTES = 1024;
+
+function isBatchStatusDoc(doc: PositionedDoc): doc is BatchStatusDoc {
+  return 'batchId' in doc && 'status' in doc;
+}
+
 function foldPending(current: BatchStatusDoc | null, page: readonly CountedRecord[]): BatchStatusDoc | null {
   let state = current;
   for (const { record, effects } of page) {
@@ -228,8 +242,9 @@ function foldPending(current: BatchStatusDoc | null, page: readonly CountedRecor
 }
 
 /**
- * One read and one write per batch per page: the page's records folded into the stored document,
- * replaced only if its `lastPosition` is still the one read.
+ * One read (unless the memory knows it) and one write per batch per page: the page's records folded
+ * into the stored document, replaced only if its `lastPosition` is still the one read. The batches
+ * a page is the first to write (a page of posts, a rebuild) are inserted together (see writesOf).
  */
 export const batchStatusProjection: Projection = {
   name: 'batchStatus',
@@ -240,41 +255,38 @@ export const batchStatusProjection: Projection = {
       .createIndex({ uploadedPosition: -1 }, { name: 'uploadedPosition' }, undefined);
   },
 
-  async planPage(
-    db: Db,
-    collectionName: string,
-    page: readonly CountedRecord[],
-    report?: Report,
-  ): Promise<Write[]> {
+  async planPage(db, collectionName, page, report, memory): Promise<Write[]> {
     const collection = db.collection<BatchStatusDoc>(collectionName);
     const byBatch = groupByBatch(page);
     if (byBatch.size === 0) return [];
+    const { known: stored, unknown } = recallFrom(memory, byBatch.keys(), isBatchStatusDoc);
     // One primary-key read per batch (an `$in` would make FerretDB scan the collection).
-    const stored = new Map<string, BatchStatusDoc>();
-    for (const doc of await Promise.all([...byBatch.keys()].map((_id) => collection.findOne({ _id })))) {
-      if (doc !== null) stored.set(doc._id, doc);
+    for (const doc of await Promise.all(unknown.map((_id) => collection.findOne({ _id })))) {
+      if (doc !== null) stored.set(doc._id, { doc, fromMemory: false });
     }
 
-    const writes: Write[] = [];
+    const planned: Planned<BatchStatusDoc>[] = [];
     for (const [_id, batchRecords] of byBatch) {
-      const current = stored.get(_id) ?? null;
-      const next = foldPending(current, batchRecords);
+      const current = stored.get(_id) ?? { doc: null, fromMemory: false };
+      const next = foldPending(current.doc, batchRecords);
       if (next === null) continue;
-      const write = writeOver(collection, current, next);
       const lastRecord = batchRecords.at(-1);
       const settled =
         report === undefined || lastRecord === undefined
           ? undefined
-          : settledReport(current, next, lastRecord.record.metadata.recordedAt);
-      writes.push(
-        settled === undefined || report === undefined
-          ? write
-          : async () => {
-              await write();
-              report(settled.message, settled.fields);
-            },
-      );
+          : settledReport(current.doc, next, lastRecord.record.metadata.recordedAt);
+      planned.push({
+        stored: current,
+        next,
+        bytes: BATCH_DOC_BYTES,
+        landed:
+          settled === undefined || report === undefined
+            ? undefined
+            : () => {
+                report(settled.message, settled.fields);
+              },
+      });
     }
-    return writes;
+    return writesOf(collection, planned, memory);
   },
 };

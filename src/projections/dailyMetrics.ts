@@ -1,7 +1,15 @@
 import type { Db } from 'mongodb';
 import { dayCountsOf } from '../events/dailyCounts';
 import type { CountedRecord } from '../events/corrections';
-import { partsAfter, writeOver, type Projection, type Write } from './projection';
+import {
+  partsAfter,
+  recallFrom,
+  writesOf,
+  type Planned,
+  type PositionedDoc,
+  type Projection,
+  type Write,
+} from './projection';
 import { byCodeUnits } from '../events/codeUnitOrder';
 
 export interface EventTypeCount {
@@ -41,6 +49,10 @@ interface Contribution {
   position: number;
   eventType: string;
   count: number;
+}
+
+function isDailyMetricsDoc(doc: PositionedDoc): doc is DailyMetricsDoc {
+  return 'date' in doc && 'counts' in doc;
 }
 
 function contributionsByDay(page: readonly CountedRecord[]): Map<string, Contribution[]> {
@@ -84,8 +96,8 @@ function addPending(
 
 /**
  * Adds what a page's records change (EventsProcessed added, retractions and erasures withdrawn:
- * see corrections), its quarter-hours summed per UTC day, to their days: one read per year and one
- * write per day.
+ * see corrections), its quarter-hours summed per UTC day, to their days: one read per year (of the
+ * days the memory does not know) and one write per day.
  * Only contributions after the stored `lastPosition` are added, and the replace requires that
  * `lastPosition` to be unchanged, so replaying a page (after a crash, say) adds nothing twice.
  */
@@ -99,19 +111,20 @@ export const dailyMetricsProjection: Projection = {
       .createIndex({ year: 1 }, { name: 'year' }, undefined);
   },
 
-  async planPage(db: Db, collectionName: string, page: readonly CountedRecord[]): Promise<Write[]> {
+  async planPage(db, collectionName, page, _report, memory): Promise<Write[]> {
     const collection = db.collection<DailyMetricsDoc>(collectionName);
     const byDay = contributionsByDay(page);
+    const { known: stored, unknown } = recallFrom(memory, byDay.keys(), isDailyMetricsDoc);
     // One query per year, not one read per day (a FerretDB without index twins scans for each).
-    const years = [...new Set([...byDay.keys()].map((date) => date.slice(0, 4)))];
+    const years = [...new Set(unknown.map((date) => date.slice(0, 4)))];
     const found = await Promise.all(years.map((year) => collection.find({ year }).toArray()));
-    const stored = new Map(found.flat().map((doc) => [doc._id, doc]));
-    const writes: Write[] = [];
+    for (const doc of found.flat()) if (!stored.has(doc._id)) stored.set(doc._id, { doc, fromMemory: false });
+    const planned: Planned<DailyMetricsDoc>[] = [];
     for (const [date, parts] of byDay) {
-      const before = stored.get(date) ?? null;
-      const next = addPending(before, date, parts);
-      if (next !== null) writes.push(writeOver(collection, before, next));
+      const before = stored.get(date) ?? { doc: null, fromMemory: false };
+      const next = addPending(before.doc, date, parts);
+      if (next !== null) planned.push({ stored: before, next, bytes: 128 + 64 * next.counts.length });
     }
-    return writes;
+    return writesOf(collection, planned, memory);
   },
 };

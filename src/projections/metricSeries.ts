@@ -2,7 +2,15 @@ import type { Collection, Db } from 'mongodb';
 import { countCellsOf, userCellsOf, userHalves, type DetailCells } from '../events/chunkDetail';
 import type { CountedRecord } from '../events/corrections';
 import { byCodeUnits } from '../events/codeUnitOrder';
-import { partsAfter, writeRemembered, type Projection, type Write } from './projection';
+import {
+  partsAfter,
+  recallFrom,
+  writesOf,
+  type Planned,
+  type Projection,
+  type Stored,
+  type Write,
+} from './projection';
 import type { ReadModelMemory } from './readModelMemory';
 import {
   addCounts,
@@ -162,32 +170,22 @@ function nextDoc(stored: SeriesMonthDoc | null, touched: Touched): SeriesMonthDo
 /** Up to this many documents of a year, a page reads each by `_id` instead of the whole year. */
 const POINT_READS_MAX = 16;
 
-interface Stored {
-  doc: SeriesMonthDoc | null;
-  fromMemory: boolean;
-}
-
 /**
- * The stored documents a page touches: those the projector wrote last from its memory (see
- * ReadModelMemory), the others from the database. Per year, the few it touches by `_id`, side by
- * side (a page of a few posts, an erasure: each costs its own size, not the year's); more with
- * one equality query on `year` (a page spread over a year reads it in one; a FerretDB without
- * index twins scans the table once per query).
+ * The stored documents a page touches: those the memory knows (see ReadModelMemory), the others
+ * from the database. Per year, the few it touches by `_id`, side by side (a page of a few posts,
+ * an erasure: each costs its own size, not the year's); more with one equality query on `year` (a
+ * page spread over a year reads it in one; a FerretDB without index twins scans the table once per
+ * query).
  */
 async function readTouched(
   collection: Collection<SeriesMonthDoc>,
   byDoc: ReadonlyMap<string, Touched>,
   memory: ReadModelMemory | undefined,
-): Promise<Map<string, Stored>> {
-  const stored = new Map<string, Stored>();
+): Promise<Map<string, Stored<SeriesMonthDoc>>> {
+  const { known: stored, unknown } = recallFrom(memory, byDoc.keys(), isSeriesMonthDoc);
   const idsByYear = new Map<string, string[]>();
-  for (const [id, { month }] of byDoc) {
-    const remembered = memory?.recall(id);
-    if (remembered !== undefined && isSeriesMonthDoc(remembered)) {
-      stored.set(id, { doc: remembered, fromMemory: true });
-      continue;
-    }
-    const year = month.slice(0, -3);
+  for (const id of unknown) {
+    const year = byDoc.get(id)?.month.slice(0, -3) ?? '';
     const ids = idsByYear.get(year);
     if (ids === undefined) idsByYear.set(year, [id]);
     else ids.push(id);
@@ -218,13 +216,12 @@ export const metricSeriesProjection: Projection = {
     const collection = db.collection<SeriesMonthDoc>(collectionName);
     const byDoc = partsByDoc(page);
     const stored = await readTouched(collection, byDoc, memory);
-    const writes: Write[] = [];
+    const planned: Planned<SeriesMonthDoc>[] = [];
     for (const [id, touched] of [...byDoc].sort(([a], [b]) => byCodeUnits(a, b))) {
       const before = stored.get(id) ?? { doc: null, fromMemory: false };
       const next = nextDoc(before.doc, touched);
-      if (next === null) continue;
-      writes.push(writeRemembered(collection, before, next, memory, seriesDocBytes(next)));
+      if (next !== null) planned.push({ stored: before, next, bytes: seriesDocBytes(next) });
     }
-    return writes;
+    return writesOf(collection, planned, memory);
   },
 };

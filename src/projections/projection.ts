@@ -1,6 +1,6 @@
 import type { Collection, Db, Filter, OptionalUnlessRequiredId } from 'mongodb';
 import type { CountedRecord } from '../events/corrections';
-import { isDuplicateKey } from '../mongo';
+import { insertUnordered, isDuplicateKey } from '../mongo';
 import type { ProjectionName } from './readModels';
 import { StaleReadModelMemoryError, type ReadModelMemory } from './readModelMemory';
 
@@ -9,11 +9,12 @@ export type Write = () => Promise<void>;
 
 /**
  * A read model kept from the log. `planPage` gets a page of records, each with what it changes in
- * the counts (see corrections), reads the `lastPosition` of the documents they touch and returns one write per document, carrying only the contributions of records
- * after that position; each write is conditional on it, which is what makes replays harmless.
- * Each write is to a document of its own, so the projector runs several at once; a crash between
- * them is healed by replaying the page (the checkpoint moves only once all landed).
- * One write per document per page (not per record) is what keeps big batches fast.
+ * the counts (see corrections), reads the `lastPosition` of the documents they touch (from the
+ * memory when it knows them) and plans one write per document (see writesOf), carrying only the
+ * contributions of records after that position; each write is conditional on it, which is what
+ * makes replays harmless. Each write is to documents of its own, so the projector runs several at
+ * once; a crash between them is healed by replaying the page (the checkpoint moves only once all
+ * landed). One write per document per page (not per record) is what keeps big batches fast.
  */
 export interface Projection {
   name: ProjectionName;
@@ -23,7 +24,7 @@ export interface Projection {
     collectionName: string,
     page: readonly CountedRecord[],
     report?: Report,
-    /** The live projector's: documents it wrote, which it need not read back (see ReadModelMemory). */
+    /** Documents this writer wrote, which it need not read back (see ReadModelMemory). */
     memory?: ReadModelMemory,
   ): Promise<Write[]>;
 }
@@ -58,38 +59,93 @@ export async function putOver<T extends PositionedDoc>(
   return (await collection.replaceOne(unchanged, replacement)).matchedCount === 1;
 }
 
-/** putOver as one of a page's writes. */
-export function writeOver<T extends PositionedDoc>(
-  collection: Collection<T>,
-  stored: T | null,
-  next: T,
-): Write {
-  return async () => {
-    await putOver(collection, stored, next);
-  };
+/** A document as a page found it (null: none) and whether the memory said so (see ReadModelMemory). */
+export interface Stored<T extends PositionedDoc> {
+  doc: T | null;
+  fromMemory: boolean;
 }
 
 /**
- * putOver as one of a page's writes, keeping the projector's `memory` (when it has one) in step:
- * the document written is remembered; one that met another writer's document is forgotten, and
- * when `stored` came from the memory, the page must be planned again from the database
- * (StaleReadModelMemoryError).
+ * The documents of `ids` the memory knows, stored or known to be absent (see ReadModelMemory), and
+ * the ids it does not know, for the projection to read from the database its own way.
  */
-export function writeRemembered<T extends PositionedDoc>(
-  collection: Collection<T>,
-  stored: { doc: T | null; fromMemory: boolean },
-  next: T,
+export function recallFrom<T extends PositionedDoc>(
   memory: ReadModelMemory | undefined,
-  bytes: number,
-): Write {
-  return async () => {
-    if (await putOver(collection, stored.doc, next)) {
-      memory?.remember(next, bytes);
-      return;
-    }
-    memory?.drop(next._id);
-    if (stored.fromMemory) throw new StaleReadModelMemoryError(next._id);
+  ids: Iterable<string>,
+  isDoc: (doc: PositionedDoc) => doc is T,
+): { known: Map<string, Stored<T>>; unknown: string[] } {
+  const known = new Map<string, Stored<T>>();
+  const unknown: string[] = [];
+  for (const id of ids) {
+    const remembered = memory?.recall(id);
+    if (remembered === null) known.set(id, { doc: null, fromMemory: true });
+    else if (remembered !== undefined && isDoc(remembered))
+      known.set(id, { doc: remembered, fromMemory: true });
+    else unknown.push(id);
+  }
+  return { known, unknown };
+}
+
+/** One document a page puts where it found `stored`; `landed` is told once it is there. */
+export interface Planned<T extends PositionedDoc> {
+  stored: Stored<T>;
+  next: T;
+  /** About the bytes it holds in memory. */
+  bytes: number;
+  landed?: () => void;
+}
+
+/** New documents up to this size are inserted together, up to INSERT_GROUP_DOCS in one command. */
+const SMALL_DOC_BYTES = 16 * 1024;
+const INSERT_GROUP_DOCS = 500;
+
+/**
+ * A page's writes (see putOver), keeping the projector's `memory` (when it has one) in step: the
+ * document written is remembered; one that met another writer's document is forgotten, and when
+ * `stored` came from the memory, the page must be planned again from the database
+ * (StaleReadModelMemoryError). Small documents no one has stored yet go in groups, one command
+ * each (a page of posts makes a status document for every batch); the others one write each.
+ */
+export function writesOf<T extends PositionedDoc>(
+  collection: Collection<T>,
+  planned: readonly Planned<T>[],
+  memory: ReadModelMemory | undefined,
+): Write[] {
+  const landed = (p: Planned<T>): void => {
+    memory?.remember(p.next, p.bytes);
+    p.landed?.();
   };
+  // Another writer's document is there: nothing left to do, unless this page was planned from memory.
+  const missed = (p: Planned<T>): boolean => {
+    memory?.drop(p.next._id);
+    return p.stored.fromMemory;
+  };
+  const writes: Write[] = [];
+  const grouped: Planned<T>[] = [];
+  for (const p of planned) {
+    if (p.stored.doc === null && p.bytes <= SMALL_DOC_BYTES) grouped.push(p);
+    else
+      writes.push(async () => {
+        if (await putOver(collection, p.stored.doc, p.next)) landed(p);
+        else if (missed(p)) throw new StaleReadModelMemoryError(p.next._id);
+      });
+  }
+  for (let i = 0; i < grouped.length; i += INSERT_GROUP_DOCS) {
+    const group = grouped.slice(i, i + INSERT_GROUP_DOCS);
+    writes.push(async () => {
+      const duplicates = await insertUnordered(
+        collection,
+        group.map((p) => p.next as OptionalUnlessRequiredId<T>),
+      );
+      let stale: string | undefined;
+      group.forEach((p, index) => {
+        if (!duplicates.has(index)) landed(p);
+        else if (missed(p)) stale ??= p.next._id;
+      });
+      if (stale !== undefined) throw new StaleReadModelMemoryError(stale);
+    });
+  }
+  return writes;
 }
 
 /** Inserts `doc`; false when its key is there already. */
@@ -101,13 +157,6 @@ async function inserted<T extends { _id: string }>(collection: Collection<T>, do
     if (!isDuplicateKey(error)) throw error;
     return false;
   }
-}
-
-/** Inserts a document that is the same whenever it is made; a duplicate key means it is there. */
-export function insertOnce<T extends { _id: string }>(collection: Collection<T>, doc: T): Write {
-  return async () => {
-    await inserted(collection, doc);
-  };
 }
 
 /** The parts of a page for a document that come after its stored `lastPosition`, in order. */

@@ -161,7 +161,7 @@ export async function ensureReadModel(db: Db, projection: Projection, name: stri
 }
 
 /** The read-model documents a projector keeps in memory at most (a busy month's series documents fit). */
-const WRITTEN_MEMORY_BYTES = 64 * 1024 * 1024;
+export const WRITTEN_MEMORY_BYTES = 64 * 1024 * 1024;
 
 /** How often a projector that has not failed itself looks whether another left a failure on record. */
 const STATUS_RECHECK_MS = 30_000;

@@ -13,12 +13,18 @@ import type { PositionedDoc } from './projection';
  * document have moved on anyway (a writer that lost its lease), that write throws
  * StaleReadModelMemoryError, and the projector forgets everything and plans the page again from the
  * database.
+ *
+ * A memory begun on a collection its writer created empty (a rebuild's fresh version: see
+ * startEmpty) also knows which documents are not there, until it lets one go: then a page need not
+ * even ask for the documents it is the first to write.
  */
 export class ReadModelMemory {
   private collection = '';
   private next = 0;
   private docs = new Map<string, { doc: PositionedDoc; bytes: number }>();
   private bytes = 0;
+  /** Every document of the collection is in `docs`: it was empty and nothing was let go since. */
+  private complete = false;
 
   constructor(private readonly maxBytes: number) {}
 
@@ -34,6 +40,14 @@ export class ReadModelMemory {
     this.collection = collection;
   }
 
+  /** Begins on a collection the caller just created empty, with its first page starting at `first`. */
+  startEmpty(collection: string, first: number): void {
+    this.forget();
+    this.collection = collection;
+    this.next = first;
+    this.complete = true;
+  }
+
   /** Called once a page's writes and checkpoint landed: the next page starts at `next`. */
   endPage(next: number): void {
     this.next = next;
@@ -43,26 +57,40 @@ export class ReadModelMemory {
     this.docs = new Map();
     this.bytes = 0;
     this.next = -1;
+    this.complete = false;
   }
 
-  recall(id: string): PositionedDoc | undefined {
-    return this.docs.get(id)?.doc;
+  /** The document as stored; null when it is known not to be; undefined when not known. */
+  recall(id: string): PositionedDoc | null | undefined {
+    const entry = this.docs.get(id);
+    if (entry !== undefined) return entry.doc;
+    return this.complete ? null : undefined;
   }
 
   /** Keeps a document just written, dropping the least recently written beyond the byte budget. */
   remember(doc: PositionedDoc, bytes: number): void {
-    this.drop(doc._id);
-    if (bytes > this.maxBytes) return;
+    this.unset(doc._id);
+    if (bytes > this.maxBytes) {
+      this.complete = false;
+      return;
+    }
     this.docs.set(doc._id, { doc, bytes });
     this.bytes += bytes;
     for (const [id, entry] of this.docs) {
       if (this.bytes <= this.maxBytes) break;
       this.docs.delete(id);
       this.bytes -= entry.bytes;
+      this.complete = false;
     }
   }
 
+  /** Forgets a document (one another writer may have changed). */
   drop(id: string): void {
+    this.complete = false;
+    this.unset(id);
+  }
+
+  private unset(id: string): void {
     const entry = this.docs.get(id);
     if (entry === undefined) return;
     this.docs.delete(id);

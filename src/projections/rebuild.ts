@@ -2,12 +2,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { AnyLogRecord } from '../events/eventLog';
 import { tryAcquireLease } from './lease';
 import type { Projection } from './projection';
+import { ReadModelMemory, StaleReadModelMemoryError } from './readModelMemory';
 import { countPage, LogMemory } from '../events/corrections';
 import {
   applyPage,
   ensureReadModel,
   fenceAboveCheckpoint,
   PAGE_SIZE,
+  WRITTEN_MEMORY_BYTES,
   projectInto,
   targetFor,
   tryAcquireProjectionLease,
@@ -52,6 +54,8 @@ interface Prepared {
   live: number;
   next: number;
   target: ProjectionTarget;
+  /** What the replay wrote into the new version, which starts empty (see ReadModelMemory). */
+  written: ReadModelMemory;
   records: number;
 }
 
@@ -108,10 +112,22 @@ async function prepare(deps: ProjectorDeps, projection: Projection): Promise<Pre
     .catch(() => undefined);
   await resetCheckpoint(db, target.checkpointId);
   await ensureReadModel(db, projection, target.collectionName);
-  return { projection, live, next, target, records: 0 };
+  const written = new ReadModelMemory(WRITTEN_MEMORY_BYTES);
+  written.startEmpty(target.collectionName, 1);
+  return { projection, live, next, target, written, records: 0 };
 }
 
-/** One pass over the log (one query), each page applied to every new version and checkpointed there. */
+/** A replay page holds up to this many records, and up to this many processed events. */
+const REPLAY_PAGE_RECORDS = 5_000;
+const REPLAY_PAGE_EVENTS = 1_000_000;
+
+/**
+ * One pass over the log (one query), each page applied to every new version and checkpointed there.
+ * Pages are long (a document is written once per page that touches it), bounded by the events
+ * they hold, which is what planning a page costs in memory. Each version starts empty and
+ * remembers what it wrote (nobody else writes it), so a page reads nothing back and need not ask
+ * for the documents it is the first to write; the next page is read while this one is applied.
+ */
 async function replayAll(
   deps: ProjectorDeps,
   prepared: readonly Prepared[],
@@ -120,27 +136,60 @@ async function replayAll(
   // One pass from the first record: the memory knows every batch, so the log is read once.
   const memory = new LogMemory();
   const apply = async (page: AnyLogRecord[]): Promise<void> => {
-    const last = page.at(-1);
-    if (last === undefined) return;
+    const first = page[0]?.position;
+    const last = page.at(-1)?.position;
+    if (first === undefined || last === undefined) return;
     const counted = await countPage(deps.eventLog, page, memory);
     // Every new version side by side: each has its own collection and checkpoint.
     await Promise.all(
       prepared.map(async (p) => {
-        await applyPage(p.target, counted);
-        await saveCheckpoint(deps.db, p.target.checkpointId, last.position, 0);
-        report(p, last.position, page.length);
+        for (;;) {
+          p.written.startPage(p.target.collectionName, first);
+          try {
+            await applyPage(p.target, counted, undefined, undefined, p.written);
+            break;
+          } catch (error) {
+            // Planned from documents something else changed: the page again, read from the database.
+            if (!(error instanceof StaleReadModelMemoryError)) throw error;
+          }
+        }
+        await saveCheckpoint(deps.db, p.target.checkpointId, last, 0);
+        p.written.endPage(last + 1);
+        report(p, last, page.length);
       }),
     );
   };
+  const pages = pagesOf(deps.eventLog.readAll(1, PAGE_SIZE));
+  let next = pages.next();
+  try {
+    for (;;) {
+      const read = await next;
+      if (read.done === true) return;
+      next = pages.next();
+      await apply(read.value);
+    }
+  } catch (error) {
+    // The read ahead ends with the generator; its failure is not the one to report.
+    await next.catch(() => undefined);
+    await pages.return(undefined);
+    throw error;
+  }
+}
+
+/** The records in replay pages (the last one shorter, never empty). */
+async function* pagesOf(records: AsyncIterable<AnyLogRecord>): AsyncGenerator<AnyLogRecord[]> {
   let page: AnyLogRecord[] = [];
-  for await (const record of deps.eventLog.readAll(1, PAGE_SIZE)) {
+  let events = 0;
+  for await (const record of records) {
     page.push(record);
-    if (page.length === PAGE_SIZE) {
-      await apply(page);
+    if (record.type === 'EventsProcessed') events += record.data.events;
+    if (page.length === REPLAY_PAGE_RECORDS || events >= REPLAY_PAGE_EVENTS) {
+      yield page;
       page = [];
+      events = 0;
     }
   }
-  await apply(page);
+  if (page.length > 0) yield page;
 }
 
 /** Under the projector's lease: applies what was appended meanwhile, then switches the pointer. */

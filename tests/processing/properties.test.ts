@@ -6,6 +6,7 @@ import { planChunks } from '../../src/events/deriveChunks';
 import { readChunk } from '../../src/events/readChunks';
 import { batchStatusProjection } from '../../src/projections/batchStatus';
 import { dailyMetricsProjection } from '../../src/projections/dailyMetrics';
+import { metricSeriesProjection } from '../../src/projections/metricSeries';
 import { projectInto, targetFor, type ProjectionTarget } from '../../src/projections/projector';
 import { countPage } from '../../src/events/corrections';
 import { rebuildProjections } from '../../src/projections/rebuild';
@@ -205,6 +206,9 @@ describe('exactly-once processing (properties against the real stack)', () => {
         targetFor(db(), dailyMetricsProjection, await liveVersion(db(), 'dailyMetrics')),
       ),
       batches: await contents(targetFor(db(), batchStatusProjection, await liveVersion(db(), 'batchStatus'))),
+      series: await contents(
+        targetFor(db(), metricSeriesProjection, await liveVersion(db(), 'metricSeries')),
+      ),
     };
     const oldVersion = await liveVersion(db(), 'dailyMetrics');
     const results = await rebuildProjections(
@@ -224,6 +228,9 @@ describe('exactly-once processing (properties against the real stack)', () => {
     expect(
       await contents(targetFor(db(), batchStatusProjection, await liveVersion(db(), 'batchStatus'))),
     ).toEqual(before.batches);
+    expect(
+      await contents(targetFor(db(), metricSeriesProjection, await liveVersion(db(), 'metricSeries'))),
+    ).toEqual(before.series);
     expect(await verifyReadModels(db(), log())).toEqual([]);
     expect(sorted(await liveMetrics(db()))).toEqual(sorted(recountRows(uploaded)));
 

@@ -1,10 +1,10 @@
-import { MongoBulkWriteError, type Collection, type WriteError } from 'mongodb';
+import type { Collection } from 'mongodb';
 import type { ChunkWriter } from '../../events/chunkWriter';
 import { INSERT_GROUP_EVENTS, type RawEvent } from '../../events/rawEvents';
 import type { FingerprintOf, UserFingerprint } from '../../events/userFingerprint';
 import { suppressionCheck, type UserSuppression } from '../../events/userSuppressions';
 import { DependencyUnavailableError } from '../../errors';
-import { DUPLICATE_KEY, isMongoUnavailable } from '../../mongo';
+import { insertUnordered, isMongoUnavailable } from '../../mongo';
 import { forEachInFlight } from '../../forEachInFlight';
 import { FileKeys } from './fileKeys';
 import { readSpool, SpoolWriter } from './spool';
@@ -81,21 +81,12 @@ function toDoc(e: ValidEvent, batchId: string, insertGroup: number): RawEvent {
 
 /** Unordered insert; returns the indexes that were duplicates. Anything but duplicate keys is thrown. */
 async function insertPart(events: Collection<RawEvent>, docs: RawEvent[]): Promise<Set<number>> {
-  // A part made only of repeats of recent rows has nothing left to insert (the driver refuses []).
-  if (docs.length === 0) return new Set();
   try {
-    await events.insertMany(docs, { ordered: false });
-    return new Set();
+    return await insertUnordered(events, docs);
   } catch (error) {
-    if (!(error instanceof MongoBulkWriteError)) throw error;
-    const writeErrors: WriteError[] = ([] as WriteError[]).concat(error.writeErrors);
     // Rethrown without the bulk result, which lists every inserted id and would flood the log.
     if (isMongoUnavailable(error)) throw new DependencyUnavailableError('mongo');
-    const other = writeErrors.find((w) => w.code !== DUPLICATE_KEY);
-    if (writeErrors.length === 0 || other !== undefined) {
-      throw new Error(`inserting raw events failed: ${other?.errmsg ?? error.message}`);
-    }
-    return new Set(writeErrors.map((w) => w.index));
+    throw new Error(`inserting raw events failed: ${error instanceof Error ? error.message : String(error)}`);
   }
 }
 

@@ -51,4 +51,53 @@ describe('ReadModelMemory', () => {
     memory.drop('a');
     expect(memory.recall('a')).toBeUndefined();
   });
+
+  describe('begun on a collection its writer created empty', () => {
+    function begunEmpty(): ReadModelMemory {
+      const memory = new ReadModelMemory(100);
+      memory.startEmpty('series_v2', 1);
+      memory.startPage('series_v2', 1);
+      memory.remember(doc('a', 3), 40);
+      memory.endPage(4);
+      memory.startPage('series_v2', 4);
+      return memory;
+    }
+
+    it('knows which documents are not there, while pages follow one another', () => {
+      const memory = begunEmpty();
+      expect(memory.recall('a')).toEqual(doc('a', 3));
+      expect(memory.recall('b')).toBeNull();
+    });
+
+    it.each([
+      [
+        'it let a document go beyond its budget',
+        (m: ReadModelMemory) => {
+          m.remember(doc('b'), 80);
+        },
+      ],
+      [
+        'it was told to forget a document',
+        (m: ReadModelMemory) => {
+          m.drop('a');
+        },
+      ],
+      [
+        'a document was bigger than its budget',
+        (m: ReadModelMemory) => {
+          m.remember(doc('huge'), 101);
+        },
+      ],
+      [
+        'a page did not follow',
+        (m: ReadModelMemory) => {
+          m.startPage('series_v2', 9);
+        },
+      ],
+    ])('no longer knows what is absent once %s', (_case, change) => {
+      const memory = begunEmpty();
+      change(memory);
+      expect(memory.recall('never-written')).toBeUndefined();
+    });
+  });
 });
