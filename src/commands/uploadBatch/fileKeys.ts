@@ -1,23 +1,25 @@
 /**
  * The keys of one file met so far, to drop a repeated row before it reaches the database: a part
- * that meets a duplicate key costs FerretDB about twice a clean insert (docs/performance.md).
+ * that meets a duplicate key costs FerretDB far more than a clean insert (it inserts that part's
+ * rows one by one; docs/performance.md).
  *
- * A key (SHA-256, 64 hex digits) is remembered by its first 128 bits, in an open-addressing table
+ * A key (SHA-256, 64 hex digits) is remembered by its first 128 bits, in open-addressing tables
  * kept at most half full: 32 bytes a key. Two distinct events of one file share those bits with a
- * chance of about n²/2^129 (about 1.5e-27 for a million rows). Past `maxKeys`, further keys are not
- * remembered: their repeats meet the database's unique key, which decides them exactly.
+ * chance of about n²/2^129 (about 1.5e-27 for a million rows). Keys go into one table of up to
+ * half `maxKeys`; a full table is kept as the older one and a new one begun, and the table before
+ * it let go. So every key of a file of up to half `maxKeys` rows is remembered, and of a longer
+ * file at least the last half `maxKeys` (repeats in real exports are mostly near each other). A
+ * repeat of a key let go meets the database's unique key, which decides it exactly.
  */
 export class FileKeys {
   /**
-   * 16 MiB of table when full: the rows of a file of about 30 MiB. Uploads store side by side, each
-   * with its own table.
+   * 16 MiB of tables at most; every row of a file of up to 262,144 rows (about 20 MiB of rows like
+   * the bench's). Uploads store side by side, each with its own tables.
    */
   static readonly MAX_KEYS = 1 << 19;
-  private static readonly FIRST_SLOTS = 1 << 12;
 
-  /** Four 32-bit words a slot; all zero is an empty slot. */
-  private table = new Uint32Array(4 * FileKeys.FIRST_SLOTS);
-  private count = 0;
+  private current = new KeyTable();
+  private older: KeyTable | undefined;
   private readonly words = new Uint32Array(4);
 
   constructor(private readonly maxKeys = FileKeys.MAX_KEYS) {}
@@ -28,9 +30,30 @@ export class FileKeys {
     const words = this.words;
     for (let w = 0; w < 4; w++) words[w] = Number.parseInt(key.slice(w * 8, w * 8 + 8), 16) >>> 0;
     if (isEmpty(words, 0)) return true;
+    if (this.older?.has(words) === true) return false;
+    if (!this.current.add(words)) return false;
+    if (this.current.count >= this.maxKeys / 2) {
+      this.older = this.current;
+      this.current = new KeyTable();
+    }
+    return true;
+  }
+}
+
+/** Keys as four 32-bit words a slot (all zero is an empty slot), grown to stay at most half full. */
+class KeyTable {
+  private static readonly FIRST_SLOTS = 1 << 12;
+  private table = new Uint32Array(4 * KeyTable.FIRST_SLOTS);
+  count = 0;
+
+  has(words: Uint32Array): boolean {
+    return !isEmpty(this.table, slotOf(this.table, words, 0));
+  }
+
+  /** Adds the key; false when it was there. */
+  add(words: Uint32Array): boolean {
     const at = slotOf(this.table, words, 0);
     if (!isEmpty(this.table, at)) return false;
-    if (this.count >= this.maxKeys) return true;
     this.table.set(words, at);
     this.count += 1;
     if (this.count * 2 > this.table.length / 4) this.grow();

@@ -27,12 +27,33 @@ describe('FileKeys (dropping repeated rows of a file before they reach the datab
     expect(kept(keys, fileKeys)).toHaveLength(0);
   });
 
-  it('past its limit forgets nothing it holds and drops nothing it does not know', () => {
+  it('past half its limit remembers the most recent keys and lets the oldest go', () => {
     const fileKeys = new FileKeys(100);
     const first = Array.from({ length: 150 }, (_, i) => key(i));
     expect(kept(first, fileKeys)).toHaveLength(150);
-    // The first hundred are remembered; the fifty after them were let through without being kept.
-    expect(kept(first, fileKeys)).toEqual(first.slice(100));
+    // The last fifty (half the limit) are still known; the first fifty were let go.
+    expect(kept(first.slice(100), fileKeys)).toEqual([]);
+    expect(kept(first.slice(0, 50), fileKeys)).toEqual(first.slice(0, 50));
+  });
+
+  it('whatever it has let go, never drops the first occurrence of a key', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 40 }), { maxLength: 3000 }),
+        fc.integer({ min: 2, max: 30 }),
+        (ns, maxKeys) => {
+          const fileKeys = new FileKeys(maxKeys);
+          const seen = new Set<number>();
+          for (const n of ns) {
+            const first = !seen.has(n);
+            seen.add(n);
+            // A first occurrence is always kept; a repeat may be kept (the database decides it).
+            if (first) expect(fileKeys.firstSeen(key(n))).toBe(true);
+            else fileKeys.firstSeen(key(n));
+          }
+        },
+      ),
+    );
   });
 
   it('never drops a key that is not 64 hex digits', () => {
