@@ -64,6 +64,30 @@ export async function applyPage(
 }
 
 /**
+ * applyPage for a writer that remembers what it wrote (see ReadModelMemory): a page planned from a
+ * memory another writer outdated is planned again, from the database (the memory, begun again
+ * without having ended, starts afresh). The caller ends the page once its checkpoint is saved.
+ */
+export async function applyRememberedPage(
+  target: ProjectionTarget,
+  page: readonly CountedRecord[],
+  first: number,
+  written: ReadModelMemory,
+  guard?: () => void,
+  report?: Report,
+): Promise<void> {
+  for (;;) {
+    written.startPage(target.collectionName, first);
+    try {
+      await applyPage(target, page, guard, report, written);
+      return;
+    } catch (error) {
+      if (!(error instanceof StaleReadModelMemoryError)) throw error;
+    }
+  }
+}
+
+/**
  * Applies the log from the target's checkpoint to the head, saving the checkpoint after each page;
  * returns the position reached. `guard` runs before every write: the lease check that stops a
  * writer who lost its lease.
@@ -92,21 +116,9 @@ export async function projectInto(
     const page = await eventLog.readFrom(from, PAGE_SIZE);
     options.guard?.();
     const { written } = options;
-    written?.startPage(target.collectionName, from);
-    try {
-      await applyPage(
-        target,
-        await countPage(eventLog, page, options.memory),
-        options.guard,
-        options.report,
-        written,
-      );
-    } catch (error) {
-      // Planned from a memory another writer outdated: the same page again, which the memory
-      // (begun again without having ended) plans from the database.
-      if (error instanceof StaleReadModelMemoryError) continue;
-      throw error;
-    }
+    const counted = await countPage(eventLog, page, options.memory);
+    if (written === undefined) await applyPage(target, counted, options.guard, options.report);
+    else await applyRememberedPage(target, counted, from, written, options.guard, options.report);
     const last = page.at(-1);
     if (last === undefined) return from - 1;
     options.guard?.();

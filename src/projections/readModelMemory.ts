@@ -69,18 +69,16 @@ export class ReadModelMemory {
 
   /** Keeps a document just written, dropping the least recently written beyond the byte budget. */
   remember(doc: PositionedDoc, bytes: number): void {
-    this.unset(doc._id);
     if (bytes > this.maxBytes) {
-      this.complete = false;
+      this.drop(doc._id);
       return;
     }
+    this.unset(doc._id);
     this.docs.set(doc._id, { doc, bytes });
     this.bytes += bytes;
-    for (const [id, entry] of this.docs) {
+    for (const id of this.docs.keys()) {
       if (this.bytes <= this.maxBytes) break;
-      this.docs.delete(id);
-      this.bytes -= entry.bytes;
-      this.complete = false;
+      this.drop(id);
     }
   }
 

@@ -2,10 +2,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { AnyLogRecord } from '../events/eventLog';
 import { tryAcquireLease } from './lease';
 import type { Projection } from './projection';
-import { ReadModelMemory, StaleReadModelMemoryError } from './readModelMemory';
+import { ReadModelMemory } from './readModelMemory';
 import { countPage, LogMemory } from '../events/corrections';
 import {
-  applyPage,
+  applyRememberedPage,
   ensureReadModel,
   fenceAboveCheckpoint,
   PAGE_SIZE,
@@ -143,16 +143,7 @@ async function replayAll(
     // Every new version side by side: each has its own collection and checkpoint.
     await Promise.all(
       prepared.map(async (p) => {
-        for (;;) {
-          p.written.startPage(p.target.collectionName, first);
-          try {
-            await applyPage(p.target, counted, undefined, undefined, p.written);
-            break;
-          } catch (error) {
-            // Planned from documents something else changed: the page again, read from the database.
-            if (!(error instanceof StaleReadModelMemoryError)) throw error;
-          }
-        }
+        await applyRememberedPage(p.target, counted, first, p.written);
         await saveCheckpoint(deps.db, p.target.checkpointId, last, 0);
         p.written.endPage(last + 1);
         report(p, last, page.length);
