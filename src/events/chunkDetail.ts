@@ -6,7 +6,7 @@ import type { UserFingerprint } from './userFingerprint';
 import { byCodeUnits } from './codeUnitOrder';
 
 /**
- * What a processed chunk adds to the time series, carried by EventsProcessed v3: its counts per
+ * What a processed chunk adds to the time series, carried by EventsProcessed (v3 on): its counts per
  * (UTC quarter-hour, eventType) and its distinct (user, quarter-hour, eventType) triples. Every
  * real zone's offset is a whole number of quarter-hours, so any local day (or week, or month) is a
  * whole number of quarter-hours and sums of these give exact counts and distinct users in any zone.

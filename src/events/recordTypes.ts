@@ -27,7 +27,7 @@ export const BatchUploadedV2 = BatchUploadedV1.extend({
 });
 
 /**
- * v3 (the only version any deployment has written: v1 and v2 carried a per-day `counts` array that
+ * v3 (the first version any deployment wrote: v1 and v2 carried a per-day `counts` array that
  * FerretDB converts element by element, and are gone). The chunk's quarter-hour detail (see
  * chunkDetail) is what every read model counts from: day counts are sums of its quarter-hours.
  * `firstDay`/`lastDay` are the UTC days of its first and last event, null for a chunk of none.
