@@ -45,11 +45,9 @@ import { uploadRateLimiter } from './http/rateLimit';
 import { createEventBudget } from './http/eventBudget';
 import type { Logger } from './logging';
 import { createServiceMetrics, type ServiceMetrics } from './metrics/serviceMetrics';
-import { connectMongo, ensureCollections, type Mongo } from './mongo';
-import { batchStatusProjection } from './projections/batchStatus';
-import { dailyMetricsProjection } from './projections/dailyMetrics';
-import { metricSeriesProjection } from './projections/metricSeries';
-import type { Projection } from './projections/projection';
+import type { Mongo } from './mongo';
+import { openStores } from './openStores';
+import { allProjections } from './projections/allProjections';
 import { PROJECTION_STATUS_COLLECTION } from './projections/projectionStatus';
 import { CHECKPOINTS_COLLECTION, POINTERS_COLLECTION } from './projections/readModels';
 import { rebuildProjections } from './projections/rebuild';
@@ -73,8 +71,9 @@ import { createProjectionsQueue, wakeProjections } from './workers/projectionWor
 import { startWorkers, type RunningWorkers } from './workers/startWorkers';
 
 /**
- * The composition root: the only place that opens connections and wires handlers to them.
- * Everything else receives what it needs as arguments.
+ * The composition root: the only place that opens connections (the first ones through openStores,
+ * which the admin command also uses) and wires handlers to them. Everything else receives what it
+ * needs as arguments.
  */
 export interface Runtime {
   config: Config;
@@ -121,10 +120,10 @@ const REDIS_START_WAIT_MS = 3000;
 const SERIES_RETRY_AFTER_SECONDS = 5;
 
 export async function openRuntime(config: Config, logger: Logger): Promise<Runtime> {
-  const mongo = await connectMongo(config.mongo.uri, config.mongo.dbName);
+  const stores = await openStores(config, logger, CORE_COLLECTIONS);
+  const { mongo, redis } = stores;
   let userFingerprint: FingerprintOf;
   try {
-    await ensureCollections(mongo.db, CORE_COLLECTIONS);
     await ensureEventLogIndexes(mongo.db);
     await ensureRawEventIndexes(mongo.db);
     await ensureRawEventChunkIndexes(mongo.db);
@@ -132,13 +131,9 @@ export async function openRuntime(config: Config, logger: Logger): Promise<Runti
     await ensureUserErasureIndexes(mongo.db);
     userFingerprint = createUserFingerprint(await resolveUserHashKey(mongo.db, config.userHashKey));
   } catch (error) {
-    await mongo.client.close().catch(() => undefined);
+    await stores.close().catch(() => undefined);
     throw error;
   }
-  const redis = createRedis(config.redis.target, 'request');
-  redis.on('error', (err: Error) => {
-    logger.debug('redis connection error', { err });
-  });
   if (!(await waitUntilReady(redis, REDIS_START_WAIT_MS))) {
     logger.warn('Redis is not reachable yet; requests that need it answer 503 until it is');
   }
@@ -188,8 +183,7 @@ export async function openRuntime(config: Config, logger: Logger): Promise<Runti
     lagWatch,
     async close() {
       await Promise.all([processingQueue.close(), projectionsQueue.close()]).catch(() => undefined);
-      redis.disconnect();
-      await mongo.client.close();
+      await stores.close();
     },
   };
 }
@@ -391,11 +385,6 @@ export function createHttpServer(runtime: Runtime): Server {
   );
 }
 
-/** Every read model, in the order rebuilds and workers run them. */
-export function projectionsOf(): Projection[] {
-  return [dailyMetricsProjection, batchStatusProjection, metricSeriesProjection];
-}
-
 /** The projectors of every read model; leases on the fail-fast connection, so a dead Redis stops writes. */
 export function buildProjectors(runtime: Runtime): CatchUp[] {
   const deps: ProjectorDeps = {
@@ -408,7 +397,7 @@ export function buildProjectors(runtime: Runtime): CatchUp[] {
       await rebuildProjections(deps, [projection]);
     },
   };
-  return projectionsOf().map((projection) => createProjector(deps, projection));
+  return allProjections().map((projection) => createProjector(deps, projection));
 }
 
 export function runWorkers(runtime: Runtime): RunningWorkers {

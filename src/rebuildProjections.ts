@@ -1,6 +1,9 @@
-import { openRuntime, projectionsOf } from './compose';
 import { ConfigError, loadConfig, loadDotEnv } from './config';
+import { createEventLog } from './events/eventLog';
 import { createLogger } from './logging';
+import { openStores } from './openStores';
+import { allProjections } from './projections/allProjections';
+import { CHECKPOINTS_COLLECTION, POINTERS_COLLECTION } from './projections/readModels';
 import { waitUntilReady } from './redis';
 import { rebuildProjections, type RebuildProgress } from './projections/rebuild';
 import { verifyReadModels } from './projections/verify';
@@ -49,12 +52,17 @@ async function main(): Promise<number> {
     throw error;
   }
   const logger = createLogger({ level: 'warn', role: 'rebuild' });
-  const runtime = await openRuntime(config, logger);
+  // Only the stores, not the service's runtime: an admin command need not load the HTTP and worker
+  // modules. It writes checkpoints and pointers side by side, so those collections are made first.
+  const stores = await openStores(config, logger, [POINTERS_COLLECTION, CHECKPOINTS_COLLECTION]);
+  const { db } = stores.mongo;
+  // It never appends, so its log wakes no projector.
+  const eventLog = createEventLog(db);
   try {
-    if (!(await waitUntilReady(runtime.redis, 5000))) throw new Error('Redis is not reachable');
+    if (!(await waitUntilReady(stores.redis, 5000))) throw new Error('Redis is not reachable');
     if (!args.includes('--verify-only')) {
       const rebuildStartedAt = Date.now();
-      const projections = projectionsOf();
+      const projections = allProjections();
       const positions = new Map<string, RebuildProgress>();
       const done = (): boolean =>
         positions.size === projections.length && [...positions.values()].every((p) => p.position >= p.head);
@@ -62,9 +70,9 @@ async function main(): Promise<number> {
       const tty = process.stderr.isTTY;
       const results = await rebuildProjections(
         {
-          db: runtime.mongo.db,
-          eventLog: runtime.eventLog,
-          redis: runtime.redis,
+          db,
+          eventLog,
+          redis: stores.redis,
           prefix: config.redis.prefix,
           logger,
         },
@@ -88,7 +96,7 @@ async function main(): Promise<number> {
       }
     }
     if (args.includes('--verify') || args.includes('--verify-only')) {
-      const differences = await verifyReadModels(runtime.mongo.db, runtime.eventLog);
+      const differences = await verifyReadModels(db, eventLog);
       for (const line of differences) process.stdout.write(`${line}\n`);
       process.stderr.write(
         differences.length === 0
@@ -99,7 +107,7 @@ async function main(): Promise<number> {
     }
     return 0;
   } finally {
-    await runtime.close();
+    await stores.close();
   }
 }
 

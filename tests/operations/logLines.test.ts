@@ -1,5 +1,6 @@
 import { request } from 'node:http';
-import { buildProjectors, projectionsOf } from '../../src/compose';
+import { buildProjectors } from '../../src/compose';
+import { allProjections } from '../../src/projections/allProjections';
 import { rebuildProjections } from '../../src/projections/rebuild';
 import { damageChunk } from '../support/damageChunk';
 import { startTestService, type TestService } from '../support/testService';
@@ -101,7 +102,7 @@ describe('operation log lines', () => {
         prefix: service.config.redis.prefix,
         logger: service.runtime.logger,
       },
-      projectionsOf(),
+      allProjections(),
     );
     for (const catchUp of buildProjectors(service.runtime)) await catchUp();
     expect(mine()).toHaveLength(1);

@@ -1,4 +1,4 @@
-import { projectionsOf } from '../../src/compose';
+import { allProjections } from '../../src/projections/allProjections';
 import { rebuildProjections } from '../../src/projections/rebuild';
 import { projectionsCaughtUp } from '../support/recount';
 import { seedBatch } from '../support/seedBatch';
@@ -57,7 +57,7 @@ describe('projection lag after a rebuild', () => {
     await uploadAndProcess('before');
     const { mongo, eventLog, redis, config, logger } = service.runtime;
     const deps = { db: mongo.db, eventLog, redis, prefix: config.redis.prefix, logger };
-    const results = await rebuildProjections(deps, projectionsOf());
+    const results = await rebuildProjections(deps, allProjections());
     expect(results.map((r) => [r.projection, r.from, r.to])).toEqual([
       ['dailyMetrics', 1, 2],
       ['batchStatus', 1, 2],

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { projectionsOf } from '../../src/compose';
+import { allProjections } from '../../src/projections/allProjections';
 import { createProcessBatch } from '../../src/commands/processBatch';
 import { batchKeys, batchStream } from '../../src/events/batchHistory';
 import { planChunks } from '../../src/events/deriveChunks';
@@ -157,7 +157,7 @@ describe('exactly-once processing (properties against the real stack)', () => {
     await fc.assert(
       fc.asyncProperty(fc.nat({ max: 60 }), fc.integer({ min: 1, max: 7 }), async (crashAt, pageSize) => {
         run += 1;
-        for (const projection of projectionsOf()) {
+        for (const projection of allProjections()) {
           const live = targetFor(db(), projection, await liveVersion(db(), projection.name));
           const scratch = targetFor(db(), projection, 1000 + run);
           await db()
@@ -219,7 +219,7 @@ describe('exactly-once processing (properties against the real stack)', () => {
         prefix: service.config.redis.prefix,
         logger: service.runtime.logger,
       },
-      projectionsOf(),
+      allProjections(),
     );
     for (const r of results) expect(r.to).toBe(r.from + 1);
     expect(await liveVersion(db(), 'dailyMetrics')).toBe(oldVersion + 1);

@@ -84,6 +84,19 @@ describe('npm run rebuild-projections', () => {
     expect((await runCli(env, ['--bogus'])).code).toBe(2);
   }, 60_000);
 
+  it('rebuilds and verifies a database no service has opened yet', async () => {
+    // The command opens only the stores it needs (not the service's runtime, which makes every
+    // collection): an empty database must still rebuild, switch and verify clean.
+    const fresh = { ...env, MONGODB_DB: `${env.MONGODB_DB ?? 'ems'}_fresh` };
+    const rebuilt = await runCli(fresh, ['--verify']);
+    expect(rebuilt.err).toMatch(/metricSeries: replayed 0 records into v2 \(was v1\); switched/);
+    expect(rebuilt.err).toMatch(/read models match/);
+    expect(rebuilt.code).toBe(0);
+    const again = await runCli(fresh, []);
+    expect(again.err).toMatch(/dailyMetrics: replayed 0 records into v3 \(was v2\); switched/);
+    expect(again.code).toBe(0);
+  }, 60_000);
+
   it('finds the running local stack by itself when MONGODB_URI and REDIS_URL are not set', async () => {
     const { MONGODB_URI: _mongo, REDIS_URL: _redis, ...rest } = env;
     const viaNpm = [WITH_LOCAL_STACK, CLI];
