@@ -6,7 +6,7 @@ import { allProjections } from './projections/allProjections';
 import { CHECKPOINTS_COLLECTION, POINTERS_COLLECTION } from './projections/readModels';
 import { waitUntilReady } from './redis';
 import { rebuildProjections, type RebuildProgress } from './projections/rebuild';
-import { verifyReadModels } from './projections/verify';
+import { verifyReadModels, type VerifyProgress } from './projections/verify';
 
 /**
  * `npm run rebuild-projections [-- --verify] [-- --verify-only]`: replays the log into fresh read-model
@@ -31,6 +31,29 @@ function progressLine(positions: ReadonlyMap<string, RebuildProgress>, startedAt
 }
 
 const secondsSince = (at: number): string => `${((Date.now() - at) / 1000).toFixed(2)} s`;
+
+/**
+ * A verify reads everything (on a million events, minutes of it): a line for each step it begins,
+ * and within a step the documents read so far, redrawn on a terminal, a line a second otherwise.
+ */
+function verifyProgress(): (progress: VerifyProgress) => void {
+  const startedAt = Date.now();
+  const tty = process.stderr.isTTY;
+  let step = '';
+  let lastDraw = 0;
+  return ({ step: now, read }) => {
+    const line = `verifying ${now}${read === 0 ? '...' : `: ${read} read`}  (${secondsSince(startedAt)})`;
+    if (now !== step) {
+      process.stderr.write(`${tty && step !== '' ? '\n' : ''}${line}${tty ? '' : '\n'}`);
+      step = now;
+      lastDraw = Date.now();
+    } else if (tty) process.stderr.write(`\r\x1b[2K${line}`);
+    else if (Date.now() - lastDraw > 1000) {
+      process.stderr.write(`${line}\n`);
+      lastDraw = Date.now();
+    }
+  };
+}
 
 async function main(): Promise<number> {
   const args = process.argv.slice(2);
@@ -96,7 +119,8 @@ async function main(): Promise<number> {
       }
     }
     if (args.includes('--verify') || args.includes('--verify-only')) {
-      const differences = await verifyReadModels(db, eventLog);
+      const differences = await verifyReadModels(db, eventLog, verifyProgress());
+      if (process.stderr.isTTY) process.stderr.write('\n');
       for (const line of differences) process.stdout.write(`${line}\n`);
       process.stderr.write(
         differences.length === 0

@@ -22,6 +22,17 @@ import { SeriesRecount } from './verifySeries';
  * the raw events once each, so it suits a quiet moment: records appended meanwhile show up as differences.
  */
 
+/** Where a verify is: the step it is on and the documents read in that step so far. */
+export interface VerifyProgress {
+  step: 'the log' | 'the chunk documents' | 'the read models' | 'the raw events' | 'the batch status';
+  read: number;
+}
+
+type OnProgress = (progress: VerifyProgress) => void;
+
+/** Told at each step's start and every this many documents within it. */
+const PROGRESS_EVERY = 1000;
+
 /** Counts per JSON [date, eventType]. */
 type Counts = Map<string, number>;
 
@@ -39,13 +50,16 @@ interface LogFacts {
   chunkedAtUpload: Set<string>;
 }
 
-async function foldLog(eventLog: EventLog): Promise<LogFacts> {
+async function foldLog(eventLog: EventLog, onProgress: OnProgress): Promise<LogFacts> {
   const states = new Map<string, BatchStatusDoc>();
   const processed = new Map<string, Set<number>>();
   const chunkedAtUpload = new Set<string>();
   const corrections = new CorrectionsFold();
   const retracted = new Set<string>();
+  let read = 0;
+  onProgress({ step: 'the log', read });
   for await (const record of eventLog.readAll()) {
+    if (++read % PROGRESS_EVERY === 0) onProgress({ step: 'the log', read });
     const { batchId } = record.data;
     if (record.type === 'BatchUploaded' && record.data.eventsPerChunk !== null) chunkedAtUpload.add(batchId);
     const next = evolveBatchStatus(states.get(batchId) ?? null, record, corrections.next(record));
@@ -65,13 +79,17 @@ async function foldLog(eventLog: EventLog): Promise<LogFacts> {
 }
 
 /** Every batch's chunk contents, and the recount of the processed ones. */
-async function recountChunks(db: Db, facts: LogFacts) {
+async function recountChunks(db: Db, facts: LogFacts, onProgress: OnProgress) {
   const processedCounts: Counts = new Map();
   const processedEvents = new Map<string, number>();
   const chunkCounts = new Map<string, Counts>();
   const uncountable: string[] = [];
   const series = new SeriesRecount();
+  let read = 0;
+  onProgress({ step: 'the chunk documents', read });
   for await (const { batchId, chunk, events } of readAllChunks(db)) {
+    // A chunk document holds thousands of events: told every few.
+    if (++read % (PROGRESS_EVERY / 100) === 0) onProgress({ step: 'the chunk documents', read });
     const isProcessed = facts.processed.get(batchId)?.has(chunk) === true;
     series.startChunk();
     const perBatch = chunkCounts.get(batchId) ?? new Map<string, number>();
@@ -94,13 +112,16 @@ async function recountChunks(db: Db, facts: LogFacts) {
   return { processedCounts, processedEvents, chunkCounts, uncountable, series };
 }
 
-async function countRawEvents(db: Db): Promise<Map<string, Counts>> {
+async function countRawEvents(db: Db, onProgress: OnProgress): Promise<Map<string, Counts>> {
   const perBatch = new Map<string, Counts>();
+  let read = 0;
+  onProgress({ step: 'the raw events', read });
   const cursor = rawEventsCollection(db).find(
     {},
     { projection: { _id: 1, batchId: 1, userId: 1, eventType: 1, timestamp: 1 }, batchSize: 5000 },
   );
   for await (const doc of cursor) {
+    if (++read % PROGRESS_EVERY === 0) onProgress({ step: 'the raw events', read });
     const counts = perBatch.get(doc.batchId) ?? new Map<string, number>();
     perBatch.set(doc.batchId, counts);
     const event = RawEventForCounting.safeParse(doc);
@@ -176,11 +197,16 @@ async function compareBatchStatus(
   return differences;
 }
 
-export async function verifyReadModels(db: Db, eventLog: EventLog): Promise<string[]> {
-  const facts = await foldLog(eventLog);
-  const chunks = await recountChunks(db, facts);
+export async function verifyReadModels(
+  db: Db,
+  eventLog: EventLog,
+  onProgress: OnProgress = () => undefined,
+): Promise<string[]> {
+  const facts = await foldLog(eventLog, onProgress);
+  const chunks = await recountChunks(db, facts, onProgress);
   const differences: string[] = [...chunks.uncountable];
 
+  onProgress({ step: 'the read models', read: 0 });
   const days = await (await liveCollection<DailyMetricsDoc>(db, 'dailyMetrics')).find({}).toArray();
   const live: Counts = new Map();
   for (const m of flattenDailyMetrics(days)) if (m.count !== 0) live.set(keyOf(m.date, m.eventType), m.count);
@@ -190,7 +216,7 @@ export async function verifyReadModels(db: Db, eventLog: EventLog): Promise<stri
 
   differences.push(...(await chunks.series.compare(db)));
 
-  const raw = await countRawEvents(db);
+  const raw = await countRawEvents(db, onProgress);
   const storing = new Set(
     (
       await db
@@ -217,6 +243,7 @@ export async function verifyReadModels(db: Db, eventLog: EventLog): Promise<stri
     );
   }
 
+  onProgress({ step: 'the batch status', read: 0 });
   differences.push(...(await compareBatchStatus(db, facts, chunks.processedEvents)));
   return differences;
 }
