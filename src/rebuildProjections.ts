@@ -32,26 +32,46 @@ function progressLine(positions: ReadonlyMap<string, RebuildProgress>, startedAt
 
 const secondsSince = (at: number): string => `${((Date.now() - at) / 1000).toFixed(2)} s`;
 
+interface ProgressWriter {
+  /** `now`: a log file gets it at once; `newLine`: the line shown so far stays (a terminal moves below it). */
+  show(line: string, options?: { now?: boolean; newLine?: boolean }): void;
+  /** Ends a terminal's line. */
+  end(): void;
+}
+
+/** Progress on stderr: a terminal gets one line redrawn, a log file a line a second. */
+function progressWriter(): ProgressWriter {
+  const tty = process.stderr.isTTY;
+  let lastDraw = 0;
+  let drawn = false;
+  return {
+    show(line, { now = false, newLine = false } = {}) {
+      if (tty) {
+        process.stderr.write(`${drawn && newLine ? '\n' : '\r\x1b[2K'}${line}`);
+        drawn = true;
+      } else if (now || newLine || Date.now() - lastDraw > 1000) {
+        process.stderr.write(`${line}\n`);
+        lastDraw = Date.now();
+      }
+    },
+    end() {
+      if (drawn) process.stderr.write('\n');
+      drawn = false;
+    },
+  };
+}
+
 /**
  * A verify reads everything (on a million events, minutes of it): a line for each step it begins,
- * and within a step the documents read so far, redrawn on a terminal, a line a second otherwise.
+ * and within a step the documents read so far.
  */
-function verifyProgress(): (progress: VerifyProgress) => void {
+function verifyProgress(progress: ProgressWriter): (at: VerifyProgress) => void {
   const startedAt = Date.now();
-  const tty = process.stderr.isTTY;
   let step = '';
-  let lastDraw = 0;
   return ({ step: now, read }) => {
     const line = `verifying ${now}${read === 0 ? '...' : `: ${read} read`}  (${secondsSince(startedAt)})`;
-    if (now !== step) {
-      process.stderr.write(`${tty && step !== '' ? '\n' : ''}${line}${tty ? '' : '\n'}`);
-      step = now;
-      lastDraw = Date.now();
-    } else if (tty) process.stderr.write(`\r\x1b[2K${line}`);
-    else if (Date.now() - lastDraw > 1000) {
-      process.stderr.write(`${line}\n`);
-      lastDraw = Date.now();
-    }
+    progress.show(line, { newLine: now !== step });
+    step = now;
   };
 }
 
@@ -89,8 +109,7 @@ async function main(): Promise<number> {
       const positions = new Map<string, RebuildProgress>();
       const done = (): boolean =>
         positions.size === projections.length && [...positions.values()].every((p) => p.position >= p.head);
-      let lastDraw = 0;
-      const tty = process.stderr.isTTY;
+      const progress = progressWriter();
       const results = await rebuildProjections(
         {
           db,
@@ -102,15 +121,10 @@ async function main(): Promise<number> {
         projections,
         (p) => {
           positions.set(p.projection, p);
-          // A terminal gets one redrawn line; a log file gets a line a second.
-          if (tty) process.stderr.write(`\r${progressLine(positions, rebuildStartedAt)}`);
-          else if (Date.now() - lastDraw > 1000 || done()) {
-            process.stderr.write(`${progressLine(positions, rebuildStartedAt)}\n`);
-            lastDraw = Date.now();
-          }
+          progress.show(progressLine(positions, rebuildStartedAt), { now: done() });
         },
       );
-      if (tty) process.stderr.write('\n');
+      progress.end();
       process.stderr.write(`rebuilt in ${secondsSince(rebuildStartedAt)}\n`);
       for (const r of results) {
         process.stderr.write(
@@ -119,8 +133,9 @@ async function main(): Promise<number> {
       }
     }
     if (args.includes('--verify') || args.includes('--verify-only')) {
-      const differences = await verifyReadModels(db, eventLog, verifyProgress());
-      if (process.stderr.isTTY) process.stderr.write('\n');
+      const progress = progressWriter();
+      const differences = await verifyReadModels(db, eventLog, verifyProgress(progress));
+      progress.end();
       for (const line of differences) process.stdout.write(`${line}\n`);
       process.stderr.write(
         differences.length === 0
