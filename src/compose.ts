@@ -218,7 +218,7 @@ function appDeps(runtime: Runtime): AppDeps {
   // One cache for every metrics answer, so its bound in bytes holds for all of them.
   const cache = createAnswerCache({
     maxBytes: config.metricsCacheBytes,
-    stamps: createReadModelStamps(mongo.db),
+    stamps: createReadModelStamps(redis, config.redis.prefix),
   });
   const getMetricSeries = createGetMetricSeries({
     db: mongo.db,

@@ -8,6 +8,7 @@ import { BrokenCollectionError, ensureCollections, isBrokenCollection } from '..
 import { tryAcquireLease, type ProjectorLease } from './lease';
 import type { Projection, Report } from './projection';
 import { ReadModelMemory, StaleReadModelMemoryError } from './readModelMemory';
+import { replaceStamp } from './readModelStamps';
 import {
   recordProjectionFailure,
   recordProjectionHealthy,
@@ -108,12 +109,21 @@ export async function projectInto(
     written?: ReadModelMemory;
     /** The target's checkpoint, when the caller has just read it under the lease. */
     checkpoint?: number;
+    /**
+     * Run after a page's writes, before its checkpoint is saved: a version queries read replaces its
+     * stamp there (see readModelStamps). A version nobody reads yet needs none.
+     */
+    replaceStamp?: () => Promise<void>;
+    /** Stops at this position (a rebuild brings two versions to the same one). */
+    until?: number;
   },
 ): Promise<number> {
   let from = (options.checkpoint ?? (await readCheckpoint(db, target.checkpointId))) + 1;
   for (;;) {
     const started = Date.now();
-    const page = await eventLog.readFrom(from, PAGE_SIZE);
+    const { until = Number.POSITIVE_INFINITY } = options;
+    const limit = Math.min(PAGE_SIZE, until - from + 1);
+    const page = limit > 0 ? await eventLog.readFrom(from, limit) : [];
     options.guard?.();
     const { written } = options;
     const counted = await countPage(eventLog, page, options.memory);
@@ -122,11 +132,12 @@ export async function projectInto(
     const last = page.at(-1);
     if (last === undefined) return from - 1;
     options.guard?.();
+    await options.replaceStamp?.();
     await saveCheckpoint(db, target.checkpointId, last.position, options.fence);
     written?.endPage(last.position + 1);
     options.onPage?.(last.position, page.length, Date.now() - started);
     from = last.position + 1;
-    if (page.length < PAGE_SIZE) return last.position;
+    if (page.length < limit || last.position >= until) return last.position;
   }
 }
 
@@ -219,6 +230,7 @@ export function createProjector(deps: ProjectorDeps, projection: Projection) {
         },
         memory,
         written,
+        replaceStamp: () => replaceStamp(deps.redis, deps.prefix, projection.name),
         onPage: (position, records, durationMs) => {
           deps.logger.debug('page projected', {
             projection: projection.name,

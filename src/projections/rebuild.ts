@@ -1,8 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AnyLogRecord } from '../events/eventLog';
-import { tryAcquireLease } from './lease';
+import { tryAcquireLease, type ProjectorLease } from './lease';
 import type { Projection } from './projection';
 import { ReadModelMemory } from './readModelMemory';
+import { replaceStamp } from './readModelStamps';
+import { BrokenCollectionError, isBrokenCollection } from '../mongo';
 import { countPage, LogMemory } from '../events/corrections';
 import {
   applyRememberedPage,
@@ -183,7 +185,36 @@ async function* pagesOf(records: AsyncIterable<AnyLogRecord>): AsyncGenerator<An
   if (page.length > 0) yield page;
 }
 
-/** Under the projector's lease: applies what was appended meanwhile, then switches the pointer. */
+/**
+ * Brings the version queries read until the switch to the position the new one reached, so that
+ * answers from either are as current (should this process stop between the switch and the stamp
+ * replaced after it, see readModelStamps). A live version that can no longer be written (the
+ * recovery of a broken collection) stays where it is.
+ */
+async function catchUpLiveVersion(
+  deps: ProjectorDeps,
+  { projection, live }: Prepared,
+  options: { lease: ProjectorLease; guard: () => void; stamp: () => Promise<void>; until: number },
+): Promise<void> {
+  const target = targetFor(deps.db, projection, live);
+  try {
+    const checkpoint = await fenceAboveCheckpoint(deps.db, options.lease, target.checkpointId);
+    await projectInto(deps.db, deps.eventLog, target, {
+      checkpoint,
+      fence: options.lease.fence,
+      guard: options.guard,
+      replaceStamp: options.stamp,
+      until: options.until,
+    });
+  } catch (error) {
+    if (!isBrokenCollection(error) && !(error instanceof BrokenCollectionError)) throw error;
+  }
+}
+
+/**
+ * Under the projector's lease: applies what was appended meanwhile, brings the live version to the
+ * same position, switches the pointer and replaces the read model's stamp.
+ */
 async function finish(
   deps: ProjectorDeps,
   p: Prepared,
@@ -199,21 +230,24 @@ async function finish(
     lease = await tryAcquireProjectionLease(deps, projection.name);
   }
   const held = lease;
+  const guard = (): void => {
+    held.assertHeld();
+  };
+  const stamp = (): Promise<void> => replaceStamp(deps.redis, deps.prefix, projection.name);
   try {
-    const checkpoint = await fenceAboveCheckpoint(db, held, target.checkpointId);
-    await projectInto(db, eventLog, target, {
-      checkpoint,
+    const reached = await projectInto(db, eventLog, target, {
+      checkpoint: await fenceAboveCheckpoint(db, held, target.checkpointId),
       fence: held.fence,
-      guard: () => {
-        held.assertHeld();
-      },
+      guard,
       onPage: (position, count) => {
         report(p, position, count);
       },
     });
+    await catchUpLiveVersion(deps, p, { lease: held, guard, stamp, until: reached });
     if (!(await switchVersion(db, projection.name, live, next))) {
       throw new RebuildBusyError(`read-model pointer of ${projection.name}`);
     }
+    await stamp();
   } finally {
     await held.release();
   }

@@ -1,57 +1,20 @@
-import type { Db } from 'mongodb';
-import {
-  checkpointId,
-  CHECKPOINTS_COLLECTION,
-  POINTERS_COLLECTION,
-  type ProjectionName,
-} from '../projections/readModels';
+import type { RedisClient } from '../redis';
+import type { ProjectionName } from '../projections/readModels';
+import { readStamps, type ReadModelStamps } from '../projections/readModelStamps';
 
 /**
  * The one cache of query answers (daily metrics, series), bounded by an estimate of the bytes its
  * answers hold; the least recently used answers go first.
  *
- * An answer is handed out only after a read of the read models' stamps (live version and
- * checkpoint position of each) that started after the request arrived, and only while its read
- * model's stamp is the one read before the answer was computed. A projector saves its checkpoint
- * after writing the documents, so once a client has seen a checkpoint pass a position (a batch
- * reading `completed`), no answer from before that position is served to it. Concurrent requests
- * share one stamp read, so a polled dashboard costs the database about one small read per round
- * trip, not one per request.
+ * An answer is handed out only after a read of the read models' stamps (see
+ * projections/readModelStamps) that started after the request arrived, and only while its read
+ * model's stamp is the one read before the answer was computed. A projector replaces its read
+ * model's stamp after writing the documents and before saving its checkpoint, so once a client has
+ * seen a checkpoint pass a position (a batch reading `completed`), no answer from before that
+ * position is served to it. Concurrent requests share one stamp read (one Redis round trip), so a
+ * polled dashboard costs the database nothing while nothing changes. When Redis cannot be read,
+ * answers are computed, not taken from the cache.
  */
-
-export type ReadModelStamps = Readonly<Record<ProjectionName, string>>;
-
-interface PointerDoc {
-  _id: string;
-  version: number;
-}
-
-interface CheckpointDoc {
-  _id: string;
-  position: number;
-}
-
-/** Each read model's live version and checkpoint, in two small reads made at once. */
-export async function readModelStamps(db: Db): Promise<ReadModelStamps> {
-  const [pointers, checkpoints] = await Promise.all([
-    db.collection<PointerDoc>(POINTERS_COLLECTION).find({}).toArray(),
-    db
-      .collection<CheckpointDoc>(CHECKPOINTS_COLLECTION)
-      .find({}, { projection: { position: 1 } })
-      .toArray(),
-  ]);
-  const versions = new Map(pointers.map((p) => [p._id, p.version]));
-  const positions = new Map(checkpoints.map((c) => [c._id, c.position]));
-  const stamp = (projection: ProjectionName): string => {
-    const version = versions.get(projection) ?? 1;
-    return `${version}:${positions.get(checkpointId(projection, version)) ?? 0}`;
-  };
-  return {
-    dailyMetrics: stamp('dailyMetrics'),
-    batchStatus: stamp('batchStatus'),
-    metricSeries: stamp('metricSeries'),
-  };
-}
 
 /**
  * `read` shared by concurrent callers, without handing anyone a read that began before its call:
@@ -169,7 +132,13 @@ export function createAnswerCache(options: {
 
     async function get(key: string, compute: () => Promise<T>): Promise<T> {
       if (options.maxBytes <= 0) return compute();
-      const stamp = (await options.stamps())[kind.projection];
+      let stamps: ReadModelStamps;
+      try {
+        stamps = await options.stamps();
+      } catch {
+        return compute();
+      }
+      const stamp = stamps[kind.projection];
       const entry = entries.get(key);
       if (entry !== undefined && entry.stamp === stamp) {
         // Same stamp as when it was computed (or is being computed): still the current answer.
@@ -198,8 +167,8 @@ export function createAnswerCache(options: {
 }
 
 /** The stamps of every read model, one coalesced read for all callers. */
-export function createReadModelStamps(db: Db): () => Promise<ReadModelStamps> {
-  return coalescedReads(() => readModelStamps(db));
+export function createReadModelStamps(redis: RedisClient, prefix: string): () => Promise<ReadModelStamps> {
+  return coalescedReads(() => readStamps(redis, prefix));
 }
 
 /** A cache that keeps nothing: every question is computed (queries built without one). */

@@ -9,6 +9,7 @@ import { createRedis } from '../../src/redis';
 import { createProcessChunk, type ProcessChunk } from '../../src/workers/processChunk';
 import { startWorkers, type RunningWorkers } from '../../src/workers/startWorkers';
 import { verifyReadModels } from '../../src/projections/verify';
+import { readStamps } from '../../src/projections/readModelStamps';
 import { liveBatches, liveMetrics, projectionsCaughtUp, recountRows, sorted } from '../support/recount';
 import { seedBatch, type SeedRow } from '../support/seedBatch';
 import { startTestService, type TestService } from '../support/testService';
@@ -145,6 +146,9 @@ describe('Redis Cluster master failover mid-processing', () => {
       'health to see every master again',
     );
     expect(health.checks.redis).toBe('ok');
+    // The read models' stamps come through the cluster too: the master of their key's run id, a token.
+    const stamps = await readStamps(service.runtime.redis, service.config.redis.prefix);
+    for (const stamp of Object.values(stamps)) expect(stamp).toMatch(/^[0-9a-f]{40}:[0-9a-f-]{36}(:\d)?$/);
     process.stderr.write(
       `failover figures: killed master ${queueMaster} after ${HOLD_AFTER}/${rows.length / 5} chunks; ` +
         `cluster healthy again after ${failoverMs} ms; batch completed ${completedMs} ms after the kill\n`,

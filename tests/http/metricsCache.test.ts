@@ -1,10 +1,6 @@
 import type { DailyMetricsDoc } from '../../src/projections/dailyMetrics';
-import {
-  checkpointId,
-  CHECKPOINTS_COLLECTION,
-  liveCollection,
-  liveVersion,
-} from '../../src/projections/readModels';
+import { liveCollection } from '../../src/projections/readModels';
+import { replaceStamp } from '../../src/projections/readModelStamps';
 import { createAnswerCache, createReadModelStamps } from '../../src/queries/answerCache';
 import { rawGet } from '../support/rawGet';
 import { startTestService, type TestService } from '../support/testService';
@@ -45,14 +41,11 @@ describe('GET /api/metrics answer cache', () => {
   });
 
   it('answers the new counts at the first request after the read model has moved', async () => {
-    const db = cached.runtime.mongo.db;
-    /** What a projector does after writing: its checkpoint moves past the records it applied. */
+    const { redis, config } = cached.runtime;
+    /** What a projector does after writing, before saving its checkpoint: replaces the stamp. */
     const projected = async (n: number) => {
       await setCount(cached, n);
-      const id = checkpointId('dailyMetrics', await liveVersion(db, 'dailyMetrics'));
-      await db
-        .collection<{ _id: string; position: number }>(CHECKPOINTS_COLLECTION)
-        .updateOne({ _id: id }, { $inc: { position: 1 } }, { upsert: true });
+      await replaceStamp(redis, config.redis.prefix, 'dailyMetrics');
     };
     await projected(5);
     // Once to compute, once from the cache: the cached answer is there.
@@ -65,7 +58,7 @@ describe('GET /api/metrics answer cache', () => {
   it('keeps answers up to its bound in bytes, dropping the least recently used first', async () => {
     const cache = createAnswerCache({
       maxBytes: 1000,
-      stamps: createReadModelStamps(cached.runtime.mongo.db),
+      stamps: createReadModelStamps(cached.runtime.redis, cached.runtime.config.redis.prefix),
     });
     const computed: string[] = [];
     const answers = cache.answers<string>({
