@@ -86,6 +86,25 @@ describe('GET /api/metrics answer cache', () => {
     expect(cache.bytes).toBeLessThanOrEqual(1000);
   });
 
+  it('computes every answer, caching none, while the stamps cannot be read (Redis down)', async () => {
+    let redisUp = true;
+    const cache = createAnswerCache({
+      maxBytes: 1000,
+      stamps: () =>
+        redisUp
+          ? Promise.resolve({ dailyMetrics: 's', batchStatus: 's', metricSeries: 's' })
+          : Promise.reject(new Error('connect ECONNREFUSED')),
+    });
+    let computed = 0;
+    const answers = cache.answers<number>({ name: 'test', projection: 'dailyMetrics', bytesOf: () => 8 });
+    const ask = () => answers.get('a', () => Promise.resolve((computed += 1)));
+    expect(await ask()).toBe(1);
+    expect(await ask()).toBe(1);
+    redisUp = false;
+    expect(await ask()).toBe(2);
+    expect(await ask()).toBe(3);
+  });
+
   it('sends an ETag that changes with the counts, and 304 with no body for a matching If-None-Match', async () => {
     const uncached = await startTestService({ env: { METRICS_CACHE_BYTES: '0' }, workers: false });
     try {
