@@ -188,7 +188,8 @@ async function* pagesOf(records: AsyncIterable<AnyLogRecord>): AsyncGenerator<An
 /**
  * Brings the version queries read until the switch to the position the new one reached, so that
  * answers from either are as current (should this process stop between the switch and the stamp
- * replaced after it, see readModelStamps). A live version that can no longer be written (the
+ * replaced after it, see readModelStamps). Usually nothing is left to apply: its projector was
+ * following the log until this lease was taken. A live version that can no longer be written (the
  * recovery of a broken collection) stays where it is.
  */
 async function catchUpLiveVersion(
@@ -198,6 +199,7 @@ async function catchUpLiveVersion(
 ): Promise<void> {
   const target = targetFor(deps.db, projection, live);
   try {
+    await ensureReadModel(deps.db, projection, target.collectionName);
     const checkpoint = await fenceAboveCheckpoint(deps.db, options.lease, target.checkpointId);
     await projectInto(deps.db, deps.eventLog, target, {
       checkpoint,
