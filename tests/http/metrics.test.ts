@@ -1,4 +1,4 @@
-import { batchKeys } from '../../src/events/batchHistory';
+import { appendBatchUploaded } from '../support/seedBatch';
 import { Queue } from 'bullmq';
 import { createRedis } from '../../src/redis';
 import { CHECKPOINTS_COLLECTION } from '../../src/projections/readModels';
@@ -86,13 +86,7 @@ describe('GET /metrics and projection lag in /health', () => {
     expect(empty).not.toMatch(/^ems_projection_lag_records\{/m);
 
     for (const batchId of ['b1', 'b2', 'b3', 'b4']) {
-      await service.runtime.eventLog.append({
-        type: 'BatchUploaded',
-        key: batchKeys.uploaded(batchId),
-        streamId: `batch:${batchId}`,
-        data: { batchId, fileName: 'a.csv', totalRows: 1, newEvents: 1, duplicates: 0, eventsPerChunk: 5000 },
-        correlationId: 'test-lag-0001',
-      });
+      await appendBatchUploaded(service.runtime.eventLog, batchId);
     }
     const checkpoints = service.runtime.mongo.db.collection<{ _id: string; position: number }>(
       CHECKPOINTS_COLLECTION,

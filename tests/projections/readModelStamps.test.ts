@@ -1,4 +1,3 @@
-import { batchKeys } from '../../src/events/batchHistory';
 import { buildProjectors } from '../../src/compose';
 import { dailyMetricsProjection } from '../../src/projections/dailyMetrics';
 import type { Projection } from '../../src/projections/projection';
@@ -6,6 +5,7 @@ import { projectInto, targetFor } from '../../src/projections/projector';
 import { checkpointId, readCheckpoint } from '../../src/projections/readModels';
 import { readStamps, replaceStamp } from '../../src/projections/readModelStamps';
 import { rebuildProjections } from '../../src/projections/rebuild';
+import { appendBatchUploaded } from '../support/seedBatch';
 import { startTestService, type TestService } from '../support/testService';
 
 /**
@@ -30,14 +30,7 @@ describe('read-model stamps', () => {
   /** A record every projection moves its checkpoint over. */
   async function appendUpload(): Promise<void> {
     uploads += 1;
-    const batchId = `stamps-${uploads}`;
-    await service.runtime.eventLog.append({
-      type: 'BatchUploaded',
-      key: batchKeys.uploaded(batchId),
-      streamId: `batch:${batchId}`,
-      data: { batchId, fileName: 'a.csv', totalRows: 1, newEvents: 0, duplicates: 0, eventsPerChunk: 5000 },
-      correlationId: 'test-stamps-0001',
-    });
+    await appendBatchUploaded(service.runtime.eventLog, `stamps-${uploads}`);
   }
 
   it("carries the Redis server's run id and changes only when its own token is replaced", async () => {

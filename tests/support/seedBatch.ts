@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { newSpoolPath, removeSpool, SpoolWriter } from '../../src/commands/uploadBatch/spool';
 import { createUploadBatchFor, type Runtime } from '../../src/compose';
+import { batchKeys } from '../../src/events/batchHistory';
+import type { EventLog } from '../../src/events/eventLog';
 import { eventKey as contractKey } from '../../src/events/rawEvents';
 
 /**
@@ -54,4 +56,15 @@ export async function seedBatch(
   } finally {
     await removeSpool(spoolPath);
   }
+}
+
+/** Appends only a batch's BatchUploaded record (no events): a record every projection moves over. */
+export async function appendBatchUploaded(eventLog: EventLog, batchId: string): Promise<void> {
+  await eventLog.append({
+    type: 'BatchUploaded',
+    key: batchKeys.uploaded(batchId),
+    streamId: `batch:${batchId}`,
+    data: { batchId, fileName: 'a.csv', totalRows: 1, newEvents: 1, duplicates: 0, eventsPerChunk: 5000 },
+    correlationId: 'test-appended-0001',
+  });
 }
