@@ -144,11 +144,13 @@ export function isDuplicateKey(error: unknown): boolean {
 const NAMESPACE_EXISTS = 48;
 
 /**
- * FerretDB's sign of a half-created collection: its PostgreSQL table exists but FerretDB's catalogue
- * does not list it (the server died between the two writes of a collection's creation), so every
- * write that would create it fails with "relation ... already exists" for good.
+ * A half-created collection: FerretDB's own error (its PostgreSQL table exists but FerretDB's
+ * catalogue does not list it, because the server died between the two writes of a collection's
+ * creation, so every write that would create it fails with "relation ... already exists" for good),
+ * or the BrokenCollectionError that explains it.
  */
 export function isBrokenCollection(error: unknown): boolean {
+  if (error instanceof BrokenCollectionError) return true;
   return error instanceof MongoError && /SQLSTATE 42P07/.test(error.message);
 }
 

@@ -4,7 +4,7 @@ import type { EventLog } from '../events/eventLog';
 import { countPage, LogMemory, type CountedRecord } from '../events/corrections';
 import type { Logger } from '../logging';
 import { forEachInFlight } from '../forEachInFlight';
-import { BrokenCollectionError, ensureCollections, isBrokenCollection } from '../mongo';
+import { ensureCollections, isBrokenCollection } from '../mongo';
 import { tryAcquireLease, type ProjectorLease } from './lease';
 import type { Projection, Report } from './projection';
 import { ReadModelMemory, StaleReadModelMemoryError } from './readModelMemory';
@@ -119,9 +119,9 @@ export async function projectInto(
   },
 ): Promise<number> {
   let from = (options.checkpoint ?? (await readCheckpoint(db, target.checkpointId))) + 1;
+  const { until = Number.POSITIVE_INFINITY } = options;
   for (;;) {
     const started = Date.now();
-    const { until = Number.POSITIVE_INFINITY } = options;
     const limit = Math.min(PAGE_SIZE, until - from + 1);
     const page = limit > 0 ? await eventLog.readFrom(from, limit) : [];
     options.guard?.();
@@ -254,7 +254,7 @@ export function createProjector(deps: ProjectorDeps, projection: Projection) {
     } catch (error) {
       statusCheckedAt = 0;
       await recordProjectionFailure(deps.db, projection.name, error).catch(() => undefined);
-      if (!isBrokenCollection(error) && !(error instanceof BrokenCollectionError)) throw error;
+      if (!isBrokenCollection(error)) throw error;
       if (deps.recover === undefined) throw error;
       deps.logger.error('the read model cannot be written any more; rebuilding it into a fresh version', {
         projection: projection.name,

@@ -4,7 +4,7 @@ import { tryAcquireLease, type ProjectorLease } from './lease';
 import type { Projection } from './projection';
 import { ReadModelMemory } from './readModelMemory';
 import { replaceStamp } from './readModelStamps';
-import { BrokenCollectionError, isBrokenCollection } from '../mongo';
+import { isBrokenCollection } from '../mongo';
 import { countPage, LogMemory } from '../events/corrections';
 import {
   applyRememberedPage,
@@ -209,7 +209,7 @@ async function catchUpLiveVersion(
       until: options.until,
     });
   } catch (error) {
-    if (!isBrokenCollection(error) && !(error instanceof BrokenCollectionError)) throw error;
+    if (!isBrokenCollection(error)) throw error;
   }
 }
 
