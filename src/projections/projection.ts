@@ -1,4 +1,4 @@
-import type { Collection, Db, Filter, OptionalUnlessRequiredId } from 'mongodb';
+import { BSON, type Collection, type Db, type Filter, type OptionalUnlessRequiredId } from 'mongodb';
 import type { CountedRecord } from '../events/corrections';
 import { insertUnordered, isDuplicateKey } from '../mongo';
 import type { ProjectionName } from './readModels';
@@ -95,6 +95,24 @@ export interface Planned<T extends PositionedDoc> {
   landed?: () => void;
 }
 
+/** The most a MongoDB document may hold. */
+export const MAX_DOCUMENT_BYTES = 16 * 1024 * 1024;
+
+/**
+ * A read-model document grew past what MongoDB can store (docs/production.md, known limits): its
+ * projection cannot move on until the document is split, and says so instead of the serialiser's
+ * bare offset error.
+ */
+export class ReadModelDocumentTooLargeError extends Error {
+  constructor(collection: string, id: string, bytes: number) {
+    const mb = (n: number): string => (n / 1024 / 1024).toFixed(1);
+    super(
+      `read-model document ${id} in ${collection} would be ${mb(bytes)} MiB, more than the ` +
+        `${mb(MAX_DOCUMENT_BYTES)} MiB a MongoDB document can hold (see docs/production.md, known limits)`,
+    );
+  }
+}
+
 /** New documents up to this size are inserted together, up to INSERT_GROUP_DOCS in one command. */
 const SMALL_DOC_BYTES = 16 * 1024;
 const INSERT_GROUP_DOCS = 500;
@@ -104,7 +122,8 @@ const INSERT_GROUP_DOCS = 500;
  * document written is remembered; one that met another writer's document is forgotten, and when
  * `stored` came from the memory, the page must be planned again from the database
  * (StaleReadModelMemoryError). Small documents no one has stored yet go in groups, one command
- * each (a page of posts makes a status document for every batch); the others one write each.
+ * each (a page of posts makes a status document for every batch); the others one write each. A
+ * document too big to store fails the page before any write (ReadModelDocumentTooLargeError).
  */
 export function writesOf<T extends PositionedDoc>(
   collection: Collection<T>,
@@ -120,6 +139,12 @@ export function writesOf<T extends PositionedDoc>(
     memory?.drop(p.next._id);
     return p.stored.fromMemory;
   };
+  for (const p of planned) {
+    const bytes = BSON.calculateObjectSize(p.next);
+    if (bytes > MAX_DOCUMENT_BYTES) {
+      throw new ReadModelDocumentTooLargeError(collection.collectionName, p.next._id, bytes);
+    }
+  }
   const writes: Write[] = [];
   const grouped: Planned<T>[] = [];
   for (const p of planned) {

@@ -1,5 +1,10 @@
 import { MongoClient, type Collection, type Db } from 'mongodb';
-import { writesOf, type Planned, type PositionedDoc } from '../../src/projections/projection';
+import {
+  ReadModelDocumentTooLargeError,
+  writesOf,
+  type Planned,
+  type PositionedDoc,
+} from '../../src/projections/projection';
 import { ReadModelMemory, StaleReadModelMemoryError } from '../../src/projections/readModelMemory';
 import { uniqueName } from '../support/testConfig';
 
@@ -113,5 +118,19 @@ describe('writesOf (real FerretDB)', () => {
     await runAll(writes.slice(0, 2));
     await runAll(writes.slice(2));
     expect(await stored()).toEqual([big, docOf('r', 9)]);
+  });
+
+  it('refuses a page with a document MongoDB cannot hold, naming it and its size', () => {
+    // Past the limit, as a day of 80,000 event types of 250 characters is (docs/production.md).
+    const huge = docOf('2024-03-05', 2, 'x'.repeat(17 * 1024 * 1024));
+    const small = docOf('2024-03-06', 2);
+    let error: unknown;
+    try {
+      writesOf(collection, [fresh(small), fresh(huge)], undefined);
+    } catch (thrown) {
+      error = thrown;
+    }
+    expect(error).toBeInstanceOf(ReadModelDocumentTooLargeError);
+    expect((error as Error).message).toMatch(/2024-03-05 .* would be 17\.0 MiB, more than the 16\.0 MiB/);
   });
 });
