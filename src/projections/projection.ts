@@ -96,7 +96,7 @@ export interface Planned<T extends PositionedDoc> {
 }
 
 /** The most a MongoDB document may hold. */
-export const MAX_DOCUMENT_BYTES = 16 * 1024 * 1024;
+const MAX_DOCUMENT_BYTES = 16 * 1024 * 1024;
 
 /**
  * A read-model document grew past what MongoDB can store (docs/production.md, known limits): its
