@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MongoClient } from 'mongodb';
 import { isAlive, readPid } from '../dev/daemons';
-import { freePort } from '../dev/ports';
+import { distinctFreePort } from '../dev/ports';
 import { startStack, stopStack, type StackPorts } from '../dev/stack';
 import { SERVICE_NODE_FLAGS } from '../src/nodeFlags';
 
@@ -149,11 +149,9 @@ export class World {
       root: ROOT,
     });
     const ports = state.ports as StackPorts;
+    const taken = new Set<number>();
     const apiPorts: number[] = [];
-    while (apiPorts.length < apiCount) {
-      const port = await freePort();
-      if (!apiPorts.includes(port)) apiPorts.push(port);
-    }
+    while (apiPorts.length < apiCount) apiPorts.push(await distinctFreePort(taken));
     const apiPort = apiPorts[0] ?? 0;
     const env: Record<string, string> = {
       NODE_ENV: 'production',

@@ -67,6 +67,10 @@ function lastLines(file: string, count = 15): string {
 
 /** Starts the daemon and waits until it accepts connections on its port. */
 export async function startDaemon(spec: DaemonSpec): Promise<number> {
+  // Otherwise that program's answer would pass for ours while ours exits unable to bind.
+  if (await portAnswers(spec.port)) {
+    throw new StackError(`${spec.name} cannot start: another program answers on port ${spec.port}`);
+  }
   const log = openSync(spec.logFile, 'a');
   const child = spawn(spec.command, spec.args, {
     detached: true,

@@ -15,6 +15,21 @@ export function freePort(): Promise<number> {
   });
 }
 
+/**
+ * A free port not in `taken`, which it joins: ports chosen one after another before anything listens
+ * on them may otherwise be the same one twice (a Redis then failed to bind the port its stack's
+ * PostgreSQL had just taken).
+ */
+export async function distinctFreePort(taken: Set<number>): Promise<number> {
+  for (;;) {
+    const port = await freePort();
+    if (!taken.has(port)) {
+      taken.add(port);
+      return port;
+    }
+  }
+}
+
 /** True when something accepts TCP connections on 127.0.0.1:port. */
 export function portAnswers(port: number): Promise<boolean> {
   return new Promise((resolve) => {

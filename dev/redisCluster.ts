@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { isAlive, readPid, runningPid, startDaemon, stopDaemon, StackError } from './daemons';
 import { ensureRedisCli, ensureRedisServer } from './install';
-import { freePort } from './ports';
+import { distinctFreePort } from './ports';
 import { redisServerArgs } from './servers';
 
 /**
@@ -120,15 +120,7 @@ async function startNode(
 /** Two free ports per node (client and cluster bus; the default bus port, port + 10000, may not exist). */
 async function choosePorts(count: number): Promise<RedisClusterState> {
   const taken = new Set<number>();
-  const next = async (): Promise<number> => {
-    for (;;) {
-      const port = await freePort();
-      if (!taken.has(port)) {
-        taken.add(port);
-        return port;
-      }
-    }
-  };
+  const next = (): Promise<number> => distinctFreePort(taken);
   const ports: number[] = [];
   const busPorts: number[] = [];
   for (let i = 0; i < count; i += 1) {

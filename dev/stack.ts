@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { runningPid, stopDaemon, StackError } from './daemons';
 import { ensurePostgres } from './install';
-import { freePort, portFree } from './ports';
+import { distinctFreePort, portFree } from './ports';
 import { installEqualityIndexes } from './equalityIndexes';
 import { postgresAccount, postgresUrl, startPostgres, stopPostgres } from './postgres';
 import { serverFiles, startFerretDb, startRedis } from './servers';
@@ -81,10 +81,14 @@ async function choosePort(
   wanted: number,
   recorded: number | undefined,
   running: boolean,
-  options: StackOptions,
+  options: StackOptions & { taken: Set<number> },
 ): Promise<number> {
-  if (running && recorded !== undefined) return recorded;
-  const port = wanted === 0 ? await freePort() : wanted;
+  if (running && recorded !== undefined) {
+    options.taken.add(recorded);
+    return recorded;
+  }
+  const port = wanted === 0 ? await distinctFreePort(options.taken) : wanted;
+  options.taken.add(port);
   if (!(await portFree(port))) {
     const setting = options.portSettings?.[name];
     throw new StackError(
@@ -106,14 +110,16 @@ export async function startStack(options: StackOptions): Promise<StackState> {
     mongo: serverFiles(dir, 'ferretdb'),
     redis: serverFiles(dir, 'redis'),
   };
-  // Every port is settled before anything starts, so a taken port leaves nothing half-started.
+  // Every port is settled before anything starts, so a taken port leaves nothing half-started;
+  // each is another than those chosen before it.
+  const taken = new Set<number>();
   const port = (name: keyof StackPorts): Promise<number> =>
     choosePort(
       name,
       options.ports[name],
       before?.ports[name],
       runningPid(files[name].pidFile) !== undefined,
-      options,
+      { ...options, taken },
     );
   const ports: Partial<StackPorts> = {};
   if (want.mongo) {
