@@ -243,25 +243,23 @@ async function main(): Promise<void> {
 
     say('reading the log once, then rebuilding the projections...');
     const [logRecords, readLogSeconds] = await timed(() => readLogOnce(db));
-    const [, rebuildSeconds] = await timed(async () => {
-      const rebuilt = spawnSync(process.execPath, [join(ROOT, 'dist', 'rebuildProjections.js')], {
+    /** Runs a Node script to its end with the services' settings; throws `failure` if it fails. */
+    const runScript = (script: string, failure: string) => async (): Promise<void> => {
+      const ran = spawnSync(process.execPath, [script], {
         cwd: ROOT,
         env: { PATH: process.env.PATH ?? '', ...env },
         stdio: ['ignore', 'ignore', 'inherit'],
       });
-      if (rebuilt.status !== 0) throw new Error('rebuild-projections failed');
+      if (ran.status !== 0) throw new Error(failure);
       return Promise.resolve();
-    });
+    };
+    const [, rebuildSeconds] = await timed(
+      runScript(join(ROOT, 'dist', 'rebuildProjections.js'), 'rebuild-projections failed'),
+    );
     // The same read by a process of its own: what start-up and connecting add to any such command.
-    const [, readLogProcessSeconds] = await timed(async () => {
-      const read = spawnSync(process.execPath, [join(__dirname, 'readLogProcess.js')], {
-        cwd: ROOT,
-        env: { PATH: process.env.PATH ?? '', ...env },
-        stdio: ['ignore', 'ignore', 'inherit'],
-      });
-      if (read.status !== 0) throw new Error('reading the log in a process of its own failed');
-      return Promise.resolve();
-    });
+    const [, readLogProcessSeconds] = await timed(
+      runScript(join(__dirname, 'readLogProcess.js'), 'reading the log in a process of its own failed'),
+    );
 
     say('seeding a year of days x 50 event types...');
     await seedYearOfMetrics(db);

@@ -81,14 +81,16 @@ async function choosePort(
   wanted: number,
   recorded: number | undefined,
   running: boolean,
-  options: StackOptions & { taken: Set<number> },
+  options: StackOptions,
+  /** The ports chosen for the stack's other servers; this one joins them. */
+  taken: Set<number>,
 ): Promise<number> {
   if (running && recorded !== undefined) {
-    options.taken.add(recorded);
+    taken.add(recorded);
     return recorded;
   }
-  const port = wanted === 0 ? await distinctFreePort(options.taken) : wanted;
-  options.taken.add(port);
+  const port = wanted === 0 ? await distinctFreePort(taken) : wanted;
+  taken.add(port);
   if (!(await portFree(port))) {
     const setting = options.portSettings?.[name];
     throw new StackError(
@@ -119,7 +121,8 @@ export async function startStack(options: StackOptions): Promise<StackState> {
       options.ports[name],
       before?.ports[name],
       runningPid(files[name].pidFile) !== undefined,
-      { ...options, taken },
+      options,
+      taken,
     );
   const ports: Partial<StackPorts> = {};
   if (want.mongo) {

@@ -123,7 +123,8 @@ const INSERT_GROUP_DOCS = 500;
  * `stored` came from the memory, the page must be planned again from the database
  * (StaleReadModelMemoryError). Small documents no one has stored yet go in groups, one command
  * each (a page of posts makes a status document for every batch); the others one write each. A
- * document too big to store fails the page before any write (ReadModelDocumentTooLargeError).
+ * document too big to store fails the page before any of its writes is handed out
+ * (ReadModelDocumentTooLargeError).
  */
 export function writesOf<T extends PositionedDoc>(
   collection: Collection<T>,
@@ -139,15 +140,13 @@ export function writesOf<T extends PositionedDoc>(
     memory?.drop(p.next._id);
     return p.stored.fromMemory;
   };
+  const writes: Write[] = [];
+  const grouped: Planned<T>[] = [];
   for (const p of planned) {
     const bytes = BSON.calculateObjectSize(p.next);
     if (bytes > MAX_DOCUMENT_BYTES) {
       throw new ReadModelDocumentTooLargeError(collection.collectionName, p.next._id, bytes);
     }
-  }
-  const writes: Write[] = [];
-  const grouped: Planned<T>[] = [];
-  for (const p of planned) {
     if (p.stored.doc === null && p.bytes <= SMALL_DOC_BYTES) grouped.push(p);
     else
       writes.push(async () => {
