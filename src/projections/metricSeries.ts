@@ -20,7 +20,14 @@ import {
   monthDocKeys,
   isSeriesMonthDoc,
   monthOfQuarter,
+  partDocId,
+  partOf,
   seriesDocBytes,
+  SPLIT_ABOVE_USERS,
+  userEntries,
+  USER_PARTS,
+  USER_WORDS,
+  wholeMonths,
   shardOf,
   wordsOf,
   type Month,
@@ -135,9 +142,15 @@ function joined(lists: readonly number[][]): Float64Array {
   return out;
 }
 
+type DocKeys = Omit<SeriesMonthDoc, 'types' | 'lastPosition'>;
+
 /** The document after adding the parts after its stored `lastPosition`; null when none. */
-function nextDoc(stored: SeriesMonthDoc | null, touched: Touched): SeriesMonthDoc | null {
-  const pending = partsAfter(stored, touched.parts);
+function nextDoc(
+  stored: SeriesMonthDoc | null,
+  parts: readonly Part[],
+  keys: DocKeys,
+): SeriesMonthDoc | null {
+  const pending = partsAfter(stored, parts);
   const last = pending.at(-1);
   if (last === undefined) return null;
   const added = new Map<string, { counts: number[][]; users: number[][] }>();
@@ -161,21 +174,83 @@ function nextDoc(stored: SeriesMonthDoc | null, touched: Touched): SeriesMonthDo
     else types.set(eventType, { eventType, counts: binaryOf(nextCounts), users: binaryOf(nextUsers) });
   }
   return {
-    ...monthDocKeys(touched.month, touched.shard),
+    ...keys,
     types: [...types.values()].sort((a, b) => byCodeUnits(a.eventType, b.eventType)),
     lastPosition: last.position,
   };
 }
 
+/** Each record's changes with only what `keep` keeps of each type (empty types left out). */
+function changesKept(parts: readonly Part[], keep: (changes: TypeChanges) => TypeChanges): Part[] {
+  return parts.map(({ position, types }) => {
+    const kept = new Map<string, TypeChanges>();
+    for (const [eventType, changes] of types) {
+      const { counts, users } = keep(changes);
+      if (counts.length > 0 || users.length > 0) kept.set(eventType, { counts, users });
+    }
+    return { position, types: kept };
+  });
+}
+
+/** The quads of `users` (flat words) whose user is in `part`. */
+function usersIn(users: ArrayLike<number>, part: number): number[] {
+  const out: number[] = [];
+  for (let i = 0; i + USER_WORDS <= users.length; i += USER_WORDS) {
+    if (partOf(users[i + 1] ?? 0) !== part) continue;
+    for (let w = 0; w < USER_WORDS; w++) out.push(users[i + w] ?? 0);
+  }
+  return out;
+}
+
+const NO_WORDS = binaryOf(new Uint32Array(0));
+
+/** A whole month's document as a split one (its counts) and its USER_PARTS parts (their users). */
+function splitDoc(whole: SeriesMonthDoc): { month: SeriesMonthDoc; parts: SeriesMonthDoc[] } {
+  const month: SeriesMonthDoc = {
+    ...whole,
+    split: true,
+    types: whole.types.filter((t) => t.counts.length() > 0).map((t) => ({ ...t, users: NO_WORDS })),
+  };
+  const parts = Array.from({ length: USER_PARTS }, (_, part): SeriesMonthDoc => {
+    const types = whole.types.flatMap((t) => {
+      const users = usersIn(wordsOf(t.users), part);
+      return users.length === 0
+        ? []
+        : [{ eventType: t.eventType, counts: NO_WORDS, users: binaryOf(Uint32Array.from(users)) }];
+    });
+    return { ...partKeys(whole, part), types, lastPosition: whole.lastPosition };
+  });
+  return { month, parts };
+}
+
+function partKeys(month: DocKeys, part: number): DocKeys {
+  const { split: _split, ...keys } = month;
+  return { ...keys, _id: partDocId(month._id, part), part };
+}
+
 /** Up to this many documents of a year, a page reads each by `_id` instead of the whole year. */
 const POINT_READS_MAX = 16;
 
+const ABSENT: Stored<SeriesMonthDoc> = { doc: null, fromMemory: false };
+
+/** The documents of `ids` the memory knows, the others read by `_id`, side by side. */
+async function readByIds(
+  collection: Collection<SeriesMonthDoc>,
+  ids: readonly string[],
+  memory: ReadModelMemory | undefined,
+): Promise<Map<string, Stored<SeriesMonthDoc>>> {
+  const { known, unknown } = recallFrom(memory, ids, isSeriesMonthDoc);
+  const docs = await Promise.all(unknown.map((_id) => collection.findOne({ _id })));
+  unknown.forEach((id, i) => known.set(id, { doc: docs[i] ?? null, fromMemory: false }));
+  return known;
+}
+
 /**
- * The stored documents a page touches: those the memory knows (see ReadModelMemory), the others
- * from the database. Per year, the few it touches by `_id`, side by side (a page of a few posts,
- * an erasure: each costs its own size, not the year's); more with one equality query on `year` (a
- * page spread over a year reads it in one; a FerretDB without index twins scans the table once per
- * query).
+ * The stored month documents a page touches: those the memory knows (see ReadModelMemory), the
+ * others from the database. Per year, the few it touches by `_id`, side by side (a page of a few
+ * posts, an erasure: each costs its own size, not the year's); more with one equality query on
+ * `year` (a page spread over a year reads it in one; a FerretDB without index twins scans the table
+ * once per query), which brings the parts of split months too.
  */
 async function readTouched(
   collection: Collection<SeriesMonthDoc>,
@@ -193,35 +268,147 @@ async function readTouched(
   const found = await Promise.all(
     [...idsByYear].map(async ([year, ids]) => {
       if (ids.length > POINT_READS_MAX) return collection.find({ year }).toArray();
-      const docs = await Promise.all(ids.map((_id) => collection.findOne({ _id })));
-      return docs.filter((doc): doc is SeriesMonthDoc => doc !== null);
+      const read = await readByIds(collection, ids, undefined);
+      return [...read.values()].flatMap(({ doc }) => (doc === null ? [] : [doc]));
     }),
   );
   for (const doc of found.flat()) if (!stored.has(doc._id)) stored.set(doc._id, { doc, fromMemory: false });
   return stored;
 }
 
-export const metricSeriesProjection: Projection = {
-  name: 'metricSeries',
+const partIdsOf = (monthId: string): string[] =>
+  Array.from({ length: USER_PARTS }, (_, part) => partDocId(monthId, part));
 
-  async ensureIndexes(db: Db, collectionName: string) {
-    // Documents are written by `_id` and read by `year` (pages, a query for every type) or
-    // `yearShard` (a query for some types): without these, each read would go through every year's.
-    const collection = db.collection<SeriesMonthDoc>(collectionName);
-    await collection.createIndex({ year: 1 }, { name: 'year' }, undefined);
-    await collection.createIndex({ yearShard: 1 }, { name: 'yearShard' }, undefined);
-  },
+/**
+ * The metric series projection. A (month, shard) is one document while its users fit
+ * (`splitAboveUsers` entries, see seriesMonth); beyond that its users are in USER_PARTS part
+ * documents and the month's document keeps the counts. Which of the two is a function of the
+ * content, so a rebuild writes the same documents. Every page that touches a split month writes it
+ * and all its parts (the same `lastPosition` everywhere, whatever the paging). Becoming split, the
+ * parts are written before the month's document says so; becoming whole again, the month's
+ * document takes the users back before the parts are deleted: a reader that finds the month whole
+ * ignores any parts (see wholeMonths).
+ */
+export function createMetricSeriesProjection(options: { splitAboveUsers?: number } = {}): Projection {
+  const splitAbove = options.splitAboveUsers ?? SPLIT_ABOVE_USERS;
+  return {
+    name: 'metricSeries',
 
-  async planPage(db, collectionName, page, _report, memory): Promise<Write[]> {
-    const collection = db.collection<SeriesMonthDoc>(collectionName);
-    const byDoc = partsByDoc(page);
-    const stored = await readTouched(collection, byDoc, memory);
-    const planned: Planned<SeriesMonthDoc>[] = [];
-    for (const [id, touched] of [...byDoc].sort(([a], [b]) => byCodeUnits(a, b))) {
-      const before = stored.get(id) ?? { doc: null, fromMemory: false };
-      const next = nextDoc(before.doc, touched);
-      if (next !== null) planned.push({ stored: before, next, bytes: seriesDocBytes(next) });
-    }
-    return writesOf(collection, planned, memory);
-  },
-};
+    async ensureIndexes(db: Db, collectionName: string) {
+      // Documents are written by `_id` and read by `year` (pages, a query for every type) or
+      // `yearShard` (a query for some types): without these, each read would go through every year's.
+      const collection = db.collection<SeriesMonthDoc>(collectionName);
+      await collection.createIndex({ year: 1 }, { name: 'year' }, undefined);
+      await collection.createIndex({ yearShard: 1 }, { name: 'yearShard' }, undefined);
+    },
+
+    async planPage(db, collectionName, page, _report, memory): Promise<Write[]> {
+      const collection = db.collection<SeriesMonthDoc>(collectionName);
+      const byDoc = partsByDoc(page);
+      const stored = await readTouched(collection, byDoc, memory);
+      const months = [...byDoc].sort(([a], [b]) => byCodeUnits(a, b));
+      const isSplit = (id: string): boolean => stored.get(id)?.doc?.split === true;
+      // Whole months after the page; those that outgrow one document are split below.
+      const nextWhole = new Map<string, SeriesMonthDoc>();
+      for (const [id, touched] of months) {
+        if (isSplit(id)) continue;
+        const next = nextDoc(
+          stored.get(id)?.doc ?? null,
+          touched.parts,
+          monthDocKeys(touched.month, touched.shard),
+        );
+        if (next !== null) nextWhole.set(id, next);
+      }
+      const outgrown = (id: string): boolean => {
+        const next = nextWhole.get(id);
+        return next !== undefined && userEntries(next) > splitAbove;
+      };
+      // The parts of split months, and of months being split (left by an interrupted write, if any).
+      const partIds = months
+        .flatMap(([id]) => (isSplit(id) || outgrown(id) ? partIdsOf(id) : []))
+        .filter((id) => !stored.has(id));
+      for (const [id, found] of await readByIds(collection, partIds, memory)) stored.set(id, found);
+
+      const planned: Planned<SeriesMonthDoc>[] = [];
+      const ordered: Write[] = [];
+      const plan = (id: string, next: SeriesMonthDoc, landed?: () => void): Planned<SeriesMonthDoc> => ({
+        stored: stored.get(id) ?? ABSENT,
+        next,
+        bytes: seriesDocBytes(next),
+        landed,
+      });
+      for (const [id, touched] of months) {
+        const monthKeys = monthDocKeys(touched.month, touched.shard);
+        if (!isSplit(id)) {
+          const next = nextWhole.get(id);
+          if (next === undefined) continue;
+          if (!outgrown(id)) {
+            planned.push(plan(id, next));
+            continue;
+          }
+          // Splitting: the parts first, then the month's document that points readers to them.
+          const { month, parts } = splitDoc(next);
+          const partWrites = writesOf(
+            collection,
+            parts.map((part) => plan(part._id, part)),
+            memory,
+          );
+          const monthWrites = writesOf(collection, [plan(id, month)], memory);
+          ordered.push(async () => {
+            await Promise.all(partWrites.map((write) => write()));
+            for (const write of monthWrites) await write();
+          });
+          continue;
+        }
+        const month = nextDoc(
+          stored.get(id)?.doc ?? null,
+          changesKept(touched.parts, ({ counts }) => ({ counts, users: [] })),
+          { ...monthKeys, split: true },
+        );
+        const parts = partIdsOf(id).map((partId, part) =>
+          nextDoc(
+            stored.get(partId)?.doc ?? null,
+            changesKept(touched.parts, ({ users }) => ({ counts: [], users: usersIn(users, part) })),
+            partKeys(monthKeys, part),
+          ),
+        );
+        const after = partIdsOf(id).flatMap((partId, part) => {
+          const doc = parts[part] ?? stored.get(partId)?.doc;
+          return doc === null || doc === undefined ? [] : [doc];
+        });
+        if (after.reduce((sum, doc) => sum + userEntries(doc), 0) > splitAbove) {
+          for (const next of [month, ...parts]) if (next !== null) planned.push(plan(next._id, next));
+          continue;
+        }
+        // Whole again: the month's document takes the users back, then the parts go.
+        const before = month ?? stored.get(id)?.doc;
+        if (before === null || before === undefined) continue;
+        const { split: _split, ...whole } = wholeMonths([before, ...after])[0] ?? before;
+        whole.lastPosition = Math.max(before.lastPosition, ...after.map((doc) => doc.lastPosition));
+        let landed = false;
+        const monthWrites = writesOf(
+          collection,
+          [
+            plan(id, whole, () => {
+              landed = true;
+            }),
+          ],
+          memory,
+        );
+        ordered.push(async () => {
+          for (const write of monthWrites) await write();
+          if (!landed) return;
+          await Promise.all(
+            partIdsOf(id).map(async (partId) => {
+              await collection.deleteOne({ _id: partId });
+              memory?.deleted(partId);
+            }),
+          );
+        });
+      }
+      return [...writesOf(collection, planned, memory), ...ordered];
+    },
+  };
+}
+
+export const metricSeriesProjection = createMetricSeriesProjection();

@@ -82,6 +82,11 @@ export class ReadModelMemory {
     }
   }
 
+  /** Knows that a document its writer deleted is not there. */
+  deleted(id: string): void {
+    this.unset(id);
+  }
+
   /** Forgets a document (one another writer may have changed). */
   drop(id: string): void {
     this.complete = false;

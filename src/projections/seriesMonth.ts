@@ -3,13 +3,16 @@ import { Binary } from 'mongodb';
 import { QUARTER_MS } from '../events/chunkDetail';
 import { utcDayStart } from '../events/dailyCounts';
 import { bytesOfBinary } from '../mongo';
+import { byCodeUnits } from '../events/codeUnitOrder';
 
 /**
  * The metric series as stored (see metricSeries): one document per (UTC month, type shard), the
  * shard a hash of the event type into SHARDS groups, so a query for a few types reads a few
  * documents per month, and reads select a year's documents (or a year's of one shard) with one
  * equality query: fewer, wider queries win, and a FerretDB without the stack's index twins scans
- * the whole table for each (docs/design.md).
+ * the whole table for each (docs/design.md). A (month, shard) with more users than one document
+ * should hold (SPLIT_ABOVE_USERS) keeps them in USER_PARTS part documents by their fingerprint's
+ * high bits (see metricSeries): each user in one part, the counts in the month's document.
  *
  * One binary layout, little-endian uint32 words throughout (docs/design.md), per type:
  * `counts` is (quarter-hour of the month, count) pairs in quarter order, for quarter-hours with
@@ -22,6 +25,20 @@ import { bytesOfBinary } from '../mongo';
 
 export const SHARDS = 16;
 
+/**
+ * A (month, shard) whose (quarter-hour, user) entries would be more than this (16 bytes each, about
+ * 9.6 MB: MongoDB holds 16 MiB a document) keeps its users in USER_PARTS part documents.
+ */
+export const SPLIT_ABOVE_USERS = 600_000;
+
+/** Part documents of a split (month, shard), each for the users of one value of partOf. */
+export const USER_PARTS = 16;
+
+/** The part holding a user: the top four bits of their fingerprint's high half. */
+export function partOf(high: number): number {
+  return high >>> 28;
+}
+
 /** Words per user entry: quarter-hour, fingerprint high, fingerprint low, holders. */
 export const USER_WORDS = 4;
 
@@ -32,9 +49,13 @@ export interface SeriesTypeDoc {
 }
 
 export interface SeriesMonthDoc {
-  /** `<YYYY-MM>/<shard, two digits>`. */
+  /** `<YYYY-MM>/<shard, two digits>`, and `/<part>` after it for a part document. */
   _id: string;
   month: string;
+  /** On a month's document: its users are in its part documents; it keeps the counts. */
+  split?: true;
+  /** On a part document: which users it holds (partOf); its types have no counts. */
+  part?: number;
   /** `<YYYY>` and `<YYYY>/<shard>`: what reads select by (one equality query a year). */
   year: string;
   yearShard: string;
@@ -66,6 +87,101 @@ export function shardOf(eventType: string): number {
 
 export function monthDocId(month: string, shard: number): string {
   return `${month}/${String(shard).padStart(2, '0')}`;
+}
+
+export function partDocId(monthId: string, part: number): string {
+  return `${monthId}/${part}`;
+}
+
+/** The (quarter-hour, user) entries a document holds. */
+export function userEntries(doc: SeriesMonthDoc): number {
+  return doc.types.reduce((sum, t) => sum + Math.floor(t.users.length() / (4 * USER_WORDS)), 0);
+}
+
+/**
+ * The month documents among `docs`, each split one with its parts' users (ordered by quarter-hour,
+ * then user) as if it held them: what a (month, shard) holds, however it is stored. Parts of a
+ * month that is not split (an interrupted write left them) are not counted.
+ */
+export function wholeMonths(docs: readonly SeriesMonthDoc[]): SeriesMonthDoc[] {
+  const parts = new Map<string, SeriesMonthDoc[]>();
+  for (const doc of docs) {
+    if (doc.part === undefined) continue;
+    const monthId = doc._id.slice(0, doc._id.lastIndexOf('/'));
+    const list = parts.get(monthId);
+    if (list === undefined) parts.set(monthId, [doc]);
+    else list.push(doc);
+  }
+  return docs
+    .filter((doc) => doc.part === undefined)
+    .map((doc) => (doc.split === true ? withUsersOf(doc, parts.get(doc._id) ?? []) : doc));
+}
+
+/**
+ * Where the stored layout is broken (see seriesMonth): a part holding counts or another part's
+ * users, a split month holding users, a part of a month that is not split.
+ */
+export function layoutProblems(all: readonly SeriesMonthDoc[]): string[] {
+  const split = new Set(all.filter((doc) => doc.split === true).map((doc) => doc._id));
+  const differences: string[] = [];
+  for (const doc of all) {
+    if (doc.part === undefined) {
+      if (doc.split === true && userEntries(doc) > 0)
+        differences.push(`metric series ${doc._id}: split into parts, yet holds users itself`);
+      continue;
+    }
+    const monthId = doc._id.slice(0, doc._id.lastIndexOf('/'));
+    if (!split.has(monthId) || doc._id !== partDocId(monthId, doc.part)) {
+      differences.push(
+        `metric series ${doc._id}: a part of a month that is not split (an interrupted write)`,
+      );
+      continue;
+    }
+    for (const t of doc.types) {
+      if (t.counts.length() > 0)
+        differences.push(`metric series ${doc._id}: a part holding counts of ${t.eventType}`);
+      const users = wordsOf(t.users);
+      for (let i = 0; i + USER_WORDS <= users.length; i += USER_WORDS) {
+        if (partOf(users[i + 1] ?? 0) === doc.part) continue;
+        differences.push(`metric series ${doc._id}: holds users of ${t.eventType} of another part`);
+        break;
+      }
+    }
+  }
+  return differences;
+}
+
+/** A split month's document with its parts' users (disjoint, so merging is sorting). */
+function withUsersOf(month: SeriesMonthDoc, parts: readonly SeriesMonthDoc[]): SeriesMonthDoc {
+  const types = new Map<string, { counts: Binary; users: Uint32Array[] }>();
+  const typeOf = (eventType: string) => {
+    let type = types.get(eventType);
+    if (type === undefined) types.set(eventType, (type = { counts: new Binary(), users: [] }));
+    return type;
+  };
+  for (const t of month.types) typeOf(t.eventType).counts = t.counts;
+  for (const part of parts) for (const t of part.types) typeOf(t.eventType).users.push(wordsOf(t.users));
+  const { split: _split, ...keys } = month;
+  return {
+    ...keys,
+    types: [...types]
+      .sort(([a], [b]) => byCodeUnits(a, b))
+      .map(([eventType, { counts, users }]) => ({
+        eventType,
+        counts,
+        users: binaryOf(applyUserChanges(new Uint32Array(0), concatenated(users))),
+      })),
+  };
+}
+
+function concatenated(lists: readonly Uint32Array[]): Uint32Array {
+  const out = new Uint32Array(lists.reduce((sum, list) => sum + list.length, 0));
+  let at = 0;
+  for (const list of lists) {
+    out.set(list, at);
+    at += list.length;
+  }
+  return out;
 }
 
 /** The key fields of a (month, shard) document. */

@@ -2,7 +2,16 @@ import type { Db } from 'mongodb';
 import { QUARTER_MS } from '../events/chunkDetail';
 import type { UserFingerprint } from '../events/userFingerprint';
 import { liveCollection } from './readModels';
-import { monthDocId, monthOfQuarter, shardOf, wordsOf, USER_WORDS, type SeriesMonthDoc } from './seriesMonth';
+import {
+  layoutProblems,
+  monthDocId,
+  monthOfQuarter,
+  shardOf,
+  wholeMonths,
+  wordsOf,
+  USER_WORDS,
+  type SeriesMonthDoc,
+} from './seriesMonth';
 
 /**
  * The metric series recounted from the chunk documents of the processed chunks, and the
@@ -52,9 +61,10 @@ export class SeriesRecount {
   }
 
   async compare(db: Db): Promise<string[]> {
-    const stored = await (await liveCollection<SeriesMonthDoc>(db, 'metricSeries')).find({}).toArray();
+    const all = await (await liveCollection<SeriesMonthDoc>(db, 'metricSeries')).find({}).toArray();
+    const stored = wholeMonths(all);
     const live = new Map<string, Map<string, TypeMonth>>();
-    const differences: string[] = [];
+    const differences = layoutProblems(all);
     for (const doc of stored) {
       for (const t of doc.types) {
         if (shardOf(t.eventType) !== Number(doc._id.slice(-2)) || !doc._id.startsWith(doc.month))

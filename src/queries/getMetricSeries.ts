@@ -6,6 +6,7 @@ import {
   shardOf,
   wordsOf,
   USER_WORDS,
+  wholeMonths,
   type Month,
   type SeriesMonthDoc,
 } from '../projections/seriesMonth';
@@ -196,7 +197,7 @@ export function seriesBytes(answer: MetricSeries): number {
 }
 
 /**
- * A year's stored documents of the asked months: for every type one equality query on `year`, else
+ * A year's stored months (a split one with its parts' users, see seriesMonth) of the asked months: for every type one equality query on `year`, else
  * one on `yearShard` per shard of the asked types: a year is one query (or one per shard), not one
  * per month or document (a FerretDB without the stack's index twins scans the table for each).
  */
@@ -213,7 +214,7 @@ async function readYear(
           yearShard: monthDocKeys(`${year}-01`, shard).yearShard,
         }));
   const found = (await Promise.all(queries.map((query) => collection.find(query).toArray()))).flat();
-  return found
+  return wholeMonths(found)
     .flatMap((doc) => {
       const month = months.get(doc.month);
       return month === undefined ? [] : [{ month, doc }];

@@ -11,7 +11,8 @@ import {
   flattenDailyMetrics,
   type DailyMetricsDoc,
 } from '../../src/projections/dailyMetrics';
-import { metricSeriesProjection } from '../../src/projections/metricSeries';
+import { createMetricSeriesProjection, metricSeriesProjection } from '../../src/projections/metricSeries';
+import { layoutProblems, wholeMonths, type SeriesMonthDoc } from '../../src/projections/seriesMonth';
 import { applyPage, projectInto, targetFor } from '../../src/projections/projector';
 import { collectionName } from '../../src/projections/readModels';
 import { createGetMetricSeries } from '../../src/queries/getMetricSeries';
@@ -196,6 +197,8 @@ describe('retractions and erasures (property, real FerretDB)', () => {
     await client.close();
   });
 
+  const splitting = createMetricSeriesProjection({ splitAboveUsers: 0 });
+
   it('read models equal a recount of what remains, in any zone, however paged and replayed', async () => {
     await fc.assert(
       fc.asyncProperty(
@@ -212,8 +215,11 @@ describe('retractions and erasures (property, real FerretDB)', () => {
           const log = createEventLog(db);
           const remaining = await play(log, rows, batches, perChunk, ops);
 
-          // Live: small pages, each replayed in part (a crash after some writes) and whole.
+          // Live: small pages, each replayed in part (a crash after some writes) and whole. Versions 3
+          // and 4 hold the series with every month that has users split (see seriesMonth), made
+          // whole again when a correction takes its last user out.
           const live = [metricSeriesProjection, dailyMetricsProjection].map((p) => targetFor(db, p, 1));
+          live.push(targetFor(db, splitting, 3));
           const memory = new LogMemory();
           for (let from = 1; ; from += pageSize) {
             const page = await log.readFrom(from, pageSize);
@@ -231,6 +237,7 @@ describe('retractions and erasures (property, real FerretDB)', () => {
           // Rebuilt: one pass, as rebuild-projections replays the log.
           for (const p of [metricSeriesProjection, dailyMetricsProjection])
             await projectInto(db, log, targetFor(db, p, 2), { fence: 1, memory: new LogMemory() });
+          await projectInto(db, log, targetFor(db, splitting, 4), { fence: 1, memory: new LogMemory() });
 
           const getSeries = createGetMetricSeries({ db });
           for (const tz of ZONES) {
@@ -268,6 +275,17 @@ describe('retractions and erasures (property, real FerretDB)', () => {
               db.collection(collectionName(name, version)).find({}).sort({ _id: 1 }).toArray();
             expect(await docsOf(1)).toEqual(await docsOf(2));
           }
+          const seriesOf = (version: number) =>
+            db
+              .collection<SeriesMonthDoc>(collectionName('metricSeries', version))
+              .find({})
+              .sort({ _id: 1 })
+              .toArray();
+          const split = await seriesOf(3);
+          expect(layoutProblems(split)).toEqual([]);
+          expect(split).toEqual(await seriesOf(4));
+          // Split or not, the same months.
+          expect(wholeMonths(split)).toEqual(await seriesOf(1));
         },
       ),
       { numRuns: 60 },

@@ -4,10 +4,19 @@ import { detailOf } from '../../src/events/chunkDetail';
 import { daySpanOf } from '../../src/events/dailyCounts';
 import { createEventLog, type EventLog } from '../../src/events/eventLog';
 import { createUserFingerprint } from '../../src/events/userFingerprint';
-import { metricSeriesProjection } from '../../src/projections/metricSeries';
+import { createMetricSeriesProjection, metricSeriesProjection } from '../../src/projections/metricSeries';
 import { applyPage, projectInto, targetFor } from '../../src/projections/projector';
 import { countPage } from '../../src/events/corrections';
-import { collectionName } from '../../src/projections/readModels';
+import { collectionName, switchVersion } from '../../src/projections/readModels';
+import {
+  partOf,
+  shardOf,
+  wordsOf,
+  USER_PARTS,
+  USER_WORDS,
+  wholeMonths,
+  type SeriesMonthDoc,
+} from '../../src/projections/seriesMonth';
 import { ReadModelMemory } from '../../src/projections/readModelMemory';
 import { createGetMetricSeries, type MetricSeries } from '../../src/queries/getMetricSeries';
 import type { SeriesParams } from '../../src/queries/seriesParams';
@@ -167,144 +176,217 @@ describe('metric series (property, real FerretDB)', () => {
 
   const withMetrics = (answer: MetricSeries) => answer.series.filter((b) => b.metrics.length > 0);
 
-  it('equals a recount from the raw rows in any zone, interval and range; every bucket is present', async () => {
-    await fc.assert(
-      fc.asyncProperty(
-        fc.array(rowArb, { minLength: 1, maxLength: 80 }),
-        fc.integer({ min: 1, max: 25 }),
-        fc.array(paramsArb, { minLength: 1, maxLength: 3 }),
-        fc.array(fc.constantFrom<Interval>('day', 'week', 'month'), {
-          minLength: ZONES.length,
-          maxLength: ZONES.length,
-        }),
-        async (rows, perChunk, narrow, intervals) => {
-          // Every zone over the whole year (every row), and a few narrower ranges.
-          const questions = [
-            ...ZONES.map((tz, i): SeriesParams => ({
-              tz,
-              interval: intervals[i] ?? 'day',
-              from: '2024-01-08',
-              to: '2025-01-05',
-              eventTypes: [],
-            })),
-            ...narrow,
-          ];
-          const { db, log } = await logOf(rows, perChunk);
-          const target = targetFor(db, metricSeriesProjection, 1);
-          await projectInto(db, log, target, { fence: 1 });
-          const getSeries = createGetMetricSeries({ db });
-          for (const params of questions) {
-            const answer = await getSeries(params);
-            const want = recount(rows, params);
-            expect({ series: withMetrics(answer), totals: answer.totals }).toEqual(want);
-            expect(answer.series[0]?.date).toBe(label(params.interval, params.from));
-            expect(answer.series.at(-1)?.date).toBe(label(params.interval, params.to));
-            expect(new Set(answer.series.map((b) => b.date)).size).toBe(answer.series.length);
-          }
-        },
-      ),
-      { numRuns: 25 },
-    );
-  }, 300_000);
+  // The default projection, and one that splits months above three users (see seriesMonth).
+  for (const [layout, projection] of [
+    ['one document a month', metricSeriesProjection],
+    ['months split above three users', createMetricSeriesProjection({ splitAboveUsers: 3 })],
+  ] as const) {
+    describe(layout, () => {
+      it('equals a recount from the raw rows in any zone, interval and range; every bucket is present', async () => {
+        await fc.assert(
+          fc.asyncProperty(
+            fc.array(rowArb, { minLength: 1, maxLength: 80 }),
+            fc.integer({ min: 1, max: 25 }),
+            fc.array(paramsArb, { minLength: 1, maxLength: 3 }),
+            fc.array(fc.constantFrom<Interval>('day', 'week', 'month'), {
+              minLength: ZONES.length,
+              maxLength: ZONES.length,
+            }),
+            async (rows, perChunk, narrow, intervals) => {
+              // Every zone over the whole year (every row), and a few narrower ranges.
+              const questions = [
+                ...ZONES.map((tz, i): SeriesParams => ({
+                  tz,
+                  interval: intervals[i] ?? 'day',
+                  from: '2024-01-08',
+                  to: '2025-01-05',
+                  eventTypes: [],
+                })),
+                ...narrow,
+              ];
+              const { db, log } = await logOf(rows, perChunk);
+              const target = targetFor(db, projection, 1);
+              await projectInto(db, log, target, { fence: 1 });
+              const getSeries = createGetMetricSeries({ db });
+              for (const params of questions) {
+                const answer = await getSeries(params);
+                const want = recount(rows, params);
+                expect({ series: withMetrics(answer), totals: answer.totals }).toEqual(want);
+                expect(answer.series[0]?.date).toBe(label(params.interval, params.from));
+                expect(answer.series.at(-1)?.date).toBe(label(params.interval, params.to));
+                expect(new Set(answer.series.map((b) => b.date)).size).toBe(answer.series.length);
+              }
+            },
+          ),
+          { numRuns: 25 },
+        );
+      }, 300_000);
 
-  it('writes the same documents however the log is paged, and answers the same', async () => {
-    // Events of one UTC hour: in pages of one or two records, each document is written many times.
-    const hour = Date.UTC(2024, 0, 15, 9);
-    const dayRowArb = rowArb.map((row) => ({ ...row, millis: hour + (Math.abs(row.millis) % 3_600_000) }));
+      it('writes the same documents however the log is paged, and answers the same', async () => {
+        // Events of one UTC hour: in pages of one or two records, each document is written many times.
+        const hour = Date.UTC(2024, 0, 15, 9);
+        const dayRowArb = rowArb.map((row) => ({
+          ...row,
+          millis: hour + (Math.abs(row.millis) % 3_600_000),
+        }));
+        const question: SeriesParams = {
+          tz: 'Asia/Kolkata',
+          interval: 'day',
+          from: '2024-01-14',
+          to: '2024-01-16',
+          eventTypes: [],
+        };
+        await fc.assert(
+          fc.asyncProperty(
+            fc.array(dayRowArb, { minLength: 64, maxLength: 90 }),
+            fc.integer({ min: 1, max: 2 }),
+            fc.integer({ min: 1, max: 2 }),
+            async (rows, perChunk, pageSize) => {
+              const paged = await logOf(rows, perChunk);
+              const whole = await logOf(rows, perChunk);
+              const target = targetFor(paged.db, projection, 1);
+              for (let from = 1; ; from += pageSize) {
+                const page = await paged.log.readFrom(from, pageSize);
+                if (page.length === 0) break;
+                await applyPage(target, await countPage(paged.log, page));
+              }
+              await projectInto(whole.db, whole.log, targetFor(whole.db, projection, 1), {
+                fence: 1,
+              });
+
+              const answer = await createGetMetricSeries({ db: paged.db })(question);
+              expect(answer).toEqual(await createGetMetricSeries({ db: whole.db })(question));
+              expect({ series: withMetrics(answer), totals: answer.totals }).toEqual(recount(rows, question));
+              // Document for document, not only the same answers: what a rebuild compares against.
+              const docsOf = (db: Db) =>
+                db.collection(collectionName('metricSeries', 1)).find({}).sort({ _id: 1 }).toArray();
+              expect(await docsOf(paged.db)).toEqual(await docsOf(whole.db));
+            },
+          ),
+          { numRuns: 8 },
+        );
+      }, 300_000);
+
+      it('replaying a page, whole or in overlapping parts, changes nothing', async () => {
+        await fc.assert(
+          fc.asyncProperty(
+            fc.array(rowArb, { minLength: 1, maxLength: 40 }),
+            fc.integer({ min: 1, max: 8 }),
+            fc.nat(),
+            async (rows, perChunk, cut) => {
+              const { db, log } = await logOf(rows, perChunk);
+              const target = targetFor(db, projection, 1);
+              const page = await log.readFrom(1, 500);
+              const counted = (records: typeof page) => countPage(log, records);
+              await applyPage(target, await counted(page));
+              const collection = db.collection(collectionName('metricSeries', 1));
+              const once = await collection.find({}).sort({ _id: 1 }).toArray();
+              await applyPage(target, await counted(page));
+              const at = cut % (page.length + 1);
+              await applyPage(target, await counted(page.slice(0, at)));
+              await applyPage(target, await counted(page.slice(Math.max(0, at - 1))));
+              expect(await collection.find({}).sort({ _id: 1 }).toArray()).toEqual(once);
+            },
+          ),
+          { numRuns: 15 },
+        );
+      }, 300_000);
+
+      it("stays exact when the projector's memory of what it wrote is outdated by another writer", async () => {
+        // A writer that lost its lease applied part of the next page and stopped before its checkpoint:
+        // the projector's memory still looks valid (the page starts where its last one ended).
+        await fc.assert(
+          fc.asyncProperty(
+            fc.array(rowArb, { minLength: 2, maxLength: 60 }),
+            fc.array(rowArb, { minLength: 1, maxLength: 60 }),
+            fc.integer({ min: 1, max: 6 }),
+            fc.nat(),
+            async (first, second, perChunk, cut) => {
+              const { db, log } = await logOf(first, perChunk);
+              const target = targetFor(db, projection, 1);
+              const written = new ReadModelMemory(64 * 1024 * 1024);
+              const reached = await projectInto(db, log, target, { fence: 1, written });
+              await appendChunks(log, second, perChunk, Math.ceil(first.length / perChunk));
+              const next = await log.readFrom(reached + 1, 500);
+              const other = next.slice(0, 1 + (cut % next.length));
+              await applyPage(target, await countPage(log, other));
+              await projectInto(db, log, target, { fence: 1, written });
+
+              const whole = await logOf(first, perChunk);
+              await appendChunks(whole.log, second, perChunk, Math.ceil(first.length / perChunk));
+              await projectInto(whole.db, whole.log, targetFor(whole.db, projection, 1), {
+                fence: 1,
+              });
+              const docsOf = (at: Db) =>
+                at.collection(collectionName('metricSeries', 1)).find({}).sort({ _id: 1 }).toArray();
+              expect(await docsOf(db)).toEqual(await docsOf(whole.db));
+            },
+          ),
+          { numRuns: 15 },
+        );
+      }, 300_000);
+    });
+  }
+
+  it('splits the users of a month that outgrows one document by fingerprint, each user in one part', async () => {
+    // One type, one quarter-hour, 400 users (50 of them in two chunks).
+    const at = Date.UTC(2024, 0, 15, 9);
+    const rows: Row[] = Array.from({ length: 400 }, (_, i) => ({
+      userId: `user-${i}`,
+      eventType: 'view',
+      millis: at,
+    }));
+    const { db, log } = await logOf([...rows, ...rows.slice(0, 50)], 100);
+    await projectInto(db, log, targetFor(db, metricSeriesProjection, 1), { fence: 1 });
+    const splitAbove100 = createMetricSeriesProjection({ splitAboveUsers: 100 });
+    await projectInto(db, log, targetFor(db, splitAbove100, 2), { fence: 1 });
+    const docsOf = (version: number) =>
+      db
+        .collection<SeriesMonthDoc>(collectionName('metricSeries', version))
+        .find({})
+        .sort({ _id: 1 })
+        .toArray();
+    const whole = await docsOf(1);
+    const split = await docsOf(2);
+    const month = `2024-01/${String(shardOf('view')).padStart(2, '0')}`;
+    expect(whole.map((d) => d._id)).toEqual([month]);
+    expect(split.map((d) => d._id)).toEqual(
+      [month, ...Array.from({ length: USER_PARTS }, (_, part) => `${month}/${part}`)].sort(),
+    );
+    const [head, ...parts] = split;
+    expect(head).toMatchObject({ _id: month, split: true, lastPosition: 5 });
+    expect(head?.types.map((t) => [t.eventType, [...wordsOf(t.counts)], t.users.length()])).toEqual([
+      ['view', [14 * 96 + 36, 450], 0],
+    ]);
+    const users = new Set<string>();
+    let holders = 0;
+    for (const part of parts) {
+      expect(part.lastPosition).toBe(5);
+      for (const type of part.types) {
+        expect(type.counts.length()).toBe(0);
+        const words = wordsOf(type.users);
+        for (let i = 0; i < words.length; i += USER_WORDS) {
+          expect(partOf(words[i + 1] ?? 0)).toBe(part.part);
+          users.add(`${words[i + 1]}:${words[i + 2]}`);
+          holders += words[i + 3] ?? 0;
+        }
+      }
+    }
+    // Each (quarter-hour, user) once, held by as many chunks as have it.
+    expect(users.size).toBe(rows.length);
+    expect(holders).toBe(450);
+    expect(wholeMonths(split)).toEqual(whole);
+
     const question: SeriesParams = {
-      tz: 'Asia/Kolkata',
+      tz: 'UTC',
       interval: 'day',
-      from: '2024-01-14',
-      to: '2024-01-16',
+      from: '2024-01-15',
+      to: '2024-01-15',
       eventTypes: [],
     };
-    await fc.assert(
-      fc.asyncProperty(
-        fc.array(dayRowArb, { minLength: 64, maxLength: 90 }),
-        fc.integer({ min: 1, max: 2 }),
-        fc.integer({ min: 1, max: 2 }),
-        async (rows, perChunk, pageSize) => {
-          const paged = await logOf(rows, perChunk);
-          const whole = await logOf(rows, perChunk);
-          const target = targetFor(paged.db, metricSeriesProjection, 1);
-          for (let from = 1; ; from += pageSize) {
-            const page = await paged.log.readFrom(from, pageSize);
-            if (page.length === 0) break;
-            await applyPage(target, await countPage(paged.log, page));
-          }
-          await projectInto(whole.db, whole.log, targetFor(whole.db, metricSeriesProjection, 1), {
-            fence: 1,
-          });
-
-          const answer = await createGetMetricSeries({ db: paged.db })(question);
-          expect(answer).toEqual(await createGetMetricSeries({ db: whole.db })(question));
-          expect({ series: withMetrics(answer), totals: answer.totals }).toEqual(recount(rows, question));
-          // Document for document, not only the same answers: what a rebuild compares against.
-          const docsOf = (db: Db) =>
-            db.collection(collectionName('metricSeries', 1)).find({}).sort({ _id: 1 }).toArray();
-          expect(await docsOf(paged.db)).toEqual(await docsOf(whole.db));
-        },
-      ),
-      { numRuns: 8 },
-    );
-  }, 300_000);
-
-  it('replaying a page, whole or in overlapping parts, changes nothing', async () => {
-    await fc.assert(
-      fc.asyncProperty(
-        fc.array(rowArb, { minLength: 1, maxLength: 40 }),
-        fc.integer({ min: 1, max: 8 }),
-        fc.nat(),
-        async (rows, perChunk, cut) => {
-          const { db, log } = await logOf(rows, perChunk);
-          const target = targetFor(db, metricSeriesProjection, 1);
-          const page = await log.readFrom(1, 500);
-          const counted = (records: typeof page) => countPage(log, records);
-          await applyPage(target, await counted(page));
-          const collection = db.collection(collectionName('metricSeries', 1));
-          const once = await collection.find({}).sort({ _id: 1 }).toArray();
-          await applyPage(target, await counted(page));
-          const at = cut % (page.length + 1);
-          await applyPage(target, await counted(page.slice(0, at)));
-          await applyPage(target, await counted(page.slice(Math.max(0, at - 1))));
-          expect(await collection.find({}).sort({ _id: 1 }).toArray()).toEqual(once);
-        },
-      ),
-      { numRuns: 15 },
-    );
-  }, 300_000);
-
-  it("stays exact when the projector's memory of what it wrote is outdated by another writer", async () => {
-    // A writer that lost its lease applied part of the next page and stopped before its checkpoint:
-    // the projector's memory still looks valid (the page starts where its last one ended).
-    await fc.assert(
-      fc.asyncProperty(
-        fc.array(rowArb, { minLength: 2, maxLength: 60 }),
-        fc.array(rowArb, { minLength: 1, maxLength: 60 }),
-        fc.integer({ min: 1, max: 6 }),
-        fc.nat(),
-        async (first, second, perChunk, cut) => {
-          const { db, log } = await logOf(first, perChunk);
-          const target = targetFor(db, metricSeriesProjection, 1);
-          const written = new ReadModelMemory(64 * 1024 * 1024);
-          const reached = await projectInto(db, log, target, { fence: 1, written });
-          await appendChunks(log, second, perChunk, Math.ceil(first.length / perChunk));
-          const next = await log.readFrom(reached + 1, 500);
-          const other = next.slice(0, 1 + (cut % next.length));
-          await applyPage(target, await countPage(log, other));
-          await projectInto(db, log, target, { fence: 1, written });
-
-          const whole = await logOf(first, perChunk);
-          await appendChunks(whole.log, second, perChunk, Math.ceil(first.length / perChunk));
-          await projectInto(whole.db, whole.log, targetFor(whole.db, metricSeriesProjection, 1), {
-            fence: 1,
-          });
-          const docsOf = (at: Db) =>
-            at.collection(collectionName('metricSeries', 1)).find({}).sort({ _id: 1 }).toArray();
-          expect(await docsOf(db)).toEqual(await docsOf(whole.db));
-        },
-      ),
-      { numRuns: 15 },
-    );
-  }, 300_000);
+    const totals = [{ eventType: 'view', count: 450, uniqueUsers: 400 }];
+    expect((await createGetMetricSeries({ db })(question)).totals).toEqual(totals);
+    expect(await switchVersion(db, 'metricSeries', 1, 2)).toBe(true);
+    expect((await createGetMetricSeries({ db })(question)).totals).toEqual(totals);
+  }, 120_000);
 });
