@@ -78,11 +78,19 @@ const retraction: Scenario = {
   },
 };
 
-/** The user with the most rows: the erasure has something in several chunks of every file. */
-function busiestUser(list: readonly CsvFile[]): string {
-  const counts = new Map<string, number>();
-  for (const row of list.flatMap((f) => f.rows)) counts.set(row.userId, (counts.get(row.userId) ?? 0) + 1);
-  return [...counts].sort((a, b) => b[1] - a[1])[0]?.[0] ?? '';
+/**
+ * The files with one user in about one row in 20 (the same rows in every file, so the files still
+ * overlap): every chunk of every batch holds them, and the erasure lasts long enough to be struck
+ * mid-way (a user of a few rows was erased before the kill on a quiet machine).
+ */
+const ERASED_USER = 'user-erased';
+function withErasedUser(list: readonly CsvFile[]): CsvFile[] {
+  return list.map((f) =>
+    csvFile(
+      f.name,
+      f.rows.map((r) => (r.at % 20 === 0 ? { ...r, userId: ERASED_USER } : r)),
+    ),
+  );
 }
 
 const erasure: Scenario = {
@@ -90,9 +98,9 @@ const erasure: Scenario = {
   env: { EVENTS_PER_CHUNK: '100', WORKER_CONCURRENCY: '1' },
   async run(world, size, seed) {
     // Five files: after its first batch's UserErased (the moment of the kill) the erasure still has
-    // four batches to go, which keeps the kill mid-way now that one batch takes a few milliseconds.
-    const list = files(size, seed, 5, 0.5);
-    const userId = busiestUser(list);
+    // four batches to go, each with the user in every chunk.
+    const list = withErasedUser(files(size, seed, 5, 0.5));
+    const userId = ERASED_USER;
     const ids = await uploadAll(world, list);
     await processAll(world, ids);
     if ((await whenProcessing(world, ids)) === undefined)
