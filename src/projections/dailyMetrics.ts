@@ -1,9 +1,13 @@
 import type { Db } from 'mongodb';
+import { shardOf } from './seriesMonth';
 import { dayCountsOf } from '../events/dailyCounts';
 import type { CountedRecord } from '../events/corrections';
 import {
+  joiningWrite,
   partsAfter,
+  readByIds,
   recallFrom,
+  splittingWrite,
   writesOf,
   type Planned,
   type PositionedDoc,
@@ -22,10 +26,20 @@ export interface EventTypeCount {
  * A day is what the metrics query asks for, so it is one primary-key read; and a page of records
  * costs one write per day it touches (each rewrites the whole document, so fewer writes matter most).
  * Event types live in an array, not as field names: they may contain `.` or start with `$`.
+ *
+ * A day with more types than one document should hold (SPLIT_ABOVE_BYTES of names, tens of
+ * thousands of types: a producer that puts ids in the event type) keeps its counts in DAY_PARTS
+ * part documents, `<date>/<part>`, each for the types of one shard (shardOf); the day's document
+ * then holds none and says `split`. As with the series (see metricSeries), which layout is a
+ * function of the content and every page that touches a split day writes all of it.
  */
 export interface DailyMetricsDoc {
   _id: string;
   date: string;
+  /** On a day's document: its counts are in its parts. */
+  split?: true;
+  /** On a part: the shard of the types it counts. */
+  part?: number;
   /** `YYYY`: a page reads the days of a year with one equality query (see planPage). */
   year: string;
   counts: EventTypeCount[];
@@ -55,6 +69,41 @@ function isDailyMetricsDoc(doc: PositionedDoc): doc is DailyMetricsDoc {
   return 'date' in doc && 'counts' in doc;
 }
 
+/** A day whose counts would take more bytes than this (names and counts, roughly) is split. */
+export const SPLIT_ABOVE_BYTES = 8 * 1024 * 1024;
+const DAY_PARTS = 16;
+
+/** Roughly the bytes a day's counts take in BSON. */
+function countsBytes(counts: readonly EventTypeCount[]): number {
+  return counts.reduce((sum, c) => sum + Buffer.byteLength(c.eventType) + 40, 0);
+}
+
+/** The part documents a split day keeps its counts in. */
+export const partIdsOf = (date: string): string[] =>
+  Array.from({ length: DAY_PARTS }, (_, part) => `${date}/${part}`);
+
+/**
+ * The days among `docs`, each split one with its parts' counts (parts of a day that is not split,
+ * left by an interrupted write, are not counted): what the days hold, however they are stored.
+ */
+export function wholeDays(docs: readonly DailyMetricsDoc[]): DailyMetricsDoc[] {
+  const parts = new Map<string, DailyMetricsDoc[]>();
+  for (const doc of docs) {
+    if (doc.part === undefined) continue;
+    const list = parts.get(doc.date);
+    if (list === undefined) parts.set(doc.date, [doc]);
+    else list.push(doc);
+  }
+  return docs
+    .filter((doc) => doc.part === undefined)
+    .map((doc) => {
+      if (doc.split !== true) return doc;
+      const { split: _split, ...day } = doc;
+      const counts = (parts.get(doc.date) ?? []).flatMap((part) => part.counts).sort(byEventType);
+      return { ...day, counts };
+    });
+}
+
 function contributionsByDay(page: readonly CountedRecord[]): Map<string, Contribution[]> {
   const byDay = new Map<string, Contribution[]>();
   for (const { record, effects } of page) {
@@ -70,21 +119,46 @@ function contributionsByDay(page: readonly CountedRecord[]): Map<string, Contrib
   return byDay;
 }
 
-/** The day after adding the contributions past its `lastPosition`; null when there are none. */
+/** Where the stored days break their layout: a split day with counts, a part of a day not split, a type in another part. */
+export function dayLayoutProblems(docs: readonly DailyMetricsDoc[]): string[] {
+  const split = new Set(docs.filter((doc) => doc.split === true).map((doc) => doc.date));
+  const problems: string[] = [];
+  for (const doc of docs) {
+    if (doc.part === undefined) {
+      if (doc.split === true && doc.counts.length > 0)
+        problems.push(`daily metrics ${doc._id}: split, yet holds counts`);
+    } else if (!split.has(doc.date) || doc._id !== `${doc.date}/${doc.part}`) {
+      problems.push(`daily metrics ${doc._id}: a part of a day that is not split (an interrupted write)`);
+    } else if (doc.counts.some((c) => shardOf(c.eventType) !== doc.part)) {
+      problems.push(`daily metrics ${doc._id}: counts a type of another part`);
+    }
+  }
+  return problems;
+}
+
+type DayKeys = Omit<DailyMetricsDoc, 'counts' | 'lastPosition'>;
+
+const dayKeys = (date: string): DayKeys => ({ _id: date, date, year: date.slice(0, 4) });
+
+/**
+ * The day (or part) after adding the contributions past its `lastPosition` of the types `counted`
+ * keeps; null when there are none (of any type: every document of a split day moves together).
+ */
 function addPending(
   stored: DailyMetricsDoc | null,
-  date: string,
+  keys: DayKeys,
   parts: Contribution[],
+  counted: (eventType: string) => boolean = () => true,
 ): DailyMetricsDoc | null {
   const pending = partsAfter(stored, parts);
   const last = pending.at(-1);
   if (last === undefined) return null;
   const counts = new Map((stored?.counts ?? []).map((c) => [c.eventType, c.count]));
-  for (const { eventType, count } of pending) counts.set(eventType, (counts.get(eventType) ?? 0) + count);
+  for (const { eventType, count } of pending) {
+    if (counted(eventType)) counts.set(eventType, (counts.get(eventType) ?? 0) + count);
+  }
   return {
-    _id: date,
-    date,
-    year: date.slice(0, 4),
+    ...keys,
     // A type whose events were all taken back out is gone from the day, as if never counted.
     counts: [...counts]
       .filter(([, count]) => count > 0)
@@ -101,30 +175,105 @@ function addPending(
  * Only contributions after the stored `lastPosition` are added, and the replace requires that
  * `lastPosition` to be unchanged, so replaying a page (after a crash, say) adds nothing twice.
  */
-export const dailyMetricsProjection: Projection = {
-  name: 'dailyMetrics',
+export function createDailyMetricsProjection(options: { splitAboveBytes?: number } = {}): Projection {
+  const splitAbove = options.splitAboveBytes ?? SPLIT_ABOVE_BYTES;
+  return {
+    name: 'dailyMetrics',
 
-  async ensureIndexes(db: Db, collectionName: string) {
-    // Days are written by `_id` and read by `_id` (a query) or `year` (a page).
-    await db
-      .collection<DailyMetricsDoc>(collectionName)
-      .createIndex({ year: 1 }, { name: 'year' }, undefined);
-  },
+    async ensureIndexes(db: Db, collectionName: string) {
+      // Days are written by `_id` and read by `_id` (a query) or `year` (a page).
+      await db
+        .collection<DailyMetricsDoc>(collectionName)
+        .createIndex({ year: 1 }, { name: 'year' }, undefined);
+    },
 
-  async planPage(db, collectionName, page, _report, memory): Promise<Write[]> {
-    const collection = db.collection<DailyMetricsDoc>(collectionName);
-    const byDay = contributionsByDay(page);
-    const { known: stored, unknown } = recallFrom(memory, byDay.keys(), isDailyMetricsDoc);
-    // One query per year, not one read per day (a FerretDB without index twins scans for each).
-    const years = [...new Set(unknown.map((date) => date.slice(0, 4)))];
-    const found = await Promise.all(years.map((year) => collection.find({ year }).toArray()));
-    for (const doc of found.flat()) if (!stored.has(doc._id)) stored.set(doc._id, { doc, fromMemory: false });
-    const planned: Planned<DailyMetricsDoc>[] = [];
-    for (const [date, parts] of byDay) {
-      const before = stored.get(date) ?? { doc: null, fromMemory: false };
-      const next = addPending(before.doc, date, parts);
-      if (next !== null) planned.push({ stored: before, next, bytes: 128 + 64 * next.counts.length });
-    }
-    return writesOf(collection, planned, memory);
-  },
-};
+    async planPage(db, collectionName, page, _report, memory): Promise<Write[]> {
+      const collection = db.collection<DailyMetricsDoc>(collectionName);
+      const byDay = contributionsByDay(page);
+      const { known: stored, unknown } = recallFrom(memory, byDay.keys(), isDailyMetricsDoc);
+      // One query per year, not one read per day (a FerretDB without index twins scans for each).
+      const years = [...new Set(unknown.map((date) => date.slice(0, 4)))];
+      const found = await Promise.all(years.map((year) => collection.find({ year }).toArray()));
+      for (const doc of found.flat())
+        if (!stored.has(doc._id)) stored.set(doc._id, { doc, fromMemory: false });
+      const isSplit = (date: string): boolean => stored.get(date)?.doc?.split === true;
+      // Whole days after the page; those that outgrow one document are split below.
+      const nextWhole = new Map<string, DailyMetricsDoc>();
+      for (const [date, parts] of byDay) {
+        if (isSplit(date)) continue;
+        const next = addPending(stored.get(date)?.doc ?? null, dayKeys(date), parts);
+        if (next !== null) nextWhole.set(date, next);
+      }
+      const outgrown = (date: string): boolean => countsBytes(nextWhole.get(date)?.counts ?? []) > splitAbove;
+      // The parts of split days, and of days being split (left by an interrupted write, if any).
+      const partIds = [...byDay.keys()]
+        .flatMap((date) => (isSplit(date) || outgrown(date) ? partIdsOf(date) : []))
+        .filter((id) => !stored.has(id));
+      for (const [id, read] of await readByIds(collection, partIds, memory, isDailyMetricsDoc))
+        stored.set(id, read);
+
+      const plan = (next: DailyMetricsDoc): Planned<DailyMetricsDoc> => ({
+        stored: stored.get(next._id) ?? { doc: null, fromMemory: false },
+        next,
+        bytes: 128 + 64 * next.counts.length,
+      });
+      const planned: Planned<DailyMetricsDoc>[] = [];
+      const ordered: Write[] = [];
+      const partKeys = (date: string, part: number): DayKeys => ({
+        ...dayKeys(date),
+        _id: `${date}/${part}`,
+        part,
+      });
+      for (const [date, parts] of byDay) {
+        if (!isSplit(date)) {
+          const next = nextWhole.get(date);
+          if (next === undefined) continue;
+          if (!outgrown(date)) {
+            planned.push(plan(next));
+            continue;
+          }
+          const day: DailyMetricsDoc = { ...next, split: true, counts: [] };
+          const dayParts = partIdsOf(date).map((_id, part) => ({
+            ...partKeys(date, part),
+            counts: next.counts.filter((c) => shardOf(c.eventType) === part),
+            lastPosition: next.lastPosition,
+          }));
+          ordered.push(splittingWrite(collection, plan(day), dayParts.map(plan), memory));
+          continue;
+        }
+        const day = addPending(
+          stored.get(date)?.doc ?? null,
+          { ...dayKeys(date), split: true },
+          parts,
+          () => false,
+        );
+        const nextParts = partIdsOf(date).map((id, part) =>
+          addPending(
+            stored.get(id)?.doc ?? null,
+            partKeys(date, part),
+            parts,
+            (type) => shardOf(type) === part,
+          ),
+        );
+        const after = partIdsOf(date).flatMap((id, part) => {
+          const doc = nextParts[part] ?? stored.get(id)?.doc;
+          return doc === null || doc === undefined ? [] : [doc];
+        });
+        if (countsBytes(after.flatMap((doc) => doc.counts)) > splitAbove) {
+          for (const next of [day, ...nextParts]) if (next !== null) planned.push(plan(next));
+          continue;
+        }
+        // Whole again: the day's document takes the counts back, then the parts go.
+        const before = day ?? stored.get(date)?.doc;
+        if (before === null || before === undefined) continue;
+        const [joined] = wholeDays([before, ...after]);
+        if (joined === undefined) continue;
+        joined.lastPosition = Math.max(before.lastPosition, ...after.map((doc) => doc.lastPosition));
+        ordered.push(joiningWrite(collection, plan(joined), partIdsOf(date), memory));
+      }
+      return [...writesOf(collection, planned, memory), ...ordered];
+    },
+  };
+}
+
+export const dailyMetricsProjection = createDailyMetricsProjection();

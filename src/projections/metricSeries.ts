@@ -3,8 +3,11 @@ import { countCellsOf, userCellsOf, userHalves, type DetailCells } from '../even
 import type { CountedRecord } from '../events/corrections';
 import { byCodeUnits } from '../events/codeUnitOrder';
 import {
+  joiningWrite,
   partsAfter,
+  readByIds,
   recallFrom,
+  splittingWrite,
   writesOf,
   type Planned,
   type Projection,
@@ -233,18 +236,6 @@ const POINT_READS_MAX = 16;
 
 const ABSENT: Stored<SeriesMonthDoc> = { doc: null, fromMemory: false };
 
-/** The documents of `ids` the memory knows, the others read by `_id`, side by side. */
-async function readByIds(
-  collection: Collection<SeriesMonthDoc>,
-  ids: readonly string[],
-  memory: ReadModelMemory | undefined,
-): Promise<Map<string, Stored<SeriesMonthDoc>>> {
-  const { known, unknown } = recallFrom(memory, ids, isSeriesMonthDoc);
-  const docs = await Promise.all(unknown.map((_id) => collection.findOne({ _id })));
-  unknown.forEach((id, i) => known.set(id, { doc: docs[i] ?? null, fromMemory: false }));
-  return known;
-}
-
 /**
  * The stored month documents a page touches: those the memory knows (see ReadModelMemory), the
  * others from the database. Per year, the few it touches by `_id`, side by side (a page of a few
@@ -268,7 +259,7 @@ async function readTouched(
   const found = await Promise.all(
     [...idsByYear].map(async ([year, ids]) => {
       if (ids.length > POINT_READS_MAX) return collection.find({ year }).toArray();
-      const read = await readByIds(collection, ids, undefined);
+      const read = await readByIds(collection, ids, undefined, isSeriesMonthDoc);
       return [...read.values()].flatMap(({ doc }) => (doc === null ? [] : [doc]));
     }),
   );
@@ -327,7 +318,8 @@ export function createMetricSeriesProjection(options: { splitAboveUsers?: number
       const partIds = months
         .flatMap(([id]) => (isSplit(id) || outgrown(id) ? partIdsOf(id) : []))
         .filter((id) => !stored.has(id));
-      for (const [id, found] of await readByIds(collection, partIds, memory)) stored.set(id, found);
+      for (const [id, found] of await readByIds(collection, partIds, memory, isSeriesMonthDoc))
+        stored.set(id, found);
 
       const planned: Planned<SeriesMonthDoc>[] = [];
       const ordered: Write[] = [];
@@ -346,18 +338,9 @@ export function createMetricSeriesProjection(options: { splitAboveUsers?: number
             planned.push(plan(id, next));
             continue;
           }
-          // Splitting: the parts first, then the month's document that points readers to them.
           const { month, parts } = splitDoc(next);
-          const partWrites = writesOf(
-            collection,
-            parts.map((part) => plan(part._id, part)),
-            memory,
-          );
-          const monthWrites = writesOf(collection, [plan(id, month)], memory);
-          ordered.push(async () => {
-            await Promise.all(partWrites.map((write) => write()));
-            for (const write of monthWrites) await write();
-          });
+          const partPlans = parts.map((part) => plan(part._id, part));
+          ordered.push(splittingWrite(collection, plan(id, month), partPlans, memory));
           continue;
         }
         const month = nextDoc(
@@ -385,26 +368,7 @@ export function createMetricSeriesProjection(options: { splitAboveUsers?: number
         if (before === null || before === undefined) continue;
         const { split: _split, ...whole } = wholeMonths([before, ...after])[0] ?? before;
         whole.lastPosition = Math.max(before.lastPosition, ...after.map((doc) => doc.lastPosition));
-        let landed = false;
-        const monthWrites = writesOf(
-          collection,
-          [
-            plan(id, whole, () => {
-              landed = true;
-            }),
-          ],
-          memory,
-        );
-        ordered.push(async () => {
-          for (const write of monthWrites) await write();
-          if (!landed) return;
-          await Promise.all(
-            partIdsOf(id).map(async (partId) => {
-              await collection.deleteOne({ _id: partId });
-              memory?.deleted(partId);
-            }),
-          );
-        });
+        ordered.push(joiningWrite(collection, plan(id, whole), partIdsOf(id), memory));
       }
       return [...writesOf(collection, planned, memory), ...ordered];
     },

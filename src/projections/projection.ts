@@ -86,6 +86,19 @@ export function recallFrom<T extends PositionedDoc>(
   return { known, unknown };
 }
 
+/** The documents of `ids` the memory knows, the others read by `_id`, side by side (null: none). */
+export async function readByIds<T extends PositionedDoc>(
+  collection: Collection<T>,
+  ids: readonly string[],
+  memory: ReadModelMemory | undefined,
+  isDoc: (doc: PositionedDoc) => doc is T,
+): Promise<Map<string, Stored<T>>> {
+  const { known, unknown } = recallFrom(memory, ids, isDoc);
+  const docs = await Promise.all(unknown.map((_id) => collection.findOne({ _id } as Filter<T>)));
+  unknown.forEach((id, i) => known.set(id, { doc: (docs[i] ?? null) as T | null, fromMemory: false }));
+  return known;
+}
+
 /** One document a page puts where it found `stored`; `landed` is told once it is there. */
 export interface Planned<T extends PositionedDoc> {
   stored: Stored<T>;
@@ -170,6 +183,60 @@ export function writesOf<T extends PositionedDoc>(
     });
   }
   return writes;
+}
+
+/**
+ * A document split into parts for its size (see metricSeries, dailyMetrics) is written without
+ * transactions in an order that keeps readers right. Splitting: the parts land before the document
+ * that says it is split. Joining (splittingWrite's opposite): the document takes its parts' content
+ * back, and only once it landed are the parts deleted. A reader that finds a document whole
+ * ignores parts beside it (a process stopped between the two steps leaves them).
+ */
+export function splittingWrite<T extends PositionedDoc>(
+  collection: Collection<T>,
+  doc: Planned<T>,
+  parts: readonly Planned<T>[],
+  memory: ReadModelMemory | undefined,
+): Write {
+  const partWrites = writesOf(collection, parts, memory);
+  const docWrites = writesOf(collection, [doc], memory);
+  return async () => {
+    await Promise.all(partWrites.map((write) => write()));
+    for (const write of docWrites) await write();
+  };
+}
+
+/** See splittingWrite. */
+export function joiningWrite<T extends PositionedDoc>(
+  collection: Collection<T>,
+  doc: Planned<T>,
+  partIds: readonly string[],
+  memory: ReadModelMemory | undefined,
+): Write {
+  let landed = false;
+  const docWrites = writesOf(
+    collection,
+    [
+      {
+        ...doc,
+        landed: () => {
+          landed = true;
+          doc.landed?.();
+        },
+      },
+    ],
+    memory,
+  );
+  return async () => {
+    for (const write of docWrites) await write();
+    if (!landed) return;
+    await Promise.all(
+      partIds.map(async (id) => {
+        await collection.deleteOne({ _id: id } as Filter<T>);
+        memory?.deleted(id);
+      }),
+    );
+  };
 }
 
 /** Inserts `doc`; false when its key is there already. */

@@ -7,7 +7,7 @@ import { readAllChunks } from '../events/readChunks';
 import { rawEventsCollection } from '../events/rawEvents';
 import { evolveBatchStatus, type BatchStatusDoc } from './batchStatus';
 import { CorrectionsFold } from '../events/corrections';
-import { flattenDailyMetrics, type DailyMetricsDoc } from './dailyMetrics';
+import { dayLayoutProblems, flattenDailyMetrics, wholeDays, type DailyMetricsDoc } from './dailyMetrics';
 import { liveCollection } from './readModels';
 import { SeriesRecount } from './verifySeries';
 
@@ -208,8 +208,10 @@ export async function verifyReadModels(
 
   onProgress({ step: 'the read models', read: 0 });
   const days = await (await liveCollection<DailyMetricsDoc>(db, 'dailyMetrics')).find({}).toArray();
+  differences.push(...dayLayoutProblems(days));
   const live: Counts = new Map();
-  for (const m of flattenDailyMetrics(days)) if (m.count !== 0) live.set(keyOf(m.date, m.eventType), m.count);
+  for (const m of flattenDailyMetrics(wholeDays(days)))
+    if (m.count !== 0) live.set(keyOf(m.date, m.eventType), m.count);
   differences.push(
     ...compareCounts('daily metrics', live, chunks.processedCounts, ['read model', 'recount gives']),
   );

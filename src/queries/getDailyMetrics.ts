@@ -1,6 +1,6 @@
 import type { Db } from 'mongodb';
 import { ValidationError } from '../errors';
-import type { DailyMetricsDoc } from '../projections/dailyMetrics';
+import { partIdsOf, wholeDays, type DailyMetricsDoc } from '../projections/dailyMetrics';
 import { liveCollection } from '../projections/readModels';
 import { noAnswerCache, type AnswerCache } from './answerCache';
 
@@ -32,7 +32,13 @@ export function createGetDailyMetrics(deps: { db: Db; cache?: AnswerCache; now?:
 
   async function read(day: string): Promise<DailyMetrics> {
     const collection = await liveCollection<DailyMetricsDoc>(deps.db, 'dailyMetrics');
-    const doc = await collection.findOne({ _id: day });
+    const found = await collection.findOne({ _id: day });
+    // A day split into parts for its size (see dailyMetrics) is read with them.
+    const parts =
+      found?.split === true
+        ? await Promise.all(partIdsOf(day).map((_id) => collection.findOne({ _id })))
+        : [];
+    const [doc] = wholeDays([found, ...parts].filter((d): d is DailyMetricsDoc => d !== null));
     // Stored sorted by eventType (code-unit order), so the answer is the document as it is.
     const metrics = (doc?.counts ?? []).filter((c) => c.count > 0);
     return { date: day, metrics };

@@ -7,8 +7,11 @@ import { createEventLog, ensureEventLogIndexes, type EventLog } from '../../src/
 import { createUserFingerprint, fingerprintHex } from '../../src/events/userFingerprint';
 import { countPage, LogMemory } from '../../src/events/corrections';
 import {
+  createDailyMetricsProjection,
   dailyMetricsProjection,
+  dayLayoutProblems,
   flattenDailyMetrics,
+  wholeDays,
   type DailyMetricsDoc,
 } from '../../src/projections/dailyMetrics';
 import { createMetricSeriesProjection, metricSeriesProjection } from '../../src/projections/metricSeries';
@@ -197,7 +200,10 @@ describe('retractions and erasures (property, real FerretDB)', () => {
     await client.close();
   });
 
-  const splitting = createMetricSeriesProjection({ splitAboveUsers: 0 });
+  const splitting = [
+    createMetricSeriesProjection({ splitAboveUsers: 0 }),
+    createDailyMetricsProjection({ splitAboveBytes: 0 }),
+  ];
 
   it('read models equal a recount of what remains, in any zone, however paged and replayed', async () => {
     await fc.assert(
@@ -216,10 +222,11 @@ describe('retractions and erasures (property, real FerretDB)', () => {
           const remaining = await play(log, rows, batches, perChunk, ops);
 
           // Live: small pages, each replayed in part (a crash after some writes) and whole. Versions 3
-          // and 4 hold the series with every month that has users split (see seriesMonth), made
-          // whole again when a correction takes its last user out.
+          // and 4 hold the series and the days with every month that has users and every day that
+          // has counts split (see seriesMonth, dailyMetrics), made whole again when a correction
+          // takes the last out.
           const live = [metricSeriesProjection, dailyMetricsProjection].map((p) => targetFor(db, p, 1));
-          live.push(targetFor(db, splitting, 3));
+          live.push(...splitting.map((p) => targetFor(db, p, 3)));
           const memory = new LogMemory();
           for (let from = 1; ; from += pageSize) {
             const page = await log.readFrom(from, pageSize);
@@ -237,7 +244,8 @@ describe('retractions and erasures (property, real FerretDB)', () => {
           // Rebuilt: one pass, as rebuild-projections replays the log.
           for (const p of [metricSeriesProjection, dailyMetricsProjection])
             await projectInto(db, log, targetFor(db, p, 2), { fence: 1, memory: new LogMemory() });
-          await projectInto(db, log, targetFor(db, splitting, 4), { fence: 1, memory: new LogMemory() });
+          for (const p of splitting)
+            await projectInto(db, log, targetFor(db, p, 4), { fence: 1, memory: new LogMemory() });
 
           const getSeries = createGetMetricSeries({ db });
           for (const tz of ZONES) {
@@ -286,6 +294,16 @@ describe('retractions and erasures (property, real FerretDB)', () => {
           expect(split).toEqual(await seriesOf(4));
           // Split or not, the same months.
           expect(wholeMonths(split)).toEqual(await seriesOf(1));
+          const daysOf = (version: number) =>
+            db
+              .collection<DailyMetricsDoc>(collectionName('dailyMetrics', version))
+              .find({})
+              .sort({ _id: 1 })
+              .toArray();
+          const splitDays = await daysOf(3);
+          expect(dayLayoutProblems(splitDays)).toEqual([]);
+          expect(splitDays).toEqual(await daysOf(4));
+          expect(wholeDays(splitDays)).toEqual(await daysOf(1));
         },
       ),
       { numRuns: 60 },
