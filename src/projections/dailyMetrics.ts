@@ -229,7 +229,10 @@ export function createDailyMetricsProjection(options: { splitAboveBytes?: number
           const next = nextWhole.get(date);
           if (next === undefined) continue;
           if (!outgrown(date)) {
-            planned.push(plan(next));
+            // Parts a stopped join left beside the day (seen when its year was read) go after it.
+            const strays = partIdsOf(date).filter((id) => (stored.get(id)?.doc ?? null) !== null);
+            if (strays.length === 0) planned.push(plan(next));
+            else ordered.push(joiningWrite(collection, plan(next), strays, memory));
             continue;
           }
           const day: DailyMetricsDoc = { ...next, split: true, counts: [] };

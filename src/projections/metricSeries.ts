@@ -335,7 +335,10 @@ export function createMetricSeriesProjection(options: { splitAboveUsers?: number
           const next = nextWhole.get(id);
           if (next === undefined) continue;
           if (!outgrown(id)) {
-            planned.push(plan(id, next));
+            // Parts a stopped join left beside the month (seen when its year was read) go after it.
+            const strays = partIdsOf(id).filter((partId) => (stored.get(partId)?.doc ?? null) !== null);
+            if (strays.length === 0) planned.push(plan(id, next));
+            else ordered.push(joiningWrite(collection, plan(id, next), strays, memory));
             continue;
           }
           const { month, parts } = splitDoc(next);
