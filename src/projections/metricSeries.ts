@@ -22,6 +22,7 @@ import {
   monthDocId,
   monthDocKeys,
   isSeriesMonthDoc,
+  joined,
   monthOfQuarter,
   partDocId,
   partOf,
@@ -132,17 +133,6 @@ function changesOf(
   let type = part.types.get(eventType);
   if (type === undefined) part.types.set(eventType, (type = { counts: [], users: [] }));
   return type;
-}
-
-/** Lists of signed words as one array. */
-function joined(lists: readonly number[][]): Float64Array {
-  const out = new Float64Array(lists.reduce((sum, list) => sum + list.length, 0));
-  let at = 0;
-  for (const list of lists) {
-    out.set(list, at);
-    at += list.length;
-  }
-  return out;
 }
 
 type DocKeys = Omit<SeriesMonthDoc, 'types' | 'lastPosition'>;

@@ -169,13 +169,14 @@ function withUsersOf(month: SeriesMonthDoc, parts: readonly SeriesMonthDoc[]): S
       .map(([eventType, { counts, users }]) => ({
         eventType,
         counts,
-        users: binaryOf(applyUserChanges(new Uint32Array(0), concatenated(users))),
+        users: binaryOf(applyUserChanges(new Uint32Array(0), joined(users))),
       })),
   };
 }
 
-function concatenated(lists: readonly Uint32Array[]): Uint32Array {
-  const out = new Uint32Array(lists.reduce((sum, list) => sum + list.length, 0));
+/** Lists of words as one array. */
+export function joined(lists: readonly ArrayLike<number>[]): Float64Array {
+  const out = new Float64Array(lists.reduce((sum, list) => sum + list.length, 0));
   let at = 0;
   for (const list of lists) {
     out.set(list, at);

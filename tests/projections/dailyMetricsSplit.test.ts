@@ -1,6 +1,4 @@
 import { MongoClient, type Db } from 'mongodb';
-import { detailOf } from '../../src/events/chunkDetail';
-import { daySpanOf } from '../../src/events/dailyCounts';
 import { createEventLog } from '../../src/events/eventLog';
 import { createUserFingerprint } from '../../src/events/userFingerprint';
 import {
@@ -14,6 +12,7 @@ import { projectInto, targetFor } from '../../src/projections/projector';
 import { collectionName, switchVersion } from '../../src/projections/readModels';
 import { shardOf } from '../../src/projections/seriesMonth';
 import { createGetDailyMetrics } from '../../src/queries/getDailyMetrics';
+import { appendProcessedChunk, type CountedEvent } from '../support/processedChunk';
 import { uniqueName } from '../support/testConfig';
 
 const userFingerprint = createUserFingerprint(Buffer.from('a fixed user hash key for this file only'));
@@ -37,27 +36,14 @@ describe('a day split into parts (real FerretDB)', () => {
     const at = Date.UTC(2024, 2, 5, 12);
     // 60 types, type i counted i + 1 times, in three chunks.
     const events = Array.from({ length: 60 }, (_, i) =>
-      Array.from(
-        { length: i + 1 },
-        (_, n) => [`type-${i}`, at + n, userFingerprint(`u${n}`)] as [string, number, bigint],
-      ),
+      Array.from({ length: i + 1 }, (_, n): CountedEvent => [`type-${i}`, at + n, userFingerprint(`u${n}`)]),
     ).flat();
     for (let chunk = 0; chunk < 3; chunk++) {
-      const part = events.filter((_, i) => i % 3 === chunk);
-      await log.append({
-        type: 'EventsProcessed',
-        key: `EventsProcessed:b:${chunk}`,
-        streamId: 'batch:b',
-        data: {
-          batchId: 'b',
-          chunk,
-          events: part.length,
-          ...daySpanOf(part),
-          detail: detailOf(part),
-          revision: 0,
-        },
-        correlationId: 'test',
-      });
+      await appendProcessedChunk(
+        log,
+        chunk,
+        events.filter((_, i) => i % 3 === chunk),
+      );
     }
     await projectInto(db, log, targetFor(db, dailyMetricsProjection, 1), { fence: 1 });
     await projectInto(db, log, targetFor(db, createDailyMetricsProjection({ splitAboveBytes: 500 }), 2), {
@@ -100,14 +86,7 @@ describe('a day split into parts (real FerretDB)', () => {
     await db.collection<DailyMetricsDoc>(collectionName('dailyMetrics', 2)).replaceOne({ _id }, day);
     expect(dayLayoutProblems(await docsOf(2))).toHaveLength(16);
     expect(await createGetDailyMetrics({ db })('2024-03-05')).toEqual(whole);
-    const more: [string, number, bigint][] = [['type-0', at, userFingerprint('u0')]];
-    await log.append({
-      type: 'EventsProcessed',
-      key: 'EventsProcessed:b:3',
-      streamId: 'batch:b',
-      data: { batchId: 'b', chunk: 3, events: 1, ...daySpanOf(more), detail: detailOf(more), revision: 0 },
-      correlationId: 'test',
-    });
+    await appendProcessedChunk(log, 3, [['type-0', at, userFingerprint('u0')]]);
     await projectInto(db, log, targetFor(db, dailyMetricsProjection, 2), { fence: 1 });
     const after = await docsOf(2);
     expect(after.map((d) => d._id)).toEqual(['2024-03-05']);

@@ -1,7 +1,5 @@
 import fc from 'fast-check';
 import { MongoClient, type Db } from 'mongodb';
-import { detailOf } from '../../src/events/chunkDetail';
-import { daySpanOf } from '../../src/events/dailyCounts';
 import { createEventLog, type EventLog } from '../../src/events/eventLog';
 import { createUserFingerprint } from '../../src/events/userFingerprint';
 import { createMetricSeriesProjection, metricSeriesProjection } from '../../src/projections/metricSeries';
@@ -21,6 +19,7 @@ import { ReadModelMemory } from '../../src/projections/readModelMemory';
 import { createGetMetricSeries, type MetricSeries } from '../../src/queries/getMetricSeries';
 import type { SeriesParams } from '../../src/queries/seriesParams';
 import type { Interval } from '../../src/queries/zoneBuckets';
+import { appendProcessedChunk, type CountedEvent } from '../support/processedChunk';
 import { uniqueName } from '../support/testConfig';
 
 /** Any fixed key: these fingerprints only need to be consistent among themselves. */
@@ -132,21 +131,8 @@ describe('metric series (property, real FerretDB)', () => {
       const chunk = firstChunk + i;
       const events = rows
         .slice(i * perChunk, (i + 1) * perChunk)
-        .map((r) => [r.eventType, r.millis, userFingerprint(r.userId)] as [string, number, bigint]);
-      await log.append({
-        type: 'EventsProcessed',
-        key: `EventsProcessed:b:${chunk}`,
-        streamId: 'batch:b',
-        data: {
-          batchId: 'b',
-          chunk,
-          events: events.length,
-          ...daySpanOf(events),
-          detail: detailOf(events),
-          revision: 0,
-        },
-        correlationId: 'test',
-      });
+        .map((r): CountedEvent => [r.eventType, r.millis, userFingerprint(r.userId)]);
+      await appendProcessedChunk(log, chunk, events);
     }
   }
 
