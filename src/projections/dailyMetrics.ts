@@ -1,5 +1,5 @@
 import type { Db } from 'mongodb';
-import { shardOf } from './seriesMonth';
+import { SHARDS, shardOf } from './seriesMonth';
 import { dayCountsOf } from '../events/dailyCounts';
 import type { CountedRecord } from '../events/corrections';
 import {
@@ -71,7 +71,8 @@ function isDailyMetricsDoc(doc: PositionedDoc): doc is DailyMetricsDoc {
 
 /** A day whose counts would take more bytes than this (names and counts, roughly) is split. */
 export const SPLIT_ABOVE_BYTES = 8 * 1024 * 1024;
-const DAY_PARTS = 16;
+/** One part per type shard (shardOf). */
+const DAY_PARTS = SHARDS;
 
 /** Roughly the bytes a day's counts take in BSON. */
 function countsBytes(counts: readonly EventTypeCount[]): number {
