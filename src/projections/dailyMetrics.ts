@@ -3,13 +3,9 @@ import { SHARDS, shardOf } from './seriesMonth';
 import { dayCountsOf } from '../events/dailyCounts';
 import type { CountedRecord } from '../events/corrections';
 import {
-  joiningWrite,
   partsAfter,
-  readByIds,
+  planSplitPage,
   recallFrom,
-  splittingWrite,
-  writesOf,
-  type Planned,
   type PositionedDoc,
   type Projection,
   type Write,
@@ -141,6 +137,33 @@ type DayKeys = Omit<DailyMetricsDoc, 'counts' | 'lastPosition'>;
 
 const dayKeys = (date: string): DayKeys => ({ _id: date, date, year: date.slice(0, 4) });
 
+const partKeys = (date: string, part: number): DayKeys => ({
+  ...dayKeys(date),
+  _id: `${date}/${part}`,
+  part,
+});
+
+/** Days split by the types' shard; `bound` is the projection's. */
+const DAY_LAYOUT = {
+  isDoc: isDailyMetricsDoc,
+  partIdsOf,
+  size: (doc: DailyMetricsDoc): number => countsBytes(doc.counts),
+  split(whole: DailyMetricsDoc): { doc: DailyMetricsDoc; parts: DailyMetricsDoc[] } {
+    return {
+      doc: { ...whole, split: true, counts: [] },
+      parts: partIdsOf(whole.date).map((_id, part) => ({
+        ...partKeys(whole.date, part),
+        counts: whole.counts.filter((c) => shardOf(c.eventType) === part),
+        lastPosition: whole.lastPosition,
+      })),
+    };
+  },
+  join(day: DailyMetricsDoc, parts: readonly DailyMetricsDoc[]): DailyMetricsDoc {
+    return wholeDays([day, ...parts])[0] ?? day;
+  },
+  bytes: (doc: DailyMetricsDoc): number => 128 + 64 * doc.counts.length,
+};
+
 /**
  * The day (or part) after adding the contributions past its `lastPosition` of the types `counted`
  * keeps; null when there are none (of any type: every document of a split day moves together).
@@ -197,85 +220,21 @@ export function createDailyMetricsProjection(options: { splitAboveBytes?: number
       const found = await Promise.all(years.map((year) => collection.find({ year }).toArray()));
       for (const doc of found.flat())
         if (!stored.has(doc._id)) stored.set(doc._id, { doc, fromMemory: false });
-      const isSplit = (date: string): boolean => stored.get(date)?.doc?.split === true;
-      // Whole days after the page; those that outgrow one document are split below.
-      const nextWhole = new Map<string, DailyMetricsDoc>();
-      for (const [date, parts] of byDay) {
-        if (isSplit(date)) continue;
-        const next = addPending(stored.get(date)?.doc ?? null, dayKeys(date), parts);
-        if (next !== null) nextWhole.set(date, next);
-      }
-      const outgrown = (date: string): boolean => countsBytes(nextWhole.get(date)?.counts ?? []) > splitAbove;
-      // The parts of split days, and of days being split (left by an interrupted write, if any).
-      const partIds = [...byDay.keys()]
-        .flatMap((date) => (isSplit(date) || outgrown(date) ? partIdsOf(date) : []))
-        .filter((id) => !stored.has(id));
-      for (const [id, read] of await readByIds(collection, partIds, memory, isDailyMetricsDoc))
-        stored.set(id, read);
-
-      const plan = (next: DailyMetricsDoc): Planned<DailyMetricsDoc> => ({
-        stored: stored.get(next._id) ?? { doc: null, fromMemory: false },
-        next,
-        bytes: 128 + 64 * next.counts.length,
+      const storedDoc = (id: string): DailyMetricsDoc | null => stored.get(id)?.doc ?? null;
+      const layout = { ...DAY_LAYOUT, bound: splitAbove };
+      return planSplitPage(collection, layout, [...byDay.keys()], stored, memory, {
+        whole: (date) => addPending(storedDoc(date), dayKeys(date), byDay.get(date) ?? []),
+        split(date) {
+          const parts = byDay.get(date) ?? [];
+          // Every contribution's position counts, so all of a split day moves to one position.
+          return {
+            doc: addPending(storedDoc(date), { ...dayKeys(date), split: true }, parts, () => false),
+            parts: partIdsOf(date).map((id, part) =>
+              addPending(storedDoc(id), partKeys(date, part), parts, (type) => shardOf(type) === part),
+            ),
+          };
+        },
       });
-      const planned: Planned<DailyMetricsDoc>[] = [];
-      const ordered: Write[] = [];
-      const partKeys = (date: string, part: number): DayKeys => ({
-        ...dayKeys(date),
-        _id: `${date}/${part}`,
-        part,
-      });
-      for (const [date, parts] of byDay) {
-        if (!isSplit(date)) {
-          const next = nextWhole.get(date);
-          if (next === undefined) continue;
-          if (!outgrown(date)) {
-            // Parts a stopped join left beside the day (seen when its year was read) go after it.
-            const strays = partIdsOf(date).filter((id) => (stored.get(id)?.doc ?? null) !== null);
-            if (strays.length === 0) planned.push(plan(next));
-            else ordered.push(joiningWrite(collection, plan(next), strays, memory));
-            continue;
-          }
-          const day: DailyMetricsDoc = { ...next, split: true, counts: [] };
-          const dayParts = partIdsOf(date).map((_id, part) => ({
-            ...partKeys(date, part),
-            counts: next.counts.filter((c) => shardOf(c.eventType) === part),
-            lastPosition: next.lastPosition,
-          }));
-          ordered.push(splittingWrite(collection, plan(day), dayParts.map(plan), memory));
-          continue;
-        }
-        const day = addPending(
-          stored.get(date)?.doc ?? null,
-          { ...dayKeys(date), split: true },
-          parts,
-          () => false,
-        );
-        const nextParts = partIdsOf(date).map((id, part) =>
-          addPending(
-            stored.get(id)?.doc ?? null,
-            partKeys(date, part),
-            parts,
-            (type) => shardOf(type) === part,
-          ),
-        );
-        const after = partIdsOf(date).flatMap((id, part) => {
-          const doc = nextParts[part] ?? stored.get(id)?.doc;
-          return doc === null || doc === undefined ? [] : [doc];
-        });
-        if (countsBytes(after.flatMap((doc) => doc.counts)) > splitAbove) {
-          for (const next of [day, ...nextParts]) if (next !== null) planned.push(plan(next));
-          continue;
-        }
-        // Whole again: the day's document takes the counts back, then the parts go.
-        const before = day ?? stored.get(date)?.doc;
-        if (before === null || before === undefined) continue;
-        const [joined] = wholeDays([before, ...after]);
-        if (joined === undefined) continue;
-        joined.lastPosition = Math.max(before.lastPosition, ...after.map((doc) => doc.lastPosition));
-        ordered.push(joiningWrite(collection, plan(joined), partIdsOf(date), memory));
-      }
-      return [...writesOf(collection, planned, memory), ...ordered];
     },
   };
 }

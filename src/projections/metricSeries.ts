@@ -3,13 +3,10 @@ import { countCellsOf, userCellsOf, userHalves, type DetailCells } from '../even
 import type { CountedRecord } from '../events/corrections';
 import { byCodeUnits } from '../events/codeUnitOrder';
 import {
-  joiningWrite,
   partsAfter,
+  planSplitPage,
   readByIds,
   recallFrom,
-  splittingWrite,
-  writesOf,
-  type Planned,
   type Projection,
   type Stored,
   type Write,
@@ -198,7 +195,7 @@ function usersIn(users: ArrayLike<number>, part: number): number[] {
 const NO_WORDS = binaryOf(new Uint32Array(0));
 
 /** A whole month's document as a split one (its counts) and its USER_PARTS parts (their users). */
-function splitDoc(whole: SeriesMonthDoc): { month: SeriesMonthDoc; parts: SeriesMonthDoc[] } {
+function splitDoc(whole: SeriesMonthDoc): { doc: SeriesMonthDoc; parts: SeriesMonthDoc[] } {
   const month: SeriesMonthDoc = {
     ...whole,
     split: true,
@@ -213,7 +210,7 @@ function splitDoc(whole: SeriesMonthDoc): { month: SeriesMonthDoc; parts: Series
     });
     return { ...partKeys(whole, part), types, lastPosition: whole.lastPosition };
   });
-  return { month, parts };
+  return { doc: month, parts };
 }
 
 function partKeys(month: DocKeys, part: number): DocKeys {
@@ -223,8 +220,6 @@ function partKeys(month: DocKeys, part: number): DocKeys {
 
 /** Up to this many documents of a year, a page reads each by `_id` instead of the whole year. */
 const POINT_READS_MAX = 16;
-
-const ABSENT: Stored<SeriesMonthDoc> = { doc: null, fromMemory: false };
 
 /**
  * The stored month documents a page touches: those the memory knows (see ReadModelMemory), the
@@ -260,6 +255,18 @@ async function readTouched(
 const partIdsOf = (monthId: string): string[] =>
   Array.from({ length: USER_PARTS }, (_, part) => partDocId(monthId, part));
 
+/** Series months split by user (see seriesMonth); `bound` is the projection's. */
+const SERIES_LAYOUT = {
+  isDoc: isSeriesMonthDoc,
+  partIdsOf,
+  size: userEntries,
+  split: splitDoc,
+  join(month: SeriesMonthDoc, parts: readonly SeriesMonthDoc[]): SeriesMonthDoc {
+    return wholeMonths([month, ...parts])[0] ?? month;
+  },
+  bytes: seriesDocBytes,
+};
+
 /**
  * The metric series projection. A (month, shard) is one document while its users fit
  * (`splitAboveUsers` entries, see seriesMonth); beyond that its users are in USER_PARTS part
@@ -287,83 +294,35 @@ export function createMetricSeriesProjection(options: { splitAboveUsers?: number
       const collection = db.collection<SeriesMonthDoc>(collectionName);
       const byDoc = partsByDoc(page);
       const stored = await readTouched(collection, byDoc, memory);
-      const months = [...byDoc].sort(([a], [b]) => byCodeUnits(a, b));
-      const isSplit = (id: string): boolean => stored.get(id)?.doc?.split === true;
-      // Whole months after the page; those that outgrow one document are split below.
-      const nextWhole = new Map<string, SeriesMonthDoc>();
-      for (const [id, touched] of months) {
-        if (isSplit(id)) continue;
-        const next = nextDoc(
-          stored.get(id)?.doc ?? null,
-          touched.parts,
-          monthDocKeys(touched.month, touched.shard),
-        );
-        if (next !== null) nextWhole.set(id, next);
-      }
-      const outgrown = (id: string): boolean => {
-        const next = nextWhole.get(id);
-        return next !== undefined && userEntries(next) > splitAbove;
-      };
-      // The parts of split months, and of months being split (left by an interrupted write, if any).
-      const partIds = months
-        .flatMap(([id]) => (isSplit(id) || outgrown(id) ? partIdsOf(id) : []))
-        .filter((id) => !stored.has(id));
-      for (const [id, found] of await readByIds(collection, partIds, memory, isSeriesMonthDoc))
-        stored.set(id, found);
-
-      const planned: Planned<SeriesMonthDoc>[] = [];
-      const ordered: Write[] = [];
-      const plan = (id: string, next: SeriesMonthDoc, landed?: () => void): Planned<SeriesMonthDoc> => ({
-        stored: stored.get(id) ?? ABSENT,
-        next,
-        bytes: seriesDocBytes(next),
-        landed,
+      const storedDoc = (id: string): SeriesMonthDoc | null => stored.get(id)?.doc ?? null;
+      const ids = [...byDoc.keys()].sort(byCodeUnits);
+      const layout = { ...SERIES_LAYOUT, bound: splitAbove };
+      return planSplitPage(collection, layout, ids, stored, memory, {
+        whole(id) {
+          const touched = byDoc.get(id);
+          if (touched === undefined) return null;
+          return nextDoc(storedDoc(id), touched.parts, monthDocKeys(touched.month, touched.shard));
+        },
+        split(id) {
+          const touched = byDoc.get(id);
+          if (touched === undefined) return { doc: null, parts: [] };
+          const monthKeys = monthDocKeys(touched.month, touched.shard);
+          // Every record is kept (empty or not), so all of a split month moves to one position.
+          const doc = nextDoc(
+            storedDoc(id),
+            changesKept(touched.parts, ({ counts }) => ({ counts, users: [] })),
+            { ...monthKeys, split: true },
+          );
+          const parts = partIdsOf(id).map((partId, part) =>
+            nextDoc(
+              storedDoc(partId),
+              changesKept(touched.parts, ({ users }) => ({ counts: [], users: usersIn(users, part) })),
+              partKeys(monthKeys, part),
+            ),
+          );
+          return { doc, parts };
+        },
       });
-      for (const [id, touched] of months) {
-        const monthKeys = monthDocKeys(touched.month, touched.shard);
-        if (!isSplit(id)) {
-          const next = nextWhole.get(id);
-          if (next === undefined) continue;
-          if (!outgrown(id)) {
-            // Parts a stopped join left beside the month (seen when its year was read) go after it.
-            const strays = partIdsOf(id).filter((partId) => (stored.get(partId)?.doc ?? null) !== null);
-            if (strays.length === 0) planned.push(plan(id, next));
-            else ordered.push(joiningWrite(collection, plan(id, next), strays, memory));
-            continue;
-          }
-          const { month, parts } = splitDoc(next);
-          const partPlans = parts.map((part) => plan(part._id, part));
-          ordered.push(splittingWrite(collection, plan(id, month), partPlans, memory));
-          continue;
-        }
-        const month = nextDoc(
-          stored.get(id)?.doc ?? null,
-          changesKept(touched.parts, ({ counts }) => ({ counts, users: [] })),
-          { ...monthKeys, split: true },
-        );
-        const parts = partIdsOf(id).map((partId, part) =>
-          nextDoc(
-            stored.get(partId)?.doc ?? null,
-            changesKept(touched.parts, ({ users }) => ({ counts: [], users: usersIn(users, part) })),
-            partKeys(monthKeys, part),
-          ),
-        );
-        const after = partIdsOf(id).flatMap((partId, part) => {
-          const doc = parts[part] ?? stored.get(partId)?.doc;
-          return doc === null || doc === undefined ? [] : [doc];
-        });
-        if (after.reduce((sum, doc) => sum + userEntries(doc), 0) > splitAbove) {
-          for (const next of [month, ...parts]) if (next !== null) planned.push(plan(next._id, next));
-          continue;
-        }
-        // Whole again: the month's document takes the users back, then the parts go.
-        const before = month ?? stored.get(id)?.doc;
-        if (before === null || before === undefined) continue;
-        const { split: _split, ...whole } = wholeMonths([before, ...after])[0] ?? before;
-        whole.lastPosition = Math.max(before.lastPosition, ...after.map((doc) => doc.lastPosition));
-        ordered.push(joiningWrite(collection, plan(id, whole), partIdsOf(id), memory));
-      }
-      return [...writesOf(collection, planned, memory), ...ordered];
     },
   };
 }

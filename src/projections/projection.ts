@@ -192,7 +192,7 @@ export function writesOf<T extends PositionedDoc>(
  * back, and only once it landed are the parts deleted. A reader that finds a document whole
  * ignores parts beside it (a process stopped between the two steps leaves them).
  */
-export function splittingWrite<T extends PositionedDoc>(
+function splittingWrite<T extends PositionedDoc>(
   collection: Collection<T>,
   doc: Planned<T>,
   parts: readonly Planned<T>[],
@@ -207,7 +207,7 @@ export function splittingWrite<T extends PositionedDoc>(
 }
 
 /** See splittingWrite. */
-export function joiningWrite<T extends PositionedDoc>(
+function joiningWrite<T extends PositionedDoc>(
   collection: Collection<T>,
   doc: Planned<T>,
   partIds: readonly string[],
@@ -237,6 +237,90 @@ export function joiningWrite<T extends PositionedDoc>(
       }),
     );
   };
+}
+
+/** A read model whose documents are split into parts when they outgrow one (see planSplitPage). */
+export interface SplitLayout<T extends PositionedDoc & { split?: true }> {
+  isDoc: (doc: PositionedDoc) => doc is T;
+  partIdsOf(id: string): string[];
+  /** What a document holds, against `bound`: above it, a document is split. */
+  size(doc: T): number;
+  bound: number;
+  /** A whole document as a split one and its parts. */
+  split(whole: T): { doc: T; parts: T[] };
+  /** A split document and its parts as one whole document (a new object). */
+  join(doc: T, parts: readonly T[]): T;
+  /** About the bytes a document holds in memory (see Planned). */
+  bytes(doc: T): number;
+}
+
+/**
+ * The writes of a page to documents that may be split (series months, days): `whole(id)` is a
+ * document not split after the page (null: nothing pending), `split(id)` a split one and each of
+ * its parts (read into `stored` here). Which layout follows from the content alone (`size` against
+ * `bound`), so a rebuild writes the same documents: one that outgrows its bound is split, a split one
+ * back within it joined, each in the order splittingWrite and joiningWrite keep; parts a stopped join
+ * left beside a whole document (when its year was read) go after it.
+ */
+export async function planSplitPage<T extends PositionedDoc & { split?: true }>(
+  collection: Collection<T>,
+  layout: SplitLayout<T>,
+  ids: readonly string[],
+  stored: Map<string, Stored<T>>,
+  memory: ReadModelMemory | undefined,
+  next: { whole(id: string): T | null; split(id: string): { doc: T | null; parts: (T | null)[] } },
+): Promise<Write[]> {
+  const isSplit = (id: string): boolean => stored.get(id)?.doc?.split === true;
+  const nextWhole = new Map<string, T>();
+  for (const id of ids) {
+    const whole = isSplit(id) ? null : next.whole(id);
+    if (whole !== null) nextWhole.set(id, whole);
+  }
+  const outgrown = (id: string): boolean => {
+    const whole = nextWhole.get(id);
+    return whole !== undefined && layout.size(whole) > layout.bound;
+  };
+  // The parts of split documents, and of those being split (left by an interrupted write, if any).
+  const partIds = ids
+    .flatMap((id) => (isSplit(id) || outgrown(id) ? layout.partIdsOf(id) : []))
+    .filter((id) => !stored.has(id));
+  for (const [id, found] of await readByIds(collection, partIds, memory, layout.isDoc)) stored.set(id, found);
+
+  const plan = (doc: T): Planned<T> => ({
+    stored: stored.get(doc._id) ?? { doc: null, fromMemory: false },
+    next: doc,
+    bytes: layout.bytes(doc),
+  });
+  const storedDoc = (id: string): T | null => stored.get(id)?.doc ?? null;
+  const planned: Planned<T>[] = [];
+  const ordered: Write[] = [];
+  for (const id of ids) {
+    const whole = nextWhole.get(id);
+    if (whole !== undefined && !outgrown(id)) {
+      const strays = layout.partIdsOf(id).filter((partId) => storedDoc(partId) !== null);
+      if (strays.length === 0) planned.push(plan(whole));
+      else ordered.push(joiningWrite(collection, plan(whole), strays, memory));
+    } else if (whole !== undefined) {
+      const { doc, parts } = layout.split(whole);
+      ordered.push(splittingWrite(collection, plan(doc), parts.map(plan), memory));
+    } else if (isSplit(id)) {
+      const { doc, parts } = next.split(id);
+      const after = layout.partIdsOf(id).flatMap((partId, i) => {
+        const part = parts[i] ?? storedDoc(partId);
+        return part === null ? [] : [part];
+      });
+      if (after.reduce((sum, part) => sum + layout.size(part), 0) > layout.bound) {
+        for (const changed of [doc, ...parts]) if (changed !== null) planned.push(plan(changed));
+        continue;
+      }
+      const before = doc ?? storedDoc(id);
+      if (before === null) continue;
+      const joined = layout.join(before, after);
+      joined.lastPosition = Math.max(before.lastPosition, ...after.map((part) => part.lastPosition));
+      ordered.push(joiningWrite(collection, plan(joined), layout.partIdsOf(id), memory));
+    }
+  }
+  return [...writesOf(collection, planned, memory), ...ordered];
 }
 
 /** Inserts `doc`; false when its key is there already. */

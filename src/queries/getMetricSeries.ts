@@ -197,9 +197,10 @@ export function seriesBytes(answer: MetricSeries): number {
 }
 
 /**
- * A year's stored months (a split one with its parts' users, see seriesMonth) of the asked months: for every type one equality query on `year`, else
- * one on `yearShard` per shard of the asked types: a year is one query (or one per shard), not one
- * per month or document (a FerretDB without the stack's index twins scans the table for each).
+ * A year's stored months of the asked months (a split one with its parts' users, see seriesMonth):
+ * for every type one equality query on `year`, else one on `yearShard` per shard of the asked types:
+ * a year is one query (or one per shard), not one per month or document (a FerretDB without the
+ * stack's index twins scans the table for each).
  */
 async function readYear(
   collection: Collection<SeriesMonthDoc>,
