@@ -10,7 +10,9 @@ export const batchStream = (batchId: string): string => `batch:${batchId}`;
 export const correctionsStream = (batchId: string): string => `corrections:${batchId}`;
 export const batchKeys = {
   retracted: (batchId: string) => `BatchRetracted:${batchId}`,
-  erased: (erasureId: string, batchId: string) => `UserErased:${erasureId}:${batchId}`,
+  /** A batch's first UserErased of an erasure has no part number; more parts, see eraseUser. */
+  erased: (erasureId: string, batchId: string, part = 0) =>
+    `UserErased:${erasureId}:${batchId}${part === 0 ? '' : `:${part}`}`,
   uploaded: (batchId: string) => `BatchUploaded:${batchId}`,
   started: (batchId: string, round: number) => `BatchProcessingStarted:${batchId}:${round}`,
   processed: (batchId: string, chunk: number) => `EventsProcessed:${batchId}:${chunk}`,

@@ -1,7 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Db } from 'mongodb';
 import { eraseFromChunk, holdsUser, planChunk } from '../../src/commands/eraseUser/chunkErasure';
-import { userErasures, type ErasureDoc, type PlanItem } from '../../src/commands/eraseUser/erasures';
+import {
+  persistPlanItems,
+  userErasures,
+  type ErasureDoc,
+  type PlanItem,
+} from '../../src/commands/eraseUser/erasures';
 import { sweepErasures } from '../../src/commands/eraseUser/erasureSweep';
 import { eraseUserOf } from '../../src/compose';
 import { batchKeys, correctionsStream } from '../../src/events/batchHistory';
@@ -56,14 +61,13 @@ describe('an erasure cut short', () => {
       correlationId: 'crash-test',
       heartbeatAt: new Date(),
       progress: { batchesFound: 0, batchesDone: 0, eventsRemoved: 0 },
-      plan: [],
-      doneBatches: [],
     };
     await userErasures(db()).insertOne(doc);
     await suppressUser(userSuppressions(db()), { _id: user, erasedAt: doc.requestedAt, all: false });
+    const plan: PlanItem[] = [];
     const persist = async (item: PlanItem): Promise<void> => {
-      doc.plan.push(item);
-      await userErasures(db()).updateOne({ _id: doc._id }, { $set: { plan: doc.plan } });
+      plan.push(item);
+      await persistPlanItems(db(), doc._id, [item]);
     };
     // First batch: every chunk rewritten and its UserErased appended, the raw events not deleted yet.
     const chunksOf = (batchId: string) => rawEventChunks(db()).find({ batchId }).sort({ chunk: 1 }).toArray();
@@ -78,7 +82,7 @@ describe('an erasure cut short', () => {
         erasureId: doc._id,
         user,
         batchId: first,
-        chunks: doc.plan.map((item) => ({ chunk: item.chunk, revision: 1, withdrawn: item.withdrawn })),
+        chunks: plan.map((item) => ({ chunk: item.chunk, revision: 1, withdrawn: item.withdrawn })),
       },
       correlationId: doc.correlationId,
     });

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Db } from 'mongodb';
 import { batchKeys, correctionsStream } from '../../events/batchHistory';
+import type { ChunkDetail } from '../../events/chunkDetail';
 import type { EventLog } from '../../events/eventLog';
 import { rawEventChunks } from '../../events/rawEventChunks';
 import { deleteRawEventsOf, rawEventsCollection } from '../../events/rawEvents';
@@ -11,7 +12,16 @@ import { forEachInFlight } from '../../forEachInFlight';
 import type { Logger } from '../../logging';
 import type { BatchClaims } from '../uploadBatch/batchClaims';
 import { eraseFromChunk, planChunk, rewriteChunk } from './chunkErasure';
-import { progressOf, summaryOf, userErasures, type ErasureDoc, type PlanItem } from './erasures';
+import {
+  erasedBatches,
+  persistPlanItems,
+  planItemsOf,
+  summaryOf,
+  userErasures,
+  type ErasureDoc,
+  type ErasureProgress,
+  type PlanItem,
+} from './erasures';
 
 /**
  * The EraseUser command: removes every stored event of one user and the user from every chunk
@@ -21,7 +31,8 @@ import { progressOf, summaryOf, userErasures, type ErasureDoc, type PlanItem } f
  *   erasure document ─► suppression entry (nothing new of the user is stored from now on)
  *     ─► uploads storing at that moment settle ─► the user's batches (index user_batch)
  *     ─► per batch: per chunk holding the user, plan item persisted ─► chunk rewritten
- *        ─► UserErased appended ─► the user's raw events of the batch deleted
+ *        ─► UserErased appended (one or more, see ERASED_RECORD_BYTES)
+ *        ─► the user's raw events of the batch deleted ─► the batch marked finished
  *     ─► done, with a summary (and the userId removed from the erasure document)
  */
 
@@ -33,6 +44,8 @@ export interface EraseUserDeps {
   /** How long an erasure waits for uploads in flight (UPLOAD_SETTLE_WAIT_MS). */
   settleWaitMs: number;
   logger: Logger;
+  /** Bytes of withdrawn detail per UserErased record (ERASED_RECORD_BYTES; tests make it small). */
+  recordBytes?: number;
 }
 
 export interface EraseUserInput {
@@ -44,6 +57,36 @@ export interface EraseUserInput {
 const POLL_MS = 200;
 /** Chunk documents read or rewritten at once. */
 const CHUNKS_AT_ONCE = 8;
+/**
+ * A batch's UserErased records each name chunks whose withdrawn details add up to at most this
+ * (one record unless the user is in very many of the batch's chunks), far below the 16 MiB a
+ * MongoDB document can hold.
+ */
+export const ERASED_RECORD_BYTES = 4 * 1024 * 1024;
+
+function bytesOf(detail: ChunkDetail): number {
+  const types = detail.eventTypes.reduce((sum, type) => sum + type.length * 3 + 8, 0);
+  return types + detail.counts.length() + detail.users.length() + detail.userQuarters.length() + 128;
+}
+
+/** The batch's plan items (by chunk) in runs of at most `bound` bytes of withdrawn detail each. */
+export function recordParts(items: readonly PlanItem[], bound = ERASED_RECORD_BYTES): PlanItem[][] {
+  const parts: PlanItem[][] = [];
+  let part: PlanItem[] = [];
+  let bytes = 0;
+  for (const item of items) {
+    const size = bytesOf(item.withdrawn);
+    if (part.length > 0 && bytes + size > bound) {
+      parts.push(part);
+      part = [];
+      bytes = 0;
+    }
+    part.push(item);
+    bytes += size;
+  }
+  if (part.length > 0) parts.push(part);
+  return parts;
+}
 
 type Lap = (step: string) => void;
 
@@ -84,13 +127,13 @@ export function createEraseUser(deps: EraseUserDeps) {
     }
   }
 
-  async function eraseBatch(doc: ErasureDoc, userId: string, batchId: string, lap: Lap): Promise<void> {
+  /** Erases the user from one batch; the events its plan items took out. */
+  async function eraseBatch(doc: ErasureDoc, userId: string, batchId: string, lap: Lap): Promise<number> {
     const user = BigInt(`0x${doc.user}`);
     const chunkDocs = rawEventChunks(deps.db);
     const persist = async (items: readonly PlanItem[]): Promise<void> => {
-      const replaced = new Set(items.map((i) => `${i.batchId}:${i.chunk}`));
-      doc.plan = [...doc.plan.filter((p) => !replaced.has(`${p.batchId}:${p.chunk}`)), ...items];
-      await erasures.updateOne({ _id: doc._id }, { $set: { plan: doc.plan, heartbeatAt: new Date() } });
+      await persistPlanItems(deps.db, doc._id, items);
+      await erasures.updateOne({ _id: doc._id }, { $set: { heartbeatAt: new Date() } });
     };
     // The batch's chunk documents in one query: FerretDB reads whole documents whatever the
     // projection, and one query streams them at least as fast as a read per chunk.
@@ -108,17 +151,19 @@ export function createEraseUser(deps: EraseUserDeps) {
     // A chunk another erasure rewrote meanwhile is read and planned again, one at a time.
     for (const chunkId of lost) await eraseFromChunk(deps.db, chunkId, user, (item) => persist([item]));
     lap('rewrite');
-    const items = doc.plan.filter((item) => item.batchId === batchId).sort((a, b) => a.chunk - b.chunk);
-    if (items.length > 0) {
+    // Items persisted by an earlier run of this erasure too: their chunks were rewritten then.
+    const items = await planItemsOf(deps.db, doc._id, batchId);
+    // Once every chunk is rewritten the items do not change, so a resumed run cuts the same parts.
+    for (const [part, taken] of recordParts(items, deps.recordBytes).entries()) {
       await deps.eventLog.append({
         type: 'UserErased',
-        key: batchKeys.erased(doc._id, batchId),
+        key: batchKeys.erased(doc._id, batchId, part),
         streamId: correctionsStream(batchId),
         data: {
           erasureId: doc._id,
           user: doc.user,
           batchId,
-          chunks: items.map((item) => ({
+          chunks: taken.map((item) => ({
             chunk: item.chunk,
             revision: item.fromRevision + 1,
             withdrawn: item.withdrawn,
@@ -130,6 +175,13 @@ export function createEraseUser(deps: EraseUserDeps) {
     lap('append');
     await deleteRawEventsOf(rawEventsCollection(deps.db), { userId, batchId });
     lap('delete');
+    const events = items.reduce((sum, item) => sum + item.events, 0);
+    await erasedBatches(deps.db).replaceOne(
+      { _id: `${doc._id}:${batchId}` },
+      { erasureId: doc._id, batchId, events },
+      { upsert: true },
+    );
+    return events;
   }
 
   async function runSteps(erasureId: string): Promise<void> {
@@ -162,34 +214,27 @@ export function createEraseUser(deps: EraseUserDeps) {
       batchIds = [...new Set([...batchIds, ...again.map((e) => e.batchId)])];
     }
     batchIds.sort();
-    const pending = batchIds.filter((id) => !doc.doneBatches.includes(id));
-    const total = doc.doneBatches.length + pending.length;
+    // Batches an earlier run finished (their raw events of the user are gone, so the find above
+    // does not name them any more).
+    const finished = await erasedBatches(deps.db).find({ erasureId }).toArray();
+    const done = new Set(finished.map((b) => b.batchId));
+    const pending = batchIds.filter((id) => !done.has(id));
+    const progress: ErasureProgress = {
+      batchesFound: done.size + pending.length,
+      batchesDone: done.size,
+      eventsRemoved: finished.reduce((sum, b) => sum + b.events, 0),
+    };
     for (const batchId of pending) {
-      await eraseBatch(doc, userId, batchId, lap);
-      doc.doneBatches.push(batchId);
-      await erasures.updateOne(
-        { _id: erasureId },
-        { $set: { doneBatches: doc.doneBatches, progress: progressOf(doc, total), heartbeatAt: new Date() } },
-      );
+      progress.eventsRemoved += await eraseBatch(doc, userId, batchId, lap);
+      progress.batchesDone += 1;
+      await erasures.updateOne({ _id: erasureId }, { $set: { progress, heartbeatAt: new Date() } });
     }
+    const summary = await summaryOf(deps.db, erasureId);
     await erasures.updateOne(
       { _id: erasureId },
-      {
-        $set: {
-          state: 'done',
-          summary: summaryOf(doc.plan),
-          progress: progressOf(doc, total),
-          finishedAt: new Date(),
-        },
-        $unset: { userId: '' },
-      },
+      { $set: { state: 'done', summary, progress, finishedAt: new Date() }, $unset: { userId: '' } },
     );
-    deps.logger.info('user erased', {
-      erasureId,
-      correlationId: doc.correlationId,
-      ...summaryOf(doc.plan),
-      durationsMs,
-    });
+    deps.logger.info('user erased', { erasureId, correlationId: doc.correlationId, ...summary, durationsMs });
   }
 
   /** Runs (or resumes) an erasure; concurrent calls in this process share one run. */
@@ -223,8 +268,6 @@ export function createEraseUser(deps: EraseUserDeps) {
       correlationId: input.correlationId,
       heartbeatAt: now,
       progress: { batchesFound: 0, batchesDone: 0, eventsRemoved: 0 },
-      plan: [],
-      doneBatches: [],
     };
     await erasures.insertOne(doc);
     return { erasureId: doc._id, done: run(doc._id) };

@@ -5,14 +5,20 @@ import { byCodeUnits } from '../../events/codeUnitOrder';
 
 /**
  * One document per erasure request, written before anything is removed, so that a crash at any
- * point leaves something the sweep (erasureSweep.ts) finishes. The plan records, per chunk taken
- * out, what the user had there before the chunk document was rewritten: a chunk that no longer
- * holds the user's fingerprint was rewritten (chunk documents never gain events), and the plan
- * says by what. The userId is kept only while the erasure runs (the user's raw events, which hold
- * it too, are still there then): the sweep needs it to find them. Marking it done removes it.
+ * point leaves something the sweep (erasureSweep.ts) finishes. The userId is kept only while the
+ * erasure runs (the user's raw events, which hold it too, are still there then): the sweep needs it
+ * to find them. Marking it done removes it.
+ *
+ * Its plan is in documents of its own, so an erasure has no size limit: one per chunk taken out
+ * (user_erasure_chunks), recording what the user had there before the chunk document was
+ * rewritten (a chunk that no longer holds the user's fingerprint was rewritten, since chunk
+ * documents never gain events, and the item says by what), and one per batch finished
+ * (user_erasure_batches).
  */
 
 export const USER_ERASURES_COLLECTION = 'user_erasures';
+export const USER_ERASURE_CHUNKS_COLLECTION = 'user_erasure_chunks';
+export const USER_ERASURE_BATCHES_COLLECTION = 'user_erasure_batches';
 
 export interface PlanItem {
   batchId: string;
@@ -21,6 +27,22 @@ export interface PlanItem {
   fromRevision: number;
   /** The user's countable events in that chunk. */
   withdrawn: ChunkDetail;
+  events: number;
+}
+
+/** A plan item as stored: `_id` is `<erasureId>:<batchId>:<chunk>`. */
+export interface PlanItemDoc extends PlanItem {
+  _id: string;
+  erasureId: string;
+}
+
+/** A batch the erasure finished (its UserErased appended, the user's raw events deleted). */
+export interface ErasedBatchDoc {
+  /** `<erasureId>:<batchId>` */
+  _id: string;
+  erasureId: string;
+  batchId: string;
+  /** The events its plan items took out. */
   events: number;
 }
 
@@ -51,8 +73,6 @@ export interface ErasureDoc {
   /** Renewed while a process works on it; the sweep takes over an erasure whose heartbeat stopped. */
   heartbeatAt: Date;
   progress: ErasureProgress;
-  plan: PlanItem[];
-  doneBatches: string[];
   summary?: ErasureSummary;
   finishedAt?: Date;
 }
@@ -61,37 +81,69 @@ export function userErasures(db: Db): Collection<ErasureDoc> {
   return db.collection<ErasureDoc>(USER_ERASURES_COLLECTION);
 }
 
-export async function ensureUserErasureIndexes(db: Db): Promise<void> {
-  await userErasures(db).createIndex({ state: 1, heartbeatAt: 1 }, { name: 'state_heartbeat' }, undefined);
+export function erasurePlanItems(db: Db): Collection<PlanItemDoc> {
+  return db.collection<PlanItemDoc>(USER_ERASURE_CHUNKS_COLLECTION);
 }
 
-export function summaryOf(plan: readonly PlanItem[]): ErasureSummary {
+export function erasedBatches(db: Db): Collection<ErasedBatchDoc> {
+  return db.collection<ErasedBatchDoc>(USER_ERASURE_BATCHES_COLLECTION);
+}
+
+export async function ensureUserErasureIndexes(db: Db): Promise<void> {
+  await userErasures(db).createIndex({ state: 1, heartbeatAt: 1 }, { name: 'state_heartbeat' }, undefined);
+  await erasurePlanItems(db).createIndex({ erasureId: 1, batchId: 1 }, { name: 'erasure_batch' }, undefined);
+  await erasedBatches(db).createIndex({ erasureId: 1 }, { name: 'erasure' }, undefined);
+}
+
+/** Records plan items (before their chunks are rewritten); an item planned again replaces the earlier one. */
+export async function persistPlanItems(db: Db, erasureId: string, items: readonly PlanItem[]): Promise<void> {
+  if (items.length === 0) return;
+  await erasurePlanItems(db).bulkWrite(
+    items.map((item) => {
+      const doc: PlanItemDoc = { _id: `${erasureId}:${item.batchId}:${item.chunk}`, erasureId, ...item };
+      return { replaceOne: { filter: { _id: doc._id }, replacement: doc, upsert: true } };
+    }),
+    { ordered: false },
+  );
+}
+
+/** The plan items of one batch, by chunk. */
+export async function planItemsOf(db: Db, erasureId: string, batchId: string): Promise<PlanItem[]> {
+  const docs = await erasurePlanItems(db).find({ erasureId, batchId }).toArray();
+  return docs
+    .map(({ batchId, chunk, fromRevision, withdrawn, events }) => ({
+      batchId,
+      chunk,
+      fromRevision,
+      withdrawn,
+      events,
+    }))
+    .sort((a, b) => a.chunk - b.chunk);
+}
+
+/** What every plan item of the erasure took out, read as a stream. */
+export async function summaryOf(db: Db, erasureId: string): Promise<ErasureSummary> {
   const days = new Set<string>();
   const eventTypes = new Set<string>();
-  for (const item of plan) {
+  const batches = new Set<string>();
+  let eventsRemoved = 0;
+  const items = erasurePlanItems(db).find(
+    { erasureId },
+    { projection: { _id: 0, batchId: 1, withdrawn: 1, events: 1 } },
+  );
+  for await (const item of items) {
+    batches.add(item.batchId);
+    eventsRemoved += item.events;
     for (const { date, eventType } of dayCountsOf(item.withdrawn)) {
       days.add(date);
       eventTypes.add(eventType);
     }
   }
   return {
-    eventsRemoved: plan.reduce((sum, item) => sum + item.events, 0),
-    batches: new Set(plan.map((item) => item.batchId)).size,
+    eventsRemoved,
+    batches: batches.size,
     days: [...days].sort(byCodeUnits),
     eventTypes: [...eventTypes].sort(byCodeUnits),
-  };
-}
-
-export function progressOf(
-  doc: Pick<ErasureDoc, 'plan' | 'doneBatches'>,
-  batchesFound: number,
-): ErasureProgress {
-  return {
-    batchesFound,
-    batchesDone: doc.doneBatches.length,
-    eventsRemoved: doc.plan
-      .filter((item) => doc.doneBatches.includes(item.batchId))
-      .reduce((sum, item) => sum + item.events, 0),
   };
 }
 
@@ -106,7 +158,7 @@ export interface ErasureView {
 }
 
 export async function readErasure(db: Db, erasureId: string): Promise<ErasureView | undefined> {
-  const doc = await userErasures(db).findOne({ _id: erasureId }, { projection: { userId: 0, plan: 0 } });
+  const doc = await userErasures(db).findOne({ _id: erasureId }, { projection: { userId: 0 } });
   if (doc === null) return undefined;
   return {
     erasureId: doc._id,
