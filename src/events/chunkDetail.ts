@@ -55,7 +55,9 @@ function encodeTable(cells: Triple[], firstQuarter: number): Binary {
     previous = [type, quarter, value];
   });
   const bytes = Buffer.from(columns.buffer, columns.byteOffset, columns.byteLength);
-  return new Binary(deflateRawSync(bytes));
+  // Copied out: zlib's sync output of a small table is a view of a 16 KiB buffer, which a plan
+  // holding thousands of small details (an erasure's) would keep alive.
+  return new Binary(Buffer.from(deflateRawSync(bytes)));
 }
 
 /**

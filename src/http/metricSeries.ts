@@ -54,7 +54,9 @@ function encoded(
   }
   let body = gzipped.get(answer);
   if (body === undefined) {
-    body = gzipSync(answer.body);
+    // Copied out: zlib's sync output is a view of a buffer of at least 16 KiB, kept beside the
+    // cached answer as long as it is.
+    body = Buffer.from(gzipSync(answer.body));
     gzipped.set(answer, body);
   }
   return { type, vary, headers, body, etag: `${answer.etag.slice(0, -1)}-gzip"`, encoding: 'gzip' };

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { setImmediate, setTimeout as sleep } from 'node:timers/promises';
 import type { Db } from 'mongodb';
 import { batchKeys, correctionsStream } from '../../events/batchHistory';
 import type { ChunkDetail } from '../../events/chunkDetail';
@@ -57,6 +57,8 @@ export interface EraseUserInput {
 const POLL_MS = 200;
 /** Chunk documents read or rewritten at once. */
 const CHUNKS_AT_ONCE = 8;
+/** Chunks planned (decoded, the user's detail deflated) before the event loop gets a turn. */
+const PLANS_BETWEEN_YIELDS = 256;
 /**
  * A batch's UserErased records each name chunks whose withdrawn details add up to at most this
  * (one record unless the user is in very many of the batch's chunks), far below the 16 MiB a
@@ -139,7 +141,14 @@ export function createEraseUser(deps: EraseUserDeps) {
     // projection, and one query streams them at least as fast as a read per chunk.
     const chunks = await chunkDocs.find({ batchId }).toArray();
     lap('read');
-    const planned = chunks.map((chunk) => planChunk(chunk, user)).filter((p) => p !== undefined);
+    const planned: NonNullable<ReturnType<typeof planChunk>>[] = [];
+    for (const [i, chunk] of chunks.entries()) {
+      const plan = planChunk(chunk, user);
+      if (plan !== undefined) planned.push(plan);
+      // A batch of many chunks holding the user is seconds of work: leases and locks of this
+      // process are renewed in between.
+      if (i % PLANS_BETWEEN_YIELDS === PLANS_BETWEEN_YIELDS - 1) await setImmediate();
+    }
     // Every chunk planned and the plan persisted at once (before any document changes, so a crash
     // after a rewrite still knows what was taken), then the rewrites side by side.
     await persist(planned.map((p) => p.item));

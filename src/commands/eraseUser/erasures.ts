@@ -1,4 +1,5 @@
 import type { Collection, Db } from 'mongodb';
+import { insertUnordered } from '../../mongo';
 import { dayCountsOf } from '../../events/dailyCounts';
 import type { ChunkDetail } from '../../events/chunkDetail';
 import { byCodeUnits } from '../../events/codeUnitOrder';
@@ -95,16 +96,23 @@ export async function ensureUserErasureIndexes(db: Db): Promise<void> {
   await erasedBatches(db).createIndex({ erasureId: 1 }, { name: 'erasure' }, undefined);
 }
 
-/** Records plan items (before their chunks are rewritten); an item planned again replaces the earlier one. */
+/**
+ * Records plan items (before their chunks are rewritten); an item planned again replaces the
+ * earlier one. One unordered insert for all (an upsert each is about fifty times slower on
+ * FerretDB), then a replace for each that was there already (a resumed run, a lost race).
+ */
 export async function persistPlanItems(db: Db, erasureId: string, items: readonly PlanItem[]): Promise<void> {
-  if (items.length === 0) return;
-  await erasurePlanItems(db).bulkWrite(
-    items.map((item) => {
-      const doc: PlanItemDoc = { _id: `${erasureId}:${item.batchId}:${item.chunk}`, erasureId, ...item };
-      return { replaceOne: { filter: { _id: doc._id }, replacement: doc, upsert: true } };
-    }),
-    { ordered: false },
-  );
+  const collection = erasurePlanItems(db);
+  const docs = items.map((item): PlanItemDoc => ({
+    _id: `${erasureId}:${item.batchId}:${item.chunk}`,
+    erasureId,
+    ...item,
+  }));
+  const existing = await insertUnordered(collection, docs);
+  for (const index of existing) {
+    const doc = docs[index];
+    if (doc !== undefined) await collection.replaceOne({ _id: doc._id }, doc);
+  }
 }
 
 /** The plan items of one batch, by chunk. */

@@ -45,4 +45,14 @@ describe('planChunk', () => {
       ),
     );
   });
+
+  it('keeps a withdrawn detail in buffers of its own size, not in views of zlib’s 16 KiB output', () => {
+    const doc = chunkDoc('b', 0, [['click', 1_700_000_000_000, 1n]]);
+    const withdrawn = planChunk(doc, 1n)?.item.withdrawn;
+    expect(withdrawn).toBeDefined();
+    for (const table of [withdrawn?.counts, withdrawn?.userQuarters]) {
+      // A small copy may share Node's 8 KiB pool, which every small buffer uses.
+      expect(table?.buffer.buffer.byteLength).toBeLessThanOrEqual(8192);
+    }
+  });
 });
