@@ -45,12 +45,21 @@ export function createRequeueLostChunks(deps: RequeueLostChunksDeps) {
       // A retracted batch's chunks count nowhere (its status read model may not show it yet).
       if (history === undefined || history.rounds === 0 || history.retracted) continue;
       if (history.lastFailedPosition > history.lastStartedPosition) continue;
+      const absent: number[] = [];
       for (let chunk = 0; chunk < history.chunks; chunk++) {
         if (history.processedChunks.has(chunk)) continue;
-        const jobId = chunkJobId(batchId, chunk);
-        const job = await deps.queue.getJob(jobId);
+        const job = await deps.queue.getJob(chunkJobId(batchId, chunk));
         // Waiting, active, delayed (backing off) or failed (the failure sweep records it): not lost.
-        if (job !== undefined && (await job.getState()) !== 'unknown') continue;
+        if (job === undefined || (await job.getState()) === 'unknown') absent.push(chunk);
+      }
+      if (absent.length === 0) continue;
+      // A job that completed while the queue was asked is gone from it, and its record is in the
+      // log by then: asking the log again leaves only the chunks really lost (a batch of many
+      // chunks took minutes to ask about, and each sweep ran a thousand of them again).
+      const { processedChunks } = (await readBatchHistory(deps.eventLog, batchId)) ?? history;
+      for (const chunk of absent) {
+        if (processedChunks.has(chunk)) continue;
+        const jobId = chunkJobId(batchId, chunk);
         const data: ChunkJobData = {
           batchId,
           chunk,
