@@ -4,6 +4,7 @@ import { createEraseUser, recordParts } from '../../src/commands/eraseUser/erase
 import {
   erasedBatches,
   erasurePlanItems,
+  persistPlanItems,
   userErasures,
   type PlanItem,
 } from '../../src/commands/eraseUser/erasures';
@@ -71,6 +72,24 @@ describe('an erasure of a user in many chunks', () => {
     expect(recordParts(items, 1).map((part) => part.map((i) => i.chunk))).toEqual([[0], [1], [2]]);
     expect(recordParts(items).map((part) => part.map((i) => i.chunk))).toEqual([[0, 1, 2]]);
     expect(recordParts([])).toEqual([]);
+  });
+
+  it('replaces a stored plan item only when it was planned from another revision of its chunk', async () => {
+    const item = (fromRevision: number, events: number): PlanItem => ({
+      batchId: 'b',
+      chunk: 7,
+      fromRevision,
+      withdrawn: detailOf([]),
+      events,
+    });
+    const stored = () => erasurePlanItems(db()).findOne({ _id: 'e:b:7' });
+    await persistPlanItems(db(), 'e', [item(0, 1)]);
+    // The same revision planned again (a resumed run) is the same item: the stored one stays.
+    await persistPlanItems(db(), 'e', [item(0, 2)]);
+    expect(await stored()).toMatchObject({ erasureId: 'e', fromRevision: 0, events: 1 });
+    // Planned again after another erasure rewrote the chunk: the new item replaces it.
+    await persistPlanItems(db(), 'e', [item(1, 3)]);
+    expect(await stored()).toMatchObject({ erasureId: 'e', fromRevision: 1, events: 3 });
   });
 
   it('keeps its plan in documents of its own and appends one UserErased per part', async () => {
