@@ -36,7 +36,15 @@ const summarySchema = z.object({
   eventsRemoved: z.number().int().nonnegative(),
   batches: z.number().int().nonnegative().meta({ description: 'Batches that held events of the user' }),
   days: z.array(z.string()).meta({ description: 'UTC dates whose counts changed' }),
-  eventTypes: z.array(z.string()).meta({ description: 'Event types whose counts changed' }),
+  eventTypes: z
+    .array(z.string())
+    .meta({ description: 'Event types whose counts changed (the first 1,000 in code-unit order)' }),
+  eventTypesNotListed: z
+    .number()
+    .int()
+    .positive()
+    .optional()
+    .meta({ description: 'How many more event types changed than are listed; absent when all are' }),
 });
 
 export const ErasureResponse = z

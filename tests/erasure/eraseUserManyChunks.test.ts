@@ -5,6 +5,7 @@ import {
   erasedBatches,
   erasurePlanItems,
   persistPlanItems,
+  summaryOf,
   userErasures,
   type PlanItem,
 } from '../../src/commands/eraseUser/erasures';
@@ -90,6 +91,22 @@ describe('an erasure of a user in many chunks', () => {
     // Planned again after another erasure rewrote the chunk: the new item replaces it.
     await persistPlanItems(db(), 'e', [item(1, 3)]);
     expect(await stored()).toMatchObject({ erasureId: 'e', fromRevision: 1, events: 3 });
+  });
+
+  it('lists at most so many event types in its summary and counts the rest', async () => {
+    const types = ['e', 'a', 'd', 'b', 'c'];
+    const withdrawn = detailOf(types.map((type, i) => [type, Date.UTC(2024, 0, 1 + i), 1n]));
+    await persistPlanItems(db(), 'listed', [
+      { batchId: 'b', chunk: 0, fromRevision: 0, withdrawn, events: types.length },
+    ]);
+    expect(await summaryOf(db(), 'listed', 3)).toEqual({
+      eventsRemoved: 5,
+      batches: 1,
+      days: ['2024-01-01', '2024-01-02', '2024-01-03', '2024-01-04', '2024-01-05'],
+      eventTypes: ['a', 'b', 'c'],
+      eventTypesNotListed: 2,
+    });
+    expect(await summaryOf(db(), 'listed', 5)).not.toHaveProperty('eventTypesNotListed');
   });
 
   it('keeps its plan in documents of its own and appends one UserErased per part', async () => {

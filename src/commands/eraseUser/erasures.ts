@@ -52,8 +52,17 @@ export interface ErasureSummary {
   batches: number;
   /** UTC dates that had events of the user. */
   days: string[];
+  /** The first SUMMARY_TYPES_LISTED of the user's event types, in code-unit order. */
   eventTypes: string[];
+  /** How many more there were (absent when all are listed). */
+  eventTypesNotListed?: number;
 }
+
+/**
+ * Event types a summary lists at most: a user's types are otherwise unbounded (tens of thousands
+ * of long ones would make the erasure document too big to be marked done).
+ */
+export const SUMMARY_TYPES_LISTED = 1000;
 
 export interface ErasureProgress {
   batchesFound: number;
@@ -135,7 +144,11 @@ export async function planItemsOf(db: Db, erasureId: string, batchId: string): P
 }
 
 /** What every plan item of the erasure took out, read as a stream. */
-export async function summaryOf(db: Db, erasureId: string): Promise<ErasureSummary> {
+export async function summaryOf(
+  db: Db,
+  erasureId: string,
+  typesListed = SUMMARY_TYPES_LISTED,
+): Promise<ErasureSummary> {
   const days = new Set<string>();
   const eventTypes = new Set<string>();
   const batches = new Set<string>();
@@ -152,11 +165,13 @@ export async function summaryOf(db: Db, erasureId: string): Promise<ErasureSumma
       eventTypes.add(eventType);
     }
   }
+  const types = [...eventTypes].sort(byCodeUnits);
   return {
     eventsRemoved,
     batches: batches.size,
     days: [...days].sort(byCodeUnits),
-    eventTypes: [...eventTypes].sort(byCodeUnits),
+    eventTypes: types.slice(0, typesListed),
+    ...(types.length > typesListed ? { eventTypesNotListed: types.length - typesListed } : {}),
   };
 }
 
