@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { setImmediate, setTimeout as sleep } from 'node:timers/promises';
-import type { Db } from 'mongodb';
+import { BSON, type Db } from 'mongodb';
 import { batchKeys, correctionsStream } from '../../events/batchHistory';
-import type { ChunkDetail } from '../../events/chunkDetail';
 import type { EventLog } from '../../events/eventLog';
 import { rawEventChunks } from '../../events/rawEventChunks';
 import { deleteRawEventsOf, rawEventsCollection } from '../../events/rawEvents';
@@ -66,18 +65,13 @@ const PLANS_BETWEEN_YIELDS = 256;
  */
 export const ERASED_RECORD_BYTES = 4 * 1024 * 1024;
 
-function bytesOf(detail: ChunkDetail): number {
-  const types = detail.eventTypes.reduce((sum, type) => sum + type.length * 3 + 8, 0);
-  return types + detail.counts.length() + detail.users.length() + detail.userQuarters.length() + 128;
-}
-
 /** The batch's plan items (by chunk) in runs of at most `bound` bytes of withdrawn detail each. */
 export function recordParts(items: readonly PlanItem[], bound = ERASED_RECORD_BYTES): PlanItem[][] {
   const parts: PlanItem[][] = [];
   let part: PlanItem[] = [];
   let bytes = 0;
   for (const item of items) {
-    const size = bytesOf(item.withdrawn);
+    const size = BSON.calculateObjectSize(item.withdrawn);
     if (part.length > 0 && bytes + size > bound) {
       parts.push(part);
       part = [];
@@ -133,10 +127,8 @@ export function createEraseUser(deps: EraseUserDeps) {
   async function eraseBatch(doc: ErasureDoc, userId: string, batchId: string, lap: Lap): Promise<number> {
     const user = BigInt(`0x${doc.user}`);
     const chunkDocs = rawEventChunks(deps.db);
-    const persist = async (items: readonly PlanItem[]): Promise<void> => {
-      await persistPlanItems(deps.db, doc._id, items);
-      await erasures.updateOne({ _id: doc._id }, { $set: { heartbeatAt: new Date() } });
-    };
+    // The heartbeat is renewed by run() meanwhile.
+    const persist = (items: readonly PlanItem[]): Promise<void> => persistPlanItems(deps.db, doc._id, items);
     // The batch's chunk documents in one query: FerretDB reads whole documents whatever the
     // projection, and one query streams them at least as fast as a read per chunk.
     const chunks = await chunkDocs.find({ batchId }).toArray();

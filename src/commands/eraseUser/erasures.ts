@@ -132,15 +132,7 @@ export async function persistPlanItems(db: Db, erasureId: string, items: readonl
 /** The plan items of one batch, by chunk. */
 export async function planItemsOf(db: Db, erasureId: string, batchId: string): Promise<PlanItem[]> {
   const docs = await erasurePlanItems(db).find({ erasureId, batchId }).toArray();
-  return docs
-    .map(({ batchId, chunk, fromRevision, withdrawn, events }) => ({
-      batchId,
-      chunk,
-      fromRevision,
-      withdrawn,
-      events,
-    }))
-    .sort((a, b) => a.chunk - b.chunk);
+  return docs.sort((a, b) => a.chunk - b.chunk);
 }
 
 /** What every plan item of the erasure took out, read as a stream. */
