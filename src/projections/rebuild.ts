@@ -74,6 +74,12 @@ export async function rebuildProjections(
 ): Promise<RebuildResult[]> {
   const rebuildLease = await tryAcquireLease(deps.redis, deps.prefix, 'rebuild-projections', 60_000);
   if (rebuildLease === undefined) throw new RebuildBusyError('rebuild-projections');
+  // The log's first page is asked for while the new versions are prepared: FerretDB answers only
+  // once it has read every record the query returns (docs/performance.md).
+  const pages = pagesOf(deps.eventLog.readAll(1, PAGE_SIZE));
+  const firstPage = pages.next();
+  // Its failure is reported where it is awaited (replayAll), unless preparing failed first.
+  firstPage.catch(() => undefined);
   try {
     const prepared: Prepared[] = [];
     for (const projection of projections) prepared.push(await prepare(deps, projection));
@@ -87,7 +93,7 @@ export async function rebuildProjections(
       p.records += count;
       onProgress({ projection: p.projection.name, position, head, records: p.records });
     };
-    await replayAll(deps, prepared, report);
+    await replayAll(deps, prepared, { pages, next: firstPage }, report);
     // Each under its own projector's lease, side by side; every one ends (and lets its lease go)
     // before a failure is reported.
     const finished = await Promise.allSettled(prepared.map((p) => finish(deps, p, report)));
@@ -98,6 +104,8 @@ export async function rebuildProjections(
     }
     return results;
   } finally {
+    // Closes the log's cursor when preparing failed (after the replay, the pages are done).
+    await pages.return(undefined).catch(() => undefined);
     await rebuildLease.release();
   }
 }
@@ -128,11 +136,13 @@ const REPLAY_PAGE_EVENTS = 1_000_000;
  * Pages are long (a document is written once per page that touches it), bounded by the events
  * they hold, which is what planning a page costs in memory. Each version starts empty and
  * remembers what it wrote (nobody else writes it), so a page reads nothing back and need not ask
- * for the documents it is the first to write; the next page is read while this one is applied.
+ * for the documents it is the first to write; the next page is read while this one is applied (the
+ * first while the versions are prepared).
  */
 async function replayAll(
   deps: ProjectorDeps,
   prepared: readonly Prepared[],
+  log: { pages: AsyncGenerator<AnyLogRecord[]>; next: Promise<IteratorResult<AnyLogRecord[]>> },
   report: (p: Prepared, position: number, count: number) => void,
 ): Promise<void> {
   // One pass from the first record: the memory knows every batch, so the log is read once.
@@ -152,8 +162,8 @@ async function replayAll(
       }),
     );
   };
-  const pages = pagesOf(deps.eventLog.readAll(1, PAGE_SIZE));
-  let next = pages.next();
+  const { pages } = log;
+  let { next } = log;
   try {
     for (;;) {
       const read = await next;
