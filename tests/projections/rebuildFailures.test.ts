@@ -14,6 +14,7 @@ import { startTestService, type TestService } from '../support/testService';
 describe('a rebuild that fails', () => {
   let service: TestService;
   const unhandled: unknown[] = [];
+  let lastPosition = 0;
   const recordUnhandled = (reason: unknown): void => {
     unhandled.push(reason);
   };
@@ -21,6 +22,7 @@ describe('a rebuild that fails', () => {
   beforeAll(async () => {
     service = await startTestService({ workers: false });
     await appendBatchUploaded(service.runtime.eventLog, 'rebuild-failures');
+    lastPosition = await service.runtime.eventLog.head();
     process.on('unhandledRejection', recordUnhandled);
   });
 
@@ -34,12 +36,17 @@ describe('a rebuild that fails', () => {
     return { db: mongo.db, eventLog, redis, prefix: config.redis.prefix, logger };
   };
 
-  /** The service's log, whose whole read fails once `delayMs` have passed. */
+  /** The service's log, whose read fails at its last record, `delayMs` after reaching it. */
   const failingLog = (delayMs: number): EventLog => ({
     ...service.runtime.eventLog,
-    async *readAll(): AsyncGenerator<AnyLogRecord> {
-      await sleep(delayMs);
-      throw new Error('the log read failed');
+    async *readAll(from, batchSize): AsyncGenerator<AnyLogRecord> {
+      for await (const record of service.runtime.eventLog.readAll(from, batchSize)) {
+        if (record.position >= lastPosition) {
+          await sleep(delayMs);
+          throw new Error('the log read failed');
+        }
+        yield record;
+      }
     },
   });
 
