@@ -104,7 +104,7 @@ export async function rebuildProjections(
     }
     return results;
   } finally {
-    // Closes the log's cursor when preparing failed (after the replay, the pages are done).
+    // Closes the log's cursor when preparing or the replay failed (otherwise the pages are done).
     await pages.return(undefined).catch(() => undefined);
     await rebuildLease.release();
   }
@@ -172,9 +172,8 @@ async function replayAll(
       await apply(read.value);
     }
   } catch (error) {
-    // The read ahead ends with the generator; its failure is not the one to report.
+    // The read ahead's failure is not the one to report; the caller closes the pages.
     await next.catch(() => undefined);
-    await pages.return(undefined);
     throw error;
   }
 }

@@ -36,19 +36,36 @@ describe('a rebuild that fails', () => {
     return { db: mongo.db, eventLog, redis, prefix: config.redis.prefix, logger };
   };
 
-  /** The service's log, whose read fails at its last record, `delayMs` after reaching it. */
-  const failingLog = (delayMs: number): EventLog => ({
-    ...service.runtime.eventLog,
-    async *readAll(from, batchSize): AsyncGenerator<AnyLogRecord> {
-      for await (const record of service.runtime.eventLog.readAll(from, batchSize)) {
-        if (record.position >= lastPosition) {
-          await sleep(delayMs);
-          throw new Error('the log read failed');
+  /**
+   * The service's log, whose read fails at its last record, `delayMs` after reaching it; `failed`
+   * settles once it has thrown.
+   */
+  const failingLog = (delayMs: number): { log: EventLog; failed: Promise<void> } => {
+    let threw = (): void => undefined;
+    const failed = new Promise<void>((resolve) => {
+      threw = resolve;
+    });
+    const log: EventLog = {
+      ...service.runtime.eventLog,
+      async *readAll(from, batchSize): AsyncGenerator<AnyLogRecord> {
+        for await (const record of service.runtime.eventLog.readAll(from, batchSize)) {
+          if (record.position >= lastPosition) {
+            await sleep(delayMs);
+            threw();
+            throw new Error('the log read failed');
+          }
+          yield record;
         }
-        yield record;
-      }
-    },
-  });
+      },
+    };
+    return { log, failed };
+  };
+
+  /** Lets an unhandled rejection of the failed read be reported, should there be one. */
+  const afterFailure = async (failed: Promise<void>): Promise<void> => {
+    await failed;
+    await sleep(100);
+  };
 
   const failingToPrepare: Projection = {
     ...dailyMetricsProjection,
@@ -56,19 +73,21 @@ describe('a rebuild that fails', () => {
   };
 
   it('reports a failure to prepare even when the log read fails afterwards', async () => {
-    await expect(rebuildProjections(depsWith(failingLog(200)), [failingToPrepare])).rejects.toThrow(
+    const { log, failed } = failingLog(200);
+    await expect(rebuildProjections(depsWith(log), [failingToPrepare])).rejects.toThrow(
       'the index could not be created',
     );
     // The read's failure came after the rebuild had given up on it; nothing was left unhandled.
-    await sleep(500);
+    await afterFailure(failed);
     expect(unhandled).toEqual([]);
   });
 
   it('reports a failed log read', async () => {
-    await expect(rebuildProjections(depsWith(failingLog(0)), [dailyMetricsProjection])).rejects.toThrow(
+    const { log, failed } = failingLog(0);
+    await expect(rebuildProjections(depsWith(log), [dailyMetricsProjection])).rejects.toThrow(
       'the log read failed',
     );
-    await sleep(200);
+    await afterFailure(failed);
     expect(unhandled).toEqual([]);
   });
 
