@@ -118,6 +118,25 @@ export function wholeMonths(docs: readonly SeriesMonthDoc[]): SeriesMonthDoc[] {
 }
 
 /**
+ * The split months among `docs` read between the writes of one page: a page writes a split
+ * month's document and every part at the page's last position, one document after another, so a
+ * reader can find some at the position before. Summed, such a month would count some events
+ * without their users or the other way round.
+ */
+export function tornMonths(docs: readonly SeriesMonthDoc[]): string[] {
+  const splitAt = new Map<string, number>();
+  for (const doc of docs) if (doc.split === true) splitAt.set(doc._id, doc.lastPosition);
+  const torn = new Set<string>();
+  for (const doc of docs) {
+    if (doc.part === undefined) continue;
+    const monthId = doc._id.slice(0, doc._id.lastIndexOf('/'));
+    const position = splitAt.get(monthId);
+    if (position !== undefined && position !== doc.lastPosition) torn.add(monthId);
+  }
+  return [...torn];
+}
+
+/**
  * Where the stored layout is broken (see seriesMonth): a part holding counts or another part's
  * users, a split month holding users, a part of a month that is not split.
  */

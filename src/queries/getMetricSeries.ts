@@ -1,4 +1,4 @@
-import type { Collection, Db } from 'mongodb';
+import type { Collection, Db, Filter } from 'mongodb';
 import { QUARTER_MS } from '../events/chunkDetail';
 import {
   monthDocKeys,
@@ -6,6 +6,7 @@ import {
   shardOf,
   wordsOf,
   USER_WORDS,
+  tornMonths,
   wholeMonths,
   type Month,
   type SeriesMonthDoc,
@@ -15,7 +16,7 @@ import { noAnswerCache, type AnswerCache } from './answerCache';
 import type { ComputeSlots } from './computeSlots';
 import type { SeriesParams } from './seriesParams';
 import { UserSet } from './userSet';
-import { ValidationError } from '../errors';
+import { ServiceBusyError, ValidationError } from '../errors';
 import { bucketsOf, UnalignedZoneError, type Bucket, type Interval } from './zoneBuckets';
 import { byCodeUnits } from '../events/codeUnitOrder';
 
@@ -197,6 +198,20 @@ export function seriesBytes(answer: MetricSeries): number {
 }
 
 /**
+ * How long a read that found a split month mid-page (see tornMonths) waits before each new read:
+ * a page writes the month's documents one after another, so the next read usually finds them all
+ * at one position; about 6 s in all before the answer is a 503.
+ */
+const TORN_READ_WAITS_MS = [50, 100, 200, 400, 800, 1600, 2500];
+
+function readDocs(
+  collection: Collection<SeriesMonthDoc>,
+  queries: readonly Filter<SeriesMonthDoc>[],
+): Promise<SeriesMonthDoc[]> {
+  return Promise.all(queries.map((query) => collection.find(query).toArray())).then((docs) => docs.flat());
+}
+
+/**
  * A year's stored months of the asked months (a split one with its parts' users, see seriesMonth):
  * for every type one equality query on `year`, else one on `yearShard` per shard of the asked types:
  * a year is one query (or one per shard), not one per month or document (a FerretDB without the
@@ -214,7 +229,20 @@ async function readYear(
       : [...new Set([...wanted].map(shardOf))].map((shard) => ({
           yearShard: monthDocKeys(`${year}-01`, shard).yearShard,
         }));
-  const found = (await Promise.all(queries.map((query) => collection.find(query).toArray()))).flat();
+  let found = await readDocs(collection, queries);
+  for (const wait of TORN_READ_WAITS_MS) {
+    if (tornMonths(found).length === 0) break;
+    await new Promise((resolve) => setTimeout(resolve, wait));
+    found = await readDocs(collection, queries);
+  }
+  const torn = tornMonths(found);
+  if (torn.length > 0) {
+    throw new ServiceBusyError(
+      `The metric series of ${torn.join(', ')} is being written (or its writer stopped halfway and has ` +
+        'not resumed yet); retry in a few seconds.',
+      5,
+    );
+  }
   return wholeMonths(found)
     .flatMap((doc) => {
       const month = months.get(doc.month);

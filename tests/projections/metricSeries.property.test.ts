@@ -7,6 +7,7 @@ import { applyPage, projectInto, targetFor } from '../../src/projections/project
 import { countPage } from '../../src/events/corrections';
 import { collectionName, switchVersion } from '../../src/projections/readModels';
 import {
+  binaryOf,
   partOf,
   shardOf,
   wordsOf,
@@ -21,6 +22,7 @@ import type { SeriesParams } from '../../src/queries/seriesParams';
 import type { Interval } from '../../src/queries/zoneBuckets';
 import { appendProcessedChunk, type CountedEvent } from '../support/processedChunk';
 import { uniqueName } from '../support/testConfig';
+import { ServiceBusyError } from '../../src/errors';
 
 /** Any fixed key: these fingerprints only need to be consistent among themselves. */
 const userFingerprint = createUserFingerprint(Buffer.from('a fixed user hash key for this file only'));
@@ -374,5 +376,53 @@ describe('metric series (property, real FerretDB)', () => {
     expect((await createGetMetricSeries({ db })(question)).totals).toEqual(totals);
     expect(await switchVersion(db, 'metricSeries', 1, 2)).toBe(true);
     expect((await createGetMetricSeries({ db })(question)).totals).toEqual(totals);
+  }, 120_000);
+
+  it('reads a split month again while a page has written only some of its documents, and answers busy if that lasts', async () => {
+    const at = Date.UTC(2024, 0, 15, 9);
+    const rows: Row[] = Array.from({ length: 400 }, (_, i) => ({
+      userId: `user-${i}`,
+      eventType: 'view',
+      millis: at,
+    }));
+    // Five records: four of 100 users, then 50 of them again.
+    const { db, log } = await logOf([...rows, ...rows.slice(0, 50)], 100);
+    const splitAbove100 = createMetricSeriesProjection({ splitAboveUsers: 100 });
+    await projectInto(db, log, targetFor(db, splitAbove100, 1), { fence: 1 });
+    const collection = db.collection<SeriesMonthDoc>(collectionName('metricSeries', 1));
+    const month = `2024-01/${String(shardOf('view')).padStart(2, '0')}`;
+    const head = await collection.findOne({ _id: month });
+    expect(head).toMatchObject({ split: true, lastPosition: 5 });
+    if (head === null) return;
+    // The page of record 5 has written the parts but not yet the month's document (400 events).
+    const quarter = wordsOf(head.types[0]?.counts)[0] ?? 0;
+    const before: SeriesMonthDoc = {
+      ...head,
+      lastPosition: 4,
+      types: [
+        {
+          eventType: 'view',
+          counts: binaryOf(Uint32Array.from([quarter, 400])),
+          users: binaryOf(new Uint32Array(0)),
+        },
+      ],
+    };
+    await collection.replaceOne({ _id: month }, before);
+    const question: SeriesParams = {
+      tz: 'Asia/Kolkata',
+      interval: 'day',
+      from: '2024-01-15',
+      to: '2024-01-15',
+      eventTypes: ['view'],
+    };
+    const getMetricSeries = createGetMetricSeries({ db });
+    const answer = getMetricSeries(question);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await collection.replaceOne({ _id: month }, head);
+    expect((await answer).totals).toEqual([{ eventType: 'view', count: 450, uniqueUsers: 400 }]);
+
+    // A writer that stopped halfway: the query gives up (the API answers 503) rather than sum it.
+    await collection.replaceOne({ _id: month }, before);
+    await expect(getMetricSeries({ ...question, tz: 'UTC' })).rejects.toBeInstanceOf(ServiceBusyError);
   }, 120_000);
 });

@@ -87,7 +87,7 @@ export const sharedResponses = {
     'MongoDB or Redis is unavailable (`ServiceUnavailable`), or the server is at one of its own limits ' +
       '(`ServiceBusy`: an upload waited UPLOAD_SLOT_WAIT_MS for one of the MAX_CONCURRENT_UPLOADS slots for bodies arriving at once, EVENTS_MAX_WAITING posted events waiting to be stored, or an upload waited UPLOAD_SETTLE_WAIT_MS ' +
       'for a stalled retraction of a batch holding some of its events, or SERIES_MAX_COLD uncached series being computed with SERIES_MAX_COLD_WAITING ' +
-      'more waiting); retry after Retry-After seconds',
+      'more waiting, or a series month found halfway through being written for seconds); retry after Retry-After seconds',
     { 'Retry-After': retryAfter },
   ),
   InternalError: errorResponse('InternalError', 'Unexpected failure; the body never contains internals'),
