@@ -118,10 +118,10 @@ export function wholeMonths(docs: readonly SeriesMonthDoc[]): SeriesMonthDoc[] {
 }
 
 /**
- * The split months among `docs` read between the writes of one page: a page writes a split
- * month's document and every part at the page's last position, one document after another, so a
- * reader can find some at the position before. Summed, such a month would count some events
- * without their users or the other way round.
+ * The months (`YYYY-MM`) of the split documents among `docs` read between the writes of one page:
+ * a page writes a split month's document and every part at the page's last position, one document
+ * after another, so a reader can find some at the position before. Summed, such a month would
+ * count some events without their users or the other way round.
  */
 export function tornMonths(docs: readonly SeriesMonthDoc[]): string[] {
   const splitAt = new Map<string, number>();
@@ -129,11 +129,10 @@ export function tornMonths(docs: readonly SeriesMonthDoc[]): string[] {
   const torn = new Set<string>();
   for (const doc of docs) {
     if (doc.part === undefined) continue;
-    const monthId = doc._id.slice(0, doc._id.lastIndexOf('/'));
-    const position = splitAt.get(monthId);
-    if (position !== undefined && position !== doc.lastPosition) torn.add(monthId);
+    const position = splitAt.get(doc._id.slice(0, doc._id.lastIndexOf('/')));
+    if (position !== undefined && position !== doc.lastPosition) torn.add(doc.month);
   }
-  return [...torn];
+  return [...torn].sort();
 }
 
 /**
