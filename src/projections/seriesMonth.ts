@@ -93,6 +93,11 @@ export function partDocId(monthId: string, part: number): string {
   return `${monthId}/${part}`;
 }
 
+/** The `_id` of the month's document a part document belongs to (see partDocId). */
+function monthIdOfPart(partId: string): string {
+  return partId.slice(0, partId.lastIndexOf('/'));
+}
+
 /** The (quarter-hour, user) entries a document holds. */
 export function userEntries(doc: SeriesMonthDoc): number {
   return doc.types.reduce((sum, t) => sum + Math.floor(t.users.length() / (4 * USER_WORDS)), 0);
@@ -107,7 +112,7 @@ export function wholeMonths(docs: readonly SeriesMonthDoc[]): SeriesMonthDoc[] {
   const parts = new Map<string, SeriesMonthDoc[]>();
   for (const doc of docs) {
     if (doc.part === undefined) continue;
-    const monthId = doc._id.slice(0, doc._id.lastIndexOf('/'));
+    const monthId = monthIdOfPart(doc._id);
     const list = parts.get(monthId);
     if (list === undefined) parts.set(monthId, [doc]);
     else list.push(doc);
@@ -129,7 +134,7 @@ export function tornMonths(docs: readonly SeriesMonthDoc[]): string[] {
   const torn = new Set<string>();
   for (const doc of docs) {
     if (doc.part === undefined) continue;
-    const position = splitAt.get(doc._id.slice(0, doc._id.lastIndexOf('/')));
+    const position = splitAt.get(monthIdOfPart(doc._id));
     if (position !== undefined && position !== doc.lastPosition) torn.add(doc.month);
   }
   return [...torn].sort();
@@ -148,7 +153,7 @@ export function layoutProblems(all: readonly SeriesMonthDoc[]): string[] {
         differences.push(`metric series ${doc._id}: split into parts, yet holds users itself`);
       continue;
     }
-    const monthId = doc._id.slice(0, doc._id.lastIndexOf('/'));
+    const monthId = monthIdOfPart(doc._id);
     if (!split.has(monthId) || doc._id !== partDocId(monthId, doc.part)) {
       differences.push(
         `metric series ${doc._id}: a part of a month that is not split (an interrupted write)`,

@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import type { Collection, Db, Filter } from 'mongodb';
 import { QUARTER_MS } from '../events/chunkDetail';
 import {
@@ -186,8 +187,6 @@ function bucketsIn(params: SeriesParams): Bucket[] {
 /** How long summing runs before it lets the event loop answer other requests. */
 const YIELD_EVERY_MS = 20;
 
-const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
 /** Rough bytes an answer holds in memory, with its JSON and gzip made for the response. */
 export function seriesBytes(answer: MetricSeries): number {
   let bytes = 256;
@@ -230,12 +229,13 @@ async function readYear(
           yearShard: monthDocKeys(`${year}-01`, shard).yearShard,
         }));
   let found = await readDocs(collection, queries);
+  let torn = tornMonths(found);
   for (const wait of TORN_READ_WAITS_MS) {
-    if (tornMonths(found).length === 0) break;
-    await new Promise((resolve) => setTimeout(resolve, wait));
+    if (torn.length === 0) break;
+    await sleep(wait);
     found = await readDocs(collection, queries);
+    torn = tornMonths(found);
   }
-  const torn = tornMonths(found);
   if (torn.length > 0) {
     throw new ServiceBusyError(
       `The metric series of ${torn.join(', ')} is being written (or its writer stopped halfway and has ` +
